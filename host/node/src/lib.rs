@@ -1,0 +1,1 @@
+//! ian-node: the node library behind the ian-host binary.
