@@ -1,1 +1,15 @@
-//! ian-node: the node library behind the ian-host binary.
+//! ian-node: everything behind the `ian-host` binary.
+//!
+//! The binary only parses flags and calls into this library, so tests drive
+//! the same code paths: configuration ([`config`]), the evaluation service
+//! ([`service`]), the HTTP API ([`http::app`]), the CLI commands ([`cli`]).
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod pow;
+pub mod ratelimit;
+pub mod client;
+pub mod html;
+pub mod telemetry;

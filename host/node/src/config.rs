@@ -1,0 +1,499 @@
+//! Node configuration: one table of keys drives the TOML file, the `IAN_*`
+//! environment overrides, validation and the operator documentation.
+//!
+//! Why a table instead of serde defaults: every limit must be documented with
+//! its default and its environment variable, and a single source for all
+//! three (default, env name, doc) cannot drift. `docs/OPERATOR.md` is checked
+//! against [`KEYS`] by a test.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A configuration key: its dotted TOML path, environment override, default
+/// (as a TOML literal) and a one-line description.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyDoc {
+    /// Dotted path in the TOML file, e.g. `limits.queue_capacity`.
+    pub key: &'static str,
+    /// Environment variable that overrides the file.
+    pub env: &'static str,
+    /// Default value as a TOML literal.
+    pub default: &'static str,
+    /// What the key controls and what it costs.
+    pub doc: &'static str,
+}
+
+/// Every configuration key the node understands. Order = documentation order.
+pub const KEYS: &[KeyDoc] = &[
+    KeyDoc { key: "server.listen", env: "IAN_LISTEN", default: "\"127.0.0.1:7878\"", doc: "Address the HTTP API binds to. Use a loopback address unless a reverse proxy terminates TLS in front of the node." },
+    KeyDoc { key: "server.data_dir", env: "IAN_DATA_DIR", default: "\"ian-data\"", doc: "Directory holding the store, the node key and the operator key. Relative paths are relative to the working directory." },
+    KeyDoc { key: "server.operator_key", env: "IAN_OPERATOR_KEY", default: "\"\"", doc: "Operator API key for admin routes (goal publish). Empty: a random key is generated on first start and kept in `<data_dir>/operator.key`." },
+    KeyDoc { key: "server.request_timeout_ms", env: "IAN_REQUEST_TIMEOUT_MS", default: "30000", doc: "Upper bound on one HTTP request, evaluation included; a slower request gets 503." },
+    KeyDoc { key: "server.shutdown_grace_ms", env: "IAN_SHUTDOWN_GRACE_MS", default: "30000", doc: "How long a graceful shutdown waits for queued contributions to finish before giving up on them (they were never acknowledged)." },
+    KeyDoc { key: "limits.max_body_bytes", env: "IAN_MAX_BODY_BYTES", default: "8388608", doc: "Largest request body accepted on the submission route (agent code is sent base64 in JSON)." },
+    KeyDoc { key: "limits.max_publish_bytes", env: "IAN_MAX_PUBLISH_BYTES", default: "67108864", doc: "Largest request body accepted on the goal publish route (manifest plus all components)." },
+    KeyDoc { key: "limits.queue_capacity", env: "IAN_QUEUE_CAPACITY", default: "1024", doc: "Contributions waiting for a worker. When full, submissions get 429 with Retry-After instead of queueing without bound." },
+    KeyDoc { key: "limits.workers", env: "IAN_WORKERS", default: "0", doc: "Evaluation worker threads; 0 means one per available core." },
+    KeyDoc { key: "limits.worker_stack_bytes", env: "IAN_WORKER_STACK_BYTES", default: "33554432", doc: "Native stack of each evaluation thread. Must exceed twice the wasm stack limit plus headroom, since agent frames nest under harness frames." },
+    KeyDoc { key: "limits.retry_after_secs", env: "IAN_RETRY_AFTER_SECS", default: "1", doc: "Seconds advertised in Retry-After on 429 responses." },
+    KeyDoc { key: "limits.contributor_rate_per_sec", env: "IAN_CONTRIBUTOR_RATE", default: "1000.0", doc: "Token-bucket refill rate per contributor key (submissions per second)." },
+    KeyDoc { key: "limits.contributor_burst", env: "IAN_CONTRIBUTOR_BURST", default: "2000", doc: "Token-bucket size per contributor key." },
+    KeyDoc { key: "limits.ip_rate_per_sec", env: "IAN_IP_RATE", default: "5000.0", doc: "Token-bucket refill rate per client IP address, over all routes." },
+    KeyDoc { key: "limits.ip_burst", env: "IAN_IP_BURST", default: "10000", doc: "Token-bucket size per client IP address." },
+    KeyDoc { key: "limits.rate_table_entries", env: "IAN_RATE_TABLE_ENTRIES", default: "65536", doc: "Most buckets kept per rate-limit table; full buckets are dropped first, so memory stays bounded under key churn." },
+    KeyDoc { key: "limits.pow_bits", env: "IAN_POW_BITS", default: "0", doc: "Proof-of-work per submission: leading zero bits required of the work hash. 0 disables it unless a goal sets its own difficulty (the larger wins)." },
+    KeyDoc { key: "limits.max_log_range", env: "IAN_MAX_LOG_RANGE", default: "1000", doc: "Most log entries returned by one log-range request." },
+    KeyDoc { key: "limits.max_goals", env: "IAN_MAX_GOALS", default: "256", doc: "Most goals the node accepts." },
+    KeyDoc { key: "log.format", env: "IAN_LOG_FORMAT", default: "\"text\"", doc: "`text` for people, `json` for log collectors (one JSON object per line)." },
+    KeyDoc { key: "log.filter", env: "IAN_LOG", default: "\"info\"", doc: "tracing filter directive, e.g. `info,ian_node=debug`." },
+    KeyDoc { key: "tau.endpoint", env: "IAN_TAU_ENDPOINT", default: "\"\"", doc: "Tau testnet node `host:port`. Empty disables Tau commitments." },
+    KeyDoc { key: "tau.key_file", env: "IAN_TAU_KEY_FILE", default: "\"\"", doc: "BLS secret key file for Tau transactions (made by `ian-host tau keygen`). Required when `tau.endpoint` is set." },
+    KeyDoc { key: "tau.network", env: "IAN_TAU_NETWORK", default: "\"testnet\"", doc: "Network name the key is bound to; a key is refused on another network." },
+    KeyDoc { key: "tau.commit_every_entries", env: "IAN_TAU_COMMIT_EVERY", default: "100", doc: "Send a log-commit transaction after this many new entries of a goal." },
+    KeyDoc { key: "tau.commit_interval_ms", env: "IAN_TAU_COMMIT_INTERVAL_MS", default: "60000", doc: "Also send a log-commit transaction when this long has passed since the last one and the log grew." },
+];
+
+/// Validated node configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Listener, data dir, operator key, timeouts.
+    pub server: ServerConfig,
+    /// Every resource limit.
+    pub limits: LimitsConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// Tau Net commitments.
+    pub tau: TauConfig,
+}
+
+/// `[server]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// See [`KEYS`].
+    pub listen: String,
+    /// See [`KEYS`].
+    pub data_dir: PathBuf,
+    /// See [`KEYS`].
+    pub operator_key: String,
+    /// See [`KEYS`].
+    pub request_timeout_ms: u64,
+    /// See [`KEYS`].
+    pub shutdown_grace_ms: u64,
+}
+
+/// `[limits]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// See [`KEYS`].
+    pub max_body_bytes: u64,
+    /// See [`KEYS`].
+    pub max_publish_bytes: u64,
+    /// See [`KEYS`].
+    pub queue_capacity: u64,
+    /// See [`KEYS`].
+    pub workers: u64,
+    /// See [`KEYS`].
+    pub worker_stack_bytes: u64,
+    /// See [`KEYS`].
+    pub retry_after_secs: u64,
+    /// See [`KEYS`].
+    pub contributor_rate_per_sec: f64,
+    /// See [`KEYS`].
+    pub contributor_burst: u64,
+    /// See [`KEYS`].
+    pub ip_rate_per_sec: f64,
+    /// See [`KEYS`].
+    pub ip_burst: u64,
+    /// See [`KEYS`].
+    pub rate_table_entries: u64,
+    /// See [`KEYS`].
+    pub pow_bits: u64,
+    /// See [`KEYS`].
+    pub max_log_range: u64,
+    /// See [`KEYS`].
+    pub max_goals: u64,
+}
+
+/// `[log]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// See [`KEYS`].
+    pub format: String,
+    /// See [`KEYS`].
+    pub filter: String,
+}
+
+/// `[tau]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TauConfig {
+    /// See [`KEYS`].
+    pub endpoint: String,
+    /// See [`KEYS`].
+    pub key_file: String,
+    /// See [`KEYS`].
+    pub network: String,
+    /// See [`KEYS`].
+    pub commit_every_entries: u64,
+    /// See [`KEYS`].
+    pub commit_interval_ms: u64,
+}
+
+/// Why a configuration was refused. Every variant names the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("config file {path} is not valid TOML: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// Parser message.
+        message: String,
+    },
+    /// A key in the file is not one the node knows.
+    #[error("unknown config key `{key}` (known keys are listed in docs/OPERATOR.md)")]
+    UnknownKey {
+        /// The dotted key.
+        key: String,
+    },
+    /// A value has the wrong type or is out of range.
+    #[error("config key `{key}` (env {env}): {message}")]
+    Invalid {
+        /// The dotted key.
+        key: &'static str,
+        /// Its environment variable.
+        env: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Defaults only: no file, no environment. Used by tests and `eval`.
+    pub fn defaults() -> Config {
+        Self::build(None, &|_| None).expect("built-in defaults are valid")
+    }
+
+    /// Load: defaults, then the TOML file (if given), then `IAN_*` variables
+    /// from the process environment; validate.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let text = match file {
+            Some(p) => Some((
+                p.to_path_buf(),
+                std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_path_buf(),
+                    source,
+                })?,
+            )),
+            None => None,
+        };
+        Self::build(text.as_ref().map(|(p, t)| (p.as_path(), t.as_str())), &|k| {
+            std::env::var(k).ok()
+        })
+    }
+
+    /// Build from an optional file text and an environment lookup function
+    /// (injected so tests need not mutate the process environment).
+    pub fn build(
+        file: Option<(&Path, &str)>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut root = toml::Table::new();
+        for k in KEYS {
+            let v: toml::Value = parse_literal(k.default).expect("default literal parses");
+            set_path(&mut root, k.key, v);
+        }
+        if let Some((path, text)) = file {
+            let file_table: toml::Table =
+                toml::from_str(text).map_err(|e| ConfigError::Syntax {
+                    path: path.to_path_buf(),
+                    message: e.message().to_string(),
+                })?;
+            merge_file(&mut root, &file_table, "")?;
+        }
+        for k in KEYS {
+            if let Some(raw) = env(k.env) {
+                let default: toml::Value = parse_literal(k.default).expect("default literal parses");
+                let v = parse_env_value(&default, &raw).map_err(|message| ConfigError::Invalid {
+                    key: k.key,
+                    env: k.env,
+                    message,
+                })?;
+                set_path(&mut root, k.key, v);
+            }
+        }
+        let cfg: Config = toml::Value::Table(root)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                key: "config",
+                env: "-",
+                message: e.message().to_string(),
+            })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        fn bad(key: &'static str, message: impl Into<String>) -> ConfigError {
+            let env = KEYS.iter().find(|k| k.key == key).map_or("-", |k| k.env);
+            ConfigError::Invalid { key, env, message: message.into() }
+        }
+        if self.server.listen.parse::<SocketAddr>().is_err() {
+            return Err(bad("server.listen", format!("`{}` is not an IP:port address", self.server.listen)));
+        }
+        if self.server.data_dir.as_os_str().is_empty() {
+            return Err(bad("server.data_dir", "must not be empty"));
+        }
+        if !self.server.operator_key.is_empty() && self.server.operator_key.len() < 16 {
+            return Err(bad("server.operator_key", "must be at least 16 characters"));
+        }
+        let l = &self.limits;
+        let positive: [(&'static str, u64); 9] = [
+            ("limits.max_body_bytes", l.max_body_bytes),
+            ("limits.max_publish_bytes", l.max_publish_bytes),
+            ("limits.queue_capacity", l.queue_capacity),
+            ("limits.contributor_burst", l.contributor_burst),
+            ("limits.ip_burst", l.ip_burst),
+            ("limits.rate_table_entries", l.rate_table_entries),
+            ("limits.max_log_range", l.max_log_range),
+            ("limits.max_goals", l.max_goals),
+            ("server.request_timeout_ms", self.server.request_timeout_ms),
+        ];
+        for (key, v) in positive {
+            if v == 0 {
+                return Err(bad(key, "must be at least 1"));
+            }
+        }
+        if l.worker_stack_bytes < 4 * 1024 * 1024 {
+            return Err(bad("limits.worker_stack_bytes", "must be at least 4194304 (4 MiB)"));
+        }
+        if l.workers > 1024 {
+            return Err(bad("limits.workers", "must be at most 1024"));
+        }
+        if l.queue_capacity > 1 << 20 {
+            return Err(bad("limits.queue_capacity", "must be at most 1048576"));
+        }
+        if l.pow_bits > 64 {
+            return Err(bad("limits.pow_bits", "must be at most 64"));
+        }
+        for (key, v) in [
+            ("limits.contributor_rate_per_sec", l.contributor_rate_per_sec),
+            ("limits.ip_rate_per_sec", l.ip_rate_per_sec),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(bad(key, "must be a finite number > 0"));
+            }
+        }
+        if self.log.format != "text" && self.log.format != "json" {
+            return Err(bad("log.format", format!("must be `text` or `json`, got `{}`", self.log.format)));
+        }
+        if !self.tau.endpoint.is_empty() && self.tau.key_file.is_empty() {
+            return Err(bad("tau.key_file", "required when tau.endpoint is set"));
+        }
+        if self.tau.commit_every_entries == 0 {
+            return Err(bad("tau.commit_every_entries", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// Worker threads to start: the configured number, or one per core.
+    pub fn worker_count(&self) -> usize {
+        if self.limits.workers > 0 {
+            self.limits.workers as usize
+        } else {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        }
+    }
+
+    /// The listen address (validated at load).
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.server.listen.parse().expect("validated at load")
+    }
+
+    /// Whether Tau commitments are on.
+    pub fn tau_enabled(&self) -> bool {
+        !self.tau.endpoint.is_empty()
+    }
+}
+
+fn parse_literal(s: &str) -> Result<toml::Value, toml::de::Error> {
+    let t: toml::Table = toml::from_str(&format!("v = {s}"))?;
+    Ok(t["v"].clone())
+}
+
+fn parse_env_value(default: &toml::Value, raw: &str) -> Result<toml::Value, String> {
+    match default {
+        toml::Value::String(_) => Ok(toml::Value::String(raw.to_string())),
+        toml::Value::Integer(_) => {
+            let cleaned: String = raw.chars().filter(|c| *c != '_').collect();
+            cleaned
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .and_then(|v| i64::try_from(v).ok())
+                .map(toml::Value::Integer)
+                .ok_or_else(|| format!("`{raw}` is not a non-negative integer"))
+        }
+        toml::Value::Float(_) => raw
+            .trim()
+            .parse::<f64>()
+            .map(toml::Value::Float)
+            .map_err(|_| format!("`{raw}` is not a number")),
+        toml::Value::Boolean(_) => match raw.trim() {
+            "true" | "1" => Ok(toml::Value::Boolean(true)),
+            "false" | "0" => Ok(toml::Value::Boolean(false)),
+            _ => Err(format!("`{raw}` is not true/false")),
+        },
+        _ => Err("unsupported key type".to_string()),
+    }
+}
+
+fn set_path(root: &mut toml::Table, dotted: &str, v: toml::Value) {
+    let mut parts: Vec<&str> = dotted.split('.').collect();
+    let last = parts.pop().expect("non-empty key");
+    let mut t = root;
+    for p in parts {
+        t = t
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .expect("config sections are tables");
+    }
+    t.insert(last.to_string(), v);
+}
+
+fn merge_file(root: &mut toml::Table, file: &toml::Table, prefix: &str) -> Result<(), ConfigError> {
+    for (k, v) in file {
+        let dotted = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match v {
+            toml::Value::Table(sub) => {
+                if !KEYS.iter().any(|kd| kd.key.starts_with(&format!("{dotted}."))) {
+                    return Err(ConfigError::UnknownKey { key: dotted });
+                }
+                merge_file(root, sub, &dotted)?;
+            }
+            other => {
+                let Some(kd) = KEYS.iter().find(|kd| kd.key == dotted) else {
+                    return Err(ConfigError::UnknownKey { key: dotted });
+                };
+                let default = parse_literal(kd.default).expect("default literal parses");
+                let value = match (&default, other) {
+                    (toml::Value::Float(_), toml::Value::Integer(i)) => toml::Value::Float(*i as f64),
+                    (d, o) if std::mem::discriminant(d) == std::mem::discriminant(o) => o.clone(),
+                    (d, o) => {
+                        return Err(ConfigError::Invalid {
+                            key: kd.key,
+                            env: kd.env,
+                            message: format!("expected a {}, got a {}", d.type_str(), o.type_str()),
+                        });
+                    }
+                };
+                if let toml::Value::Integer(i) = value
+                    && i < 0
+                {
+                    return Err(ConfigError::Invalid {
+                        key: kd.key,
+                        env: kd.env,
+                        message: format!("must not be negative, got {i}"),
+                    });
+                }
+                set_path(root, kd.key, value);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults_are_valid_and_match_the_key_table() {
+        let c = Config::defaults();
+        assert_eq!(c.limits.queue_capacity, 1024);
+        assert_eq!(c.server.listen, "127.0.0.1:7878");
+        assert!(!c.tau_enabled());
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let file = "[limits]\nqueue_capacity = 7\n";
+        let env = |k: &str| (k == "IAN_QUEUE_CAPACITY").then(|| "9".to_string());
+        let c = Config::build(Some((Path::new("x.toml"), file)), &env).unwrap();
+        assert_eq!(c.limits.queue_capacity, 9);
+        let c = Config::build(Some((Path::new("x.toml"), file)), &no_env).unwrap();
+        assert_eq!(c.limits.queue_capacity, 7);
+    }
+
+    #[test]
+    fn rejects_zero_queue_capacity_naming_key_and_env() {
+        let env = |k: &str| (k == "IAN_QUEUE_CAPACITY").then(|| "0".to_string());
+        let err = Config::build(None, &env).unwrap_err().to_string();
+        assert_eq!(err, "config key `limits.queue_capacity` (env IAN_QUEUE_CAPACITY): must be at least 1");
+    }
+
+    #[test]
+    fn rejects_non_numeric_env_value_naming_key() {
+        let env = |k: &str| (k == "IAN_WORKERS").then(|| "many".to_string());
+        let err = Config::build(None, &env).unwrap_err().to_string();
+        assert_eq!(err, "config key `limits.workers` (env IAN_WORKERS): `many` is not a non-negative integer");
+    }
+
+    #[test]
+    fn rejects_unknown_file_key() {
+        let err = Config::build(Some((Path::new("x.toml"), "[limits]\nqueue_size = 3\n")), &no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown config key `limits.queue_size`"), "{err}");
+    }
+
+    #[test]
+    fn rejects_wrong_type_in_file() {
+        let err = Config::build(Some((Path::new("x.toml"), "[server]\nlisten = 80\n")), &no_env)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "config key `server.listen` (env IAN_LISTEN): expected a string, got a integer");
+    }
+
+    #[test]
+    fn rejects_bad_listen_address() {
+        let env = |k: &str| (k == "IAN_LISTEN").then(|| "localhost".to_string());
+        let err = Config::build(None, &env).unwrap_err().to_string();
+        assert!(err.starts_with("config key `server.listen` (env IAN_LISTEN)"), "{err}");
+    }
+
+    #[test]
+    fn tau_endpoint_requires_key_file() {
+        let env = |k: &str| (k == "IAN_TAU_ENDPOINT").then(|| "127.0.0.1:4242".to_string());
+        let err = Config::build(None, &env).unwrap_err().to_string();
+        assert_eq!(err, "config key `tau.key_file` (env IAN_TAU_KEY_FILE): required when tau.endpoint is set");
+    }
+
+    #[test]
+    fn every_key_has_a_distinct_env_name_with_ian_prefix() {
+        let mut seen = std::collections::HashSet::new();
+        for k in KEYS {
+            assert!(k.env.starts_with("IAN_"), "{}", k.key);
+            assert!(seen.insert(k.env), "duplicate env {}", k.env);
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! The leaderboard web page: server-rendered HTML with a little CSS and no
+//! script at all, so it reads the same in a terminal browser, a screen
+//! reader or headless Chromium.
+
+use std::fmt::Write as _;
+
+/// What the page shows for one goal.
+#[derive(Debug, Clone, Default)]
+pub struct GoalView {
+    /// Goal id.
+    pub id: String,
+    /// Goal title.
+    pub title: String,
+    /// Ranking rule in words.
+    pub ranking: String,
+    /// Entries in the log.
+    pub log_size: u64,
+    /// Latest signed checkpoint, if any entry exists.
+    pub checkpoint: Option<CheckpointView>,
+    /// Top-K rows, best first.
+    pub top: Vec<RowView>,
+    /// Most recent log entries, newest first.
+    pub recent: Vec<RowView>,
+    /// Most recent rejections, newest first.
+    pub rejections: Vec<RejectionView>,
+}
+
+/// A checkpoint as displayed.
+#[derive(Debug, Clone, Default)]
+pub struct CheckpointView {
+    /// Log size.
+    pub size: u64,
+    /// Root hash, hex.
+    pub root: String,
+    /// Unix seconds.
+    pub time: u64,
+    /// Signature, hex.
+    pub signature: String,
+}
+
+/// One leaderboard row or log entry.
+#[derive(Debug, Clone, Default)]
+pub struct RowView {
+    /// Rank (1-based) for leaderboard rows; 0 for log rows.
+    pub rank: usize,
+    /// Log index.
+    pub index: u64,
+    /// Pack hash, hex.
+    pub pack: String,
+    /// Contributor public key, hex.
+    pub contributor: String,
+    /// Agent name from the pack metadata, if any.
+    pub name: String,
+    /// Metrics.
+    pub reward: f64,
+    /// Metrics.
+    pub risk: f64,
+    /// Metrics.
+    pub complexity: f64,
+    /// Score under the goal's ranking (scalar), if any.
+    pub score: Option<f64>,
+}
+
+/// A rejected contribution as displayed.
+#[derive(Debug, Clone, Default)]
+pub struct RejectionView {
+    /// Pack hash, hex.
+    pub pack: String,
+    /// Agent name from metadata, if any.
+    pub name: String,
+    /// Stable reason code.
+    pub code: String,
+    /// Human-readable detail.
+    pub detail: String,
+}
+
+/// Escape text for HTML element content and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+fn short(hex: &str) -> String {
+    hex.chars().take(12).collect()
+}
+
+fn num(v: f64) -> String {
+    if v.abs() >= 1e6 || (v != 0.0 && v.abs() < 1e-3) { format!("{v:.3e}") } else { format!("{v:.4}") }
+}
+
+const CSS: &str = "body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1b1f24;background:#fbfbfa}\
+h1{font-size:1.6rem}h2{margin-top:2.5rem;border-bottom:2px solid #d0d7de;padding-bottom:.3rem}h3{font-size:1.05rem;margin-top:1.5rem}\
+table{border-collapse:collapse;width:100%;font-size:.92rem}th,td{padding:.35rem .6rem;border-bottom:1px solid #e3e6ea;text-align:left}\
+th{background:#f0f2f4}td.n{text-align:right;font-variant-numeric:tabular-nums}code{font-size:.85rem}\
+.cp{background:#f0f2f4;padding:.6rem .8rem;border-radius:6px;font-size:.9rem;overflow-wrap:anywhere}.muted{color:#57606a}\
+nav a{margin-right:1rem}";
+
+/// Render the whole page.
+pub fn render_page(node_key_hex: &str, goals: &[GoalView]) -> String {
+    let mut o = String::with_capacity(8192);
+    let _ = write!(
+        o,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+<title>IAN leaderboard</title><style>{CSS}</style></head><body><h1>IAN leaderboard</h1>\
+<p class=\"muted\">Node key <code>{}</code>. Every row below is an entry of an append-only log; receipts verify offline with <code>ian-host verify</code>.</p>",
+        escape(node_key_hex)
+    );
+    if goals.is_empty() {
+        o.push_str("<p>No goals published yet.</p>");
+    } else {
+        o.push_str("<nav aria-label=\"Goals\">Goals: ");
+        for g in goals {
+            let _ = write!(o, "<a href=\"#goal-{0}\">{0}</a>", escape(&g.id));
+        }
+        o.push_str("</nav>");
+    }
+    for g in goals {
+        render_goal(&mut o, g);
+    }
+    o.push_str("</body></html>");
+    o
+}
+
+fn render_goal(o: &mut String, g: &GoalView) {
+    let _ = write!(
+        o,
+        "<section id=\"goal-{id}\"><h2>{title} <span class=\"muted\">({id})</span></h2><p>Ranking: {rank}. Log entries: {size}.</p>",
+        id = escape(&g.id),
+        title = escape(&g.title),
+        rank = escape(&g.ranking),
+        size = g.log_size
+    );
+    match &g.checkpoint {
+        Some(c) => {
+            let _ = write!(
+                o,
+                "<h3>Latest checkpoint</h3><p class=\"cp\">size {} &middot; root <code>{}</code> &middot; time {} &middot; signature <code>{}</code></p>",
+                c.size,
+                escape(&c.root),
+                c.time,
+                escape(&short(&c.signature))
+            );
+        }
+        None => o.push_str("<h3>Latest checkpoint</h3><p class=\"cp\">No entries yet.</p>"),
+    }
+    o.push_str("<h3>Top agents</h3>");
+    if g.top.is_empty() {
+        o.push_str("<p>No accepted agents yet.</p>");
+    } else {
+        rows_table(o, &g.top, true);
+    }
+    o.push_str("<h3>Recent log entries</h3>");
+    if g.recent.is_empty() {
+        o.push_str("<p>The log is empty.</p>");
+    } else {
+        rows_table(o, &g.recent, false);
+    }
+    if !g.rejections.is_empty() {
+        o.push_str("<h3>Recent rejections</h3><table><thead><tr><th>Agent</th><th>Pack</th><th>Reason</th><th>Detail</th></tr></thead><tbody>");
+        for r in &g.rejections {
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                escape(&r.name),
+                escape(&short(&r.pack)),
+                escape(&r.code),
+                escape(&r.detail)
+            );
+        }
+        o.push_str("</tbody></table>");
+    }
+    o.push_str("</section>");
+}
+
+fn rows_table(o: &mut String, rows: &[RowView], ranked: bool) {
+    o.push_str("<table><thead><tr>");
+    if ranked {
+        o.push_str("<th>Rank</th>");
+    }
+    o.push_str("<th>Log index</th><th>Agent</th><th>Pack</th><th>Contributor</th><th>Reward</th><th>Risk</th><th>Complexity</th><th>Score</th></tr></thead><tbody>");
+    for r in rows {
+        o.push_str("<tr>");
+        if ranked {
+            let _ = write!(o, "<td class=\"n\">{}</td>", r.rank);
+        }
+        let _ = write!(
+            o,
+            "<td class=\"n\">{}</td><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            r.index,
+            escape(&r.name),
+            escape(&short(&r.pack)),
+            escape(&short(&r.contributor)),
+            num(r.reward),
+            num(r.risk),
+            num(r.complexity),
+            r.score.map(num).unwrap_or_else(|| "&mdash;".into())
+        );
+    }
+    o.push_str("</tbody></table>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_agent_supplied_text() {
+        let g = GoalView {
+            id: "g".into(),
+            title: "T".into(),
+            top: vec![RowView { rank: 1, name: "<script>alert(1)</script>".into(), ..Default::default() }],
+            ..Default::default()
+        };
+        let page = render_page("ab", &[g]);
+        assert!(!page.contains("<script>"));
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    }
+}
