@@ -13,3 +13,5 @@ pub mod ratelimit;
 pub mod client;
 pub mod html;
 pub mod telemetry;
+pub mod cli;
+pub mod openapi;

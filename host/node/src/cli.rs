@@ -1,0 +1,295 @@
+//! Command-line interface of `ian-host`: argument definitions.
+//!
+//! Parsing lives here (in the library) so the flags are documented once and
+//! tested; the binary matches on [`Command`] and calls library functions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Default node URL for client commands.
+pub const DEFAULT_NODE: &str = "http://127.0.0.1:7878";
+
+/// ian-host: run an IAN node, or talk to one.
+#[derive(Debug, Parser)]
+#[command(name = "ian-host", version, about = "Run an IAN node, or talk to one: publish goals, submit agents, verify receipts.")]
+pub struct Cli {
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Log format on stderr: `text` or `json`.
+    #[arg(long, global = true, env = "IAN_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where a client command finds the node.
+#[derive(Debug, Clone, Args)]
+pub struct NodeArgs {
+    /// Node base URL.
+    #[arg(long, env = "IAN_NODE", default_value = DEFAULT_NODE)]
+    pub node: String,
+}
+
+/// Every subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a node: HTTP API, evaluation workers, store.
+    Serve(ServeArgs),
+    /// Goal management.
+    #[command(subcommand)]
+    Goal(GoalCommand),
+    /// Build an .ianpack from a component (or a core module) + params + metadata.
+    Pack(PackArgs),
+    /// Sign a pack and submit it; prints the receipt or the rejection.
+    Submit(SubmitArgs),
+    /// Node and goal status.
+    Status(StatusArgs),
+    /// Leaderboard of a goal (top-K and Pareto frontier).
+    Leaderboard(GoalArgs),
+    /// Log entries of a goal.
+    Log(LogArgs),
+    /// Inclusion proof of an entry, or consistency proof between sizes.
+    Proof(ProofArgs),
+    /// Verify a receipt offline against the node public key.
+    Verify(VerifyArgs),
+    /// Evaluate a pack locally against a goal file (no server).
+    Eval(EvalArgs),
+    /// Make a contributor Ed25519 key.
+    Keygen(KeygenArgs),
+    /// Re-evaluate a stored entry and compare the bits.
+    Replay(ReplayArgs),
+    /// Tau Net commitments.
+    #[command(subcommand)]
+    Tau(TauCommand),
+    /// Load generator: signed submissions over HTTP; reports throughput and latency.
+    BenchSubmit(BenchArgs),
+}
+
+/// `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Config file (TOML). `IAN_*` variables override it.
+    #[arg(long, short, env = "IAN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Override `server.listen`.
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Override `server.data_dir`.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// `goal ...`.
+#[derive(Debug, Subcommand)]
+pub enum GoalCommand {
+    /// Publish a goal file and its components to a node (operator key).
+    Publish(PublishArgs),
+}
+
+/// `goal publish`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The goal file (TOML); component paths are relative to it.
+    pub goal: PathBuf,
+    /// Node.
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// Operator API key.
+    #[arg(long, env = "IAN_OPERATOR_KEY", hide_env_values = true)]
+    pub operator_key: Option<String>,
+    /// File holding the operator API key (e.g. `<data_dir>/operator.key`).
+    #[arg(long)]
+    pub operator_key_file: Option<PathBuf>,
+}
+
+/// `pack`.
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    /// Component (or core module: it is componentized) .wasm file.
+    pub wasm: PathBuf,
+    /// Parameters as text, e.g. `short=5,long=20`.
+    #[arg(long, conflicts_with = "params_file")]
+    pub params: Option<String>,
+    /// Parameters from a file (bytes).
+    #[arg(long)]
+    pub params_file: Option<PathBuf>,
+    /// Metadata `key=value` (repeatable), e.g. `--meta name=ma-crossover`.
+    #[arg(long = "meta", value_name = "KEY=VALUE")]
+    pub meta: Vec<String>,
+    /// Output file.
+    #[arg(long, short)]
+    pub out: PathBuf,
+}
+
+/// `submit`.
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// The .ianpack file.
+    pub pack: PathBuf,
+    /// Goal id.
+    #[arg(long)]
+    pub goal: String,
+    /// Contributor key file (from `ian-host keygen`).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// Node.
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// Write the receipt to this file.
+    #[arg(long)]
+    pub receipt_out: Option<PathBuf>,
+}
+
+/// `status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Goal id (omit for all goals).
+    pub goal: Option<String>,
+    /// Node.
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+/// A goal on a node.
+#[derive(Debug, Args)]
+pub struct GoalArgs {
+    /// Goal id.
+    pub goal: String,
+    /// Node.
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+/// `log`.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Goal id.
+    pub goal: String,
+    /// First index.
+    #[arg(long, default_value_t = 0)]
+    pub start: u64,
+    /// Most entries.
+    #[arg(long, default_value_t = 20)]
+    pub limit: u64,
+    /// Node.
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+/// `proof`.
+#[derive(Debug, Args)]
+pub struct ProofArgs {
+    /// Goal id.
+    pub goal: String,
+    /// Entry index (inclusion proof).
+    #[arg(required_unless_present = "from")]
+    pub index: Option<u64>,
+    /// Tree size for the inclusion proof (default: current).
+    #[arg(long)]
+    pub size: Option<u64>,
+    /// Consistency proof: old size.
+    #[arg(long, conflicts_with = "index")]
+    pub from: Option<u64>,
+    /// Consistency proof: new size (default: current).
+    #[arg(long, requires = "from")]
+    pub to: Option<u64>,
+    /// Node.
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+/// `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Receipt file (JSON, as printed by `submit --json` or written by `--receipt-out`).
+    pub receipt: PathBuf,
+    /// Node public key (hex), or a file holding it.
+    #[arg(long)]
+    pub node_key: String,
+}
+
+/// `eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Goal file (TOML).
+    #[arg(long)]
+    pub goal: PathBuf,
+    /// The .ianpack file (or a bare component .wasm, evaluated with empty params).
+    pub pack: PathBuf,
+}
+
+/// `keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the secret key (hex, mode 0600).
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Goal id.
+    pub goal: String,
+    /// Entry index.
+    pub index: u64,
+    /// Node.
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+/// `tau ...`.
+#[derive(Debug, Subcommand)]
+pub enum TauCommand {
+    /// Last committed checkpoint per goal and pending transactions.
+    Status(StatusArgs),
+    /// Make a BLS12-381 key for Tau transactions.
+    Keygen(KeygenArgs),
+}
+
+/// `bench-submit`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Goal id.
+    #[arg(long)]
+    pub goal: String,
+    /// The .ianpack whose code is used; params vary per submission.
+    #[arg(long)]
+    pub pack: PathBuf,
+    /// Number of submissions.
+    #[arg(long, default_value_t = 10_000)]
+    pub count: u64,
+    /// Concurrent requests in flight.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Params template; `{n}` is replaced by the submission number.
+    #[arg(long, default_value = "{n}")]
+    pub params: String,
+    /// Node.
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_eval_with_json_flag_anywhere() {
+        let c = Cli::try_parse_from(["ian-host", "eval", "--goal", "g.toml", "p.ianpack", "--json"]).unwrap();
+        assert!(c.json);
+        assert!(matches!(c.command, Command::Eval(_)));
+    }
+}

@@ -1,0 +1,120 @@
+//! The OpenAPI 3.1 document served at `/api/v1/openapi.json`.
+//!
+//! Hand-written next to the router: a test walks the router's route table
+//! ([`crate::http::ROUTES`]) and requires every route to appear here with the
+//! same method, and every path here to be a real route, so the document
+//! cannot drift from the code.
+
+use serde_json::{Value, json};
+
+fn err_ref() -> Value {
+    json!({"description": "Typed error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+fn ok(desc: &str, schema: &str) -> Value {
+    json!({"description": desc, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})
+}
+
+fn goal_param() -> Value {
+    json!({"name": "goal", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"}})
+}
+
+fn q(name: &str, desc: &str, required: bool) -> Value {
+    json!({"name": name, "in": "query", "required": required, "description": desc, "schema": {"type": "integer", "minimum": 0}})
+}
+
+/// Build the document.
+pub fn document() -> Value {
+    json!({
+      "openapi": "3.1.0",
+      "info": {
+        "title": "IAN node API",
+        "version": "1.0.0",
+        "description": "Publish goals, submit signed agent packs, read the verifiable log, leaderboards, proofs and signed checkpoints. Every error body is {\"error\": {\"code\", \"message\"}}."
+      },
+      "paths": {
+        "/healthz": {"get": {"summary": "Liveness: 200 while the node serves requests.", "operationId": "healthz",
+            "responses": {"200": ok("Healthy", "Health")}}},
+        "/metrics": {"get": {"summary": "Prometheus text exposition.", "operationId": "metrics",
+            "responses": {"200": {"description": "Metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+        "/": {"get": {"summary": "Leaderboard web page (HTML, no scripts).", "operationId": "page",
+            "responses": {"200": {"description": "Page", "content": {"text/html": {"schema": {"type": "string"}}}}}}},
+        "/api/v1/openapi.json": {"get": {"summary": "This document.", "operationId": "openapi",
+            "responses": {"200": {"description": "OpenAPI document", "content": {"application/json": {}}}}}},
+        "/api/v1/node": {"get": {"summary": "Node identity: public key that signs checkpoints, engine and ABI versions.", "operationId": "nodeInfo",
+            "responses": {"200": ok("Node info", "NodeInfo")}}},
+        "/api/v1/goals": {
+          "get": {"summary": "List goals.", "operationId": "listGoals", "responses": {"200": ok("Goals", "GoalList")}},
+          "post": {"summary": "Publish a goal with its components (operator key).", "operationId": "publishGoal",
+            "security": [{"operatorKey": []}],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PublishRequest"}}}},
+            "responses": {"201": ok("Published", "GoalStatus"), "400": err_ref(), "401": err_ref(), "409": err_ref(), "413": err_ref()}}
+        },
+        "/api/v1/goals/{goal}": {"get": {"summary": "Goal status: log size, latest checkpoint, top entry, Tau state.", "operationId": "goalStatus",
+            "parameters": [goal_param()], "responses": {"200": ok("Status", "GoalStatus"), "404": err_ref()}}},
+        "/api/v1/goals/{goal}/manifest": {"get": {"summary": "The goal file as published and its component hashes.", "operationId": "goalManifest",
+            "parameters": [goal_param()], "responses": {"200": ok("Manifest", "Manifest"), "404": err_ref()}}},
+        "/api/v1/goals/{goal}/contributions": {"post": {"summary": "Submit a signed contribution. Replies only after the entry is durable, with a receipt; or a typed rejection.", "operationId": "submit",
+            "parameters": [goal_param()],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SubmitRequest"}}}},
+            "responses": {"200": ok("Accepted and durable", "SubmitAccepted"), "400": err_ref(), "403": err_ref(), "404": err_ref(),
+                          "409": err_ref(), "413": err_ref(), "422": ok("Rejected by the pipeline", "SubmitRejected"),
+                          "429": {"description": "Rate limited or queue full; see Retry-After", "headers": {"Retry-After": {"schema": {"type": "integer"}}}, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                          "503": err_ref()}}},
+        "/api/v1/goals/{goal}/leaderboard": {"get": {"summary": "Top-K and the Pareto frontier.", "operationId": "leaderboard",
+            "parameters": [goal_param()], "responses": {"200": ok("Leaderboard", "Leaderboard"), "404": err_ref()}}},
+        "/api/v1/goals/{goal}/log": {"get": {"summary": "Log entries by index range [start, start+limit).", "operationId": "logRange",
+            "parameters": [goal_param(), q("start", "first index", false), q("limit", "most entries (capped by limits.max_log_range)", false)],
+            "responses": {"200": ok("Entries", "LogRange"), "400": err_ref(), "404": err_ref()}}},
+        "/api/v1/goals/{goal}/log/{index}/proof": {"get": {"summary": "Inclusion proof of an entry against the tree of `size` entries (default: current size).", "operationId": "inclusionProof",
+            "parameters": [goal_param(), {"name": "index", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0}}, q("size", "tree size", false)],
+            "responses": {"200": ok("Proof", "InclusionProof"), "400": err_ref(), "404": err_ref()}}},
+        "/api/v1/goals/{goal}/receipts/{index}": {"get": {"summary": "Receipt of an entry: entry + inclusion proof + signed checkpoint; verifies offline.", "operationId": "receipt",
+            "parameters": [goal_param(), {"name": "index", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0}}],
+            "responses": {"200": ok("Receipt", "Receipt"), "404": err_ref()}}},
+        "/api/v1/goals/{goal}/checkpoint": {"get": {"summary": "Latest signed checkpoint.", "operationId": "checkpoint",
+            "parameters": [goal_param()], "responses": {"200": ok("Checkpoint", "SignedCheckpoint"), "404": err_ref()}}},
+        "/api/v1/goals/{goal}/consistency": {"get": {"summary": "Consistency proof from an older log size to a newer one.", "operationId": "consistencyProof",
+            "parameters": [goal_param(), q("from", "old size", true), q("to", "new size (default: current)", false)],
+            "responses": {"200": ok("Proof", "ConsistencyProof"), "400": err_ref(), "404": err_ref()}}},
+        "/api/v1/blobs/{hash}": {"get": {"summary": "A content-addressed blob (component bytes) by SHA-256.", "operationId": "blob",
+            "parameters": [{"name": "hash", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}],
+            "responses": {"200": {"description": "Bytes", "content": {"application/wasm": {}}}, "400": err_ref(), "404": err_ref()}}},
+        "/api/v1/packs/{hash}": {"get": {"summary": "An accepted agent pack (code hash, params, metadata) by pack hash.", "operationId": "pack",
+            "parameters": [{"name": "hash", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}],
+            "responses": {"200": ok("Pack", "Pack"), "400": err_ref(), "404": err_ref()}}},
+        "/api/v1/tau": {"get": {"summary": "Tau commitments: enabled, last committed checkpoint per goal, pending transactions.", "operationId": "tauStatus",
+            "responses": {"200": ok("Tau status", "TauStatus")}}}
+      },
+      "components": {
+        "securitySchemes": {"operatorKey": {"type": "http", "scheme": "bearer", "description": "Operator API key (server.operator_key)."}},
+        "schemas": {
+          "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"],
+              "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+          "Health": {"type": "object", "properties": {"status": {"type": "string"}, "goals": {"type": "integer"}}},
+          "NodeInfo": {"type": "object", "properties": {"public_key": {"type": "string"}, "engine_version": {"type": "string"}, "abi_version": {"type": "string"}, "config_hash": {"type": "string"}, "version": {"type": "string"}}},
+          "GoalList": {"type": "object", "properties": {"goals": {"type": "array", "items": {"$ref": "#/components/schemas/GoalStatus"}}}},
+          "GoalStatus": {"type": "object", "properties": {"id": {"type": "string"}, "title": {"type": "string"}, "goal_hash": {"type": "string"}, "log_size": {"type": "integer"}, "root": {"type": "string"},
+              "checkpoint": {"$ref": "#/components/schemas/SignedCheckpoint"}, "top": {"type": "object"}, "pow_bits": {"type": "integer"}, "tau": {"type": "object"}}},
+          "PublishRequest": {"type": "object", "required": ["goal_toml", "components"], "properties": {
+              "goal_toml": {"type": "string", "description": "The goal file text."},
+              "components": {"type": "object", "additionalProperties": {"type": "string", "description": "base64 bytes"}, "description": "Component path as written in the goal file -> base64 bytes."}}},
+          "Manifest": {"type": "object", "properties": {"goal_toml": {"type": "string"}, "components": {"type": "object", "additionalProperties": {"type": "string", "description": "sha256 hex"}}}},
+          "SubmitRequest": {"type": "object", "required": ["contribution"], "properties": {
+              "contribution": {"type": "object", "description": "Signed contribution (ian-core JSON form)."},
+              "code": {"type": "string", "description": "base64 component bytes; may be omitted when the node already holds the code hash."},
+              "pow_nonce": {"type": "integer", "description": "Proof-of-work nonce when the goal or node requires work."}}},
+          "SubmitAccepted": {"type": "object", "properties": {"status": {"const": "accepted"}, "receipt": {"$ref": "#/components/schemas/Receipt"}}},
+          "SubmitRejected": {"type": "object", "properties": {"status": {"const": "rejected"}, "reason": {"type": "string"}, "detail": {"type": "string"}, "step": {"type": "string"}}},
+          "Leaderboard": {"type": "object", "properties": {"top": {"type": "array", "items": {"type": "object"}}, "pareto": {"type": "array", "items": {"type": "object"}}}},
+          "LogRange": {"type": "object", "properties": {"start": {"type": "integer"}, "entries": {"type": "array", "items": {"type": "object"}}, "size": {"type": "integer"}}},
+          "InclusionProof": {"type": "object"},
+          "ConsistencyProof": {"type": "object"},
+          "SignedCheckpoint": {"type": "object"},
+          "Receipt": {"type": "object", "description": "entry + inclusion proof + signed checkpoint (ian-core JSON form)."},
+          "Pack": {"type": "object"},
+          "TauStatus": {"type": "object", "properties": {"enabled": {"type": "boolean"}, "goals": {"type": "array"}, "pending": {"type": "integer"}}}
+        }
+      }
+    })
+}
