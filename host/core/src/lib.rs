@@ -1,1 +1,41 @@
-//! ian-core
+//! IAN's pure core: the data and rules every node and verifier shares.
+//!
+//! Nothing here performs I/O, reads a clock, spawns a thread or touches
+//! wasm: callers pass time in (`now_ms`), hand over bytes they read, and
+//! plug evaluation in through traits. That keeps this crate fast to build,
+//! usable by light clients, and deterministic: replaying a log through it
+//! reproduces the same roots and leaderboard bit for bit.
+//!
+//! Map:
+//! * [`encoding`] — the one canonical, domain-separated binary encoding;
+//! * [`goal`] — goal ids, the goal file, limits, thresholds, ranking, the
+//!   hashed [`goal::GoalManifest`];
+//! * [`pack`] — agent packs and the `.ianpack` file format;
+//! * [`contribution`] — signed submissions;
+//! * [`entry`] — log entries;
+//! * [`mmr`] — the append-only log with inclusion and consistency proofs;
+//! * [`proofs`] — optional proof bundles and their verifier.
+
+pub mod contribution;
+pub mod encoding;
+pub mod entry;
+pub mod goal;
+pub mod hash;
+pub mod keys;
+pub mod metrics;
+pub mod mmr;
+pub mod pack;
+pub mod proofs;
+
+pub use contribution::Contribution;
+pub use encoding::{DecodeError, Finite};
+pub use entry::{ContributionMeta, LogEntry};
+pub use goal::{GoalError, GoalId, GoalManifest, GoalSpec, Limits, Ranking, Thresholds};
+pub use hash::{Hash32, sha256};
+pub use keys::{PublicKeyBytes, SignatureBytes};
+pub use metrics::Metrics;
+pub use mmr::{
+    ConsistencyProof, InclusionProof, MemMmr, Mmr, verify_consistency, verify_inclusion,
+};
+pub use pack::{AgentPack, Metadata, PackFile};
+pub use proofs::{ProofBundle, ProofItem, ProofVerifier, StandardProofVerifier};

@@ -1,0 +1,658 @@
+//! Merkle Mountain Range: the append-only log of each goal.
+//!
+//! Why an MMR: appends are O(1) amortised and never rewrite old nodes, so a
+//! store can persist nodes append-only; any historical root can be recomputed
+//! from stored nodes; inclusion proofs are O(log n) and consistency proofs
+//! between any two sizes exist. Only node hashes are kept (entry bodies live
+//! in the store), so 1,000,000 entries take ~2,000,000 × 32 bytes = 64 MB.
+//!
+//! Hashing (all SHA-256; the prefixes keep leaves, nodes and roots apart):
+//!
+//! * leaf  = H(0x00 ‖ entry bytes)
+//! * node  = H(0x01 ‖ left ‖ right)
+//! * root  = H(0x02 ‖ u64be(size) ‖ peak₁ ‖ … ‖ peakₖ), peaks from left
+//!   (highest) to right (lowest), `k = popcount(size)`. The size is part of
+//!   the root, so a root is never valid for two sizes. The empty log's root
+//!   is H(0x02 ‖ u64be(0)).
+//!
+//! Nodes are numbered in post-order from 0 (leaf `i` is at position
+//! `2i − popcount(i)`); see `docs/LEDGER.md` for the proof layouts.
+
+use crate::encoding::{DecodeError, Decoder, Encoder, domain};
+use crate::hash::Hash32;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Longest proof accepted by decoders: a proof never needs more than
+/// 2 × 64 hashes.
+pub const MAX_PROOF_HASHES: usize = 128;
+
+/// H(0x00 ‖ entry bytes).
+pub fn leaf_hash(entry_bytes: &[u8]) -> Hash32 {
+    let mut h = Sha256::new();
+    h.update([0x00]);
+    h.update(entry_bytes);
+    Hash32(h.finalize().into())
+}
+
+/// H(0x01 ‖ left ‖ right).
+pub fn node_hash(left: &Hash32, right: &Hash32) -> Hash32 {
+    let mut buf = [0u8; 65];
+    buf[0] = 0x01;
+    buf[1..33].copy_from_slice(&left.0);
+    buf[33..].copy_from_slice(&right.0);
+    Hash32(Sha256::digest(buf).into())
+}
+
+/// H(0x02 ‖ u64be(size) ‖ peaks…).
+pub fn bag_root(size: u64, peaks: &[Hash32]) -> Hash32 {
+    let mut h = Sha256::new();
+    h.update([0x02]);
+    h.update(size.to_be_bytes());
+    for p in peaks {
+        h.update(p.0);
+    }
+    Hash32(h.finalize().into())
+}
+
+/// Number of nodes in an MMR of `leaves` leaves.
+pub fn node_count(leaves: u64) -> u64 {
+    2 * leaves - leaves.count_ones() as u64
+}
+
+/// Position of leaf `i`.
+pub fn leaf_position(i: u64) -> u64 {
+    2 * i - i.count_ones() as u64
+}
+
+/// Position of the root of the perfect subtree of height `h` whose first
+/// leaf is `first_leaf` (which must be a multiple of 2^h).
+fn subtree_root_position(first_leaf: u64, h: u32) -> u64 {
+    leaf_position(first_leaf) + (1u64 << (h + 1)) - 2
+}
+
+/// One peak of an MMR of a given size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Peak {
+    height: u32,
+    first_leaf: u64,
+    position: u64,
+}
+
+impl Peak {
+    fn leaf_end(&self) -> u64 {
+        self.first_leaf + (1u64 << self.height)
+    }
+}
+
+/// Peaks of an MMR of `size` leaves, left to right (highest first).
+fn peaks(size: u64) -> impl Iterator<Item = Peak> {
+    let mut first = 0u64;
+    (0..64u32).rev().filter_map(move |h| {
+        if size & (1u64 << h) != 0 {
+            let p = Peak {
+                height: h,
+                first_leaf: first,
+                position: subtree_root_position(first, h),
+            };
+            first += 1u64 << h;
+            Some(p)
+        } else {
+            None
+        }
+    })
+}
+
+/// Where an MMR keeps its node hashes. The in-memory [`MemNodes`] is the
+/// default; a durable store can implement this over its own tables so that
+/// proofs for huge logs are served without loading every node.
+pub trait NodeStore {
+    /// The store's own failure (I/O etc.).
+    type Error: std::error::Error + Send + Sync + 'static;
+    /// Number of nodes stored.
+    fn len(&self) -> u64;
+    /// True when empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The node at `position` (< `len()`).
+    fn get(&self, position: u64) -> Result<Hash32, Self::Error>;
+    /// Appends a node; positions are dense and never rewritten.
+    fn push(&mut self, node: Hash32) -> Result<(), Self::Error>;
+}
+
+/// Node hashes in a `Vec`: 32 bytes per node, nothing else.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemNodes(pub Vec<Hash32>);
+
+/// [`MemNodes`] reports a missing position this way (only reachable through
+/// a store that was built inconsistently).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("node {0} is missing from the in-memory store")]
+pub struct MissingNode(pub u64);
+
+impl NodeStore for MemNodes {
+    type Error = MissingNode;
+    fn len(&self) -> u64 {
+        self.0.len() as u64
+    }
+    fn get(&self, position: u64) -> Result<Hash32, MissingNode> {
+        self.0
+            .get(position as usize)
+            .copied()
+            .ok_or(MissingNode(position))
+    }
+    fn push(&mut self, node: Hash32) -> Result<(), MissingNode> {
+        self.0.push(node);
+        Ok(())
+    }
+}
+
+/// Why an MMR operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MmrError<E: std::error::Error + 'static = MissingNode> {
+    /// The store holds a node count no MMR can have.
+    #[error("store holds {0} nodes, which is not the size of any MMR")]
+    BadNodeCount(u64),
+    /// A leaf index at or beyond the size.
+    #[error("leaf index {index} is out of range for size {size}")]
+    IndexOutOfRange { index: u64, size: u64 },
+    /// A size larger than the log.
+    #[error("size {size} exceeds the log size {current}")]
+    SizeOutOfRange { size: u64, current: u64 },
+    /// Consistency asked from a larger to a smaller size.
+    #[error("old size {old} is larger than new size {new}")]
+    OldAfterNew { old: u64, new: u64 },
+    /// The node store failed.
+    #[error("node store: {0}")]
+    Store(#[source] E),
+}
+
+/// A Merkle Mountain Range over a [`NodeStore`].
+#[derive(Debug, Clone, Default)]
+pub struct Mmr<S: NodeStore = MemNodes> {
+    store: S,
+    leaves: u64,
+}
+
+/// The in-memory MMR.
+pub type MemMmr = Mmr<MemNodes>;
+
+impl MemMmr {
+    /// An empty in-memory MMR.
+    pub fn new_in_memory() -> Self {
+        Mmr {
+            store: MemNodes::default(),
+            leaves: 0,
+        }
+    }
+
+    /// Bytes of node storage in use (32 per node), for memory accounting.
+    pub fn node_bytes(&self) -> usize {
+        self.store.0.capacity() * 32
+    }
+}
+
+impl<S: NodeStore> Mmr<S> {
+    /// Opens an MMR over an existing store, checking that its node count is
+    /// a valid MMR size.
+    pub fn open(store: S) -> Result<Self, MmrError<S::Error>> {
+        let nodes = store.len();
+        // node_count is strictly increasing in leaves; binary-search it.
+        let (mut lo, mut hi) = (0u64, nodes / 2 + 1);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if node_count(mid) < nodes {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if node_count(lo) != nodes {
+            return Err(MmrError::BadNodeCount(nodes));
+        }
+        Ok(Mmr { store, leaves: lo })
+    }
+
+    /// Number of leaves (the log size).
+    pub fn size(&self) -> u64 {
+        self.leaves
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Gives the store back.
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
+    fn get(&self, pos: u64) -> Result<Hash32, MmrError<S::Error>> {
+        self.store.get(pos).map_err(MmrError::Store)
+    }
+
+    /// Appends an entry (hashing it as a leaf); returns its leaf index.
+    pub fn append(&mut self, entry_bytes: &[u8]) -> Result<u64, MmrError<S::Error>> {
+        self.append_leaf_hash(leaf_hash(entry_bytes))
+    }
+
+    /// Appends an already computed leaf hash; returns its leaf index.
+    pub fn append_leaf_hash(&mut self, leaf: Hash32) -> Result<u64, MmrError<S::Error>> {
+        let index = self.leaves;
+        self.store.push(leaf).map_err(MmrError::Store)?;
+        let mut cur = leaf;
+        // Leaf `index` completes one perfect subtree per trailing one bit.
+        for h in 0..index.trailing_ones() {
+            let top = self.store.len() - 1;
+            let left = self.get(top - ((1u64 << (h + 1)) - 1))?;
+            cur = node_hash(&left, &cur);
+            self.store.push(cur).map_err(MmrError::Store)?;
+        }
+        self.leaves += 1;
+        Ok(index)
+    }
+
+    /// The leaf hash at `index`.
+    pub fn leaf(&self, index: u64) -> Result<Hash32, MmrError<S::Error>> {
+        if index >= self.leaves {
+            return Err(MmrError::IndexOutOfRange {
+                index,
+                size: self.leaves,
+            });
+        }
+        self.get(leaf_position(index))
+    }
+
+    /// The current root.
+    pub fn root(&self) -> Result<Hash32, MmrError<S::Error>> {
+        self.root_at(self.leaves)
+    }
+
+    /// The root the log had when it held `size` leaves.
+    pub fn root_at(&self, size: u64) -> Result<Hash32, MmrError<S::Error>> {
+        self.check_size(size)?;
+        let mut ps = [Hash32::ZERO; 64];
+        let mut k = 0;
+        for p in peaks(size) {
+            ps[k] = self.get(p.position)?;
+            k += 1;
+        }
+        Ok(bag_root(size, &ps[..k]))
+    }
+
+    fn check_size(&self, size: u64) -> Result<(), MmrError<S::Error>> {
+        if size > self.leaves {
+            return Err(MmrError::SizeOutOfRange {
+                size,
+                current: self.leaves,
+            });
+        }
+        Ok(())
+    }
+
+    /// Proof that leaf `index` is in the log of `size` leaves.
+    pub fn inclusion_proof(
+        &self,
+        index: u64,
+        size: u64,
+    ) -> Result<InclusionProof, MmrError<S::Error>> {
+        self.check_size(size)?;
+        if index >= size {
+            return Err(MmrError::IndexOutOfRange { index, size });
+        }
+        let mut siblings = Vec::with_capacity(64);
+        let mut other_peaks = Vec::with_capacity(16);
+        for p in peaks(size) {
+            if index >= p.first_leaf && index < p.leaf_end() {
+                // Walk down from the peak, collecting siblings top-down.
+                let (mut pos, mut first) = (p.position, p.first_leaf);
+                for h in (1..=p.height).rev() {
+                    let left = pos - (1u64 << h);
+                    let right = pos - 1;
+                    let mid = first + (1u64 << (h - 1));
+                    if index < mid {
+                        siblings.push(self.get(right)?);
+                        pos = left;
+                    } else {
+                        siblings.push(self.get(left)?);
+                        pos = right;
+                        first = mid;
+                    }
+                }
+            } else {
+                other_peaks.push(self.get(p.position)?);
+            }
+        }
+        siblings.reverse();
+        Ok(InclusionProof {
+            siblings,
+            peaks: other_peaks,
+        })
+    }
+
+    /// Proof that the log of `old` leaves is a prefix of the log of `new`
+    /// leaves.
+    pub fn consistency_proof(
+        &self,
+        old: u64,
+        new: u64,
+    ) -> Result<ConsistencyProof, MmrError<S::Error>> {
+        self.check_size(new)?;
+        if old > new {
+            return Err(MmrError::OldAfterNew { old, new });
+        }
+        let old_peaks: Vec<Peak> = peaks(old).collect();
+        let mut old_hashes = Vec::with_capacity(old_peaks.len());
+        for p in &old_peaks {
+            old_hashes.push(self.get(p.position)?);
+        }
+        let mut hashes = Vec::new();
+        for np in peaks(new) {
+            let inside: Vec<&Peak> = old_peaks
+                .iter()
+                .filter(|o| o.first_leaf >= np.first_leaf && o.leaf_end() <= np.leaf_end())
+                .collect();
+            let Some(last) = inside.last() else {
+                hashes.push(self.get(np.position)?);
+                continue;
+            };
+            let (mut h, mut c) = (last.height, last.first_leaf);
+            while h < np.height {
+                if (c >> h) & 1 == 0 {
+                    hashes.push(self.get(subtree_root_position(c + (1u64 << h), h))?);
+                } else {
+                    c -= 1u64 << h;
+                }
+                h += 1;
+            }
+        }
+        Ok(ConsistencyProof {
+            old_peaks: old_hashes,
+            hashes,
+        })
+    }
+}
+
+/// Proof that a leaf is in a log of a given size.
+///
+/// `siblings` are the sibling hashes from the leaf up to its peak
+/// (bottom-up); `peaks` are the other peaks of the log, left to right.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InclusionProof {
+    /// Siblings from the leaf up to its peak.
+    pub siblings: Vec<Hash32>,
+    /// Every other peak, left to right.
+    pub peaks: Vec<Hash32>,
+}
+
+/// Proof that the log of `old` leaves is a prefix of the log of `new`
+/// leaves.
+///
+/// `old_peaks` are the old log's peaks (they must bag to the old root);
+/// `hashes` are, for each new peak left to right, either the peak itself
+/// (when no old peak lies under it) or the right-hand siblings needed to
+/// climb from the old peaks under it to it, bottom-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyProof {
+    /// The old log's peaks, left to right.
+    pub old_peaks: Vec<Hash32>,
+    /// Hashes to rebuild the new peaks.
+    pub hashes: Vec<Hash32>,
+}
+
+/// Why a proof did not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProofError {
+    /// Index at or beyond size (or size 0).
+    #[error("leaf index {index} is out of range for size {size}")]
+    IndexOutOfRange { index: u64, size: u64 },
+    /// Old size larger than new size.
+    #[error("old size {old} is larger than new size {new}")]
+    OldAfterNew { old: u64, new: u64 },
+    /// The proof has the wrong number of hashes for this index and size.
+    #[error("proof has the wrong shape for this index/size")]
+    WrongShape,
+    /// The recomputed root is not the claimed root.
+    #[error("recomputed root does not match")]
+    RootMismatch,
+    /// The old peaks do not bag to the old root.
+    #[error("old peaks do not match the old root")]
+    OldRootMismatch,
+}
+
+/// Checks that `leaf` (a leaf hash) is at `index` in the log of `size`
+/// leaves whose root is `root`. Pure: needs nothing but its arguments.
+pub fn verify_inclusion(
+    root: &Hash32,
+    size: u64,
+    index: u64,
+    leaf: &Hash32,
+    proof: &InclusionProof,
+) -> Result<(), ProofError> {
+    if index >= size {
+        return Err(ProofError::IndexOutOfRange { index, size });
+    }
+    let k = size.count_ones() as usize;
+    if proof.peaks.len() + 1 != k {
+        return Err(ProofError::WrongShape);
+    }
+    let mut bagged = [Hash32::ZERO; 64];
+    let mut others = proof.peaks.iter();
+    for (j, p) in peaks(size).enumerate() {
+        if index >= p.first_leaf && index < p.leaf_end() {
+            if proof.siblings.len() != p.height as usize {
+                return Err(ProofError::WrongShape);
+            }
+            let offset = index - p.first_leaf;
+            let mut acc = *leaf;
+            for (h, s) in proof.siblings.iter().enumerate() {
+                acc = if (offset >> h) & 1 == 0 {
+                    node_hash(&acc, s)
+                } else {
+                    node_hash(s, &acc)
+                };
+            }
+            bagged[j] = acc;
+        } else {
+            // Lengths were checked: exactly k-1 other peaks.
+            bagged[j] = *others.next().ok_or(ProofError::WrongShape)?;
+        }
+    }
+    if bag_root(size, &bagged[..k]) == *root {
+        Ok(())
+    } else {
+        Err(ProofError::RootMismatch)
+    }
+}
+
+/// Checks that the log of `old_size` leaves with root `old_root` is a
+/// prefix of the log of `new_size` leaves with root `new_root`.
+pub fn verify_consistency(
+    old_size: u64,
+    old_root: &Hash32,
+    new_size: u64,
+    new_root: &Hash32,
+    proof: &ConsistencyProof,
+) -> Result<(), ProofError> {
+    if old_size > new_size {
+        return Err(ProofError::OldAfterNew {
+            old: old_size,
+            new: new_size,
+        });
+    }
+    let old_peaks: Vec<Peak> = peaks(old_size).collect();
+    if proof.old_peaks.len() != old_peaks.len() {
+        return Err(ProofError::WrongShape);
+    }
+    if bag_root(old_size, &proof.old_peaks) != *old_root {
+        return Err(ProofError::OldRootMismatch);
+    }
+    let mut next = proof.hashes.iter();
+    let mut new_hashes = [Hash32::ZERO; 64];
+    let mut k = 0;
+    for np in peaks(new_size) {
+        // Old peaks under this new peak, as indices into old_peaks.
+        let mut under: Vec<usize> = (0..old_peaks.len())
+            .filter(|&i| {
+                old_peaks[i].first_leaf >= np.first_leaf && old_peaks[i].leaf_end() <= np.leaf_end()
+            })
+            .collect();
+        let acc = match under.pop() {
+            None => *next.next().ok_or(ProofError::WrongShape)?,
+            Some(last) => {
+                let (mut h, mut c) = (old_peaks[last].height, old_peaks[last].first_leaf);
+                let mut acc = proof.old_peaks[last];
+                while h < np.height {
+                    if (c >> h) & 1 == 0 {
+                        let right = next.next().ok_or(ProofError::WrongShape)?;
+                        acc = node_hash(&acc, right);
+                    } else {
+                        let left = under.pop().ok_or(ProofError::WrongShape)?;
+                        acc = node_hash(&proof.old_peaks[left], &acc);
+                        c -= 1u64 << h;
+                    }
+                    h += 1;
+                }
+                if !under.is_empty() {
+                    return Err(ProofError::WrongShape);
+                }
+                acc
+            }
+        };
+        new_hashes[k] = acc;
+        k += 1;
+    }
+    if next.next().is_some() {
+        return Err(ProofError::WrongShape);
+    }
+    if bag_root(new_size, &new_hashes[..k]) == *new_root {
+        Ok(())
+    } else {
+        Err(ProofError::RootMismatch)
+    }
+}
+
+fn encode_hashes(e: &mut Encoder, hs: &[Hash32]) {
+    e.count(hs.len());
+    for h in hs {
+        e.hash(h);
+    }
+}
+
+fn decode_hashes(d: &mut Decoder<'_>, field: &'static str) -> Result<Vec<Hash32>, DecodeError> {
+    let n = d.count(field, MAX_PROOF_HASHES, 32)?;
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        v.push(d.hash(field)?);
+    }
+    Ok(v)
+}
+
+impl InclusionProof {
+    pub(crate) fn encode_into(&self, e: &mut Encoder) {
+        encode_hashes(e, &self.siblings);
+        encode_hashes(e, &self.peaks);
+    }
+
+    pub(crate) fn decode_from(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
+        Ok(InclusionProof {
+            siblings: decode_hashes(d, "inclusion.siblings")?,
+            peaks: decode_hashes(d, "inclusion.peaks")?,
+        })
+    }
+
+    /// Canonical bytes (domain `ian/inclusion-proof/v1`).
+    pub fn to_canonical_bytes(&self) -> Vec<u8> {
+        let mut e = Encoder::new(domain::INCLUSION_PROOF);
+        self.encode_into(&mut e);
+        e.finish()
+    }
+
+    /// Reads canonical bytes.
+    pub fn from_canonical_bytes(b: &[u8]) -> Result<Self, DecodeError> {
+        let mut d = Decoder::new(b, domain::INCLUSION_PROOF)?;
+        let p = Self::decode_from(&mut d)?;
+        d.finish()?;
+        Ok(p)
+    }
+}
+
+impl ConsistencyProof {
+    /// Canonical bytes (domain `ian/consistency-proof/v1`).
+    pub fn to_canonical_bytes(&self) -> Vec<u8> {
+        let mut e = Encoder::new(domain::CONSISTENCY_PROOF);
+        encode_hashes(&mut e, &self.old_peaks);
+        encode_hashes(&mut e, &self.hashes);
+        e.finish()
+    }
+
+    /// Reads canonical bytes.
+    pub fn from_canonical_bytes(b: &[u8]) -> Result<Self, DecodeError> {
+        let mut d = Decoder::new(b, domain::CONSISTENCY_PROOF)?;
+        let p = ConsistencyProof {
+            old_peaks: decode_hashes(&mut d, "consistency.old_peaks")?,
+            hashes: decode_hashes(&mut d, "consistency.hashes")?,
+        };
+        d.finish()?;
+        Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(n: u64) -> MemMmr {
+        let mut m = MemMmr::new_in_memory();
+        for i in 0..n {
+            m.append(&i.to_be_bytes()).unwrap();
+        }
+        m
+    }
+
+    #[test]
+    fn node_positions_follow_post_order() {
+        assert_eq!(
+            (0..8).map(leaf_position).collect::<Vec<_>>(),
+            vec![0, 1, 3, 4, 7, 8, 10, 11]
+        );
+        assert_eq!(node_count(3), 4);
+        assert_eq!(node_count(4), 7);
+        let m = build(7);
+        assert_eq!(m.store().len(), node_count(7));
+    }
+
+    #[test]
+    fn three_leaf_root_is_bag_of_two_peaks() {
+        let m = build(3);
+        let l: Vec<Hash32> = (0u64..3).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        let p01 = node_hash(&l[0], &l[1]);
+        assert_eq!(m.root().unwrap(), bag_root(3, &[p01, l[2]]));
+    }
+
+    #[test]
+    fn open_refuses_impossible_node_count() {
+        let nodes = MemNodes(vec![Hash32::ZERO; 2]);
+        assert_eq!(Mmr::open(nodes).unwrap_err(), MmrError::BadNodeCount(2));
+        let m = build(5);
+        let reopened = Mmr::open(m.store().clone()).unwrap();
+        assert_eq!(reopened.size(), 5);
+    }
+
+    #[test]
+    fn historical_roots_match_roots_seen_while_appending() {
+        let mut m = MemMmr::new_in_memory();
+        let mut roots = vec![m.root().unwrap()];
+        for i in 0u64..40 {
+            m.append(&i.to_be_bytes()).unwrap();
+            roots.push(m.root().unwrap());
+        }
+        for (s, r) in roots.iter().enumerate() {
+            assert_eq!(m.root_at(s as u64).unwrap(), *r);
+        }
+    }
+}
