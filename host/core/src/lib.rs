@@ -14,19 +14,28 @@
 //! * [`contribution`] — signed submissions;
 //! * [`entry`] — log entries;
 //! * [`mmr`] — the append-only log with inclusion and consistency proofs;
-//! * [`proofs`] — optional proof bundles and their verifier.
+//! * [`proofs`] — optional proof bundles and their verifier;
+//! * [`checkpoint`] — signed checkpoints and offline receipts;
+//! * [`leaderboard`] — top-K board and Pareto frontier;
+//! * [`dedup`] — Bloom filter + exact index;
+//! * [`pipeline`] — [`pipeline::GoalState`] and the nine-step pipeline.
 
+pub mod checkpoint;
 pub mod contribution;
+pub mod dedup;
 pub mod encoding;
 pub mod entry;
 pub mod goal;
 pub mod hash;
 pub mod keys;
+pub mod leaderboard;
 pub mod metrics;
 pub mod mmr;
 pub mod pack;
+pub mod pipeline;
 pub mod proofs;
 
+pub use checkpoint::{Checkpoint, Receipt, SignedCheckpoint};
 pub use contribution::Contribution;
 pub use encoding::{DecodeError, Finite};
 pub use entry::{ContributionMeta, LogEntry};
@@ -38,4 +47,8 @@ pub use mmr::{
     ConsistencyProof, InclusionProof, MemMmr, Mmr, verify_consistency, verify_inclusion,
 };
 pub use pack::{AgentPack, Metadata, PackFile};
+pub use pipeline::{
+    Accepted, Evaluation, EvaluationFailure, Evaluator, GoalState, InvariantChecker,
+    InvariantFailure, RawMetrics, Rejection, VerifiedContribution,
+};
 pub use proofs::{ProofBundle, ProofItem, ProofVerifier, StandardProofVerifier};

@@ -1,0 +1,219 @@
+//! Top-K leaderboard and Pareto frontier.
+//!
+//! Both are deterministic functions of the sequence of accepted entries, so
+//! replaying a log rebuilds them exactly.
+
+use crate::entry::ContributionMeta;
+use crate::goal::{Direction, Objective};
+use crate::hash::Hash32;
+
+/// True when `a` ranks strictly above `b`: higher score, or equal score and
+/// earlier log index.
+pub fn ranks_above(a: &ContributionMeta, b: &ContributionMeta) -> bool {
+    let (x, y) = (a.score.get(), b.score.get());
+    x > y || (x == y && a.log_index < b.log_index)
+}
+
+/// What an offer did to the leaderboard.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LeaderboardChange {
+    /// Entered at `rank` (0 = best); `evicted` is the entry that fell off.
+    Entered {
+        /// 0-based rank.
+        rank: usize,
+        /// The previous worst, when the board was full.
+        evicted: Option<ContributionMeta>,
+    },
+    /// Did not make the board.
+    NotRanked,
+}
+
+/// The best `capacity` contributions by score; ties go to the earlier log
+/// index, so an exact tie with a full board keeps the incumbent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Leaderboard {
+    capacity: usize,
+    /// Best first.
+    entries: Vec<ContributionMeta>,
+}
+
+impl Leaderboard {
+    /// An empty board (capacity at least 1).
+    pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        Leaderboard {
+            capacity,
+            entries: Vec::with_capacity(capacity + 1),
+        }
+    }
+
+    /// Capacity K.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Entries, best first.
+    pub fn entries(&self) -> &[ContributionMeta] {
+        &self.entries
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The best entry (the goal's active policy).
+    pub fn best(&self) -> Option<&ContributionMeta> {
+        self.entries.first()
+    }
+
+    /// The entry that the next better contribution would evict.
+    pub fn worst(&self) -> Option<&ContributionMeta> {
+        self.entries.last()
+    }
+
+    /// True if a pack with this hash is on the board.
+    pub fn contains(&self, pack_hash: &Hash32) -> bool {
+        self.entries.iter().any(|e| e.pack_hash == *pack_hash)
+    }
+
+    /// Would `m` enter the board? (Cheap pre-check: no clone needed.)
+    pub fn would_enter(&self, m: &ContributionMeta) -> bool {
+        self.entries.len() < self.capacity || self.entries.last().is_some_and(|w| ranks_above(m, w))
+    }
+
+    /// Offers an entry. O(log K) search plus an O(K) shift.
+    pub fn offer(&mut self, m: ContributionMeta) -> LeaderboardChange {
+        if !self.would_enter(&m) {
+            return LeaderboardChange::NotRanked;
+        }
+        let rank = self.entries.partition_point(|e| !ranks_above(&m, e));
+        self.entries.insert(rank, m);
+        let evicted = if self.entries.len() > self.capacity {
+            self.entries.pop()
+        } else {
+            None
+        };
+        LeaderboardChange::Entered { rank, evicted }
+    }
+}
+
+/// What an offer did to the frontier.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FrontierChange {
+    /// Joined; `removed` are the log indices it dominated (and any member
+    /// dropped by the capacity cap).
+    Joined {
+        /// Log indices that left the frontier.
+        removed: Vec<u64>,
+    },
+    /// Dominated by, or equal on every objective to, a member (an exact tie
+    /// keeps the incumbent).
+    NotJoined,
+}
+
+/// The non-dominated set over a goal's objectives.
+///
+/// `a` dominates `b` when `a` is at least as good on every objective and
+/// strictly better on one. A point equal to a member on every objective
+/// does not join (the incumbent is kept). If the frontier exceeds its
+/// capacity, the member with the lowest score (latest log index on ties)
+/// leaves, which bounds memory against adversarial inputs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParetoFrontier {
+    objectives: Vec<Objective>,
+    capacity: usize,
+    /// In log-index order.
+    members: Vec<ContributionMeta>,
+}
+
+/// Compares `a` to `b` on the objectives: `Some(Greater)` when `a`
+/// dominates, `Some(Less)` when `b` dominates, `Some(Equal)` when equal on
+/// all, `None` when incomparable or an objective is missing.
+fn compare(
+    objs: &[Objective],
+    a: &ContributionMeta,
+    b: &ContributionMeta,
+) -> Option<std::cmp::Ordering> {
+    use std::cmp::Ordering::*;
+    let (mut better, mut worse) = (false, false);
+    for o in objs {
+        let (x, y) = (
+            a.metrics.get(&o.metric)?.get(),
+            b.metrics.get(&o.metric)?.get(),
+        );
+        let (gt, lt) = match o.direction {
+            Direction::Max => (x > y, x < y),
+            Direction::Min => (x < y, x > y),
+        };
+        better |= gt;
+        worse |= lt;
+    }
+    match (better, worse) {
+        (true, false) => Some(Greater),
+        (false, true) => Some(Less),
+        (false, false) => Some(Equal),
+        (true, true) => None,
+    }
+}
+
+impl ParetoFrontier {
+    /// An empty frontier.
+    pub fn new(objectives: Vec<Objective>, capacity: usize) -> Self {
+        ParetoFrontier {
+            objectives,
+            capacity: capacity.max(1),
+            members: Vec::new(),
+        }
+    }
+
+    /// Members, in log-index order.
+    pub fn members(&self) -> &[ContributionMeta] {
+        &self.members
+    }
+
+    /// The objectives.
+    pub fn objectives(&self) -> &[Objective] {
+        &self.objectives
+    }
+
+    /// Does `a` dominate `b`?
+    pub fn dominates(&self, a: &ContributionMeta, b: &ContributionMeta) -> bool {
+        compare(&self.objectives, a, b) == Some(std::cmp::Ordering::Greater)
+    }
+
+    /// Offers an entry. O(frontier size).
+    pub fn offer(&mut self, m: ContributionMeta) -> FrontierChange {
+        use std::cmp::Ordering::*;
+        for x in &self.members {
+            if matches!(compare(&self.objectives, x, &m), Some(Greater | Equal)) {
+                return FrontierChange::NotJoined;
+            }
+        }
+        let mut removed = Vec::new();
+        let objs = &self.objectives;
+        self.members.retain(|x| {
+            let dominated = compare(objs, &m, x) == Some(Greater);
+            if dominated {
+                removed.push(x.log_index);
+            }
+            !dominated
+        });
+        self.members.push(m);
+        if self.members.len() > self.capacity {
+            let mut worst = 0;
+            for (i, x) in self.members.iter().enumerate() {
+                if ranks_above(&self.members[worst], x) {
+                    worst = i;
+                }
+            }
+            removed.push(self.members.remove(worst).log_index);
+        }
+        FrontierChange::Joined { removed }
+    }
+}

@@ -1,0 +1,841 @@
+//! The contribution pipeline: nine steps, in this order, each a check or
+//! update over one goal's state.
+//!
+//! 1. **dedup** — a pack already in the log is refused;
+//! 2. **structure** — goal id, sizes, nonce (replay), contributor signature;
+//! 3. **invariants** — the goal's invariant checks, first violation refuses;
+//! 4. **proofs** — the proof bundle under the goal's policy;
+//! 5. **evaluation** — the sandboxed harness run (through [`Evaluator`]);
+//! 6. **thresholds** — finite metrics, goal thresholds, score, objectives;
+//! 7. **log append** — the entry becomes the next MMR leaf;
+//! 8. **dedup update** — pack hash and nonce are recorded;
+//! 9. **leaderboard** — top-K and (for Pareto goals) the frontier.
+//!
+//! Steps 1–6 only read the state; a rejection changes nothing. Steps 7–9
+//! cannot fail. So a contribution is either wholly accepted or leaves no
+//! trace, and the state is a pure function of the accepted entries — which
+//! is what [`GoalState::replay`] relies on.
+
+use crate::checkpoint::{Checkpoint, SignedCheckpoint};
+use crate::contribution::Contribution;
+use crate::dedup::Dedup;
+use crate::entry::{LogEntry, MAX_VERSION_BYTES};
+use crate::goal::{GoalId, GoalManifest, RankingKind, ScoreOverflow, ThresholdMiss};
+use crate::hash::Hash32;
+use crate::keys::PublicKeyBytes;
+use crate::leaderboard::{FrontierChange, Leaderboard, LeaderboardChange, ParetoFrontier};
+use crate::metrics::{Metrics, MetricsError};
+use crate::mmr::{InclusionProof, MemMmr, MmrError, leaf_hash};
+use crate::pack::AgentPack;
+use crate::proofs::{MAX_PROOF_ITEMS, ProofFailure, ProofVerifier};
+use ed25519_dalek::SigningKey;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::fmt;
+
+/// Metrics as an evaluator produced them: plain `f64`s, not yet checked.
+/// The pipeline refuses NaN/±inf (step 6), so evaluators need not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawMetrics {
+    /// Reward.
+    pub reward: f64,
+    /// Risk.
+    pub risk: f64,
+    /// Complexity.
+    pub complexity: f64,
+    /// Extras, in harness order.
+    pub extra: Vec<(String, f64)>,
+}
+
+/// A successful evaluation and the environment that produced it (recorded
+/// in the log entry so that anyone can reproduce it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// Metrics (mean over the goal's seeds, in seed order).
+    pub metrics: RawMetrics,
+    /// Agent fuel used over all seeds.
+    pub fuel_used: u64,
+    /// Engine version, e.g. "wasmtime 48.0.8".
+    pub engine_version: String,
+    /// Hash of the sandbox configuration.
+    pub config_hash: Hash32,
+    /// WIT ABI version, e.g. "ian:eval@0.1.0".
+    pub abi_version: String,
+}
+
+/// An evaluation that produced no metrics. `code` is the sandbox's stable
+/// reason code (`agent_out_of_fuel`, `agent_trap`, `inconclusive`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvaluationFailure {
+    /// Stable snake_case reason code from the sandbox.
+    pub code: String,
+    /// Human-readable detail.
+    pub message: String,
+}
+
+/// An invariant that refused the pack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvariantFailure {
+    /// The invariant's name in the goal.
+    pub invariant: String,
+    /// Stable reason code from the sandbox (`invariant_violated`,
+    /// `agent_trap`, ...).
+    pub code: String,
+    /// Human-readable detail.
+    pub message: String,
+}
+
+/// Step 5: runs the goal's harness against a pack. The sandbox crate does
+/// not depend on the core; the node adapts it to this trait.
+pub trait Evaluator {
+    /// Evaluates `pack` (whose component is found by `pack.code_hash()`).
+    fn evaluate(
+        &self,
+        goal: &GoalManifest,
+        pack: &AgentPack,
+        pack_hash: &Hash32,
+    ) -> Result<Evaluation, EvaluationFailure>;
+}
+
+/// Step 3: runs the goal's invariants against a pack, in goal order,
+/// stopping at the first violation.
+pub trait InvariantChecker {
+    /// Accepts or refuses the pack.
+    fn check(
+        &self,
+        goal: &GoalManifest,
+        pack: &AgentPack,
+        pack_hash: &Hash32,
+    ) -> Result<(), InvariantFailure>;
+}
+
+/// An invariant checker for goals that list no invariants: it accepts only
+/// when the goal indeed has none, so it cannot silently skip real checks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoInvariants;
+
+impl InvariantChecker for NoInvariants {
+    fn check(
+        &self,
+        goal: &GoalManifest,
+        _pack: &AgentPack,
+        _pack_hash: &Hash32,
+    ) -> Result<(), InvariantFailure> {
+        match goal.invariants.first() {
+            None => Ok(()),
+            Some(inv) => Err(InvariantFailure {
+                invariant: inv.name.clone(),
+                code: "invariant_unavailable".into(),
+                message: "no invariant checker is configured for a goal with invariants".into(),
+            }),
+        }
+    }
+}
+
+/// The pipeline step a rejection came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// 1.
+    Dedup,
+    /// 2.
+    Structure,
+    /// 3.
+    Invariants,
+    /// 4.
+    Proofs,
+    /// 5.
+    Evaluation,
+    /// 6.
+    Thresholds,
+}
+
+/// Why a contribution was refused. Each variant has a stable snake_case
+/// [`Rejection::code`] and a message.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Rejection {
+    /// Step 1: the pack is already in the log.
+    #[error("pack {pack_hash} is already in the log at index {existing_index}")]
+    Duplicate {
+        /// The pack.
+        pack_hash: Hash32,
+        /// Where it already is.
+        existing_index: u64,
+    },
+    /// Step 2: signed for a different goal.
+    #[error("contribution is for goal {got}, not {expected}")]
+    WrongGoal {
+        /// This goal.
+        expected: GoalId,
+        /// The contribution's goal.
+        got: GoalId,
+    },
+    /// Step 2: a field exceeds the goal's limit.
+    #[error("{field} is {len} long, limit is {max}")]
+    TooLarge {
+        /// Which field.
+        field: &'static str,
+        /// Its size.
+        len: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// Step 2: the nonce is not above the contributor's last accepted one.
+    #[error(
+        "nonce {nonce} is not above the last accepted nonce {last_accepted} of this contributor (replayed submission)"
+    )]
+    ReplayedSubmission {
+        /// The contribution's nonce.
+        nonce: u64,
+        /// The contributor's last accepted nonce on this goal.
+        last_accepted: u64,
+    },
+    /// Step 2: the contributor's signature does not verify.
+    #[error("contributor signature does not verify")]
+    BadSignature,
+    /// Step 3.
+    #[error("invariant {invariant} refused the pack ({code}): {message}")]
+    InvariantViolated {
+        /// Invariant name.
+        invariant: String,
+        /// Sandbox reason code.
+        code: String,
+        /// Detail.
+        message: String,
+    },
+    /// Step 4.
+    #[error("proof check failed: {0}")]
+    ProofFailed(ProofFailure),
+    /// Step 5.
+    #[error("evaluation failed ({code}): {message}")]
+    EvaluationFailed {
+        /// Sandbox reason code.
+        code: String,
+        /// Detail.
+        message: String,
+    },
+    /// Step 5: the evaluator's report is malformed (e.g. an over-long
+    /// engine version string).
+    #[error("evaluation report is invalid: {0}")]
+    InvalidEvaluation(String),
+    /// Step 6: NaN/±inf or malformed extras.
+    #[error("{0}")]
+    InvalidMetrics(MetricsError),
+    /// Step 6: a threshold was missed.
+    #[error("below threshold: {0}")]
+    BelowThreshold(ThresholdMiss),
+    /// Step 6: the score overflowed.
+    #[error("{0}")]
+    NonFiniteScore(ScoreOverflow),
+    /// Step 6: a Pareto objective names a metric the evaluation lacks.
+    #[error("metric {0:?} required by a ranking objective is missing")]
+    MissingMetric(String),
+}
+
+impl Rejection {
+    /// Stable snake_case code (API, logs, metrics).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::Duplicate { .. } => "duplicate",
+            Rejection::WrongGoal { .. } => "wrong_goal",
+            Rejection::TooLarge { .. } => "too_large",
+            Rejection::ReplayedSubmission { .. } => "replayed_submission",
+            Rejection::BadSignature => "bad_signature",
+            Rejection::InvariantViolated { .. } => "invariant_violated",
+            Rejection::ProofFailed(_) => "proof_failed",
+            Rejection::EvaluationFailed { .. } => "evaluation_failed",
+            Rejection::InvalidEvaluation(_) => "invalid_evaluation",
+            Rejection::InvalidMetrics(e) => e.code(),
+            Rejection::BelowThreshold(_) => "below_threshold",
+            Rejection::NonFiniteScore(_) => "non_finite_score",
+            Rejection::MissingMetric(_) => "missing_metric",
+        }
+    }
+
+    /// The sandbox's own reason code, when the rejection carries one
+    /// (evaluation and invariant failures).
+    pub fn detail_code(&self) -> Option<&str> {
+        match self {
+            Rejection::InvariantViolated { code, .. }
+            | Rejection::EvaluationFailed { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The step that refused.
+    pub fn step(&self) -> Step {
+        match self {
+            Rejection::Duplicate { .. } => Step::Dedup,
+            Rejection::WrongGoal { .. }
+            | Rejection::TooLarge { .. }
+            | Rejection::ReplayedSubmission { .. }
+            | Rejection::BadSignature => Step::Structure,
+            Rejection::InvariantViolated { .. } => Step::Invariants,
+            Rejection::ProofFailed(_) => Step::Proofs,
+            Rejection::EvaluationFailed { .. } | Rejection::InvalidEvaluation(_) => {
+                Step::Evaluation
+            }
+            Rejection::InvalidMetrics(_)
+            | Rejection::BelowThreshold(_)
+            | Rejection::NonFiniteScore(_)
+            | Rejection::MissingMetric(_) => Step::Thresholds,
+        }
+    }
+
+    /// A serialisable summary for APIs: code, step, detail code, message.
+    pub fn report(&self) -> RejectionReport {
+        RejectionReport {
+            code: self.code(),
+            step: self.step(),
+            detail: self.detail_code().map(str::to_string),
+            message: self.to_string(),
+        }
+    }
+}
+
+/// JSON-friendly form of a [`Rejection`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RejectionReport {
+    /// [`Rejection::code`].
+    pub code: &'static str,
+    /// [`Rejection::step`].
+    pub step: Step,
+    /// [`Rejection::detail_code`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Human-readable message.
+    pub message: String,
+}
+
+/// What acceptance produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accepted {
+    /// The new log entry (the caller persists it).
+    pub entry: LogEntry,
+    /// Its MMR leaf hash.
+    pub leaf_hash: Hash32,
+    /// Effect on the top-K board.
+    pub leaderboard: LeaderboardChange,
+    /// Effect on the Pareto frontier (Pareto goals only).
+    pub frontier: Option<FrontierChange>,
+}
+
+/// A contribution whose signature has been checked. Signature checks are
+/// pure and independent, so a node can run them on many threads and feed
+/// the (sequential) state machine with these.
+#[derive(Debug, Clone)]
+pub struct VerifiedContribution {
+    contribution: Contribution,
+    pack_hash: Hash32,
+}
+
+impl VerifiedContribution {
+    /// Computes the pack hash and checks the contributor's signature.
+    pub fn verify(contribution: Contribution) -> Result<Self, Rejection> {
+        let pack_hash = contribution.pack.pack_hash();
+        if !contribution.verify_signature(&pack_hash) {
+            return Err(Rejection::BadSignature);
+        }
+        Ok(VerifiedContribution {
+            contribution,
+            pack_hash,
+        })
+    }
+
+    /// The contribution.
+    pub fn contribution(&self) -> &Contribution {
+        &self.contribution
+    }
+
+    /// Its pack hash.
+    pub fn pack_hash(&self) -> Hash32 {
+        self.pack_hash
+    }
+}
+
+/// Why a log could not be replayed: the entries are not a log this goal
+/// could have produced.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ReplayError {
+    /// Entry for another goal (id or manifest hash).
+    #[error("entry {index} is for goal {goal_id} ({goal_hash}), not this goal")]
+    WrongGoal {
+        /// Position in the replayed sequence.
+        index: u64,
+        /// The entry's goal id.
+        goal_id: String,
+        /// The entry's goal hash.
+        goal_hash: Hash32,
+    },
+    /// Log index out of sequence.
+    #[error("entry at position {expected} claims log index {found}")]
+    OutOfOrder {
+        /// Expected index.
+        expected: u64,
+        /// Recorded index.
+        found: u64,
+    },
+    /// Same pack twice.
+    #[error("entry {index} repeats pack {pack_hash} first logged at {first}")]
+    Duplicate {
+        /// The entry.
+        index: u64,
+        /// The pack.
+        pack_hash: Hash32,
+        /// Where it first appeared.
+        first: u64,
+    },
+    /// Nonce not increasing for a contributor.
+    #[error("entry {index} has nonce {nonce}, not above {last} for its contributor")]
+    NonceNotIncreasing {
+        /// The entry.
+        index: u64,
+        /// Its nonce.
+        nonce: u64,
+        /// The contributor's previous nonce.
+        last: u64,
+    },
+    /// Score is not what the goal's ranking gives for the metrics.
+    #[error("entry {index} records score {recorded}, ranking gives {computed}")]
+    ScoreMismatch {
+        /// The entry.
+        index: u64,
+        /// Recorded.
+        recorded: f64,
+        /// Recomputed.
+        computed: f64,
+    },
+    /// The entry should have been rejected at step 6.
+    #[error("entry {index} should not have been accepted: {reason}")]
+    NotAcceptable {
+        /// The entry.
+        index: u64,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Everything a node keeps in memory for one goal: the MMR node hashes, the
+/// dedup structures, the per-contributor nonces, the leaderboard and the
+/// frontier. Entry bodies are *not* kept: the caller persists
+/// [`Accepted::entry`].
+#[derive(Debug, Clone)]
+pub struct GoalState {
+    manifest: GoalManifest,
+    goal_hash: Hash32,
+    mmr: MemMmr,
+    dedup: Dedup,
+    nonces: HashMap<PublicKeyBytes, u64>,
+    leaderboard: Leaderboard,
+    frontier: Option<ParetoFrontier>,
+    scratch: Vec<u8>,
+}
+
+impl PartialEq for GoalState {
+    /// Two states are equal when they would answer every query alike.
+    fn eq(&self, o: &Self) -> bool {
+        self.goal_hash == o.goal_hash
+            && self.mmr.store() == o.mmr.store()
+            && self.dedup == o.dedup
+            && self.nonces == o.nonces
+            && self.leaderboard == o.leaderboard
+            && self.frontier == o.frontier
+    }
+}
+
+impl fmt::Display for GoalState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "goal {} ({} entries, {} on the leaderboard)",
+            self.manifest.id,
+            self.mmr.size(),
+            self.leaderboard.len()
+        )
+    }
+}
+
+impl GoalState {
+    /// An empty goal.
+    pub fn new(manifest: GoalManifest) -> Self {
+        let goal_hash = manifest.goal_hash();
+        let leaderboard = Leaderboard::new(manifest.leaderboard.capacity as usize);
+        let frontier = match manifest.ranking.kind {
+            RankingKind::Pareto => Some(ParetoFrontier::new(
+                manifest.ranking.objectives.clone(),
+                manifest.leaderboard.frontier_capacity as usize,
+            )),
+            RankingKind::Scalar => None,
+        };
+        GoalState {
+            manifest,
+            goal_hash,
+            mmr: MemMmr::new_in_memory(),
+            dedup: Dedup::new(),
+            nonces: HashMap::new(),
+            leaderboard,
+            frontier,
+            scratch: Vec::with_capacity(512),
+        }
+    }
+
+    /// The goal.
+    pub fn manifest(&self) -> &GoalManifest {
+        &self.manifest
+    }
+
+    /// The goal hash.
+    pub fn goal_hash(&self) -> Hash32 {
+        self.goal_hash
+    }
+
+    /// Number of log entries.
+    pub fn size(&self) -> u64 {
+        self.mmr.size()
+    }
+
+    /// Current MMR root.
+    pub fn root(&self) -> Hash32 {
+        // The in-memory store holds every node it counts; it cannot fail.
+        self.mmr.root().unwrap_or_default()
+    }
+
+    /// The log's MMR (for proofs and historical roots).
+    pub fn mmr(&self) -> &MemMmr {
+        &self.mmr
+    }
+
+    /// Inclusion proof of `index` at the current size.
+    pub fn inclusion_proof(&self, index: u64) -> Result<InclusionProof, MmrError> {
+        self.mmr.inclusion_proof(index, self.mmr.size())
+    }
+
+    /// The top-K board.
+    pub fn leaderboard(&self) -> &Leaderboard {
+        &self.leaderboard
+    }
+
+    /// The Pareto frontier (Pareto goals only).
+    pub fn frontier(&self) -> Option<&ParetoFrontier> {
+        self.frontier.as_ref()
+    }
+
+    /// Where a pack already is in the log.
+    pub fn lookup_pack(&self, pack_hash: &Hash32) -> Option<u64> {
+        self.dedup.lookup(pack_hash)
+    }
+
+    /// A contributor's last accepted nonce.
+    pub fn last_nonce(&self, contributor: &PublicKeyBytes) -> Option<u64> {
+        self.nonces.get(contributor).copied()
+    }
+
+    /// The current log head, for signing.
+    pub fn checkpoint(&self, timestamp_ms: u64) -> Checkpoint {
+        Checkpoint {
+            goal_id: self.manifest.id.clone(),
+            goal_hash: self.goal_hash,
+            size: self.size(),
+            root: self.root(),
+            timestamp_ms,
+        }
+    }
+
+    /// The current log head signed with the node key.
+    pub fn signed_checkpoint(&self, timestamp_ms: u64, node_key: &SigningKey) -> SignedCheckpoint {
+        SignedCheckpoint::sign(self.checkpoint(timestamp_ms), node_key)
+    }
+
+    /// Approximate bytes of memory held (MMR nodes, dedup filter and map,
+    /// nonce map, leaderboard/frontier entries).
+    pub fn memory_bytes(&self) -> usize {
+        let meta = std::mem::size_of::<crate::entry::ContributionMeta>();
+        self.mmr.node_bytes()
+            + self.dedup.byte_size()
+            + self.nonces.capacity() * (32 + 8 + 1)
+            + self.leaderboard.capacity() * meta
+            + self
+                .frontier
+                .as_ref()
+                .map_or(0, |f| f.members().len() * meta)
+            + self.scratch.capacity()
+    }
+
+    /// Runs all nine steps, including the signature check in step 2.
+    pub fn process(
+        &mut self,
+        c: &Contribution,
+        evaluator: &dyn Evaluator,
+        invariants: &dyn InvariantChecker,
+        proofs: &dyn ProofVerifier,
+        now_ms: u64,
+    ) -> Result<Accepted, Rejection> {
+        let pack_hash = c.pack.pack_hash();
+        self.run(c, pack_hash, true, evaluator, invariants, proofs, now_ms)
+    }
+
+    /// Runs all nine steps for a contribution whose signature was already
+    /// checked (step 2 still checks goal, sizes and nonce).
+    pub fn process_verified(
+        &mut self,
+        v: &VerifiedContribution,
+        evaluator: &dyn Evaluator,
+        invariants: &dyn InvariantChecker,
+        proofs: &dyn ProofVerifier,
+        now_ms: u64,
+    ) -> Result<Accepted, Rejection> {
+        self.run(
+            &v.contribution,
+            v.pack_hash,
+            false,
+            evaluator,
+            invariants,
+            proofs,
+            now_ms,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &mut self,
+        c: &Contribution,
+        pack_hash: Hash32,
+        check_signature: bool,
+        evaluator: &dyn Evaluator,
+        invariants: &dyn InvariantChecker,
+        proofs: &dyn ProofVerifier,
+        now_ms: u64,
+    ) -> Result<Accepted, Rejection> {
+        // 1. dedup
+        if let Some(existing_index) = self.dedup.lookup(&pack_hash) {
+            return Err(Rejection::Duplicate {
+                pack_hash,
+                existing_index,
+            });
+        }
+        // 2. structure validation
+        self.structure(c, &pack_hash, check_signature)?;
+        // 3. invariants
+        invariants
+            .check(&self.manifest, &c.pack, &pack_hash)
+            .map_err(|f| Rejection::InvariantViolated {
+                invariant: f.invariant,
+                code: f.code,
+                message: f.message,
+            })?;
+        // 4. proofs
+        proofs
+            .verify(&self.manifest, &pack_hash, &c.proofs)
+            .map_err(Rejection::ProofFailed)?;
+        // 5. sandboxed evaluation
+        let ev = evaluator
+            .evaluate(&self.manifest, &c.pack, &pack_hash)
+            .map_err(|f| Rejection::EvaluationFailed {
+                code: f.code,
+                message: f.message,
+            })?;
+        for (what, s) in [
+            ("engine version", &ev.engine_version),
+            ("ABI version", &ev.abi_version),
+        ] {
+            if s.len() > MAX_VERSION_BYTES {
+                return Err(Rejection::InvalidEvaluation(format!(
+                    "{what} is {} bytes, limit is {MAX_VERSION_BYTES}",
+                    s.len()
+                )));
+            }
+        }
+        // 6. thresholds (and score)
+        let Evaluation {
+            metrics: raw,
+            fuel_used,
+            engine_version,
+            config_hash,
+            abi_version,
+        } = ev;
+        let metrics = Metrics::from_raw(raw.reward, raw.risk, raw.complexity, raw.extra)
+            .map_err(Rejection::InvalidMetrics)?;
+        let score = self.judge(&metrics)?;
+        // 7. log append
+        let entry = LogEntry {
+            goal_id: self.manifest.id.clone(),
+            goal_hash: self.goal_hash,
+            log_index: self.mmr.size(),
+            timestamp_ms: now_ms,
+            pack_hash,
+            contributor: c.contributor,
+            nonce: c.nonce,
+            proofs_hash: c.proofs.proofs_hash(),
+            signature: c.signature,
+            metrics,
+            score,
+            fuel_used,
+            engine_version,
+            config_hash,
+            abi_version,
+            harness_hash: self.manifest.harness.component,
+        };
+        let leaf = self.append(&entry);
+        // 8. dedup update, 9. leaderboard
+        let (leaderboard, frontier) = self.record(&entry);
+        Ok(Accepted {
+            entry,
+            leaf_hash: leaf,
+            leaderboard,
+            frontier,
+        })
+    }
+
+    /// Step 2.
+    fn structure(
+        &self,
+        c: &Contribution,
+        pack_hash: &Hash32,
+        check_signature: bool,
+    ) -> Result<(), Rejection> {
+        if c.goal_id != self.manifest.id {
+            return Err(Rejection::WrongGoal {
+                expected: self.manifest.id.clone(),
+                got: c.goal_id.clone(),
+            });
+        }
+        let max = self.manifest.limits.max_params_bytes;
+        if c.pack.params().len() as u64 > max {
+            return Err(Rejection::TooLarge {
+                field: "params",
+                len: c.pack.params().len() as u64,
+                max,
+            });
+        }
+        if c.proofs.items.len() > MAX_PROOF_ITEMS {
+            return Err(Rejection::TooLarge {
+                field: "proofs",
+                len: c.proofs.items.len() as u64,
+                max: MAX_PROOF_ITEMS as u64,
+            });
+        }
+        if let Some(&last_accepted) = self.nonces.get(&c.contributor)
+            && c.nonce <= last_accepted
+        {
+            return Err(Rejection::ReplayedSubmission {
+                nonce: c.nonce,
+                last_accepted,
+            });
+        }
+        if check_signature && !c.verify_signature(pack_hash) {
+            return Err(Rejection::BadSignature);
+        }
+        Ok(())
+    }
+
+    /// Step 6 on finite metrics: thresholds, score, objectives present.
+    fn judge(&self, m: &Metrics) -> Result<crate::encoding::Finite, Rejection> {
+        self.manifest
+            .thresholds
+            .check(m)
+            .map_err(Rejection::BelowThreshold)?;
+        let score = self
+            .manifest
+            .ranking
+            .score(m)
+            .map_err(Rejection::NonFiniteScore)?;
+        for o in &self.manifest.ranking.objectives {
+            if m.get(&o.metric).is_none() {
+                return Err(Rejection::MissingMetric(o.metric.clone()));
+            }
+        }
+        Ok(score)
+    }
+
+    /// Step 7.
+    fn append(&mut self, entry: &LogEntry) -> Hash32 {
+        let buf = std::mem::take(&mut self.scratch);
+        let bytes = entry.encode_reusing(buf);
+        let leaf = leaf_hash(&bytes);
+        self.scratch = bytes;
+        // The in-memory node store never fails.
+        let _ = self.mmr.append_leaf_hash(leaf);
+        leaf
+    }
+
+    /// Steps 8 and 9.
+    fn record(&mut self, entry: &LogEntry) -> (LeaderboardChange, Option<FrontierChange>) {
+        self.dedup.insert(entry.pack_hash, entry.log_index);
+        self.nonces.insert(entry.contributor, entry.nonce);
+        let meta = entry.meta();
+        let frontier = self.frontier.as_mut().map(|f| f.offer(meta.clone()));
+        let board = if self.leaderboard.would_enter(&meta) {
+            self.leaderboard.offer(meta)
+        } else {
+            LeaderboardChange::NotRanked
+        };
+        (board, frontier)
+    }
+
+    /// Applies one already-accepted entry (from this node's store or a
+    /// peer), checking that it is one this goal could have accepted next.
+    /// Signatures are not re-checked here (see
+    /// [`LogEntry::verify_contributor_signature`]), so that replaying a
+    /// large log is fast; evaluation is not re-run.
+    pub fn apply(&mut self, entry: &LogEntry) -> Result<Hash32, ReplayError> {
+        let index = self.mmr.size();
+        if entry.goal_id != self.manifest.id || entry.goal_hash != self.goal_hash {
+            return Err(ReplayError::WrongGoal {
+                index,
+                goal_id: entry.goal_id.to_string(),
+                goal_hash: entry.goal_hash,
+            });
+        }
+        if entry.log_index != index {
+            return Err(ReplayError::OutOfOrder {
+                expected: index,
+                found: entry.log_index,
+            });
+        }
+        if let Some(first) = self.dedup.lookup(&entry.pack_hash) {
+            return Err(ReplayError::Duplicate {
+                index,
+                pack_hash: entry.pack_hash,
+                first,
+            });
+        }
+        if let Some(&last) = self.nonces.get(&entry.contributor)
+            && entry.nonce <= last
+        {
+            return Err(ReplayError::NonceNotIncreasing {
+                index,
+                nonce: entry.nonce,
+                last,
+            });
+        }
+        let computed = self
+            .judge(&entry.metrics)
+            .map_err(|r| ReplayError::NotAcceptable {
+                index,
+                reason: r.to_string(),
+            })?;
+        if computed.get().to_bits() != entry.score.get().to_bits() {
+            return Err(ReplayError::ScoreMismatch {
+                index,
+                recorded: entry.score.get(),
+                computed: computed.get(),
+            });
+        }
+        let leaf = self.append(entry);
+        self.record(entry);
+        Ok(leaf)
+    }
+
+    /// Rebuilds a goal's state from its log, reproducing the same roots,
+    /// leaderboard, frontier, dedup index and nonces as the original.
+    pub fn replay<'a>(
+        manifest: GoalManifest,
+        entries: impl IntoIterator<Item = &'a LogEntry>,
+    ) -> Result<GoalState, ReplayError> {
+        let mut s = GoalState::new(manifest);
+        for e in entries {
+            s.apply(e)?;
+        }
+        Ok(s)
+    }
+}
