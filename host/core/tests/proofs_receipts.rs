@@ -1,0 +1,222 @@
+//! Proof bundles (step 4), signed checkpoints and offline receipts.
+
+mod support;
+
+use ian_core::checkpoint::{CheckpointError, Receipt, ReceiptError, SignedCheckpoint, key_id};
+use ian_core::goal::{DatasetRoot, GoalManifest};
+use ian_core::hash::sha256;
+use ian_core::mmr::ProofError;
+use ian_core::pipeline::Rejection;
+use ian_core::proofs::{
+    ProofBundle, ProofFailure, ProofItem, StandardProofVerifier, approved_datasets, attest,
+    dataset_hash,
+};
+use ian_core::{Contribution, GoalState, PublicKeyBytes};
+use support::*;
+
+fn goal_with_proofs(required: bool, attester: u8, datasets: Option<DatasetRoot>) -> GoalManifest {
+    let mut m = manifest();
+    m.proofs.required = required;
+    m.proofs.attesters = vec![PublicKeyBytes::of(&key(attester))];
+    m.proofs.datasets = datasets;
+    m.validate().unwrap();
+    m
+}
+
+fn run(s: &mut GoalState, c: &Contribution) -> Result<ian_core::Accepted, Rejection> {
+    s.process(c, &ParamsEvaluator::default(), &ParamsInvariants::default(), &StandardProofVerifier, 7)
+}
+
+fn with_proofs(params: &str, items: Vec<ProofItem>, nonce: u64) -> Contribution {
+    Contribution::sign(goal_id(), pack(params), ProofBundle { items }, nonce, &key(1))
+}
+
+#[test]
+fn required_attestation_missing_is_refused() {
+    let mut s = GoalState::new(goal_with_proofs(true, 50, None));
+    let r = run(&mut s, &contribution("reward=1", 1, 1)).unwrap_err();
+    assert_eq!(r, Rejection::ProofFailed(ProofFailure::Missing { kind: "attestation" }));
+    assert_eq!(r.code(), "proof_failed");
+}
+
+#[test]
+fn attestation_by_a_listed_key_is_accepted() {
+    let mut s = GoalState::new(goal_with_proofs(true, 50, None));
+    let p = pack("reward=1");
+    let item = attest(&key(50), &goal_id(), &p.pack_hash());
+    let a = run(&mut s, &with_proofs("reward=1", vec![item.clone()], 1)).unwrap();
+    assert_eq!(a.entry.proofs_hash, ProofBundle { items: vec![item] }.proofs_hash());
+}
+
+#[test]
+fn attestation_by_an_unlisted_key_is_refused() {
+    let mut s = GoalState::new(goal_with_proofs(false, 50, None));
+    let item = attest(&key(51), &goal_id(), &pack("reward=1").pack_hash());
+    assert_eq!(
+        run(&mut s, &with_proofs("reward=1", vec![item], 1)).unwrap_err(),
+        Rejection::ProofFailed(ProofFailure::UnknownAttester(PublicKeyBytes::of(&key(51)).to_hex()))
+    );
+}
+
+#[test]
+fn attestation_over_another_pack_is_refused_even_when_not_required() {
+    let mut s = GoalState::new(goal_with_proofs(false, 50, None));
+    let item = attest(&key(50), &goal_id(), &pack("reward=2").pack_hash());
+    assert!(matches!(
+        run(&mut s, &with_proofs("reward=1", vec![item], 1)).unwrap_err(),
+        Rejection::ProofFailed(ProofFailure::BadAttestation(_))
+    ));
+}
+
+#[test]
+fn stripping_proofs_in_transit_breaks_the_contributor_signature() {
+    let mut s = GoalState::new(goal_with_proofs(false, 50, None));
+    let item = attest(&key(50), &goal_id(), &pack("reward=1").pack_hash());
+    let mut c = with_proofs("reward=1", vec![item], 1);
+    c.proofs = ProofBundle::empty();
+    assert_eq!(run(&mut s, &c).unwrap_err(), Rejection::BadSignature);
+}
+
+fn datasets() -> (Vec<ian_core::Hash32>, ian_core::MemMmr) {
+    let ds: Vec<_> = (0..5u8)
+        .map(|i| dataset_hash(&[(format!("prices-{i}.csv"), sha256(&[i]))]))
+        .collect();
+    let m = approved_datasets(&ds);
+    (ds, m)
+}
+
+#[test]
+fn dataset_inclusion_in_the_approved_set_is_accepted() {
+    let (ds, m) = datasets();
+    let root = DatasetRoot { root: m.root().unwrap(), size: 5 };
+    let mut s = GoalState::new(goal_with_proofs(false, 50, Some(root)));
+    let item = ProofItem::Dataset { dataset: ds[3], index: 3, proof: m.inclusion_proof(3, 5).unwrap() };
+    run(&mut s, &with_proofs("reward=1", vec![item], 1)).unwrap();
+}
+
+#[test]
+fn dataset_outside_the_approved_set_is_refused() {
+    let (_, m) = datasets();
+    let root = DatasetRoot { root: m.root().unwrap(), size: 5 };
+    let mut s = GoalState::new(goal_with_proofs(false, 50, Some(root)));
+    let rogue = dataset_hash(&[("prices.csv".into(), sha256(b"doctored"))]);
+    let item = ProofItem::Dataset { dataset: rogue, index: 3, proof: m.inclusion_proof(3, 5).unwrap() };
+    let r = run(&mut s, &with_proofs("reward=1", vec![item], 1)).unwrap_err();
+    assert!(matches!(r, Rejection::ProofFailed(ProofFailure::BadDatasetProof { ref reason, .. }) if reason.contains("root")));
+}
+
+#[test]
+fn dataset_proof_for_a_goal_without_datasets_is_refused() {
+    let (ds, m) = datasets();
+    let mut s = GoalState::new(goal_with_proofs(false, 50, None));
+    let item = ProofItem::Dataset { dataset: ds[0], index: 0, proof: m.inclusion_proof(0, 5).unwrap() };
+    assert_eq!(
+        run(&mut s, &with_proofs("reward=1", vec![item], 1)).unwrap_err(),
+        Rejection::ProofFailed(ProofFailure::NoDatasets)
+    );
+}
+
+#[test]
+fn dataset_hash_ignores_listing_order() {
+    let a = vec![("a.csv".to_string(), sha256(b"1")), ("b.csv".to_string(), sha256(b"2"))];
+    let b = vec![a[1].clone(), a[0].clone()];
+    assert_eq!(dataset_hash(&a), dataset_hash(&b));
+    assert_ne!(dataset_hash(&a), dataset_hash(&a[..1]));
+}
+
+fn accepted_log(n: u64) -> (GoalState, Vec<ian_core::LogEntry>) {
+    let mut s = GoalState::new(manifest());
+    let entries = (0..n)
+        .map(|i| run(&mut s, &contribution(&format!("reward=0.{i}"), i + 1, 2)).unwrap().entry)
+        .collect();
+    (s, entries)
+}
+
+fn receipt(s: &GoalState, e: &ian_core::LogEntry) -> Receipt {
+    Receipt {
+        entry: e.clone(),
+        proof: s.inclusion_proof(e.log_index).unwrap(),
+        checkpoint: s.signed_checkpoint(1_700_000_000_123, &key(99)),
+    }
+}
+
+#[test]
+fn receipt_verifies_offline_with_the_node_key_alone() {
+    let (s, entries) = accepted_log(13);
+    let node = PublicKeyBytes::of(&key(99));
+    for e in &entries {
+        let r = receipt(&s, e);
+        r.verify(&node).unwrap();
+        // Survives both transports.
+        let back = Receipt::from_canonical_bytes(&r.to_canonical_bytes()).unwrap();
+        back.verify(&node).unwrap();
+        let json: Receipt = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        json.verify(&node).unwrap();
+    }
+}
+
+#[test]
+fn receipt_checked_against_another_node_key_is_refused() {
+    let (s, entries) = accepted_log(3);
+    let r = receipt(&s, &entries[1]);
+    assert!(matches!(
+        r.verify(&PublicKeyBytes::of(&key(98))),
+        Err(ReceiptError::Checkpoint(CheckpointError::WrongKey { .. }))
+    ));
+}
+
+#[test]
+fn receipt_with_tampered_checkpoint_is_refused() {
+    let (s, entries) = accepted_log(3);
+    let node = PublicKeyBytes::of(&key(99));
+    let mut r = receipt(&s, &entries[1]);
+    r.checkpoint.checkpoint.size = 2;
+    assert_eq!(r.verify(&node), Err(ReceiptError::Checkpoint(CheckpointError::BadSignature)));
+}
+
+#[test]
+fn receipt_with_tampered_metrics_is_refused() {
+    let (s, entries) = accepted_log(6);
+    let node = PublicKeyBytes::of(&key(99));
+    let mut r = receipt(&s, &entries[4]);
+    r.entry.metrics.reward = ian_core::Finite::new(100.0).unwrap();
+    assert_eq!(r.verify(&node), Err(ReceiptError::Inclusion(ProofError::RootMismatch)));
+}
+
+#[test]
+fn receipt_with_forged_contributor_is_refused() {
+    let (s, entries) = accepted_log(2);
+    let node = PublicKeyBytes::of(&key(99));
+    let mut r = receipt(&s, &entries[0]);
+    r.entry.contributor = PublicKeyBytes::of(&key(5));
+    assert_eq!(r.verify(&node), Err(ReceiptError::ContributorSignature));
+}
+
+#[test]
+fn receipt_entry_beyond_checkpoint_is_refused() {
+    let (mut s, _) = accepted_log(4);
+    let cp = s.signed_checkpoint(1, &key(99));
+    let late = run(&mut s, &contribution("reward=0.9", 50, 2)).unwrap().entry;
+    let r = Receipt { proof: s.inclusion_proof(4).unwrap(), entry: late, checkpoint: cp };
+    assert_eq!(
+        r.verify(&PublicKeyBytes::of(&key(99))),
+        Err(ReceiptError::Inclusion(ProofError::IndexOutOfRange { index: 4, size: 4 }))
+    );
+}
+
+#[test]
+fn receipt_for_another_goal_is_refused() {
+    let (s, entries) = accepted_log(2);
+    let mut r = receipt(&s, &entries[0]);
+    let mut cp = r.checkpoint.checkpoint.clone();
+    cp.goal_hash = sha256(b"other goal");
+    r.checkpoint = SignedCheckpoint::sign(cp, &key(99));
+    assert!(matches!(r.verify(&PublicKeyBytes::of(&key(99))), Err(ReceiptError::GoalMismatch { .. })));
+}
+
+#[test]
+fn key_id_is_stable_and_distinguishes_keys() {
+    let a = key_id(&PublicKeyBytes::of(&key(1)));
+    assert_eq!(a, key_id(&PublicKeyBytes::of(&key(1))));
+    assert_ne!(a, key_id(&PublicKeyBytes::of(&key(2))));
+}
