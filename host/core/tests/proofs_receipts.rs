@@ -24,18 +24,35 @@ fn goal_with_proofs(required: bool, attester: u8, datasets: Option<DatasetRoot>)
 }
 
 fn run(s: &mut GoalState, c: &Contribution) -> Result<ian_core::Accepted, Rejection> {
-    s.process(c, &ParamsEvaluator::default(), &ParamsInvariants::default(), &StandardProofVerifier, 7)
+    s.process(
+        c,
+        &ParamsEvaluator::default(),
+        &ParamsInvariants::default(),
+        &StandardProofVerifier,
+        7,
+    )
 }
 
 fn with_proofs(params: &str, items: Vec<ProofItem>, nonce: u64) -> Contribution {
-    Contribution::sign(goal_id(), pack(params), ProofBundle { items }, nonce, &key(1))
+    Contribution::sign(
+        goal_id(),
+        pack(params),
+        ProofBundle { items },
+        nonce,
+        &key(1),
+    )
 }
 
 #[test]
 fn required_attestation_missing_is_refused() {
     let mut s = GoalState::new(goal_with_proofs(true, 50, None));
     let r = run(&mut s, &contribution("reward=1", 1, 1)).unwrap_err();
-    assert_eq!(r, Rejection::ProofFailed(ProofFailure::Missing { kind: "attestation" }));
+    assert_eq!(
+        r,
+        Rejection::ProofFailed(ProofFailure::Missing {
+            kind: "attestation"
+        })
+    );
     assert_eq!(r.code(), "proof_failed");
 }
 
@@ -45,7 +62,10 @@ fn attestation_by_a_listed_key_is_accepted() {
     let p = pack("reward=1");
     let item = attest(&key(50), &goal_id(), &p.pack_hash());
     let a = run(&mut s, &with_proofs("reward=1", vec![item.clone()], 1)).unwrap();
-    assert_eq!(a.entry.proofs_hash, ProofBundle { items: vec![item] }.proofs_hash());
+    assert_eq!(
+        a.entry.proofs_hash,
+        ProofBundle { items: vec![item] }.proofs_hash()
+    );
 }
 
 #[test]
@@ -54,7 +74,9 @@ fn attestation_by_an_unlisted_key_is_refused() {
     let item = attest(&key(51), &goal_id(), &pack("reward=1").pack_hash());
     assert_eq!(
         run(&mut s, &with_proofs("reward=1", vec![item], 1)).unwrap_err(),
-        Rejection::ProofFailed(ProofFailure::UnknownAttester(PublicKeyBytes::of(&key(51)).to_hex()))
+        Rejection::ProofFailed(ProofFailure::UnknownAttester(
+            PublicKeyBytes::of(&key(51)).to_hex()
+        ))
     );
 }
 
@@ -88,28 +110,48 @@ fn datasets() -> (Vec<ian_core::Hash32>, ian_core::MemMmr) {
 #[test]
 fn dataset_inclusion_in_the_approved_set_is_accepted() {
     let (ds, m) = datasets();
-    let root = DatasetRoot { root: m.root().unwrap(), size: 5 };
+    let root = DatasetRoot {
+        root: m.root().unwrap(),
+        size: 5,
+    };
     let mut s = GoalState::new(goal_with_proofs(false, 50, Some(root)));
-    let item = ProofItem::Dataset { dataset: ds[3], index: 3, proof: m.inclusion_proof(3, 5).unwrap() };
+    let item = ProofItem::Dataset {
+        dataset: ds[3],
+        index: 3,
+        proof: m.inclusion_proof(3, 5).unwrap(),
+    };
     run(&mut s, &with_proofs("reward=1", vec![item], 1)).unwrap();
 }
 
 #[test]
 fn dataset_outside_the_approved_set_is_refused() {
     let (_, m) = datasets();
-    let root = DatasetRoot { root: m.root().unwrap(), size: 5 };
+    let root = DatasetRoot {
+        root: m.root().unwrap(),
+        size: 5,
+    };
     let mut s = GoalState::new(goal_with_proofs(false, 50, Some(root)));
     let rogue = dataset_hash(&[("prices.csv".into(), sha256(b"doctored"))]);
-    let item = ProofItem::Dataset { dataset: rogue, index: 3, proof: m.inclusion_proof(3, 5).unwrap() };
+    let item = ProofItem::Dataset {
+        dataset: rogue,
+        index: 3,
+        proof: m.inclusion_proof(3, 5).unwrap(),
+    };
     let r = run(&mut s, &with_proofs("reward=1", vec![item], 1)).unwrap_err();
-    assert!(matches!(r, Rejection::ProofFailed(ProofFailure::BadDatasetProof { ref reason, .. }) if reason.contains("root")));
+    assert!(
+        matches!(r, Rejection::ProofFailed(ProofFailure::BadDatasetProof { ref reason, .. }) if reason.contains("root"))
+    );
 }
 
 #[test]
 fn dataset_proof_for_a_goal_without_datasets_is_refused() {
     let (ds, m) = datasets();
     let mut s = GoalState::new(goal_with_proofs(false, 50, None));
-    let item = ProofItem::Dataset { dataset: ds[0], index: 0, proof: m.inclusion_proof(0, 5).unwrap() };
+    let item = ProofItem::Dataset {
+        dataset: ds[0],
+        index: 0,
+        proof: m.inclusion_proof(0, 5).unwrap(),
+    };
     assert_eq!(
         run(&mut s, &with_proofs("reward=1", vec![item], 1)).unwrap_err(),
         Rejection::ProofFailed(ProofFailure::NoDatasets)
@@ -118,7 +160,10 @@ fn dataset_proof_for_a_goal_without_datasets_is_refused() {
 
 #[test]
 fn dataset_hash_ignores_listing_order() {
-    let a = vec![("a.csv".to_string(), sha256(b"1")), ("b.csv".to_string(), sha256(b"2"))];
+    let a = vec![
+        ("a.csv".to_string(), sha256(b"1")),
+        ("b.csv".to_string(), sha256(b"2")),
+    ];
     let b = vec![a[1].clone(), a[0].clone()];
     assert_eq!(dataset_hash(&a), dataset_hash(&b));
     assert_ne!(dataset_hash(&a), dataset_hash(&a[..1]));
@@ -127,7 +172,11 @@ fn dataset_hash_ignores_listing_order() {
 fn accepted_log(n: u64) -> (GoalState, Vec<ian_core::LogEntry>) {
     let mut s = GoalState::new(manifest());
     let entries = (0..n)
-        .map(|i| run(&mut s, &contribution(&format!("reward=0.{i}"), i + 1, 2)).unwrap().entry)
+        .map(|i| {
+            run(&mut s, &contribution(&format!("reward=0.{i}"), i + 1, 2))
+                .unwrap()
+                .entry
+        })
         .collect();
     (s, entries)
 }
@@ -171,7 +220,10 @@ fn receipt_with_tampered_checkpoint_is_refused() {
     let node = PublicKeyBytes::of(&key(99));
     let mut r = receipt(&s, &entries[1]);
     r.checkpoint.checkpoint.size = 2;
-    assert_eq!(r.verify(&node), Err(ReceiptError::Checkpoint(CheckpointError::BadSignature)));
+    assert_eq!(
+        r.verify(&node),
+        Err(ReceiptError::Checkpoint(CheckpointError::BadSignature))
+    );
 }
 
 #[test]
@@ -180,7 +232,10 @@ fn receipt_with_tampered_metrics_is_refused() {
     let node = PublicKeyBytes::of(&key(99));
     let mut r = receipt(&s, &entries[4]);
     r.entry.metrics.reward = ian_core::Finite::new(100.0).unwrap();
-    assert_eq!(r.verify(&node), Err(ReceiptError::Inclusion(ProofError::RootMismatch)));
+    assert_eq!(
+        r.verify(&node),
+        Err(ReceiptError::Inclusion(ProofError::RootMismatch))
+    );
 }
 
 #[test]
@@ -196,11 +251,20 @@ fn receipt_with_forged_contributor_is_refused() {
 fn receipt_entry_beyond_checkpoint_is_refused() {
     let (mut s, _) = accepted_log(4);
     let cp = s.signed_checkpoint(1, &key(99));
-    let late = run(&mut s, &contribution("reward=0.9", 50, 2)).unwrap().entry;
-    let r = Receipt { proof: s.inclusion_proof(4).unwrap(), entry: late, checkpoint: cp };
+    let late = run(&mut s, &contribution("reward=0.9", 50, 2))
+        .unwrap()
+        .entry;
+    let r = Receipt {
+        proof: s.inclusion_proof(4).unwrap(),
+        entry: late,
+        checkpoint: cp,
+    };
     assert_eq!(
         r.verify(&PublicKeyBytes::of(&key(99))),
-        Err(ReceiptError::Inclusion(ProofError::IndexOutOfRange { index: 4, size: 4 }))
+        Err(ReceiptError::Inclusion(ProofError::IndexOutOfRange {
+            index: 4,
+            size: 4
+        }))
     );
 }
 
@@ -211,7 +275,10 @@ fn receipt_for_another_goal_is_refused() {
     let mut cp = r.checkpoint.checkpoint.clone();
     cp.goal_hash = sha256(b"other goal");
     r.checkpoint = SignedCheckpoint::sign(cp, &key(99));
-    assert!(matches!(r.verify(&PublicKeyBytes::of(&key(99))), Err(ReceiptError::GoalMismatch { .. })));
+    assert!(matches!(
+        r.verify(&PublicKeyBytes::of(&key(99))),
+        Err(ReceiptError::GoalMismatch { .. })
+    ));
 }
 
 #[test]

@@ -22,7 +22,10 @@ use support::*;
 fn pareto_manifest() -> GoalManifest {
     manifest_from(
         &GOAL_TOML
-            .replace("kind = \"scalar\"", "kind = \"pareto\"\nobjectives = [\"reward:max\", \"risk:min\"]")
+            .replace(
+                "kind = \"scalar\"",
+                "kind = \"pareto\"\nobjectives = [\"reward:max\", \"risk:min\"]",
+            )
             .replace("id = \"trading-v1\"", "id = \"trading-v1\""),
     )
 }
@@ -81,15 +84,24 @@ fn replay_refuses_a_reordered_log() {
     let mut es = Vec::new();
     for i in 0..3u64 {
         es.push(
-            s.process(&contribution(&format!("reward=0.{i}"), i + 1, 1), &ParamsEvaluator::default(), &ParamsInvariants::default(), &StandardProofVerifier, 0)
-                .unwrap()
-                .entry,
+            s.process(
+                &contribution(&format!("reward=0.{i}"), i + 1, 1),
+                &ParamsEvaluator::default(),
+                &ParamsInvariants::default(),
+                &StandardProofVerifier,
+                0,
+            )
+            .unwrap()
+            .entry,
         );
     }
     es.swap(1, 2);
     assert_eq!(
         GoalState::replay(manifest(), &es).unwrap_err(),
-        ian_core::pipeline::ReplayError::OutOfOrder { expected: 1, found: 2 }
+        ian_core::pipeline::ReplayError::OutOfOrder {
+            expected: 1,
+            found: 2
+        }
     );
 }
 
@@ -97,7 +109,13 @@ fn replay_refuses_a_reordered_log() {
 fn replay_refuses_an_entry_with_a_doctored_score() {
     let mut s = GoalState::new(manifest());
     let mut e = s
-        .process(&contribution("reward=0.5", 1, 1), &ParamsEvaluator::default(), &ParamsInvariants::default(), &StandardProofVerifier, 0)
+        .process(
+            &contribution("reward=0.5", 1, 1),
+            &ParamsEvaluator::default(),
+            &ParamsInvariants::default(),
+            &StandardProofVerifier,
+            0,
+        )
         .unwrap()
         .entry;
     e.score = Finite::new(9.0).unwrap();
@@ -109,9 +127,15 @@ fn replay_refuses_an_entry_with_a_doctored_score() {
 
 fn sample_entry() -> LogEntry {
     let mut s = GoalState::new(manifest());
-    s.process(&contribution("reward=0.5,risk=0.25,sharpe=1.5", 1, 1), &ParamsEvaluator::default(), &ParamsInvariants::default(), &StandardProofVerifier, 42)
-        .unwrap()
-        .entry
+    s.process(
+        &contribution("reward=0.5,risk=0.25,sharpe=1.5", 1, 1),
+        &ParamsEvaluator::default(),
+        &ParamsInvariants::default(),
+        &StandardProofVerifier,
+        42,
+    )
+    .unwrap()
+    .entry
 }
 
 fn sample_encodings() -> Vec<Vec<u8>> {
@@ -128,7 +152,13 @@ fn sample_encodings() -> Vec<Vec<u8>> {
         receipt.checkpoint.to_canonical_bytes(),
         receipt.to_canonical_bytes(),
         contribution("reward=1", 3, 1).to_canonical_bytes(),
-        PackFile::new(b"\0asm component".to_vec(), b"a=1".to_vec(), Metadata::new([("name", "x")]).unwrap()).unwrap().to_bytes(),
+        PackFile::new(
+            b"\0asm component".to_vec(),
+            b"a=1".to_vec(),
+            Metadata::new([("name", "x")]).unwrap(),
+        )
+        .unwrap()
+        .to_bytes(),
         manifest().to_canonical_bytes(),
     ]
 }
@@ -186,7 +216,11 @@ fn meta(score: f64, reward: f64, risk: f64, idx: u64) -> ContributionMeta {
         pack_hash: sha256(&idx.to_be_bytes()),
         contributor: PublicKeyBytes::of(&key(1)),
         score: Finite::new(score).unwrap(),
-        metrics: Metrics::new(Finite::new(reward).unwrap(), Finite::new(risk).unwrap(), Finite::ZERO),
+        metrics: Metrics::new(
+            Finite::new(reward).unwrap(),
+            Finite::new(risk).unwrap(),
+            Finite::ZERO,
+        ),
         timestamp_ms: 0,
     }
 }
@@ -267,13 +301,23 @@ fn dedup_finds_every_key_across_filter_rebuilds_and_bloom_stays_selective() {
 
 #[test]
 fn pack_and_metadata_json_round_trip_and_refuse_duplicate_keys() {
-    let p = AgentPack::new(code_hash(), b"short=5,long=20".to_vec(), Metadata::new([("name", "ma"), ("author", "x")]).unwrap()).unwrap();
+    let p = AgentPack::new(
+        code_hash(),
+        b"short=5,long=20".to_vec(),
+        Metadata::new([("name", "ma"), ("author", "x")]).unwrap(),
+    )
+    .unwrap();
     let j = serde_json::to_string(&p).unwrap();
     let back: AgentPack = serde_json::from_str(&j).unwrap();
     assert_eq!(back, p);
     assert_eq!(back.pack_hash(), p.pack_hash());
-    let dup = format!(r#"{{"code_hash":"{}","params":"","metadata":{{"a":"1","a":"2"}}}}"#, code_hash());
-    let e = serde_json::from_str::<AgentPack>(&dup).unwrap_err().to_string();
+    let dup = format!(
+        r#"{{"code_hash":"{}","params":"","metadata":{{"a":"1","a":"2"}}}}"#,
+        code_hash()
+    );
+    let e = serde_json::from_str::<AgentPack>(&dup)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("more than once"), "{e}");
 }
 
@@ -290,15 +334,26 @@ fn negative_zero_and_subnormal_metrics_keep_their_bits_through_json() {
 #[test]
 fn contribution_and_manifest_round_trip_through_both_encodings() {
     let c = contribution("reward=1", 3, 1);
-    assert_eq!(Contribution::from_canonical_bytes(&c.to_canonical_bytes()).unwrap(), c);
+    assert_eq!(
+        Contribution::from_canonical_bytes(&c.to_canonical_bytes()).unwrap(),
+        c
+    );
     let j: Contribution = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
     assert_eq!(j, c);
     for m in [manifest(), pareto_manifest()] {
-        assert_eq!(GoalManifest::from_canonical_bytes(&m.to_canonical_bytes()).unwrap(), m);
+        assert_eq!(
+            GoalManifest::from_canonical_bytes(&m.to_canonical_bytes()).unwrap(),
+            m
+        );
         let j = GoalManifest::from_json(&serde_json::to_string(&m).unwrap()).unwrap();
         assert_eq!(j.goal_hash(), m.goal_hash());
     }
-    let pf = PackFile::new(vec![0, 97, 115, 109, 1, 0, 0, 0], b"k=v".to_vec(), Metadata::empty()).unwrap();
+    let pf = PackFile::new(
+        vec![0, 97, 115, 109, 1, 0, 0, 0],
+        b"k=v".to_vec(),
+        Metadata::empty(),
+    )
+    .unwrap();
     assert_eq!(PackFile::from_bytes(&pf.to_bytes()).unwrap(), pf);
 }
 
@@ -308,8 +363,16 @@ fn pack_file_with_swapped_component_is_refused() {
     let mut b = pf.to_bytes();
     let n = b.len();
     b[n - 1] ^= 1;
-    assert!(matches!(PackFile::from_bytes(&b), Err(ian_core::pack::PackError::CodeHashMismatch { .. })));
+    assert!(matches!(
+        PackFile::from_bytes(&b),
+        Err(ian_core::pack::PackError::CodeHashMismatch { .. })
+    ));
     let mut b = pf.to_bytes();
     b[0] = b'X';
-    assert!(matches!(PackFile::from_bytes(&b), Err(ian_core::pack::PackError::Decode(ian_core::DecodeError::BadMagic { .. }))));
+    assert!(matches!(
+        PackFile::from_bytes(&b),
+        Err(ian_core::pack::PackError::Decode(
+            ian_core::DecodeError::BadMagic { .. }
+        ))
+    ));
 }

@@ -1,0 +1,234 @@
+//! Fixed test vectors: the exact bytes and hashes documented in
+//! docs/ENCODING.md. They were cross-checked against an independent
+//! implementation (Python hashlib + the `cryptography` package's Ed25519).
+//! If one of these fails, the wire format changed: bump the domain tag.
+
+use ed25519_dalek::SigningKey;
+use ian_core::checkpoint::{Checkpoint, SignedCheckpoint, key_id};
+use ian_core::contribution::contribution_message;
+use ian_core::encoding::{Encoder, Finite};
+use ian_core::goal::{GoalSpec, ResolvedComponents};
+use ian_core::hash::sha256;
+use ian_core::metrics::Metrics;
+use ian_core::mmr::MemMmr;
+use ian_core::pack::{AgentPack, Metadata, PackFile};
+use ian_core::proofs::ProofBundle;
+use ian_core::{Contribution, GoalId, LogEntry, PublicKeyBytes, SignatureBytes};
+
+fn f(v: f64) -> Finite {
+    Finite::new(v).unwrap()
+}
+
+fn pack() -> AgentPack {
+    let meta = Metadata::new([("name", "ma-crossover"), ("version", "1")]).unwrap();
+    AgentPack::new(
+        sha256(b"agent component"),
+        b"short=5,long=20".to_vec(),
+        meta,
+    )
+    .unwrap()
+}
+
+fn goal() -> GoalId {
+    GoalId::new("trading-v1").unwrap()
+}
+
+fn metrics() -> Metrics {
+    Metrics {
+        reward: f(0.5),
+        risk: f(0.25),
+        complexity: f(3.0),
+        extra: vec![("sharpe".into(), f(-1.5))],
+    }
+}
+
+fn entry() -> LogEntry {
+    let key = SigningKey::from_bytes(&[1u8; 32]);
+    LogEntry {
+        goal_id: goal(),
+        goal_hash: sha256(b"goal"),
+        log_index: 0,
+        timestamp_ms: 1_700_000_000_000,
+        pack_hash: pack().pack_hash(),
+        contributor: PublicKeyBytes::of(&key),
+        nonce: 1,
+        proofs_hash: ProofBundle::empty().proofs_hash(),
+        signature: SignatureBytes([0xab; 64]),
+        metrics: metrics(),
+        score: f(0.375),
+        fuel_used: 123_456,
+        engine_version: "wasmtime 48.0.8".into(),
+        config_hash: sha256(b"config"),
+        abi_version: "ian:eval@0.1.0".into(),
+        harness_hash: sha256(b"harness"),
+    }
+}
+
+#[test]
+fn domain_tag_vector() {
+    assert_eq!(
+        hex::encode(Encoder::new("ian/pack/v1").finish()),
+        "0000000b69616e2f7061636b2f7631"
+    );
+}
+
+#[test]
+fn pack_vector() {
+    let p = pack();
+    assert_eq!(
+        p.code_hash().to_hex(),
+        "7cf50add89beb3f51e4b6ce3281c296438fcc50bf3260e09577cbdb730706b45"
+    );
+    assert_eq!(
+        hex::encode(p.to_canonical_bytes()),
+        "0000000b69616e2f7061636b2f76317cf50add89beb3f51e4b6ce3281c296438fcc50bf3260e09577cbdb730706b450000000f73686f72743d352c6c6f6e673d323000000002000000046e616d650000000c6d612d63726f73736f7665720000000776657273696f6e0000000131"
+    );
+    assert_eq!(
+        p.pack_hash().to_hex(),
+        "cf662b11f52c60252945b7372c42558ebedcdea21b356efaf7f6c26b4f3019ca"
+    );
+}
+
+#[test]
+fn pack_file_vector() {
+    let pf = PackFile::new(
+        b"\0asm\x01\0\0\0".to_vec(),
+        b"k=v".to_vec(),
+        Metadata::empty(),
+    )
+    .unwrap();
+    assert_eq!(
+        hex::encode(pf.to_bytes()),
+        "8949414e5041434b0000000193a44bbb96c751218e4c00d479e4c14358122a389acca16205b1e4d0dc5f9476000000036b3d7600000000000000080061736d01000000"
+    );
+}
+
+#[test]
+fn contribution_vector() {
+    let key = SigningKey::from_bytes(&[1u8; 32]);
+    let pk = PublicKeyBytes::of(&key);
+    assert_eq!(
+        pk.to_hex(),
+        "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"
+    );
+    assert_eq!(
+        ProofBundle::empty().proofs_hash().to_hex(),
+        "480facb6a5808c310c34bca24401d4943bb7ea392f6dccf47c0e7a8844831f49"
+    );
+    let msg = contribution_message(
+        &goal(),
+        &pack().pack_hash(),
+        &pk,
+        1,
+        &ProofBundle::empty().proofs_hash(),
+    );
+    assert_eq!(
+        hex::encode(&msg),
+        "0000001369616e2f636f6e747269627574696f6e2f76310000000a74726164696e672d7631cf662b11f52c60252945b7372c42558ebedcdea21b356efaf7f6c26b4f3019ca8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c0000000000000001480facb6a5808c310c34bca24401d4943bb7ea392f6dccf47c0e7a8844831f49"
+    );
+    let c = Contribution::sign(goal(), pack(), ProofBundle::empty(), 1, &key);
+    assert_eq!(
+        c.signature.to_hex(),
+        "82fa9c3bf19e23fae9a8811f340bee3d1d72384586cb1646604a596a3fe47a6bd4f7db545adcbb2f1f861b9779edca9e1346f975ab6c109869e91772509dcb09"
+    );
+}
+
+#[test]
+fn metrics_vector() {
+    let mut e = Encoder::new("x");
+    metrics().encode_into(&mut e);
+    assert_eq!(
+        hex::encode(&e.finish()[5..]),
+        "3fe00000000000003fd000000000000040080000000000000000000100000006736861727065bff8000000000000"
+    );
+}
+
+#[test]
+fn log_entry_vector() {
+    let e = entry();
+    assert_eq!(
+        hex::encode(e.to_canonical_bytes()),
+        "0000001069616e2f6c6f672d656e7472792f76310000000a74726164696e672d76310304523efff53f243d76dc81b7c271f922292543cead846ee714f066c3331e5f00000000000000000000018bcfe56800cf662b11f52c60252945b7372c42558ebedcdea21b356efaf7f6c26b4f3019ca8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c0000000000000001480facb6a5808c310c34bca24401d4943bb7ea392f6dccf47c0e7a8844831f49abababababababababababababababababababababababababababababababababababababababababababababababababababababababababababababababab3fe00000000000003fd000000000000040080000000000000000000100000006736861727065bff80000000000003fd8000000000000000000000001e2400000000f7761736d74696d652034382e302e38b79606fb3afea5bd1609ed40b622142f1c98125abcfe89a76a661b0e8e3439100000000e69616e3a6576616c40302e312e3049f756463ad9dcfb9b6ade54d7d6f15476e7214f46a65b4b0c55d46845b12f70"
+    );
+    assert_eq!(
+        e.leaf_hash().to_hex(),
+        "7d09a2853227ef0da42ef30fb0354215d4e9582af4168935494c83a8ec7aa0ea"
+    );
+}
+
+#[test]
+fn mmr_root_vectors() {
+    let expected = [
+        "4322fd2bc0a137d1375b37b3b2e2b4715b3d3dd7ca9682438d4fea0f8437fad3",
+        "a94fe96b1c38a1bdfb72939d6cd46bc31a31bfe1ad0d960804189a287b6558a0",
+        "4c18b87ee623a3dfbcfefc3b002d3334c0554f545f9ef9dadec271daec0b399b",
+        "6069e91588393b7164a3182ad5e503ff24385317b33820aabe77179c8d7d181b",
+        "3145cd8b5da4dc806f28605366aa6609e3787ba6560489b85a70eba60c3bffb5",
+        "b5a951642cfcd93405e380210f8d998ab5344fa701b3439b5a8face3c0ede6a6",
+    ];
+    let mut m = MemMmr::new_in_memory();
+    assert_eq!(m.root().unwrap().to_hex(), expected[0]);
+    for (i, l) in [b"a", b"b", b"c", b"d", b"e"].iter().enumerate() {
+        m.append(*l).unwrap();
+        assert_eq!(
+            m.root().unwrap().to_hex(),
+            expected[i + 1],
+            "size {}",
+            i + 1
+        );
+    }
+}
+
+#[test]
+fn checkpoint_vector() {
+    let node = SigningKey::from_bytes(&[99u8; 32]);
+    let pk = PublicKeyBytes::of(&node);
+    assert_eq!(
+        pk.to_hex(),
+        "a7f6dfaf8f38b89ba8ce649b594f91e4d01fdc57f9c9493df43b5e50a9987367"
+    );
+    assert_eq!(hex::encode(key_id(&pk)), "da667b3721a29545");
+    let cp = Checkpoint {
+        goal_id: goal(),
+        goal_hash: sha256(b"goal"),
+        size: 5,
+        root: ian_core::Hash32::from_hex(
+            "b5a951642cfcd93405e380210f8d998ab5344fa701b3439b5a8face3c0ede6a6",
+        )
+        .unwrap(),
+        timestamp_ms: 1_700_000_000_000,
+    };
+    assert_eq!(
+        hex::encode(cp.to_canonical_bytes()),
+        "0000001169616e2f636865636b706f696e742f76310000000a74726164696e672d76310304523efff53f243d76dc81b7c271f922292543cead846ee714f066c3331e5f0000000000000005b5a951642cfcd93405e380210f8d998ab5344fa701b3439b5a8face3c0ede6a60000018bcfe56800"
+    );
+    let s = SignedCheckpoint::sign(cp, &node);
+    assert_eq!(
+        s.signature.to_hex(),
+        "1010647adb86b2b1a05f623d7914f282d12ad1bc7591aa13bfb2c588977b2a5b15be485c9b4d55f515eb4307ae493346d1024d91d72e447aa1986fa25c8ad50d"
+    );
+    s.verify(&pk).unwrap();
+}
+
+#[test]
+fn minimal_goal_manifest_vector() {
+    let spec = GoalSpec::from_toml(
+        "id = \"bandit-v1\"\ntitle = \"Bandit\"\n[harness]\ncomponent = \"h.wasm\"\nseeds = [7]\n",
+    )
+    .unwrap();
+    let man = spec
+        .resolve(&ResolvedComponents {
+            harness: sha256(b"harness"),
+            invariants: vec![],
+            dataset: None,
+        })
+        .unwrap();
+    assert_eq!(
+        hex::encode(man.to_canonical_bytes()),
+        "0000000b69616e2f676f616c2f76310000000962616e6469742d76310000000642616e6469740000000049f756463ad9dcfb9b6ade54d7d6f15476e7214f46a65b4b0c55d46845b12f70000000000000000100000000000000070000000000000000003ff000000000000000000000000000000000000000000000000000000000000002faf08000000000004c4b40000000001dcd6500000000000400000000000000004000000000000000000040000000000000271000000000000100000000000a000003e8000000000000"
+    );
+    assert_eq!(
+        man.goal_hash().to_hex(),
+        "4d7e0bda7c78ef03be8d3b96f4d8f6eb846061055bb0d8c5cf6d2e9667a98541"
+    );
+}
