@@ -1,0 +1,19 @@
+//! Hostile agent: answers `[NaN]` (`agent_invalid_action`; the host refuses
+//! non-finite actions before the harness sees them).
+
+use ian_guest_sdk::{Action, Agent, Observation};
+
+struct NotANumber;
+
+impl Agent for NotANumber {
+    fn init(_params: &[u8]) -> Result<Self, String> {
+        Ok(NotANumber)
+    }
+
+    fn act(&mut self, _obs: &Observation) -> Action {
+        let zero = std::hint::black_box(0.0f64);
+        vec![zero / zero]
+    }
+}
+
+ian_guest_sdk::export_agent!(NotANumber);
