@@ -1,1 +1,31 @@
-//! ian-sandbox
+//! IAN's deterministic WebAssembly sandbox: the only crate that touches
+//! wasmtime.
+//!
+//! It turns untrusted component bytes into verdicts that depend only on
+//! deterministic quantities (fuel, memory cap, traps): load-time validation
+//! before compiling, a compiled-component cache in memory and on disk,
+//! runners for harness+agent and invariant+agent with the agent in its own
+//! store, a wall-clock backstop that can only ever yield `inconclusive`, and
+//! typed faults with stable reason codes. See docs/SANDBOX.md.
+
+mod bindings;
+mod cache;
+mod config;
+mod fault;
+mod goal;
+mod pool;
+mod run;
+mod sandbox;
+mod validate;
+mod wasi;
+
+pub use cache::CacheStats;
+pub use config::{ConfigError, Limits, SandboxConfig};
+pub use fault::{AgentCall, Fault, FuelBudget, InconclusiveCause, LoadError, Role, SandboxError};
+pub use goal::GoalReport;
+pub use pool::EvalPool;
+pub use sandbox::{
+    ABI_VERSION, EvalReport, InvariantReport, LoadedAgent, LoadedHarness, LoadedInvariant,
+    Metrics, PackInfo, Sandbox, WASMTIME_VERSION,
+};
+pub use wasi::CapturedOutput;

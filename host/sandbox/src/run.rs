@@ -1,0 +1,545 @@
+//! Running a harness or an invariant against an agent.
+//!
+//! The agent lives in its own `Store` (own fuel, own memory cap) owned by the
+//! harness store's data, and is reached only through the host-served
+//! `policy` import. The first agent fault is recorded here and becomes the
+//! outcome whatever the harness does afterwards.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use wasmtime::{Engine, ResourceLimiter, Store, Trap, WasmBacktrace};
+use wasmtime_wasi::{WasiCtxView, WasiView};
+
+use crate::bindings::agent::ian::eval::types::{self, AgentError, Observation};
+use crate::bindings::agent::{AgentPack, AgentPackPre};
+use crate::bindings::harness::ian::eval::policy;
+use crate::fault::{AgentCall, Fault, FuelBudget, InconclusiveCause, Role};
+use crate::wasi::WasiParts;
+
+/// Longest error text taken from a guest, so a hostile component cannot make
+/// the host keep megabytes of "reason".
+const MAX_GUEST_TEXT: usize = 1024;
+
+pub(crate) fn clip(mut s: String) -> String {
+    if s.len() > MAX_GUEST_TEXT {
+        let mut cut = MAX_GUEST_TEXT;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push_str("...");
+    }
+    s
+}
+
+/// Raised by the memory limiter; its presence in an error chain is how a
+/// memory-cap violation is recognised (no string matching).
+#[derive(Debug, thiserror::Error)]
+#[error("memory cap exceeded: {requested} bytes requested, cap {cap} bytes")]
+pub(crate) struct MemoryCapExceeded {
+    pub requested: u64,
+    pub cap: u64,
+}
+
+/// Returned by host functions to abort the harness when the host (not the
+/// agent) must stop the evaluation; the cause is kept in the agent slot.
+#[derive(Debug, thiserror::Error)]
+#[error("evaluation aborted by the host")]
+pub(crate) struct HostAbort;
+
+/// Per-store memory and table caps.
+pub(crate) struct MemCap {
+    cap: usize,
+    max_table_elements: usize,
+}
+
+impl MemCap {
+    pub(crate) fn new(cap: u64, max_table_elements: u32) -> MemCap {
+        MemCap {
+            cap: usize::try_from(cap).unwrap_or(usize::MAX),
+            max_table_elements: max_table_elements as usize,
+        }
+    }
+}
+
+impl ResourceLimiter for MemCap {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.cap {
+            return Err(wasmtime::Error::new(MemoryCapExceeded {
+                requested: desired as u64,
+                cap: self.cap as u64,
+            }));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= self.max_table_elements)
+    }
+}
+
+/// How an error out of a store is to be read.
+#[derive(Debug)]
+pub(crate) enum Classified {
+    OutOfFuel,
+    Memory { requested: u64, cap: u64 },
+    StackOverflow,
+    Interrupt,
+    Aborted,
+    Exit(i32),
+    Guest(String),
+    Host(String),
+}
+
+/// Sorts an error by cause. Order matters: our own markers first, then
+/// wasmtime traps, then anything that went through wasm code (a guest
+/// trap); what remains is a host failure, which is never blamed on a guest.
+pub(crate) fn classify(err: &wasmtime::Error) -> Classified {
+    if let Some(m) = err.downcast_ref::<MemoryCapExceeded>() {
+        return Classified::Memory { requested: m.requested, cap: m.cap };
+    }
+    if err.downcast_ref::<HostAbort>().is_some() {
+        return Classified::Aborted;
+    }
+    if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return Classified::Exit(exit.0);
+    }
+    let backtrace = err.downcast_ref::<WasmBacktrace>();
+    if let Some(trap) = err.downcast_ref::<Trap>() {
+        return match trap {
+            Trap::OutOfFuel => Classified::OutOfFuel,
+            Trap::StackOverflow => Classified::StackOverflow,
+            Trap::Interrupt => Classified::Interrupt,
+            other => Classified::Guest(describe_trap(&other.to_string(), backtrace)),
+        };
+    }
+    if let Some(bt) = backtrace {
+        return Classified::Guest(describe_trap(&root_message(err), Some(bt)));
+    }
+    Classified::Host(format!("{err:#}"))
+}
+
+fn root_message(err: &wasmtime::Error) -> String {
+    err.root_cause().to_string()
+}
+
+fn is_runtime_frame(name: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "core::",
+        "std::",
+        "alloc::",
+        "__rust",
+        "rust_panic",
+        "rust_begin_unwind",
+        "dlmalloc",
+        "wit_bindgen",
+        "cabi_",
+        "abort",
+        "<core::",
+        "<alloc::",
+        "<std::",
+        "__rdl_",
+        "__rg_",
+    ];
+    PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// The trap text plus the innermost frame that is not Rust runtime code
+/// (demangled), and a note when the trap came from a Rust panic.
+fn describe_trap(trap: &str, bt: Option<&WasmBacktrace>) -> String {
+    let Some(bt) = bt else {
+        return trap.to_owned();
+    };
+    let mut panicked = false;
+    let mut location = None;
+    for frame in bt.frames() {
+        let Some(raw) = frame.func_name() else { continue };
+        let name = format!("{:#}", rustc_demangle::demangle(raw));
+        if name.contains("panic") {
+            panicked = true;
+        }
+        if !is_runtime_frame(&name) {
+            location = Some(name);
+            break;
+        }
+    }
+    let mut out = trap.to_owned();
+    if let Some(loc) = location {
+        out.push_str(" in `");
+        out.push_str(&loc);
+        out.push('`');
+    }
+    if panicked {
+        out.push_str(" (Rust panic)");
+    }
+    clip(out)
+}
+
+/// Ticks of the wall-clock backstop, advanced by the sandbox's ticker thread
+/// in step with `Engine::increment_epoch`.
+#[derive(Default)]
+pub(crate) struct EpochClock(pub(crate) AtomicU64);
+
+/// The absolute epoch tick at which an evaluation is stopped.
+#[derive(Clone)]
+pub(crate) struct Deadline {
+    clock: Arc<EpochClock>,
+    at: u64,
+    pub(crate) ms: u64,
+}
+
+impl Deadline {
+    pub(crate) fn new(clock: Arc<EpochClock>, ms: u64, tick_ms: u64) -> Deadline {
+        let ticks = ms.div_ceil(tick_ms).max(1);
+        // +1: the current tick is already partly over.
+        let at = clock.0.load(Ordering::Acquire).saturating_add(ticks + 1);
+        Deadline { clock, at, ms }
+    }
+
+    /// Ticks left, or `None` once the deadline has passed.
+    pub(crate) fn remaining(&self) -> Option<u64> {
+        let now = self.clock.0.load(Ordering::Acquire);
+        (now < self.at).then(|| self.at - now)
+    }
+
+    /// Arms a store with this deadline; `false` if it has already passed.
+    pub(crate) fn arm<T>(&self, store: &mut Store<T>) -> bool {
+        match self.remaining() {
+            Some(ticks) => {
+                store.epoch_deadline_trap();
+                store.set_epoch_deadline(ticks);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Agent-side limits of one evaluation.
+#[derive(Clone, Copy)]
+pub(crate) struct AgentLimits {
+    pub fuel_per_call: u64,
+    pub fuel_per_evaluation: u64,
+    pub memory_cap: u64,
+    pub max_action_len: u32,
+    pub max_table_elements: u32,
+}
+
+pub(crate) struct AgentState {
+    mem: MemCap,
+}
+
+/// The agent as seen from the harness: instantiated lazily on the first
+/// `act`, replaced on `reset`, with sticky faults and fuel accounting.
+pub(crate) struct AgentSlot {
+    engine: Engine,
+    pre: AgentPackPre<AgentState>,
+    params: Vec<u8>,
+    limits: AgentLimits,
+    deadline: Deadline,
+    live: Option<(Store<AgentState>, AgentPack)>,
+    /// First agent fault; sticky.
+    pub(crate) fault: Option<Fault>,
+    /// Why the host stopped the evaluation, if it did.
+    pub(crate) abort: Option<InconclusiveCause>,
+    /// All agent fuel used (instantiation, init, act).
+    pub(crate) fuel_used: u64,
+    /// Fuel of instantiation + init, summed over resets.
+    pub(crate) init_fuel: u64,
+    /// Fuel of each `act` call, in call order.
+    pub(crate) act_fuel: Vec<u64>,
+    pub(crate) resets: u32,
+}
+
+impl AgentSlot {
+    pub(crate) fn new(
+        engine: Engine,
+        pre: AgentPackPre<AgentState>,
+        params: Vec<u8>,
+        limits: AgentLimits,
+        deadline: Deadline,
+    ) -> AgentSlot {
+        AgentSlot {
+            engine,
+            pre,
+            params,
+            limits,
+            deadline,
+            live: None,
+            fault: None,
+            abort: None,
+            fuel_used: 0,
+            init_fuel: 0,
+            act_fuel: Vec::new(),
+            resets: 0,
+        }
+    }
+
+    fn budget(&self) -> Option<(u64, FuelBudget)> {
+        let left = self.limits.fuel_per_evaluation.saturating_sub(self.fuel_used);
+        if left == 0 {
+            None
+        } else if left < self.limits.fuel_per_call {
+            Some((left, FuelBudget::PerEvaluation(self.limits.fuel_per_evaluation)))
+        } else {
+            Some((self.limits.fuel_per_call, FuelBudget::PerCall(self.limits.fuel_per_call)))
+        }
+    }
+
+    fn set_fault(&mut self, fault: Fault) {
+        if self.fault.is_none() {
+            self.fault = Some(fault);
+        }
+        self.live = None;
+    }
+
+    fn set_abort(&mut self, cause: InconclusiveCause) {
+        if self.abort.is_none() {
+            self.abort = Some(cause);
+        }
+        self.live = None;
+    }
+
+    /// Maps an error out of the agent store to the slot's state.
+    fn record_error(&mut self, err: &wasmtime::Error, at: AgentCall, budget: FuelBudget) {
+        match classify(err) {
+            Classified::OutOfFuel => self.set_fault(Fault::AgentOutOfFuel { at, budget }),
+            Classified::Memory { requested, cap } => {
+                self.set_fault(Fault::AgentMemoryExceeded { at, requested, cap })
+            }
+            Classified::StackOverflow => self.set_fault(Fault::AgentStackOverflow { at }),
+            Classified::Interrupt => {
+                self.set_abort(InconclusiveCause::WallBackstop { ms: self.deadline.ms })
+            }
+            Classified::Guest(message) => match at {
+                AgentCall::Init { .. } => self.set_fault(Fault::AgentInitFailed { at, message }),
+                AgentCall::Act { .. } => self.set_fault(Fault::AgentTrap { at, message }),
+            },
+            Classified::Exit(code) => self.set_fault(Fault::AgentTrap {
+                at,
+                message: format!("agent called exit({code})"),
+            }),
+            Classified::Aborted => {
+                self.set_abort(InconclusiveCause::Host { message: "nested abort".into() })
+            }
+            Classified::Host(message) => self.set_abort(InconclusiveCause::Host { message }),
+        }
+    }
+
+    /// Prepares a fresh store with the next call's fuel and the deadline.
+    fn fresh_store(&mut self, budget: u64) -> Result<Store<AgentState>, ()> {
+        let mut store = Store::new(
+            &self.engine,
+            AgentState { mem: MemCap::new(self.limits.memory_cap, self.limits.max_table_elements) },
+        );
+        store.limiter(|s| &mut s.mem);
+        if let Err(e) = store.set_fuel(budget) {
+            self.set_abort(InconclusiveCause::Host { message: format!("{e:#}") });
+            return Err(());
+        }
+        if !self.deadline.arm(&mut store) {
+            self.set_abort(InconclusiveCause::WallBackstop { ms: self.deadline.ms });
+            return Err(());
+        }
+        Ok(store)
+    }
+
+    /// Instantiates the agent and calls `init(params)`.
+    fn start(&mut self) {
+        let at = AgentCall::Init { resets: self.resets };
+        let Some((budget, kind)) = self.budget() else {
+            self.set_fault(Fault::AgentOutOfFuel {
+                at,
+                budget: FuelBudget::PerEvaluation(self.limits.fuel_per_evaluation),
+            });
+            return;
+        };
+        let Ok(mut store) = self.fresh_store(budget) else { return };
+        let result = self.pre.instantiate(&mut store).and_then(|inst| {
+            let r = inst.ian_eval_agent().call_init(&mut store, &self.params)?;
+            Ok((inst, r))
+        });
+        let used = budget - store.get_fuel().unwrap_or(0).min(budget);
+        self.fuel_used += used;
+        self.init_fuel += used;
+        match result {
+            Ok((inst, Ok(()))) => self.live = Some((store, inst)),
+            Ok((_, Err(message))) => {
+                self.set_fault(Fault::AgentInitFailed { at, message: clip(message) })
+            }
+            Err(e) => self.record_error(&e, at, kind),
+        }
+    }
+
+    /// The sticky answer once the agent has faulted, or the host error that
+    /// aborts the harness.
+    fn stopped(&self) -> Option<wasmtime::Result<AgentError>> {
+        if let Some(f) = &self.fault {
+            return Some(Ok(agent_error(f)));
+        }
+        if self.abort.is_some() {
+            return Some(Err(wasmtime::Error::new(HostAbort)));
+        }
+        None
+    }
+
+    pub(crate) fn act(&mut self, obs: Observation) -> wasmtime::Result<Result<Vec<f64>, AgentError>> {
+        if let Some(s) = self.stopped() {
+            return s.map(Err);
+        }
+        if self.live.is_none() {
+            self.start();
+            if let Some(s) = self.stopped() {
+                return s.map(Err);
+            }
+        }
+        let at = AgentCall::Act { index: self.act_fuel.len() as u64 };
+        let Some((budget, kind)) = self.budget() else {
+            self.act_fuel.push(0);
+            self.set_fault(Fault::AgentOutOfFuel {
+                at,
+                budget: FuelBudget::PerEvaluation(self.limits.fuel_per_evaluation),
+            });
+            return self.stopped().unwrap_or_else(|| Ok(AgentError::OutOfFuel)).map(Err);
+        };
+        let Some((store, inst)) = self.live.as_mut() else {
+            return Err(wasmtime::Error::new(HostAbort));
+        };
+        let setup = store.set_fuel(budget);
+        if !self.deadline.arm(store) {
+            self.set_abort(InconclusiveCause::WallBackstop { ms: self.deadline.ms });
+            return Err(wasmtime::Error::new(HostAbort));
+        }
+        if let Err(e) = setup {
+            self.set_abort(InconclusiveCause::Host { message: format!("{e:#}") });
+            return Err(wasmtime::Error::new(HostAbort));
+        }
+        let result = inst.ian_eval_agent().call_act(&mut *store, &obs);
+        let used = budget - store.get_fuel().unwrap_or(0).min(budget);
+        self.fuel_used += used;
+        self.act_fuel.push(used);
+        match result {
+            Ok(action) => {
+                if let Some(reason) = invalid_action(&action, self.limits.max_action_len) {
+                    self.set_fault(Fault::AgentInvalidAction { at, reason });
+                } else {
+                    return Ok(Ok(action));
+                }
+            }
+            Err(e) => self.record_error(&e, at, kind),
+        }
+        self.stopped().unwrap_or_else(|| Err(wasmtime::Error::new(HostAbort))).map(Err)
+    }
+
+    pub(crate) fn reset(&mut self) -> wasmtime::Result<Result<(), AgentError>> {
+        if let Some(s) = self.stopped() {
+            return s.map(Err);
+        }
+        self.live = None;
+        self.resets += 1;
+        self.start();
+        match self.stopped() {
+            Some(s) => s.map(Err),
+            None => Ok(Ok(())),
+        }
+    }
+}
+
+fn invalid_action(action: &[f64], max_len: u32) -> Option<String> {
+    if action.len() > max_len as usize {
+        return Some(format!(
+            "{} values, over the limit of {max_len}",
+            action.len()
+        ));
+    }
+    action.iter().position(|v| !v.is_finite()).map(|i| {
+        format!("value #{i} is not finite ({})", action[i])
+    })
+}
+
+/// The `agent-error` the harness receives for a recorded fault.
+fn agent_error(f: &Fault) -> AgentError {
+    match f {
+        Fault::AgentOutOfFuel { .. } => AgentError::OutOfFuel,
+        Fault::AgentMemoryExceeded { .. } => AgentError::MemoryExceeded,
+        Fault::AgentInvalidAction { reason, .. } => AgentError::InvalidAction(reason.clone()),
+        Fault::AgentInitFailed { message, .. } => AgentError::InitFailed(message.clone()),
+        other => AgentError::Trap(other.to_string()),
+    }
+}
+
+/// Store data of a harness or invariant.
+pub(crate) struct HostState {
+    pub(crate) mem: MemCap,
+    pub(crate) agent: AgentSlot,
+    pub(crate) wasi: Option<WasiParts>,
+    /// Only used when a WASI context has to be made up on the spot.
+    pub(crate) wall_clock_secs: u64,
+}
+
+impl types::Host for HostState {}
+
+impl policy::Host for HostState {
+    fn act(&mut self, obs: Observation) -> wasmtime::Result<Result<Vec<f64>, AgentError>> {
+        self.agent.act(obs)
+    }
+
+    fn reset(&mut self) -> wasmtime::Result<Result<(), AgentError>> {
+        self.agent.reset()
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        // The WASI linker is only used for dataset harnesses, whose state
+        // always carries a context; should that ever not hold, the harness
+        // gets a context with no preopens rather than the host panicking.
+        let wall = self.wall_clock_secs;
+        let parts = self.wasi.get_or_insert_with(|| WasiParts::denied(wall));
+        WasiCtxView { ctx: &mut parts.ctx, table: &mut parts.table }
+    }
+}
+
+/// What an evaluation of the goal's component made of the run, before the
+/// sandbox turns it into a report.
+pub(crate) fn harness_outcome_from_error(
+    err: &wasmtime::Error,
+    role: Role,
+    harness_fuel: u64,
+    backstop_ms: u64,
+) -> Fault {
+    match classify(err) {
+        Classified::OutOfFuel => Fault::HarnessFault {
+            role,
+            message: format!("ran out of its fuel budget of {harness_fuel}"),
+        },
+        Classified::Memory { requested, cap } => Fault::HarnessFault {
+            role,
+            message: format!("asked for {requested} bytes of memory, over the cap of {cap} bytes"),
+        },
+        Classified::StackOverflow => Fault::HarnessFault {
+            role,
+            message: "overflowed its wasm stack".into(),
+        },
+        Classified::Interrupt => Fault::Inconclusive {
+            cause: InconclusiveCause::WallBackstop { ms: backstop_ms },
+        },
+        Classified::Exit(code) => Fault::HarnessFault { role, message: format!("called exit({code})") },
+        Classified::Guest(message) => Fault::HarnessFault { role, message: format!("trapped: {message}") },
+        Classified::Aborted => Fault::Inconclusive {
+            cause: InconclusiveCause::Host { message: "evaluation aborted by the host".into() },
+        },
+        Classified::Host(message) => Fault::Inconclusive { cause: InconclusiveCause::Host { message } },
+    }
+}

@@ -1,0 +1,229 @@
+//! Load-time validation that runs before anything is compiled.
+//!
+//! Compiling is the expensive step (milliseconds) and the one that feeds
+//! untrusted bytes to the code generator, so everything that can be decided
+//! from the component's outer shape is decided first: size, "is this wasm",
+//! "is this a component", the top-level imports against the role's
+//! allowlist, and the presence of the role's export.
+
+use crate::fault::{Fault, Role};
+use wasmparser::{Encoding, Parser, Payload};
+
+/// The type-only interface every IAN component imports.
+pub(crate) const TYPES_IMPORT: &str = "ian:eval/types@0.1.0";
+/// The host-served interface harnesses and invariants import.
+pub(crate) const POLICY_IMPORT: &str = "ian:eval/policy@0.1.0";
+
+/// WASI p2 interfaces a dataset harness may import: I/O, CLI stdio,
+/// clocks, random and read-only filesystem. Sockets are deliberately absent.
+const WASI_ALLOWED: &[&str] = &[
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:clocks/monotonic-clock",
+    "wasi:clocks/wall-clock",
+    "wasi:filesystem/types",
+    "wasi:filesystem/preopens",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+];
+
+/// Whether `name` (a full import name such as `wasi:io/streams@0.2.6`) may
+/// be imported by a component of `role`.
+pub(crate) fn import_allowed(role: Role, name: &str) -> bool {
+    if name == TYPES_IMPORT {
+        return true;
+    }
+    match role {
+        Role::Agent => false,
+        Role::Harness | Role::Invariant => name == POLICY_IMPORT,
+        Role::DatasetHarness => {
+            if name == POLICY_IMPORT {
+                return true;
+            }
+            let Some((iface, version)) = name.split_once('@') else {
+                return false;
+            };
+            WASI_ALLOWED.contains(&iface) && is_wasi_p2_version(version)
+        }
+    }
+}
+
+fn is_wasi_p2_version(v: &str) -> bool {
+    let mut parts = v.split('.');
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some("0"), Some("2"), Some(patch), None) if !patch.is_empty() && patch.bytes().all(|b| b.is_ascii_digit())
+    )
+}
+
+/// The export a component of `role` must provide.
+pub(crate) fn required_export(role: Role) -> &'static str {
+    match role {
+        Role::Agent => "ian:eval/agent@0.1.0",
+        Role::Harness | Role::DatasetHarness => "ian:eval/harness@0.1.0",
+        Role::Invariant => "ian:eval/invariant@0.1.0",
+    }
+}
+
+/// What the pre-compile scan found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Shape {
+    pub imports: Vec<String>,
+    pub exports: Vec<String>,
+}
+
+/// Checks size, encoding, imports and exports without compiling.
+pub(crate) fn prevalidate(bytes: &[u8], role: Role, max_bytes: u64) -> Result<Shape, Fault> {
+    let size = bytes.len() as u64;
+    if size > max_bytes {
+        return Err(Fault::ComponentTooLarge { size, max: max_bytes });
+    }
+    let shape = scan(bytes, role)?;
+    check_shape(&shape, role)?;
+    Ok(shape)
+}
+
+/// Applies the allowlist and export rule to a list of names; shared by the
+/// pre-compile scan and the post-compile re-check of cached artifacts.
+pub(crate) fn check_shape(shape: &Shape, role: Role) -> Result<(), Fault> {
+    let forbidden: Vec<String> =
+        shape.imports.iter().filter(|n| !import_allowed(role, n)).cloned().collect();
+    if let Some(first) = forbidden.first() {
+        return Err(Fault::ForbiddenImport { role, import: first.clone(), all: forbidden });
+    }
+    let want = required_export(role);
+    if !shape.exports.iter().any(|e| e == want) {
+        let found = if shape.exports.is_empty() {
+            "nothing".to_owned()
+        } else {
+            shape.exports.join(", ")
+        };
+        return Err(Fault::WrongWorld {
+            role,
+            reason: format!("it must export `{want}` but exports {found}"),
+        });
+    }
+    Ok(())
+}
+
+fn scan(bytes: &[u8], role: Role) -> Result<Shape, Fault> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(Fault::NotWasm {
+            reason: "missing the `\\0asm` magic number".into(),
+        });
+    }
+    let mut imports = Vec::new();
+    let mut exports = Vec::new();
+    let mut depth = 0usize;
+    for payload in Parser::new(0).parse_all(bytes) {
+        let payload = payload.map_err(|e| Fault::NotWasm { reason: e.to_string() })?;
+        match payload {
+            Payload::Version { encoding, .. } if depth == 0 => {
+                if encoding == Encoding::Module {
+                    return Err(Fault::WrongWorld {
+                        role,
+                        reason: "this is a core wasm module, not a component; package it \
+                                 into a component first (ian-componentize)"
+                            .into(),
+                    });
+                }
+            }
+            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
+            Payload::End(_) => {
+                if depth == 0 {
+                    break;
+                }
+                depth -= 1;
+            }
+            Payload::ComponentImportSection(reader) if depth == 0 => {
+                for import in reader {
+                    let import = import.map_err(|e| Fault::NotWasm { reason: e.to_string() })?;
+                    imports.push(import.name.name.to_owned());
+                }
+            }
+            Payload::ComponentExportSection(reader) if depth == 0 => {
+                for export in reader {
+                    let export = export.map_err(|e| Fault::NotWasm { reason: e.to_string() })?;
+                    exports.push(export.name.name.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(Shape { imports, exports })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_may_import_only_the_type_interface() {
+        assert!(import_allowed(Role::Agent, "ian:eval/types@0.1.0"));
+        assert!(!import_allowed(Role::Agent, "ian:eval/policy@0.1.0"));
+        assert!(!import_allowed(Role::Agent, "wasi:io/streams@0.2.6"));
+        assert!(!import_allowed(Role::Agent, "ian:eval/types@0.2.0"));
+    }
+
+    #[test]
+    fn plain_harness_gets_no_wasi() {
+        assert!(import_allowed(Role::Harness, "ian:eval/policy@0.1.0"));
+        assert!(!import_allowed(Role::Harness, "wasi:filesystem/types@0.2.6"));
+        assert!(import_allowed(Role::Invariant, "ian:eval/policy@0.1.0"));
+    }
+
+    #[test]
+    fn dataset_harness_gets_wasi_p2_but_no_sockets() {
+        assert!(import_allowed(Role::DatasetHarness, "wasi:filesystem/types@0.2.6"));
+        assert!(import_allowed(Role::DatasetHarness, "wasi:io/streams@0.2.12"));
+        assert!(!import_allowed(Role::DatasetHarness, "wasi:sockets/tcp@0.2.6"));
+        assert!(!import_allowed(Role::DatasetHarness, "wasi:filesystem/types@0.3.0"));
+        assert!(!import_allowed(Role::DatasetHarness, "wasi:filesystem/types"));
+        assert!(!import_allowed(Role::DatasetHarness, "wasi:http/outgoing-handler@0.2.6"));
+    }
+
+    #[test]
+    fn random_bytes_are_not_wasm() {
+        let err = prevalidate(b"hello, this is not wasm", Role::Agent, 1 << 20).unwrap_err();
+        assert_eq!(err.reason_code(), "not_wasm");
+    }
+
+    #[test]
+    fn truncated_header_is_not_wasm() {
+        let err = prevalidate(b"\0asm\x0d\x00\x01\x00\x01", Role::Agent, 1 << 20).unwrap_err();
+        assert_eq!(err.reason_code(), "not_wasm");
+    }
+
+    #[test]
+    fn size_is_checked_before_parsing() {
+        let err = prevalidate(&[0u8; 100], Role::Agent, 99).unwrap_err();
+        assert_eq!(err, Fault::ComponentTooLarge { size: 100, max: 99 });
+    }
+
+    #[test]
+    fn core_module_is_the_wrong_world() {
+        // The smallest core module: magic + version 1.
+        let err = prevalidate(b"\0asm\x01\x00\x00\x00", Role::Agent, 1 << 20).unwrap_err();
+        assert_eq!(err.reason_code(), "wrong_world");
+        assert!(err.to_string().contains("core wasm module"), "{err}");
+    }
+
+    #[test]
+    fn empty_component_is_the_wrong_world() {
+        let err = prevalidate(b"\0asm\x0d\x00\x01\x00", Role::Agent, 1 << 20).unwrap_err();
+        assert_eq!(err.reason_code(), "wrong_world");
+        assert!(err.to_string().contains("ian:eval/agent@0.1.0"), "{err}");
+    }
+}
