@@ -183,11 +183,14 @@ pub fn signing_object(tx: &Map<String, Value>) -> Value {
                 tx.get("approve").cloned().unwrap_or(Value::Bool(true)),
             );
         }
-        _ => {
+        Some("user_tx") => {
             if let Some(v) = tx.get("operations") {
                 s.insert("operations".into(), v.clone());
             }
         }
+        // Any other type signs the common fields only (the node refuses it
+        // with TX_REJECTED after verifying).
+        _ => {}
     }
     s.insert("tx_type".into(), tx_type);
     Value::Object(s)
