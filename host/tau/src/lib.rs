@@ -10,10 +10,14 @@
 //! * [`protocol`], [`client`]: the node's TCP line protocol, typed responses
 //!   and a typed error for every rejection code, sequence tracking, retry
 //!   with exponential backoff and jitter on transport errors.
+//! * [`bridge`]: the node-facing [`bridge::TauBridge`] that turns IAN events
+//!   into transactions, pre-checks them against the rules, persists them and
+//!   sends them from a background task without ever blocking the caller.
 //! * [`fake`]: a replaying fake of the Tau node for tests, serving recorded
 //!   transcripts over real TCP and refusing any request that differs.
 
 pub mod block;
+pub mod bridge;
 pub mod canonical;
 pub mod client;
 pub mod fake;
