@@ -83,22 +83,27 @@ impl Contribution {
         }
     }
 
-    /// The message the signature must cover, given the pack hash (passed in
-    /// because the pipeline already computed it).
-    pub fn message(&self, pack_hash: &Hash32) -> Vec<u8> {
+    /// The message the signature must cover, given the pack and proofs
+    /// hashes (passed in because the pipeline already computed them).
+    pub fn message(&self, pack_hash: &Hash32, proofs_hash: &Hash32) -> Vec<u8> {
         contribution_message(
             &self.goal_id,
             pack_hash,
             &self.contributor,
             self.nonce,
-            &self.proofs.proofs_hash(),
+            proofs_hash,
         )
     }
 
     /// Strict Ed25519 verification of the contributor's signature.
-    pub fn verify_signature(&self, pack_hash: &Hash32) -> bool {
+    pub fn verify_signature(&self) -> bool {
+        self.verify_signature_with(&self.pack.pack_hash(), &self.proofs.proofs_hash())
+    }
+
+    /// Like [`Contribution::verify_signature`] with precomputed hashes.
+    pub fn verify_signature_with(&self, pack_hash: &Hash32, proofs_hash: &Hash32) -> bool {
         self.contributor
-            .verify_strict(&self.message(pack_hash), &self.signature)
+            .verify_strict(&self.message(pack_hash, proofs_hash), &self.signature)
     }
 
     /// Canonical envelope bytes (domain `ian/contribution-envelope/v1`),

@@ -48,7 +48,7 @@ pub const HARD_MAX_PARAMS_BYTES: u64 = 1024 * 1024;
 /// escaping, and so one goal has one spelling.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct GoalId(String);
+pub struct GoalId(std::sync::Arc<str>);
 
 /// Why a goal id (or invariant name, which follows the same rule) was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -86,9 +86,9 @@ pub fn check_slug(s: &str) -> Result<(), GoalIdError> {
 impl GoalId {
     /// Validates and wraps.
     pub fn new(s: impl Into<String>) -> Result<Self, GoalIdError> {
-        let s = s.into();
+        let s: String = s.into();
         check_slug(&s)?;
-        Ok(GoalId(s))
+        Ok(GoalId(s.into()))
     }
 
     /// The id text.
@@ -114,7 +114,7 @@ impl TryFrom<String> for GoalId {
 
 impl From<GoalId> for String {
     fn from(g: GoalId) -> String {
-        g.0
+        g.0.to_string()
     }
 }
 

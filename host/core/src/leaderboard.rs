@@ -3,6 +3,7 @@
 //! Both are deterministic functions of the sequence of accepted entries, so
 //! replaying a log rebuilds them exactly.
 
+use crate::encoding::Finite;
 use crate::entry::ContributionMeta;
 use crate::goal::{Direction, Objective};
 use crate::hash::Hash32;
@@ -82,9 +83,19 @@ impl Leaderboard {
         self.entries.iter().any(|e| e.pack_hash == *pack_hash)
     }
 
-    /// Would `m` enter the board? (Cheap pre-check: no clone needed.)
+    /// Would `m` enter the board?
     pub fn would_enter(&self, m: &ContributionMeta) -> bool {
-        self.entries.len() < self.capacity || self.entries.last().is_some_and(|w| ranks_above(m, w))
+        self.would_rank(m.score, m.log_index)
+    }
+
+    /// Would an entry with this score and log index enter the board?
+    /// (Cheap pre-check before building a [`ContributionMeta`].)
+    pub fn would_rank(&self, score: Finite, log_index: u64) -> bool {
+        self.entries.len() < self.capacity
+            || self.entries.last().is_some_and(|w| {
+                let (x, y) = (score.get(), w.score.get());
+                x > y || (x == y && log_index < w.log_index)
+            })
     }
 
     /// Offers an entry. O(log K) search plus an O(K) shift.

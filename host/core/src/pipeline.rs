@@ -293,6 +293,35 @@ impl Rejection {
     }
 }
 
+/// Memory held by a [`GoalState`], in bytes, per structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MemoryReport {
+    /// MMR node hashes (32 bytes per node, ~2 nodes per entry).
+    pub mmr_nodes: usize,
+    /// Dedup Bloom filter bits.
+    pub dedup_bloom: usize,
+    /// Dedup exact index (pack hash -> log index) slots.
+    pub dedup_index: usize,
+    /// Per-contributor last nonces.
+    pub nonces: usize,
+    /// Leaderboard entries.
+    pub leaderboard: usize,
+    /// Pareto frontier entries.
+    pub frontier: usize,
+}
+
+impl MemoryReport {
+    /// Sum of all parts.
+    pub fn total(&self) -> usize {
+        self.mmr_nodes
+            + self.dedup_bloom
+            + self.dedup_index
+            + self.nonces
+            + self.leaderboard
+            + self.frontier
+    }
+}
+
 /// JSON-friendly form of a [`Rejection`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RejectionReport {
@@ -326,19 +355,35 @@ pub struct Accepted {
 #[derive(Debug, Clone)]
 pub struct VerifiedContribution {
     contribution: Contribution,
-    pack_hash: Hash32,
+    hashes: Hashes,
+}
+
+/// Hashes computed once per contribution.
+#[derive(Debug, Clone, Copy)]
+struct Hashes {
+    pack: Hash32,
+    proofs: Hash32,
+}
+
+impl Hashes {
+    fn of(c: &Contribution) -> Self {
+        Hashes {
+            pack: c.pack.pack_hash(),
+            proofs: c.proofs.proofs_hash(),
+        }
+    }
 }
 
 impl VerifiedContribution {
     /// Computes the pack hash and checks the contributor's signature.
     pub fn verify(contribution: Contribution) -> Result<Self, Rejection> {
-        let pack_hash = contribution.pack.pack_hash();
-        if !contribution.verify_signature(&pack_hash) {
+        let hashes = Hashes::of(&contribution);
+        if !contribution.verify_signature_with(&hashes.pack, &hashes.proofs) {
             return Err(Rejection::BadSignature);
         }
         Ok(VerifiedContribution {
             contribution,
-            pack_hash,
+            hashes,
         })
     }
 
@@ -349,7 +394,7 @@ impl VerifiedContribution {
 
     /// Its pack hash.
     pub fn pack_hash(&self) -> Hash32 {
-        self.pack_hash
+        self.hashes.pack
     }
 }
 
@@ -546,19 +591,22 @@ impl GoalState {
         SignedCheckpoint::sign(self.checkpoint(timestamp_ms), node_key)
     }
 
-    /// Approximate bytes of memory held (MMR nodes, dedup filter and map,
-    /// nonce map, leaderboard/frontier entries).
-    pub fn memory_bytes(&self) -> usize {
+    /// Approximate bytes of memory held, by structure. Entry bodies are
+    /// not held, so this grows by ~32 bytes of MMR nodes ×2 plus one dedup
+    /// slot per entry.
+    pub fn memory_report(&self) -> MemoryReport {
         let meta = std::mem::size_of::<crate::entry::ContributionMeta>();
-        self.mmr.node_bytes()
-            + self.dedup.byte_size()
-            + self.nonces.capacity() * (32 + 8 + 1)
-            + self.leaderboard.capacity() * meta
-            + self
+        MemoryReport {
+            mmr_nodes: self.mmr.node_bytes(),
+            dedup_bloom: self.dedup.bloom().byte_size(),
+            dedup_index: self.dedup.byte_size() - self.dedup.bloom().byte_size(),
+            nonces: self.nonces.capacity() * (32 + 8 + 1),
+            leaderboard: self.leaderboard.capacity() * meta,
+            frontier: self
                 .frontier
                 .as_ref()
-                .map_or(0, |f| f.members().len() * meta)
-            + self.scratch.capacity()
+                .map_or(0, |f| std::mem::size_of_val(f.members())),
+        }
     }
 
     /// Runs all nine steps, including the signature check in step 2.
@@ -570,8 +618,15 @@ impl GoalState {
         proofs: &dyn ProofVerifier,
         now_ms: u64,
     ) -> Result<Accepted, Rejection> {
-        let pack_hash = c.pack.pack_hash();
-        self.run(c, pack_hash, true, evaluator, invariants, proofs, now_ms)
+        self.run(
+            c,
+            Hashes::of(c),
+            true,
+            evaluator,
+            invariants,
+            proofs,
+            now_ms,
+        )
     }
 
     /// Runs all nine steps for a contribution whose signature was already
@@ -586,7 +641,7 @@ impl GoalState {
     ) -> Result<Accepted, Rejection> {
         self.run(
             &v.contribution,
-            v.pack_hash,
+            v.hashes,
             false,
             evaluator,
             invariants,
@@ -599,13 +654,14 @@ impl GoalState {
     fn run(
         &mut self,
         c: &Contribution,
-        pack_hash: Hash32,
+        hashes: Hashes,
         check_signature: bool,
         evaluator: &dyn Evaluator,
         invariants: &dyn InvariantChecker,
         proofs: &dyn ProofVerifier,
         now_ms: u64,
     ) -> Result<Accepted, Rejection> {
+        let pack_hash = hashes.pack;
         // 1. dedup
         if let Some(existing_index) = self.dedup.lookup(&pack_hash) {
             return Err(Rejection::Duplicate {
@@ -614,7 +670,7 @@ impl GoalState {
             });
         }
         // 2. structure validation
-        self.structure(c, &pack_hash, check_signature)?;
+        self.structure(c, &hashes, check_signature)?;
         // 3. invariants
         invariants
             .check(&self.manifest, &c.pack, &pack_hash)
@@ -665,7 +721,7 @@ impl GoalState {
             pack_hash,
             contributor: c.contributor,
             nonce: c.nonce,
-            proofs_hash: c.proofs.proofs_hash(),
+            proofs_hash: hashes.proofs,
             signature: c.signature,
             metrics,
             score,
@@ -690,7 +746,7 @@ impl GoalState {
     fn structure(
         &self,
         c: &Contribution,
-        pack_hash: &Hash32,
+        hashes: &Hashes,
         check_signature: bool,
     ) -> Result<(), Rejection> {
         if c.goal_id != self.manifest.id {
@@ -722,7 +778,7 @@ impl GoalState {
                 last_accepted,
             });
         }
-        if check_signature && !c.verify_signature(pack_hash) {
+        if check_signature && !c.verify_signature_with(&hashes.pack, &hashes.proofs) {
             return Err(Rejection::BadSignature);
         }
         Ok(())
@@ -762,10 +818,10 @@ impl GoalState {
     fn record(&mut self, entry: &LogEntry) -> (LeaderboardChange, Option<FrontierChange>) {
         self.dedup.insert(entry.pack_hash, entry.log_index);
         self.nonces.insert(entry.contributor, entry.nonce);
-        let meta = entry.meta();
-        let frontier = self.frontier.as_mut().map(|f| f.offer(meta.clone()));
-        let board = if self.leaderboard.would_enter(&meta) {
-            self.leaderboard.offer(meta)
+        // Most entries neither rank nor join: build the meta only when needed.
+        let frontier = self.frontier.as_mut().map(|f| f.offer(entry.meta()));
+        let board = if self.leaderboard.would_rank(entry.score, entry.log_index) {
+            self.leaderboard.offer(entry.meta())
         } else {
             LeaderboardChange::NotRanked
         };

@@ -228,7 +228,7 @@ fn big() -> &'static MemMmr {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig::with_cases(1000))]
 
     #[test]
     fn random_inclusion_at_sizes_up_to_a_million(size in 1u64..=1_000_000, seed in any::<u64>(), bit in 0usize..256) {

@@ -20,14 +20,10 @@ use proptest::prelude::*;
 use support::*;
 
 fn pareto_manifest() -> GoalManifest {
-    manifest_from(
-        &GOAL_TOML
-            .replace(
-                "kind = \"scalar\"",
-                "kind = \"pareto\"\nobjectives = [\"reward:max\", \"risk:min\"]",
-            )
-            .replace("id = \"trading-v1\"", "id = \"trading-v1\""),
-    )
+    manifest_from(&GOAL_TOML.replace(
+        "kind = \"scalar\"",
+        "kind = \"pareto\"\nobjectives = [\"reward:max\", \"risk:min\"]",
+    ))
 }
 
 /// Params for one submission: small integer grids so ties, duplicates,
