@@ -27,7 +27,7 @@
 //! `gettxstatus` (see [`TxSender::send`]).
 
 use crate::client::{
-    Clock, ClientConfig, RetryPolicy, SendOutcome, TauClient, TauError, TxSender, system_clock,
+    ClientConfig, Clock, RetryPolicy, SendOutcome, TauClient, TauError, TxSender, system_clock,
 };
 use crate::keys::{self, KeyError, TauKey};
 use crate::payload::{IanTx, PayloadError, hex32};
@@ -237,7 +237,11 @@ pub struct BridgeConfig {
 
 impl BridgeConfig {
     /// Defaults for the required fields.
-    pub fn new(endpoint: impl Into<String>, key_file: impl Into<PathBuf>, network_id: impl Into<String>) -> Self {
+    pub fn new(
+        endpoint: impl Into<String>,
+        key_file: impl Into<PathBuf>,
+        network_id: impl Into<String>,
+    ) -> Self {
         let key_file = key_file.into();
         let mut binding = key_file.clone().into_os_string();
         binding.push(".networks.json");
@@ -273,17 +277,23 @@ impl BridgeConfig {
             return Ok(None);
         };
         let need = |k: &str| {
-            get(k)
-                .filter(|v| !v.trim().is_empty())
-                .ok_or_else(|| BridgeError::Config(format!("{k} must be set when IAN_TAU_ENDPOINT is set")))
+            get(k).filter(|v| !v.trim().is_empty()).ok_or_else(|| {
+                BridgeError::Config(format!("{k} must be set when IAN_TAU_ENDPOINT is set"))
+            })
         };
-        let mut cfg = Self::new(endpoint.trim(), need("IAN_TAU_KEY_FILE")?, need("IAN_TAU_NETWORK_ID")?);
+        let mut cfg = Self::new(
+            endpoint.trim(),
+            need("IAN_TAU_KEY_FILE")?,
+            need("IAN_TAU_NETWORK_ID")?,
+        );
         let num = |k: &str, min: u64| -> Result<Option<u64>, BridgeError> {
             match get(k) {
                 None => Ok(None),
                 Some(v) => match v.trim().parse::<u64>() {
                     Ok(n) if n >= min => Ok(Some(n)),
-                    _ => Err(BridgeError::Config(format!("{k}={v:?} is not an integer >= {min}"))),
+                    _ => Err(BridgeError::Config(format!(
+                        "{k}={v:?} is not an integer >= {min}"
+                    ))),
                 },
             }
         };
@@ -295,7 +305,9 @@ impl BridgeConfig {
         }
         if let Some(v) = num("IAN_TAU_FEE_LIMIT", 0)? {
             if v > crate::tx::MAX_FEE_LIMIT {
-                return Err(BridgeError::Config(format!("IAN_TAU_FEE_LIMIT={v} exceeds 2^63-1")));
+                return Err(BridgeError::Config(format!(
+                    "IAN_TAU_FEE_LIMIT={v} exceeds 2^63-1"
+                )));
             }
             cfg.fee_limit = v;
         }
@@ -563,7 +575,10 @@ impl BridgeCore {
     }
 
     fn save_state(&self, store: &dyn PendingStore) -> Result<(), StoreError> {
-        store.put(STATE_ID, &serde_json::to_vec(&self.chain).expect("state serialises"))
+        store.put(
+            STATE_ID,
+            &serde_json::to_vec(&self.chain).expect("state serialises"),
+        )
     }
 
     fn save_item(store: &dyn PendingStore, item: &PendingTx) -> Result<(), StoreError> {
@@ -596,15 +611,25 @@ impl BridgeCore {
     }
 
     /// Handles one event (see [`TauBridge::notify`]).
-    pub fn notify(&mut self, store: &dyn PendingStore, event: TauEvent) -> Result<NotifyOutcome, BridgeError> {
+    pub fn notify(
+        &mut self,
+        store: &dyn PendingStore,
+        event: TauEvent,
+    ) -> Result<NotifyOutcome, BridgeError> {
         match event {
             TauEvent::GoalRegistered { goal_id, goal_hash } => {
                 crate::payload::check_goal_id(&goal_id)?;
-                let confirmed = self.chain.goals.get(&goal_id).and_then(|g| g.registered_hash);
-                let queued = self.queued_for(&goal_id, "goal_registration").map(|i| match &i.tx {
-                    IanTx::GoalRegistration { goal_hash, .. } => *goal_hash,
-                    _ => unreachable!("filtered by kind"),
-                });
+                let confirmed = self
+                    .chain
+                    .goals
+                    .get(&goal_id)
+                    .and_then(|g| g.registered_hash);
+                let queued = self
+                    .queued_for(&goal_id, "goal_registration")
+                    .map(|i| match &i.tx {
+                        IanTx::GoalRegistration { goal_hash, .. } => *goal_hash,
+                        _ => unreachable!("filtered by kind"),
+                    });
                 let known = confirmed.or(queued);
                 let input = GoalRegistrationInput {
                     goal_hash,
@@ -651,9 +676,7 @@ impl BridgeCore {
             } => {
                 crate::payload::check_goal_id(&goal_id)?;
                 let g = self.chain.goals.entry(goal_id).or_default();
-                if g.active_policy == Some(policy_hash)
-                    && g.wanted_policy.is_none()
-                {
+                if g.active_policy == Some(policy_hash) && g.wanted_policy.is_none() {
                     return Ok(NotifyOutcome::AlreadyKnown);
                 }
                 g.wanted_policy = Some(WantedPolicy {
@@ -751,14 +774,22 @@ impl BridgeCore {
                 // A checkpoint that can never pass is dropped, loudly.
                 self.counters.rule_rejected += 1;
                 self.last_error = Some(format!("goal {goal_id}: {}", RuleRejection::Commit(r)));
-                self.chain.goals.get_mut(goal_id).expect("goal exists").latest = None;
+                self.chain
+                    .goals
+                    .get_mut(goal_id)
+                    .expect("goal exists")
+                    .latest = None;
                 self.save_state(store)?;
                 Ok(None)
             }
         }
     }
 
-    fn plan_upgrade(&mut self, store: &dyn PendingStore, goal_id: &str) -> Result<Option<u64>, BridgeError> {
+    fn plan_upgrade(
+        &mut self,
+        store: &dyn PendingStore,
+        goal_id: &str,
+    ) -> Result<Option<u64>, BridgeError> {
         if self.queued_for(goal_id, "policy_upgrade").is_some() {
             return Ok(None);
         }
@@ -786,13 +817,20 @@ impl BridgeCore {
                 )?;
                 Ok(Some(id))
             }
-            Err(PolicyUpgradeReject::GoalNotRegistered | PolicyUpgradeReject::EntryNotCommitted) => Ok(None),
+            Err(
+                PolicyUpgradeReject::GoalNotRegistered | PolicyUpgradeReject::EntryNotCommitted,
+            ) => Ok(None),
             Err(r) => {
                 if r != PolicyUpgradeReject::AlreadyActive {
                     self.counters.rule_rejected += 1;
-                    self.last_error = Some(format!("goal {goal_id}: {}", RuleRejection::Upgrade(r)));
+                    self.last_error =
+                        Some(format!("goal {goal_id}: {}", RuleRejection::Upgrade(r)));
                 }
-                self.chain.goals.get_mut(goal_id).expect("goal exists").wanted_policy = None;
+                self.chain
+                    .goals
+                    .get_mut(goal_id)
+                    .expect("goal exists")
+                    .wanted_policy = None;
                 self.save_state(store)?;
                 Ok(None)
             }
@@ -842,10 +880,7 @@ impl BridgeCore {
                 item.signed = None;
                 item.tx_hash = None;
             }
-            ItemResult::Status(TxStatus::Confirmed {
-                block_number,
-                ..
-            }) => {
+            ItemResult::Status(TxStatus::Confirmed { block_number, .. }) => {
                 self.confirm(&item, block_number, now);
                 self.counters.confirmed += 1;
                 self.items.remove(&id);
@@ -860,7 +895,10 @@ impl BridgeCore {
                 // Rejected, evicted, expired or unknown: the node no longer
                 // holds it; sign again with a fresh sequence and expiry.
                 self.counters.retried += 1;
-                self.last_error = Some(format!("tx {} was {gone:?} by the node; re-signing", item.tx_hash.as_deref().unwrap_or("?")));
+                self.last_error = Some(format!(
+                    "tx {} was {gone:?} by the node; re-signing",
+                    item.tx_hash.as_deref().unwrap_or("?")
+                ));
                 item.signed = None;
                 item.tx_hash = None;
                 item.admitted = false;
@@ -884,7 +922,13 @@ impl BridgeCore {
                         code,
                         Some(ErrorCode::InsufficientFunds | ErrorCode::FeeLimitTooLow)
                     )
-                    || matches!(err, TauError::Malformed(_) | TauError::CommandMismatch { .. } | TauError::ResponseTooLarge(_) | TauError::InvalidUtf8)
+                    || matches!(
+                        err,
+                        TauError::Malformed(_)
+                            | TauError::CommandMismatch { .. }
+                            | TauError::ResponseTooLarge(_)
+                            | TauError::InvalidUtf8
+                    )
                 {
                     // Busy node, no funds yet, or a garbled answer: the same
                     // tx may pass later. Back off.
@@ -908,7 +952,11 @@ impl BridgeCore {
     }
 
     fn confirm(&mut self, item: &PendingTx, block_number: u64, now: u64) {
-        let g = self.chain.goals.entry(item.tx.goal_id().to_string()).or_default();
+        let g = self
+            .chain
+            .goals
+            .entry(item.tx.goal_id().to_string())
+            .or_default();
         match &item.tx {
             IanTx::GoalRegistration { goal_hash, .. } => g.registered_hash = Some(*goal_hash),
             IanTx::LogCommit { size, root, .. } => {
@@ -924,7 +972,10 @@ impl BridgeCore {
             }
             IanTx::PolicyUpgrade { policy_hash, .. } => {
                 g.active_policy = Some(*policy_hash);
-                if g.wanted_policy.as_ref().is_some_and(|w| w.policy_hash == *policy_hash) {
+                if g.wanted_policy
+                    .as_ref()
+                    .is_some_and(|w| w.policy_hash == *policy_hash)
+                {
                     g.wanted_policy = None;
                 }
             }
@@ -1006,10 +1057,17 @@ impl TauBridge {
     ) -> Result<Self, BridgeError> {
         let handle = tokio::runtime::Handle::try_current().map_err(|_| BridgeError::NoRuntime)?;
         if cfg.endpoint.trim().is_empty() || cfg.network_id.trim().is_empty() {
-            return Err(BridgeError::Config("endpoint and network id are required".into()));
+            return Err(BridgeError::Config(
+                "endpoint and network id are required".into(),
+            ));
         }
         let key = TauKey::load(&cfg.key_file)?;
-        keys::bind_key_to_network(&cfg.binding_file, key.public_hex(), &cfg.network_id, cfg.allow_key_reuse)?;
+        keys::bind_key_to_network(
+            &cfg.binding_file,
+            key.public_hex(),
+            &cfg.network_id,
+            cfg.allow_key_reuse,
+        )?;
         let mut core = BridgeCore::load(store.as_ref())?;
         core.configure(&cfg, key.public_hex());
         let shared = Arc::new(Shared {
@@ -1021,7 +1079,13 @@ impl TauBridge {
         client_cfg.retry = cfg.client_retry;
         let client = Arc::new(TauClient::new(client_cfg));
         let sender = TxSender::new(client, key, cfg.fee_limit, cfg.tx_ttl_secs, clock.clone());
-        let task = handle.spawn(worker(shared.clone(), sender, verifier, clock, cfg.poll_interval));
+        let task = handle.spawn(worker(
+            shared.clone(),
+            sender,
+            verifier,
+            clock,
+            cfg.poll_interval,
+        ));
         Ok(Self { shared, task })
     }
 

@@ -74,7 +74,7 @@ pub enum TauError {
     },
     /// The node refused the request.
     #[error("Tau node rejected the request: {0}")]
-    Rejected(NodeRejection),
+    Rejected(Box<NodeRejection>),
     /// Building or signing a transaction failed.
     #[error(transparent)]
     Tx(#[from] TxError),
@@ -218,8 +218,8 @@ impl Bucket {
     /// Time to wait before a token is available (and takes it).
     fn take(&mut self) -> Duration {
         let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate)
-            .min(self.burst);
+        self.tokens =
+            (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate).min(self.burst);
         self.at = now;
         self.tokens -= 1.0;
         if self.tokens >= 0.0 || self.rate <= 0.0 {
@@ -422,7 +422,7 @@ impl TauClient {
                 }
                 Ok(data)
             }
-            Response::Error(r) => Err(TauError::Rejected(r)),
+            Response::Error(r) => Err(TauError::Rejected(Box::new(r))),
             other => Err(TauError::Malformed(MalformedResponse {
                 reason: "handshake line where JSON was expected".into(),
                 line: format!("{other:?}"),
@@ -437,7 +437,7 @@ impl TauClient {
             Response::HelloUnsupported { expected, got } => {
                 Err(TauError::UnsupportedVersion { expected, got })
             }
-            Response::Error(r) => Err(TauError::Rejected(r)),
+            Response::Error(r) => Err(TauError::Rejected(Box::new(r))),
             Response::Ok { .. } => Err(TauError::Malformed(MalformedResponse {
                 reason: "JSON answer to hello".into(),
                 line: String::new(),
@@ -614,7 +614,13 @@ impl std::fmt::Debug for TxSender {
 impl TxSender {
     /// A sender that signs with `key`, `fee_limit` as a decimal string, and
     /// `expiration_time = clock() + ttl_secs`.
-    pub fn new(client: Arc<TauClient>, key: TauKey, fee_limit: u64, ttl_secs: u64, clock: Clock) -> Self {
+    pub fn new(
+        client: Arc<TauClient>,
+        key: TauKey,
+        fee_limit: u64,
+        ttl_secs: u64,
+        clock: Clock,
+    ) -> Self {
         Self {
             client,
             key,

@@ -109,10 +109,14 @@ impl Transcript {
             if line.trim().is_empty() {
                 continue;
             }
-            let fmt = |reason: String| ReplayError::Format { line: i + 1, reason };
+            let fmt = |reason: String| ReplayError::Format {
+                line: i + 1,
+                reason,
+            };
             let value: serde_json::Value =
                 serde_json::from_str(line).map_err(|e| fmt(e.to_string()))?;
-            let rec: Record = serde_json::from_value(value.clone()).map_err(|e| fmt(e.to_string()))?;
+            let rec: Record =
+                serde_json::from_value(value.clone()).map_err(|e| fmt(e.to_string()))?;
             if rec.header {
                 header = value;
                 continue;

@@ -183,7 +183,9 @@ impl IanTx {
         known_goal_id: Option<&str>,
     ) -> Result<Self, PayloadError> {
         let kind = field(ops, KEY_KIND, Some(1))?[0];
-        let gid: [u8; 32] = field(ops, 18, Some(32))?.try_into().expect("length checked");
+        let gid: [u8; 32] = field(ops, 18, Some(32))?
+            .try_into()
+            .expect("length checked");
         let goal_for_hash = |goal_id: String| {
             check_goal_id(&goal_id)?;
             if goal_id_hash(&goal_id) == gid {
@@ -208,18 +210,24 @@ impl IanTx {
                 })?;
                 Ok(IanTx::GoalRegistration {
                     goal_id: goal_for_hash(goal_id)?,
-                    goal_hash: field(ops, 19, Some(32))?.try_into().expect("length checked"),
+                    goal_hash: field(ops, 19, Some(32))?
+                        .try_into()
+                        .expect("length checked"),
                 })
             }
             KIND_LOG_COMMIT => Ok(IanTx::LogCommit {
                 goal_id: known()?,
                 size: u64::from_be_bytes(field(ops, 19, Some(8))?.try_into().expect("checked")),
-                root: field(ops, 20, Some(32))?.try_into().expect("length checked"),
+                root: field(ops, 20, Some(32))?
+                    .try_into()
+                    .expect("length checked"),
                 signature: field(ops, 21, Some(CHECKPOINT_SIGNATURE_LEN))?,
             }),
             KIND_POLICY_UPGRADE => Ok(IanTx::PolicyUpgrade {
                 goal_id: known()?,
-                policy_hash: field(ops, 19, Some(32))?.try_into().expect("length checked"),
+                policy_hash: field(ops, 19, Some(32))?
+                    .try_into()
+                    .expect("length checked"),
                 entry_index: u64::from_be_bytes(
                     field(ops, 20, Some(8))?.try_into().expect("checked"),
                 ),

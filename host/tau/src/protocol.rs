@@ -405,15 +405,17 @@ pub fn parse_response(line: &str) -> Result<Response, MalformedResponse> {
         message: String,
         details: Option<Map<String, Value>>,
     }
-    let env: Envelope =
-        serde_json::from_str(line).map_err(|e| malformed(format!("not a JSON envelope ({e})"), line))?;
+    let env: Envelope = serde_json::from_str(line)
+        .map_err(|e| malformed(format!("not a JSON envelope ({e})"), line))?;
     match env.status.as_str() {
         "ok" => Ok(Response::Ok {
             command: env.command,
             data: env.data.ok_or_else(|| malformed("ok without data", line))?,
         }),
         "error" => {
-            let body = env.error.ok_or_else(|| malformed("error without error object", line))?;
+            let body = env
+                .error
+                .ok_or_else(|| malformed("error without error object", line))?;
             let code = ErrorCode::parse(&body.code);
             let details = typed_details(&code, body.details);
             Ok(Response::Error(NodeRejection {
@@ -450,7 +452,10 @@ fn typed_details(code: &ErrorCode, details: Option<Map<String, Value>>) -> Rejec
             .map(|(expected, received)| RejectionDetails::Sequence { expected, received }),
         ErrorCode::TxExpired => u("expires_at")
             .zip(u("current"))
-            .map(|(expires_at, current)| RejectionDetails::Expired { expires_at, current }),
+            .map(|(expires_at, current)| RejectionDetails::Expired {
+                expires_at,
+                current,
+            }),
         ErrorCode::InsufficientFunds => big("balance")
             .zip(big("required"))
             .map(|(balance, required)| RejectionDetails::Funds { balance, required }),
@@ -553,6 +558,9 @@ impl TxStatus {
 
     /// Whether the tx is gone for good without being included.
     pub fn is_dropped(&self) -> bool {
-        matches!(self, TxStatus::Rejected | TxStatus::Evicted | TxStatus::Expired)
+        matches!(
+            self,
+            TxStatus::Rejected | TxStatus::Evicted | TxStatus::Expired
+        )
     }
 }

@@ -415,7 +415,9 @@ pub fn parse_bv_value(text: &str, width: u32) -> Result<Vec<u8>, String> {
     let set_bits = |out: &mut Vec<u8>, bits: &mut dyn Iterator<Item = u8>| -> Result<(), String> {
         // bits given most significant first; fill from the right
         let bits: Vec<u8> = bits.collect();
-        if bits.len() > width as usize && bits[..bits.len() - width as usize].iter().any(|b| *b != 0) {
+        if bits.len() > width as usize
+            && bits[..bits.len() - width as usize].iter().any(|b| *b != 0)
+        {
             return Err(format!("{t} does not fit bv[{width}]"));
         }
         for (k, bit) in bits.iter().rev().enumerate() {
@@ -447,7 +449,9 @@ pub fn parse_bv_value(text: &str, width: u32) -> Result<Vec<u8>, String> {
     } else {
         let v: u128 = t.parse().map_err(|_| format!("bad decimal value {t:?}"))?;
         let bytes = v.to_be_bytes();
-        let mut bits = bytes.iter().flat_map(|b| (0..8).rev().map(move |i| (b >> i) & 1));
+        let mut bits = bytes
+            .iter()
+            .flat_map(|b| (0..8).rev().map(move |i| (b >> i) & 1));
         set_bits(&mut out, &mut bits)?;
     }
     Ok(out)
@@ -514,7 +518,12 @@ pub fn load_fixture(rules_dir: &Path, rule: RuleId) -> Result<Fixture, FixtureEr
     let cases_text = read(&cases_path)?;
     let names: Vec<String> = data_lines(&cases_text)
         .iter()
-        .map(|l| l.split_once(' ').map(|(_, n)| n.trim()).unwrap_or(l).to_string())
+        .map(|l| {
+            l.split_once(' ')
+                .map(|(_, n)| n.trim())
+                .unwrap_or(l)
+                .to_string()
+        })
         .collect();
     let fmt = |path: &Path, reason: String| FixtureError::Format {
         path: path.to_path_buf(),
@@ -535,7 +544,10 @@ pub fn load_fixture(rules_dir: &Path, rule: RuleId) -> Result<Fixture, FixtureEr
         let text = read(&path)?;
         let lines = data_lines(&text);
         if lines.len() != steps.len() {
-            return Err(fmt(&path, format!("{} values for {} cases", lines.len(), steps.len())));
+            return Err(fmt(
+                &path,
+                format!("{} values for {} cases", lines.len(), steps.len()),
+            ));
         }
         for (step, line) in steps.iter_mut().zip(lines) {
             let v = parse_bv_value(line, *width).map_err(|r| fmt(&path, r))?;
@@ -547,10 +559,14 @@ pub fn load_fixture(rules_dir: &Path, rule: RuleId) -> Result<Fixture, FixtureEr
         let text = read(&path)?;
         let lines = data_lines(&text);
         if lines.len() != steps.len() {
-            return Err(fmt(&path, format!("{} values for {} cases", lines.len(), steps.len())));
+            return Err(fmt(
+                &path,
+                format!("{} values for {} cases", lines.len(), steps.len()),
+            ));
         }
         for (step, line) in steps.iter_mut().zip(lines) {
-            let v = parse_tau_output_value(line).ok_or_else(|| fmt(&path, format!("bad value {line}")))?;
+            let v = parse_tau_output_value(line)
+                .ok_or_else(|| fmt(&path, format!("bad value {line}")))?;
             step.expected.insert((*name).to_string(), v);
         }
     }
@@ -562,7 +578,9 @@ fn h32(inputs: &BTreeMap<String, Vec<u8>>, k: &str) -> [u8; 32] {
 }
 
 fn num(inputs: &BTreeMap<String, Vec<u8>>, k: &str) -> u64 {
-    inputs[k].iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
+    inputs[k]
+        .iter()
+        .fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
 }
 
 /// Runs the Rust checker of `rule` on one fixture step's input values and
@@ -596,5 +614,8 @@ pub fn evaluate_step(rule: RuleId, inputs: &BTreeMap<String, Vec<u8>>) -> BTreeM
         .map_err(|e| e.code()),
     };
     let (o1, o2) = outputs(result);
-    BTreeMap::from([("o1".to_string(), u64::from(o1)), ("o2".to_string(), u64::from(o2))])
+    BTreeMap::from([
+        ("o1".to_string(), u64::from(o1)),
+        ("o2".to_string(), u64::from(o2)),
+    ])
 }

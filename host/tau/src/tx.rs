@@ -53,7 +53,9 @@ pub enum TxError {
     },
     /// An operation key the node reserves (`"0"`..`"16"`) or that is not a
     /// decimal stream number.
-    #[error("operation key '{0}' is reserved or not a custom stream (use {FIRST_FREE_OPERATION_KEY} and up)")]
+    #[error(
+        "operation key '{0}' is reserved or not a custom stream (use {FIRST_FREE_OPERATION_KEY} and up)"
+    )]
     ReservedOperationKey(String),
     /// More numeric custom keys than the node admits.
     #[error("{0} custom streams exceed the node's limit of {MAX_CUSTOM_STREAMS}")]
@@ -124,7 +126,10 @@ impl UnsignedTx {
     pub fn to_map(&self) -> Result<Map<String, Value>, TxError> {
         let mut m = Map::new();
         m.insert("tx_type".into(), Value::from("user_tx"));
-        m.insert("sender_pubkey".into(), Value::from(self.sender_pubkey.clone()));
+        m.insert(
+            "sender_pubkey".into(),
+            Value::from(self.sender_pubkey.clone()),
+        );
         m.insert("sequence_number".into(), Value::from(self.sequence_number));
         m.insert("expiration_time".into(), Value::from(self.expiration_time));
         m.insert("fee_limit".into(), self.fee_limit.to_value()?);
@@ -168,7 +173,11 @@ pub fn signing_object(tx: &Map<String, Value>) -> Value {
         .unwrap_or_else(|| Value::from("user_tx"));
     match tx_type.as_str() {
         Some("consensus_rule_update") => {
-            for field in ["rule_revisions", "activate_at_height", "host_contract_patch"] {
+            for field in [
+                "rule_revisions",
+                "activate_at_height",
+                "host_contract_patch",
+            ] {
                 if let Some(v) = tx.get(field) {
                     s.insert(field.into(), v.clone());
                 }
@@ -319,7 +328,11 @@ impl OperationsBuilder {
                 value,
             });
         }
-        if self.ops.insert(key.to_string(), Value::String(value)).is_none() {
+        if self
+            .ops
+            .insert(key.to_string(), Value::String(value))
+            .is_none()
+        {
             self.custom += 1;
         }
         if self.custom > MAX_CUSTOM_STREAMS {
@@ -364,7 +377,9 @@ impl OperationsBuilder {
 /// `#x` followed by one or more lowercase hex digits.
 pub fn is_hex_literal(value: &str) -> bool {
     value.strip_prefix("#x").is_some_and(|h| {
-        !h.is_empty() && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        !h.is_empty()
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
 }
 

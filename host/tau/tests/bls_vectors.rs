@@ -29,10 +29,20 @@ fn keys_derive_from_seed_and_ikm_exactly_as_py_ecc() {
     for k in keys {
         let expected_pk = s(k, "pk_hex");
         let by_sk = TauKey::from_secret_hex(s(k, "sk_hex")).unwrap();
-        assert_eq!(by_sk.public_hex(), expected_pk, "pk from sk for {}", k["name"]);
+        assert_eq!(
+            by_sk.public_hex(),
+            expected_pk,
+            "pk from sk for {}",
+            k["name"]
+        );
         if let Some(ikm) = k["ikm"].as_str() {
             let from_ikm = TauKey::from_ikm(&hex::decode(ikm).unwrap()).unwrap();
-            assert_eq!(from_ikm.secret_hex(), s(k, "sk_hex"), "sk from ikm for {}", k["name"]);
+            assert_eq!(
+                from_ikm.secret_hex(),
+                s(k, "sk_hex"),
+                "sk from ikm for {}",
+                k["name"]
+            );
         }
         if let Some(seed) = k["seed"].as_str() {
             assert_eq!(
@@ -121,13 +131,17 @@ fn typed_builder_reproduces_the_integer_fee_limit_vector_on_stream_17() {
     let v = vectors();
     let t = &v["tx_vectors"][3];
     let bob = TauKey::from_seed("ian-tau-reference/bob").unwrap();
-    let root = hex::decode("5463933c8c8dd0ae5a2230bdb6ac3cccd52c4003eb6658908277ff332fccec84").unwrap();
+    let root =
+        hex::decode("5463933c8c8dd0ae5a2230bdb6ac3cccd52c4003eb6658908277ff332fccec84").unwrap();
     let signed = UnsignedTx {
         sender_pubkey: bob.public_hex().to_string(),
         sequence_number: 1,
         expiration_time: 1_900_000_000,
         fee_limit: FeeLimit::Integer(10),
-        operations: OperationsBuilder::new().custom_bytes(17, &root).unwrap().build(),
+        operations: OperationsBuilder::new()
+            .custom_bytes(17, &root)
+            .unwrap()
+            .build(),
     }
     .sign(&bob)
     .unwrap();
@@ -143,12 +157,25 @@ fn fee_limit_as_string_and_as_integer_hash_differently() {
         sequence_number: 1,
         expiration_time: 1_900_000_000,
         fee_limit: fee,
-        operations: OperationsBuilder::new().custom_bytes(17, &[0xab; 32]).unwrap().build(),
+        operations: OperationsBuilder::new()
+            .custom_bytes(17, &[0xab; 32])
+            .unwrap()
+            .build(),
     };
     let as_string = make(FeeLimit::DecimalString(10));
     let as_int = make(FeeLimit::Integer(10));
-    assert!(as_string.signing_payload().unwrap().contains(r#""fee_limit":"10""#));
-    assert!(as_int.signing_payload().unwrap().contains(r#""fee_limit":10,"#));
+    assert!(
+        as_string
+            .signing_payload()
+            .unwrap()
+            .contains(r#""fee_limit":"10""#)
+    );
+    assert!(
+        as_int
+            .signing_payload()
+            .unwrap()
+            .contains(r#""fee_limit":10,"#)
+    );
     assert_ne!(
         as_string.sign(&bob).unwrap().tx_hash(),
         as_int.sign(&bob).unwrap().tx_hash()
@@ -163,9 +190,16 @@ fn block_vectors_header_hash_and_proposer_signature() {
             serde_json::from_value(b["header"].clone()).unwrap();
         let bytes = header.canonical_bytes().unwrap();
         assert_eq!(hex::encode(&bytes), s(b, "header_canonical_bytes"));
-        assert_eq!(hex::encode(header.block_hash().unwrap()), s(b, "block_hash"));
+        assert_eq!(
+            hex::encode(header.block_hash().unwrap()),
+            s(b, "block_hash")
+        );
         let digest = Sha256::digest(&bytes);
-        assert!(keys::verify(&header.proposer_pubkey, &digest, s(b, "consensus_proof")));
+        assert!(keys::verify(
+            &header.proposer_pubkey,
+            &digest,
+            s(b, "consensus_proof")
+        ));
         let ids: Vec<String> = serde_json::from_value(b["tx_ids"].clone()).unwrap();
         assert_eq!(
             hex::encode(ian_tau::block::merkle_root(&ids).unwrap()),
@@ -186,7 +220,10 @@ fn merkle_vectors_including_empty_and_single_leaf() {
             assert!(leaves.is_empty());
             continue;
         }
-        assert_eq!(hex::encode(ian_tau::block::merkle_root(&leaves).unwrap()), root);
+        assert_eq!(
+            hex::encode(ian_tau::block::merkle_root(&leaves).unwrap()),
+            root
+        );
     }
 }
 

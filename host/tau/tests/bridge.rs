@@ -40,7 +40,9 @@ impl TestLog {
     /// Appends `n` entries and returns the signed checkpoint event.
     fn append(&self, goal: &str, n: usize) -> TauEvent {
         let mut roots = self.roots.lock().unwrap();
-        let chain = roots.entry(goal.to_string()).or_insert_with(|| vec![[0; 32]]);
+        let chain = roots
+            .entry(goal.to_string())
+            .or_insert_with(|| vec![[0; 32]]);
         for _ in 0..n {
             let last = *chain.last().unwrap();
             let mut h = Sha256::new();
@@ -54,7 +56,11 @@ impl TestLog {
             goal_id: goal.into(),
             size,
             root,
-            signature: self.key.sign(&Self::message(goal, size, &root)).to_bytes().to_vec(),
+            signature: self
+                .key
+                .sign(&Self::message(goal, size, &root))
+                .to_bytes()
+                .to_vec(),
         }
     }
 
@@ -77,7 +83,14 @@ impl CheckpointVerifier for TestLog {
             .is_ok()
     }
 
-    fn consistent(&self, goal_id: &str, old_size: u64, old_root: &[u8; 32], new_size: u64, new_root: &[u8; 32]) -> bool {
+    fn consistent(
+        &self,
+        goal_id: &str,
+        old_size: u64,
+        old_root: &[u8; 32],
+        new_size: u64,
+        new_root: &[u8; 32],
+    ) -> bool {
         let roots = self.roots.lock().unwrap();
         let Some(chain) = roots.get(goal_id) else {
             return false;
@@ -104,7 +117,7 @@ fn registered(n: u8) -> TauEvent {
 fn recorded_error(set_file: &str, n: usize) -> TauError {
     let line = transcript(set_file).exchange(n).response.unwrap();
     match parse_response(&line).unwrap() {
-        Response::Error(r) => TauError::Rejected(r),
+        Response::Error(r) => TauError::Rejected(Box::new(r)),
         other => panic!("exchange {n} is not an error: {other:?}"),
     }
 }
@@ -142,18 +155,30 @@ fn confirm(c: &mut BridgeCore, store: &MemoryPendingStore, id: u64, now: u64) {
     .unwrap();
     let hash = tx.tx_hash().to_string();
     c.apply(store, id, ItemResult::Signed(tx), now).unwrap();
-    c.apply(store, id, ItemResult::Sent(SendOutcome::Queued { tx_hash: hash }), now)
-        .unwrap();
+    c.apply(
+        store,
+        id,
+        ItemResult::Sent(SendOutcome::Queued { tx_hash: hash }),
+        now,
+    )
+    .unwrap();
     let confirmed = recorded_status("emulated/02-main-flow.jsonl", 18);
     assert!(matches!(confirmed, TxStatus::Confirmed { .. }));
-    c.apply(store, id, ItemResult::Status(confirmed), now).unwrap();
+    c.apply(store, id, ItemResult::Status(confirmed), now)
+        .unwrap();
 }
 
 fn registered_core(entries: u64, secs: u64) -> (BridgeCore, MemoryPendingStore) {
     let (mut c, store) = core(entries, secs);
-    assert_eq!(c.notify(&store, registered(1)).unwrap(), NotifyOutcome::Queued(1));
+    assert_eq!(
+        c.notify(&store, registered(1)).unwrap(),
+        NotifyOutcome::Queued(1)
+    );
     confirm(&mut c, &store, 1, 10);
-    assert_eq!(c.status().goals[GOAL].registered_hash, Some(hex::encode(goal_hash(1))));
+    assert_eq!(
+        c.status().goals[GOAL].registered_hash,
+        Some(hex::encode(goal_hash(1)))
+    );
     (c, store)
 }
 
@@ -188,14 +213,27 @@ fn config_reads_every_override() {
     assert_eq!((cfg.fee_limit, cfg.tx_ttl_secs), (50, 120));
     assert_eq!(cfg.poll_interval, Duration::from_millis(500));
     assert!(cfg.allow_key_reuse);
-    assert_eq!(cfg.binding_file, std::path::PathBuf::from("/keys/bind.json"));
+    assert_eq!(
+        cfg.binding_file,
+        std::path::PathBuf::from("/keys/bind.json")
+    );
 }
 
 #[test]
 fn config_defaults_bind_next_to_the_key_file() {
     let cfg = BridgeConfig::new("h:1", "/keys/tau.json", "n");
-    assert_eq!(cfg.binding_file, std::path::PathBuf::from("/keys/tau.json.networks.json"));
-    assert_eq!((cfg.commit_every_entries, cfg.commit_every_secs, cfg.fee_limit), (64, 300, 100));
+    assert_eq!(
+        cfg.binding_file,
+        std::path::PathBuf::from("/keys/tau.json.networks.json")
+    );
+    assert_eq!(
+        (
+            cfg.commit_every_entries,
+            cfg.commit_every_secs,
+            cfg.fee_limit
+        ),
+        (64, 300, 100)
+    );
     assert!(!cfg.allow_key_reuse);
 }
 
@@ -203,7 +241,10 @@ fn config_defaults_bind_next_to_the_key_file() {
 fn config_refuses_missing_key_file_and_bad_numbers() {
     let only_endpoint = |k: &str| (k == "IAN_TAU_ENDPOINT").then(|| "h:1".to_string());
     let err = BridgeConfig::from_lookup(only_endpoint).unwrap_err();
-    assert!(matches!(&err, BridgeError::Config(m) if m.contains("IAN_TAU_KEY_FILE")), "{err}");
+    assert!(
+        matches!(&err, BridgeError::Config(m) if m.contains("IAN_TAU_KEY_FILE")),
+        "{err}"
+    );
     let bad = |k: &str| match k {
         "IAN_TAU_ENDPOINT" => Some("h:1".into()),
         "IAN_TAU_KEY_FILE" => Some("k".into()),
@@ -212,7 +253,10 @@ fn config_refuses_missing_key_file_and_bad_numbers() {
         _ => None,
     };
     let err = BridgeConfig::from_lookup(bad).unwrap_err();
-    assert!(matches!(&err, BridgeError::Config(m) if m.contains("IAN_TAU_COMMIT_EVERY_ENTRIES")), "{err}");
+    assert!(
+        matches!(&err, BridgeError::Config(m) if m.contains("IAN_TAU_COMMIT_EVERY_ENTRIES")),
+        "{err}"
+    );
 }
 
 fn unreachable_endpoint() -> String {
@@ -242,15 +286,28 @@ async fn start_refuses_a_key_bound_to_another_network_unless_allowed() {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn PendingStore> = Arc::new(MemoryPendingStore::new());
     let log = TestLog::new();
-    TauBridge::start(test_config(dir.path(), "tau-testnet-v2"), store.clone(), log.clone())
-        .unwrap()
-        .shutdown();
-    let err = TauBridge::start(test_config(dir.path(), "ian-tau-local"), store.clone(), log.clone())
-        .err()
-        .unwrap();
+    TauBridge::start(
+        test_config(dir.path(), "tau-testnet-v2"),
+        store.clone(),
+        log.clone(),
+    )
+    .unwrap()
+    .shutdown();
+    let err = TauBridge::start(
+        test_config(dir.path(), "ian-tau-local"),
+        store.clone(),
+        log.clone(),
+    )
+    .err()
+    .unwrap();
     match err {
-        BridgeError::Key(KeyError::BoundToOtherNetwork { bound, configured, .. }) => {
-            assert_eq!((bound.as_str(), configured.as_str()), ("tau-testnet-v2", "ian-tau-local"))
+        BridgeError::Key(KeyError::BoundToOtherNetwork {
+            bound, configured, ..
+        }) => {
+            assert_eq!(
+                (bound.as_str(), configured.as_str()),
+                ("tau-testnet-v2", "ian-tau-local")
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -287,12 +344,27 @@ async fn wait_for(bridge: &TauBridge, what: &str, cond: impl Fn(&TauStatus) -> b
 async fn notify_never_waits_for_an_unreachable_node_and_keeps_the_tx() {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn PendingStore> = Arc::new(MemoryPendingStore::new());
-    let bridge = TauBridge::start(test_config(dir.path(), "n"), store.clone(), TestLog::new()).unwrap();
-    assert_eq!(bridge.notify(registered(1)).unwrap(), NotifyOutcome::Queued(1));
+    let bridge =
+        TauBridge::start(test_config(dir.path(), "n"), store.clone(), TestLog::new()).unwrap();
+    assert_eq!(
+        bridge.notify(registered(1)).unwrap(),
+        NotifyOutcome::Queued(1)
+    );
     let s = wait_for(&bridge, "a retry", |s| s.counters.retried >= 1).await;
-    assert!(s.last_error.as_deref().unwrap().contains("connect"), "{s:?}");
+    assert!(
+        s.last_error.as_deref().unwrap().contains("connect"),
+        "{s:?}"
+    );
     assert_eq!((s.pending, s.counters.sent, s.counters.failed), (1, 0, 0));
-    assert_eq!(store.list().unwrap().iter().filter(|(id, _)| *id == 1).count(), 1);
+    assert_eq!(
+        store
+            .list()
+            .unwrap()
+            .iter()
+            .filter(|(id, _)| *id == 1)
+            .count(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -320,13 +392,21 @@ async fn pending_txs_survive_a_restart() {
 #[test]
 fn registration_with_another_hash_is_refused_by_the_precheck() {
     let (mut c, store) = core(64, 300);
-    assert_eq!(c.notify(&store, registered(1)).unwrap(), NotifyOutcome::Queued(1));
+    assert_eq!(
+        c.notify(&store, registered(1)).unwrap(),
+        NotifyOutcome::Queued(1)
+    );
     let err = c.notify(&store, registered(2)).unwrap_err();
     assert!(matches!(
         err,
-        BridgeError::Rule(RuleRejection::Goal(GoalRegistrationReject::RegisteredWithOtherHash))
+        BridgeError::Rule(RuleRejection::Goal(
+            GoalRegistrationReject::RegisteredWithOtherHash
+        ))
     ));
-    assert_eq!(c.notify(&store, registered(1)).unwrap(), NotifyOutcome::AlreadyKnown);
+    assert_eq!(
+        c.notify(&store, registered(1)).unwrap(),
+        NotifyOutcome::AlreadyKnown
+    );
     let zero = TauEvent::GoalRegistered {
         goal_id: "other".into(),
         goal_hash: [0; 32],
@@ -346,14 +426,20 @@ fn malformed_events_are_refused_before_queueing() {
         goal_id: "Bad Id".into(),
         goal_hash: goal_hash(1),
     };
-    assert!(matches!(c.notify(&store, bad_id).unwrap_err(), BridgeError::Payload(_)));
+    assert!(matches!(
+        c.notify(&store, bad_id).unwrap_err(),
+        BridgeError::Payload(_)
+    ));
     let short_sig = TauEvent::CheckpointSigned {
         goal_id: GOAL.into(),
         size: 1,
         root: [1; 32],
         signature: vec![0; 10],
     };
-    assert!(matches!(c.notify(&store, short_sig).unwrap_err(), BridgeError::Payload(_)));
+    assert!(matches!(
+        c.notify(&store, short_sig).unwrap_err(),
+        BridgeError::Payload(_)
+    ));
     assert!(c.pending().is_empty());
 }
 
@@ -362,7 +448,10 @@ fn commit_waits_for_the_confirmed_registration() {
     let log = TestLog::new();
     let (mut c, store) = core(4, 300);
     c.notify(&store, registered(1)).unwrap();
-    assert_eq!(c.notify(&store, log.append(GOAL, 2)).unwrap(), NotifyOutcome::Recorded);
+    assert_eq!(
+        c.notify(&store, log.append(GOAL, 2)).unwrap(),
+        NotifyOutcome::Recorded
+    );
     assert!(c.plan(&store, log.as_ref(), 1_000).unwrap().is_empty());
     confirm(&mut c, &store, 1, 1_000);
     let ids = c.plan(&store, log.as_ref(), 1_000).unwrap();
@@ -379,25 +468,45 @@ fn commits_follow_the_entry_and_time_thresholds() {
     let first = c.plan(&store, log.as_ref(), 1_000).unwrap();
     assert_eq!(first.len(), 1, "first checkpoint commits at once");
     confirm(&mut c, &store, first[0], 1_000);
-    assert_eq!(c.status().goals[GOAL].last_committed.as_ref().unwrap().size, 2);
+    assert_eq!(
+        c.status().goals[GOAL].last_committed.as_ref().unwrap().size,
+        2
+    );
     c.notify(&store, log.append(GOAL, 3)).unwrap();
-    assert!(c.plan(&store, log.as_ref(), 1_010).unwrap().is_empty(), "5 < 2 + 4 and 10 s < 300 s");
+    assert!(
+        c.plan(&store, log.as_ref(), 1_010).unwrap().is_empty(),
+        "5 < 2 + 4 and 10 s < 300 s"
+    );
     c.notify(&store, log.append(GOAL, 1)).unwrap();
-    assert_eq!(c.plan(&store, log.as_ref(), 1_010).unwrap().len(), 1, "6 >= 2 + 4");
+    assert_eq!(
+        c.plan(&store, log.as_ref(), 1_010).unwrap().len(),
+        1,
+        "6 >= 2 + 4"
+    );
     let (mut c, store) = registered_core(100, 300);
     c.notify(&store, log.append("trading-v1", 1)).unwrap();
     let id = c.plan(&store, log.as_ref(), 1_000).unwrap()[0];
     confirm(&mut c, &store, id, 1_000);
     c.notify(&store, log.append(GOAL, 1)).unwrap();
     assert!(c.plan(&store, log.as_ref(), 1_299).unwrap().is_empty());
-    assert_eq!(c.plan(&store, log.as_ref(), 1_300).unwrap().len(), 1, "300 s since the last commit");
+    assert_eq!(
+        c.plan(&store, log.as_ref(), 1_300).unwrap().len(),
+        1,
+        "300 s since the last commit"
+    );
 }
 
 #[test]
 fn checkpoint_with_a_bad_signature_is_dropped_by_the_precheck() {
     let log = TestLog::new();
     let (mut c, store) = registered_core(1, 300);
-    let TauEvent::CheckpointSigned { goal_id, size, root, .. } = log.append(GOAL, 2) else {
+    let TauEvent::CheckpointSigned {
+        goal_id,
+        size,
+        root,
+        ..
+    } = log.append(GOAL, 2)
+    else {
         unreachable!()
     };
     c.notify(
@@ -413,7 +522,11 @@ fn checkpoint_with_a_bad_signature_is_dropped_by_the_precheck() {
     assert!(c.plan(&store, log.as_ref(), 1_000).unwrap().is_empty());
     let s = c.status();
     assert_eq!(s.counters.rule_rejected, 1);
-    assert!(s.last_error.unwrap().contains(&LogCommitReject::SignatureNotVerified.to_string()));
+    assert!(
+        s.last_error
+            .unwrap()
+            .contains(&LogCommitReject::SignatureNotVerified.to_string())
+    );
     assert_eq!(s.goals[GOAL].latest_checkpoint_size, None);
 }
 
@@ -431,7 +544,11 @@ fn checkpoint_that_does_not_extend_the_committed_log_is_dropped() {
     c.notify(&store, fork).unwrap();
     assert!(c.plan(&store, log.as_ref(), 2_000).unwrap().is_empty());
     let s = c.status();
-    assert!(s.last_error.unwrap().contains(&LogCommitReject::NotConsistent.to_string()));
+    assert!(
+        s.last_error
+            .unwrap()
+            .contains(&LogCommitReject::NotConsistent.to_string())
+    );
     assert_eq!(s.goals[GOAL].last_committed.as_ref().unwrap().size, 2);
 }
 
@@ -448,7 +565,10 @@ fn policy_upgrade_waits_until_its_entry_is_committed() {
         entry_index: 3,
     };
     assert_eq!(c.notify(&store, top).unwrap(), NotifyOutcome::Recorded);
-    assert!(c.plan(&store, log.as_ref(), 1_001).unwrap().is_empty(), "entry 3 not under size 2");
+    assert!(
+        c.plan(&store, log.as_ref(), 1_001).unwrap().is_empty(),
+        "entry 3 not under size 2"
+    );
     c.notify(&store, log.append(GOAL, 2)).unwrap();
     let commit = c.plan(&store, log.as_ref(), 1_002).unwrap();
     assert_eq!(commit.len(), 1, "the commit comes first");
@@ -456,7 +576,10 @@ fn policy_upgrade_waits_until_its_entry_is_committed() {
     let upgrade = c.plan(&store, log.as_ref(), 1_003).unwrap();
     assert_eq!(upgrade.len(), 1);
     confirm(&mut c, &store, upgrade[0], 1_003);
-    assert_eq!(c.status().goals[GOAL].active_policy, Some(hex::encode([5; 32])));
+    assert_eq!(
+        c.status().goals[GOAL].active_policy,
+        Some(hex::encode([5; 32]))
+    );
     let same = TauEvent::TopEntryChanged {
         goal_id: GOAL.into(),
         policy_hash: [5; 32],
@@ -510,7 +633,8 @@ fn rate_limited_and_unfunded_txs_back_off_and_stay_queued() {
     let (mut c, store) = core(64, 300);
     let id = signed_item(&mut c, &store);
     let limited = recorded_error("emulated/04-rate-limit.jsonl", 11);
-    c.apply(&store, id, ItemResult::Failed(limited), 100).unwrap();
+    c.apply(&store, id, ItemResult::Failed(limited), 100)
+        .unwrap();
     let item = c.pending()[0].clone();
     assert!(item.signed.is_some(), "the same bytes are sent again");
     assert!(item.not_before > 100);
@@ -541,12 +665,18 @@ fn stale_sequence_and_unknown_status_lead_to_a_fresh_signature() {
         let (mut c2, store2) = core(64, 300);
         let id = signed_item(&mut c2, &store2);
         let hash = c2.pending()[0].tx_hash.clone().unwrap();
-        c2.apply(&store2, id, ItemResult::Sent(SendOutcome::Queued { tx_hash: hash }), 1)
-            .unwrap();
+        c2.apply(
+            &store2,
+            id,
+            ItemResult::Sent(SendOutcome::Queued { tx_hash: hash }),
+            1,
+        )
+        .unwrap();
         assert_eq!(c2.status().in_flight, c2.pending()[0].tx_hash);
         let unknown = recorded_status("emulated/02-main-flow.jsonl", 20);
         assert_eq!(unknown, TxStatus::Unknown);
-        c2.apply(&store2, id, ItemResult::Status(unknown), 2).unwrap();
+        c2.apply(&store2, id, ItemResult::Status(unknown), 2)
+            .unwrap();
         let item = &c2.pending()[0];
         assert_eq!((item.signed.as_ref(), item.admitted), (None, false));
         id
@@ -559,17 +689,29 @@ fn queued_status_keeps_polling_and_confirmation_updates_status() {
     let (mut c, store) = core(64, 300);
     let id = signed_item(&mut c, &store);
     let hash = c.pending()[0].tx_hash.clone().unwrap();
-    c.apply(&store, id, ItemResult::Sent(SendOutcome::Queued { tx_hash: hash }), 1)
-        .unwrap();
+    c.apply(
+        &store,
+        id,
+        ItemResult::Sent(SendOutcome::Queued { tx_hash: hash }),
+        1,
+    )
+    .unwrap();
     let queued = recorded_status("emulated/02-main-flow.jsonl", 4);
     c.apply(&store, id, ItemResult::Status(queued), 1).unwrap();
     assert_eq!(c.pending().len(), 1);
     let confirmed = recorded_status("emulated/02-main-flow.jsonl", 18);
-    c.apply(&store, id, ItemResult::Status(confirmed), 2).unwrap();
+    c.apply(&store, id, ItemResult::Status(confirmed), 2)
+        .unwrap();
     let s = c.status();
-    assert_eq!((s.pending, s.counters.sent, s.counters.confirmed), (0, 1, 1));
+    assert_eq!(
+        (s.pending, s.counters.sent, s.counters.confirmed),
+        (0, 1, 1)
+    );
     let offline = TauStatus::from_store(&store).unwrap();
-    assert_eq!(offline.goals[GOAL].registered_hash, Some(hex::encode(goal_hash(1))));
+    assert_eq!(
+        offline.goals[GOAL].registered_hash,
+        Some(hex::encode(goal_hash(1)))
+    );
 }
 
 /// Against a live tau-testnet node when `TAU_NODE_ENDPOINT` is set (with
@@ -581,11 +723,18 @@ async fn live_node_admits_a_goal_registration() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = test_config(dir.path(), &std::env::var("TAU_NETWORK_ID").unwrap_or_else(|_| "tau-live-test".into()));
+    let mut cfg = test_config(
+        dir.path(),
+        &std::env::var("TAU_NETWORK_ID").unwrap_or_else(|_| "tau-live-test".into()),
+    );
     cfg.endpoint = endpoint;
-    let bridge = TauBridge::start(cfg, Arc::new(MemoryPendingStore::new()), TestLog::new()).unwrap();
+    let bridge =
+        TauBridge::start(cfg, Arc::new(MemoryPendingStore::new()), TestLog::new()).unwrap();
     bridge.notify(registered(1)).unwrap();
-    let s = wait_for(&bridge, "admission", |s| s.counters.sent >= 1 || s.counters.failed >= 1).await;
+    let s = wait_for(&bridge, "admission", |s| {
+        s.counters.sent >= 1 || s.counters.failed >= 1
+    })
+    .await;
     assert_eq!(s.counters.failed, 0, "{s:?}");
     println!("live status: {s:?}");
 }

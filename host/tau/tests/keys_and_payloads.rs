@@ -44,28 +44,51 @@ fn key_file_whose_public_key_does_not_match_is_refused() {
             .to_string(),
     )
     .unwrap();
-    assert!(matches!(TauKey::load(&path), Err(KeyError::MalformedKeyFile { .. })));
+    assert!(matches!(
+        TauKey::load(&path),
+        Err(KeyError::MalformedKeyFile { .. })
+    ));
     std::fs::write(&path, "not json").unwrap();
-    assert!(matches!(TauKey::load(&path), Err(KeyError::MalformedKeyFile { .. })));
+    assert!(matches!(
+        TauKey::load(&path),
+        Err(KeyError::MalformedKeyFile { .. })
+    ));
 }
 
 #[test]
 fn secret_keys_out_of_range_or_malformed_are_refused() {
-    assert!(matches!(TauKey::from_secret_hex(&"00".repeat(32)), Err(KeyError::InvalidSecretKey(_))));
-    assert!(matches!(TauKey::from_secret_hex(&"ff".repeat(32)), Err(KeyError::InvalidSecretKey(_))));
-    assert!(matches!(TauKey::from_secret_hex("abcd"), Err(KeyError::InvalidSecretKey(_))));
-    assert!(matches!(TauKey::from_ikm(&[1; 31]), Err(KeyError::IkmTooShort(31))));
+    assert!(matches!(
+        TauKey::from_secret_hex(&"00".repeat(32)),
+        Err(KeyError::InvalidSecretKey(_))
+    ));
+    assert!(matches!(
+        TauKey::from_secret_hex(&"ff".repeat(32)),
+        Err(KeyError::InvalidSecretKey(_))
+    ));
+    assert!(matches!(
+        TauKey::from_secret_hex("abcd"),
+        Err(KeyError::InvalidSecretKey(_))
+    ));
+    assert!(matches!(
+        TauKey::from_ikm(&[1; 31]),
+        Err(KeyError::IkmTooShort(31))
+    ));
 }
 
 #[test]
 fn a_key_is_bound_to_its_first_network() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bindings.json");
-    let pk = TauKey::from_seed("ian-tau-reference/alice").unwrap().public_hex().to_string();
+    let pk = TauKey::from_seed("ian-tau-reference/alice")
+        .unwrap()
+        .public_hex()
+        .to_string();
     keys::bind_key_to_network(&file, &pk, "tau-testnet-v2", false).unwrap();
     keys::bind_key_to_network(&file, &pk, "tau-testnet-v2", false).unwrap();
     let err = keys::bind_key_to_network(&file, &pk, "ian-tau-local", false).unwrap_err();
-    assert!(matches!(err, KeyError::BoundToOtherNetwork { ref bound, .. } if bound == "tau-testnet-v2"));
+    assert!(
+        matches!(err, KeyError::BoundToOtherNetwork { ref bound, .. } if bound == "tau-testnet-v2")
+    );
     keys::bind_key_to_network(&file, &pk, "ian-tau-local", true).unwrap();
     keys::bind_key_to_network(&file, &pk, "ian-tau-local", false).unwrap();
     let other = TauKey::from_seed("ian-tau-reference/bob").unwrap();
@@ -92,7 +115,10 @@ fn operations_builder_refuses_reserved_keys_and_ambiguous_values() {
     for k in 17..33 {
         b = b.custom_bytes(k, &[1]).unwrap();
     }
-    assert_eq!(b.custom_bytes(33, &[1]), Err(TxError::TooManyCustomStreams(17)));
+    assert_eq!(
+        b.custom_bytes(33, &[1]),
+        Err(TxError::TooManyCustomStreams(17))
+    );
 }
 
 #[test]
@@ -101,10 +127,16 @@ fn transfers_are_checked_client_side() {
     let b = TauKey::from_seed("ian-tau-reference/bob").unwrap();
     let t = |to: &str, amount| OperationsBuilder::new().transfers(a.public_hex(), &[(to, amount)]);
     assert_eq!(t(b.public_hex(), 0), Err(TxError::InvalidAmount(0)));
-    assert_eq!(t(b.public_hex(), 1 << 24), Err(TxError::InvalidAmount(1 << 24)));
+    assert_eq!(
+        t(b.public_hex(), 1 << 24),
+        Err(TxError::InvalidAmount(1 << 24))
+    );
     assert_eq!(t(a.public_hex(), 5), Err(TxError::SelfTransfer));
     let infinity = format!("c0{}", "00".repeat(47));
-    assert_eq!(t(&infinity, 5), Err(TxError::InvalidRecipient(infinity.clone())));
+    assert_eq!(
+        t(&infinity, 5),
+        Err(TxError::InvalidRecipient(infinity.clone()))
+    );
     assert_eq!(
         OperationsBuilder::new().transfers(a.public_hex(), &[]),
         Err(TxError::TransferCount(0))
@@ -148,7 +180,10 @@ fn log_commit_payload_layout_is_pinned() {
     };
     let ops = tx.to_operations().unwrap();
     assert_eq!(ops["17"], "#x02");
-    assert_eq!(ops["18"], format!("#x{}", hex::encode(goal_id_hash("trading-v1"))));
+    assert_eq!(
+        ops["18"],
+        format!("#x{}", hex::encode(goal_id_hash("trading-v1")))
+    );
     assert_eq!(ops["19"], "#x0000000000000102");
     assert_eq!(ops["20"], format!("#x{}", "ab".repeat(32)));
     assert_eq!(ops["21"], format!("#x{}", "cd".repeat(64)));
@@ -164,15 +199,24 @@ fn payload_decoding_checks_the_goal_id_hash() {
         entry_index: 9,
     };
     let ops = tx.to_operations().unwrap();
-    assert_eq!(IanTx::from_operations(&ops, Some("trading-v1")).unwrap(), tx);
+    assert_eq!(
+        IanTx::from_operations(&ops, Some("trading-v1")).unwrap(),
+        tx
+    );
     assert_eq!(
         IanTx::from_operations(&ops, Some("bandit-v1")),
         Err(PayloadError::GoalIdHashMismatch)
     );
-    assert!(matches!(IanTx::from_operations(&ops, None), Err(PayloadError::Field { key: 18, .. })));
+    assert!(matches!(
+        IanTx::from_operations(&ops, None),
+        Err(PayloadError::Field { key: 18, .. })
+    ));
     let mut bad = ops.clone();
     bad.insert("17".into(), json!("#x09"));
-    assert_eq!(IanTx::from_operations(&bad, Some("trading-v1")), Err(PayloadError::UnknownKind(9)));
+    assert_eq!(
+        IanTx::from_operations(&bad, Some("trading-v1")),
+        Err(PayloadError::UnknownKind(9))
+    );
 }
 
 proptest! {

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 fn rejection(r: Result<impl std::fmt::Debug, TauError>) -> ian_tau::protocol::NodeRejection {
     match r {
-        Err(TauError::Rejected(rej)) => rej,
+        Err(TauError::Rejected(rej)) => *rej,
         other => panic!("expected a node rejection, got {other:?}"),
     }
 }
@@ -30,7 +30,12 @@ fn verify_blocks(data: &Map<String, Value>) -> Vec<String> {
     for b in data["blocks"].as_array().unwrap() {
         let header: BlockHeader = serde_json::from_value(b["header"].clone()).unwrap();
         let hash = hex::encode(header.block_hash().unwrap());
-        assert_eq!(hash, b["block_hash"].as_str().unwrap(), "block {}", header.block_number);
+        assert_eq!(
+            hash,
+            b["block_hash"].as_str().unwrap(),
+            "block {}",
+            header.block_number
+        );
         let ids: Vec<String> = serde_json::from_value(b["tx_ids"].clone()).unwrap();
         for (tx, id) in b["transactions"].as_array().unwrap().iter().zip(&ids) {
             let stored = SignedTx::from_map(tx.as_object().unwrap().clone()).unwrap();
@@ -57,7 +62,10 @@ async fn handshake_and_basics(set: &str) {
     let c = client(&node);
     let a = alice();
     let hello = c.hello(1).await.unwrap();
-    assert_eq!((hello.version.as_str(), hello.node.as_str()), ("1", "tau-node"));
+    assert_eq!(
+        (hello.version.as_str(), hello.node.as_str()),
+        ("1", "tau-node")
+    );
     assert_eq!(c.hello(2).await.unwrap().version, "2");
     match c.hello(3).await {
         Err(TauError::UnsupportedVersion { expected, got }) => {
@@ -66,7 +74,9 @@ async fn handshake_and_basics(set: &str) {
         other => panic!("{other:?}"),
     }
     assert_eq!(
-        c.request(&Command::Raw("hello version=".into())).await.unwrap(),
+        c.request(&Command::Raw("hello version=".into()))
+            .await
+            .unwrap(),
         Response::HelloUnsupported {
             expected: "1|2".into(),
             got: String::new()
@@ -84,8 +94,14 @@ async fn handshake_and_basics(set: &str) {
     assert_eq!(c.get_sequence(a.public_hex()).await.unwrap(), 0);
     assert_eq!(c.get_balance(a.public_hex()).await.unwrap(), 1_000_000);
     assert_eq!(c.get_balance(bob().public_hex()).await.unwrap(), 100_000);
-    assert_eq!(c.tx_status(&"0".repeat(64)).await.unwrap(), TxStatus::Unknown);
-    assert_eq!(rejection(c.tx_status("abc").await).code, ErrorCode::InvalidParams);
+    assert_eq!(
+        c.tx_status(&"0".repeat(64)).await.unwrap(),
+        TxStatus::Unknown
+    );
+    assert_eq!(
+        rejection(c.tx_status("abc").await).code,
+        ErrorCode::InvalidParams
+    );
     assert!(c.timestamp().await.unwrap().ends_with("+00:00"));
     assert_eq!(c.call(&Command::GetMempool).await.unwrap()["count"], 0);
     let blocks = c.call(&Command::GetBlocks).await.unwrap();
@@ -131,11 +147,19 @@ async fn main_flow(set: &str) {
     let tx_a = s.sign(ops13()).await.unwrap();
     let out = s.send(&tx_a).await.unwrap();
     let hash_a = "7e6ec7f428e72687675fca15164101f9f7b6e7ffba5e2f2089aac40a6a75acef";
-    assert_eq!(out, SendOutcome::Queued { tx_hash: hash_a.into() });
+    assert_eq!(
+        out,
+        SendOutcome::Queued {
+            tx_hash: hash_a.into()
+        }
+    );
     assert_eq!(s.tracked_sequence(), Some(1));
     assert!(matches!(
         c.tx_status(hash_a).await.unwrap(),
-        TxStatus::Queued { sequence_number: 0, .. }
+        TxStatus::Queued {
+            sequence_number: 0,
+            ..
+        }
     ));
     assert_eq!(c.get_sequence(a.public_hex()).await.unwrap(), 1);
     // (b) transfer through the checked builder.
@@ -157,11 +181,17 @@ async fn main_flow(set: &str) {
         "c4c4c59d3981e192b03e6aa033723f680b0535b2ad0e017a08572bf215799486"
     );
     assert!(!tx_c.verify_signature());
-    assert_eq!(rejection(c.send_tx(&tx_c).await).code, ErrorCode::InvalidSignature);
+    assert_eq!(
+        rejection(c.send_tx(&tx_c).await).code,
+        ErrorCode::InvalidSignature
+    );
     let mut m = tx_map(&a, 2, json!(ops13()));
     m.insert("signature".into(), json!(zero_sig()));
     let tx_c2 = SignedTx::from_map(m).unwrap();
-    assert_eq!(rejection(c.send_tx(&tx_c2).await).code, ErrorCode::InvalidSignature);
+    assert_eq!(
+        rejection(c.send_tx(&tx_c2).await).code,
+        ErrorCode::InvalidSignature
+    );
     // (d) a gap: sequence 5 while the node expects 2. The sender follows
     // the node's number without a further request.
     let tx_d = tx::sign_map(tx_map(&a, 5, json!(ops13())), &a).unwrap();
@@ -228,16 +258,26 @@ async fn main_flow(set: &str) {
         for h in [tx_a.tx_hash(), tx_b.tx_hash()] {
             assert!(matches!(
                 c.tx_status(h).await.unwrap(),
-                TxStatus::Confirmed { block_number: 1, confirmations: 1, .. }
+                TxStatus::Confirmed {
+                    block_number: 1,
+                    confirmations: 1,
+                    ..
+                }
             ));
         }
     } else {
         assert_eq!(rejection(cb).code, ErrorCode::MiningNotEligible);
         for h in [tx_a.tx_hash(), tx_b.tx_hash()] {
-            assert!(matches!(c.tx_status(h).await.unwrap(), TxStatus::Queued { .. }));
+            assert!(matches!(
+                c.tx_status(h).await.unwrap(),
+                TxStatus::Queued { .. }
+            ));
         }
     }
-    assert_eq!(c.tx_status(tx_c.tx_hash()).await.unwrap(), TxStatus::Unknown);
+    assert_eq!(
+        c.tx_status(tx_c.tx_hash()).await.unwrap(),
+        TxStatus::Unknown
+    );
     assert_eq!(c.get_sequence(a.public_hex()).await.unwrap(), 2);
     let (bal_a, bal_b) = if emulated {
         (998_746, 101_234)
@@ -259,12 +299,18 @@ async fn main_flow(set: &str) {
     let check = s.sign(ops13()).await.unwrap();
     let dry = c.check_tx(&check).await.unwrap();
     assert!(dry.admissible && !dry.tau_evaluated);
-    assert_eq!(dry.tx_hash, "f573e4f73c226df43cded2ddd40c3cf27ee9d01b7b292e29e52ae029301fd0e3");
+    assert_eq!(
+        dry.tx_hash,
+        "f573e4f73c226df43cded2ddd40c3cf27ee9d01b7b292e29e52ae029301fd0e3"
+    );
     assert_eq!(c.get_sequence(a.public_hex()).await.unwrap(), 2);
     let blocks = c.call(&Command::GetBlocks).await.unwrap();
     assert_eq!(verify_blocks(&blocks).len(), if emulated { 2 } else { 1 });
     if emulated {
-        let empty = c.call(&Command::CreateBlock { allow_empty: true }).await.unwrap();
+        let empty = c
+            .call(&Command::CreateBlock { allow_empty: true })
+            .await
+            .unwrap();
         assert_eq!(empty["tx_count"], 0);
         assert_eq!(empty["merkle_root"], hex::encode(merkle_root(&[]).unwrap()));
         assert_eq!(c.get_sequence(a.public_hex()).await.unwrap(), 2);
@@ -318,7 +364,10 @@ fn edge_case_txs() -> Vec<(SignedTx, &'static str)> {
     let mut m = base(json!(ops13()));
     m.remove("sender_pubkey");
     v.push((with_zero_sig(m), "missing sender_pubkey"));
-    v.push((SignedTx::from_map(base(json!(ops13()))).unwrap(), "missing signature"));
+    v.push((
+        SignedTx::from_map(base(json!(ops13()))).unwrap(),
+        "missing signature",
+    ));
     let mut m = base(json!(ops13()));
     m.insert("sequence_number".into(), json!("0"));
     v.push((with_zero_sig(m), "sequence as string"));
@@ -335,15 +384,21 @@ fn edge_case_txs() -> Vec<(SignedTx, &'static str)> {
     v.push((bob_signed(m), "governance field"));
     v.push((bob_signed(base(json!("x"))), "operations not an object"));
     let mut m = base(json!(ops13()));
-    m.insert(
-        "sender_pubkey".into(),
-        json!(&b.public_hex()[..94]),
-    );
+    m.insert("sender_pubkey".into(), json!(&b.public_hex()[..94]));
     v.push((bob_signed(m), "short pubkey"));
     let tr = |from: &str, to: &str, amount: Value| json!({"1": [[from, to, amount]]});
-    v.push((bob_signed(base(tr(a.public_hex(), b.public_hex(), json!("5")))), "from != sender"));
-    v.push((bob_signed(base(tr(b.public_hex(), a.public_hex(), json!("16777216")))), "amount > bv[24]"));
-    v.push((bob_signed(base(tr(b.public_hex(), a.public_hex(), json!("200000")))), "insufficient funds"));
+    v.push((
+        bob_signed(base(tr(a.public_hex(), b.public_hex(), json!("5")))),
+        "from != sender",
+    ));
+    v.push((
+        bob_signed(base(tr(b.public_hex(), a.public_hex(), json!("16777216")))),
+        "amount > bv[24]",
+    ));
+    v.push((
+        bob_signed(base(tr(b.public_hex(), a.public_hex(), json!("200000")))),
+        "insufficient funds",
+    ));
     v
 }
 
@@ -357,7 +412,7 @@ async fn admission_edge_cases(set: &str) {
     let mut rejections = Vec::new();
     for (tx, what) in edge_case_txs() {
         match c.send_tx(&tx).await {
-            Err(TauError::Rejected(r)) => rejections.push((r, what)),
+            Err(TauError::Rejected(r)) => rejections.push((*r, what)),
             other => panic!("{what}: {other:?}; replay: {:?}", node.finish()),
         }
     }
@@ -365,15 +420,40 @@ async fn admission_edge_cases(set: &str) {
     assert_eq!(
         codes,
         [
-            "TX_INVALID", "TX_INVALID", "TX_REJECTED", "TX_REJECTED", "TX_REJECTED", "TX_REJECTED",
-            "TX_REJECTED", "TX_REJECTED", "INVALID_PARAMS", "INVALID_PARAMS", "INVALID_PARAMS",
-            "INVALID_PARAMS", "INVALID_PARAMS", "INVALID_PARAMS", "INVALID_PARAMS", "INVALID_PARAMS",
-            "INVALID_PARAMS", "TX_REJECTED", "TX_REJECTED", "INVALID_PARAMS", "TX_INVALID",
-            "TX_INVALID", "TX_INVALID", "INSUFFICIENT_FUNDS"
+            "TX_INVALID",
+            "TX_INVALID",
+            "TX_REJECTED",
+            "TX_REJECTED",
+            "TX_REJECTED",
+            "TX_REJECTED",
+            "TX_REJECTED",
+            "TX_REJECTED",
+            "INVALID_PARAMS",
+            "INVALID_PARAMS",
+            "INVALID_PARAMS",
+            "INVALID_PARAMS",
+            "INVALID_PARAMS",
+            "INVALID_PARAMS",
+            "INVALID_PARAMS",
+            "INVALID_PARAMS",
+            "INVALID_PARAMS",
+            "TX_REJECTED",
+            "TX_REJECTED",
+            "INVALID_PARAMS",
+            "TX_INVALID",
+            "TX_INVALID",
+            "TX_INVALID",
+            "INSUFFICIENT_FUNDS"
         ]
     );
-    assert_eq!(rejections[0].0.details, RejectionDetails::Stream { stream: 2 });
-    assert_eq!(rejections[1].0.details, RejectionDetails::Stream { stream: 5 });
+    assert_eq!(
+        rejections[0].0.details,
+        RejectionDetails::Stream { stream: 2 }
+    );
+    assert_eq!(
+        rejections[1].0.details,
+        RejectionDetails::Stream { stream: 5 }
+    );
     // The fallback node estimates a fee of 0; the emulated one 10.
     let (balance, required) = if emulated {
         (101_234, 200_010)
@@ -393,12 +473,21 @@ async fn admission_edge_cases(set: &str) {
     assert!(c.check_tx(&list).await.unwrap().admissible);
     let nested = tx::sign_map(tx_map(&b, 0, json!({"13": {"nested": 1}})), &b).unwrap();
     let r = rejection(c.send_tx(&nested).await);
-    assert_eq!((r.code, r.details), (ErrorCode::TxInvalid, RejectionDetails::Stream { stream: 13 }));
+    assert_eq!(
+        (r.code, r.details),
+        (
+            ErrorCode::TxInvalid,
+            RejectionDetails::Stream { stream: 13 }
+        )
+    );
     // Accepted quirks: a non-numeric key, integer fee_limit with '#x' on 17,
     // an integer amount, a recipient that is not a curve point, no operations.
     let mut s = sender(c.clone(), b.clone());
     let quirk = tx::sign_map(tx_map(&b, 0, json!({"ian_root": ROOT})), &b).unwrap();
-    assert!(matches!(s.send(&quirk).await.unwrap(), SendOutcome::Queued { .. }));
+    assert!(matches!(
+        s.send(&quirk).await.unwrap(),
+        SendOutcome::Queued { .. }
+    ));
     let int_fee = UnsignedTx {
         sender_pubkey: b.public_hex().into(),
         sequence_number: 1,
@@ -411,13 +500,19 @@ async fn admission_edge_cases(set: &str) {
     }
     .sign(&b)
     .unwrap();
-    assert!(matches!(s.send(&int_fee).await.unwrap(), SendOutcome::Queued { .. }));
+    assert!(matches!(
+        s.send(&int_fee).await.unwrap(),
+        SendOutcome::Queued { .. }
+    ));
     let int_amount = tx::sign_map(
         tx_map(&b, 2, json!({"1": [[b.public_hex(), a.public_hex(), 5]]})),
         &b,
     )
     .unwrap();
-    assert!(matches!(s.send(&int_amount).await.unwrap(), SendOutcome::Queued { .. }));
+    assert!(matches!(
+        s.send(&int_amount).await.unwrap(),
+        SendOutcome::Queued { .. }
+    ));
     let bogus = "ab".repeat(48);
     assert_eq!(
         OperationsBuilder::new().transfers(b.public_hex(), &[(&bogus, 7)]),
@@ -429,7 +524,10 @@ async fn admission_edge_cases(set: &str) {
         &b,
     )
     .unwrap();
-    assert!(matches!(s.send(&to_bogus).await.unwrap(), SendOutcome::Queued { .. }));
+    assert!(matches!(
+        s.send(&to_bogus).await.unwrap(),
+        SendOutcome::Queued { .. }
+    ));
     let empty = s.sign(OperationsBuilder::new().build()).await.unwrap();
     assert_eq!(empty.sequence_number(), Some(4));
     assert_eq!(
@@ -443,7 +541,8 @@ async fn admission_edge_cases(set: &str) {
     assert_eq!(pool["count"], if emulated { 5 } else { 7 });
     let cb = c.call(&Command::CreateBlock { allow_empty: false }).await;
     if emulated {
-        let ids = [&quirk, &int_fee, &int_amount, &to_bogus, &empty].map(|t| t.tx_hash().to_string());
+        let ids =
+            [&quirk, &int_fee, &int_amount, &to_bogus, &empty].map(|t| t.tx_hash().to_string());
         assert_eq!(
             cb.unwrap()["merkle_root"],
             hex::encode(merkle_root(&ids).unwrap())
@@ -455,7 +554,10 @@ async fn admission_edge_cases(set: &str) {
     let bob_balance = if emulated { 101_172 } else { 100_000 };
     assert_eq!(c.get_balance(b.public_hex()).await.unwrap(), bob_balance);
     let bogus_balance = if emulated { 100_007 } else { 100_000 };
-    assert_eq!(c.get_balance(&"ab".repeat(48)).await.unwrap(), bogus_balance);
+    assert_eq!(
+        c.get_balance(&"ab".repeat(48)).await.unwrap(),
+        bogus_balance
+    );
     node.finish().unwrap();
 }
 
@@ -506,7 +608,11 @@ async fn post_state_confirms_the_edge_case_txs_and_blocks_verify() {
     let node = ReplayNode::start(t.exchanges.clone()).await.unwrap();
     let c = client(&node);
     let miner = "81db33470b96b3d2eb840cb7b618a2f593bb79eecaf40c7a930ddd92420873c86af93d3ae7483f8ea5a6975951d44dbb";
-    assert_eq!(c.get_balance(miner).await.unwrap(), 100_070, "7 txs x fee 10");
+    assert_eq!(
+        c.get_balance(miner).await.unwrap(),
+        100_070,
+        "7 txs x fee 10"
+    );
     assert_eq!(c.get_balance(alice().public_hex()).await.unwrap(), 998_751);
     assert_eq!(c.get_balance(bob().public_hex()).await.unwrap(), 101_172);
     assert_eq!(c.get_balance(&"ab".repeat(48)).await.unwrap(), 100_007);
@@ -524,12 +630,21 @@ async fn post_state_confirms_the_edge_case_txs_and_blocks_verify() {
     ] {
         assert!(matches!(
             c.tx_status(h).await.unwrap(),
-            TxStatus::Confirmed { block_number: 3, .. }
+            TxStatus::Confirmed {
+                block_number: 3,
+                ..
+            }
         ));
     }
     c.call(&Command::GetAllAccounts).await.unwrap();
-    assert_eq!(c.call(&Command::GetGovernance).await.unwrap()["head_number"], 3);
-    let hist = c.call(&Command::History(bob().public_hex().into())).await.unwrap();
+    assert_eq!(
+        c.call(&Command::GetGovernance).await.unwrap()["head_number"],
+        3
+    );
+    let hist = c
+        .call(&Command::History(bob().public_hex().into()))
+        .await
+        .unwrap();
     assert_eq!(hist["transactions"], json!([]));
     let blocks = c.call(&Command::GetBlocks).await.unwrap();
     assert_eq!(verify_blocks(&blocks).len(), 4);
@@ -555,7 +670,10 @@ async fn wire_probes_extra_field_and_omitted_tx_type_change_the_hash() {
     let mut no_type = base.as_map().clone();
     no_type.remove("tx_type");
     let no_type = SignedTx::from_map(no_type).unwrap();
-    assert!(no_type.verify_signature(), "tx_type defaults to user_tx when signing");
+    assert!(
+        no_type.verify_signature(),
+        "tx_type defaults to user_tx when signing"
+    );
     let limited = rejection(c.check_tx(&no_type).await);
     assert_eq!(limited.code, ErrorCode::RateLimited);
     assert_eq!(
@@ -570,11 +688,21 @@ async fn wire_probes_extra_field_and_omitted_tx_type_change_the_hash() {
     );
     let sent = c.call(&Command::Raw(loose)).await.unwrap();
     assert_eq!(sent["tx_hash"], base.tx_hash());
-    let block = c.call(&Command::CreateBlock { allow_empty: false }).await.unwrap();
-    assert_eq!(block["merkle_root"], base.tx_hash(), "one leaf is its own root");
+    let block = c
+        .call(&Command::CreateBlock { allow_empty: false })
+        .await
+        .unwrap();
+    assert_eq!(
+        block["merkle_root"],
+        base.tx_hash(),
+        "one leaf is its own root"
+    );
     assert!(matches!(
         c.tx_status(base.tx_hash()).await.unwrap(),
-        TxStatus::Confirmed { block_number: 1, .. }
+        TxStatus::Confirmed {
+            block_number: 1,
+            ..
+        }
     ));
     verify_blocks(&c.call(&Command::GetBlocks).await.unwrap());
     node.finish().unwrap();
@@ -604,7 +732,10 @@ async fn public_genesis_is_read_and_a_foreign_miner_cannot_seal() {
     assert_eq!(s.next_sequence().await.unwrap(), 0);
     let tx_a = s.sign(ops13()).await.unwrap();
     assert!(c.check_tx(&tx_a).await.unwrap().admissible);
-    assert!(matches!(s.send(&tx_a).await.unwrap(), SendOutcome::Queued { .. }));
+    assert!(matches!(
+        s.send(&tx_a).await.unwrap(),
+        SendOutcome::Queued { .. }
+    ));
     assert_eq!(
         c.tx_status(tx_a.tx_hash()).await.unwrap(),
         TxStatus::Queued {

@@ -23,7 +23,11 @@ async fn lost_sendtx_reply_is_resolved_by_gettxstatus_not_by_blind_resend() {
         t.exchange(10),
         t.exchange(4),
     ];
-    assert_eq!(t.exchange(3).request, t.exchange(10).request, "(d2) is an exact re-send");
+    assert_eq!(
+        t.exchange(3).request,
+        t.exchange(10).request,
+        "(d2) is an exact re-send"
+    );
     let node = ReplayNode::start(script).await.unwrap();
     let c = client(&node);
     let mut s = sender(c.clone(), alice());
@@ -37,7 +41,11 @@ async fn lost_sendtx_reply_is_resolved_by_gettxstatus_not_by_blind_resend() {
         ),
         "{out:?}"
     );
-    assert_eq!(s.tracked_sequence(), Some(2), "follows the node's expected number");
+    assert_eq!(
+        s.tracked_sequence(),
+        Some(2),
+        "follows the node's expected number"
+    );
     assert_eq!(node.connections(), 2);
     node.finish().unwrap();
 }
@@ -115,7 +123,8 @@ async fn node_reporting_another_tx_hash_is_an_error() {
     // splice the recorded answer under the request we actually send.)
     let t = transcript("emulated/02-main-flow.jsonl");
     let a = alice();
-    let other = ian_tau::tx::sign_map(tx_map(&a, 0, serde_json::json!({"17": "#x00"})), &a).unwrap();
+    let other =
+        ian_tau::tx::sign_map(tx_map(&a, 0, serde_json::json!({"17": "#x00"})), &a).unwrap();
     let mut ex = t.exchange(3);
     ex.request = Command::SendTx(other.clone()).to_line();
     let node = ReplayNode::start(vec![ex]).await.unwrap();
@@ -123,7 +132,10 @@ async fn node_reporting_another_tx_hash_is_an_error() {
     match c.send_tx(&other).await {
         Err(TauError::HashMismatch { computed, reported }) => {
             assert_eq!(computed, other.tx_hash());
-            assert_eq!(reported, "7e6ec7f428e72687675fca15164101f9f7b6e7ffba5e2f2089aac40a6a75acef");
+            assert_eq!(
+                reported,
+                "7e6ec7f428e72687675fca15164101f9f7b6e7ffba5e2f2089aac40a6a75acef"
+            );
         }
         r => panic!("{r:?}"),
     }
@@ -146,7 +158,11 @@ async fn fake_node_refuses_a_request_that_differs_from_the_recording() {
     let answer = raw_roundtrip(&node.endpoint(), b"hello version=2\r\n").await;
     assert!(answer.contains("REPLAY_MISMATCH"), "{answer}");
     match node.finish() {
-        Err(ReplayError::Mismatch { index: 0, expected, got }) => {
+        Err(ReplayError::Mismatch {
+            index: 0,
+            expected,
+            got,
+        }) => {
             assert_eq!(expected, "hello version=1\r\n");
             assert_eq!(got, "hello version=2\r\n");
         }
@@ -166,7 +182,9 @@ async fn fake_node_refuses_a_bare_newline_terminator() {
 #[tokio::test]
 async fn fake_node_reports_exchanges_never_requested() {
     let t = transcript("emulated/01-handshake-and-basics.jsonl");
-    let node = ReplayNode::start(vec![t.exchange(1), t.exchange(2)]).await.unwrap();
+    let node = ReplayNode::start(vec![t.exchange(1), t.exchange(2)])
+        .await
+        .unwrap();
     let answer = raw_roundtrip(&node.endpoint(), b"hello version=1\r\n").await;
     assert_eq!(answer, "ok version=1 env=development node=tau-node\r\n");
     assert!(matches!(
@@ -185,7 +203,10 @@ async fn client_refuses_an_answer_for_another_command() {
     let c = client(&node);
     match c.get_balance(alice().public_hex()).await {
         Err(TauError::CommandMismatch { sent, echoed }) => {
-            assert_eq!((sent.as_str(), echoed.as_str()), ("getbalance", "getsequence"))
+            assert_eq!(
+                (sent.as_str(), echoed.as_str()),
+                ("getbalance", "getsequence")
+            )
         }
         r => panic!("{r:?}"),
     }
@@ -195,20 +216,45 @@ async fn client_refuses_an_answer_for_another_command() {
 #[test]
 fn every_error_code_round_trips_and_only_busy_codes_are_transient() {
     let all = [
-        "INVALID_PARAMS", "PARSE_ERROR", "INVALID_SIGNATURE", "INVALID_SEQUENCE", "TX_EXPIRED",
-        "TX_REJECTED", "TX_INVALID", "BLS_UNAVAILABLE", "FEE_LIMIT_TOO_LOW", "FEE_RULE_ERROR",
-        "INSUFFICIENT_FUNDS", "DUPLICATE_UPDATE", "UNSCOPED_USER_RULE", "ADMISSION_TIMEOUT",
-        "ADMISSION_UNAVAILABLE", "MINING_NOT_ELIGIBLE", "MINING_BUSY", "MEMPOOL_EMPTY",
-        "MEMPOOL_FULL", "MINING_CONFIG_ERROR", "MINING_FAILED", "BLOCK_NOT_CREATED",
-        "GOVERNANCE_ERROR", "FORBIDDEN", "COMM_TIMEOUT", "TIMEOUT", "UNKNOWN_COMMAND",
-        "RATE_LIMITED", "INTERNAL_ERROR",
+        "INVALID_PARAMS",
+        "PARSE_ERROR",
+        "INVALID_SIGNATURE",
+        "INVALID_SEQUENCE",
+        "TX_EXPIRED",
+        "TX_REJECTED",
+        "TX_INVALID",
+        "BLS_UNAVAILABLE",
+        "FEE_LIMIT_TOO_LOW",
+        "FEE_RULE_ERROR",
+        "INSUFFICIENT_FUNDS",
+        "DUPLICATE_UPDATE",
+        "UNSCOPED_USER_RULE",
+        "ADMISSION_TIMEOUT",
+        "ADMISSION_UNAVAILABLE",
+        "MINING_NOT_ELIGIBLE",
+        "MINING_BUSY",
+        "MEMPOOL_EMPTY",
+        "MEMPOOL_FULL",
+        "MINING_CONFIG_ERROR",
+        "MINING_FAILED",
+        "BLOCK_NOT_CREATED",
+        "GOVERNANCE_ERROR",
+        "FORBIDDEN",
+        "COMM_TIMEOUT",
+        "TIMEOUT",
+        "UNKNOWN_COMMAND",
+        "RATE_LIMITED",
+        "INTERNAL_ERROR",
     ];
     for code in all {
         let parsed = ErrorCode::parse(code);
         assert!(!matches!(parsed, ErrorCode::Other(_)), "{code} is known");
         assert_eq!(parsed.as_str(), code);
     }
-    assert_eq!(ErrorCode::parse("NEW_CODE"), ErrorCode::Other("NEW_CODE".into()));
+    assert_eq!(
+        ErrorCode::parse("NEW_CODE"),
+        ErrorCode::Other("NEW_CODE".into())
+    );
     let transient: Vec<&str> = all
         .iter()
         .copied()
@@ -217,8 +263,15 @@ fn every_error_code_round_trips_and_only_busy_codes_are_transient() {
     assert_eq!(
         transient,
         [
-            "BLS_UNAVAILABLE", "ADMISSION_TIMEOUT", "ADMISSION_UNAVAILABLE", "MINING_BUSY",
-            "MEMPOOL_FULL", "COMM_TIMEOUT", "TIMEOUT", "RATE_LIMITED", "INTERNAL_ERROR"
+            "BLS_UNAVAILABLE",
+            "ADMISSION_TIMEOUT",
+            "ADMISSION_UNAVAILABLE",
+            "MINING_BUSY",
+            "MEMPOOL_FULL",
+            "COMM_TIMEOUT",
+            "TIMEOUT",
+            "RATE_LIMITED",
+            "INTERNAL_ERROR"
         ]
     );
 }

@@ -109,7 +109,14 @@ fn bv_values_parse_as_decimal_hex_and_binary() {
 
 #[test]
 fn tau_output_values_are_read_in_any_printed_form() {
-    for text in ["1", "#x01", "#b00000001", "{ 1 }:bv[8]", "o1[3] := 1", "o1[0] := { #x01 }:bv[8]"] {
+    for text in [
+        "1",
+        "#x01",
+        "#b00000001",
+        "{ 1 }:bv[8]",
+        "o1[3] := 1",
+        "o1[0] := { #x01 }:bv[8]",
+    ] {
         assert_eq!(rules::parse_tau_output_value(text), Some(1), "{text}");
     }
     assert_eq!(rules::parse_tau_output_value("(Error) bad"), None);

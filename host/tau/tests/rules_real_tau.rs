@@ -49,7 +49,9 @@ fn run_rule(tau_bin: &Path, rule: RuleId) -> Run {
     std::fs::create_dir(work.path().join("inputs")).unwrap();
     for (name, _) in rule.inputs() {
         std::fs::copy(
-            rule.fixture_dir(&rules_dir()).join("inputs").join(format!("{name}.in")),
+            rule.fixture_dir(&rules_dir())
+                .join("inputs")
+                .join(format!("{name}.in")),
             work.path().join("inputs").join(format!("{name}.in")),
         )
         .unwrap();
@@ -105,8 +107,9 @@ fn run_rule(tau_bin: &Path, rule: RuleId) -> Run {
                 .lines()
                 .filter(|l| !l.trim().is_empty())
                 .map(|l| {
-                    rules::parse_tau_output_value(l)
-                        .unwrap_or_else(|| panic!("{}: unreadable value {l:?} in {name}.out", rule.name()))
+                    rules::parse_tau_output_value(l).unwrap_or_else(|| {
+                        panic!("{}: unreadable value {l:?} in {name}.out", rule.name())
+                    })
                 })
                 .collect(),
             // Fall back to the console form `oN[k] := v`.
@@ -156,9 +159,20 @@ fn rules_run_in_real_tau_and_produce_the_expected_outputs() {
                 run.printed
             );
             for (step, (g, w)) in fixture.steps.iter().zip(got.iter().zip(&want)) {
-                assert_eq!(g, w, "{}: {name} at step {} ({})", rule.name(), step.step, step.name);
+                assert_eq!(
+                    g,
+                    w,
+                    "{}: {name} at step {} ({})",
+                    rule.name(),
+                    step.step,
+                    step.name
+                );
             }
         }
-        println!("{}: {} steps match in real tau", rule.name(), fixture.steps.len());
+        println!(
+            "{}: {} steps match in real tau",
+            rule.name(),
+            fixture.steps.len()
+        );
     }
 }
