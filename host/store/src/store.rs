@@ -541,6 +541,23 @@ impl Store {
         Ok(db.check_integrity()?)
     }
 
+    /// Rewrite a store that is NOT open so that free space left by
+    /// copy-on-write commits is returned to the file system. Offline
+    /// maintenance; returns whether anything was compacted.
+    pub fn compact(path: impl AsRef<Path>) -> Result<bool, StoreError> {
+        let path = path.as_ref();
+        let mut db = Database::open(path).map_err(|e| match e {
+            DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen {
+                path: path.to_path_buf(),
+            },
+            e => StoreError::Open {
+                path: path.to_path_buf(),
+                source: e.into(),
+            },
+        })?;
+        db.compact().map_err(|e| StoreError::Redb(e.into()))
+    }
+
     /// Commit everything queued, stop the writer and close the file.
     /// Dropping the store does the same.
     pub fn close(mut self) -> Result<(), StoreError> {

@@ -8,6 +8,7 @@
 //! batch, so one fsync is shared by many writes under load while a lone write
 //! still commits at once (there is no linger timer).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -219,10 +220,12 @@ fn commit_batch(db: &Database, batch: &mut Vec<Op>, limits: &WriterLimits, count
                 blobs: txn.open_table(BLOBS)?,
                 pending: txn.open_table(PENDING_TAU)?,
                 kv: txn.open_table(NODE_KV)?,
+                sizes: HashMap::new(),
             };
             for op in batch.drain(..) {
                 finishes.push(t.apply(op)?);
             }
+            t.flush_sizes()?;
         }
         txn.commit()?;
         Ok(())
@@ -258,9 +261,31 @@ struct Tables<'t> {
     blobs: Table<'t, &'static [u8; 32], &'static [u8]>,
     pending: Table<'t, u64, &'static [u8]>,
     kv: Table<'t, &'static str, &'static [u8]>,
+    /// Goal slots (number, size) read or advanced in this batch. Appends
+    /// advance the size here and `flush_sizes` writes each goal's final size
+    /// once per batch instead of once per entry.
+    sizes: HashMap<String, (u32, u64)>,
 }
 
 impl Tables<'_> {
+    fn slot(&mut self, goal: &str) -> Result<Option<(u32, u64)>, StoreError> {
+        if let Some(s) = self.sizes.get(goal) {
+            return Ok(Some(*s));
+        }
+        let s = self.index.get(goal)?.map(|g| g.value());
+        if let Some(s) = s {
+            self.sizes.insert(goal.to_string(), s);
+        }
+        Ok(s)
+    }
+
+    fn flush_sizes(&mut self) -> Result<(), StoreError> {
+        for (goal, slot) in &self.sizes {
+            self.index.insert(goal.as_str(), *slot)?;
+        }
+        Ok(())
+    }
+
     /// Apply one op. `Err` is a storage failure that dooms the batch; a
     /// refusal of this op alone is carried inside the returned `Finish`.
     fn apply(&mut self, op: Op) -> Result<Box<dyn Finish>, StoreError> {
@@ -271,7 +296,7 @@ impl Tables<'_> {
                 entry,
                 done,
             } => {
-                let slot = self.index.get(goal.as_str())?.map(|g| g.value());
+                let slot = self.slot(&goal)?;
                 let r = match slot {
                     None => Err(StoreError::UnknownGoal { goal }),
                     Some((_, size)) if size != index => {
@@ -279,7 +304,9 @@ impl Tables<'_> {
                     }
                     Some((number, size)) => {
                         self.log.insert((number, index), entry.as_slice())?;
-                        self.index.insert(goal.as_str(), (number, size + 1))?;
+                        if let Some(s) = self.sizes.get_mut(goal.as_str()) {
+                            *s = (number, size + 1);
+                        }
                         Ok(index)
                     }
                 };
@@ -298,6 +325,7 @@ impl Tables<'_> {
                         Ok(number) => {
                             self.goals.insert(goal.as_str(), spec.as_slice())?;
                             self.index.insert(goal.as_str(), (number, 0u64))?;
+                            self.sizes.insert(goal, (number, 0));
                             Ok(true)
                         }
                     },
@@ -318,7 +346,7 @@ impl Tables<'_> {
                 bytes,
                 done,
             } => {
-                let slot = self.index.get(goal.as_str())?.map(|g| g.value());
+                let slot = self.slot(&goal)?;
                 let r = match slot {
                     None => Err(StoreError::UnknownGoal { goal }),
                     Some((_, log_size)) if size > log_size => {
