@@ -83,9 +83,14 @@ impl Contribution {
         }
     }
 
-    /// The message the signature must cover, given the pack and proofs
-    /// hashes (passed in because the pipeline already computed them).
-    pub fn message(&self, pack_hash: &Hash32, proofs_hash: &Hash32) -> Vec<u8> {
+    /// The message the signature must cover, given the pack hash (passed in
+    /// because callers usually have it already).
+    pub fn message(&self, pack_hash: &Hash32) -> Vec<u8> {
+        self.message_with(pack_hash, &self.proofs.proofs_hash())
+    }
+
+    /// Like [`Contribution::message`] with a precomputed proofs hash.
+    pub fn message_with(&self, pack_hash: &Hash32, proofs_hash: &Hash32) -> Vec<u8> {
         contribution_message(
             &self.goal_id,
             pack_hash,
@@ -103,7 +108,7 @@ impl Contribution {
     /// Like [`Contribution::verify_signature`] with precomputed hashes.
     pub fn verify_signature_with(&self, pack_hash: &Hash32, proofs_hash: &Hash32) -> bool {
         self.contributor
-            .verify_strict(&self.message(pack_hash, proofs_hash), &self.signature)
+            .verify_strict(&self.message_with(pack_hash, proofs_hash), &self.signature)
     }
 
     /// Canonical envelope bytes (domain `ian/contribution-envelope/v1`),
