@@ -457,6 +457,70 @@ pub struct TauStatus {
 }
 
 impl TauStatus {
+    /// Prometheus text exposition of the counters and gauges, for the
+    /// node's `/metrics` (names prefixed `ian_tau_`).
+    pub fn prometheus(&self) -> String {
+        let c = &self.counters;
+        let mut out = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+            ));
+        };
+        metric(
+            "ian_tau_pending_txs",
+            "gauge",
+            "Tau transactions waiting to be sent or confirmed.",
+            self.pending as u64,
+        );
+        metric(
+            "ian_tau_sent_total",
+            "counter",
+            "Tau transactions admitted by the node.",
+            c.sent,
+        );
+        metric(
+            "ian_tau_confirmed_total",
+            "counter",
+            "Tau transactions found in a block.",
+            c.confirmed,
+        );
+        metric(
+            "ian_tau_failed_total",
+            "counter",
+            "Tau transactions dropped after a permanent refusal.",
+            c.failed,
+        );
+        metric(
+            "ian_tau_retried_total",
+            "counter",
+            "Retries of Tau transactions (transport, busy, re-sign).",
+            c.retried,
+        );
+        metric(
+            "ian_tau_rule_rejected_total",
+            "counter",
+            "Events refused by the rule pre-check.",
+            c.rule_rejected,
+        );
+        metric(
+            "ian_tau_last_error",
+            "gauge",
+            "1 if the last attempt failed.",
+            u64::from(self.last_error.is_some()),
+        );
+        out.push_str("# HELP ian_tau_committed_size Log size of the last checkpoint confirmed on Tau.\n# TYPE ian_tau_committed_size gauge\n");
+        for (goal, g) in &self.goals {
+            if let Some(cp) = &g.last_committed {
+                out.push_str(&format!(
+                    "ian_tau_committed_size{{goal=\"{goal}\"}} {}\n",
+                    cp.size
+                ));
+            }
+        }
+        out
+    }
+
     /// Status from persisted records alone (for the CLI when the node is
     /// not running): counters are zero, `last_error` unknown.
     pub fn from_store(store: &dyn PendingStore) -> Result<Self, BridgeError> {

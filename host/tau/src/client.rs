@@ -472,6 +472,29 @@ impl TauClient {
         })
     }
 
+    /// Polls `gettxstatus` every `interval` until the tx is in a block or
+    /// gone (rejected, evicted, expired), at most `max_polls` times; returns
+    /// the last status seen. `unknown` right after admission is not final:
+    /// it keeps polling.
+    pub async fn wait_for_status(
+        &self,
+        tx_hash: &str,
+        interval: Duration,
+        max_polls: u32,
+    ) -> Result<TxStatus, TauError> {
+        let mut last = TxStatus::Unknown;
+        for poll in 0..max_polls.max(1) {
+            if poll > 0 {
+                tokio::time::sleep(interval).await;
+            }
+            last = self.tx_status(tx_hash).await?;
+            if matches!(last, TxStatus::Confirmed { .. }) || last.is_dropped() {
+                break;
+            }
+        }
+        Ok(last)
+    }
+
     /// The node's clock (ISO-8601 text).
     pub async fn timestamp(&self) -> Result<String, TauError> {
         let data = self.call(&Command::GetTimestamp).await?;

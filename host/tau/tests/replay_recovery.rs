@@ -275,3 +275,32 @@ fn every_error_code_round_trips_and_only_busy_codes_are_transient() {
         ]
     );
 }
+
+#[tokio::test]
+async fn status_polling_stops_at_confirmation() {
+    // Recorded: (a) queued, later (a) confirmed in block 1.
+    let t = transcript("emulated/02-main-flow.jsonl");
+    let node = ReplayNode::start(vec![t.exchange(4), t.exchange(18)])
+        .await
+        .unwrap();
+    let c = client(&node);
+    let status = c
+        .wait_for_status(
+            "7e6ec7f428e72687675fca15164101f9f7b6e7ffba5e2f2089aac40a6a75acef",
+            Duration::from_millis(1),
+            10,
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            status,
+            TxStatus::Confirmed {
+                block_number: 1,
+                ..
+            }
+        ),
+        "{status:?}"
+    );
+    node.finish().unwrap();
+}
