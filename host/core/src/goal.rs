@@ -959,7 +959,7 @@ pub struct InvariantRef {
 /// components named by hash. Its canonical encoding is hashed to the goal
 /// hash recorded in every log entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "UncheckedManifest")]
 pub struct GoalManifest {
     /// Goal id.
     pub id: GoalId,
@@ -990,6 +990,49 @@ pub struct GoalManifest {
     pub proofs: ProofPolicy,
 }
 
+/// The JSON shape of a manifest before validation.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UncheckedManifest {
+    id: GoalId,
+    title: String,
+    #[serde(default)]
+    description: String,
+    harness: HarnessRef,
+    #[serde(default)]
+    invariants: Vec<InvariantRef>,
+    #[serde(default)]
+    thresholds: Thresholds,
+    #[serde(default)]
+    ranking: Ranking,
+    #[serde(default)]
+    limits: Limits,
+    #[serde(default)]
+    leaderboard: LeaderboardSpec,
+    #[serde(default)]
+    proofs: ProofPolicy,
+}
+
+impl TryFrom<UncheckedManifest> for GoalManifest {
+    type Error = GoalError;
+    fn try_from(u: UncheckedManifest) -> Result<Self, GoalError> {
+        let m = GoalManifest {
+            id: u.id,
+            title: u.title,
+            description: u.description,
+            harness: u.harness,
+            invariants: u.invariants,
+            thresholds: u.thresholds,
+            ranking: u.ranking,
+            limits: u.limits,
+            leaderboard: u.leaderboard,
+            proofs: u.proofs,
+        };
+        m.validate()?;
+        Ok(m)
+    }
+}
+
 /// Longest encoded manifest accepted by the decoder (1 MiB).
 pub const MAX_MANIFEST_BYTES: usize = 1024 * 1024;
 
@@ -1017,12 +1060,9 @@ impl GoalManifest {
         Ok(())
     }
 
-    /// Parses and validates JSON (API and files).
+    /// Parses JSON (API and files); deserialisation always validates.
     pub fn from_json(text: &str) -> Result<GoalManifest, GoalError> {
-        let m: GoalManifest =
-            serde_json::from_str(text).map_err(|e| GoalError::Json(e.to_string()))?;
-        m.validate()?;
-        Ok(m)
+        serde_json::from_str(text).map_err(|e| GoalError::Json(e.to_string()))
     }
 
     /// Canonical bytes (domain `ian/goal/v1`).

@@ -254,3 +254,20 @@ fn goal_hash_commits_to_every_rule_but_not_to_paths() {
     };
     assert_ne!(base.resolve(&other_harness).unwrap().goal_hash(), h);
 }
+
+#[test]
+fn manifest_json_is_validated_on_deserialisation() {
+    let m = GoalSpec::from_toml(MINIMAL)
+        .unwrap()
+        .resolve(&resolved(0))
+        .unwrap();
+    let mut v = serde_json::to_value(&m).unwrap();
+    v["leaderboard"]["capacity"] = 0.into();
+    let e = serde_json::from_value::<ian_core::GoalManifest>(v)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("leaderboard.capacity"), "{e}");
+    let mut v = serde_json::to_value(&m).unwrap();
+    v["surprise"] = 1.into();
+    assert!(serde_json::from_value::<ian_core::GoalManifest>(v).is_err());
+}
