@@ -16,6 +16,8 @@
 //! * [`fake`]: a replaying fake of the Tau node for tests, serving recorded
 //!   transcripts over real TCP and refusing any request that differs.
 
+#![warn(missing_docs)]
+
 pub mod block;
 pub mod bridge;
 pub mod canonical;
