@@ -928,6 +928,21 @@ impl BridgeCore {
                 item.tx_hash = Some(tx.tx_hash().to_string());
                 item.admitted = false;
             }
+            ItemResult::Sent(SendOutcome::AlreadyHeld {
+                tx_hash,
+                status: TxStatus::Confirmed { block_number, .. },
+            }) => {
+                // Sent before a lost reply or a restart, and already in a block.
+                item.tx_hash = Some(tx_hash);
+                self.counters.sent += 1;
+                self.counters.confirmed += 1;
+                self.last_error = None;
+                self.confirm(&item, block_number, now);
+                self.items.remove(&id);
+                store.remove(id)?;
+                self.save_state(store)?;
+                return Ok(());
+            }
             ItemResult::Sent(SendOutcome::Queued { tx_hash })
             | ItemResult::Sent(SendOutcome::AlreadyHeld { tx_hash, .. }) => {
                 item.tx_hash = Some(tx_hash);

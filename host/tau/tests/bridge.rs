@@ -755,3 +755,97 @@ fn status_renders_prometheus_counters_and_committed_sizes() {
         "{text}"
     );
 }
+
+/// Writes alice's key and a bridge config pointing at `endpoint`.
+fn alice_config(dir: &std::path::Path, endpoint: String) -> BridgeConfig {
+    let key_file = dir.join("alice.json");
+    alice().write_new_key_file(&key_file).unwrap();
+    let mut cfg = BridgeConfig::new(endpoint, key_file, "ian-tau-local");
+    cfg.poll_interval = Duration::from_millis(20);
+    cfg
+}
+
+/// A pending record as a previous run left it.
+fn stored_item(store: &dyn PendingStore, signed: Option<String>, tx_hash: &str, admitted: bool) {
+    let item = ian_tau::bridge::PendingTx {
+        id: 1,
+        tx: IanTx::GoalRegistration {
+            goal_id: GOAL.into(),
+            goal_hash: goal_hash(1),
+        },
+        signed,
+        tx_hash: Some(tx_hash.into()),
+        admitted,
+        attempts: 0,
+        not_before: 0,
+    };
+    store.put(1, &serde_json::to_vec(&item).unwrap()).unwrap();
+}
+
+const HASH_A: &str = "7e6ec7f428e72687675fca15164101f9f7b6e7ffba5e2f2089aac40a6a75acef";
+
+#[tokio::test]
+async fn after_a_restart_the_stored_bytes_are_resent_and_resolved_by_status() {
+    // A run signed and stored tx (a), sent it, and stopped before the reply.
+    // The next run sends the very same bytes: the node answers
+    // INVALID_SEQUENCE (expected 2, got 0), gettxstatus finds it in block 1.
+    let t = transcript("emulated/02-main-flow.jsonl");
+    let node = ian_tau::fake::ReplayNode::start(vec![t.exchange(10), t.exchange(18)])
+        .await
+        .unwrap();
+    let signed =
+        ian_tau::tx::sign_map(tx_map(&alice(), 0, serde_json::json!(ops13())), &alice()).unwrap();
+    assert_eq!(signed.tx_hash(), HASH_A);
+    let store: Arc<dyn PendingStore> = Arc::new(MemoryPendingStore::new());
+    stored_item(
+        store.as_ref(),
+        Some(signed.canonical_json().into()),
+        HASH_A,
+        false,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let bridge = TauBridge::start(
+        alice_config(dir.path(), node.endpoint()),
+        store.clone(),
+        TestLog::new(),
+    )
+    .unwrap();
+    let s = wait_for(&bridge, "confirmation", |s| s.counters.confirmed == 1).await;
+    assert_eq!((s.pending, s.counters.sent, s.counters.failed), (0, 1, 0));
+    assert_eq!(
+        s.goals[GOAL].registered_hash,
+        Some(hex::encode(goal_hash(1)))
+    );
+    bridge.shutdown();
+    node.finish().unwrap();
+    let offline = TauStatus::from_store(store.as_ref()).unwrap();
+    assert_eq!(
+        (
+            offline.pending,
+            offline.goals[GOAL].registered_hash.is_some()
+        ),
+        (0, true)
+    );
+}
+
+#[tokio::test]
+async fn an_admitted_tx_from_a_previous_run_is_polled_until_confirmed() {
+    let t = transcript("emulated/02-main-flow.jsonl");
+    let node = ian_tau::fake::ReplayNode::start(vec![t.exchange(4), t.exchange(18)])
+        .await
+        .unwrap();
+    let store: Arc<dyn PendingStore> = Arc::new(MemoryPendingStore::new());
+    stored_item(store.as_ref(), None, HASH_A, true);
+    let dir = tempfile::tempdir().unwrap();
+    let bridge = TauBridge::start(
+        alice_config(dir.path(), node.endpoint()),
+        store,
+        TestLog::new(),
+    )
+    .unwrap();
+    let s = wait_for(&bridge, "confirmation", |s| s.counters.confirmed == 1).await;
+    assert_eq!(s.pending, 0);
+    assert_eq!(s.in_flight, None);
+    bridge.shutdown();
+    node.finish().unwrap();
+}
