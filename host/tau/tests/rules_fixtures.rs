@@ -46,6 +46,40 @@ fn rule_files_are_ascii_only() {
     }
 }
 
+#[test]
+fn every_typed_constant_in_the_rules_fits_its_width() {
+    for rule in RuleId::ALL {
+        let text = std::fs::read_to_string(rule.tau_file(&rules_dir())).unwrap();
+        let mut rest = text.as_str();
+        let mut seen = 0;
+        while let Some(open) = rest.find('{') {
+            let close = rest[open..].find('}').unwrap() + open;
+            let after = &rest[close + 1..];
+            let width: u32 = after
+                .strip_prefix(":bv[")
+                .and_then(|w| w.split_once(']'))
+                .and_then(|(w, _)| w.parse().ok())
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{}: untyped constant near {:?}",
+                        rule.name(),
+                        &rest[open..close + 1]
+                    )
+                });
+            let literal = rest[open + 1..close].trim();
+            let bytes = rules::parse_bv_value(literal, width).unwrap();
+            if width == 256 {
+                let digits = literal.strip_prefix("#x").expect("wide constants in hex");
+                assert_eq!(digits.len(), 64, "{}: {literal}", rule.name());
+            }
+            assert_eq!(bytes.len() as u32 * 8, width);
+            seen += 1;
+            rest = after;
+        }
+        assert!(seen > 0);
+    }
+}
+
 fn check_fixture(rule: RuleId) {
     let fixture = rules::load_fixture(&rules_dir(), rule).unwrap();
     assert!(!fixture.steps.is_empty());
