@@ -86,12 +86,15 @@ pub struct GoalSize {
 /// For quiescing the store, e.g. around a file-system snapshot or to shed
 /// write load. Do not wait on a ticket submitted during the pause from the
 /// thread that holds it: it cannot resolve until the pause ends.
+/// It borrows the store, so the store cannot be closed (which waits for the
+/// writer) while its writer is parked.
 #[must_use = "writes resume as soon as the pause is dropped"]
-pub struct WritePause {
+pub struct WritePause<'s> {
     gate: Arc<Gate>,
+    _store: std::marker::PhantomData<&'s Store>,
 }
 
-impl Drop for WritePause {
+impl Drop for WritePause<'_> {
     fn drop(&mut self) {
         self.gate.open();
     }
@@ -392,7 +395,7 @@ impl Store {
 
     /// Stop committing until the returned guard is dropped. Waits until
     /// everything queued before the call is committed and the writer is idle.
-    pub fn pause_writes(&self) -> Result<WritePause, StoreError> {
+    pub fn pause_writes(&self) -> Result<WritePause<'_>, StoreError> {
         let tx = self.tx.as_ref().ok_or(StoreError::Closed)?;
         let gate = Arc::new(Gate::new());
         let (parked, done) = ticket();
@@ -401,7 +404,10 @@ impl Store {
             gate: gate.clone(),
         })
         .map_err(|_| StoreError::Closed)?;
-        let pause = WritePause { gate };
+        let pause = WritePause {
+            gate,
+            _store: std::marker::PhantomData,
+        };
         parked.wait()?;
         Ok(pause)
     }
@@ -529,15 +535,7 @@ impl Store {
     /// after a disk incident, and for tests.
     pub fn check_integrity(path: impl AsRef<Path>) -> Result<bool, StoreError> {
         let path = path.as_ref();
-        let mut db = Database::open(path).map_err(|e| match e {
-            DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen {
-                path: path.to_path_buf(),
-            },
-            e => StoreError::Open {
-                path: path.to_path_buf(),
-                source: e.into(),
-            },
-        })?;
+        let mut db = open_offline(path)?;
         Ok(db.check_integrity()?)
     }
 
@@ -546,15 +544,7 @@ impl Store {
     /// maintenance; returns whether anything was compacted.
     pub fn compact(path: impl AsRef<Path>) -> Result<bool, StoreError> {
         let path = path.as_ref();
-        let mut db = Database::open(path).map_err(|e| match e {
-            DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen {
-                path: path.to_path_buf(),
-            },
-            e => StoreError::Open {
-                path: path.to_path_buf(),
-                source: e.into(),
-            },
-        })?;
+        let mut db = open_offline(path)?;
         db.compact().map_err(|e| StoreError::Redb(e.into()))
     }
 
@@ -577,6 +567,23 @@ impl Drop for Store {
     fn drop(&mut self) {
         let _ = self.shutdown();
     }
+}
+
+/// Open a store file for offline maintenance, with the default page cache
+/// (redb's own default would be 1 GiB).
+fn open_offline(path: &Path) -> Result<Database, StoreError> {
+    Builder::new()
+        .set_cache_size(StoreConfig::default().cache_bytes)
+        .open(path)
+        .map_err(|e| match e {
+            DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen {
+                path: path.to_path_buf(),
+            },
+            e => StoreError::Open {
+                path: path.to_path_buf(),
+                source: e.into(),
+            },
+        })
 }
 
 /// Entries copied per transaction by `backup_to`, to bound its memory.
