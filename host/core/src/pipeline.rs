@@ -864,6 +864,15 @@ impl GoalState {
                 last,
             });
         }
+        if entry.harness_hash != self.manifest.harness.component {
+            return Err(ReplayError::NotAcceptable {
+                index,
+                reason: format!(
+                    "harness hash {} is not the goal's harness {}",
+                    entry.harness_hash, self.manifest.harness.component
+                ),
+            });
+        }
         let computed = self
             .judge(&entry.metrics)
             .map_err(|r| ReplayError::NotAcceptable {

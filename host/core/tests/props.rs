@@ -372,3 +372,26 @@ fn pack_file_with_swapped_component_is_refused() {
         ))
     ));
 }
+
+#[test]
+fn replay_refuses_an_entry_judged_by_another_harness() {
+    let mut e = sample_entry();
+    e.harness_hash = sha256(b"another harness");
+    assert!(matches!(
+        GoalState::replay(manifest(), [&e]).unwrap_err(),
+        ian_core::pipeline::ReplayError::NotAcceptable { index: 0, .. }
+    ));
+}
+
+#[test]
+fn replay_refuses_an_entry_below_the_goal_thresholds() {
+    let mut e = sample_entry();
+    e.metrics.reward = Finite::new(-5.0).unwrap();
+    e.score = manifest().ranking.score(&e.metrics).unwrap();
+    match GoalState::replay(manifest(), [&e]).unwrap_err() {
+        ian_core::pipeline::ReplayError::NotAcceptable { index: 0, reason } => {
+            assert!(reason.contains("reward"), "{reason}")
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
