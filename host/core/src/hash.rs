@@ -9,8 +9,21 @@ use sha2::{Digest, Sha256};
 use std::fmt;
 
 /// A 32-byte SHA-256 digest.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Hash32(pub [u8; 32]);
+
+/// Feeds only the first 8 bytes to the hasher: a digest's bytes are already
+/// uniform, and the maps using it (dedup index) keep std's randomly keyed
+/// SipHash, so nobody can aim keys at one bucket. Equal values still hash
+/// equally; the full 32 bytes are compared on lookup.
+impl std::hash::Hash for Hash32 {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let b = &self.0;
+        state.write_u64(u64::from_le_bytes([
+            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+        ]));
+    }
+}
 
 impl Hash32 {
     /// The all-zero digest; used only as a neutral value, never as a real hash.

@@ -11,8 +11,19 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// An Ed25519 public key (32 bytes). A contributor's id is its hex.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PublicKeyBytes(pub [u8; 32]);
+
+/// Feeds 8 bytes to the (randomly keyed) hasher; see [`crate::Hash32`]'s
+/// `Hash` impl for why that is enough.
+impl std::hash::Hash for PublicKeyBytes {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let b = &self.0;
+        state.write_u64(u64::from_le_bytes([
+            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+        ]));
+    }
+}
 
 /// Why a key or signature was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
