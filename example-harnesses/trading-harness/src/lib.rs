@@ -19,7 +19,12 @@
 //! Config (UTF-8 `key=value`): `steps` (default 256, `1..=1998`),
 //! `fee_bps` (default 5, `0..=1000`). Unknown keys are refused.
 
-use ian_guest_sdk::{Action, Harness, Metrics, Observation, Policy, params::Params, rng::Rng};
+use ian_guest_sdk::{Harness, Metrics, Policy};
+
+mod backtest;
+pub use backtest::{
+    Config, DEFAULT_FEE_BPS, DEFAULT_STEPS, backtest, parse_prices_csv, start_for_seed,
+};
 
 const CSV: &str = include_str!("../data/prices.csv");
 
@@ -91,125 +96,11 @@ const fn parse_prices<const N: usize>(b: &[u8]) -> [f64; N] {
     out
 }
 
-/// Parsed harness configuration.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Config {
-    /// Number of decisions per evaluation.
-    pub steps: usize,
-    /// Trading cost in basis points of the position change.
-    pub fee_bps: f64,
-}
-
-/// Default number of steps.
-pub const DEFAULT_STEPS: usize = 256;
-/// Default fee in basis points.
-pub const DEFAULT_FEE_BPS: f64 = 5.0;
-
-impl Config {
-    /// Parses the goal's config bytes (empty = defaults).
-    pub fn parse(bytes: &[u8]) -> Result<Config, String> {
-        let p = Params::parse(bytes).map_err(|e| format!("config: {e}"))?;
-        p.reject_unknown(&["steps", "fee_bps"])
-            .map_err(|e| format!("config: {e}"))?;
-        let steps = p
-            .usize_or("steps", DEFAULT_STEPS)
-            .map_err(|e| format!("config: {e}"))?;
-        let fee_bps = p
-            .f64_or("fee_bps", DEFAULT_FEE_BPS)
-            .map_err(|e| format!("config: {e}"))?;
-        // One day before the window (for the first return) and one after it
-        // (to settle the last position) must exist.
-        if steps == 0 || steps > ROWS - 2 {
-            return Err(format!(
-                "config: steps must be in 1..={}, got {steps}",
-                ROWS - 2
-            ));
-        }
-        if !(0.0..=1000.0).contains(&fee_bps) {
-            return Err(format!(
-                "config: fee_bps must be in [0, 1000], got {fee_bps}"
-            ));
-        }
-        Ok(Config { steps, fee_bps })
-    }
-}
-
-/// First day of the window for `seed`: uniform over every start that leaves
-/// room for the previous day and the settling day.
-pub fn start_for_seed(seed: u64, steps: usize, rows: usize) -> usize {
-    let starts = (rows - steps - 1) as u64; // valid starts: 1..=rows-steps-1
-    1 + Rng::new(seed).below(starts) as usize
-}
-
-/// Runs one backtest. `agent` answers each observation; its errors (the
-/// host's agent faults) end the run unchanged.
-pub fn backtest(
-    prices: &[f64],
-    cfg: Config,
-    seed: u64,
-    mut agent: impl FnMut(&Observation) -> Result<Action, String>,
-) -> Result<Metrics, String> {
-    if cfg.steps == 0 || prices.len() < cfg.steps + 2 {
-        return Err(format!(
-            "{} prices cannot hold a {}-step window",
-            prices.len(),
-            cfg.steps
-        ));
-    }
-    let start = start_for_seed(seed, cfg.steps, prices.len());
-    let fee_rate = cfg.fee_bps / 10_000.0;
-    let (mut equity, mut peak, mut max_drawdown) = (1.0f64, 1.0f64, 0.0f64);
-    let (mut previous, mut turnover) = (0.0f64, 0.0f64);
-    let (mut sum, mut sum_sq) = (0.0f64, 0.0f64);
-    let mut obs = Observation::new(0, vec![0.0, 0.0]);
-    for t in 0..cfg.steps {
-        let i = start + t;
-        obs.step = t as u64;
-        obs.features[0] = prices[i];
-        obs.features[1] = prices[i] / prices[i - 1] - 1.0;
-        let action = agent(&obs)?;
-        let position = match action.as_slice() {
-            [p] if p.is_finite() && p.abs() <= 1.0 => *p,
-            [p] => {
-                return Err(format!(
-                    "invalid action at step {t}: position {p} is outside [-1, 1]"
-                ));
-            }
-            other => {
-                return Err(format!(
-                    "invalid action at step {t}: expected 1 value, got {}",
-                    other.len()
-                ));
-            }
-        };
-        let change = (position - previous).abs();
-        let step_return = position * (prices[i + 1] / prices[i] - 1.0) - fee_rate * change;
-        equity *= 1.0 + step_return;
-        peak = peak.max(equity);
-        max_drawdown = max_drawdown.max(1.0 - equity / peak);
-        turnover += change;
-        previous = position;
-        sum += step_return;
-        sum_sq += step_return * step_return;
-    }
-    let n = cfg.steps as f64;
-    let mean = sum / n;
-    let var = (sum_sq / n - mean * mean).max(0.0);
-    let sharpe = if var > 0.0 {
-        mean / var.sqrt() * 252f64.sqrt()
-    } else {
-        0.0
-    };
-    Ok(Metrics::new(equity - 1.0, max_drawdown)
-        .with_extra("sharpe", sharpe)
-        .with_extra("turnover", turnover))
-}
-
 struct Trading;
 
 impl Harness for Trading {
     fn evaluate(config: &[u8], seed: u64, policy: &mut Policy) -> Result<Metrics, String> {
-        let cfg = Config::parse(config)?;
+        let cfg = Config::parse(config, ROWS)?;
         backtest(&PRICES, cfg, seed, |obs| {
             policy.act(obs).map_err(String::from)
         })
@@ -221,6 +112,7 @@ ian_guest_sdk::export_harness!(Trading);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ian_guest_sdk::{Action, Observation};
 
     fn constant(position: f64) -> impl FnMut(&Observation) -> Result<Action, String> {
         move |_| Ok(vec![position])
@@ -236,9 +128,34 @@ mod tests {
     }
 
     #[test]
+    fn run_time_parser_matches_compile_time_parser_bit_for_bit() {
+        let parsed = parse_prices_csv(CSV).unwrap();
+        assert_eq!(parsed.len(), ROWS);
+        assert!(
+            parsed
+                .iter()
+                .zip(PRICES.iter())
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
+    }
+
+    #[test]
+    fn run_time_parser_names_the_bad_line() {
+        let err = parse_prices_csv("date,close\n2020-01-01,1.00\n2020-01-02,1.5\n").unwrap_err();
+        assert!(err.contains("line 3"), "{err}");
+        assert!(
+            parse_prices_csv("when,price\n")
+                .unwrap_err()
+                .contains("header")
+        );
+        let err = parse_prices_csv("date,close\n2020-01-01,0.00\n").unwrap_err();
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
     fn empty_config_means_defaults() {
         assert_eq!(
-            Config::parse(b"").unwrap(),
+            Config::parse(b"", ROWS).unwrap(),
             Config {
                 steps: 256,
                 fee_bps: 5.0
@@ -248,15 +165,19 @@ mod tests {
 
     #[test]
     fn config_refuses_unknown_keys_and_out_of_range_values() {
-        assert!(Config::parse(b"stpes=10").unwrap_err().contains("stpes"));
-        assert!(Config::parse(b"steps=0").is_err());
-        assert!(Config::parse(b"steps=1999").is_err());
-        assert!(Config::parse(b"fee_bps=-1").is_err());
+        assert!(
+            Config::parse(b"stpes=10", ROWS)
+                .unwrap_err()
+                .contains("stpes")
+        );
+        assert!(Config::parse(b"steps=0", ROWS).is_err());
+        assert!(Config::parse(b"steps=1999", ROWS).is_err());
+        assert!(Config::parse(b"fee_bps=-1", ROWS).is_err());
     }
 
     #[test]
     fn flat_agent_earns_nothing_and_risks_nothing() {
-        let cfg = Config::parse(b"").unwrap();
+        let cfg = Config::parse(b"", ROWS).unwrap();
         let m = backtest(&PRICES, cfg, 1, constant(0.0)).unwrap();
         assert_eq!((m.reward, m.risk, m.complexity), (0.0, 0.0, 0.0));
         assert_eq!(
@@ -321,7 +242,7 @@ mod tests {
 
     #[test]
     fn drawdown_is_never_negative_and_seed_moves_the_window() {
-        let cfg = Config::parse(b"").unwrap();
+        let cfg = Config::parse(b"", ROWS).unwrap();
         let a = backtest(&PRICES, cfg, 1, constant(1.0)).unwrap();
         let b = backtest(&PRICES, cfg, 2, constant(1.0)).unwrap();
         assert!(a.risk >= 0.0 && b.risk >= 0.0);
@@ -341,7 +262,8 @@ mod tests {
 
     #[test]
     fn refuses_position_above_one() {
-        let err = backtest(&PRICES, Config::parse(b"").unwrap(), 1, constant(1.5)).unwrap_err();
+        let err =
+            backtest(&PRICES, Config::parse(b"", ROWS).unwrap(), 1, constant(1.5)).unwrap_err();
         assert!(
             err.contains("invalid action at step 0") && err.contains("1.5"),
             "{err}"
@@ -350,7 +272,7 @@ mod tests {
 
     #[test]
     fn refuses_wrong_action_length() {
-        let err = backtest(&PRICES, Config::parse(b"").unwrap(), 1, |_| {
+        let err = backtest(&PRICES, Config::parse(b"", ROWS).unwrap(), 1, |_| {
             Ok(vec![0.0, 0.0])
         })
         .unwrap_err();
@@ -360,7 +282,7 @@ mod tests {
     #[test]
     fn passes_agent_errors_through_and_stops() {
         let mut calls = 0;
-        let err = backtest(&PRICES, Config::parse(b"").unwrap(), 1, |_| {
+        let err = backtest(&PRICES, Config::parse(b"", ROWS).unwrap(), 1, |_| {
             calls += 1;
             Err("agent out of fuel".to_string())
         })

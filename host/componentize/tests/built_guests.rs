@@ -107,3 +107,19 @@ fn wasi_fs_agent_exports_agent_but_imports_wasi_filesystem() {
         s.imports
     );
 }
+
+#[test]
+fn wasi_harness_exports_harness_and_imports_policy_and_wasi_filesystem() {
+    let s = surface(&load("trading-harness-wasi")).unwrap();
+    assert_eq!(s.exports, vec![World::GoalHarness.exported_interface()]);
+    assert!(
+        s.imports.iter().any(|i| i == POLICY),
+        "imports: {:?}",
+        s.imports
+    );
+    assert!(
+        s.imports.iter().any(|i| i.starts_with("wasi:filesystem/")),
+        "imports: {:?}",
+        s.imports
+    );
+}
