@@ -76,7 +76,11 @@ pub(crate) struct Lru<K, V> {
 
 impl<K: Hash + Eq + Clone, V: Clone> Lru<K, V> {
     pub(crate) fn new(cap: usize) -> Self {
-        Lru { map: HashMap::new(), tick: 0, cap: cap.max(1) }
+        Lru {
+            map: HashMap::new(),
+            tick: 0,
+            cap: cap.max(1),
+        }
     }
 
     pub(crate) fn get(&mut self, k: &K) -> Option<V> {
@@ -91,7 +95,11 @@ impl<K: Hash + Eq + Clone, V: Clone> Lru<K, V> {
     pub(crate) fn insert(&mut self, k: K, v: V) {
         self.tick += 1;
         if !self.map.contains_key(&k) && self.map.len() >= self.cap {
-            let oldest = self.map.iter().min_by_key(|(_, (s, _))| *s).map(|(k, _)| k.clone());
+            let oldest = self
+                .map
+                .iter()
+                .min_by_key(|(_, (s, _))| *s)
+                .map(|(k, _)| k.clone());
             if let Some(old) = oldest {
                 self.map.remove(&old);
             }
@@ -258,10 +266,14 @@ impl ComponentCache {
     }
 
     fn write_disk(&self, code_hash: &[u8; 32], component: &Component) {
-        let Some(path) = self.disk_path(code_hash) else { return };
+        let Some(path) = self.disk_path(code_hash) else {
+            return;
+        };
         let ok = (|| -> std::io::Result<()> {
             let artifact = component.serialize().map_err(std::io::Error::other)?;
-            let dir = path.parent().ok_or_else(|| std::io::Error::other("no parent"))?;
+            let dir = path
+                .parent()
+                .ok_or_else(|| std::io::Error::other("no parent"))?;
             let seq = self.temp_seq.fetch_add(1, Ordering::Relaxed);
             let tmp = dir.join(format!(
                 ".{}.{}.{seq}.tmp",
@@ -274,7 +286,10 @@ impl ComponentCache {
             header.extend_from_slice(&FILE_VERSION.to_le_bytes());
             header.extend_from_slice(&self.key(code_hash));
             header.extend_from_slice(&Sha256::digest(&artifact));
-            let written = f.write_all(&header).and_then(|_| f.write_all(&artifact)).and_then(|_| f.sync_all());
+            let written = f
+                .write_all(&header)
+                .and_then(|_| f.write_all(&artifact))
+                .and_then(|_| f.sync_all());
             drop(f);
             if let Err(e) = written.and_then(|_| fs::rename(&tmp, &path)) {
                 let _ = fs::remove_file(&tmp);

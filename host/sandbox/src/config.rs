@@ -256,7 +256,10 @@ impl SandboxConfig {
         num!("IAN_SANDBOX_MAX_WASM_STACK", c.max_wasm_stack);
         num!("IAN_SANDBOX_EVAL_THREAD_STACK", c.eval_thread_stack);
         num!("IAN_SANDBOX_POOL_MAX_MEMORY_BYTES", c.pool_max_memory_bytes);
-        num!("IAN_SANDBOX_POOL_COMPONENT_INSTANCES", c.pool_component_instances);
+        num!(
+            "IAN_SANDBOX_POOL_COMPONENT_INSTANCES",
+            c.pool_component_instances
+        );
         num!("IAN_SANDBOX_POOL_CORE_INSTANCES", c.pool_core_instances);
         num!("IAN_SANDBOX_POOL_MEMORIES", c.pool_memories);
         num!("IAN_SANDBOX_POOL_TABLES", c.pool_tables);
@@ -264,7 +267,11 @@ impl SandboxConfig {
         num!("IAN_SANDBOX_EPOCH_TICK_MS", c.epoch_tick_ms);
         if let Some(v) = lookup("IAN_SANDBOX_CACHE_DIR") {
             let v = v.trim().to_owned();
-            c.cache_dir = if v.is_empty() { None } else { Some(PathBuf::from(v)) };
+            c.cache_dir = if v.is_empty() {
+                None
+            } else {
+                Some(PathBuf::from(v))
+            };
         }
         num!("IAN_SANDBOX_MEMORY_CACHE_ENTRIES", c.memory_cache_entries);
         if let Some(v) = lookup("IAN_SANDBOX_PARALLEL_COMPILATION") {
@@ -272,11 +279,17 @@ impl SandboxConfig {
         }
         num!("IAN_SANDBOX_MAX_CAPTURED_OUTPUT", c.max_captured_output);
         num!("IAN_SANDBOX_WASI_WALL_CLOCK_SECS", c.wasi_wall_clock_secs);
-        num!("IAN_SANDBOX_FUEL_PER_EVALUATION", c.limits.fuel_per_evaluation);
+        num!(
+            "IAN_SANDBOX_FUEL_PER_EVALUATION",
+            c.limits.fuel_per_evaluation
+        );
         num!("IAN_SANDBOX_FUEL_PER_CALL", c.limits.fuel_per_call);
         num!("IAN_SANDBOX_HARNESS_FUEL", c.limits.harness_fuel);
         num!("IAN_SANDBOX_MEMORY_BYTES", c.limits.memory_bytes);
-        num!("IAN_SANDBOX_MAX_COMPONENT_BYTES", c.limits.max_component_bytes);
+        num!(
+            "IAN_SANDBOX_MAX_COMPONENT_BYTES",
+            c.limits.max_component_bytes
+        );
         num!("IAN_SANDBOX_MAX_ACTION_LEN", c.limits.max_action_len);
         num!("IAN_SANDBOX_WALL_BACKSTOP_MS", c.limits.wall_backstop_ms);
         c.validate()?;
@@ -298,7 +311,16 @@ impl SandboxConfig {
         if self.max_wasm_stack < 64 << 10 {
             return Err(invalid(
                 "max_wasm_stack",
-                format!("{} bytes is below the 65536-byte minimum", self.max_wasm_stack),
+                format!(
+                    "{} bytes is below the 65536-byte minimum",
+                    self.max_wasm_stack
+                ),
+            ));
+        }
+        if self.max_wasm_stack > 256 << 20 {
+            return Err(invalid(
+                "max_wasm_stack",
+                format!("{} bytes is above the 256 MiB maximum", self.max_wasm_stack),
             ));
         }
         if self.eval_thread_stack < self.required_native_stack() {
@@ -381,18 +403,25 @@ mod tests {
             .unwrap_err();
         assert!(matches!(
             err,
-            ConfigError::InvalidEnv { var: "IAN_SANDBOX_MAX_WASM_STACK", .. }
+            ConfigError::InvalidEnv {
+                var: "IAN_SANDBOX_MAX_WASM_STACK",
+                ..
+            }
         ));
         assert!(err.to_string().contains("IAN_SANDBOX_MAX_WASM_STACK"));
     }
 
     #[test]
     fn out_of_range_env_value_is_refused() {
-        let err = SandboxConfig::from_lookup(lookup(&[("IAN_SANDBOX_MAX_ACTION_LEN", "99999999999")]))
-            .unwrap_err();
+        let err =
+            SandboxConfig::from_lookup(lookup(&[("IAN_SANDBOX_MAX_ACTION_LEN", "99999999999")]))
+                .unwrap_err();
         assert!(matches!(
             err,
-            ConfigError::InvalidEnv { var: "IAN_SANDBOX_MAX_ACTION_LEN", .. }
+            ConfigError::InvalidEnv {
+                var: "IAN_SANDBOX_MAX_ACTION_LEN",
+                ..
+            }
         ));
     }
 
@@ -400,16 +429,25 @@ mod tests {
     fn eval_thread_stack_must_cover_two_wasm_stacks() {
         let err = SandboxConfig::from_lookup(lookup(&[("IAN_SANDBOX_MAX_WASM_STACK", "8388608")]))
             .unwrap_err();
-        assert!(matches!(err, ConfigError::Invalid { field: "eval_thread_stack", .. }));
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                field: "eval_thread_stack",
+                ..
+            }
+        ));
     }
 
     #[test]
     fn zero_fuel_is_refused() {
-        let err = SandboxConfig::from_lookup(lookup(&[("IAN_SANDBOX_FUEL_PER_CALL", "0")]))
-            .unwrap_err();
+        let err =
+            SandboxConfig::from_lookup(lookup(&[("IAN_SANDBOX_FUEL_PER_CALL", "0")])).unwrap_err();
         assert_eq!(
             err,
-            ConfigError::Invalid { field: "fuel_per_call", reason: "must be greater than zero".into() }
+            ConfigError::Invalid {
+                field: "fuel_per_call",
+                reason: "must be greater than zero".into()
+            }
         );
     }
 }

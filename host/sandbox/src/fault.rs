@@ -233,7 +233,11 @@ pub enum Fault {
 }
 
 fn others_suffix(all: &[String], first: &str) -> String {
-    let others: Vec<&str> = all.iter().map(String::as_str).filter(|n| *n != first).collect();
+    let others: Vec<&str> = all
+        .iter()
+        .map(String::as_str)
+        .filter(|n| *n != first)
+        .collect();
     if others.is_empty() {
         String::new()
     } else {
@@ -338,30 +342,92 @@ mod tests {
     fn reason_codes_are_the_contracted_ones() {
         let at = AgentCall::Act { index: 3 };
         let cases: Vec<(Fault, &str)> = vec![
-            (Fault::AgentOutOfFuel { at, budget: FuelBudget::PerCall(5) }, "agent_out_of_fuel"),
             (
-                Fault::AgentMemoryExceeded { at, requested: 1, cap: 0 },
+                Fault::AgentOutOfFuel {
+                    at,
+                    budget: FuelBudget::PerCall(5),
+                },
+                "agent_out_of_fuel",
+            ),
+            (
+                Fault::AgentMemoryExceeded {
+                    at,
+                    requested: 1,
+                    cap: 0,
+                },
                 "agent_memory_exceeded",
             ),
             (Fault::AgentStackOverflow { at }, "agent_stack_overflow"),
-            (Fault::AgentTrap { at, message: String::new() }, "agent_trap"),
-            (Fault::AgentInvalidAction { at, reason: String::new() }, "agent_invalid_action"),
             (
-                Fault::AgentInitFailed { at: AgentCall::Init { resets: 0 }, message: String::new() },
+                Fault::AgentTrap {
+                    at,
+                    message: String::new(),
+                },
+                "agent_trap",
+            ),
+            (
+                Fault::AgentInvalidAction {
+                    at,
+                    reason: String::new(),
+                },
+                "agent_invalid_action",
+            ),
+            (
+                Fault::AgentInitFailed {
+                    at: AgentCall::Init { resets: 0 },
+                    message: String::new(),
+                },
                 "agent_init_failed",
             ),
             (
-                Fault::ForbiddenImport { role: Role::Agent, import: "x".into(), all: vec![] },
+                Fault::ForbiddenImport {
+                    role: Role::Agent,
+                    import: "x".into(),
+                    all: vec![],
+                },
                 "forbidden_import",
             ),
-            (Fault::WrongWorld { role: Role::Agent, reason: String::new() }, "wrong_world"),
-            (Fault::NotWasm { reason: String::new() }, "not_wasm"),
-            (Fault::ComponentTooLarge { size: 2, max: 1 }, "component_too_large"),
-            (Fault::HarnessFault { role: Role::Harness, message: String::new() }, "harness_fault"),
-            (Fault::NonFiniteMetric { name: "r".into(), value: "NaN".into() }, "non_finite_metric"),
-            (Fault::InvariantViolated { reason: String::new() }, "invariant_violated"),
             (
-                Fault::Inconclusive { cause: InconclusiveCause::WallBackstop { ms: 1 } },
+                Fault::WrongWorld {
+                    role: Role::Agent,
+                    reason: String::new(),
+                },
+                "wrong_world",
+            ),
+            (
+                Fault::NotWasm {
+                    reason: String::new(),
+                },
+                "not_wasm",
+            ),
+            (
+                Fault::ComponentTooLarge { size: 2, max: 1 },
+                "component_too_large",
+            ),
+            (
+                Fault::HarnessFault {
+                    role: Role::Harness,
+                    message: String::new(),
+                },
+                "harness_fault",
+            ),
+            (
+                Fault::NonFiniteMetric {
+                    name: "r".into(),
+                    value: "NaN".into(),
+                },
+                "non_finite_metric",
+            ),
+            (
+                Fault::InvariantViolated {
+                    reason: String::new(),
+                },
+                "invariant_violated",
+            ),
+            (
+                Fault::Inconclusive {
+                    cause: InconclusiveCause::WallBackstop { ms: 1 },
+                },
                 "inconclusive",
             ),
         ];
@@ -375,7 +441,10 @@ mod tests {
         let f = Fault::ForbiddenImport {
             role: Role::Agent,
             import: "wasi:filesystem/types@0.2.6".into(),
-            all: vec!["wasi:filesystem/types@0.2.6".into(), "wasi:cli/stdout@0.2.6".into()],
+            all: vec![
+                "wasi:filesystem/types@0.2.6".into(),
+                "wasi:cli/stdout@0.2.6".into(),
+            ],
         };
         let text = f.to_string();
         assert!(text.contains("`wasi:filesystem/types@0.2.6`"), "{text}");

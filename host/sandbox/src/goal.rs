@@ -84,7 +84,10 @@ pub(crate) fn mean_metrics(metrics: &[Metrics]) -> Result<Metrics, Fault> {
     };
     for (i, m) in metrics.iter().enumerate() {
         let names_match = m.extra.len() == first.extra.len()
-            && m.extra.iter().zip(&first.extra).all(|((a, _), (b, _))| a == b);
+            && m.extra
+                .iter()
+                .zip(&first.extra)
+                .all(|((a, _), (b, _))| a == b);
         if !names_match {
             return Err(Fault::HarnessFault {
                 role: Role::Harness,
@@ -104,12 +107,19 @@ pub(crate) fn mean_metrics(metrics: &[Metrics]) -> Result<Metrics, Fault> {
     for e in &mut out.extra {
         e.1 /= n;
     }
-    for (name, v) in [("reward", out.reward), ("risk", out.risk), ("complexity", out.complexity)]
-        .into_iter()
-        .chain(out.extra.iter().map(|(k, v)| (k.as_str(), *v)))
+    for (name, v) in [
+        ("reward", out.reward),
+        ("risk", out.risk),
+        ("complexity", out.complexity),
+    ]
+    .into_iter()
+    .chain(out.extra.iter().map(|(k, v)| (k.as_str(), *v)))
     {
         if !v.is_finite() {
-            return Err(Fault::NonFiniteMetric { name: name.to_owned(), value: v.to_string() });
+            return Err(Fault::NonFiniteMetric {
+                name: name.to_owned(),
+                value: v.to_string(),
+            });
         }
     }
     Ok(out)
@@ -130,19 +140,34 @@ mod tests {
 
     #[test]
     fn mean_is_field_wise_in_order() {
-        let got = mean_metrics(&[m(1.0, 0.5, 10.0, &[("x", 2.0)]), m(3.0, 0.25, 20.0, &[("x", 4.0)])]).unwrap();
+        let got = mean_metrics(&[
+            m(1.0, 0.5, 10.0, &[("x", 2.0)]),
+            m(3.0, 0.25, 20.0, &[("x", 4.0)]),
+        ])
+        .unwrap();
         assert_eq!(got, m(2.0, 0.375, 15.0, &[("x", 3.0)]));
     }
 
     #[test]
     fn mismatched_extra_names_are_a_harness_fault() {
-        let err = mean_metrics(&[m(1.0, 0.0, 0.0, &[("x", 1.0)]), m(1.0, 0.0, 0.0, &[("y", 1.0)])]).unwrap_err();
+        let err = mean_metrics(&[
+            m(1.0, 0.0, 0.0, &[("x", 1.0)]),
+            m(1.0, 0.0, 0.0, &[("y", 1.0)]),
+        ])
+        .unwrap_err();
         assert_eq!(err.reason_code(), "harness_fault");
     }
 
     #[test]
     fn overflowing_mean_is_non_finite() {
-        let err = mean_metrics(&[m(f64::MAX, 0.0, 0.0, &[]), m(f64::MAX, 0.0, 0.0, &[])]).unwrap_err();
-        assert_eq!(err, Fault::NonFiniteMetric { name: "reward".into(), value: "inf".into() });
+        let err =
+            mean_metrics(&[m(f64::MAX, 0.0, 0.0, &[]), m(f64::MAX, 0.0, 0.0, &[])]).unwrap_err();
+        assert_eq!(
+            err,
+            Fault::NonFiniteMetric {
+                name: "reward".into(),
+                value: "inf".into()
+            }
+        );
     }
 }

@@ -25,7 +25,7 @@ pub use fault::{AgentCall, Fault, FuelBudget, InconclusiveCause, LoadError, Role
 pub use goal::GoalReport;
 pub use pool::EvalPool;
 pub use sandbox::{
-    ABI_VERSION, EvalReport, InvariantReport, LoadedAgent, LoadedHarness, LoadedInvariant,
-    Metrics, PackInfo, Sandbox, WASMTIME_VERSION,
+    ABI_VERSION, EvalReport, InvariantReport, LoadedAgent, LoadedHarness, LoadedInvariant, Metrics,
+    PackInfo, Sandbox, WASMTIME_VERSION,
 };
 pub use wasi::CapturedOutput;

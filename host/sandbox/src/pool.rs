@@ -40,7 +40,11 @@ impl EvalPool {
                     })?,
             );
         }
-        Ok(EvalPool { sandbox: sandbox.clone(), tx: Some(tx), workers: handles })
+        Ok(EvalPool {
+            sandbox: sandbox.clone(),
+            tx: Some(tx),
+            workers: handles,
+        })
     }
 
     /// Number of worker threads.

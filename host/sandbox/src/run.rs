@@ -107,7 +107,10 @@ pub(crate) enum Classified {
 /// trap); what remains is a host failure, which is never blamed on a guest.
 pub(crate) fn classify(err: &wasmtime::Error) -> Classified {
     if let Some(m) = err.downcast_ref::<MemoryCapExceeded>() {
-        return Classified::Memory { requested: m.requested, cap: m.cap };
+        return Classified::Memory {
+            requested: m.requested,
+            cap: m.cap,
+        };
     }
     if err.downcast_ref::<HostAbort>().is_some() {
         return Classified::Aborted;
@@ -164,7 +167,9 @@ fn describe_trap(trap: &str, bt: Option<&WasmBacktrace>) -> String {
     let mut panicked = false;
     let mut location = None;
     for frame in bt.frames() {
-        let Some(raw) = frame.func_name() else { continue };
+        let Some(raw) = frame.func_name() else {
+            continue;
+        };
         let name = format!("{:#}", rustc_demangle::demangle(raw));
         if name.contains("panic") {
             panicked = true;
@@ -287,13 +292,22 @@ impl AgentSlot {
     }
 
     fn budget(&self) -> Option<(u64, FuelBudget)> {
-        let left = self.limits.fuel_per_evaluation.saturating_sub(self.fuel_used);
+        let left = self
+            .limits
+            .fuel_per_evaluation
+            .saturating_sub(self.fuel_used);
         if left == 0 {
             None
         } else if left < self.limits.fuel_per_call {
-            Some((left, FuelBudget::PerEvaluation(self.limits.fuel_per_evaluation)))
+            Some((
+                left,
+                FuelBudget::PerEvaluation(self.limits.fuel_per_evaluation),
+            ))
         } else {
-            Some((self.limits.fuel_per_call, FuelBudget::PerCall(self.limits.fuel_per_call)))
+            Some((
+                self.limits.fuel_per_call,
+                FuelBudget::PerCall(self.limits.fuel_per_call),
+            ))
         }
     }
 
@@ -319,9 +333,9 @@ impl AgentSlot {
                 self.set_fault(Fault::AgentMemoryExceeded { at, requested, cap })
             }
             Classified::StackOverflow => self.set_fault(Fault::AgentStackOverflow { at }),
-            Classified::Interrupt => {
-                self.set_abort(InconclusiveCause::WallBackstop { ms: self.deadline.ms })
-            }
+            Classified::Interrupt => self.set_abort(InconclusiveCause::WallBackstop {
+                ms: self.deadline.ms,
+            }),
             Classified::Guest(message) => match at {
                 AgentCall::Init { .. } => self.set_fault(Fault::AgentInitFailed { at, message }),
                 AgentCall::Act { .. } => self.set_fault(Fault::AgentTrap { at, message }),
@@ -330,9 +344,9 @@ impl AgentSlot {
                 at,
                 message: format!("agent called exit({code})"),
             }),
-            Classified::Aborted => {
-                self.set_abort(InconclusiveCause::Host { message: "nested abort".into() })
-            }
+            Classified::Aborted => self.set_abort(InconclusiveCause::Host {
+                message: "nested abort".into(),
+            }),
             Classified::Host(message) => self.set_abort(InconclusiveCause::Host { message }),
         }
     }
@@ -341,15 +355,21 @@ impl AgentSlot {
     fn fresh_store(&mut self, budget: u64) -> Result<Store<AgentState>, ()> {
         let mut store = Store::new(
             &self.engine,
-            AgentState { mem: MemCap::new(self.limits.memory_cap, self.limits.max_table_elements) },
+            AgentState {
+                mem: MemCap::new(self.limits.memory_cap, self.limits.max_table_elements),
+            },
         );
         store.limiter(|s| &mut s.mem);
         if let Err(e) = store.set_fuel(budget) {
-            self.set_abort(InconclusiveCause::Host { message: format!("{e:#}") });
+            self.set_abort(InconclusiveCause::Host {
+                message: format!("{e:#}"),
+            });
             return Err(());
         }
         if !self.deadline.arm(&mut store) {
-            self.set_abort(InconclusiveCause::WallBackstop { ms: self.deadline.ms });
+            self.set_abort(InconclusiveCause::WallBackstop {
+                ms: self.deadline.ms,
+            });
             return Err(());
         }
         Ok(store)
@@ -357,7 +377,9 @@ impl AgentSlot {
 
     /// Instantiates the agent and calls `init(params)`.
     fn start(&mut self) {
-        let at = AgentCall::Init { resets: self.resets };
+        let at = AgentCall::Init {
+            resets: self.resets,
+        };
         let Some((budget, kind)) = self.budget() else {
             self.set_fault(Fault::AgentOutOfFuel {
                 at,
@@ -365,7 +387,9 @@ impl AgentSlot {
             });
             return;
         };
-        let Ok(mut store) = self.fresh_store(budget) else { return };
+        let Ok(mut store) = self.fresh_store(budget) else {
+            return;
+        };
         let result = self.pre.instantiate(&mut store).and_then(|inst| {
             let r = inst.ian_eval_agent().call_init(&mut store, &self.params)?;
             Ok((inst, r))
@@ -375,9 +399,10 @@ impl AgentSlot {
         self.init_fuel += used;
         match result {
             Ok((inst, Ok(()))) => self.live = Some((store, inst)),
-            Ok((_, Err(message))) => {
-                self.set_fault(Fault::AgentInitFailed { at, message: clip(message) })
-            }
+            Ok((_, Err(message))) => self.set_fault(Fault::AgentInitFailed {
+                at,
+                message: clip(message),
+            }),
             Err(e) => self.record_error(&e, at, kind),
         }
     }
@@ -394,7 +419,10 @@ impl AgentSlot {
         None
     }
 
-    pub(crate) fn act(&mut self, obs: Observation) -> wasmtime::Result<Result<Vec<f64>, AgentError>> {
+    pub(crate) fn act(
+        &mut self,
+        obs: Observation,
+    ) -> wasmtime::Result<Result<Vec<f64>, AgentError>> {
         if let Some(s) = self.stopped() {
             return s.map(Err);
         }
@@ -404,25 +432,34 @@ impl AgentSlot {
                 return s.map(Err);
             }
         }
-        let at = AgentCall::Act { index: self.act_fuel.len() as u64 };
+        let at = AgentCall::Act {
+            index: self.act_fuel.len() as u64,
+        };
         let Some((budget, kind)) = self.budget() else {
             self.act_fuel.push(0);
             self.set_fault(Fault::AgentOutOfFuel {
                 at,
                 budget: FuelBudget::PerEvaluation(self.limits.fuel_per_evaluation),
             });
-            return self.stopped().unwrap_or_else(|| Ok(AgentError::OutOfFuel)).map(Err);
+            return self
+                .stopped()
+                .unwrap_or_else(|| Ok(AgentError::OutOfFuel))
+                .map(Err);
         };
         let Some((store, inst)) = self.live.as_mut() else {
             return Err(wasmtime::Error::new(HostAbort));
         };
         let setup = store.set_fuel(budget);
         if !self.deadline.arm(store) {
-            self.set_abort(InconclusiveCause::WallBackstop { ms: self.deadline.ms });
+            self.set_abort(InconclusiveCause::WallBackstop {
+                ms: self.deadline.ms,
+            });
             return Err(wasmtime::Error::new(HostAbort));
         }
         if let Err(e) = setup {
-            self.set_abort(InconclusiveCause::Host { message: format!("{e:#}") });
+            self.set_abort(InconclusiveCause::Host {
+                message: format!("{e:#}"),
+            });
             return Err(wasmtime::Error::new(HostAbort));
         }
         let result = inst.ian_eval_agent().call_act(&mut *store, &obs);
@@ -439,7 +476,9 @@ impl AgentSlot {
             }
             Err(e) => self.record_error(&e, at, kind),
         }
-        self.stopped().unwrap_or_else(|| Err(wasmtime::Error::new(HostAbort))).map(Err)
+        self.stopped()
+            .unwrap_or_else(|| Err(wasmtime::Error::new(HostAbort)))
+            .map(Err)
     }
 
     pub(crate) fn reset(&mut self) -> wasmtime::Result<Result<(), AgentError>> {
@@ -463,9 +502,10 @@ fn invalid_action(action: &[f64], max_len: u32) -> Option<String> {
             action.len()
         ));
     }
-    action.iter().position(|v| !v.is_finite()).map(|i| {
-        format!("value #{i} is not finite ({})", action[i])
-    })
+    action
+        .iter()
+        .position(|v| !v.is_finite())
+        .map(|i| format!("value #{i} is not finite ({})", action[i]))
 }
 
 /// The `agent-error` the harness receives for a recorded fault.
@@ -507,7 +547,10 @@ impl WasiView for HostState {
         // gets a context with no preopens rather than the host panicking.
         let wall = self.wall_clock_secs;
         let parts = self.wasi.get_or_insert_with(|| WasiParts::denied(wall));
-        WasiCtxView { ctx: &mut parts.ctx, table: &mut parts.table }
+        WasiCtxView {
+            ctx: &mut parts.ctx,
+            table: &mut parts.table,
+        }
     }
 }
 
@@ -535,11 +578,21 @@ pub(crate) fn harness_outcome_from_error(
         Classified::Interrupt => Fault::Inconclusive {
             cause: InconclusiveCause::WallBackstop { ms: backstop_ms },
         },
-        Classified::Exit(code) => Fault::HarnessFault { role, message: format!("called exit({code})") },
-        Classified::Guest(message) => Fault::HarnessFault { role, message: format!("trapped: {message}") },
-        Classified::Aborted => Fault::Inconclusive {
-            cause: InconclusiveCause::Host { message: "evaluation aborted by the host".into() },
+        Classified::Exit(code) => Fault::HarnessFault {
+            role,
+            message: format!("called exit({code})"),
         },
-        Classified::Host(message) => Fault::Inconclusive { cause: InconclusiveCause::Host { message } },
+        Classified::Guest(message) => Fault::HarnessFault {
+            role,
+            message: format!("trapped: {message}"),
+        },
+        Classified::Aborted => Fault::Inconclusive {
+            cause: InconclusiveCause::Host {
+                message: "evaluation aborted by the host".into(),
+            },
+        },
+        Classified::Host(message) => Fault::Inconclusive {
+            cause: InconclusiveCause::Host { message },
+        },
     }
 }

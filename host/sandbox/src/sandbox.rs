@@ -231,6 +231,10 @@ fn engine_config(c: &SandboxConfig) -> Config {
         .wasm_component_model_error_context(false)
         .concurrency_support(false)
         .max_wasm_stack(c.max_wasm_stack)
+        // wasmtime-wasi compiles in async support, whose fiber stacks must be
+        // at least as large as the wasm stack (no fiber is used: calls are
+        // synchronous).
+        .async_stack_size(c.max_wasm_stack.saturating_add(1 << 20).max(2 << 20))
         .parallel_compilation(c.parallel_compilation);
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(c.pool_component_instances)
@@ -275,7 +279,11 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
 }
 
 fn host_fault(message: impl Into<String>) -> Fault {
-    Fault::Inconclusive { cause: InconclusiveCause::Host { message: message.into() } }
+    Fault::Inconclusive {
+        cause: InconclusiveCause::Host {
+            message: message.into(),
+        },
+    }
 }
 
 impl Sandbox {
@@ -283,7 +291,8 @@ impl Sandbox {
     /// config or an unusable cache directory.
     pub fn new(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
         config.validate()?;
-        let engine = Engine::new(&engine_config(&config)).map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
+        let engine = Engine::new(&engine_config(&config))
+            .map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
         let engine_err = |e: wasmtime::Error| SandboxError::Engine(format!("{e:#}"));
 
         let agent_linker = Linker::<AgentState>::new(&engine);
@@ -308,7 +317,11 @@ impl Sandbox {
             &compat,
         )
         .map_err(|e| SandboxError::CacheDir {
-            path: config.cache_dir.as_deref().map(|p| p.display().to_string()).unwrap_or_default(),
+            path: config
+                .cache_dir
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
             reason: e.to_string(),
         })?;
 
@@ -406,11 +419,21 @@ impl Sandbox {
     }
 
     /// Validates and compiles an agent under a goal's limits.
-    pub fn load_agent_within(&self, bytes: &[u8], limits: &Limits) -> Result<LoadedAgent, LoadError> {
+    pub fn load_agent_within(
+        &self,
+        bytes: &[u8],
+        limits: &Limits,
+    ) -> Result<LoadedAgent, LoadError> {
         let (prepared, code_hash) = self.load(Role::Agent, bytes, limits.max_component_bytes)?;
         match prepared {
-            Prepared::Agent(pre) => Ok(LoadedAgent { pre, code_hash, size: bytes.len() as u64 }),
-            _ => Err(LoadError(host_fault("cache returned the wrong kind of component"))),
+            Prepared::Agent(pre) => Ok(LoadedAgent {
+                pre,
+                code_hash,
+                size: bytes.len() as u64,
+            }),
+            _ => Err(LoadError(host_fault(
+                "cache returned the wrong kind of component",
+            ))),
         }
     }
 
@@ -420,13 +443,22 @@ impl Sandbox {
     }
 
     /// As [`Sandbox::load_harness`], under a goal's limits.
-    pub fn load_harness_within(&self, bytes: &[u8], limits: &Limits) -> Result<LoadedHarness, LoadError> {
+    pub fn load_harness_within(
+        &self,
+        bytes: &[u8],
+        limits: &Limits,
+    ) -> Result<LoadedHarness, LoadError> {
         let (prepared, code_hash) = self.load(Role::Harness, bytes, limits.max_component_bytes)?;
         match prepared {
-            Prepared::Harness(pre) => {
-                Ok(LoadedHarness { pre, code_hash, size: bytes.len() as u64, dataset: None })
-            }
-            _ => Err(LoadError(host_fault("cache returned the wrong kind of component"))),
+            Prepared::Harness(pre) => Ok(LoadedHarness {
+                pre,
+                code_hash,
+                size: bytes.len() as u64,
+                dataset: None,
+            }),
+            _ => Err(LoadError(host_fault(
+                "cache returned the wrong kind of component",
+            ))),
         }
     }
 
@@ -451,7 +483,8 @@ impl Sandbox {
                 message: format!("dataset path {} is not a directory", dataset.display()),
             }));
         }
-        let (prepared, code_hash) = self.load(Role::DatasetHarness, bytes, limits.max_component_bytes)?;
+        let (prepared, code_hash) =
+            self.load(Role::DatasetHarness, bytes, limits.max_component_bytes)?;
         match prepared {
             Prepared::Harness(pre) => Ok(LoadedHarness {
                 pre,
@@ -459,7 +492,9 @@ impl Sandbox {
                 size: bytes.len() as u64,
                 dataset: Some(Arc::new(dir)),
             }),
-            _ => Err(LoadError(host_fault("cache returned the wrong kind of component"))),
+            _ => Err(LoadError(host_fault(
+                "cache returned the wrong kind of component",
+            ))),
         }
     }
 
@@ -474,17 +509,32 @@ impl Sandbox {
         bytes: &[u8],
         limits: &Limits,
     ) -> Result<LoadedInvariant, LoadError> {
-        let (prepared, code_hash) = self.load(Role::Invariant, bytes, limits.max_component_bytes)?;
+        let (prepared, code_hash) =
+            self.load(Role::Invariant, bytes, limits.max_component_bytes)?;
         match prepared {
-            Prepared::Invariant(pre) => Ok(LoadedInvariant { pre, code_hash, size: bytes.len() as u64 }),
-            _ => Err(LoadError(host_fault("cache returned the wrong kind of component"))),
+            Prepared::Invariant(pre) => Ok(LoadedInvariant {
+                pre,
+                code_hash,
+                size: bytes.len() as u64,
+            }),
+            _ => Err(LoadError(host_fault(
+                "cache returned the wrong kind of component",
+            ))),
         }
     }
 
-    fn load(&self, role: Role, bytes: &[u8], max_bytes: u64) -> Result<(Prepared, [u8; 32]), LoadError> {
+    fn load(
+        &self,
+        role: Role,
+        bytes: &[u8],
+        max_bytes: u64,
+    ) -> Result<(Prepared, [u8; 32]), LoadError> {
         let size = bytes.len() as u64;
         if size > max_bytes {
-            return Err(LoadError(Fault::ComponentTooLarge { size, max: max_bytes }));
+            return Err(LoadError(Fault::ComponentTooLarge {
+                size,
+                max: max_bytes,
+            }));
         }
         let code_hash = sha256(bytes);
         if let Some(p) = self.inner.prepared.lock().get(&(role, code_hash)) {
@@ -498,7 +548,10 @@ impl Sandbox {
             .get_or_compile(&self.inner.engine, &code_hash, bytes)
             .map_err(LoadError)?;
         let prepared = self.prepare(role, &component).map_err(LoadError)?;
-        self.inner.prepared.lock().insert((role, code_hash), prepared.clone());
+        self.inner
+            .prepared
+            .lock()
+            .insert((role, code_hash), prepared.clone());
         Ok((prepared, code_hash))
     }
 
@@ -513,28 +566,53 @@ impl Sandbox {
             exports: ty.exports(engine).map(|(n, _)| n.to_owned()).collect(),
         };
         check_shape(&shape, role)?;
-        let wrong = |e: wasmtime::Error| Fault::WrongWorld { role, reason: crate::run::clip(format!("{e:#}")) };
+        let wrong = |e: wasmtime::Error| Fault::WrongWorld {
+            role,
+            reason: crate::run::clip(format!("{e:#}")),
+        };
         Ok(match role {
             Role::Agent => {
-                let pre = self.inner.agent_linker.instantiate_pre(component).map_err(wrong)?;
+                let pre = self
+                    .inner
+                    .agent_linker
+                    .instantiate_pre(component)
+                    .map_err(wrong)?;
                 Prepared::Agent(AgentPackPre::new(pre).map_err(wrong)?)
             }
             Role::Harness => {
-                let pre = self.inner.harness_linker.instantiate_pre(component).map_err(wrong)?;
+                let pre = self
+                    .inner
+                    .harness_linker
+                    .instantiate_pre(component)
+                    .map_err(wrong)?;
                 Prepared::Harness(GoalHarnessPre::new(pre).map_err(wrong)?)
             }
             Role::DatasetHarness => {
-                let pre = self.inner.dataset_linker.instantiate_pre(component).map_err(wrong)?;
+                let pre = self
+                    .inner
+                    .dataset_linker
+                    .instantiate_pre(component)
+                    .map_err(wrong)?;
                 Prepared::Harness(GoalHarnessPre::new(pre).map_err(wrong)?)
             }
             Role::Invariant => {
-                let pre = self.inner.invariant_linker.instantiate_pre(component).map_err(wrong)?;
+                let pre = self
+                    .inner
+                    .invariant_linker
+                    .instantiate_pre(component)
+                    .map_err(wrong)?;
                 Prepared::Invariant(GoalInvariantPre::new(pre).map_err(wrong)?)
             }
         })
     }
 
-    fn agent_slot(&self, agent: &LoadedAgent, params: &[u8], limits: &Limits, deadline: Deadline) -> AgentSlot {
+    fn agent_slot(
+        &self,
+        agent: &LoadedAgent,
+        params: &[u8],
+        limits: &Limits,
+        deadline: Deadline,
+    ) -> AgentSlot {
         AgentSlot::new(
             self.inner.engine.clone(),
             agent.pre.clone(),
@@ -551,11 +629,17 @@ impl Sandbox {
     }
 
     fn memory_cap(&self, limits: &Limits) -> u64 {
-        limits.memory_bytes.min(self.inner.config.pool_max_memory_bytes)
+        limits
+            .memory_bytes
+            .min(self.inner.config.pool_max_memory_bytes)
     }
 
     fn deadline(&self, limits: &Limits) -> Deadline {
-        Deadline::new(self.inner.clock.clone(), limits.wall_backstop_ms, self.inner.config.epoch_tick_ms)
+        Deadline::new(
+            self.inner.clock.clone(),
+            limits.wall_backstop_ms,
+            self.inner.config.epoch_tick_ms,
+        )
     }
 
     fn foreign(&self, engines: &[&Engine]) -> Option<Fault> {
@@ -600,7 +684,12 @@ impl Sandbox {
         let cfg = &self.inner.config;
         let deadline = self.deadline(limits);
         let wasi = match harness.dataset.as_deref() {
-            Some(dir) => match WasiParts::new(Some(dir), seed, cfg.wasi_wall_clock_secs, cfg.max_captured_output) {
+            Some(dir) => match WasiParts::new(
+                Some(dir),
+                seed,
+                cfg.wasi_wall_clock_secs,
+                cfg.max_captured_output,
+            ) {
                 Ok(w) => Some(w),
                 Err(message) => {
                     report.outcome = Err(host_fault(message));
@@ -629,7 +718,8 @@ impl Sandbox {
         } else {
             Err(wasmtime::Error::new(wasmtime::Trap::Interrupt))
         };
-        report.harness_fuel = limits.harness_fuel - store.get_fuel().unwrap_or(0).min(limits.harness_fuel);
+        report.harness_fuel =
+            limits.harness_fuel - store.get_fuel().unwrap_or(0).min(limits.harness_fuel);
         let state = store.into_data();
         let slot = &state.agent;
         report.agent_fuel = slot.fuel_used;
@@ -638,14 +728,25 @@ impl Sandbox {
         report.steps = slot.act_fuel.len() as u64;
         report.resets = slot.resets;
         report.output = state.wasi.as_ref().map(WasiParts::take_output);
-        let role = if harness.dataset.is_some() { Role::DatasetHarness } else { Role::Harness };
+        let role = if harness.dataset.is_some() {
+            Role::DatasetHarness
+        } else {
+            Role::Harness
+        };
         report.outcome = if let Some(f) = &slot.fault {
             Err(f.clone())
         } else if let Some(cause) = &slot.abort {
-            Err(Fault::Inconclusive { cause: cause.clone() })
+            Err(Fault::Inconclusive {
+                cause: cause.clone(),
+            })
         } else {
             match result {
-                Err(e) => Err(harness_outcome_from_error(&e, role, limits.harness_fuel, limits.wall_backstop_ms)),
+                Err(e) => Err(harness_outcome_from_error(
+                    &e,
+                    role,
+                    limits.harness_fuel,
+                    limits.wall_backstop_ms,
+                )),
                 Ok(Err(message)) => Err(Fault::HarnessFault {
                     role,
                     message: format!("evaluate returned an error: {}", crate::run::clip(message)),
@@ -664,7 +765,8 @@ impl Sandbox {
         pack: &PackInfo,
         limits: &Limits,
     ) -> Result<(), Fault> {
-        self.check_invariant_report(invariant, agent, pack, limits).outcome
+        self.check_invariant_report(invariant, agent, pack, limits)
+            .outcome
     }
 
     /// As [`Sandbox::check_invariant`], with fuel figures.
@@ -716,7 +818,8 @@ impl Sandbox {
         } else {
             Err(wasmtime::Error::new(wasmtime::Trap::Interrupt))
         };
-        report.invariant_fuel = limits.harness_fuel - store.get_fuel().unwrap_or(0).min(limits.harness_fuel);
+        report.invariant_fuel =
+            limits.harness_fuel - store.get_fuel().unwrap_or(0).min(limits.harness_fuel);
         let state = store.into_data();
         let slot = &state.agent;
         report.agent_fuel = slot.fuel_used;
@@ -724,7 +827,9 @@ impl Sandbox {
         report.outcome = if let Some(f) = &slot.fault {
             Err(f.clone())
         } else if let Some(cause) = &slot.abort {
-            Err(Fault::Inconclusive { cause: cause.clone() })
+            Err(Fault::Inconclusive {
+                cause: cause.clone(),
+            })
         } else {
             match result {
                 Err(e) => Err(harness_outcome_from_error(
@@ -733,7 +838,9 @@ impl Sandbox {
                     limits.harness_fuel,
                     limits.wall_backstop_ms,
                 )),
-                Ok(Err(reason)) => Err(Fault::InvariantViolated { reason: crate::run::clip(reason) }),
+                Ok(Err(reason)) => Err(Fault::InvariantViolated {
+                    reason: crate::run::clip(reason),
+                }),
                 Ok(Ok(())) => Ok(()),
             }
         };
@@ -757,7 +864,10 @@ impl Sandbox {
 /// Checks the harness's metrics and sets `complexity` to the mean agent
 /// fuel per `act` call.
 fn finish_metrics(m: wit::Metrics, act_fuel: &[u64]) -> Result<Metrics, Fault> {
-    let non_finite = |name: &str, v: f64| Fault::NonFiniteMetric { name: name.to_owned(), value: v.to_string() };
+    let non_finite = |name: &str, v: f64| Fault::NonFiniteMetric {
+        name: name.to_owned(),
+        value: v.to_string(),
+    };
     if !m.reward.is_finite() {
         return Err(non_finite("reward", m.reward));
     }
@@ -774,5 +884,10 @@ fn finish_metrics(m: wit::Metrics, act_fuel: &[u64]) -> Result<Metrics, Fault> {
     } else {
         act_fuel.iter().sum::<u64>() as f64 / act_fuel.len() as f64
     };
-    Ok(Metrics { reward: m.reward, risk: m.risk, complexity, extra: m.extra })
+    Ok(Metrics {
+        reward: m.reward,
+        risk: m.risk,
+        complexity,
+        extra: m.extra,
+    })
 }

@@ -88,7 +88,10 @@ pub(crate) struct Shape {
 pub(crate) fn prevalidate(bytes: &[u8], role: Role, max_bytes: u64) -> Result<Shape, Fault> {
     let size = bytes.len() as u64;
     if size > max_bytes {
-        return Err(Fault::ComponentTooLarge { size, max: max_bytes });
+        return Err(Fault::ComponentTooLarge {
+            size,
+            max: max_bytes,
+        });
     }
     let shape = scan(bytes, role)?;
     check_shape(&shape, role)?;
@@ -98,10 +101,18 @@ pub(crate) fn prevalidate(bytes: &[u8], role: Role, max_bytes: u64) -> Result<Sh
 /// Applies the allowlist and export rule to a list of names; shared by the
 /// pre-compile scan and the post-compile re-check of cached artifacts.
 pub(crate) fn check_shape(shape: &Shape, role: Role) -> Result<(), Fault> {
-    let forbidden: Vec<String> =
-        shape.imports.iter().filter(|n| !import_allowed(role, n)).cloned().collect();
+    let forbidden: Vec<String> = shape
+        .imports
+        .iter()
+        .filter(|n| !import_allowed(role, n))
+        .cloned()
+        .collect();
     if let Some(first) = forbidden.first() {
-        return Err(Fault::ForbiddenImport { role, import: first.clone(), all: forbidden });
+        return Err(Fault::ForbiddenImport {
+            role,
+            import: first.clone(),
+            all: forbidden,
+        });
     }
     let want = required_export(role);
     if !shape.exports.iter().any(|e| e == want) {
@@ -128,17 +139,20 @@ fn scan(bytes: &[u8], role: Role) -> Result<Shape, Fault> {
     let mut exports = Vec::new();
     let mut depth = 0usize;
     for payload in Parser::new(0).parse_all(bytes) {
-        let payload = payload.map_err(|e| Fault::NotWasm { reason: e.to_string() })?;
+        let payload = payload.map_err(|e| Fault::NotWasm {
+            reason: e.to_string(),
+        })?;
         match payload {
-            Payload::Version { encoding, .. } if depth == 0 => {
-                if encoding == Encoding::Module {
-                    return Err(Fault::WrongWorld {
-                        role,
-                        reason: "this is a core wasm module, not a component; package it \
-                                 into a component first (ian-componentize)"
-                            .into(),
-                    });
-                }
+            Payload::Version {
+                encoding: Encoding::Module,
+                ..
+            } if depth == 0 => {
+                return Err(Fault::WrongWorld {
+                    role,
+                    reason: "this is a core wasm module, not a component; package it \
+                             into a component first (ian-componentize)"
+                        .into(),
+                });
             }
             Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
             Payload::End(_) => {
@@ -149,13 +163,17 @@ fn scan(bytes: &[u8], role: Role) -> Result<Shape, Fault> {
             }
             Payload::ComponentImportSection(reader) if depth == 0 => {
                 for import in reader {
-                    let import = import.map_err(|e| Fault::NotWasm { reason: e.to_string() })?;
+                    let import = import.map_err(|e| Fault::NotWasm {
+                        reason: e.to_string(),
+                    })?;
                     imports.push(import.name.name.to_owned());
                 }
             }
             Payload::ComponentExportSection(reader) if depth == 0 => {
                 for export in reader {
-                    let export = export.map_err(|e| Fault::NotWasm { reason: e.to_string() })?;
+                    let export = export.map_err(|e| Fault::NotWasm {
+                        reason: e.to_string(),
+                    })?;
                     exports.push(export.name.name.to_owned());
                 }
             }
@@ -180,18 +198,39 @@ mod tests {
     #[test]
     fn plain_harness_gets_no_wasi() {
         assert!(import_allowed(Role::Harness, "ian:eval/policy@0.1.0"));
-        assert!(!import_allowed(Role::Harness, "wasi:filesystem/types@0.2.6"));
+        assert!(!import_allowed(
+            Role::Harness,
+            "wasi:filesystem/types@0.2.6"
+        ));
         assert!(import_allowed(Role::Invariant, "ian:eval/policy@0.1.0"));
     }
 
     #[test]
     fn dataset_harness_gets_wasi_p2_but_no_sockets() {
-        assert!(import_allowed(Role::DatasetHarness, "wasi:filesystem/types@0.2.6"));
-        assert!(import_allowed(Role::DatasetHarness, "wasi:io/streams@0.2.12"));
-        assert!(!import_allowed(Role::DatasetHarness, "wasi:sockets/tcp@0.2.6"));
-        assert!(!import_allowed(Role::DatasetHarness, "wasi:filesystem/types@0.3.0"));
-        assert!(!import_allowed(Role::DatasetHarness, "wasi:filesystem/types"));
-        assert!(!import_allowed(Role::DatasetHarness, "wasi:http/outgoing-handler@0.2.6"));
+        assert!(import_allowed(
+            Role::DatasetHarness,
+            "wasi:filesystem/types@0.2.6"
+        ));
+        assert!(import_allowed(
+            Role::DatasetHarness,
+            "wasi:io/streams@0.2.12"
+        ));
+        assert!(!import_allowed(
+            Role::DatasetHarness,
+            "wasi:sockets/tcp@0.2.6"
+        ));
+        assert!(!import_allowed(
+            Role::DatasetHarness,
+            "wasi:filesystem/types@0.3.0"
+        ));
+        assert!(!import_allowed(
+            Role::DatasetHarness,
+            "wasi:filesystem/types"
+        ));
+        assert!(!import_allowed(
+            Role::DatasetHarness,
+            "wasi:http/outgoing-handler@0.2.6"
+        ));
     }
 
     #[test]

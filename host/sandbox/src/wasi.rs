@@ -18,7 +18,9 @@ use parking_lot::Mutex;
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
-use wasmtime_wasi::{FsPerms, HostMonotonicClock, HostWallClock, ResourceTable, WasiCtx, WasiCtxBuilder};
+use wasmtime_wasi::{
+    FsPerms, HostMonotonicClock, HostWallClock, ResourceTable, WasiCtx, WasiCtxBuilder,
+};
 
 /// What a WASI harness wrote to stdout and stderr, capped at
 /// `SandboxConfig::max_captured_output` bytes per stream.
@@ -48,7 +50,11 @@ pub(crate) struct Capture(Arc<Mutex<CaptureBuf>>);
 
 impl Capture {
     pub(crate) fn new(cap: usize) -> Capture {
-        Capture(Arc::new(Mutex::new(CaptureBuf { data: Vec::new(), cap, truncated: false })))
+        Capture(Arc::new(Mutex::new(CaptureBuf {
+            data: Vec::new(),
+            cap,
+            truncated: false,
+        })))
     }
 
     fn keep(&self, bytes: &[u8]) {
@@ -84,7 +90,11 @@ impl StdoutStream for Capture {
 }
 
 impl AsyncWrite for Capture {
-    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         self.keep(buf);
         Poll::Ready(Ok(buf.len()))
     }
@@ -212,16 +222,30 @@ impl WasiParts {
             b.preopened_dir(dir, "/data", FsPerms::ReadOnly)
                 .map_err(|e| format!("cannot open dataset directory {}: {e}", dir.display()))?;
         }
-        Ok(WasiParts { ctx: b.build(), table: ResourceTable::new(), stdout, stderr })
+        Ok(WasiParts {
+            ctx: b.build(),
+            table: ResourceTable::new(),
+            stdout,
+            stderr,
+        })
     }
 
     /// A context with no preopens and no output kept.
     pub(crate) fn denied(wall_clock_secs: u64) -> WasiParts {
         let (mut b, stdout, stderr) = Self::builder(0, wall_clock_secs, 0);
-        WasiParts { ctx: b.build(), table: ResourceTable::new(), stdout, stderr }
+        WasiParts {
+            ctx: b.build(),
+            table: ResourceTable::new(),
+            stdout,
+            stderr,
+        }
     }
 
-    fn builder(seed: u64, wall_clock_secs: u64, max_output: usize) -> (WasiCtxBuilder, Capture, Capture) {
+    fn builder(
+        seed: u64,
+        wall_clock_secs: u64,
+        max_output: usize,
+    ) -> (WasiCtxBuilder, Capture, Capture) {
         let stdout = Capture::new(max_output);
         let stderr = Capture::new(max_output);
         let mut b = WasiCtxBuilder::new();
@@ -242,7 +266,12 @@ impl WasiParts {
     pub(crate) fn take_output(&self) -> CapturedOutput {
         let (stdout, stdout_truncated) = self.stdout.take();
         let (stderr, stderr_truncated) = self.stderr.take();
-        CapturedOutput { stdout, stdout_truncated, stderr, stderr_truncated }
+        CapturedOutput {
+            stdout,
+            stdout_truncated,
+            stderr,
+            stderr_truncated,
+        }
     }
 }
 
@@ -271,7 +300,14 @@ mod tests {
         // Reference values of SplitMix64 seeded with 1234567.
         let mut r = SplitMix64::new(1_234_567);
         let got: Vec<u64> = (0..3).map(|_| r.try_next_u64().unwrap()).collect();
-        assert_eq!(got, vec![6_457_827_717_110_365_317, 3_203_168_211_198_807_973, 9_817_491_932_198_370_423]);
+        assert_eq!(
+            got,
+            vec![
+                6_457_827_717_110_365_317,
+                3_203_168_211_198_807_973,
+                9_817_491_932_198_370_423
+            ]
+        );
     }
 
     #[test]
