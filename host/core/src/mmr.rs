@@ -126,6 +126,12 @@ fn peaks(size: u64) -> impl Iterator<Item = Peak> {
 /// Where an MMR keeps its node hashes. The in-memory [`MemNodes`] is the
 /// default; a durable store can implement this over its own tables so that
 /// proofs for huge logs are served without loading every node.
+///
+/// One append pushes the leaf and then one parent per trailing one-bit of
+/// the leaf index. If `push` fails midway, the store holds a partial append
+/// and this `Mmr` must be dropped: a durable store should make the pushes of
+/// one append (or of a batch) one transaction and reopen with [`Mmr::open`],
+/// which refuses node counts no MMR can have.
 pub trait NodeStore {
     /// The store's own failure (I/O etc.).
     type Error: std::error::Error + Send + Sync + 'static;
@@ -677,6 +683,45 @@ mod tests {
         let m = build(5);
         let reopened = Mmr::open(m.store().clone()).unwrap();
         assert_eq!(reopened.size(), 5);
+    }
+
+    /// A store that accepts `room` nodes and then fails, like a full disk.
+    struct FullAfter {
+        nodes: Vec<Hash32>,
+        room: usize,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("store is full")]
+    struct Full;
+
+    impl NodeStore for FullAfter {
+        type Error = Full;
+        fn len(&self) -> u64 {
+            self.nodes.len() as u64
+        }
+        fn get(&self, p: u64) -> Result<Hash32, Full> {
+            self.nodes.get(p as usize).copied().ok_or(Full)
+        }
+        fn push(&mut self, n: Hash32) -> Result<(), Full> {
+            if self.nodes.len() == self.room {
+                return Err(Full);
+            }
+            self.nodes.push(n);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn store_failure_surfaces_as_a_typed_error() {
+        let mut m = Mmr::open(FullAfter {
+            nodes: Vec::new(),
+            room: 3,
+        })
+        .unwrap();
+        assert_eq!(m.append(b"a").unwrap(), 0);
+        assert_eq!(m.append(b"b").unwrap(), 1);
+        assert!(matches!(m.append(b"c"), Err(MmrError::Store(Full))));
     }
 
     #[test]
