@@ -375,8 +375,30 @@ impl AgentSlot {
         Ok(store)
     }
 
+    /// Instantiates the agent without calling `init` (structure checks and
+    /// instantiation benchmarks).
+    pub(crate) fn instantiate_only(&mut self) {
+        let at = AgentCall::Init {
+            resets: self.resets,
+        };
+        let Some((budget, kind)) = self.budget() else {
+            return;
+        };
+        let Ok(mut store) = self.fresh_store(budget) else {
+            return;
+        };
+        let result = self.pre.instantiate(&mut store);
+        let used = budget - store.get_fuel().unwrap_or(0).min(budget);
+        self.fuel_used += used;
+        self.init_fuel += used;
+        match result {
+            Ok(inst) => self.live = Some((store, inst)),
+            Err(e) => self.record_error(&e, at, kind),
+        }
+    }
+
     /// Instantiates the agent and calls `init(params)`.
-    fn start(&mut self) {
+    pub(crate) fn start(&mut self) {
         let at = AgentCall::Init {
             resets: self.resets,
         };

@@ -649,6 +649,40 @@ impl Sandbox {
             .then(|| host_fault("component was loaded by a different Sandbox"))
     }
 
+    /// Structure check of a pack without a harness: instantiates the agent
+    /// in a fresh store under `limits` and, when `params` is given, calls
+    /// `init(params)`. Returns the agent fuel used. Costs one instantiation
+    /// (microseconds), so the node can refuse packs whose parameters the
+    /// agent rejects before running a whole evaluation.
+    pub fn init_agent(
+        &self,
+        agent: &LoadedAgent,
+        params: Option<&[u8]>,
+        limits: &Limits,
+    ) -> Result<u64, Fault> {
+        limits.validate().map_err(|e| host_fault(e.to_string()))?;
+        if let Some(f) = self.foreign(&[agent.pre.engine()]) {
+            return Err(f);
+        }
+        let mut slot = self.agent_slot(
+            agent,
+            params.unwrap_or_default(),
+            limits,
+            self.deadline(limits),
+        );
+        match params {
+            Some(_) => slot.start(),
+            None => slot.instantiate_only(),
+        }
+        if let Some(f) = slot.fault.take() {
+            return Err(f);
+        }
+        if let Some(cause) = slot.abort.take() {
+            return Err(Fault::Inconclusive { cause });
+        }
+        Ok(slot.fuel_used)
+    }
+
     /// Runs one evaluation: a fresh harness instance calls `evaluate(config,
     /// seed)` and reaches a fresh agent (initialised with `params`) through
     /// `policy`. Never panics on guest behaviour; every problem is a

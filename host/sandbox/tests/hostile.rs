@@ -182,3 +182,19 @@ fn agent_init_error_is_agent_init_failed() {
     assert!(message.contains("short < long"), "{message}");
     assert_eq!(r.steps, 0);
 }
+
+#[test]
+fn init_agent_checks_params_without_a_harness() {
+    let sb = shared();
+    let a = agent(sb, "ma-crossover");
+    assert!(
+        sb.init_agent(&a, Some(b"short=5,long=20"), &limits())
+            .unwrap()
+            > 0
+    );
+    assert!(sb.init_agent(&a, None, &limits()).is_ok());
+    let fault = sb
+        .init_agent(&a, Some(b"short=9,long=3"), &limits())
+        .unwrap_err();
+    assert_eq!(fault.reason_code(), "agent_init_failed");
+}

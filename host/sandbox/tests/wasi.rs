@@ -24,12 +24,23 @@ fn wasi_eval(dir: &Path, config: &[u8], seed: u64) -> ian_sandbox::EvalReport {
 
 #[test]
 fn wasi_harness_without_a_dataset_grant_is_refused_naming_the_import() {
-    let fault = shared().load_harness(&component("trading-harness-wasi")).unwrap_err().0;
-    let Fault::ForbiddenImport { role: Role::Harness, import, all } = &fault else {
+    let fault = shared()
+        .load_harness(&component("trading-harness-wasi"))
+        .unwrap_err()
+        .0;
+    let Fault::ForbiddenImport {
+        role: Role::Harness,
+        import,
+        all,
+    } = &fault
+    else {
         panic!("expected forbidden_import, got {fault:?}");
     };
     assert!(import.starts_with("wasi:"), "{import}");
-    assert!(all.iter().any(|i| i.starts_with("wasi:filesystem/")), "{all:?}");
+    assert!(
+        all.iter().any(|i| i.starts_with("wasi:filesystem/")),
+        "{all:?}"
+    );
 }
 
 #[test]
@@ -39,7 +50,10 @@ fn wasi_harness_reading_the_dataset_matches_the_embedded_harness() {
     let h = harness(sb, "trading-harness");
     let a = agent(sb, "ma-crossover");
     let embedded = sb.evaluate(&h, &a, b"short=5,long=20", TRADING_CONFIG, 4, &limits());
-    let (w, e) = (via_wasi.outcome.as_ref().unwrap(), embedded.outcome.as_ref().unwrap());
+    let (w, e) = (
+        via_wasi.outcome.as_ref().unwrap(),
+        embedded.outcome.as_ref().unwrap(),
+    );
     assert_eq!(w.reward.to_bits(), e.reward.to_bits());
     assert_eq!(w.risk.to_bits(), e.risk.to_bits());
     assert_eq!(via_wasi.agent_fuel_per_step, embedded.agent_fuel_per_step);
@@ -75,7 +89,11 @@ fn the_harness_sees_the_granted_directory_not_an_embedded_copy() {
 fn missing_data_file_is_a_harness_fault() {
     let empty = tempfile::tempdir().unwrap();
     let r = wasi_eval(empty.path(), TRADING_CONFIG, 1);
-    let Err(Fault::HarnessFault { role: Role::DatasetHarness, message }) = &r.outcome else {
+    let Err(Fault::HarnessFault {
+        role: Role::DatasetHarness,
+        message,
+    }) = &r.outcome
+    else {
         panic!("expected harness_fault, got {:?}", r.outcome);
     };
     assert!(message.contains("/data/prices.csv"), "{message}");
@@ -86,5 +104,9 @@ fn plain_harness_reports_no_captured_output() {
     let sb = shared();
     let h = harness(sb, "trading-harness");
     let a = agent(sb, "buy-and-hold");
-    assert_eq!(sb.evaluate(&h, &a, b"", TRADING_CONFIG, 1, &limits()).output, None);
+    assert_eq!(
+        sb.evaluate(&h, &a, b"", TRADING_CONFIG, 1, &limits())
+            .output,
+        None
+    );
 }
