@@ -126,6 +126,12 @@ pub struct SandboxConfig {
     /// Tables the pool can hold at once. Default 512; env
     /// `IAN_SANDBOX_POOL_TABLES`.
     pub pool_tables: u32,
+    /// Bytes of each pooled linear memory (and of each table) kept mapped
+    /// between instances and reset with `memset` instead of being returned
+    /// to the kernel; on Linux only pages actually written are reset. Saves
+    /// page faults on every instantiation. Default 2,097,152 (2 MiB); env
+    /// `IAN_SANDBOX_POOL_KEEP_RESIDENT`.
+    pub pool_keep_resident: usize,
     /// Maximum elements of one table; `table.grow` beyond it fails (returns
     /// -1) deterministically. *Determinism-relevant*. Default 65,536; env
     /// `IAN_SANDBOX_MAX_TABLE_ELEMENTS`.
@@ -166,6 +172,7 @@ impl Default for SandboxConfig {
             pool_core_instances: 1024,
             pool_memories: 512,
             pool_tables: 512,
+            pool_keep_resident: 2 << 20,
             max_table_elements: 65_536,
             epoch_tick_ms: 10,
             cache_dir: None,
@@ -263,6 +270,7 @@ impl SandboxConfig {
         num!("IAN_SANDBOX_POOL_CORE_INSTANCES", c.pool_core_instances);
         num!("IAN_SANDBOX_POOL_MEMORIES", c.pool_memories);
         num!("IAN_SANDBOX_POOL_TABLES", c.pool_tables);
+        num!("IAN_SANDBOX_POOL_KEEP_RESIDENT", c.pool_keep_resident);
         num!("IAN_SANDBOX_MAX_TABLE_ELEMENTS", c.max_table_elements);
         num!("IAN_SANDBOX_EPOCH_TICK_MS", c.epoch_tick_ms);
         if let Some(v) = lookup("IAN_SANDBOX_CACHE_DIR") {

@@ -242,7 +242,10 @@ fn engine_config(c: &SandboxConfig) -> Config {
         .total_memories(c.pool_memories)
         .total_tables(c.pool_tables)
         .max_memory_size(usize::try_from(c.pool_max_memory_bytes).unwrap_or(usize::MAX))
-        .table_elements(c.max_table_elements as usize);
+        .table_elements(c.max_table_elements as usize)
+        .linear_memory_keep_resident(c.pool_keep_resident)
+        .table_keep_resident(c.pool_keep_resident)
+        .pagemap_scan(wasmtime::Enabled::Auto);
     cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     cfg
 }

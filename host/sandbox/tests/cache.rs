@@ -177,3 +177,30 @@ fn memory_cache_is_bounded() {
     sb.load_agent(&component("ma-crossover")).unwrap();
     assert_eq!(sb.cached_components(), 1);
 }
+
+#[test]
+fn disk_artifact_has_the_documented_layout() {
+    use sha2::{Digest, Sha256};
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = component("buy-and-hold");
+    let sb = with_disk(dir.path());
+    sb.load_agent(&bytes).unwrap();
+    let path = sb.disk_cache_path(&bytes).unwrap();
+    assert_eq!(path.parent().unwrap(), dir.path().join("ian-sandbox-v1"));
+    let name = path.file_name().unwrap().to_str().unwrap();
+    let key_hex = name.strip_suffix(".cwasm").expect("<key>.cwasm");
+    let data = std::fs::read(&path).unwrap();
+    assert_eq!(&data[..8], b"IANCWASM", "magic");
+    assert_eq!(&data[8..12], &1u32.to_le_bytes(), "format version");
+    assert_eq!(
+        hex::encode(&data[12..44]),
+        key_hex,
+        "key repeated in the header"
+    );
+    assert_eq!(
+        &data[44..76],
+        Sha256::digest(&data[76..]).as_slice(),
+        "artifact checksum"
+    );
+    assert!(data.len() > 76);
+}
