@@ -496,4 +496,13 @@ mod tests {
             assert!(seen.insert(k.env), "duplicate env {}", k.env);
         }
     }
+
+    #[test]
+    fn operator_guide_documents_every_key_and_env_name() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/OPERATOR.md")).unwrap();
+        for k in KEYS {
+            assert!(doc.contains(&format!("`{}`", k.env)), "docs/OPERATOR.md lacks {}", k.env);
+            assert!(doc.contains(&format!("`{}`", k.key)), "docs/OPERATOR.md lacks {}", k.key);
+        }
+    }
 }

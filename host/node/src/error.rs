@@ -4,6 +4,8 @@
 //! composed here from typed causes, never from `Display` of internal errors,
 //! so storage paths, panics or library internals never reach a client.
 
+use std::borrow::Cow;
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -14,7 +16,7 @@ pub struct ApiError {
     /// HTTP status.
     pub status: StatusCode,
     /// Stable machine-readable code.
-    pub code: &'static str,
+    pub code: Cow<'static, str>,
     /// Human-readable explanation (safe to show: never internal details).
     pub message: String,
     /// Seconds for `Retry-After` (429/503 only).
@@ -39,8 +41,8 @@ pub struct ErrorDetail {
 
 impl ApiError {
     /// Build an error.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), retry_after: None }
+    pub fn new(status: StatusCode, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        ApiError { status, code: code.into(), message: message.into(), retry_after: None }
     }
     /// 400 with a code.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {

@@ -1,1 +1,22 @@
-fn main() {}
+//! `ian-host`: the thin binary over the `ian_node` library. Parses flags,
+//! runs one command, and prints any error as one clear line.
+
+use clap::Parser;
+
+fn main() {
+    let cli = ian_node::cli::Cli::parse();
+    let json = cli.json;
+    match ian_node::commands::run(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            let e = anyhow::Error::from(e);
+            if json {
+                let body = serde_json::json!({"error": {"code": "command_failed", "message": format!("{e:#}")}});
+                println!("{body}");
+            } else {
+                eprintln!("error: {e:#}");
+            }
+            std::process::exit(1);
+        }
+    }
+}

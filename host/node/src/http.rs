@@ -1,0 +1,386 @@
+//! The HTTP API: `fn app(state) -> Router`, built in one place so tests can
+//! drive it with `tower::ServiceExt::oneshot` and the binary can serve it.
+//!
+//! Layers, outermost first: per-IP token bucket, request timeout, body size
+//! limit (per route), then the handler. Handlers never block the async
+//! runtime: evaluation goes through the bounded queue, publishing through
+//! `spawn_blocking`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{MethodFilter, MethodRouter, on};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use crate::service::Node;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The node.
+    pub node: Arc<Node>,
+    /// Per-IP limiter over all routes.
+    pub ip_limiter: Arc<RateLimiter<std::net::IpAddr>>,
+}
+
+impl AppState {
+    /// State for a node, with limits from its config.
+    pub fn new(node: Arc<Node>) -> Self {
+        let l = &node.config().limits;
+        let ip_limiter = Arc::new(RateLimiter::new(l.ip_rate_per_sec, l.ip_burst, l.rate_table_entries as usize));
+        AppState { node, ip_limiter }
+    }
+
+    fn metrics(&self) -> &Metrics {
+        self.node.metrics()
+    }
+}
+
+/// Every route: method and path (axum syntax, same as OpenAPI templates).
+/// [`app`] builds the router from exactly this list, and a test checks the
+/// OpenAPI document against it.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("GET", "/healthz"),
+    ("GET", "/metrics"),
+    ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/node"),
+    ("GET", "/api/v1/goals"),
+    ("POST", "/api/v1/goals"),
+    ("GET", "/api/v1/goals/{goal}"),
+    ("GET", "/api/v1/goals/{goal}/manifest"),
+    ("POST", "/api/v1/goals/{goal}/contributions"),
+    ("GET", "/api/v1/goals/{goal}/leaderboard"),
+    ("GET", "/api/v1/goals/{goal}/log"),
+    ("GET", "/api/v1/goals/{goal}/log/{index}/proof"),
+    ("GET", "/api/v1/goals/{goal}/receipts/{index}"),
+    ("GET", "/api/v1/goals/{goal}/checkpoint"),
+    ("GET", "/api/v1/goals/{goal}/consistency"),
+    ("GET", "/api/v1/blobs/{hash}"),
+    ("GET", "/api/v1/packs/{hash}"),
+    ("GET", "/api/v1/tau"),
+];
+
+fn handler_for(method: &str, path: &str, state: &AppState) -> MethodRouter<AppState> {
+    let l = &state.node.config().limits;
+    let small = DefaultBodyLimit::max(64 * 1024);
+    let submit_limit = DefaultBodyLimit::max(l.max_body_bytes as usize);
+    let publish_limit = DefaultBodyLimit::max(l.max_publish_bytes as usize);
+    let get = MethodFilter::GET;
+    let post = MethodFilter::POST;
+    match (method, path) {
+        ("GET", "/") => on(get, page),
+        ("GET", "/healthz") => on(get, healthz),
+        ("GET", "/metrics") => on(get, metrics),
+        ("GET", "/api/v1/openapi.json") => on(get, openapi),
+        ("GET", "/api/v1/node") => on(get, node_info),
+        ("GET", "/api/v1/goals") => on(get, list_goals),
+        ("POST", "/api/v1/goals") => on(post, publish).layer(publish_limit),
+        ("GET", "/api/v1/goals/{goal}") => on(get, goal_status),
+        ("GET", "/api/v1/goals/{goal}/manifest") => on(get, goal_manifest),
+        ("POST", "/api/v1/goals/{goal}/contributions") => on(post, submit).layer(submit_limit),
+        ("GET", "/api/v1/goals/{goal}/leaderboard") => on(get, leaderboard),
+        ("GET", "/api/v1/goals/{goal}/log") => on(get, log_range),
+        ("GET", "/api/v1/goals/{goal}/log/{index}/proof") => on(get, inclusion_proof),
+        ("GET", "/api/v1/goals/{goal}/receipts/{index}") => on(get, receipt),
+        ("GET", "/api/v1/goals/{goal}/checkpoint") => on(get, checkpoint),
+        ("GET", "/api/v1/goals/{goal}/consistency") => on(get, consistency),
+        ("GET", "/api/v1/blobs/{hash}") => on(get, blob),
+        ("GET", "/api/v1/packs/{hash}") => on(get, pack),
+        ("GET", "/api/v1/tau") => on(get, tau_status),
+        (m, p) => unreachable!("route {m} {p} listed in ROUTES without a handler"),
+    }
+    .layer(small_if_get(method, small))
+}
+
+fn small_if_get(method: &str, small: DefaultBodyLimit) -> DefaultBodyLimit {
+    if method == "GET" { small } else { DefaultBodyLimit::max(usize::MAX) }
+}
+
+/// The router.
+pub fn app(state: AppState) -> Router {
+    let mut router: Router<AppState> = Router::new();
+    for (m, p) in ROUTES {
+        router = router.route(p, handler_for(m, p, &state));
+    }
+    let timeout = Duration::from_millis(state.node.config().server.request_timeout_ms);
+    router
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .layer(middleware::from_fn(move |req: Request, next: Next| async move {
+            match tokio::time::timeout(timeout, next.run(req)).await {
+                Ok(r) => r,
+                Err(_) => ApiError::unavailable("the request took longer than server.request_timeout_ms").into_response(),
+            }
+        }))
+        .with_state(state)
+}
+
+/// Per-IP rate limit and response accounting.
+async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let resp = match state.ip_limiter.check(&ip) {
+        Ok(()) => next.run(req).await,
+        Err(secs) => ApiError::too_many("rate_limited", "too many requests from this address", secs).into_response(),
+    };
+    state.metrics().http_responses.inc(&[&route, resp.status().as_str()]);
+    resp
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no_such_route", "no such route; see /api/v1/openapi.json")
+}
+
+/// JSON extractor whose rejections are typed API errors (never axum's
+/// plain-text bodies).
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(e) => Err(json_rejection(e)),
+        }
+    }
+}
+
+fn json_rejection(e: JsonRejection) -> ApiError {
+    match e {
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON with `Content-Type: application/json`",
+        ),
+        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {}", e.body_text())),
+        JsonRejection::JsonDataError(e) => ApiError::bad_request("invalid_request", format!("the JSON does not match the request schema: {}", e.body_text())),
+        JsonRejection::BytesRejection(e) => {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body exceeds this route's size limit")
+            } else {
+                ApiError::bad_request("unreadable_body", "the request body could not be read")
+            }
+        }
+        _ => ApiError::bad_request("invalid_request", "the request body could not be read as JSON"),
+    }
+}
+
+fn json<T: serde::Serialize>(status: StatusCode, v: &T) -> Response {
+    match serde_json::to_vec(v) {
+        Ok(b) => (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], b).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot serialize response");
+            ApiError::internal().into_response()
+        }
+    }
+}
+
+fn ok<T: serde::Serialize>(v: Result<T, ApiError>) -> Response {
+    match v {
+        Ok(v) => json(StatusCode::OK, &v),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn healthz(State(s): State<AppState>) -> Response {
+    json(StatusCode::OK, &serde_json::json!({"status": "ok", "goals": s.node.goal_count()}))
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    s.node.refresh_gauges();
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))],
+        s.metrics().render(),
+    )
+        .into_response()
+}
+
+async fn openapi() -> Response {
+    json(StatusCode::OK, &crate::openapi::document())
+}
+
+async fn page(State(s): State<AppState>) -> Response {
+    let node = s.node.clone();
+    match tokio::task::spawn_blocking(move || node.page()).await {
+        Ok(html) => Html(html).into_response(),
+        Err(_) => ApiError::internal().into_response(),
+    }
+}
+
+async fn node_info(State(s): State<AppState>) -> Response {
+    json(StatusCode::OK, &s.node.info())
+}
+
+async fn list_goals(State(s): State<AppState>) -> Response {
+    json(StatusCode::OK, &serde_json::json!({"goals": s.node.goal_statuses()}))
+}
+
+async fn publish(State(s): State<AppState>, headers: HeaderMap, body: Result<ApiJson<crate::service::PublishRequest>, ApiError>) -> Response {
+    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if !s.node.operator_key().check_header(auth) {
+        return ApiError::unauthorized().into_response();
+    }
+    let ApiJson(req) = match body {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let node = s.node.clone();
+    match tokio::task::spawn_blocking(move || node.publish(req)).await {
+        Ok(Ok((status, created))) => json(if created { StatusCode::CREATED } else { StatusCode::OK }, &status),
+        Ok(Err(e)) => e.into_response(),
+        Err(_) => ApiError::internal().into_response(),
+    }
+}
+
+async fn goal_status(State(s): State<AppState>, Path(goal): Path<String>) -> Response {
+    ok(s.node.goal_status(&goal))
+}
+
+async fn goal_manifest(State(s): State<AppState>, Path(goal): Path<String>) -> Response {
+    ok(s.node.manifest(&goal))
+}
+
+async fn submit(State(s): State<AppState>, Path(goal): Path<String>, body: Result<ApiJson<crate::service::SubmitRequest>, ApiError>) -> Response {
+    let started = Instant::now();
+    let ApiJson(req) = match body {
+        Ok(b) => b,
+        Err(e) => {
+            s.metrics().submissions.inc(&[&goal_label(&s, &goal), "invalid"]);
+            return e.into_response();
+        }
+    };
+    let rx = match s.node.enqueue(&goal, req, started) {
+        Ok(rx) => rx,
+        Err(e) => return e.into_response(),
+    };
+    let resp = match rx.await {
+        Ok(Ok(accepted)) => json(StatusCode::OK, &accepted),
+        Ok(Err(e)) => e.into_response(),
+        Err(_) => ApiError::unavailable("the node is shutting down; the contribution was not recorded").into_response(),
+    };
+    s.metrics().submit_seconds.observe(started.elapsed().as_secs_f64());
+    resp
+}
+
+/// The goal label for metrics: the id if the goal exists, else `unknown`
+/// (so arbitrary path text cannot create metric series).
+pub fn goal_label(s: &AppState, goal: &str) -> String {
+    if s.node.has_goal(goal) { goal.to_string() } else { "unknown".to_string() }
+}
+
+async fn leaderboard(State(s): State<AppState>, Path(goal): Path<String>) -> Response {
+    ok(s.node.leaderboard(&goal))
+}
+
+#[derive(Debug, Deserialize)]
+struct RangeQuery {
+    start: Option<u64>,
+    limit: Option<u64>,
+}
+
+fn query<T: DeserializeOwned>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(v)| v)
+        .map_err(|e| ApiError::bad_request("invalid_query", format!("invalid query string: {}", e.body_text())))
+}
+
+async fn log_range(State(s): State<AppState>, Path(goal): Path<String>, q: Result<Query<RangeQuery>, axum::extract::rejection::QueryRejection>) -> Response {
+    let q = match query(q) {
+        Ok(q) => q,
+        Err(e) => return e.into_response(),
+    };
+    let node = s.node.clone();
+    let r = tokio::task::spawn_blocking(move || node.log_range(&goal, q.start.unwrap_or(0), q.limit)).await;
+    ok(r.unwrap_or_else(|_| Err(ApiError::internal())))
+}
+
+#[derive(Debug, Deserialize)]
+struct SizeQuery {
+    size: Option<u64>,
+}
+
+async fn inclusion_proof(State(s): State<AppState>, Path((goal, index)): Path<(String, String)>, q: Result<Query<SizeQuery>, axum::extract::rejection::QueryRejection>) -> Response {
+    let q = match query(q) {
+        Ok(q) => q,
+        Err(e) => return e.into_response(),
+    };
+    let Ok(index) = index.parse::<u64>() else {
+        return ApiError::bad_request("invalid_index", "the entry index must be a non-negative integer").into_response();
+    };
+    ok(s.node.inclusion_proof(&goal, index, q.size))
+}
+
+async fn receipt(State(s): State<AppState>, Path((goal, index)): Path<(String, String)>) -> Response {
+    let Ok(index) = index.parse::<u64>() else {
+        return ApiError::bad_request("invalid_index", "the entry index must be a non-negative integer").into_response();
+    };
+    let node = s.node.clone();
+    let r = tokio::task::spawn_blocking(move || node.receipt(&goal, index)).await;
+    ok(r.unwrap_or_else(|_| Err(ApiError::internal())))
+}
+
+async fn checkpoint(State(s): State<AppState>, Path(goal): Path<String>) -> Response {
+    ok(s.node.checkpoint(&goal))
+}
+
+#[derive(Debug, Deserialize)]
+struct ConsistencyQuery {
+    from: Option<u64>,
+    to: Option<u64>,
+}
+
+async fn consistency(State(s): State<AppState>, Path(goal): Path<String>, q: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>) -> Response {
+    let q = match query(q) {
+        Ok(q) => q,
+        Err(e) => return e.into_response(),
+    };
+    let Some(from) = q.from else {
+        return ApiError::bad_request("invalid_query", "query parameter `from` (old log size) is required").into_response();
+    };
+    ok(s.node.consistency(&goal, from, q.to))
+}
+
+async fn blob(State(s): State<AppState>, Path(hash): Path<String>) -> Response {
+    let node = s.node.clone();
+    match tokio::task::spawn_blocking(move || node.blob(&hash)).await {
+        Ok(Ok(bytes)) => (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("application/wasm"))], Body::from(bytes)).into_response(),
+        Ok(Err(e)) => e.into_response(),
+        Err(_) => ApiError::internal().into_response(),
+    }
+}
+
+async fn pack(State(s): State<AppState>, Path(hash): Path<String>) -> Response {
+    let node = s.node.clone();
+    let r = tokio::task::spawn_blocking(move || node.pack(&hash)).await;
+    ok(r.unwrap_or_else(|_| Err(ApiError::internal())))
+}
+
+async fn tau_status(State(s): State<AppState>) -> Response {
+    json(StatusCode::OK, &s.node.tau_status())
+}
+
+/// Whether a method string is one axum can route (used by the route test).
+pub fn method_of(m: &str) -> Method {
+    Method::from_bytes(m.as_bytes()).expect("valid method")
+}

@@ -1,0 +1,97 @@
+//! `ian-host serve`: load config, open the node, serve HTTP until SIGINT or
+//! SIGTERM, then drain: stop accepting, let every queued contribution reach
+//! the disk (or never be acknowledged), stop the workers, close the store.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::info;
+
+use crate::cli::ServeArgs;
+use crate::commands::CommandError;
+use crate::config::Config;
+use crate::http::{AppState, app};
+use crate::service::{Node, NodeError};
+use crate::telemetry::{self, LogFormat};
+
+/// Load the configuration for `serve`: file, then env, then flags.
+pub fn load_config(a: &ServeArgs) -> Result<Config, CommandError> {
+    let text = match &a.config {
+        Some(p) => Some((p.clone(), String::from_utf8(crate::commands::read(p)?).map_err(|_| CommandError::Usage(format!("{}: not UTF-8", p.display())))?)),
+        None => None,
+    };
+    let listen = a.listen.clone();
+    let data_dir = a.data_dir.as_ref().map(|d| d.display().to_string());
+    let lookup = move |k: &str| -> Option<String> {
+        match k {
+            "IAN_LISTEN" if listen.is_some() => listen.clone(),
+            "IAN_DATA_DIR" if data_dir.is_some() => data_dir.clone(),
+            _ => std::env::var(k).ok(),
+        }
+    };
+    Ok(Config::build(text.as_ref().map(|(p, t)| (p.as_path(), t.as_str())), &lookup)?)
+}
+
+/// Run the node in the foreground.
+pub fn run(a: ServeArgs, cli_format: LogFormat) -> Result<i32, CommandError> {
+    let cfg = load_config(&a)?;
+    let format = if cfg.log.format == "json" { LogFormat::Json } else { cli_format };
+    telemetry::init(format, &cfg.log.filter);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("ian-http")
+        .build()
+        .map_err(|e| CommandError::Usage(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(serve(cfg))?;
+    Ok(0)
+}
+
+/// Serve until a shutdown signal.
+pub async fn serve(cfg: Config) -> Result<(), NodeError> {
+    let grace = Duration::from_millis(cfg.server.shutdown_grace_ms);
+    let addr = cfg.listen_addr();
+    let node = tokio::task::spawn_blocking(move || Node::open(cfg))
+        .await
+        .map_err(|e| NodeError::Sandbox(format!("startup task failed: {e}")))??;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| NodeError::Listen { addr: addr.to_string(), message: e.to_string() })?;
+    let local = listener.local_addr().map_err(|e| NodeError::Listen { addr: addr.to_string(), message: e.to_string() })?;
+    // Tools (and scripts/demo.sh) find a node started on port 0 here.
+    let addr_file = node.data_dir().join("node.addr");
+    std::fs::write(&addr_file, format!("http://{local}\n")).map_err(|e| NodeError::DataDir { path: addr_file.clone(), message: e.to_string() })?;
+    info!(addr = %local, public_key = %node.public_key().to_hex(), goals = node.goal_count(), "node serving");
+    let router = app(AppState::new(node.clone()));
+    let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal());
+    let result = server.await;
+    info!("HTTP stopped; draining queued contributions");
+    let n: Arc<Node> = node.clone();
+    let _ = tokio::task::spawn_blocking(move || n.shutdown(grace)).await;
+    let _ = std::fs::remove_file(&addr_file);
+    info!("node stopped cleanly");
+    result.map_err(|e| NodeError::Listen { addr: local.to_string(), message: e.to_string() })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    info!("shutdown signal received");
+}

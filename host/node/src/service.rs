@@ -1,0 +1,1076 @@
+//! The node service: goal registry, per-goal state, the bounded evaluation
+//! queue, the worker pool and the durable commit path.
+//!
+//! Flow of one contribution:
+//! 1. the HTTP handler checks rate limits and proof-of-work, then
+//!    [`Node::enqueue`]s a job (queue full -> 429, never unbounded);
+//! 2. a worker thread (big native stack, never the async runtime) checks the
+//!    signature and the cheap pipeline preconditions, then runs the costly
+//!    invariant checks and the sandboxed evaluation *without* holding the
+//!    goal's lock;
+//! 3. under the goal's write lock it runs the nine-step pipeline of
+//!    `ian-core` with those results ([`crate::judge::Precomputed`]), signs
+//!    the new checkpoint and queues the entry, checkpoint and blobs to the
+//!    store (group commit, in order);
+//! 4. the durability thread waits for the store's tickets and only then
+//!    replies with the receipt. Nothing is acknowledged before fsync.
+//!
+//! If the store ever fails a commit after the in-memory state advanced, the
+//! node stops accepting contributions (503) instead of serving roots the
+//! disk does not hold; a restart rebuilds from the store.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use base64::Engine as _;
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
+use ed25519_dalek::SigningKey;
+use ian_core::checkpoint::{Receipt, SignedCheckpoint};
+use ian_core::goal::ResolvedComponents;
+use ian_core::pipeline::{GoalState, Rejection, VerifiedContribution};
+use ian_core::{AgentPack, Contribution, GoalManifest, GoalSpec, Hash32, LogEntry, PublicKeyBytes, StandardProofVerifier};
+use ian_store::{Store, StoreConfig, StoreError, Ticket};
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tracing::{Instrument as _, debug, error, info, info_span, warn};
+
+use crate::auth::OperatorKey;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::html::{CheckpointView, GoalView, RejectionView, RowView};
+use crate::judge::{CodeSource, Judge, LoadedGoal};
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+
+/// Why the node could not start or stop.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The data directory is unusable.
+    #[error("data directory {path}: {message}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
+    /// A key file problem.
+    #[error(transparent)]
+    Key(#[from] crate::keyfile::KeyFileError),
+    /// The store refused to open or failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// The sandbox could not be created.
+    #[error("sandbox: {0}")]
+    Sandbox(String),
+    /// A stored goal or entry does not decode or replay: the data dir is
+    /// damaged or was written by an incompatible version.
+    #[error("goal {goal}: stored log does not replay: {message}")]
+    Replay {
+        /// The goal.
+        goal: String,
+        /// What did not match.
+        message: String,
+    },
+    /// Binding the listener failed.
+    #[error("cannot listen on {addr}: {message}")]
+    Listen {
+        /// Address.
+        addr: String,
+        /// Error.
+        message: String,
+    },
+    /// Tau wiring could not start.
+    #[error("tau: {0}")]
+    Tau(String),
+}
+
+/// Body of `POST /api/v1/goals`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishRequest {
+    /// The goal file text.
+    pub goal_toml: String,
+    /// Component path as written in the goal file -> base64 bytes.
+    pub components: BTreeMap<String, String>,
+}
+
+/// Body of `POST /api/v1/goals/{goal}/contributions`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitRequest {
+    /// The signed contribution.
+    pub contribution: Contribution,
+    /// Component bytes, base64; may be left out when the node already holds
+    /// the pack's code hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Proof-of-work nonce, when work is required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pow_nonce: Option<u64>,
+}
+
+/// Reply to an accepted submission.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubmitAccepted {
+    /// Always `accepted`.
+    pub status: String,
+    /// Entry + inclusion proof + signed checkpoint.
+    pub receipt: Receipt,
+    /// Rank on the top-K board after acceptance (1-based), if it entered.
+    pub rank: Option<usize>,
+}
+
+type Reply = tokio::sync::oneshot::Sender<Result<SubmitAccepted, ApiError>>;
+
+struct Job {
+    goal: Arc<GoalRt>,
+    contribution: Contribution,
+    code: Option<Vec<u8>>,
+    reply: Reply,
+    enqueued: Instant,
+    span: tracing::Span,
+}
+
+struct Pending {
+    tickets: Vec<Ticket<bool>>,
+    append: Ticket<u64>,
+    reply: Reply,
+    accepted: SubmitAccepted,
+    goal: Arc<GoalRt>,
+    enqueued: Instant,
+}
+
+/// A rejection kept for display.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecentRejection {
+    /// Pack hash, hex.
+    pub pack_hash: String,
+    /// Agent name from metadata.
+    pub name: String,
+    /// Reason code.
+    pub code: String,
+    /// Pipeline step.
+    pub step: String,
+    /// Message.
+    pub detail: String,
+}
+
+const RECENT_REJECTIONS: usize = 32;
+
+/// One goal at runtime.
+pub struct GoalRt {
+    /// Goal id.
+    pub id: String,
+    /// The manifest.
+    pub manifest: GoalManifest,
+    /// The goal file text as published.
+    pub goal_toml: String,
+    /// Compiled harness and invariants.
+    pub loaded: LoadedGoal,
+    /// The nine-step state machine (MMR, dedup, nonces, leaderboard).
+    pub state: RwLock<GoalState>,
+    /// Latest signed checkpoint.
+    pub checkpoint: RwLock<Option<SignedCheckpoint>>,
+    /// Display: recent rejections.
+    pub rejections: Mutex<VecDeque<RecentRejection>>,
+    /// Display: agent names by pack hash (from metadata), for entries seen.
+    pub names: Mutex<BTreeMap<Hash32, String>>,
+    /// Counters.
+    pub accepted: AtomicU64,
+    /// Counters.
+    pub rejected: AtomicU64,
+}
+
+impl GoalRt {
+    fn push_rejection(&self, r: RecentRejection) {
+        let mut q = self.rejections.lock();
+        if q.len() == RECENT_REJECTIONS {
+            q.pop_back();
+        }
+        q.push_front(r);
+    }
+}
+
+/// The node.
+pub struct Node {
+    cfg: Config,
+    data_dir: PathBuf,
+    store: Arc<Store>,
+    signing: SigningKey,
+    public: PublicKeyBytes,
+    operator: OperatorKey,
+    metrics: Arc<Metrics>,
+    judge: Arc<Judge>,
+    goals: RwLock<BTreeMap<String, Arc<GoalRt>>>,
+    queue: Mutex<Option<Sender<Job>>>,
+    queue_rx: Receiver<Job>,
+    durable_tx: Mutex<Option<Sender<Pending>>>,
+    workers: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    contributor_limiter: RateLimiter<[u8; 32]>,
+    failed: AtomicBool,
+    in_flight: AtomicU64,
+    tau: Mutex<Option<crate::tau_wiring::TauHandle>>,
+    publish_lock: Mutex<()>,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+fn goal_missing(goal: &str) -> ApiError {
+    let shown: String = goal.chars().take(64).collect();
+    ApiError::not_found("unknown_goal", format!("no goal `{shown}` on this node"))
+}
+
+fn parse_hash(s: &str) -> Result<Hash32, ApiError> {
+    Hash32::from_hex(s).map_err(|_| ApiError::bad_request("invalid_hash", "expected a SHA-256 hash as 64 lowercase hex digits"))
+}
+
+impl Node {
+    /// Open the data dir (creating keys on first start), rebuild every goal
+    /// from the store by replay (checking roots against stored
+    /// checkpoints) and start the workers.
+    pub fn open(cfg: Config) -> Result<Arc<Node>, NodeError> {
+        let data_dir = cfg.server.data_dir.clone();
+        std::fs::create_dir_all(&data_dir).map_err(|e| NodeError::DataDir { path: data_dir.clone(), message: e.to_string() })?;
+        let signing = crate::keyfile::load_or_create_signing_key(&data_dir.join("node.key"))?;
+        let public = PublicKeyBytes::of(&signing);
+        let operator_key = if cfg.server.operator_key.is_empty() {
+            let p = data_dir.join("operator.key");
+            if !p.exists() {
+                crate::keyfile::write_secret(&p, &crate::auth::generate_key(), false)?;
+                info!(file = %p.display(), "generated operator API key");
+            }
+            crate::keyfile::read_secret(&p)?
+        } else {
+            cfg.server.operator_key.clone()
+        };
+        let store_cfg = StoreConfig::from_env()?;
+        let store = Arc::new(Store::open_with(data_dir.join("ian.redb"), store_cfg)?);
+        let judge = Arc::new(Judge::new(cfg.limits.worker_stack_bytes as usize).map_err(NodeError::Sandbox)?);
+        let metrics = Arc::new(Metrics::default());
+        metrics.queue_capacity.store(cfg.limits.queue_capacity, Ordering::Relaxed);
+        let (tx, rx) = bounded::<Job>(cfg.limits.queue_capacity as usize);
+        let l = &cfg.limits;
+        let node = Arc::new(Node {
+            contributor_limiter: RateLimiter::new(l.contributor_rate_per_sec, l.contributor_burst, l.rate_table_entries as usize),
+            data_dir,
+            store,
+            signing,
+            public,
+            operator: OperatorKey::new(&operator_key),
+            metrics,
+            judge,
+            goals: RwLock::new(BTreeMap::new()),
+            queue: Mutex::new(Some(tx)),
+            queue_rx: rx,
+            durable_tx: Mutex::new(None),
+            workers: Mutex::new(Vec::new()),
+            failed: AtomicBool::new(false),
+            in_flight: AtomicU64::new(0),
+            tau: Mutex::new(None),
+            publish_lock: Mutex::new(()),
+            cfg,
+        });
+        node.rebuild()?;
+        node.start_threads()?;
+        Ok(node)
+    }
+
+    fn rebuild(&self) -> Result<(), NodeError> {
+        let snap = self.store.snapshot()?;
+        for g in snap.goals()? {
+            let id = g.goal.clone();
+            let bad = |m: String| NodeError::Replay { goal: id.clone(), message: m };
+            let spec = snap.goal_spec(&id)?.ok_or_else(|| bad("goal listed without a spec".into()))?;
+            let manifest = GoalManifest::from_canonical_bytes(&spec).map_err(|e| bad(format!("manifest: {e}")))?;
+            let toml_text = snap
+                .meta(&format!("goal-toml/{id}"))?
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            let started = Instant::now();
+            let loaded = self
+                .judge
+                .load_goal(&manifest, &|h| snap.blob(&h.0).ok().flatten())
+                .map_err(|e| bad(format!("components: {e}")))?;
+            let size = snap.log_size(&id)?.unwrap_or(0);
+            let mut state = GoalState::new(manifest.clone());
+            let mut names = BTreeMap::new();
+            for item in snap.entries(&id, 0..size)? {
+                let (_, bytes) = item?;
+                let entry = LogEntry::from_canonical_bytes(&bytes).map_err(|e| bad(format!("entry decode: {e}")))?;
+                state.apply(&entry).map_err(|e| bad(e.to_string()))?;
+                if let Some(Ok(pack)) = snap.blob(&entry.pack_hash.0)?.map(|b| AgentPack::from_canonical_bytes(&b))
+                    && let Some(n) = pack.metadata().get("name")
+                {
+                    names.insert(entry.pack_hash, n.to_string());
+                }
+            }
+            // Every stored checkpoint must match the replayed root at its size.
+            let mut latest = None;
+            for cp_size in snap.checkpoint_sizes(&id)? {
+                let bytes = snap.checkpoint(&id, cp_size)?.ok_or_else(|| bad("checkpoint vanished".into()))?;
+                let cp = SignedCheckpoint::from_canonical_bytes(&bytes).map_err(|e| bad(format!("checkpoint decode: {e}")))?;
+                let root = state.mmr().root_at(cp_size).map_err(|e| bad(format!("root at {cp_size}: {e}")))?;
+                if root != cp.checkpoint.root {
+                    return Err(bad(format!("replayed root at size {cp_size} is {root}, stored checkpoint says {}", cp.checkpoint.root)));
+                }
+                latest = Some(cp);
+            }
+            info!(goal = %id, entries = size, root = %state.root(), elapsed_ms = started.elapsed().as_millis() as u64, "goal rebuilt from store");
+            self.metrics.set_log_size(&id, size);
+            let rt = Arc::new(GoalRt {
+                id: id.clone(),
+                manifest,
+                goal_toml: toml_text,
+                loaded,
+                state: RwLock::new(state),
+                checkpoint: RwLock::new(latest),
+                rejections: Mutex::new(VecDeque::new()),
+                names: Mutex::new(names),
+                accepted: AtomicU64::new(size),
+                rejected: AtomicU64::new(0),
+            });
+            self.goals.write().insert(id, rt);
+        }
+        Ok(())
+    }
+
+    fn start_threads(self: &Arc<Self>) -> Result<(), NodeError> {
+        let (dtx, drx) = crossbeam_channel::unbounded::<Pending>();
+        *self.durable_tx.lock() = Some(dtx);
+        let mut handles = Vec::new();
+        let n = self.cfg.worker_count();
+        for i in 0..n {
+            let node = Arc::clone(self);
+            let rx = self.queue_rx.clone();
+            let h = std::thread::Builder::new()
+                .name(format!("ian-eval-{i}"))
+                .stack_size(self.cfg.limits.worker_stack_bytes as usize)
+                .spawn(move || {
+                    while let Ok(job) = rx.recv() {
+                        node.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
+                        node.process(job);
+                    }
+                })
+                .map_err(|e| NodeError::Sandbox(format!("cannot start worker thread: {e}")))?;
+            handles.push(h);
+        }
+        let node = Arc::clone(self);
+        let h = std::thread::Builder::new()
+            .name("ian-durable".into())
+            .spawn(move || {
+                while let Ok(p) = drx.recv() {
+                    node.finish_durable(p);
+                }
+            })
+            .map_err(|e| NodeError::Sandbox(format!("cannot start durability thread: {e}")))?;
+        handles.push(h);
+        *self.workers.lock() = handles;
+        info!(workers = n, queue = self.cfg.limits.queue_capacity, "evaluation workers started");
+        Ok(())
+    }
+
+    /// Attach Tau wiring (after open).
+    pub fn set_tau(&self, tau: crate::tau_wiring::TauHandle) {
+        *self.tau.lock() = Some(tau);
+    }
+
+    /// The Tau wiring, if enabled.
+    pub fn tau(&self) -> Option<crate::tau_wiring::TauHandle> {
+        self.tau.lock().clone()
+    }
+
+    /// Stop accepting, let queued contributions finish (they are replied to
+    /// only once durable), then stop the threads and close the store.
+    pub fn shutdown(&self, grace: Duration) {
+        drop(self.queue.lock().take());
+        let deadline = Instant::now() + grace;
+        while (self.in_flight.load(Ordering::SeqCst) > 0) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let left = self.in_flight.load(Ordering::SeqCst);
+        if left > 0 {
+            warn!(left, "shutdown grace elapsed with contributions still in flight; they were never acknowledged");
+        }
+        drop(self.durable_tx.lock().take());
+        let handles = std::mem::take(&mut *self.workers.lock());
+        for h in handles {
+            let _ = h.join();
+        }
+        info!("evaluation workers stopped");
+    }
+
+    /// Config in force.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+    /// Metrics registry.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+    /// Operator key checker.
+    pub fn operator_key(&self) -> &OperatorKey {
+        &self.operator
+    }
+    /// The node's checkpoint-signing public key.
+    pub fn public_key(&self) -> PublicKeyBytes {
+        self.public
+    }
+    /// The store.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+    /// Number of goals.
+    pub fn goal_count(&self) -> usize {
+        self.goals.read().len()
+    }
+    /// Whether a goal exists.
+    pub fn has_goal(&self, goal: &str) -> bool {
+        self.goals.read().contains_key(goal)
+    }
+    /// A goal's runtime.
+    pub fn goal(&self, goal: &str) -> Result<Arc<GoalRt>, ApiError> {
+        self.goals.read().get(goal).cloned().ok_or_else(|| goal_missing(goal))
+    }
+    /// All goals.
+    pub fn goal_list(&self) -> Vec<Arc<GoalRt>> {
+        self.goals.read().values().cloned().collect()
+    }
+
+    /// Update gauges that are read rather than counted.
+    pub fn refresh_gauges(&self) {
+        for g in self.goal_list() {
+            self.metrics.set_log_size(&g.id, g.state.read().size());
+        }
+        if let Some(t) = self.tau() {
+            self.metrics.tau_pending.store(t.pending_count(), Ordering::Relaxed);
+        }
+    }
+
+    /// `GET /api/v1/node`.
+    pub fn info(&self) -> Value {
+        json!({
+            "public_key": self.public.to_hex(),
+            "engine_version": self.judge.engine_version(),
+            "abi_version": self.judge.abi_version(),
+            "config_hash": self.judge.config_hash().to_hex(),
+            "version": env!("CARGO_PKG_VERSION"),
+        })
+    }
+
+    /// Effective proof-of-work bits for a goal.
+    pub fn pow_bits(&self, _goal: &GoalRt) -> u32 {
+        self.cfg.limits.pow_bits as u32
+    }
+
+    /// `GET /api/v1/goals/{goal}` body.
+    pub fn status_of(&self, g: &GoalRt) -> Value {
+        let st = g.state.read();
+        let top = st.leaderboard().best().map(|m| self.meta_json(g, m));
+        let cp = g.checkpoint.read().clone();
+        let tau = self.tau().map(|t| t.goal_status(&g.id));
+        json!({
+            "id": g.id,
+            "title": g.manifest.title,
+            "goal_hash": st.goal_hash().to_hex(),
+            "log_size": st.size(),
+            "root": st.root().to_hex(),
+            "checkpoint": cp,
+            "top": top,
+            "accepted": g.accepted.load(Ordering::Relaxed),
+            "rejected": g.rejected.load(Ordering::Relaxed),
+            "pow_bits": self.pow_bits(g),
+            "ranking": ranking_text(&g.manifest),
+            "tau": tau,
+        })
+    }
+
+    /// All goal statuses.
+    pub fn goal_statuses(&self) -> Vec<Value> {
+        self.goal_list().iter().map(|g| self.status_of(g)).collect()
+    }
+
+    /// `GET /api/v1/goals/{goal}`.
+    pub fn goal_status(&self, goal: &str) -> Result<Value, ApiError> {
+        let g = self.goal(goal)?;
+        Ok(self.status_of(&g))
+    }
+
+    /// `GET /api/v1/goals/{goal}/manifest`.
+    pub fn manifest(&self, goal: &str) -> Result<Value, ApiError> {
+        let g = self.goal(goal)?;
+        Ok(json!({"goal_toml": g.goal_toml, "manifest": g.manifest, "goal_hash": g.manifest.goal_hash().to_hex()}))
+    }
+
+    fn meta_json(&self, g: &GoalRt, m: &ian_core::ContributionMeta) -> Value {
+        let name = g.names.lock().get(&m.pack_hash).cloned().unwrap_or_default();
+        json!({
+            "log_index": m.log_index,
+            "pack_hash": m.pack_hash.to_hex(),
+            "contributor": m.contributor.to_hex(),
+            "name": name,
+            "score": m.score,
+            "metrics": m.metrics,
+            "timestamp_ms": m.timestamp_ms,
+        })
+    }
+
+    /// `GET /api/v1/goals/{goal}/leaderboard`.
+    pub fn leaderboard(&self, goal: &str) -> Result<Value, ApiError> {
+        let g = self.goal(goal)?;
+        let st = g.state.read();
+        let top: Vec<Value> = st.leaderboard().entries().iter().map(|m| self.meta_json(&g, m)).collect();
+        let pareto: Vec<Value> = st.frontier().map(|f| f.members().iter().map(|m| self.meta_json(&g, m)).collect()).unwrap_or_default();
+        let rejections: Vec<RecentRejection> = g.rejections.lock().iter().cloned().collect();
+        Ok(json!({
+            "goal": g.id,
+            "ranking": ranking_text(&g.manifest),
+            "size": st.size(),
+            "top": top,
+            "pareto": pareto,
+            "rejections": rejections,
+        }))
+    }
+
+    /// `GET /api/v1/goals/{goal}/log`.
+    pub fn log_range(&self, goal: &str, start: u64, limit: Option<u64>) -> Result<Value, ApiError> {
+        let g = self.goal(goal)?;
+        let size = g.state.read().size();
+        let max = self.cfg.limits.max_log_range;
+        let limit = limit.unwrap_or(max.min(100));
+        if limit > max {
+            return Err(ApiError::bad_request("range_too_large", format!("limit {limit} exceeds the maximum of {max} entries per request")));
+        }
+        let end = start.saturating_add(limit).min(size);
+        let mut entries = Vec::new();
+        if start < end {
+            let snap = self.store.snapshot().map_err(internal)?;
+            for item in snap.entries(&g.id, start..end).map_err(internal)? {
+                let (_, bytes) = item.map_err(internal)?;
+                let e = LogEntry::from_canonical_bytes(&bytes).map_err(|e| internal(format!("{e}")))?;
+                entries.push(e);
+            }
+        }
+        Ok(json!({"goal": g.id, "start": start, "size": size, "entries": entries}))
+    }
+
+    /// `GET /api/v1/goals/{goal}/log/{index}/proof`.
+    pub fn inclusion_proof(&self, goal: &str, index: u64, size: Option<u64>) -> Result<Value, ApiError> {
+        let g = self.goal(goal)?;
+        let st = g.state.read();
+        let size = size.unwrap_or(st.size());
+        if size > st.size() {
+            return Err(ApiError::bad_request("size_out_of_range", format!("size {size} exceeds the log size {}", st.size())));
+        }
+        if index >= size {
+            return Err(ApiError::not_found("index_out_of_range", format!("no entry {index} in a log of size {size}")));
+        }
+        let proof = st.mmr().inclusion_proof(index, size).map_err(|e| internal(e.to_string()))?;
+        let root = st.mmr().root_at(size).map_err(|e| internal(e.to_string()))?;
+        let leaf = st.mmr().leaf(index).map_err(|e| internal(e.to_string()))?;
+        Ok(json!({"goal": g.id, "index": index, "size": size, "root": root, "leaf_hash": leaf, "proof": proof}))
+    }
+
+    /// `GET /api/v1/goals/{goal}/receipts/{index}`: entry + proof at the
+    /// latest checkpoint's size + that checkpoint.
+    pub fn receipt(&self, goal: &str, index: u64) -> Result<Receipt, ApiError> {
+        let g = self.goal(goal)?;
+        let (proof, checkpoint) = {
+            let st = g.state.read();
+            let cp = g.checkpoint.read().clone();
+            let Some(cp) = cp else {
+                return Err(ApiError::not_found("index_out_of_range", format!("no entry {index}: the log is empty")));
+            };
+            let size = cp.checkpoint.size;
+            if index >= size {
+                return Err(ApiError::not_found("index_out_of_range", format!("no entry {index} in a log of size {size}")));
+            }
+            (st.mmr().inclusion_proof(index, size).map_err(|e| internal(e.to_string()))?, cp)
+        };
+        let bytes = self.store.snapshot().and_then(|s| s.entry(&g.id, index)).map_err(internal)?;
+        let bytes = bytes.ok_or_else(|| ApiError::not_found("index_out_of_range", format!("no entry {index}")))?;
+        let entry = LogEntry::from_canonical_bytes(&bytes).map_err(|e| internal(e.to_string()))?;
+        Ok(Receipt { entry, proof, checkpoint })
+    }
+
+    /// `GET /api/v1/goals/{goal}/checkpoint`.
+    pub fn checkpoint(&self, goal: &str) -> Result<SignedCheckpoint, ApiError> {
+        let g = self.goal(goal)?;
+        let cp = g.checkpoint.read().clone();
+        cp.ok_or_else(|| ApiError::not_found("no_checkpoint", "the log is empty; no checkpoint signed yet"))
+    }
+
+    /// `GET /api/v1/goals/{goal}/consistency`.
+    pub fn consistency(&self, goal: &str, from: u64, to: Option<u64>) -> Result<Value, ApiError> {
+        let g = self.goal(goal)?;
+        let st = g.state.read();
+        let to = to.unwrap_or(st.size());
+        if to > st.size() || from > to {
+            return Err(ApiError::bad_request("size_out_of_range", format!("need from <= to <= {} (log size), got from={from} to={to}", st.size())));
+        }
+        let proof = st.mmr().consistency_proof(from, to).map_err(|e| internal(e.to_string()))?;
+        let old_root = st.mmr().root_at(from).map_err(|e| internal(e.to_string()))?;
+        let new_root = st.mmr().root_at(to).map_err(|e| internal(e.to_string()))?;
+        Ok(json!({"goal": g.id, "from": from, "to": to, "old_root": old_root, "new_root": new_root, "proof": proof}))
+    }
+
+    /// `GET /api/v1/blobs/{hash}`.
+    pub fn blob(&self, hash: &str) -> Result<Vec<u8>, ApiError> {
+        let h = parse_hash(hash)?;
+        self.store
+            .blob(&h.0)
+            .map_err(internal)?
+            .ok_or_else(|| ApiError::not_found("unknown_blob", "no blob with this hash"))
+    }
+
+    /// `GET /api/v1/packs/{hash}`.
+    pub fn pack(&self, hash: &str) -> Result<AgentPack, ApiError> {
+        let h = parse_hash(hash)?;
+        let bytes = self.store.blob(&h.0).map_err(internal)?.ok_or_else(|| ApiError::not_found("unknown_pack", "no accepted pack with this hash"))?;
+        AgentPack::from_canonical_bytes(&bytes).map_err(|_| ApiError::not_found("unknown_pack", "no accepted pack with this hash"))
+    }
+
+    /// `GET /api/v1/tau`.
+    pub fn tau_status(&self) -> Value {
+        match self.tau() {
+            Some(t) => t.status(),
+            None => json!({"enabled": false, "goals": [], "pending": 0}),
+        }
+    }
+
+    /// Publish a goal (blocking: hashes and compiles components).
+    /// Returns the status and whether it was newly created.
+    pub fn publish(&self, req: PublishRequest) -> Result<(Value, bool), ApiError> {
+        let _serial = self.publish_lock.lock();
+        let spec = GoalSpec::from_toml(&req.goal_toml).map_err(|e| ApiError::bad_request("invalid_goal", format!("goal file: {e}")))?;
+        let get = |path: &str| -> Result<Vec<u8>, ApiError> {
+            let b = req
+                .components
+                .get(path)
+                .ok_or_else(|| ApiError::bad_request("missing_component", format!("the goal names component `{path}` but the request does not include it")))?;
+            base64::engine::general_purpose::STANDARD
+                .decode(b)
+                .map_err(|_| ApiError::bad_request("invalid_base64", format!("component `{path}` is not valid base64")))
+        };
+        if spec.harness.dataset.is_some() {
+            return Err(ApiError::bad_request("unsupported_goal", "goals with a harness dataset directory cannot be published over the API yet"));
+        }
+        let harness = get(&spec.harness.component)?;
+        let mut invariants = Vec::new();
+        for inv in &spec.invariants {
+            invariants.push(get(&inv.component)?);
+        }
+        let resolved = ResolvedComponents {
+            harness: ian_core::sha256(&harness),
+            invariants: invariants.iter().map(|b| ian_core::sha256(b)).collect(),
+            dataset: None,
+        };
+        let manifest = spec.resolve(&resolved).map_err(|e| ApiError::bad_request("invalid_goal", format!("goal file: {e}")))?;
+        let id = manifest.id.as_str().to_string();
+        if let Some(existing) = self.goals.read().get(&id) {
+            if existing.manifest.goal_hash() == manifest.goal_hash() {
+                return Ok((self.status_of(existing), false));
+            }
+            return Err(ApiError::new(StatusCode::CONFLICT, "goal_exists", format!("goal `{id}` already exists with different rules; publish under a new id")));
+        }
+        if self.goal_count() as u64 >= self.cfg.limits.max_goals {
+            return Err(ApiError::new(StatusCode::CONFLICT, "too_many_goals", format!("this node holds its maximum of {} goals", self.cfg.limits.max_goals)));
+        }
+        let mut blobs: BTreeMap<Hash32, Vec<u8>> = BTreeMap::new();
+        blobs.insert(resolved.harness, harness);
+        for (h, b) in resolved.invariants.iter().zip(invariants) {
+            blobs.insert(*h, b);
+        }
+        let loaded = self
+            .judge
+            .load_goal(&manifest, &|h| blobs.get(&h).cloned())
+            .map_err(|e| ApiError::bad_request("invalid_component", format!("goal component refused: {e}")))?;
+        // Durable before visible.
+        let mut tickets = Vec::new();
+        for (h, b) in &blobs {
+            tickets.push(self.store.put_blob(h.0, b.clone()).map_err(internal)?);
+        }
+        let meta = self.store.put_meta(&format!("goal-toml/{id}"), req.goal_toml.clone().into_bytes()).map_err(internal)?;
+        let goal_t = self.store.put_goal(&id, manifest.to_canonical_bytes()).map_err(internal)?;
+        for t in tickets {
+            t.wait().map_err(internal)?;
+        }
+        meta.wait().map_err(internal)?;
+        goal_t.wait().map_err(|e| match e {
+            StoreError::GoalConflict { .. } => ApiError::new(StatusCode::CONFLICT, "goal_exists", format!("goal `{id}` already exists with different rules")),
+            other => internal(other),
+        })?;
+        let rt = Arc::new(GoalRt {
+            id: id.clone(),
+            state: RwLock::new(GoalState::new(manifest.clone())),
+            manifest,
+            goal_toml: req.goal_toml,
+            loaded,
+            checkpoint: RwLock::new(None),
+            rejections: Mutex::new(VecDeque::new()),
+            names: Mutex::new(BTreeMap::new()),
+            accepted: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+        });
+        self.goals.write().insert(id.clone(), rt.clone());
+        self.metrics.set_log_size(&id, 0);
+        info!(goal = %id, goal_hash = %rt.manifest.goal_hash(), "goal published");
+        if let Some(t) = self.tau() {
+            t.goal_published(&rt.manifest);
+        }
+        Ok((self.status_of(&rt), true))
+    }
+
+    /// Admission: rate limits, proof-of-work, code presence; then queue.
+    /// Returns the channel the reply arrives on.
+    pub fn enqueue(
+        &self,
+        goal: &str,
+        req: SubmitRequest,
+        received: Instant,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<SubmitAccepted, ApiError>>, ApiError> {
+        let g = self.goal(goal)?;
+        let count = |outcome: &str| self.metrics.submissions.inc(&[&g.id, outcome]);
+        if self.failed.load(Ordering::Relaxed) {
+            return Err(ApiError::unavailable("the node's store failed; it accepts no contributions until restarted"));
+        }
+        let c = &req.contribution;
+        if let Err(secs) = self.contributor_limiter.check(&c.contributor.0) {
+            count("rate_limited");
+            return Err(ApiError::too_many("rate_limited", "too many submissions from this contributor", secs));
+        }
+        if c.goal_id.as_str() != g.id {
+            count("invalid");
+            return Err(ApiError::bad_request("wrong_goal", format!("the contribution is signed for goal `{}`, but was sent to `{}`", c.goal_id, g.id)));
+        }
+        let bits = self.pow_bits(&g);
+        if bits > 0 {
+            let digest = crate::ops::contribution_digest(c);
+            match req.pow_nonce {
+                Some(n) if crate::pow::check(&g.id, &digest, n, bits) => {}
+                Some(_) => {
+                    count("invalid");
+                    return Err(ApiError::new(StatusCode::FORBIDDEN, "insufficient_work", format!("the proof-of-work nonce does not give {bits} leading zero bits")));
+                }
+                None => {
+                    count("invalid");
+                    return Err(ApiError::new(StatusCode::FORBIDDEN, "work_required", format!("this goal requires proof-of-work of {bits} bits (`pow_nonce`)")));
+                }
+            }
+        }
+        let code = match &req.code {
+            Some(b64) => {
+                let bytes = base64::engine::general_purpose::STANDARD.decode(b64).map_err(|_| {
+                    count("invalid");
+                    ApiError::bad_request("invalid_base64", "`code` is not valid base64")
+                })?;
+                if ian_core::sha256(&bytes) != c.pack.code_hash() {
+                    count("invalid");
+                    return Err(ApiError::bad_request("code_hash_mismatch", "the SHA-256 of `code` is not the pack's code hash"));
+                }
+                Some(bytes)
+            }
+            None => {
+                if !self.judge.has_agent(&c.pack.code_hash()) && !self.store.has_blob(&c.pack.code_hash().0).map_err(internal)? {
+                    count("invalid");
+                    return Err(ApiError::not_found("unknown_code", "the node does not hold this code hash; send the component bytes in `code`"));
+                }
+                None
+            }
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let span = info_span!("contribution", goal = %g.id, pack = %c.pack.pack_hash(), contributor = %c.contributor.to_hex());
+        let job = Job { goal: g.clone(), contribution: req.contribution, code, reply: tx, enqueued: received, span };
+        let queue = self.queue.lock().clone();
+        let Some(queue) = queue else {
+            return Err(ApiError::unavailable("the node is shutting down"));
+        };
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        match queue.try_send(job) {
+            Ok(()) => {
+                self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+                Ok(rx)
+            }
+            Err(TrySendError::Full(_)) => {
+                self.in_flight.fetch_sub(1, Ordering::SeqCst);
+                count("shed");
+                Err(ApiError::too_many("queue_full", "the evaluation queue is full; retry later", self.cfg.limits.retry_after_secs))
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.in_flight.fetch_sub(1, Ordering::SeqCst);
+                Err(ApiError::unavailable("the node is shutting down"))
+            }
+        }
+    }
+
+    fn reject(&self, g: &GoalRt, c: &Contribution, r: &Rejection, reply: Reply) {
+        let report = r.report();
+        let code = report.detail.clone().unwrap_or_else(|| report.code.to_string());
+        self.metrics.submissions.inc(&[&g.id, &code]);
+        g.rejected.fetch_add(1, Ordering::Relaxed);
+        let step = serde_json::to_value(report.step).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        g.push_rejection(RecentRejection {
+            pack_hash: c.pack.pack_hash().to_hex(),
+            name: c.pack.metadata().get("name").unwrap_or("").to_string(),
+            code: code.clone(),
+            step: step.clone(),
+            detail: report.message.clone(),
+        });
+        info!(code = %code, step = %step, reason = %report.message, "contribution rejected");
+        let status = match r {
+            Rejection::Duplicate { .. } | Rejection::ReplayedSubmission { .. } => StatusCode::CONFLICT,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        let _ = reply.send(Err(ApiError::new(status, code, format!("{} (pipeline step: {step})", report.message))));
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn process(&self, job: Job) {
+        let span = job.span.clone();
+        let _e = span.enter();
+        let Job { goal: g, contribution: c, code, reply, enqueued, .. } = job;
+        if reply.is_closed() {
+            debug!("client went away before evaluation; dropping");
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
+        let started = Instant::now();
+        // Step 2 (signature part) off the lock: pure, parallel.
+        let v = match VerifiedContribution::verify(c.clone()) {
+            Ok(v) => v,
+            Err(r) => return self.reject(&g, &c, &r, reply),
+        };
+        let pack_hash = v.pack_hash();
+        // Cheap preconditions under a read lock, so duplicates and replays
+        // cost no evaluation. The authoritative checks run again below.
+        {
+            let st = g.state.read();
+            if let Some(existing_index) = st.lookup_pack(&pack_hash) {
+                drop(st);
+                return self.reject(&g, &c, &Rejection::Duplicate { pack_hash, existing_index }, reply);
+            }
+            if let Some(last) = st.last_nonce(&c.contributor)
+                && c.nonce <= last
+            {
+                drop(st);
+                return self.reject(&g, &c, &Rejection::ReplayedSubmission { nonce: c.nonce, last_accepted: last }, reply);
+            }
+        }
+        let mut tickets = Vec::new();
+        let code_source = match &code {
+            Some(bytes) => {
+                // New code is stored (content-addressed) whatever the verdict,
+                // so later submissions of the same code need not resend it.
+                match self.store.has_blob(&c.pack.code_hash().0) {
+                    Ok(false) => match self.store.put_blob(c.pack.code_hash().0, bytes.clone()) {
+                        Ok(t) => tickets.push(t),
+                        Err(e) => warn!(error = %e, "could not store agent code"),
+                    },
+                    Ok(true) => {}
+                    Err(e) => warn!(error = %e, "store lookup failed"),
+                }
+                CodeSource::Bytes(bytes)
+            }
+            None => CodeSource::Store(&self.store),
+        };
+        let pre = {
+            let _s = info_span!("evaluate").entered();
+            self.judge.precompute(&g.loaded, &g.manifest, &c.pack, code_source)
+        };
+        self.metrics.evaluation_seconds.observe(started.elapsed().as_secs_f64());
+        if let Some(f) = pre.fuel() {
+            self.metrics.evaluation_fuel.observe(f as f64);
+        }
+        // Steps 1-9 under the goal's write lock, with the costly results
+        // precomputed; then queue the durable writes in order.
+        let mut st = g.state.write();
+        let accepted = match st.process_verified(&v, &pre, &pre, &StandardProofVerifier, now_ms()) {
+            Ok(a) => a,
+            Err(r) => {
+                drop(st);
+                for t in tickets {
+                    let _ = t.wait();
+                }
+                return self.reject(&g, &c, &r, reply);
+            }
+        };
+        let entry = accepted.entry;
+        let index = entry.log_index;
+        let size = st.size();
+        let cp = st.signed_checkpoint(entry.timestamp_ms, &self.signing);
+        let proof = match st.inclusion_proof(index) {
+            Ok(p) => p,
+            Err(e) => {
+                drop(st);
+                return self.fail(&g, reply, format!("inclusion proof: {e}"));
+            }
+        };
+        let rank = match &accepted.leaderboard {
+            ian_core::leaderboard::LeaderboardChange::Entered { rank, .. } => Some(rank + 1),
+            _ => None,
+        };
+        let writes = (|| -> Result<(Vec<Ticket<bool>>, Ticket<u64>), StoreError> {
+            let mut ts = Vec::new();
+            ts.push(self.store.put_blob(pack_hash.0, c.pack.to_canonical_bytes())?);
+            let append = self.store.append(&g.id, index, entry.to_canonical_bytes())?;
+            ts.push(self.store.put_checkpoint(&g.id, size, cp.to_canonical_bytes())?);
+            Ok((ts, append))
+        })();
+        let (more, append) = match writes {
+            Ok(w) => w,
+            Err(e) => {
+                drop(st);
+                return self.fail(&g, reply, format!("store refused the write: {e}"));
+            }
+        };
+        *g.checkpoint.write() = Some(cp.clone());
+        drop(st);
+        if let Some(n) = c.pack.metadata().get("name") {
+            g.names.lock().insert(pack_hash, n.to_string());
+        }
+        tickets.extend(more);
+        let top_changed = rank == Some(1);
+        if let Some(t) = self.tau() {
+            t.entry_appended(&g.id, &cp, top_changed.then_some(pack_hash));
+        }
+        let durable_tx = self.durable_tx.lock().clone();
+        let pending = Pending {
+            tickets,
+            append,
+            reply,
+            accepted: SubmitAccepted { status: "accepted".into(), receipt: Receipt { entry, proof, checkpoint: cp }, rank },
+            goal: g.clone(),
+            enqueued,
+        };
+        match durable_tx {
+            Some(tx) => {
+                if let Err(e) = tx.send(pending) {
+                    self.finish_durable(e.into_inner());
+                }
+            }
+            None => self.finish_durable(pending),
+        }
+    }
+
+    fn fail(&self, g: &GoalRt, reply: Reply, why: String) {
+        error!(goal = %g.id, reason = %why, "commit path failed; the node stops accepting contributions until restarted");
+        self.failed.store(true, Ordering::SeqCst);
+        let _ = reply.send(Err(ApiError::internal()));
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn finish_durable(&self, p: Pending) {
+        let Pending { tickets, append, reply, accepted, goal, enqueued } = p;
+        let mut ok = true;
+        if let Err(e) = append.wait() {
+            error!(goal = %goal.id, error = %e, "log append not durable");
+            ok = false;
+        }
+        for t in tickets {
+            if let Err(e) = t.wait() {
+                error!(goal = %goal.id, error = %e, "write not durable");
+                ok = false;
+            }
+        }
+        if !ok {
+            return self.fail(&goal, reply, "store commit failed".into());
+        }
+        goal.accepted.fetch_add(1, Ordering::Relaxed);
+        self.metrics.submissions.inc(&[&goal.id, "accepted"]);
+        let index = accepted.receipt.entry.log_index;
+        let _ = reply.send(Ok(accepted));
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        debug!(goal = %goal.id, index, latency_ms = enqueued.elapsed().as_millis() as u64, "contribution durable");
+    }
+
+    /// The leaderboard page.
+    pub fn page(&self) -> String {
+        let mut views = Vec::new();
+        for g in self.goal_list() {
+            let st = g.state.read();
+            let names = g.names.lock().clone();
+            let row = |rank: usize, m: &ian_core::ContributionMeta| RowView {
+                rank,
+                index: m.log_index,
+                pack: m.pack_hash.to_hex(),
+                contributor: m.contributor.to_hex(),
+                name: names.get(&m.pack_hash).cloned().unwrap_or_default(),
+                reward: m.metrics.reward.get(),
+                risk: m.metrics.risk.get(),
+                complexity: m.metrics.complexity.get(),
+                score: Some(m.score.get()),
+            };
+            let top: Vec<RowView> = st.leaderboard().entries().iter().enumerate().map(|(i, m)| row(i + 1, m)).collect();
+            let size = st.size();
+            drop(st);
+            let mut recent = Vec::new();
+            if size > 0
+                && let Ok(snap) = self.store.snapshot()
+                && let Ok(items) = snap.entries(&g.id, size.saturating_sub(10)..size)
+            {
+                for (_, bytes) in items.flatten() {
+                    if let Ok(e) = LogEntry::from_canonical_bytes(&bytes) {
+                        recent.push(row(0, &e.meta()));
+                    }
+                }
+            }
+            recent.reverse();
+            let cp = g.checkpoint.read().clone().map(|c| CheckpointView {
+                size: c.checkpoint.size,
+                root: c.checkpoint.root.to_hex(),
+                time: c.checkpoint.timestamp_ms / 1000,
+                signature: c.signature.to_hex(),
+            });
+            let rejections = g
+                .rejections
+                .lock()
+                .iter()
+                .take(10)
+                .map(|r| RejectionView { pack: r.pack_hash.clone(), name: r.name.clone(), code: r.code.clone(), detail: r.detail.clone() })
+                .collect();
+            views.push(GoalView {
+                id: g.id.clone(),
+                title: g.manifest.title.clone(),
+                ranking: ranking_text(&g.manifest),
+                log_size: size,
+                checkpoint: cp,
+                top,
+                recent,
+                rejections,
+            });
+        }
+        crate::html::render_page(&self.public.to_hex(), &views)
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    error!(error = %e, "internal error");
+    ApiError::internal()
+}
+
+/// The ranking rule in words.
+pub fn ranking_text(m: &GoalManifest) -> String {
+    let r = &m.ranking;
+    match r.kind {
+        ian_core::goal::RankingKind::Scalar => format!("score = {}·reward − {}·risk − {}·complexity", r.reward, r.risk, r.complexity),
+        ian_core::goal::RankingKind::Pareto => format!(
+            "Pareto over {}",
+            r.objectives.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// Tracing instrumentation helper for async callers.
+pub async fn in_span<F: std::future::Future>(span: tracing::Span, f: F) -> F::Output {
+    f.instrument(span).await
+}

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# The main job, on a fresh machine: build everything, start a local node
+# with the example goals, submit the example agents (good ones with a couple
+# of parameter sets, and every hostile one) through the real HTTP API, print
+# the leaderboards and the rejections with their reasons, verify one
+# receipt offline, and stop the node cleanly.
+#
+# Environment:
+#   CARGO_TARGET_DIR   where the host binary is built (default: target)
+#   IAN_DEMO_KEEP=1    keep the temporary data directory for inspection
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "Toolchain and guest components"
+rustup target add wasm32-unknown-unknown wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-unknown-unknown wasm32-wasip2
+./scripts/build-guests.sh
+components=${IAN_COMPONENTS_DIR:-$root/target/components}
+
+say "Building ian-host (release)"
+cargo build --release -p ian-node --bin ian-host
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+ian="$target_dir/release/ian-host"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/ian-demo.XXXXXX")
+node_pid=""
+cleanup() {
+    if [[ -n "$node_pid" ]] && kill -0 "$node_pid" 2>/dev/null; then
+        kill -TERM "$node_pid" 2>/dev/null || true
+        wait "$node_pid" 2>/dev/null || true
+    fi
+    if [[ "${IAN_DEMO_KEEP:-0}" != 1 ]]; then rm -rf "$work"; else echo "kept $work"; fi
+}
+trap cleanup EXIT
+
+say "Starting a node on a free loopback port (data dir $work/data)"
+IAN_LISTEN=127.0.0.1:0 IAN_DATA_DIR="$work/data" IAN_LOG=warn "$ian" serve >"$work/node.log" 2>&1 &
+node_pid=$!
+for _ in $(seq 1 300); do
+    [[ -s "$work/data/node.addr" ]] && break
+    if ! kill -0 "$node_pid" 2>/dev/null; then cat "$work/node.log"; echo "node failed to start" >&2; exit 1; fi
+    sleep 0.1
+done
+[[ -s "$work/data/node.addr" ]] || { cat "$work/node.log"; echo "node did not report its address" >&2; exit 1; }
+export IAN_NODE=$(cat "$work/data/node.addr")
+echo "node at $IAN_NODE"
+
+say "Publishing the example goals"
+trading="" bandit=""
+for g in examples/goals/*.toml; do
+    "$ian" goal publish "$g" --operator-key-file "$work/data/operator.key"
+    id=$(sed -n 's/^id *= *"\(.*\)".*/\1/p' "$g" | head -1)
+    if grep -q 'trading-harness' "$g"; then trading=$id; fi
+    if grep -q 'bandit-harness' "$g"; then bandit=$id; fi
+done
+[[ -n "$trading" && -n "$bandit" ]] || { echo "expected a trading and a bandit goal in examples/goals" >&2; exit 1; }
+
+"$ian" keygen --out "$work/alice.key" >/dev/null
+"$ian" keygen --out "$work/bob.key" >/dev/null
+
+pack() { # name params out
+    "$ian" pack "$components/$1.wasm" --params "$2" --meta "name=$1" --out "$3" >/dev/null
+}
+submit() { # goal pack key label
+    printf -- '-- %-40s ' "$4"
+    local rc=0
+    "$ian" submit "$2" --goal "$1" --key "$3" --receipt-out "$work/last-receipt.json.tmp" >"$work/out.txt" 2>&1 || rc=$?
+    head -1 "$work/out.txt"
+    if [[ $rc -eq 0 ]]; then mv "$work/last-receipt.json.tmp" "$work/receipt.json"; fi
+    if [[ $rc -ne 0 && $rc -ne 3 ]]; then cat "$work/out.txt"; exit 1; fi
+}
+
+say "Submitting good trading agents (goal $trading)"
+i=0
+for spec in "buy-and-hold|position=1.0" "buy-and-hold|position=-1.0" \
+            "ma-crossover|short=5,long=20" "ma-crossover|short=10,long=40" \
+            "mean-reversion|window=20,z=1.0" "mean-reversion|window=50,z=1.5"; do
+    name=${spec%%|*}; params=${spec#*|}; i=$((i + 1))
+    pack "$name" "$params" "$work/t$i.ianpack"
+    submit "$trading" "$work/t$i.ianpack" "$work/alice.key" "$name $params"
+done
+
+say "Submitting bandit agents (goal $bandit)"
+for spec in "bandit-ucb|c=1.0" "bandit-ucb|c=0.2" "bandit-epsilon-greedy|epsilon=0.1,seed=7" "bandit-epsilon-greedy|epsilon=0.3,seed=1"; do
+    name=${spec%%|*}; params=${spec#*|}; i=$((i + 1))
+    pack "$name" "$params" "$work/b$i.ianpack"
+    submit "$bandit" "$work/b$i.ianpack" "$work/bob.key" "$name $params"
+done
+
+say "Submitting hostile agents (each must be rejected with its own reason)"
+for name in hostile-infinite-loop hostile-memory-bomb hostile-stack-overflow hostile-panic \
+            hostile-nan-action hostile-infinite-action hostile-oversized-action hostile-wasi-fs; do
+    if [[ -f "$components/$name.wasm" ]]; then
+        i=$((i + 1))
+        pack "$name" "" "$work/h$i.ianpack"
+        submit "$trading" "$work/h$i.ianpack" "$work/bob.key" "$name"
+    fi
+done
+submit "$trading" "$components/trading-harness.wasm" "$work/bob.key" "trading-harness (wrong world)"
+head -c 4096 /dev/urandom >"$work/random.wasm"
+submit "$trading" "$work/random.wasm" "$work/bob.key" "random bytes"
+submit "$trading" "$work/t1.ianpack" "$work/bob.key" "buy-and-hold again (duplicate)"
+
+say "Leaderboards"
+"$ian" leaderboard "$trading"
+echo
+"$ian" leaderboard "$bandit"
+
+say "Status"
+"$ian" status
+
+say "Verifying the last receipt offline against the node key"
+node_key=$("$ian" status --json | sed -n 's/.*"public_key": *"\([0-9a-f]*\)".*/\1/p' | head -1)
+"$ian" verify "$work/receipt.json" --node-key "$node_key"
+
+say "Leaderboard page: $IAN_NODE/  (stopping the node now)"
+kill -TERM "$node_pid"
+wait "$node_pid"
+node_pid=""
+echo "node stopped cleanly"
