@@ -8,6 +8,8 @@
 //! store, a wall-clock backstop that can only ever yield `inconclusive`, and
 //! typed faults with stable reason codes. See docs/SANDBOX.md.
 
+#![warn(missing_docs)]
+
 mod bindings;
 mod cache;
 mod config;

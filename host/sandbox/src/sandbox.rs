@@ -928,3 +928,65 @@ fn finish_metrics(m: wit::Metrics, act_fuel: &[u64]) -> Result<Metrics, Fault> {
         extra: m.extra,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wit_metrics(reward: f64, risk: f64, extra: Vec<(String, f64)>) -> wit::Metrics {
+        wit::Metrics {
+            reward,
+            risk,
+            complexity: 123.0,
+            extra,
+        }
+    }
+
+    #[test]
+    fn nan_reward_is_a_non_finite_metric() {
+        assert_eq!(
+            finish_metrics(wit_metrics(f64::NAN, 0.0, vec![]), &[1]),
+            Err(Fault::NonFiniteMetric {
+                name: "reward".into(),
+                value: "NaN".into()
+            })
+        );
+    }
+
+    #[test]
+    fn infinite_extra_is_a_non_finite_metric_naming_it() {
+        assert_eq!(
+            finish_metrics(
+                wit_metrics(0.0, 0.0, vec![("sharpe".into(), f64::NEG_INFINITY)]),
+                &[1]
+            ),
+            Err(Fault::NonFiniteMetric {
+                name: "sharpe".into(),
+                value: "-inf".into()
+            })
+        );
+    }
+
+    #[test]
+    fn host_overrides_the_harness_complexity_with_mean_act_fuel() {
+        let m = finish_metrics(wit_metrics(0.5, 0.1, vec![]), &[10, 20, 40]).unwrap();
+        assert_eq!(m.complexity, 70.0 / 3.0);
+        let none = finish_metrics(wit_metrics(0.5, 0.1, vec![]), &[]).unwrap();
+        assert_eq!(none.complexity, 0.0);
+    }
+
+    #[test]
+    fn canonical_description_lists_every_determinism_relevant_setting() {
+        let d = canonical_description(&SandboxConfig::default());
+        for key in [
+            "max_wasm_stack=524288",
+            "pool_max_memory_bytes=268435456",
+            "max_table_elements=65536",
+            "wasi_wall_clock_secs=1704067200",
+            "relaxed_simd=false",
+            "nan_canonicalization=true",
+        ] {
+            assert!(d.lines().any(|l| l == key), "missing {key} in\n{d}");
+        }
+    }
+}
