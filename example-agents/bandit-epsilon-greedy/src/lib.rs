@@ -21,7 +21,10 @@ impl Agent for EpsilonGreedy {
         p.reject_unknown(&["epsilon", "seed"])?;
         let epsilon = p.f64_or("epsilon", 0.1)?;
         if !(0.0..=1.0).contains(&epsilon) {
-            return Err(format!("epsilon must be in [0, 1], got {epsilon}"));
+            return Err(format!(
+                "epsilon must be in [0, 1], got {}",
+                p.get("epsilon").unwrap_or_default()
+            ));
         }
         Ok(EpsilonGreedy {
             epsilon,

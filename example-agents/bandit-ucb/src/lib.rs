@@ -19,7 +19,10 @@ impl Agent for Ucb {
         p.reject_unknown(&["c"])?;
         let c = p.f64_or("c", 1.0)?;
         if !(0.0..=100.0).contains(&c) {
-            return Err(format!("c must be in [0, 100], got {c}"));
+            return Err(format!(
+                "c must be in [0, 100], got {}",
+                p.get("c").unwrap_or_default()
+            ));
         }
         Ok(Ucb {
             c,

@@ -15,7 +15,10 @@ impl Agent for BuyAndHold {
         p.reject_unknown(&["position"])?;
         let position = p.f64_or("position", 1.0)?;
         if !(-1.0..=1.0).contains(&position) {
-            return Err(format!("position must be in [-1, 1], got {position}"));
+            return Err(format!(
+                "position must be in [-1, 1], got {}",
+                p.get("position").unwrap_or_default()
+            ));
         }
         Ok(BuyAndHold { position })
     }

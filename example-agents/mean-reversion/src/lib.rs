@@ -27,7 +27,10 @@ impl Agent for MeanReversion {
             return Err(format!("window must be in 2..=1000, got {window}"));
         }
         if z <= 0.0 {
-            return Err(format!("z must be > 0, got {z}"));
+            return Err(format!(
+                "z must be > 0, got {}",
+                p.get("z").unwrap_or_default()
+            ));
         }
         Ok(MeanReversion {
             window,

@@ -13,6 +13,9 @@ use ian_guest_sdk::{Invariant, PackInfo, Policy, params::Params};
 pub const MAX_PARAMS_BYTES: usize = 1024;
 /// Largest accepted absolute parameter value.
 pub const BOUND: f64 = 1_000_000.0;
+/// [`BOUND`] as printed in violation messages (formatting an `f64` would
+/// link Rust's float printer into the component for one message).
+const BOUND_TEXT: &str = "1000000";
 
 /// Checks a parameter blob; `Err` names the first offending entry.
 pub fn check_params(params: &[u8]) -> Result<(), String> {
@@ -32,7 +35,7 @@ pub fn check_params(params: &[u8]) -> Result<(), String> {
         }
         if x.abs() > BOUND {
             return Err(format!(
-                "param {key}={value} is outside [-{BOUND}, {BOUND}]"
+                "param {key}={value} is outside [-{BOUND_TEXT}, {BOUND_TEXT}]"
             ));
         }
     }
