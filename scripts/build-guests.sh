@@ -52,6 +52,7 @@ done
 
 pkg_args() { for n in "$@"; do printf -- '-p\n%s\n' "$n"; done; }
 
+echo "building ${#unknown[@]} wasm32-unknown-unknown and ${#wasip2[@]} wasm32-wasip2 guests into $guest_target_dir" >&2
 if ((${#unknown[@]})); then
     mapfile -t args < <(pkg_args "${unknown[@]}")
     cargo build --release --quiet "${guest_profile[@]}" --target wasm32-unknown-unknown \
@@ -71,6 +72,7 @@ for n in "${wasip2[@]}"; do
     pairs+=("$guest_target_dir/wasm32-wasip2/release/${n//-/_}.wasm" "$components_dir/$n.wasm")
 done
 mkdir -p "$components_dir"
+echo "componentizing into $components_dir" >&2
 cargo run --release --quiet -p ian-componentize -- "${pairs[@]}" >/dev/null
 
 printf '%-28s %-24s %10s\n' component target bytes
