@@ -19,5 +19,5 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 ./scripts/build-guests.sh
-# default-members: every host crate and the end-to-end tests (guests are wasm-only).
-cargo test --release
+# --workspace: the host crates, the end-to-end tests, and the guests' native unit tests.
+cargo test --release --workspace
