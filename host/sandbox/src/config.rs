@@ -120,10 +120,11 @@ pub struct SandboxConfig {
     /// Core instances the pool can hold at once (a component contains
     /// several). Default 1,024; env `IAN_SANDBOX_POOL_CORE_INSTANCES`.
     pub pool_core_instances: u32,
-    /// Linear memories the pool can hold at once. Default 512; env
+    /// Linear memories the pool can hold at once (each reserves about 4 GiB
+    /// of address space, not memory). Default 256; env
     /// `IAN_SANDBOX_POOL_MEMORIES`.
     pub pool_memories: u32,
-    /// Tables the pool can hold at once. Default 512; env
+    /// Tables the pool can hold at once. Default 256; env
     /// `IAN_SANDBOX_POOL_TABLES`.
     pub pool_tables: u32,
     /// Bytes of each pooled linear memory (and of each table) kept mapped
@@ -170,8 +171,8 @@ impl Default for SandboxConfig {
             pool_max_memory_bytes: 256 << 20,
             pool_component_instances: 128,
             pool_core_instances: 1024,
-            pool_memories: 512,
-            pool_tables: 512,
+            pool_memories: 256,
+            pool_tables: 256,
             pool_keep_resident: 2 << 20,
             max_table_elements: 65_536,
             epoch_tick_ms: 10,

@@ -31,3 +31,17 @@ pub use sandbox::{
     PackInfo, Sandbox, WASMTIME_VERSION,
 };
 pub use wasi::CapturedOutput;
+
+#[cfg(test)]
+mod tests {
+    fn send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn handles_can_be_shared_across_threads() {
+        send_sync::<crate::Sandbox>();
+        send_sync::<crate::LoadedAgent>();
+        send_sync::<crate::LoadedHarness>();
+        send_sync::<crate::LoadedInvariant>();
+        send_sync::<crate::EvalReport>();
+    }
+}
