@@ -18,13 +18,17 @@ impl std::fmt::Debug for OperatorKey {
 impl OperatorKey {
     /// Wrap a key.
     pub fn new(key: &str) -> Self {
-        OperatorKey { digest: digest(key.as_bytes()) }
+        OperatorKey {
+            digest: digest(key.as_bytes()),
+        }
     }
 
     /// Check an `Authorization` header value (`Bearer <key>`).
     pub fn check_header(&self, header: Option<&str>) -> bool {
         let Some(h) = header else { return false };
-        let Some(presented) = h.strip_prefix("Bearer ") else { return false };
+        let Some(presented) = h.strip_prefix("Bearer ") else {
+            return false;
+        };
         bool::from(digest(presented.trim().as_bytes()).ct_eq(&self.digest))
     }
 }

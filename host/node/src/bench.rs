@@ -24,10 +24,19 @@ pub async fn run(client: &Client, a: &BenchArgs) -> Result<Value, CommandError> 
     let bits = pow_bits(client, &a.goal).await?;
     // Upload the code once (its own submission, with its own params).
     let warm_key = SigningKey::from_bytes(&crate::keyfile::random32());
-    let warm_pack = AgentPack::new(pack.code_hash(), a.params.replace("{n}", "warmup").into_bytes(), pack.metadata().clone())
-        .map_err(|e| CommandError::Usage(e.to_string()))?;
+    let warm_pack = AgentPack::new(
+        pack.code_hash(),
+        a.params.replace("{n}", "warmup").into_bytes(),
+        pack.metadata().clone(),
+    )
+    .map_err(|e| CommandError::Usage(e.to_string()))?;
     let c = sign(&a.goal, warm_pack, 1, &warm_key)?;
-    let _ = post_submission(client, &a.goal, &submit_request(&a.goal, c, Some(&code), bits)).await?;
+    let _ = post_submission(
+        client,
+        &a.goal,
+        &submit_request(&a.goal, c, Some(&code), bits),
+    )
+    .await?;
 
     let next = Arc::new(AtomicU64::new(0));
     let shed = Arc::new(AtomicU64::new(0));
@@ -52,11 +61,17 @@ pub async fn run(client: &Client, a: &BenchArgs) -> Result<Value, CommandError> 
                 if n >= count {
                     break;
                 }
-                let p = AgentPack::new(pack.code_hash(), template.replace("{n}", &n.to_string()).into_bytes(), pack.metadata().clone());
+                let p = AgentPack::new(
+                    pack.code_hash(),
+                    template.replace("{n}", &n.to_string()).into_bytes(),
+                    pack.metadata().clone(),
+                );
                 let Ok(p) = p else { break };
                 loop {
                     nonce += 1;
-                    let Ok(c) = sign(&goal, p.clone(), nonce, &key) else { break };
+                    let Ok(c) = sign(&goal, p.clone(), nonce, &key) else {
+                        break;
+                    };
                     let req = submit_request(&goal, c, None, bits);
                     let t = Instant::now();
                     match post_submission(&client, &goal, &req).await {
@@ -65,10 +80,16 @@ pub async fn run(client: &Client, a: &BenchArgs) -> Result<Value, CommandError> 
                             break;
                         }
                         Ok(SubmitOutcome::Rejected(v)) => {
-                            *rejected.entry(v["error"]["code"].as_str().unwrap_or("?").to_string()).or_default() += 1;
+                            *rejected
+                                .entry(v["error"]["code"].as_str().unwrap_or("?").to_string())
+                                .or_default() += 1;
                             break;
                         }
-                        Err(CommandError::Client(crate::client::ClientError::Api { status: 429, retry_after, .. })) => {
+                        Err(CommandError::Client(crate::client::ClientError::Api {
+                            status: 429,
+                            retry_after,
+                            ..
+                        })) => {
                             shed.fetch_add(1, Ordering::Relaxed);
                             let _ = retry_after;
                             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -87,7 +108,9 @@ pub async fn run(client: &Client, a: &BenchArgs) -> Result<Value, CommandError> 
     let mut rejected: BTreeMap<String, u64> = BTreeMap::new();
     let mut errors = 0;
     for t in tasks {
-        let (l, r, e) = t.await.map_err(|e| CommandError::Usage(format!("load task failed: {e}")))?;
+        let (l, r, e) = t
+            .await
+            .map_err(|e| CommandError::Usage(format!("load task failed: {e}")))?;
         lat.extend(l);
         for (k, v) in r {
             *rejected.entry(k).or_default() += v;
@@ -135,4 +158,3 @@ pub fn render(v: &Value) -> String {
         v["retried_429"]
     )
 }
-

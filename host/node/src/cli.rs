@@ -12,7 +12,11 @@ pub const DEFAULT_NODE: &str = "http://127.0.0.1:7878";
 
 /// ian-host: run an IAN node, or talk to one.
 #[derive(Debug, Parser)]
-#[command(name = "ian-host", version, about = "Run an IAN node, or talk to one: publish goals, submit agents, verify receipts.")]
+#[command(
+    name = "ian-host",
+    version,
+    about = "Run an IAN node, or talk to one: publish goals, submit agents, verify receipts."
+)]
 pub struct Cli {
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
@@ -288,7 +292,15 @@ mod tests {
 
     #[test]
     fn parses_eval_with_json_flag_anywhere() {
-        let c = Cli::try_parse_from(["ian-host", "eval", "--goal", "g.toml", "p.ianpack", "--json"]).unwrap();
+        let c = Cli::try_parse_from([
+            "ian-host",
+            "eval",
+            "--goal",
+            "g.toml",
+            "p.ianpack",
+            "--json",
+        ])
+        .unwrap();
         assert!(c.json);
         assert!(matches!(c.command, Command::Eval(_)));
     }

@@ -78,8 +78,14 @@ impl Client {
         }
         let mut conn = HttpConnector::new();
         conn.set_nodelay(true);
-        let http = HyperClient::builder(TokioExecutor::new()).pool_max_idle_per_host(256).build(conn);
-        Ok(Client { base, http, operator_key: None })
+        let http = HyperClient::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(256)
+            .build(conn);
+        Ok(Client {
+            base,
+            http,
+            operator_key: None,
+        })
     }
 
     /// Send the operator key on every request.
@@ -94,7 +100,12 @@ impl Client {
     }
 
     /// Send a request and return the raw response.
-    pub async fn raw(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<RawResponse, ClientError> {
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<RawResponse, ClientError> {
         let url = format!("{}{}", self.base, path);
         let mut req = Request::builder().method(method).uri(&url);
         if body.is_some() {
@@ -106,10 +117,14 @@ impl Client {
         let req = req
             .body(Full::new(Bytes::from(body.unwrap_or_default())))
             .map_err(|_| ClientError::BadUrl(url.clone()))?;
-        let resp = self.http.request(req).await.map_err(|e| ClientError::Transport {
-            url: self.base.clone(),
-            message: error_chain(&e),
-        })?;
+        let resp = self
+            .http
+            .request(req)
+            .await
+            .map_err(|e| ClientError::Transport {
+                url: self.base.clone(),
+                message: error_chain(&e),
+            })?;
         let status = resp.status();
         let retry_after = resp
             .headers()
@@ -120,9 +135,16 @@ impl Client {
             .into_body()
             .collect()
             .await
-            .map_err(|e| ClientError::Transport { url: self.base.clone(), message: e.to_string() })?
+            .map_err(|e| ClientError::Transport {
+                url: self.base.clone(),
+                message: e.to_string(),
+            })?
             .to_bytes();
-        Ok(RawResponse { status, retry_after, body })
+        Ok(RawResponse {
+            status,
+            retry_after,
+            body,
+        })
     }
 
     /// Send JSON (or nothing) and decode a JSON answer; typed errors become
@@ -147,7 +169,10 @@ impl Client {
 /// Decode a raw response as `T` or a typed error.
 pub fn decode<T: DeserializeOwned>(r: RawResponse) -> Result<T, ClientError> {
     if r.status.is_success() {
-        serde_json::from_slice(&r.body).map_err(|e| ClientError::Decode { status: r.status.as_u16(), message: e.to_string() })
+        serde_json::from_slice(&r.body).map_err(|e| ClientError::Decode {
+            status: r.status.as_u16(),
+            message: e.to_string(),
+        })
     } else {
         match serde_json::from_slice::<ErrorBody>(&r.body) {
             Ok(e) => Err(ClientError::Api {

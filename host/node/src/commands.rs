@@ -42,7 +42,10 @@ pub enum CommandError {
 }
 
 fn file_err(path: &Path) -> impl FnOnce(std::io::Error) -> CommandError + '_ {
-    move |e| CommandError::File { path: path.to_path_buf(), message: e.to_string() }
+    move |e| CommandError::File {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
 }
 
 /// Read a whole file with a clear error.
@@ -57,7 +60,8 @@ pub const EXIT_MISMATCH: i32 = 4;
 
 /// Run one command; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32, CommandError> {
-    let format: crate::telemetry::LogFormat = cli.log_format.parse().map_err(CommandError::Usage)?;
+    let format: crate::telemetry::LogFormat =
+        cli.log_format.parse().map_err(CommandError::Usage)?;
     let out = Out { json: cli.json };
     match cli.command {
         Command::Serve(a) => crate::serve::run(a, format),
@@ -66,7 +70,10 @@ pub fn run(cli: Cli) -> Result<i32, CommandError> {
             let k = keyfile::create_signing_key(&a.out, a.force)?;
             let public = hex::encode(k.verifying_key().to_bytes());
             out.print(&json!({"public_key": public, "file": a.out}), || {
-                format!("wrote contributor key {}\npublic key (contributor id): {public}", a.out.display())
+                format!(
+                    "wrote contributor key {}\npublic key (contributor id): {public}",
+                    a.out.display()
+                )
             });
             Ok(0)
         }
@@ -105,12 +112,22 @@ pub fn run(cli: Cli) -> Result<i32, CommandError> {
             let progress = !out.json;
             let r = crate::ops::eval_local(&a.goal, &a.pack, progress)?;
             out.print(&r, || crate::ops::render_eval(&r));
-            Ok(if r["verdict"].as_str() == Some("accepted") { 0 } else { EXIT_REJECTED })
+            Ok(if r["verdict"].as_str() == Some("accepted") {
+                0
+            } else {
+                EXIT_REJECTED
+            })
         }
         Command::Tau(TauCommand::Keygen(a)) => {
             crate::telemetry::init(format, "warn");
             let r = crate::tau_wiring::keygen(&a.out, a.force)?;
-            out.print(&r, || format!("wrote Tau key {}\nBLS public key: {}", a.out.display(), r["public_key"].as_str().unwrap_or("")));
+            out.print(&r, || {
+                format!(
+                    "wrote Tau key {}\nBLS public key: {}",
+                    a.out.display(),
+                    r["public_key"].as_str().unwrap_or("")
+                )
+            });
             Ok(0)
         }
         other => {
@@ -137,7 +154,11 @@ impl Out {
     pub fn print(&self, v: &Value, human: impl FnOnce() -> String) {
         let mut stdout = std::io::stdout().lock();
         if self.json {
-            let _ = writeln!(stdout, "{}", serde_json::to_string_pretty(v).unwrap_or_default());
+            let _ = writeln!(
+                stdout,
+                "{}",
+                serde_json::to_string_pretty(v).unwrap_or_default()
+            );
         } else {
             let _ = writeln!(stdout, "{}", human());
         }
@@ -162,7 +183,9 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
             };
             let client = node_client(&a.node.node)?.with_operator_key(Some(key));
             let req = crate::ops::publish_request(&a.goal)?;
-            let v: Value = client.json(Method::POST, "/api/v1/goals", Some(&req)).await?;
+            let v: Value = client
+                .json(Method::POST, "/api/v1/goals", Some(&req))
+                .await?;
             out.print(&v, || {
                 format!(
                     "published goal {} ({})\ngoal hash {}",
@@ -180,7 +203,11 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
             match crate::ops::submit(&client, &a.goal, &pack, &key, true).await? {
                 crate::ops::SubmitOutcome::Accepted(v) => {
                     if let Some(p) = &a.receipt_out {
-                        std::fs::write(p, serde_json::to_vec_pretty(&v["receipt"]).unwrap_or_default()).map_err(file_err(p))?;
+                        std::fs::write(
+                            p,
+                            serde_json::to_vec_pretty(&v["receipt"]).unwrap_or_default(),
+                        )
+                        .map_err(file_err(p))?;
                     }
                     out.print(&v, || crate::ops::render_accepted(&v));
                     Ok(0)
@@ -212,13 +239,20 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
         }
         Command::Leaderboard(a) => {
             let client = node_client(&a.node.node)?;
-            let v: Value = client.get(&format!("/api/v1/goals/{}/leaderboard", a.goal)).await?;
+            let v: Value = client
+                .get(&format!("/api/v1/goals/{}/leaderboard", a.goal))
+                .await?;
             out.print(&v, || crate::ops::render_leaderboard(&v));
             Ok(0)
         }
         Command::Log(a) => {
             let client = node_client(&a.node.node)?;
-            let v: Value = client.get(&format!("/api/v1/goals/{}/log?start={}&limit={}", a.goal, a.start, a.limit)).await?;
+            let v: Value = client
+                .get(&format!(
+                    "/api/v1/goals/{}/log?start={}&limit={}",
+                    a.goal, a.start, a.limit
+                ))
+                .await?;
             out.print(&v, || crate::ops::render_log(&v));
             Ok(0)
         }
@@ -226,11 +260,18 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
             let client = node_client(&a.node.node)?;
             let v: Value = if let Some(from) = a.from {
                 let to = a.to.map(|t| format!("&to={t}")).unwrap_or_default();
-                client.get(&format!("/api/v1/goals/{}/consistency?from={from}{to}", a.goal)).await?
+                client
+                    .get(&format!(
+                        "/api/v1/goals/{}/consistency?from={from}{to}",
+                        a.goal
+                    ))
+                    .await?
             } else {
                 let index = a.index.expect("clap requires index or --from");
                 let size = a.size.map(|s| format!("?size={s}")).unwrap_or_default();
-                client.get(&format!("/api/v1/goals/{}/log/{index}/proof{size}", a.goal)).await?
+                client
+                    .get(&format!("/api/v1/goals/{}/log/{index}/proof{size}", a.goal))
+                    .await?
             };
             out.print(&v, || serde_json::to_string_pretty(&v).unwrap_or_default());
             Ok(0)
@@ -254,7 +295,12 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
             out.print(&v, || crate::bench::render(&v));
             Ok(0)
         }
-        Command::Serve(_) | Command::Keygen(_) | Command::Pack(_) | Command::Verify(_) | Command::Eval(_) | Command::Tau(TauCommand::Keygen(_)) => {
+        Command::Serve(_)
+        | Command::Keygen(_)
+        | Command::Pack(_)
+        | Command::Verify(_)
+        | Command::Eval(_)
+        | Command::Tau(TauCommand::Keygen(_)) => {
             unreachable!("handled without a runtime")
         }
     }
@@ -276,6 +322,9 @@ pub fn progress(enabled: bool, msg: &str) -> Option<Instant> {
 /// Finish a progress note with the elapsed time.
 pub fn progress_done(enabled: bool, started: Option<Instant>, msg: &str) {
     if enabled && let Some(t) = started {
-        eprintln!("✓ {msg} ({:.1?})", t.elapsed().max(Duration::from_micros(1)));
+        eprintln!(
+            "✓ {msg} ({:.1?})",
+            t.elapsed().max(Duration::from_micros(1))
+        );
     }
 }

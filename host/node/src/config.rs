@@ -27,32 +27,162 @@ pub struct KeyDoc {
 
 /// Every configuration key the node understands. Order = documentation order.
 pub const KEYS: &[KeyDoc] = &[
-    KeyDoc { key: "server.listen", env: "IAN_LISTEN", default: "\"127.0.0.1:7878\"", doc: "Address the HTTP API binds to. Use a loopback address unless a reverse proxy terminates TLS in front of the node." },
-    KeyDoc { key: "server.data_dir", env: "IAN_DATA_DIR", default: "\"ian-data\"", doc: "Directory holding the store, the node key and the operator key. Relative paths are relative to the working directory." },
-    KeyDoc { key: "server.operator_key", env: "IAN_OPERATOR_KEY", default: "\"\"", doc: "Operator API key for admin routes (goal publish). Empty: a random key is generated on first start and kept in `<data_dir>/operator.key`." },
-    KeyDoc { key: "server.request_timeout_ms", env: "IAN_REQUEST_TIMEOUT_MS", default: "30000", doc: "Upper bound on one HTTP request, evaluation included; a slower request gets 503." },
-    KeyDoc { key: "server.shutdown_grace_ms", env: "IAN_SHUTDOWN_GRACE_MS", default: "30000", doc: "How long a graceful shutdown waits for queued contributions to finish before giving up on them (they were never acknowledged)." },
-    KeyDoc { key: "limits.max_body_bytes", env: "IAN_MAX_BODY_BYTES", default: "8388608", doc: "Largest request body accepted on the submission route (agent code is sent base64 in JSON)." },
-    KeyDoc { key: "limits.max_publish_bytes", env: "IAN_MAX_PUBLISH_BYTES", default: "67108864", doc: "Largest request body accepted on the goal publish route (manifest plus all components)." },
-    KeyDoc { key: "limits.queue_capacity", env: "IAN_QUEUE_CAPACITY", default: "1024", doc: "Contributions waiting for a worker. When full, submissions get 429 with Retry-After instead of queueing without bound." },
-    KeyDoc { key: "limits.workers", env: "IAN_WORKERS", default: "0", doc: "Evaluation worker threads; 0 means one per available core." },
-    KeyDoc { key: "limits.worker_stack_bytes", env: "IAN_WORKER_STACK_BYTES", default: "33554432", doc: "Native stack of each evaluation thread. Must exceed twice the wasm stack limit plus headroom, since agent frames nest under harness frames." },
-    KeyDoc { key: "limits.retry_after_secs", env: "IAN_RETRY_AFTER_SECS", default: "1", doc: "Seconds advertised in Retry-After on 429 responses." },
-    KeyDoc { key: "limits.contributor_rate_per_sec", env: "IAN_CONTRIBUTOR_RATE", default: "1000.0", doc: "Token-bucket refill rate per contributor key (submissions per second)." },
-    KeyDoc { key: "limits.contributor_burst", env: "IAN_CONTRIBUTOR_BURST", default: "2000", doc: "Token-bucket size per contributor key." },
-    KeyDoc { key: "limits.ip_rate_per_sec", env: "IAN_IP_RATE", default: "5000.0", doc: "Token-bucket refill rate per client IP address, over all routes." },
-    KeyDoc { key: "limits.ip_burst", env: "IAN_IP_BURST", default: "10000", doc: "Token-bucket size per client IP address." },
-    KeyDoc { key: "limits.rate_table_entries", env: "IAN_RATE_TABLE_ENTRIES", default: "65536", doc: "Most buckets kept per rate-limit table; full buckets are dropped first, so memory stays bounded under key churn." },
-    KeyDoc { key: "limits.pow_bits", env: "IAN_POW_BITS", default: "0", doc: "Proof-of-work per submission: leading zero bits required of the work hash. 0 disables it unless a goal sets its own difficulty (the larger wins)." },
-    KeyDoc { key: "limits.max_log_range", env: "IAN_MAX_LOG_RANGE", default: "1000", doc: "Most log entries returned by one log-range request." },
-    KeyDoc { key: "limits.max_goals", env: "IAN_MAX_GOALS", default: "256", doc: "Most goals the node accepts." },
-    KeyDoc { key: "log.format", env: "IAN_LOG_FORMAT", default: "\"text\"", doc: "`text` for people, `json` for log collectors (one JSON object per line)." },
-    KeyDoc { key: "log.filter", env: "IAN_LOG", default: "\"info\"", doc: "tracing filter directive, e.g. `info,ian_node=debug`." },
-    KeyDoc { key: "tau.endpoint", env: "IAN_TAU_ENDPOINT", default: "\"\"", doc: "Tau testnet node `host:port`. Empty disables Tau commitments." },
-    KeyDoc { key: "tau.key_file", env: "IAN_TAU_KEY_FILE", default: "\"\"", doc: "BLS secret key file for Tau transactions (made by `ian-host tau keygen`). Required when `tau.endpoint` is set." },
-    KeyDoc { key: "tau.network", env: "IAN_TAU_NETWORK", default: "\"testnet\"", doc: "Network name the key is bound to; a key is refused on another network." },
-    KeyDoc { key: "tau.commit_every_entries", env: "IAN_TAU_COMMIT_EVERY", default: "100", doc: "Send a log-commit transaction after this many new entries of a goal." },
-    KeyDoc { key: "tau.commit_interval_ms", env: "IAN_TAU_COMMIT_INTERVAL_MS", default: "60000", doc: "Also send a log-commit transaction when this long has passed since the last one and the log grew." },
+    KeyDoc {
+        key: "server.listen",
+        env: "IAN_LISTEN",
+        default: "\"127.0.0.1:7878\"",
+        doc: "Address the HTTP API binds to. Use a loopback address unless a reverse proxy terminates TLS in front of the node.",
+    },
+    KeyDoc {
+        key: "server.data_dir",
+        env: "IAN_DATA_DIR",
+        default: "\"ian-data\"",
+        doc: "Directory holding the store, the node key and the operator key. Relative paths are relative to the working directory.",
+    },
+    KeyDoc {
+        key: "server.operator_key",
+        env: "IAN_OPERATOR_KEY",
+        default: "\"\"",
+        doc: "Operator API key for admin routes (goal publish). Empty: a random key is generated on first start and kept in `<data_dir>/operator.key`.",
+    },
+    KeyDoc {
+        key: "server.request_timeout_ms",
+        env: "IAN_REQUEST_TIMEOUT_MS",
+        default: "30000",
+        doc: "Upper bound on one HTTP request, evaluation included; a slower request gets 503.",
+    },
+    KeyDoc {
+        key: "server.shutdown_grace_ms",
+        env: "IAN_SHUTDOWN_GRACE_MS",
+        default: "30000",
+        doc: "How long a graceful shutdown waits for queued contributions to finish before giving up on them (they were never acknowledged).",
+    },
+    KeyDoc {
+        key: "limits.max_body_bytes",
+        env: "IAN_MAX_BODY_BYTES",
+        default: "8388608",
+        doc: "Largest request body accepted on the submission route (agent code is sent base64 in JSON).",
+    },
+    KeyDoc {
+        key: "limits.max_publish_bytes",
+        env: "IAN_MAX_PUBLISH_BYTES",
+        default: "67108864",
+        doc: "Largest request body accepted on the goal publish route (manifest plus all components).",
+    },
+    KeyDoc {
+        key: "limits.queue_capacity",
+        env: "IAN_QUEUE_CAPACITY",
+        default: "1024",
+        doc: "Contributions waiting for a worker. When full, submissions get 429 with Retry-After instead of queueing without bound.",
+    },
+    KeyDoc {
+        key: "limits.workers",
+        env: "IAN_WORKERS",
+        default: "0",
+        doc: "Evaluation worker threads; 0 means one per available core.",
+    },
+    KeyDoc {
+        key: "limits.worker_stack_bytes",
+        env: "IAN_WORKER_STACK_BYTES",
+        default: "33554432",
+        doc: "Native stack of each evaluation thread. Must exceed twice the wasm stack limit plus headroom, since agent frames nest under harness frames.",
+    },
+    KeyDoc {
+        key: "limits.retry_after_secs",
+        env: "IAN_RETRY_AFTER_SECS",
+        default: "1",
+        doc: "Seconds advertised in Retry-After on 429 responses.",
+    },
+    KeyDoc {
+        key: "limits.contributor_rate_per_sec",
+        env: "IAN_CONTRIBUTOR_RATE",
+        default: "1000.0",
+        doc: "Token-bucket refill rate per contributor key (submissions per second).",
+    },
+    KeyDoc {
+        key: "limits.contributor_burst",
+        env: "IAN_CONTRIBUTOR_BURST",
+        default: "2000",
+        doc: "Token-bucket size per contributor key.",
+    },
+    KeyDoc {
+        key: "limits.ip_rate_per_sec",
+        env: "IAN_IP_RATE",
+        default: "5000.0",
+        doc: "Token-bucket refill rate per client IP address, over all routes.",
+    },
+    KeyDoc {
+        key: "limits.ip_burst",
+        env: "IAN_IP_BURST",
+        default: "10000",
+        doc: "Token-bucket size per client IP address.",
+    },
+    KeyDoc {
+        key: "limits.rate_table_entries",
+        env: "IAN_RATE_TABLE_ENTRIES",
+        default: "65536",
+        doc: "Most buckets kept per rate-limit table; full buckets are dropped first, so memory stays bounded under key churn.",
+    },
+    KeyDoc {
+        key: "limits.pow_bits",
+        env: "IAN_POW_BITS",
+        default: "0",
+        doc: "Proof-of-work per submission: leading zero bits required of the work hash. 0 disables it unless a goal sets its own difficulty (the larger wins).",
+    },
+    KeyDoc {
+        key: "limits.max_log_range",
+        env: "IAN_MAX_LOG_RANGE",
+        default: "1000",
+        doc: "Most log entries returned by one log-range request.",
+    },
+    KeyDoc {
+        key: "limits.max_goals",
+        env: "IAN_MAX_GOALS",
+        default: "256",
+        doc: "Most goals the node accepts.",
+    },
+    KeyDoc {
+        key: "log.format",
+        env: "IAN_LOG_FORMAT",
+        default: "\"text\"",
+        doc: "`text` for people, `json` for log collectors (one JSON object per line).",
+    },
+    KeyDoc {
+        key: "log.filter",
+        env: "IAN_LOG",
+        default: "\"info\"",
+        doc: "tracing filter directive, e.g. `info,ian_node=debug`.",
+    },
+    KeyDoc {
+        key: "tau.endpoint",
+        env: "IAN_TAU_ENDPOINT",
+        default: "\"\"",
+        doc: "Tau testnet node `host:port`. Empty disables Tau commitments.",
+    },
+    KeyDoc {
+        key: "tau.key_file",
+        env: "IAN_TAU_KEY_FILE",
+        default: "\"\"",
+        doc: "BLS secret key file for Tau transactions (made by `ian-host tau keygen`). Required when `tau.endpoint` is set.",
+    },
+    KeyDoc {
+        key: "tau.network_id",
+        env: "IAN_TAU_NETWORK_ID",
+        default: "\"tau-testnet-v2\"",
+        doc: "Id of the Tau network the key is bound to; a key already bound to another network is refused (override with IAN_TAU_ALLOW_KEY_REUSE=1).",
+    },
+    KeyDoc {
+        key: "tau.commit_every_entries",
+        env: "IAN_TAU_COMMIT_EVERY_ENTRIES",
+        default: "64",
+        doc: "Send a log-commit transaction once a goal's log is this many entries past its last commit.",
+    },
+    KeyDoc {
+        key: "tau.commit_every_secs",
+        env: "IAN_TAU_COMMIT_EVERY_SECS",
+        default: "300",
+        doc: "Also send a log-commit transaction when this many seconds have passed since the last one and the log grew.",
+    },
 ];
 
 /// Validated node configuration.
@@ -138,11 +268,11 @@ pub struct TauConfig {
     /// See [`KEYS`].
     pub key_file: String,
     /// See [`KEYS`].
-    pub network: String,
+    pub network_id: String,
     /// See [`KEYS`].
     pub commit_every_entries: u64,
     /// See [`KEYS`].
-    pub commit_interval_ms: u64,
+    pub commit_every_secs: u64,
 }
 
 /// Why a configuration was refused. Every variant names the key at fault.
@@ -201,9 +331,10 @@ impl Config {
             )),
             None => None,
         };
-        Self::build(text.as_ref().map(|(p, t)| (p.as_path(), t.as_str())), &|k| {
-            std::env::var(k).ok()
-        })
+        Self::build(
+            text.as_ref().map(|(p, t)| (p.as_path(), t.as_str())),
+            &|k| std::env::var(k).ok(),
+        )
     }
 
     /// Build from an optional file text and an environment lookup function
@@ -227,12 +358,14 @@ impl Config {
         }
         for k in KEYS {
             if let Some(raw) = env(k.env) {
-                let default: toml::Value = parse_literal(k.default).expect("default literal parses");
-                let v = parse_env_value(&default, &raw).map_err(|message| ConfigError::Invalid {
-                    key: k.key,
-                    env: k.env,
-                    message,
-                })?;
+                let default: toml::Value =
+                    parse_literal(k.default).expect("default literal parses");
+                let v =
+                    parse_env_value(&default, &raw).map_err(|message| ConfigError::Invalid {
+                        key: k.key,
+                        env: k.env,
+                        message,
+                    })?;
                 set_path(&mut root, k.key, v);
             }
         }
@@ -250,10 +383,17 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         fn bad(key: &'static str, message: impl Into<String>) -> ConfigError {
             let env = KEYS.iter().find(|k| k.key == key).map_or("-", |k| k.env);
-            ConfigError::Invalid { key, env, message: message.into() }
+            ConfigError::Invalid {
+                key,
+                env,
+                message: message.into(),
+            }
         }
         if self.server.listen.parse::<SocketAddr>().is_err() {
-            return Err(bad("server.listen", format!("`{}` is not an IP:port address", self.server.listen)));
+            return Err(bad(
+                "server.listen",
+                format!("`{}` is not an IP:port address", self.server.listen),
+            ));
         }
         if self.server.data_dir.as_os_str().is_empty() {
             return Err(bad("server.data_dir", "must not be empty"));
@@ -279,7 +419,10 @@ impl Config {
             }
         }
         if l.worker_stack_bytes < 4 * 1024 * 1024 {
-            return Err(bad("limits.worker_stack_bytes", "must be at least 4194304 (4 MiB)"));
+            return Err(bad(
+                "limits.worker_stack_bytes",
+                "must be at least 4194304 (4 MiB)",
+            ));
         }
         if l.workers > 1024 {
             return Err(bad("limits.workers", "must be at most 1024"));
@@ -291,7 +434,10 @@ impl Config {
             return Err(bad("limits.pow_bits", "must be at most 64"));
         }
         for (key, v) in [
-            ("limits.contributor_rate_per_sec", l.contributor_rate_per_sec),
+            (
+                "limits.contributor_rate_per_sec",
+                l.contributor_rate_per_sec,
+            ),
             ("limits.ip_rate_per_sec", l.ip_rate_per_sec),
         ] {
             if !(v.is_finite() && v > 0.0) {
@@ -299,13 +445,22 @@ impl Config {
             }
         }
         if self.log.format != "text" && self.log.format != "json" {
-            return Err(bad("log.format", format!("must be `text` or `json`, got `{}`", self.log.format)));
+            return Err(bad(
+                "log.format",
+                format!("must be `text` or `json`, got `{}`", self.log.format),
+            ));
         }
         if !self.tau.endpoint.is_empty() && self.tau.key_file.is_empty() {
             return Err(bad("tau.key_file", "required when tau.endpoint is set"));
         }
         if self.tau.commit_every_entries == 0 {
             return Err(bad("tau.commit_every_entries", "must be at least 1"));
+        }
+        if self.tau.commit_every_secs == 0 {
+            return Err(bad("tau.commit_every_secs", "must be at least 1"));
+        }
+        if self.tau_enabled() && self.tau.network_id.trim().is_empty() {
+            return Err(bad("tau.network_id", "required when tau.endpoint is set"));
         }
         Ok(())
     }
@@ -378,10 +533,17 @@ fn set_path(root: &mut toml::Table, dotted: &str, v: toml::Value) {
 
 fn merge_file(root: &mut toml::Table, file: &toml::Table, prefix: &str) -> Result<(), ConfigError> {
     for (k, v) in file {
-        let dotted = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let dotted = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         match v {
             toml::Value::Table(sub) => {
-                if !KEYS.iter().any(|kd| kd.key.starts_with(&format!("{dotted}."))) {
+                if !KEYS
+                    .iter()
+                    .any(|kd| kd.key.starts_with(&format!("{dotted}.")))
+                {
                     return Err(ConfigError::UnknownKey { key: dotted });
                 }
                 merge_file(root, sub, &dotted)?;
@@ -392,7 +554,9 @@ fn merge_file(root: &mut toml::Table, file: &toml::Table, prefix: &str) -> Resul
                 };
                 let default = parse_literal(kd.default).expect("default literal parses");
                 let value = match (&default, other) {
-                    (toml::Value::Float(_), toml::Value::Integer(i)) => toml::Value::Float(*i as f64),
+                    (toml::Value::Float(_), toml::Value::Integer(i)) => {
+                        toml::Value::Float(*i as f64)
+                    }
                     (d, o) if std::mem::discriminant(d) == std::mem::discriminant(o) => o.clone(),
                     (d, o) => {
                         return Err(ConfigError::Invalid {
@@ -448,44 +612,68 @@ mod tests {
     fn rejects_zero_queue_capacity_naming_key_and_env() {
         let env = |k: &str| (k == "IAN_QUEUE_CAPACITY").then(|| "0".to_string());
         let err = Config::build(None, &env).unwrap_err().to_string();
-        assert_eq!(err, "config key `limits.queue_capacity` (env IAN_QUEUE_CAPACITY): must be at least 1");
+        assert_eq!(
+            err,
+            "config key `limits.queue_capacity` (env IAN_QUEUE_CAPACITY): must be at least 1"
+        );
     }
 
     #[test]
     fn rejects_non_numeric_env_value_naming_key() {
         let env = |k: &str| (k == "IAN_WORKERS").then(|| "many".to_string());
         let err = Config::build(None, &env).unwrap_err().to_string();
-        assert_eq!(err, "config key `limits.workers` (env IAN_WORKERS): `many` is not a non-negative integer");
+        assert_eq!(
+            err,
+            "config key `limits.workers` (env IAN_WORKERS): `many` is not a non-negative integer"
+        );
     }
 
     #[test]
     fn rejects_unknown_file_key() {
-        let err = Config::build(Some((Path::new("x.toml"), "[limits]\nqueue_size = 3\n")), &no_env)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("unknown config key `limits.queue_size`"), "{err}");
+        let err = Config::build(
+            Some((Path::new("x.toml"), "[limits]\nqueue_size = 3\n")),
+            &no_env,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("unknown config key `limits.queue_size`"),
+            "{err}"
+        );
     }
 
     #[test]
     fn rejects_wrong_type_in_file() {
-        let err = Config::build(Some((Path::new("x.toml"), "[server]\nlisten = 80\n")), &no_env)
-            .unwrap_err()
-            .to_string();
-        assert_eq!(err, "config key `server.listen` (env IAN_LISTEN): expected a string, got a integer");
+        let err = Config::build(
+            Some((Path::new("x.toml"), "[server]\nlisten = 80\n")),
+            &no_env,
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "config key `server.listen` (env IAN_LISTEN): expected a string, got a integer"
+        );
     }
 
     #[test]
     fn rejects_bad_listen_address() {
         let env = |k: &str| (k == "IAN_LISTEN").then(|| "localhost".to_string());
         let err = Config::build(None, &env).unwrap_err().to_string();
-        assert!(err.starts_with("config key `server.listen` (env IAN_LISTEN)"), "{err}");
+        assert!(
+            err.starts_with("config key `server.listen` (env IAN_LISTEN)"),
+            "{err}"
+        );
     }
 
     #[test]
     fn tau_endpoint_requires_key_file() {
         let env = |k: &str| (k == "IAN_TAU_ENDPOINT").then(|| "127.0.0.1:4242".to_string());
         let err = Config::build(None, &env).unwrap_err().to_string();
-        assert_eq!(err, "config key `tau.key_file` (env IAN_TAU_KEY_FILE): required when tau.endpoint is set");
+        assert_eq!(
+            err,
+            "config key `tau.key_file` (env IAN_TAU_KEY_FILE): required when tau.endpoint is set"
+        );
     }
 
     #[test]
@@ -499,10 +687,22 @@ mod tests {
 
     #[test]
     fn operator_guide_documents_every_key_and_env_name() {
-        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/OPERATOR.md")).unwrap();
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/OPERATOR.md"
+        ))
+        .unwrap();
         for k in KEYS {
-            assert!(doc.contains(&format!("`{}`", k.env)), "docs/OPERATOR.md lacks {}", k.env);
-            assert!(doc.contains(&format!("`{}`", k.key)), "docs/OPERATOR.md lacks {}", k.key);
+            assert!(
+                doc.contains(&format!("`{}`", k.env)),
+                "docs/OPERATOR.md lacks {}",
+                k.env
+            );
+            assert!(
+                doc.contains(&format!("`{}`", k.key)),
+                "docs/OPERATOR.md lacks {}",
+                k.key
+            );
         }
     }
 }

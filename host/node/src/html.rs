@@ -95,7 +95,11 @@ fn short(hex: &str) -> String {
 }
 
 fn num(v: f64) -> String {
-    if v.abs() >= 1e6 || (v != 0.0 && v.abs() < 1e-3) { format!("{v:.3e}") } else { format!("{v:.4}") }
+    if v.abs() >= 1e6 || (v != 0.0 && v.abs() < 1e-3) {
+        format!("{v:.3e}")
+    } else {
+        format!("{v:.4}")
+    }
 }
 
 const CSS: &str = "body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1b1f24;background:#fbfbfa}\
@@ -218,7 +222,11 @@ mod tests {
         let g = GoalView {
             id: "g".into(),
             title: "T".into(),
-            top: vec![RowView { rank: 1, name: "<script>alert(1)</script>".into(), ..Default::default() }],
+            top: vec![RowView {
+                rank: 1,
+                name: "<script>alert(1)</script>".into(),
+                ..Default::default()
+            }],
             ..Default::default()
         };
         let page = render_page("ab", &[g]);

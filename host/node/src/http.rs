@@ -39,7 +39,11 @@ impl AppState {
     /// State for a node, with limits from its config.
     pub fn new(node: Arc<Node>) -> Self {
         let l = &node.config().limits;
-        let ip_limiter = Arc::new(RateLimiter::new(l.ip_rate_per_sec, l.ip_burst, l.rate_table_entries as usize));
+        let ip_limiter = Arc::new(RateLimiter::new(
+            l.ip_rate_per_sec,
+            l.ip_burst,
+            l.rate_table_entries as usize,
+        ));
         AppState { node, ip_limiter }
     }
 
@@ -106,7 +110,11 @@ fn handler_for(method: &str, path: &str, state: &AppState) -> MethodRouter<AppSt
 }
 
 fn small_if_get(method: &str, small: DefaultBodyLimit) -> DefaultBodyLimit {
-    if method == "GET" { small } else { DefaultBodyLimit::max(usize::MAX) }
+    if method == "GET" {
+        small
+    } else {
+        DefaultBodyLimit::max(usize::MAX)
+    }
 }
 
 /// The router.
@@ -119,12 +127,17 @@ pub fn app(state: AppState) -> Router {
     router
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), guard))
-        .layer(middleware::from_fn(move |req: Request, next: Next| async move {
-            match tokio::time::timeout(timeout, next.run(req)).await {
-                Ok(r) => r,
-                Err(_) => ApiError::unavailable("the request took longer than server.request_timeout_ms").into_response(),
-            }
-        }))
+        .layer(middleware::from_fn(
+            move |req: Request, next: Next| async move {
+                match tokio::time::timeout(timeout, next.run(req)).await {
+                    Ok(r) => r,
+                    Err(_) => ApiError::unavailable(
+                        "the request took longer than server.request_timeout_ms",
+                    )
+                    .into_response(),
+                }
+            },
+        ))
         .with_state(state)
 }
 
@@ -142,9 +155,15 @@ async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Respo
         .unwrap_or_else(|| "unmatched".into());
     let resp = match state.ip_limiter.check(&ip) {
         Ok(()) => next.run(req).await,
-        Err(secs) => ApiError::too_many("rate_limited", "too many requests from this address", secs).into_response(),
+        Err(secs) => {
+            ApiError::too_many("rate_limited", "too many requests from this address", secs)
+                .into_response()
+        }
     };
-    state.metrics().http_responses.inc(&[&route, resp.status().as_str()]);
+    state
+        .metrics()
+        .http_responses
+        .inc(&[&route, resp.status().as_str()]);
     resp
 }
 
@@ -173,22 +192,46 @@ fn json_rejection(e: JsonRejection) -> ApiError {
             "unsupported_media_type",
             "send the body as JSON with `Content-Type: application/json`",
         ),
-        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {}", e.body_text())),
-        JsonRejection::JsonDataError(e) => ApiError::bad_request("invalid_request", format!("the JSON does not match the request schema: {}", e.body_text())),
+        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(
+            "malformed_json",
+            format!("the body is not valid JSON: {}", e.body_text()),
+        ),
+        JsonRejection::JsonDataError(e) => ApiError::bad_request(
+            "invalid_request",
+            format!(
+                "the JSON does not match the request schema: {}",
+                e.body_text()
+            ),
+        ),
         JsonRejection::BytesRejection(e) => {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body exceeds this route's size limit")
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "the request body exceeds this route's size limit",
+                )
             } else {
                 ApiError::bad_request("unreadable_body", "the request body could not be read")
             }
         }
-        _ => ApiError::bad_request("invalid_request", "the request body could not be read as JSON"),
+        _ => ApiError::bad_request(
+            "invalid_request",
+            "the request body could not be read as JSON",
+        ),
     }
 }
 
 fn json<T: serde::Serialize>(status: StatusCode, v: &T) -> Response {
     match serde_json::to_vec(v) {
-        Ok(b) => (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], b).into_response(),
+        Ok(b) => (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            b,
+        )
+            .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "cannot serialize response");
             ApiError::internal().into_response()
@@ -204,15 +247,27 @@ fn ok<T: serde::Serialize>(v: Result<T, ApiError>) -> Response {
 }
 
 async fn healthz(State(s): State<AppState>) -> Response {
-    json(StatusCode::OK, &serde_json::json!({"status": "ok", "goals": s.node.goal_count()}))
+    json(
+        StatusCode::OK,
+        &serde_json::json!({"status": "ok", "goals": s.node.goal_count()}),
+    )
 }
 
 async fn metrics(State(s): State<AppState>) -> Response {
     s.node.refresh_gauges();
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))],
-        s.metrics().render(),
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        {
+            let mut text = s.metrics().render();
+            if let Some(t) = s.node.tau() {
+                text.push_str(&t.prometheus());
+            }
+            text
+        },
     )
         .into_response()
 }
@@ -234,11 +289,20 @@ async fn node_info(State(s): State<AppState>) -> Response {
 }
 
 async fn list_goals(State(s): State<AppState>) -> Response {
-    json(StatusCode::OK, &serde_json::json!({"goals": s.node.goal_statuses()}))
+    json(
+        StatusCode::OK,
+        &serde_json::json!({"goals": s.node.goal_statuses()}),
+    )
 }
 
-async fn publish(State(s): State<AppState>, headers: HeaderMap, body: Result<ApiJson<crate::service::PublishRequest>, ApiError>) -> Response {
-    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+async fn publish(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Result<ApiJson<crate::service::PublishRequest>, ApiError>,
+) -> Response {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     if !s.node.operator_key().check_header(auth) {
         return ApiError::unauthorized().into_response();
     }
@@ -248,7 +312,14 @@ async fn publish(State(s): State<AppState>, headers: HeaderMap, body: Result<Api
     };
     let node = s.node.clone();
     match tokio::task::spawn_blocking(move || node.publish(req)).await {
-        Ok(Ok((status, created))) => json(if created { StatusCode::CREATED } else { StatusCode::OK }, &status),
+        Ok(Ok((status, created))) => json(
+            if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            },
+            &status,
+        ),
         Ok(Err(e)) => e.into_response(),
         Err(_) => ApiError::internal().into_response(),
     }
@@ -262,12 +333,18 @@ async fn goal_manifest(State(s): State<AppState>, Path(goal): Path<String>) -> R
     ok(s.node.manifest(&goal))
 }
 
-async fn submit(State(s): State<AppState>, Path(goal): Path<String>, body: Result<ApiJson<crate::service::SubmitRequest>, ApiError>) -> Response {
+async fn submit(
+    State(s): State<AppState>,
+    Path(goal): Path<String>,
+    body: Result<ApiJson<crate::service::SubmitRequest>, ApiError>,
+) -> Response {
     let started = Instant::now();
     let ApiJson(req) = match body {
         Ok(b) => b,
         Err(e) => {
-            s.metrics().submissions.inc(&[&goal_label(&s, &goal), "invalid"]);
+            s.metrics()
+                .submissions
+                .inc(&[&goal_label(&s, &goal), "invalid"]);
             return e.into_response();
         }
     };
@@ -278,16 +355,25 @@ async fn submit(State(s): State<AppState>, Path(goal): Path<String>, body: Resul
     let resp = match rx.await {
         Ok(Ok(accepted)) => json(StatusCode::OK, &accepted),
         Ok(Err(e)) => e.into_response(),
-        Err(_) => ApiError::unavailable("the node is shutting down; the contribution was not recorded").into_response(),
+        Err(_) => {
+            ApiError::unavailable("the node is shutting down; the contribution was not recorded")
+                .into_response()
+        }
     };
-    s.metrics().submit_seconds.observe(started.elapsed().as_secs_f64());
+    s.metrics()
+        .submit_seconds
+        .observe(started.elapsed().as_secs_f64());
     resp
 }
 
 /// The goal label for metrics: the id if the goal exists, else `unknown`
 /// (so arbitrary path text cannot create metric series).
 pub fn goal_label(s: &AppState, goal: &str) -> String {
-    if s.node.has_goal(goal) { goal.to_string() } else { "unknown".to_string() }
+    if s.node.has_goal(goal) {
+        goal.to_string()
+    } else {
+        "unknown".to_string()
+    }
 }
 
 async fn leaderboard(State(s): State<AppState>, Path(goal): Path<String>) -> Response {
@@ -300,18 +386,30 @@ struct RangeQuery {
     limit: Option<u64>,
 }
 
-fn query<T: DeserializeOwned>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(v)| v)
-        .map_err(|e| ApiError::bad_request("invalid_query", format!("invalid query string: {}", e.body_text())))
+fn query<T: DeserializeOwned>(
+    q: Result<Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, ApiError> {
+    q.map(|Query(v)| v).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("invalid query string: {}", e.body_text()),
+        )
+    })
 }
 
-async fn log_range(State(s): State<AppState>, Path(goal): Path<String>, q: Result<Query<RangeQuery>, axum::extract::rejection::QueryRejection>) -> Response {
+async fn log_range(
+    State(s): State<AppState>,
+    Path(goal): Path<String>,
+    q: Result<Query<RangeQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     let q = match query(q) {
         Ok(q) => q,
         Err(e) => return e.into_response(),
     };
     let node = s.node.clone();
-    let r = tokio::task::spawn_blocking(move || node.log_range(&goal, q.start.unwrap_or(0), q.limit)).await;
+    let r =
+        tokio::task::spawn_blocking(move || node.log_range(&goal, q.start.unwrap_or(0), q.limit))
+            .await;
     ok(r.unwrap_or_else(|_| Err(ApiError::internal())))
 }
 
@@ -320,20 +418,35 @@ struct SizeQuery {
     size: Option<u64>,
 }
 
-async fn inclusion_proof(State(s): State<AppState>, Path((goal, index)): Path<(String, String)>, q: Result<Query<SizeQuery>, axum::extract::rejection::QueryRejection>) -> Response {
+async fn inclusion_proof(
+    State(s): State<AppState>,
+    Path((goal, index)): Path<(String, String)>,
+    q: Result<Query<SizeQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     let q = match query(q) {
         Ok(q) => q,
         Err(e) => return e.into_response(),
     };
     let Ok(index) = index.parse::<u64>() else {
-        return ApiError::bad_request("invalid_index", "the entry index must be a non-negative integer").into_response();
+        return ApiError::bad_request(
+            "invalid_index",
+            "the entry index must be a non-negative integer",
+        )
+        .into_response();
     };
     ok(s.node.inclusion_proof(&goal, index, q.size))
 }
 
-async fn receipt(State(s): State<AppState>, Path((goal, index)): Path<(String, String)>) -> Response {
+async fn receipt(
+    State(s): State<AppState>,
+    Path((goal, index)): Path<(String, String)>,
+) -> Response {
     let Ok(index) = index.parse::<u64>() else {
-        return ApiError::bad_request("invalid_index", "the entry index must be a non-negative integer").into_response();
+        return ApiError::bad_request(
+            "invalid_index",
+            "the entry index must be a non-negative integer",
+        )
+        .into_response();
     };
     let node = s.node.clone();
     let r = tokio::task::spawn_blocking(move || node.receipt(&goal, index)).await;
@@ -350,13 +463,21 @@ struct ConsistencyQuery {
     to: Option<u64>,
 }
 
-async fn consistency(State(s): State<AppState>, Path(goal): Path<String>, q: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>) -> Response {
+async fn consistency(
+    State(s): State<AppState>,
+    Path(goal): Path<String>,
+    q: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     let q = match query(q) {
         Ok(q) => q,
         Err(e) => return e.into_response(),
     };
     let Some(from) = q.from else {
-        return ApiError::bad_request("invalid_query", "query parameter `from` (old log size) is required").into_response();
+        return ApiError::bad_request(
+            "invalid_query",
+            "query parameter `from` (old log size) is required",
+        )
+        .into_response();
     };
     ok(s.node.consistency(&goal, from, q.to))
 }
@@ -364,7 +485,15 @@ async fn consistency(State(s): State<AppState>, Path(goal): Path<String>, q: Res
 async fn blob(State(s): State<AppState>, Path(hash): Path<String>) -> Response {
     let node = s.node.clone();
     match tokio::task::spawn_blocking(move || node.blob(&hash)).await {
-        Ok(Ok(bytes)) => (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("application/wasm"))], Body::from(bytes)).into_response(),
+        Ok(Ok(bytes)) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/wasm"),
+            )],
+            Body::from(bytes),
+        )
+            .into_response(),
         Ok(Err(e)) => e.into_response(),
         Err(_) => ApiError::internal().into_response(),
     }

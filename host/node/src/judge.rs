@@ -13,9 +13,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use ian_core::pipeline::{Evaluation, EvaluationFailure, Evaluator, InvariantChecker, InvariantFailure, RawMetrics};
+use ian_core::pipeline::{
+    Evaluation, EvaluationFailure, Evaluator, InvariantChecker, InvariantFailure, RawMetrics,
+};
 use ian_core::{AgentPack, GoalManifest, Hash32};
-use ian_sandbox::{EvalReport, Fault, LoadedAgent, LoadedHarness, LoadedInvariant, PackInfo, Sandbox, SandboxConfig};
+use ian_sandbox::{
+    EvalReport, Fault, LoadedAgent, LoadedHarness, LoadedInvariant, PackInfo, Sandbox,
+    SandboxConfig,
+};
 use parking_lot::Mutex;
 
 /// Where an agent's component bytes come from.
@@ -35,14 +40,28 @@ pub struct LoadedGoal {
     limits: ian_sandbox::Limits,
 }
 
+/// Sandbox reason codes that mean the agent component was refused before
+/// it could run.
+pub const LOAD_TIME_CODES: &[&str] = &[
+    "not_wasm",
+    "forbidden_import",
+    "wrong_world",
+    "component_too_large",
+];
+
 /// Most compiled agents kept in memory (compiled code is also cached on
 /// disk by the sandbox).
 const AGENT_CACHE: usize = 256;
 
+/// Code hash and the component size limit it was loaded under.
+type AgentKey = (Hash32, u64);
+/// A loaded agent, or why it was refused.
+type AgentLoad = Result<Arc<LoadedAgent>, Fault>;
+
 /// The sandbox plus a cache of loaded agents by code hash.
 pub struct Judge {
     sandbox: Arc<Sandbox>,
-    agents: Mutex<HashMap<(Hash32, u64), Result<Arc<LoadedAgent>, Fault>>>,
+    agents: Mutex<HashMap<AgentKey, AgentLoad>>,
 }
 
 /// Per-seed outcome, for `ian-host eval`.
@@ -79,16 +98,29 @@ impl Precomputed {
 }
 
 impl Evaluator for Precomputed {
-    fn evaluate(&self, _goal: &GoalManifest, _pack: &AgentPack, _pack_hash: &Hash32) -> Result<Evaluation, EvaluationFailure> {
+    fn evaluate(
+        &self,
+        _goal: &GoalManifest,
+        _pack: &AgentPack,
+        _pack_hash: &Hash32,
+    ) -> Result<Evaluation, EvaluationFailure> {
         match &self.evaluation {
             Some(r) => r.clone(),
-            None => Err(EvaluationFailure { code: "inconclusive".into(), message: "evaluation did not run because an earlier check failed".into() }),
+            None => Err(EvaluationFailure {
+                code: "inconclusive".into(),
+                message: "evaluation did not run because an earlier check failed".into(),
+            }),
         }
     }
 }
 
 impl InvariantChecker for Precomputed {
-    fn check(&self, _goal: &GoalManifest, _pack: &AgentPack, _pack_hash: &Hash32) -> Result<(), InvariantFailure> {
+    fn check(
+        &self,
+        _goal: &GoalManifest,
+        _pack: &AgentPack,
+        _pack_hash: &Hash32,
+    ) -> Result<(), InvariantFailure> {
         self.invariants.clone()
     }
 }
@@ -118,7 +150,10 @@ impl Judge {
             ));
         }
         let sandbox = Sandbox::new(cfg).map_err(|e| e.to_string())?;
-        Ok(Judge { sandbox: Arc::new(sandbox), agents: Mutex::new(HashMap::new()) })
+        Ok(Judge {
+            sandbox: Arc::new(sandbox),
+            agents: Mutex::new(HashMap::new()),
+        })
     }
 
     /// "wasmtime 48.0.8".
@@ -137,17 +172,36 @@ impl Judge {
     /// Whether the agent with this code hash is loaded (so its bytes need
     /// not be sent again).
     pub fn has_agent(&self, code_hash: &Hash32) -> bool {
-        self.agents.lock().iter().any(|((h, _), r)| h == code_hash && r.is_ok())
+        self.agents
+            .lock()
+            .iter()
+            .any(|((h, _), r)| h == code_hash && r.is_ok())
     }
 
     /// Compile a goal's harness and invariants; `blob` finds bytes by hash.
-    pub fn load_goal(&self, m: &GoalManifest, blob: &dyn Fn(Hash32) -> Option<Vec<u8>>) -> Result<LoadedGoal, String> {
-        let hb = blob(m.harness.component).ok_or_else(|| format!("harness component {} is missing", m.harness.component))?;
-        let harness = self.sandbox.load_harness(&hb).map_err(|e| format!("harness: {e}"))?;
+    pub fn load_goal(
+        &self,
+        m: &GoalManifest,
+        blob: &dyn Fn(Hash32) -> Option<Vec<u8>>,
+    ) -> Result<LoadedGoal, String> {
+        let hb = blob(m.harness.component)
+            .ok_or_else(|| format!("harness component {} is missing", m.harness.component))?;
+        let harness = self
+            .sandbox
+            .load_harness(&hb)
+            .map_err(|e| format!("harness: {e}"))?;
         let mut invariants = Vec::new();
         for inv in &m.invariants {
-            let b = blob(inv.component).ok_or_else(|| format!("invariant {} component {} is missing", inv.name, inv.component))?;
-            let l = self.sandbox.load_invariant(&b).map_err(|e| format!("invariant {}: {e}", inv.name))?;
+            let b = blob(inv.component).ok_or_else(|| {
+                format!(
+                    "invariant {} component {} is missing",
+                    inv.name, inv.component
+                )
+            })?;
+            let l = self
+                .sandbox
+                .load_invariant(&b)
+                .map_err(|e| format!("invariant {}: {e}", inv.name))?;
             invariants.push((inv.name.clone(), l));
         }
         Ok(LoadedGoal {
@@ -159,7 +213,12 @@ impl Judge {
         })
     }
 
-    fn agent(&self, code_hash: Hash32, src: CodeSource<'_>, limits: &ian_sandbox::Limits) -> Result<Arc<LoadedAgent>, Fault> {
+    fn agent(
+        &self,
+        code_hash: Hash32,
+        src: CodeSource<'_>,
+        limits: &ian_sandbox::Limits,
+    ) -> Result<Arc<LoadedAgent>, Fault> {
         let key = (code_hash, limits.max_component_bytes);
         if let Some(r) = self.agents.lock().get(&key) {
             return r.clone();
@@ -168,10 +227,18 @@ impl Judge {
             CodeSource::Bytes(b) => b.to_vec(),
             CodeSource::Store(s) => match s.blob(&code_hash.0) {
                 Ok(Some(b)) => b,
-                _ => return Err(Fault::NotWasm { reason: "the agent code is not available on this node".into() }),
+                _ => {
+                    return Err(Fault::NotWasm {
+                        reason: "the agent code is not available on this node".into(),
+                    });
+                }
             },
         };
-        let r = self.sandbox.load_agent_within(&bytes, limits).map(Arc::new).map_err(Fault::from);
+        let r = self
+            .sandbox
+            .load_agent_within(&bytes, limits)
+            .map(Arc::new)
+            .map_err(Fault::from);
         let mut cache = self.agents.lock();
         if cache.len() >= AGENT_CACHE {
             // Drop rejected loads first; they are cheap to redo.
@@ -187,10 +254,21 @@ impl Judge {
     }
 
     /// Run the costly steps (invariants, then evaluation if they pass).
-    pub fn precompute(&self, g: &LoadedGoal, m: &GoalManifest, pack: &AgentPack, src: CodeSource<'_>) -> Precomputed {
+    pub fn precompute(
+        &self,
+        g: &LoadedGoal,
+        m: &GoalManifest,
+        pack: &AgentPack,
+        src: CodeSource<'_>,
+    ) -> Precomputed {
         if pack.params().len() as u64 > m.limits.max_params_bytes {
             // The pipeline's structure step refuses this before step 3.
-            return Precomputed { invariants: Ok(()), evaluation: None, fuel: None, runs: Vec::new() };
+            return Precomputed {
+                invariants: Ok(()),
+                evaluation: None,
+                fuel: None,
+                runs: Vec::new(),
+            };
         }
         let agent = match self.agent(pack.code_hash(), src, &g.limits) {
             Ok(a) => a,
@@ -202,24 +280,41 @@ impl Judge {
                 let message = format!("agent component refused at load time: {f}");
                 return match m.invariants.first() {
                     Some(inv) => Precomputed {
-                        invariants: Err(InvariantFailure { invariant: inv.name.clone(), code, message }),
+                        invariants: Err(InvariantFailure {
+                            invariant: inv.name.clone(),
+                            code,
+                            message,
+                        }),
                         evaluation: None,
                         fuel: None,
                         runs: Vec::new(),
                     },
-                    None => Precomputed { invariants: Ok(()), evaluation: Some(Err(EvaluationFailure { code, message })), fuel: None, runs: Vec::new() },
+                    None => Precomputed {
+                        invariants: Ok(()),
+                        evaluation: Some(Err(EvaluationFailure { code, message })),
+                        fuel: None,
+                        runs: Vec::new(),
+                    },
                 };
             }
         };
         let info = PackInfo {
-            metadata: pack.metadata().iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            metadata: pack
+                .metadata()
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             params: pack.params().to_vec(),
             code_size: agent.size(),
         };
         for (name, inv) in &g.invariants {
             if let Err(f) = self.sandbox.check_invariant(inv, &agent, &info, &g.limits) {
                 return Precomputed {
-                    invariants: Err(InvariantFailure { invariant: name.clone(), code: f.reason_code().to_string(), message: f.to_string() }),
+                    invariants: Err(InvariantFailure {
+                        invariant: name.clone(),
+                        code: f.reason_code().to_string(),
+                        message: f.to_string(),
+                    }),
                     evaluation: None,
                     fuel: None,
                     runs: Vec::new(),
@@ -228,29 +323,58 @@ impl Judge {
         }
         let (evaluation, runs) = self.evaluate_seeds(g, &agent, pack.params());
         let fuel = runs.iter().map(|r| r.report.agent_fuel).sum::<u64>();
-        Precomputed { invariants: Ok(()), evaluation: Some(evaluation), fuel: Some(fuel), runs }
+        Precomputed {
+            invariants: Ok(()),
+            evaluation: Some(evaluation),
+            fuel: Some(fuel),
+            runs,
+        }
     }
 
     /// Evaluate over the goal's seeds with the sandbox's own aggregation
     /// (mean per field in seed order; complexity measured by the host as
     /// agent fuel per `act` call); the first fault is the outcome.
-    pub fn evaluate_seeds(&self, g: &LoadedGoal, agent: &LoadedAgent, params: &[u8]) -> (Result<Evaluation, EvaluationFailure>, Vec<SeedRun>) {
-        let report = self.sandbox.evaluate_goal(&g.harness, agent, params, &g.config, &g.seeds, &g.limits);
-        let runs: Vec<SeedRun> = report.runs.iter().map(|r| SeedRun { seed: r.seed, report: r.clone() }).collect();
+    pub fn evaluate_seeds(
+        &self,
+        g: &LoadedGoal,
+        agent: &LoadedAgent,
+        params: &[u8],
+    ) -> (Result<Evaluation, EvaluationFailure>, Vec<SeedRun>) {
+        let report = self
+            .sandbox
+            .evaluate_goal(&g.harness, agent, params, &g.config, &g.seeds, &g.limits);
+        let runs: Vec<SeedRun> = report
+            .runs
+            .iter()
+            .map(|r| SeedRun {
+                seed: r.seed,
+                report: r.clone(),
+            })
+            .collect();
         let outcome = match report.outcome {
             Ok(m) => Ok(Evaluation {
-                metrics: RawMetrics { reward: m.reward, risk: m.risk, complexity: m.complexity, extra: m.extra },
+                metrics: RawMetrics {
+                    reward: m.reward,
+                    risk: m.risk,
+                    complexity: m.complexity,
+                    extra: m.extra,
+                },
                 fuel_used: report.agent_fuel,
                 engine_version: self.engine_version(),
                 config_hash: self.config_hash(),
                 abi_version: self.abi_version().to_string(),
             }),
             Err(f) => {
-                let seed = runs.last().map(|r| format!("seed {}: ", r.seed)).unwrap_or_default();
-                Err(EvaluationFailure { code: f.reason_code().to_string(), message: format!("{seed}{f}") })
+                let seed = runs
+                    .last()
+                    .map(|r| format!("seed {}: ", r.seed))
+                    .unwrap_or_default();
+                Err(EvaluationFailure {
+                    code: f.reason_code().to_string(),
+                    message: format!("{seed}{f}"),
+                })
             }
         };
         (outcome, runs)
     }
-
 }

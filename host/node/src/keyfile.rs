@@ -29,7 +29,10 @@ pub enum KeyFileError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyFileError + '_ {
-    move |source| KeyFileError::Io { path: path.to_path_buf(), source }
+    move |source| KeyFileError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Fresh random 32 bytes from the OS.
@@ -67,14 +70,18 @@ pub fn write_secret(path: &Path, text: &str, force: bool) -> Result<(), KeyFileE
 
 /// Read a text secret (trimmed).
 pub fn read_secret(path: &Path) -> Result<String, KeyFileError> {
-    Ok(std::fs::read_to_string(path).map_err(io(path))?.trim().to_string())
+    Ok(std::fs::read_to_string(path)
+        .map_err(io(path))?
+        .trim()
+        .to_string())
 }
 
 /// Read 32 hex-encoded bytes.
 pub fn read_key32(path: &Path) -> Result<[u8; 32], KeyFileError> {
     let text = read_secret(path)?;
     let v = hex::decode(&text).map_err(|_| KeyFileError::Malformed(path.to_path_buf()))?;
-    v.try_into().map_err(|_| KeyFileError::Malformed(path.to_path_buf()))
+    v.try_into()
+        .map_err(|_| KeyFileError::Malformed(path.to_path_buf()))
 }
 
 /// Read an Ed25519 signing key.
@@ -91,7 +98,11 @@ pub fn create_signing_key(path: &Path, force: bool) -> Result<SigningKey, KeyFil
 
 /// Load the key at `path`, creating it on first use.
 pub fn load_or_create_signing_key(path: &Path) -> Result<SigningKey, KeyFileError> {
-    if path.exists() { read_signing_key(path) } else { create_signing_key(path, false) }
+    if path.exists() {
+        read_signing_key(path)
+    } else {
+        create_signing_key(path, false)
+    }
 }
 
 #[cfg(test)]
@@ -107,9 +118,15 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
-        assert!(matches!(create_signing_key(&p, false), Err(KeyFileError::Exists(_))));
+        assert!(matches!(
+            create_signing_key(&p, false),
+            Err(KeyFileError::Exists(_))
+        ));
     }
 
     #[test]
@@ -117,6 +134,9 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("k");
         std::fs::write(&p, "not hex").unwrap();
-        assert!(matches!(read_signing_key(&p), Err(KeyFileError::Malformed(_))));
+        assert!(matches!(
+            read_signing_key(&p),
+            Err(KeyFileError::Malformed(_))
+        ));
     }
 }

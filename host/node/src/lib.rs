@@ -5,22 +5,22 @@
 //! ([`service`]), the HTTP API ([`http::app`]), the CLI commands ([`cli`]).
 
 pub mod auth;
+pub mod bench;
+pub mod cli;
+pub mod client;
+pub mod commands;
 pub mod config;
 pub mod error;
-pub mod metrics;
-pub mod pow;
-pub mod ratelimit;
-pub mod client;
 pub mod html;
-pub mod telemetry;
-pub mod cli;
-pub mod openapi;
-pub mod bench;
-pub mod commands;
 pub mod http;
 pub mod judge;
 pub mod keyfile;
+pub mod metrics;
+pub mod openapi;
 pub mod ops;
+pub mod pow;
+pub mod ratelimit;
 pub mod serve;
 pub mod service;
 pub mod tau_wiring;
+pub mod telemetry;

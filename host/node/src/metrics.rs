@@ -49,7 +49,11 @@ impl Histogram {
     fn render(&self, out: &mut String, name: &str, help: &str) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
         for (i, b) in self.bounds.iter().enumerate() {
-            let _ = writeln!(out, "{name}_bucket{{le=\"{b}\"}} {}", self.counts[i].load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{b}\"}} {}",
+                self.counts[i].load(Ordering::Relaxed)
+            );
         }
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", self.count());
         let _ = writeln!(out, "{name}_sum {}", *self.sum_bits.lock());
@@ -66,7 +70,11 @@ pub struct LabeledCounter {
 impl LabeledCounter {
     /// Add `n` to the series with these label values.
     pub fn add(&self, labels: &[&str], n: u64) {
-        *self.inner.lock().entry(labels.iter().map(|s| s.to_string()).collect()).or_default() += n;
+        *self
+            .inner
+            .lock()
+            .entry(labels.iter().map(|s| s.to_string()).collect())
+            .or_default() += n;
     }
     /// Add one.
     pub fn inc(&self, labels: &[&str]) {
@@ -96,10 +104,14 @@ impl LabeledCounter {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
-const SECONDS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const SECONDS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 const FUEL: &[f64] = &[1e4, 1e5, 1e6, 1e7, 5e7, 1e8, 5e8, 1e9];
 const BATCH: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
 
@@ -125,10 +137,6 @@ pub struct Metrics {
     pub queue_capacity: AtomicU64,
     /// Entries in each goal's log.
     pub log_size: LabeledCounter,
-    /// Tau transactions sent by kind and result (`ok`, `error`).
-    pub tau_txs: LabeledCounter,
-    /// Tau transactions waiting to be sent.
-    pub tau_pending: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -143,8 +151,6 @@ impl Default for Metrics {
             queue_depth: AtomicU64::new(0),
             queue_capacity: AtomicU64::new(0),
             log_size: LabeledCounter::default(),
-            tau_txs: LabeledCounter::default(),
-            tau_pending: AtomicU64::new(0),
         }
     }
 }
@@ -152,23 +158,66 @@ impl Default for Metrics {
 impl Metrics {
     /// Set the log size gauge of a goal.
     pub fn set_log_size(&self, goal: &str, size: u64) {
-        self.log_size.inner.lock().insert(vec![goal.to_string()], size);
+        self.log_size
+            .inner
+            .lock()
+            .insert(vec![goal.to_string()], size);
     }
 
     /// Render the text exposition.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        self.submissions.render(&mut out, "ian_submissions_total", "Contributions received, by goal and outcome.", &["goal", "outcome"], "counter");
-        self.http_responses.render(&mut out, "ian_http_responses_total", "HTTP responses by route and status code.", &["route", "status"], "counter");
-        self.evaluation_seconds.render(&mut out, "ian_evaluation_seconds", "Wall time of the evaluation pipeline per contribution.");
-        self.evaluation_fuel.render(&mut out, "ian_evaluation_fuel", "Agent fuel consumed per contribution, all seeds.");
-        self.submit_seconds.render(&mut out, "ian_submit_seconds", "Submission latency from request to durable reply.");
-        self.commit_batch.render(&mut out, "ian_commit_batch_size", "Contributions made durable per store commit.");
-        let _ = writeln!(out, "# HELP ian_queue_depth Contributions waiting for an evaluation worker.\n# TYPE ian_queue_depth gauge\nian_queue_depth {}", self.queue_depth.load(Ordering::Relaxed));
-        let _ = writeln!(out, "# HELP ian_queue_capacity Capacity of the evaluation queue.\n# TYPE ian_queue_capacity gauge\nian_queue_capacity {}", self.queue_capacity.load(Ordering::Relaxed));
-        self.log_size.render(&mut out, "ian_log_size", "Entries in the goal's append-only log.", &["goal"], "gauge");
-        self.tau_txs.render(&mut out, "ian_tau_transactions_total", "Tau transactions sent, by kind and result.", &["kind", "result"], "counter");
-        let _ = writeln!(out, "# HELP ian_tau_pending Tau transactions persisted and waiting to be sent.\n# TYPE ian_tau_pending gauge\nian_tau_pending {}", self.tau_pending.load(Ordering::Relaxed));
+        self.submissions.render(
+            &mut out,
+            "ian_submissions_total",
+            "Contributions received, by goal and outcome.",
+            &["goal", "outcome"],
+            "counter",
+        );
+        self.http_responses.render(
+            &mut out,
+            "ian_http_responses_total",
+            "HTTP responses by route and status code.",
+            &["route", "status"],
+            "counter",
+        );
+        self.evaluation_seconds.render(
+            &mut out,
+            "ian_evaluation_seconds",
+            "Wall time of the evaluation pipeline per contribution.",
+        );
+        self.evaluation_fuel.render(
+            &mut out,
+            "ian_evaluation_fuel",
+            "Agent fuel consumed per contribution, all seeds.",
+        );
+        self.submit_seconds.render(
+            &mut out,
+            "ian_submit_seconds",
+            "Submission latency from request to durable reply.",
+        );
+        self.commit_batch.render(
+            &mut out,
+            "ian_commit_batch_size",
+            "Contributions made durable per store commit.",
+        );
+        let _ = writeln!(
+            out,
+            "# HELP ian_queue_depth Contributions waiting for an evaluation worker.\n# TYPE ian_queue_depth gauge\nian_queue_depth {}",
+            self.queue_depth.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP ian_queue_capacity Capacity of the evaluation queue.\n# TYPE ian_queue_capacity gauge\nian_queue_capacity {}",
+            self.queue_capacity.load(Ordering::Relaxed)
+        );
+        self.log_size.render(
+            &mut out,
+            "ian_log_size",
+            "Entries in the goal's append-only log.",
+            &["goal"],
+            "gauge",
+        );
         out
     }
 }
@@ -196,6 +245,9 @@ mod tests {
         let m = Metrics::default();
         m.submissions.inc(&["g\"1", "accepted"]);
         m.submissions.inc(&["g\"1", "accepted"]);
-        assert!(m.render().contains("ian_submissions_total{goal=\"g\\\"1\",outcome=\"accepted\"} 2\n"));
+        assert!(
+            m.render()
+                .contains("ian_submissions_total{goal=\"g\\\"1\",outcome=\"accepted\"} 2\n")
+        );
     }
 }

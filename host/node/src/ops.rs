@@ -6,7 +6,9 @@ use std::path::Path;
 
 use ed25519_dalek::SigningKey;
 use hyper::Method;
-use ian_core::{AgentPack, Contribution, GoalId, GoalSpec, Metadata, PackFile, ProofBundle, PublicKeyBytes};
+use ian_core::{
+    AgentPack, Contribution, GoalId, GoalSpec, Metadata, PackFile, ProofBundle, PublicKeyBytes,
+};
 use serde_json::{Value, json};
 
 use crate::cli::PackArgs;
@@ -17,7 +19,8 @@ use crate::service::{PublishRequest, SubmitRequest};
 /// Build an `.ianpack` from a component or core module, params and metadata.
 pub fn build_pack(a: &PackArgs) -> Result<Value, CommandError> {
     let wasm = read(&a.wasm)?;
-    let c = ian_componentize::componentize(&wasm).map_err(|e| CommandError::Usage(format!("{}: {e}", a.wasm.display())))?;
+    let c = ian_componentize::componentize(&wasm)
+        .map_err(|e| CommandError::Usage(format!("{}: {e}", a.wasm.display())))?;
     let params = match (&a.params, &a.params_file) {
         (Some(p), _) => p.as_bytes().to_vec(),
         (None, Some(f)) => read(f)?,
@@ -26,17 +29,24 @@ pub fn build_pack(a: &PackArgs) -> Result<Value, CommandError> {
     let mut meta = Vec::new();
     for kv in &a.meta {
         let Some((k, v)) = kv.split_once('=') else {
-            return Err(CommandError::Usage(format!("--meta `{kv}` must be KEY=VALUE")));
+            return Err(CommandError::Usage(format!(
+                "--meta `{kv}` must be KEY=VALUE"
+            )));
         };
         meta.push((k.to_string(), v.to_string()));
     }
-    let metadata = Metadata::new(meta).map_err(|e| CommandError::Usage(format!("metadata: {e}")))?;
+    let metadata =
+        Metadata::new(meta).map_err(|e| CommandError::Usage(format!("metadata: {e}")))?;
     let input = match c.input {
         ian_componentize::InputKind::Component => "component",
         ian_componentize::InputKind::CoreModule => "core module, componentized",
     };
-    let file = PackFile::new(c.bytes, params, metadata).map_err(|e| CommandError::Usage(format!("pack: {e}")))?;
-    std::fs::write(&a.out, file.to_bytes()).map_err(|e| CommandError::File { path: a.out.clone(), message: e.to_string() })?;
+    let file = PackFile::new(c.bytes, params, metadata)
+        .map_err(|e| CommandError::Usage(format!("pack: {e}")))?;
+    std::fs::write(&a.out, file.to_bytes()).map_err(|e| CommandError::File {
+        path: a.out.clone(),
+        message: e.to_string(),
+    })?;
     Ok(json!({
         "file": a.out,
         "pack_hash": file.pack().pack_hash().to_hex(),
@@ -52,16 +62,20 @@ pub fn build_pack(a: &PackArgs) -> Result<Value, CommandError> {
 pub fn read_pack(path: &Path) -> Result<PackFile, CommandError> {
     let bytes = read(path)?;
     if bytes.starts_with(&ian_core::pack::PACK_FILE_MAGIC) {
-        PackFile::from_bytes(&bytes).map_err(|e| CommandError::Usage(format!("{}: {e}", path.display())))
+        PackFile::from_bytes(&bytes)
+            .map_err(|e| CommandError::Usage(format!("{}: {e}", path.display())))
     } else {
-        PackFile::new(bytes, Vec::new(), Metadata::empty()).map_err(|e| CommandError::Usage(format!("{}: {e}", path.display())))
+        PackFile::new(bytes, Vec::new(), Metadata::empty())
+            .map_err(|e| CommandError::Usage(format!("{}: {e}", path.display())))
     }
 }
 
 /// Read a goal file and every component it names into a publish request.
 pub fn publish_request(goal: &Path) -> Result<PublishRequest, CommandError> {
-    let text = String::from_utf8(read(goal)?).map_err(|_| CommandError::Usage(format!("{}: not UTF-8 text", goal.display())))?;
-    let spec = GoalSpec::from_toml(&text).map_err(|e| CommandError::Usage(format!("{}: {e}", goal.display())))?;
+    let text = String::from_utf8(read(goal)?)
+        .map_err(|_| CommandError::Usage(format!("{}: not UTF-8 text", goal.display())))?;
+    let spec = GoalSpec::from_toml(&text)
+        .map_err(|e| CommandError::Usage(format!("{}: {e}", goal.display())))?;
     let base = goal.parent().unwrap_or(Path::new("."));
     let mut components = BTreeMap::new();
     let mut paths = vec![spec.harness.component.clone()];
@@ -70,11 +84,17 @@ pub fn publish_request(goal: &Path) -> Result<PublishRequest, CommandError> {
         let full = base.join(&p);
         let bytes = std::fs::read(&full).map_err(|e| CommandError::File {
             path: full.clone(),
-            message: format!("{e} (named in {}; run scripts/build-guests.sh to build the components)", goal.display()),
+            message: format!(
+                "{e} (named in {}; run scripts/build-guests.sh to build the components)",
+                goal.display()
+            ),
         })?;
         components.insert(p, b64(&bytes));
     }
-    Ok(PublishRequest { goal_toml: text, components })
+    Ok(PublishRequest {
+        goal_toml: text,
+        components,
+    })
 }
 
 /// Result of a submission that reached the pipeline.
@@ -102,9 +122,20 @@ pub async fn pow_bits(client: &Client, goal: &str) -> Result<u32, ClientError> {
 }
 
 /// Sign a contribution for `goal` with `key`.
-pub fn sign(goal: &str, pack: AgentPack, nonce: u64, key: &SigningKey) -> Result<Contribution, CommandError> {
+pub fn sign(
+    goal: &str,
+    pack: AgentPack,
+    nonce: u64,
+    key: &SigningKey,
+) -> Result<Contribution, CommandError> {
     let goal_id = GoalId::new(goal).map_err(|e| CommandError::Usage(format!("goal id: {e}")))?;
-    Ok(Contribution::sign(goal_id, pack, ProofBundle::empty(), nonce, key))
+    Ok(Contribution::sign(
+        goal_id,
+        pack,
+        ProofBundle::empty(),
+        nonce,
+        key,
+    ))
 }
 
 /// The digest proof-of-work binds to: SHA-256 of the signed message.
@@ -113,17 +144,34 @@ pub fn contribution_digest(c: &Contribution) -> [u8; 32] {
 }
 
 /// Build the request body for a signed contribution (solving any work).
-pub fn submit_request(goal: &str, c: Contribution, code: Option<&[u8]>, bits: u32) -> SubmitRequest {
+pub fn submit_request(
+    goal: &str,
+    c: Contribution,
+    code: Option<&[u8]>,
+    bits: u32,
+) -> SubmitRequest {
     let pow_nonce = (bits > 0).then(|| crate::pow::solve(goal, &contribution_digest(&c), bits));
-    SubmitRequest { contribution: c, code: code.map(b64), pow_nonce }
+    SubmitRequest {
+        contribution: c,
+        code: code.map(b64),
+        pow_nonce,
+    }
 }
 
 /// Sign and submit a pack file's bytes.
-pub async fn submit(client: &Client, goal: &str, pack_file: &[u8], key: &SigningKey, with_code: bool) -> Result<SubmitOutcome, CommandError> {
+pub async fn submit(
+    client: &Client,
+    goal: &str,
+    pack_file: &[u8],
+    key: &SigningKey,
+    with_code: bool,
+) -> Result<SubmitOutcome, CommandError> {
     let file = if pack_file.starts_with(&ian_core::pack::PACK_FILE_MAGIC) {
-        PackFile::from_bytes(pack_file).map_err(|e| CommandError::Usage(format!("pack file: {e}")))?
+        PackFile::from_bytes(pack_file)
+            .map_err(|e| CommandError::Usage(format!("pack file: {e}")))?
     } else {
-        PackFile::new(pack_file.to_vec(), Vec::new(), Metadata::empty()).map_err(|e| CommandError::Usage(format!("pack: {e}")))?
+        PackFile::new(pack_file.to_vec(), Vec::new(), Metadata::empty())
+            .map_err(|e| CommandError::Usage(format!("pack: {e}")))?
     };
     let bits = pow_bits(client, goal).await?;
     let (pack, code) = file.into_parts();
@@ -133,30 +181,59 @@ pub async fn submit(client: &Client, goal: &str, pack_file: &[u8], key: &Signing
 }
 
 /// POST a submission and sort the answer into accepted / rejected / error.
-pub async fn post_submission(client: &Client, goal: &str, req: &SubmitRequest) -> Result<SubmitOutcome, CommandError> {
+pub async fn post_submission(
+    client: &Client,
+    goal: &str,
+    req: &SubmitRequest,
+) -> Result<SubmitOutcome, CommandError> {
     let body = serde_json::to_vec(req).expect("serializable");
-    let r = client.raw(Method::POST, &format!("/api/v1/goals/{goal}/contributions"), Some(body)).await?;
+    let r = client
+        .raw(
+            Method::POST,
+            &format!("/api/v1/goals/{goal}/contributions"),
+            Some(body),
+        )
+        .await?;
     if r.status.is_success() {
-        let v: Value = serde_json::from_slice(&r.body).map_err(|e| ClientError::Decode { status: r.status.as_u16(), message: e.to_string() })?;
+        let v: Value = serde_json::from_slice(&r.body).map_err(|e| ClientError::Decode {
+            status: r.status.as_u16(),
+            message: e.to_string(),
+        })?;
         return Ok(SubmitOutcome::Accepted(v));
     }
     if r.status.as_u16() == 422 || r.status.as_u16() == 409 {
-        let v: Value = serde_json::from_slice(&r.body).map_err(|e| ClientError::Decode { status: r.status.as_u16(), message: e.to_string() })?;
+        let v: Value = serde_json::from_slice(&r.body).map_err(|e| ClientError::Decode {
+            status: r.status.as_u16(),
+            message: e.to_string(),
+        })?;
         return Ok(SubmitOutcome::Rejected(v));
     }
-    Err(crate::client::decode::<Value>(r).err().map(CommandError::from).unwrap_or_else(|| CommandError::Usage("unexpected reply".into())))
+    Err(crate::client::decode::<Value>(r)
+        .err()
+        .map(CommandError::from)
+        .unwrap_or_else(|| CommandError::Usage("unexpected reply".into())))
 }
 
 /// Verify a receipt file offline. Accepts a bare receipt or a submit reply
 /// holding one. `node_key` is hex or a file holding hex.
 pub fn verify_receipt_file(path: &Path, node_key: &str) -> Result<Value, CommandError> {
     let bytes = read(path)?;
-    let v: Value = serde_json::from_slice(&bytes).map_err(|e| CommandError::Usage(format!("{}: not JSON: {e}", path.display())))?;
-    let receipt_v = if v.get("receipt").is_some() { v["receipt"].clone() } else { v };
-    let receipt: ian_core::checkpoint::Receipt =
-        serde_json::from_value(receipt_v).map_err(|e| CommandError::Usage(format!("{}: not a receipt: {e}", path.display())))?;
-    let key_text = if Path::new(node_key).is_file() { crate::keyfile::read_secret(Path::new(node_key))? } else { node_key.trim().to_string() };
-    let key = PublicKeyBytes::from_hex(&key_text).map_err(|e| CommandError::Usage(format!("node key: {e}")))?;
+    let v: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| CommandError::Usage(format!("{}: not JSON: {e}", path.display())))?;
+    let receipt_v = if v.get("receipt").is_some() {
+        v["receipt"].clone()
+    } else {
+        v
+    };
+    let receipt: ian_core::checkpoint::Receipt = serde_json::from_value(receipt_v)
+        .map_err(|e| CommandError::Usage(format!("{}: not a receipt: {e}", path.display())))?;
+    let key_text = if Path::new(node_key).is_file() {
+        crate::keyfile::read_secret(Path::new(node_key))?
+    } else {
+        node_key.trim().to_string()
+    };
+    let key = PublicKeyBytes::from_hex(&key_text)
+        .map_err(|e| CommandError::Usage(format!("node key: {e}")))?;
     let cp = &receipt.checkpoint.checkpoint;
     let base = json!({
         "goal": receipt.entry.goal_id.as_str(),
@@ -186,7 +263,9 @@ fn f(v: &Value) -> String {
 }
 
 fn short(v: &Value) -> String {
-    v.as_str().map(|s| s.chars().take(12).collect()).unwrap_or_default()
+    v.as_str()
+        .map(|s| s.chars().take(12).collect())
+        .unwrap_or_default()
 }
 
 /// Human text for an accepted submission.
@@ -211,19 +290,33 @@ pub fn render_accepted(v: &Value) -> String {
 /// Human text for goal or node status.
 pub fn render_status(v: &Value) -> String {
     let mut o = String::new();
-    let goals: Vec<Value> = if v.get("goals").is_some() { v["goals"].as_array().cloned().unwrap_or_default() } else { vec![v.clone()] };
+    let goals: Vec<Value> = if v.get("goals").is_some() {
+        v["goals"].as_array().cloned().unwrap_or_default()
+    } else {
+        vec![v.clone()]
+    };
     if let Some(n) = v.get("node") {
-        let _ = writeln!(o, "node key {}  ({}, {})", n["public_key"].as_str().unwrap_or(""), n["engine_version"].as_str().unwrap_or(""), n["abi_version"].as_str().unwrap_or(""));
+        let _ = writeln!(
+            o,
+            "node key {}  ({}, {})",
+            n["public_key"].as_str().unwrap_or(""),
+            n["engine_version"].as_str().unwrap_or(""),
+            n["abi_version"].as_str().unwrap_or("")
+        );
     }
-    let _ = writeln!(o, "{:<24} {:>8} {:>9} {:>9}  {}", "GOAL", "ENTRIES", "ACCEPTED", "REJECTED", "ROOT");
+    let _ = writeln!(
+        o,
+        "{:<24} {:>8} {:>9} {:>9}  ROOT",
+        "GOAL", "ENTRIES", "ACCEPTED", "REJECTED"
+    );
     for g in goals {
         let _ = writeln!(
             o,
             "{:<24} {:>8} {:>9} {:>9}  {}",
             g["id"].as_str().unwrap_or(""),
-            g["log_size"],
-            g["accepted"],
-            g["rejected"],
+            g["log_size"].to_string(),
+            g["accepted"].to_string(),
+            g["rejected"].to_string(),
             g["root"].as_str().unwrap_or("-")
         );
     }
@@ -233,14 +326,24 @@ pub fn render_status(v: &Value) -> String {
 /// Human text for a leaderboard.
 pub fn render_leaderboard(v: &Value) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "goal {} — top {} (ranking: {})", v["goal"].as_str().unwrap_or(""), v["top"].as_array().map_or(0, |a| a.len()), v["ranking"].as_str().unwrap_or(""));
-    let _ = writeln!(o, "{:>4} {:>6}  {:<20} {:<12} {:>12} {:>12} {:>12} {:>12}", "RANK", "INDEX", "AGENT", "PACK", "REWARD", "RISK", "COMPLEXITY", "SCORE");
+    let _ = writeln!(
+        o,
+        "goal {} — top {} (ranking: {})",
+        v["goal"].as_str().unwrap_or(""),
+        v["top"].as_array().map_or(0, |a| a.len()),
+        v["ranking"].as_str().unwrap_or("")
+    );
+    let _ = writeln!(
+        o,
+        "{:>4} {:>6}  {:<22} {:<12} {:>12} {:>12} {:>12} {:>12}",
+        "RANK", "INDEX", "AGENT", "PACK", "REWARD", "RISK", "COMPLEXITY", "SCORE"
+    );
     for (i, r) in v["top"].as_array().into_iter().flatten().enumerate() {
         let _ = writeln!(
             o,
-            "{:>4} {:>6}  {:<20} {:<12} {:>12} {:>12} {:>12} {:>12}",
+            "{:>4} {:>6}  {:<22} {:<12} {:>12} {:>12} {:>12} {:>12}",
             i + 1,
-            r["log_index"],
+            r["log_index"].to_string(),
             r["name"].as_str().unwrap_or(""),
             short(&r["pack_hash"]),
             f(&r["metrics"]["reward"]),
@@ -250,12 +353,26 @@ pub fn render_leaderboard(v: &Value) -> String {
         );
     }
     if let Some(p) = v["pareto"].as_array().filter(|p| !p.is_empty()) {
-        let _ = writeln!(o, "Pareto frontier: {} member(s): {}", p.len(), p.iter().map(|m| format!("#{}", m["log_index"])).collect::<Vec<_>>().join(" "));
+        let _ = writeln!(
+            o,
+            "Pareto frontier: {} member(s): {}",
+            p.len(),
+            p.iter()
+                .map(|m| format!("#{}", m["log_index"]))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
     }
     if let Some(rs) = v["rejections"].as_array().filter(|r| !r.is_empty()) {
         let _ = writeln!(o, "recent rejections:");
         for r in rs {
-            let _ = writeln!(o, "  {:<24} {:<26} {}", r["name"].as_str().unwrap_or(""), r["code"].as_str().unwrap_or(""), r["detail"].as_str().unwrap_or(""));
+            let _ = writeln!(
+                o,
+                "  {:<24} {:<26} {}",
+                r["name"].as_str().unwrap_or(""),
+                r["code"].as_str().unwrap_or(""),
+                r["detail"].as_str().unwrap_or("")
+            );
         }
     }
     o.trim_end().to_string()
@@ -264,12 +381,16 @@ pub fn render_leaderboard(v: &Value) -> String {
 /// Human text for a log range.
 pub fn render_log(v: &Value) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "{:>6}  {:<12} {:<12} {:>12} {:>12} {:>12}", "INDEX", "PACK", "CONTRIBUTOR", "REWARD", "RISK", "SCORE");
+    let _ = writeln!(
+        o,
+        "{:>6}  {:<12} {:<12} {:>12} {:>12} {:>12}",
+        "INDEX", "PACK", "CONTRIBUTOR", "REWARD", "RISK", "SCORE"
+    );
     for e in v["entries"].as_array().into_iter().flatten() {
         let _ = writeln!(
             o,
             "{:>6}  {:<12} {:<12} {:>12} {:>12} {:>12}",
-            e["log_index"],
+            e["log_index"].to_string(),
             short(&e["pack_hash"]),
             short(&e["contributor"]),
             f(&e["metrics"]["reward"]),
@@ -281,7 +402,9 @@ pub fn render_log(v: &Value) -> String {
     o
 }
 
-fn run_on_eval_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, CommandError> {
+fn run_on_eval_thread<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, CommandError> {
     std::thread::Builder::new()
         .name("ian-eval-local".into())
         .stack_size(crate::config::Config::defaults().limits.worker_stack_bytes as usize)
@@ -292,15 +415,23 @@ fn run_on_eval_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static)
 }
 
 /// Resolve a goal file and read its components (paths relative to the file).
-pub fn load_goal_file(goal: &Path) -> Result<(ian_core::GoalManifest, BTreeMap<ian_core::Hash32, Vec<u8>>), CommandError> {
+pub fn load_goal_file(
+    goal: &Path,
+) -> Result<(ian_core::GoalManifest, BTreeMap<ian_core::Hash32, Vec<u8>>), CommandError> {
     let req = publish_request(goal)?;
-    let spec = GoalSpec::from_toml(&req.goal_toml).map_err(|e| CommandError::Usage(format!("{}: {e}", goal.display())))?;
+    let spec = GoalSpec::from_toml(&req.goal_toml)
+        .map_err(|e| CommandError::Usage(format!("{}: {e}", goal.display())))?;
     if spec.harness.dataset.is_some() {
-        return Err(CommandError::Usage(format!("{}: goals with a dataset directory are not supported by this command", goal.display())));
+        return Err(CommandError::Usage(format!(
+            "{}: goals with a dataset directory are not supported by this command",
+            goal.display()
+        )));
     }
     let dec = |p: &str| -> Vec<u8> {
         use base64::Engine as _;
-        base64::engine::general_purpose::STANDARD.decode(&req.components[p]).unwrap_or_default()
+        base64::engine::general_purpose::STANDARD
+            .decode(&req.components[p])
+            .unwrap_or_default()
     };
     let harness = dec(&spec.harness.component);
     let invs: Vec<Vec<u8>> = spec.invariants.iter().map(|i| dec(&i.component)).collect();
@@ -309,7 +440,9 @@ pub fn load_goal_file(goal: &Path) -> Result<(ian_core::GoalManifest, BTreeMap<i
         invariants: invs.iter().map(|b| ian_core::sha256(b)).collect(),
         dataset: None,
     };
-    let manifest = spec.resolve(&resolved).map_err(|e| CommandError::Usage(format!("{}: {e}", goal.display())))?;
+    let manifest = spec
+        .resolve(&resolved)
+        .map_err(|e| CommandError::Usage(format!("{}: {e}", goal.display())))?;
     let mut blobs = BTreeMap::new();
     blobs.insert(resolved.harness, harness);
     for (h, b) in resolved.invariants.iter().zip(invs) {
@@ -326,20 +459,53 @@ pub fn eval_local(goal: &Path, pack: &Path, progress: bool) -> Result<Value, Com
     run_on_eval_thread(move || eval_manifest(manifest, blobs, file, progress))?
 }
 
-fn eval_manifest(manifest: ian_core::GoalManifest, blobs: BTreeMap<ian_core::Hash32, Vec<u8>>, file: PackFile, progress: bool) -> Result<Value, CommandError> {
+fn eval_manifest(
+    manifest: ian_core::GoalManifest,
+    blobs: BTreeMap<ian_core::Hash32, Vec<u8>>,
+    file: PackFile,
+    progress: bool,
+) -> Result<Value, CommandError> {
     use crate::commands::{progress as note, progress_done};
-    let judge = crate::judge::Judge::new(crate::config::Config::defaults().limits.worker_stack_bytes as usize).map_err(CommandError::Usage)?;
+    let judge = crate::judge::Judge::new(
+        crate::config::Config::defaults().limits.worker_stack_bytes as usize,
+    )
+    .map_err(CommandError::Usage)?;
     let t = note(progress, "compiling goal harness and invariants");
-    let loaded = judge.load_goal(&manifest, &|h| blobs.get(&h).cloned()).map_err(|e| CommandError::Usage(format!("goal components: {e}")))?;
+    let loaded = judge
+        .load_goal(&manifest, &|h| blobs.get(&h).cloned())
+        .map_err(|e| CommandError::Usage(format!("goal components: {e}")))?;
     progress_done(progress, t, "goal components ready");
     let (pack, code) = file.into_parts();
-    let t = note(progress, &format!("evaluating pack over {} seed(s)", manifest.harness.seeds.len()));
-    let pre = judge.precompute(&loaded, &manifest, &pack, crate::judge::CodeSource::Bytes(&code));
+    let t = note(
+        progress,
+        &format!(
+            "evaluating pack over {} seed(s)",
+            manifest.harness.seeds.len()
+        ),
+    );
+    let pre = judge.precompute(
+        &loaded,
+        &manifest,
+        &pack,
+        crate::judge::CodeSource::Bytes(&code),
+    );
     progress_done(progress, t, "evaluation finished");
     let key = SigningKey::from_bytes(&crate::keyfile::random32());
-    let c = Contribution::sign(manifest.id.clone(), pack.clone(), ProofBundle::empty(), 1, &key);
+    let c = Contribution::sign(
+        manifest.id.clone(),
+        pack.clone(),
+        ProofBundle::empty(),
+        1,
+        &key,
+    );
     let mut state = ian_core::pipeline::GoalState::new(manifest.clone());
-    let outcome = state.process(&c, &pre, &pre, &ian_core::StandardProofVerifier, nonce_now() / 1000);
+    let outcome = state.process(
+        &c,
+        &pre,
+        &pre,
+        &ian_core::StandardProofVerifier,
+        nonce_now() / 1000,
+    );
     let mut seeds = Vec::new();
     let mut all_steps: Vec<u64> = Vec::new();
     for r in &pre.runs {
@@ -399,20 +565,50 @@ pub fn render_eval(v: &Value) -> String {
     if verdict == "accepted" {
         let _ = writeln!(o, "verdict   ACCEPTED (score {})", f(&v["score"]));
     } else {
-        let _ = writeln!(o, "verdict   REJECTED: {} at step {}", v["reason"].as_str().unwrap_or(""), v["step"].as_str().unwrap_or(""));
+        let _ = writeln!(
+            o,
+            "verdict   REJECTED: {} at step {}",
+            v["reason"].as_str().unwrap_or(""),
+            v["step"].as_str().unwrap_or("")
+        );
         let _ = writeln!(o, "reason    {}", v["message"].as_str().unwrap_or(""));
     }
     if v["metrics"].is_object() {
         let m = &v["metrics"];
-        let _ = writeln!(o, "metrics   reward {}  risk {}  complexity {}", f(&m["reward"]), f(&m["risk"]), f(&m["complexity"]));
+        let _ = writeln!(
+            o,
+            "metrics   reward {}  risk {}  complexity {}",
+            f(&m["reward"]),
+            f(&m["risk"]),
+            f(&m["complexity"])
+        );
     }
-    let _ = writeln!(o, "{:>6} {:>8} {:>8} {:>14} {:>14}", "SEED", "OUTCOME", "STEPS", "AGENT FUEL", "HARNESS FUEL");
+    let _ = writeln!(
+        o,
+        "{:>6} {:>8} {:>8} {:>14} {:>14}",
+        "SEED", "OUTCOME", "STEPS", "AGENT FUEL", "HARNESS FUEL"
+    );
     for s in v["seeds"].as_array().into_iter().flatten() {
-        let _ = writeln!(o, "{:>6} {:>8} {:>8} {:>14} {:>14}", s["seed"], s["outcome"].as_str().unwrap_or(""), s["steps"], s["agent_fuel"], s["harness_fuel"]);
+        let _ = writeln!(
+            o,
+            "{:>6} {:>8} {:>8} {:>14} {:>14}",
+            s["seed"].to_string(),
+            s["outcome"].as_str().unwrap_or(""),
+            s["steps"].to_string(),
+            s["agent_fuel"].to_string(),
+            s["harness_fuel"].to_string()
+        );
     }
     if v["fuel_per_step"].is_object() {
         let p = &v["fuel_per_step"];
-        let _ = writeln!(o, "fuel/step min {}  mean {}  max {}  over {} steps", p["min"], f(&p["mean"]), p["max"], p["steps"]);
+        let _ = writeln!(
+            o,
+            "fuel/step min {}  mean {}  max {}  over {} steps",
+            p["min"],
+            f(&p["mean"]),
+            p["max"],
+            p["steps"]
+        );
     }
     let _ = write!(o, "fuel total {}", v["fuel_total"]);
     o
@@ -420,22 +616,39 @@ pub fn render_eval(v: &Value) -> String {
 
 /// `ian-host replay`: fetch the goal, the entry, its pack and code from the
 /// node, re-evaluate locally and compare the bits.
-pub async fn replay(client: &Client, goal: &str, index: u64, progress: bool) -> Result<Value, CommandError> {
-    let man: Value = client.get(&format!("/api/v1/goals/{goal}/manifest")).await?;
-    let manifest: ian_core::GoalManifest = serde_json::from_value(man["manifest"].clone()).map_err(|e| CommandError::Usage(format!("manifest: {e}")))?;
-    let log: Value = client.get(&format!("/api/v1/goals/{goal}/log?start={index}&limit=1")).await?;
-    let entry: ian_core::LogEntry = serde_json::from_value(log["entries"][0].clone()).map_err(|_| CommandError::Usage(format!("goal {goal} has no entry {index}")))?;
-    let pack: AgentPack = client.get(&format!("/api/v1/packs/{}", entry.pack_hash.to_hex())).await?;
+pub async fn replay(
+    client: &Client,
+    goal: &str,
+    index: u64,
+    progress: bool,
+) -> Result<Value, CommandError> {
+    let man: Value = client
+        .get(&format!("/api/v1/goals/{goal}/manifest"))
+        .await?;
+    let manifest: ian_core::GoalManifest = serde_json::from_value(man["manifest"].clone())
+        .map_err(|e| CommandError::Usage(format!("manifest: {e}")))?;
+    let log: Value = client
+        .get(&format!("/api/v1/goals/{goal}/log?start={index}&limit=1"))
+        .await?;
+    let entry: ian_core::LogEntry = serde_json::from_value(log["entries"][0].clone())
+        .map_err(|_| CommandError::Usage(format!("goal {goal} has no entry {index}")))?;
+    let pack: AgentPack = client
+        .get(&format!("/api/v1/packs/{}", entry.pack_hash.to_hex()))
+        .await?;
     let mut hashes = vec![manifest.harness.component, pack.code_hash()];
     hashes.extend(manifest.invariants.iter().map(|i| i.component));
     let mut blobs = BTreeMap::new();
     for h in hashes {
-        let r = client.raw(Method::GET, &format!("/api/v1/blobs/{}", h.to_hex()), None).await?;
+        let r = client
+            .raw(Method::GET, &format!("/api/v1/blobs/{}", h.to_hex()), None)
+            .await?;
         if !r.status.is_success() {
             return Err(CommandError::Usage(format!("node does not serve blob {h}")));
         }
         if ian_core::sha256(&r.body) != h {
-            return Err(CommandError::Usage(format!("blob {h} from the node does not hash to its name")));
+            return Err(CommandError::Usage(format!(
+                "blob {h} from the node does not hash to its name"
+            )));
         }
         blobs.insert(h, r.body.to_vec());
     }
@@ -443,12 +656,22 @@ pub async fn replay(client: &Client, goal: &str, index: u64, progress: bool) -> 
     let e2 = entry.clone();
     let v = run_on_eval_thread(move || -> Result<Value, CommandError> {
         use crate::commands::{progress as note, progress_done};
-        let judge = crate::judge::Judge::new(crate::config::Config::defaults().limits.worker_stack_bytes as usize).map_err(CommandError::Usage)?;
+        let judge = crate::judge::Judge::new(
+            crate::config::Config::defaults().limits.worker_stack_bytes as usize,
+        )
+        .map_err(CommandError::Usage)?;
         let t = note(progress, "compiling goal and agent");
-        let loaded = judge.load_goal(&manifest, &|h| blobs.get(&h).cloned()).map_err(CommandError::Usage)?;
+        let loaded = judge
+            .load_goal(&manifest, &|h| blobs.get(&h).cloned())
+            .map_err(CommandError::Usage)?;
         progress_done(progress, t, "compiled");
         let t = note(progress, "re-evaluating");
-        let pre = judge.precompute(&loaded, &manifest, &pack, crate::judge::CodeSource::Bytes(&code));
+        let pre = judge.precompute(
+            &loaded,
+            &manifest,
+            &pack,
+            crate::judge::CodeSource::Bytes(&code),
+        );
         progress_done(progress, t, "re-evaluated");
         let mut diffs = Vec::new();
         match pre.evaluation_result() {
@@ -503,6 +726,11 @@ pub fn render_replay(v: &Value) -> String {
             v["fuel_used"]
         )
     } else {
-        format!("replay of {} entry #{}: MISMATCH {}", v["goal"].as_str().unwrap_or(""), v["index"], v["differences"])
+        format!(
+            "replay of {} entry #{}: MISMATCH {}",
+            v["goal"].as_str().unwrap_or(""),
+            v["index"],
+            v["differences"]
+        )
     }
 }

@@ -44,7 +44,9 @@ pub fn check(goal: &str, digest: &[u8; 32], nonce: u64, bits: u32) -> bool {
 
 /// Find a nonce (contributor side). Expected work: 2^bits hashes.
 pub fn solve(goal: &str, digest: &[u8; 32], bits: u32) -> u64 {
-    (0u64..).find(|n| check(goal, digest, *n, bits)).expect("a nonce exists")
+    (0u64..)
+        .find(|n| check(goal, digest, *n, bits))
+        .expect("a nonce exists")
 }
 
 #[cfg(test)]
@@ -78,5 +80,5 @@ mod tests {
             hex::encode(work_hash("trading-v1", &[0u8; 32], 0)),
             "70b333bff4221b2aabbd9fa0292bc6b0db479cec8dc12eb9efe2e1d2eca7fa43"
         );
-}
+    }
 }

@@ -30,7 +30,12 @@ pub struct RateLimiter<K> {
 impl<K: Hash + Eq + Clone> RateLimiter<K> {
     /// `rate` tokens per second, at most `burst` stored, at most `cap` keys.
     pub fn new(rate: f64, burst: u64, cap: usize) -> Self {
-        RateLimiter { rate, burst: burst as f64, cap: cap.max(1), inner: Mutex::new(HashMap::new()) }
+        RateLimiter {
+            rate,
+            burst: burst as f64,
+            cap: cap.max(1),
+            inner: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Take one token for `key` at time `now`. `Err(secs)` = retry after.
@@ -39,7 +44,10 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         if !map.contains_key(key) && map.len() >= self.cap {
             self.evict(&mut map, now);
         }
-        let b = map.entry(key.clone()).or_insert(Bucket { tokens: self.burst, last: now });
+        let b = map.entry(key.clone()).or_insert(Bucket {
+            tokens: self.burst,
+            last: now,
+        });
         let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
         b.tokens = (b.tokens + elapsed * self.rate).min(self.burst);
         b.last = now;
@@ -69,11 +77,16 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
 
     fn evict(&self, map: &mut HashMap<K, Bucket>, now: Instant) {
         let (rate, burst) = (self.rate, self.burst);
-        map.retain(|_, b| b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate < burst);
-        if map.len() >= self.cap {
-            if let Some(oldest) = map.iter().min_by_key(|(_, b)| b.last).map(|(k, _)| k.clone()) {
-                map.remove(&oldest);
-            }
+        map.retain(|_, b| {
+            b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate < burst
+        });
+        if map.len() >= self.cap
+            && let Some(oldest) = map
+                .iter()
+                .min_by_key(|(_, b)| b.last)
+                .map(|(k, _)| k.clone())
+        {
+            map.remove(&oldest);
         }
     }
 }

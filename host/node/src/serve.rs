@@ -18,7 +18,11 @@ use crate::telemetry::{self, LogFormat};
 /// Load the configuration for `serve`: file, then env, then flags.
 pub fn load_config(a: &ServeArgs) -> Result<Config, CommandError> {
     let text = match &a.config {
-        Some(p) => Some((p.clone(), String::from_utf8(crate::commands::read(p)?).map_err(|_| CommandError::Usage(format!("{}: not UTF-8", p.display())))?)),
+        Some(p) => Some((
+            p.clone(),
+            String::from_utf8(crate::commands::read(p)?)
+                .map_err(|_| CommandError::Usage(format!("{}: not UTF-8", p.display())))?,
+        )),
         None => None,
     };
     let listen = a.listen.clone();
@@ -30,13 +34,20 @@ pub fn load_config(a: &ServeArgs) -> Result<Config, CommandError> {
             _ => std::env::var(k).ok(),
         }
     };
-    Ok(Config::build(text.as_ref().map(|(p, t)| (p.as_path(), t.as_str())), &lookup)?)
+    Ok(Config::build(
+        text.as_ref().map(|(p, t)| (p.as_path(), t.as_str())),
+        &lookup,
+    )?)
 }
 
 /// Run the node in the foreground.
 pub fn run(a: ServeArgs, cli_format: LogFormat) -> Result<i32, CommandError> {
     let cfg = load_config(&a)?;
-    let format = if cfg.log.format == "json" { LogFormat::Json } else { cli_format };
+    let format = if cfg.log.format == "json" {
+        LogFormat::Json
+    } else {
+        cli_format
+    };
     telemetry::init(format, &cfg.log.filter);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -54,24 +65,44 @@ pub async fn serve(cfg: Config) -> Result<(), NodeError> {
     let node = tokio::task::spawn_blocking(move || Node::open(cfg))
         .await
         .map_err(|e| NodeError::Sandbox(format!("startup task failed: {e}")))??;
+    if node.config().tau_enabled() {
+        let wiring = crate::tau_wiring::BridgeWiring::start(&node).map_err(NodeError::Tau)?;
+        node.set_tau(wiring);
+        info!(endpoint = %node.config().tau.endpoint, "Tau commitments enabled");
+    }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| NodeError::Listen { addr: addr.to_string(), message: e.to_string() })?;
-    let local = listener.local_addr().map_err(|e| NodeError::Listen { addr: addr.to_string(), message: e.to_string() })?;
+        .map_err(|e| NodeError::Listen {
+            addr: addr.to_string(),
+            message: e.to_string(),
+        })?;
+    let local = listener.local_addr().map_err(|e| NodeError::Listen {
+        addr: addr.to_string(),
+        message: e.to_string(),
+    })?;
     // Tools (and scripts/demo.sh) find a node started on port 0 here.
     let addr_file = node.data_dir().join("node.addr");
-    std::fs::write(&addr_file, format!("http://{local}\n")).map_err(|e| NodeError::DataDir { path: addr_file.clone(), message: e.to_string() })?;
+    std::fs::write(&addr_file, format!("http://{local}\n")).map_err(|e| NodeError::DataDir {
+        path: addr_file.clone(),
+        message: e.to_string(),
+    })?;
     info!(addr = %local, public_key = %node.public_key().to_hex(), goals = node.goal_count(), "node serving");
     let router = app(AppState::new(node.clone()));
-    let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal());
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal());
     let result = server.await;
     info!("HTTP stopped; draining queued contributions");
     let n: Arc<Node> = node.clone();
     let _ = tokio::task::spawn_blocking(move || n.shutdown(grace)).await;
     let _ = std::fs::remove_file(&addr_file);
     info!("node stopped cleanly");
-    result.map_err(|e| NodeError::Listen { addr: local.to_string(), message: e.to_string() })
+    result.map_err(|e| NodeError::Listen {
+        addr: local.to_string(),
+        message: e.to_string(),
+    })
 }
 
 async fn shutdown_signal() {

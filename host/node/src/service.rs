@@ -32,7 +32,10 @@ use ed25519_dalek::SigningKey;
 use ian_core::checkpoint::{Receipt, SignedCheckpoint};
 use ian_core::goal::ResolvedComponents;
 use ian_core::pipeline::{GoalState, Rejection, VerifiedContribution};
-use ian_core::{AgentPack, Contribution, GoalManifest, GoalSpec, Hash32, LogEntry, PublicKeyBytes, StandardProofVerifier};
+use ian_core::{
+    AgentPack, Contribution, GoalManifest, GoalSpec, Hash32, LogEntry, PublicKeyBytes,
+    StandardProofVerifier,
+};
 use ian_store::{Store, StoreConfig, StoreError, Ticket};
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
@@ -219,7 +222,10 @@ pub struct Node {
 }
 
 fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn goal_missing(goal: &str) -> ApiError {
@@ -228,7 +234,12 @@ fn goal_missing(goal: &str) -> ApiError {
 }
 
 fn parse_hash(s: &str) -> Result<Hash32, ApiError> {
-    Hash32::from_hex(s).map_err(|_| ApiError::bad_request("invalid_hash", "expected a SHA-256 hash as 64 lowercase hex digits"))
+    Hash32::from_hex(s).map_err(|_| {
+        ApiError::bad_request(
+            "invalid_hash",
+            "expected a SHA-256 hash as 64 lowercase hex digits",
+        )
+    })
 }
 
 impl Node {
@@ -237,7 +248,10 @@ impl Node {
     /// checkpoints) and start the workers.
     pub fn open(cfg: Config) -> Result<Arc<Node>, NodeError> {
         let data_dir = cfg.server.data_dir.clone();
-        std::fs::create_dir_all(&data_dir).map_err(|e| NodeError::DataDir { path: data_dir.clone(), message: e.to_string() })?;
+        std::fs::create_dir_all(&data_dir).map_err(|e| NodeError::DataDir {
+            path: data_dir.clone(),
+            message: e.to_string(),
+        })?;
         let signing = crate::keyfile::load_or_create_signing_key(&data_dir.join("node.key"))?;
         let public = PublicKeyBytes::of(&signing);
         let operator_key = if cfg.server.operator_key.is_empty() {
@@ -252,13 +266,21 @@ impl Node {
         };
         let store_cfg = StoreConfig::from_env()?;
         let store = Arc::new(Store::open_with(data_dir.join("ian.redb"), store_cfg)?);
-        let judge = Arc::new(Judge::new(cfg.limits.worker_stack_bytes as usize).map_err(NodeError::Sandbox)?);
+        let judge = Arc::new(
+            Judge::new(cfg.limits.worker_stack_bytes as usize).map_err(NodeError::Sandbox)?,
+        );
         let metrics = Arc::new(Metrics::default());
-        metrics.queue_capacity.store(cfg.limits.queue_capacity, Ordering::Relaxed);
+        metrics
+            .queue_capacity
+            .store(cfg.limits.queue_capacity, Ordering::Relaxed);
         let (tx, rx) = bounded::<Job>(cfg.limits.queue_capacity as usize);
         let l = &cfg.limits;
         let node = Arc::new(Node {
-            contributor_limiter: RateLimiter::new(l.contributor_rate_per_sec, l.contributor_burst, l.rate_table_entries as usize),
+            contributor_limiter: RateLimiter::new(
+                l.contributor_rate_per_sec,
+                l.contributor_burst,
+                l.rate_table_entries as usize,
+            ),
             data_dir,
             store,
             signing,
@@ -286,9 +308,15 @@ impl Node {
         let snap = self.store.snapshot()?;
         for g in snap.goals()? {
             let id = g.goal.clone();
-            let bad = |m: String| NodeError::Replay { goal: id.clone(), message: m };
-            let spec = snap.goal_spec(&id)?.ok_or_else(|| bad("goal listed without a spec".into()))?;
-            let manifest = GoalManifest::from_canonical_bytes(&spec).map_err(|e| bad(format!("manifest: {e}")))?;
+            let bad = |m: String| NodeError::Replay {
+                goal: id.clone(),
+                message: m,
+            };
+            let spec = snap
+                .goal_spec(&id)?
+                .ok_or_else(|| bad("goal listed without a spec".into()))?;
+            let manifest = GoalManifest::from_canonical_bytes(&spec)
+                .map_err(|e| bad(format!("manifest: {e}")))?;
             let toml_text = snap
                 .meta(&format!("goal-toml/{id}"))?
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -303,9 +331,12 @@ impl Node {
             let mut names = BTreeMap::new();
             for item in snap.entries(&id, 0..size)? {
                 let (_, bytes) = item?;
-                let entry = LogEntry::from_canonical_bytes(&bytes).map_err(|e| bad(format!("entry decode: {e}")))?;
+                let entry = LogEntry::from_canonical_bytes(&bytes)
+                    .map_err(|e| bad(format!("entry decode: {e}")))?;
                 state.apply(&entry).map_err(|e| bad(e.to_string()))?;
-                if let Some(Ok(pack)) = snap.blob(&entry.pack_hash.0)?.map(|b| AgentPack::from_canonical_bytes(&b))
+                if let Some(Ok(pack)) = snap
+                    .blob(&entry.pack_hash.0)?
+                    .map(|b| AgentPack::from_canonical_bytes(&b))
                     && let Some(n) = pack.metadata().get("name")
                 {
                     names.insert(entry.pack_hash, n.to_string());
@@ -314,11 +345,20 @@ impl Node {
             // Every stored checkpoint must match the replayed root at its size.
             let mut latest = None;
             for cp_size in snap.checkpoint_sizes(&id)? {
-                let bytes = snap.checkpoint(&id, cp_size)?.ok_or_else(|| bad("checkpoint vanished".into()))?;
-                let cp = SignedCheckpoint::from_canonical_bytes(&bytes).map_err(|e| bad(format!("checkpoint decode: {e}")))?;
-                let root = state.mmr().root_at(cp_size).map_err(|e| bad(format!("root at {cp_size}: {e}")))?;
+                let bytes = snap
+                    .checkpoint(&id, cp_size)?
+                    .ok_or_else(|| bad("checkpoint vanished".into()))?;
+                let cp = SignedCheckpoint::from_canonical_bytes(&bytes)
+                    .map_err(|e| bad(format!("checkpoint decode: {e}")))?;
+                let root = state
+                    .mmr()
+                    .root_at(cp_size)
+                    .map_err(|e| bad(format!("root at {cp_size}: {e}")))?;
                 if root != cp.checkpoint.root {
-                    return Err(bad(format!("replayed root at size {cp_size} is {root}, stored checkpoint says {}", cp.checkpoint.root)));
+                    return Err(bad(format!(
+                        "replayed root at size {cp_size} is {root}, stored checkpoint says {}",
+                        cp.checkpoint.root
+                    )));
                 }
                 latest = Some(cp);
             }
@@ -372,7 +412,11 @@ impl Node {
             .map_err(|e| NodeError::Sandbox(format!("cannot start durability thread: {e}")))?;
         handles.push(h);
         *self.workers.lock() = handles;
-        info!(workers = n, queue = self.cfg.limits.queue_capacity, "evaluation workers started");
+        info!(
+            workers = n,
+            queue = self.cfg.limits.queue_capacity,
+            "evaluation workers started"
+        );
         Ok(())
     }
 
@@ -396,7 +440,10 @@ impl Node {
         }
         let left = self.in_flight.load(Ordering::SeqCst);
         if left > 0 {
-            warn!(left, "shutdown grace elapsed with contributions still in flight; they were never acknowledged");
+            warn!(
+                left,
+                "shutdown grace elapsed with contributions still in flight; they were never acknowledged"
+            );
         }
         drop(self.durable_tx.lock().take());
         let handles = std::mem::take(&mut *self.workers.lock());
@@ -440,7 +487,11 @@ impl Node {
     }
     /// A goal's runtime.
     pub fn goal(&self, goal: &str) -> Result<Arc<GoalRt>, ApiError> {
-        self.goals.read().get(goal).cloned().ok_or_else(|| goal_missing(goal))
+        self.goals
+            .read()
+            .get(goal)
+            .cloned()
+            .ok_or_else(|| goal_missing(goal))
     }
     /// All goals.
     pub fn goal_list(&self) -> Vec<Arc<GoalRt>> {
@@ -451,9 +502,6 @@ impl Node {
     pub fn refresh_gauges(&self) {
         for g in self.goal_list() {
             self.metrics.set_log_size(&g.id, g.state.read().size());
-        }
-        if let Some(t) = self.tau() {
-            self.metrics.tau_pending.store(t.pending_count(), Ordering::Relaxed);
         }
     }
 
@@ -509,11 +557,18 @@ impl Node {
     /// `GET /api/v1/goals/{goal}/manifest`.
     pub fn manifest(&self, goal: &str) -> Result<Value, ApiError> {
         let g = self.goal(goal)?;
-        Ok(json!({"goal_toml": g.goal_toml, "manifest": g.manifest, "goal_hash": g.manifest.goal_hash().to_hex()}))
+        Ok(
+            json!({"goal_toml": g.goal_toml, "manifest": g.manifest, "goal_hash": g.manifest.goal_hash().to_hex()}),
+        )
     }
 
     fn meta_json(&self, g: &GoalRt, m: &ian_core::ContributionMeta) -> Value {
-        let name = g.names.lock().get(&m.pack_hash).cloned().unwrap_or_default();
+        let name = g
+            .names
+            .lock()
+            .get(&m.pack_hash)
+            .cloned()
+            .unwrap_or_default();
         json!({
             "log_index": m.log_index,
             "pack_hash": m.pack_hash.to_hex(),
@@ -529,8 +584,16 @@ impl Node {
     pub fn leaderboard(&self, goal: &str) -> Result<Value, ApiError> {
         let g = self.goal(goal)?;
         let st = g.state.read();
-        let top: Vec<Value> = st.leaderboard().entries().iter().map(|m| self.meta_json(&g, m)).collect();
-        let pareto: Vec<Value> = st.frontier().map(|f| f.members().iter().map(|m| self.meta_json(&g, m)).collect()).unwrap_or_default();
+        let top: Vec<Value> = st
+            .leaderboard()
+            .entries()
+            .iter()
+            .map(|m| self.meta_json(&g, m))
+            .collect();
+        let pareto: Vec<Value> = st
+            .frontier()
+            .map(|f| f.members().iter().map(|m| self.meta_json(&g, m)).collect())
+            .unwrap_or_default();
         let rejections: Vec<RecentRejection> = g.rejections.lock().iter().cloned().collect();
         Ok(json!({
             "goal": g.id,
@@ -549,7 +612,10 @@ impl Node {
         let max = self.cfg.limits.max_log_range;
         let limit = limit.unwrap_or(max.min(100));
         if limit > max {
-            return Err(ApiError::bad_request("range_too_large", format!("limit {limit} exceeds the maximum of {max} entries per request")));
+            return Err(ApiError::bad_request(
+                "range_too_large",
+                format!("limit {limit} exceeds the maximum of {max} entries per request"),
+            ));
         }
         let end = start.saturating_add(limit).min(size);
         let mut entries = Vec::new();
@@ -557,7 +623,8 @@ impl Node {
             let snap = self.store.snapshot().map_err(internal)?;
             for item in snap.entries(&g.id, start..end).map_err(internal)? {
                 let (_, bytes) = item.map_err(internal)?;
-                let e = LogEntry::from_canonical_bytes(&bytes).map_err(|e| internal(format!("{e}")))?;
+                let e =
+                    LogEntry::from_canonical_bytes(&bytes).map_err(|e| internal(format!("{e}")))?;
                 entries.push(e);
             }
         }
@@ -565,20 +632,39 @@ impl Node {
     }
 
     /// `GET /api/v1/goals/{goal}/log/{index}/proof`.
-    pub fn inclusion_proof(&self, goal: &str, index: u64, size: Option<u64>) -> Result<Value, ApiError> {
+    pub fn inclusion_proof(
+        &self,
+        goal: &str,
+        index: u64,
+        size: Option<u64>,
+    ) -> Result<Value, ApiError> {
         let g = self.goal(goal)?;
         let st = g.state.read();
         let size = size.unwrap_or(st.size());
         if size > st.size() {
-            return Err(ApiError::bad_request("size_out_of_range", format!("size {size} exceeds the log size {}", st.size())));
+            return Err(ApiError::bad_request(
+                "size_out_of_range",
+                format!("size {size} exceeds the log size {}", st.size()),
+            ));
         }
         if index >= size {
-            return Err(ApiError::not_found("index_out_of_range", format!("no entry {index} in a log of size {size}")));
+            return Err(ApiError::not_found(
+                "index_out_of_range",
+                format!("no entry {index} in a log of size {size}"),
+            ));
         }
-        let proof = st.mmr().inclusion_proof(index, size).map_err(|e| internal(e.to_string()))?;
-        let root = st.mmr().root_at(size).map_err(|e| internal(e.to_string()))?;
+        let proof = st
+            .mmr()
+            .inclusion_proof(index, size)
+            .map_err(|e| internal(e.to_string()))?;
+        let root = st
+            .mmr()
+            .root_at(size)
+            .map_err(|e| internal(e.to_string()))?;
         let leaf = st.mmr().leaf(index).map_err(|e| internal(e.to_string()))?;
-        Ok(json!({"goal": g.id, "index": index, "size": size, "root": root, "leaf_hash": leaf, "proof": proof}))
+        Ok(
+            json!({"goal": g.id, "index": index, "size": size, "root": root, "leaf_hash": leaf, "proof": proof}),
+        )
     }
 
     /// `GET /api/v1/goals/{goal}/receipts/{index}`: entry + proof at the
@@ -589,25 +675,51 @@ impl Node {
             let st = g.state.read();
             let cp = g.checkpoint.read().clone();
             let Some(cp) = cp else {
-                return Err(ApiError::not_found("index_out_of_range", format!("no entry {index}: the log is empty")));
+                return Err(ApiError::not_found(
+                    "index_out_of_range",
+                    format!("no entry {index}: the log is empty"),
+                ));
             };
             let size = cp.checkpoint.size;
             if index >= size {
-                return Err(ApiError::not_found("index_out_of_range", format!("no entry {index} in a log of size {size}")));
+                return Err(ApiError::not_found(
+                    "index_out_of_range",
+                    format!("no entry {index} in a log of size {size}"),
+                ));
             }
-            (st.mmr().inclusion_proof(index, size).map_err(|e| internal(e.to_string()))?, cp)
+            (
+                st.mmr()
+                    .inclusion_proof(index, size)
+                    .map_err(|e| internal(e.to_string()))?,
+                cp,
+            )
         };
-        let bytes = self.store.snapshot().and_then(|s| s.entry(&g.id, index)).map_err(internal)?;
-        let bytes = bytes.ok_or_else(|| ApiError::not_found("index_out_of_range", format!("no entry {index}")))?;
+        let bytes = self
+            .store
+            .snapshot()
+            .and_then(|s| s.entry(&g.id, index))
+            .map_err(internal)?;
+        let bytes = bytes.ok_or_else(|| {
+            ApiError::not_found("index_out_of_range", format!("no entry {index}"))
+        })?;
         let entry = LogEntry::from_canonical_bytes(&bytes).map_err(|e| internal(e.to_string()))?;
-        Ok(Receipt { entry, proof, checkpoint })
+        Ok(Receipt {
+            entry,
+            proof,
+            checkpoint,
+        })
     }
 
     /// `GET /api/v1/goals/{goal}/checkpoint`.
     pub fn checkpoint(&self, goal: &str) -> Result<SignedCheckpoint, ApiError> {
         let g = self.goal(goal)?;
         let cp = g.checkpoint.read().clone();
-        cp.ok_or_else(|| ApiError::not_found("no_checkpoint", "the log is empty; no checkpoint signed yet"))
+        cp.ok_or_else(|| {
+            ApiError::not_found(
+                "no_checkpoint",
+                "the log is empty; no checkpoint signed yet",
+            )
+        })
     }
 
     /// `GET /api/v1/goals/{goal}/consistency`.
@@ -616,12 +728,26 @@ impl Node {
         let st = g.state.read();
         let to = to.unwrap_or(st.size());
         if to > st.size() || from > to {
-            return Err(ApiError::bad_request("size_out_of_range", format!("need from <= to <= {} (log size), got from={from} to={to}", st.size())));
+            return Err(ApiError::bad_request(
+                "size_out_of_range",
+                format!(
+                    "need from <= to <= {} (log size), got from={from} to={to}",
+                    st.size()
+                ),
+            ));
         }
-        let proof = st.mmr().consistency_proof(from, to).map_err(|e| internal(e.to_string()))?;
-        let old_root = st.mmr().root_at(from).map_err(|e| internal(e.to_string()))?;
+        let proof = st
+            .mmr()
+            .consistency_proof(from, to)
+            .map_err(|e| internal(e.to_string()))?;
+        let old_root = st
+            .mmr()
+            .root_at(from)
+            .map_err(|e| internal(e.to_string()))?;
         let new_root = st.mmr().root_at(to).map_err(|e| internal(e.to_string()))?;
-        Ok(json!({"goal": g.id, "from": from, "to": to, "old_root": old_root, "new_root": new_root, "proof": proof}))
+        Ok(
+            json!({"goal": g.id, "from": from, "to": to, "old_root": old_root, "new_root": new_root, "proof": proof}),
+        )
     }
 
     /// `GET /api/v1/blobs/{hash}`.
@@ -636,8 +762,11 @@ impl Node {
     /// `GET /api/v1/packs/{hash}`.
     pub fn pack(&self, hash: &str) -> Result<AgentPack, ApiError> {
         let h = parse_hash(hash)?;
-        let bytes = self.store.blob(&h.0).map_err(internal)?.ok_or_else(|| ApiError::not_found("unknown_pack", "no accepted pack with this hash"))?;
-        AgentPack::from_canonical_bytes(&bytes).map_err(|_| ApiError::not_found("unknown_pack", "no accepted pack with this hash"))
+        let bytes = self.store.blob(&h.0).map_err(internal)?.ok_or_else(|| {
+            ApiError::not_found("unknown_pack", "no accepted pack with this hash")
+        })?;
+        AgentPack::from_canonical_bytes(&bytes)
+            .map_err(|_| ApiError::not_found("unknown_pack", "no accepted pack with this hash"))
     }
 
     /// `GET /api/v1/tau`.
@@ -652,18 +781,31 @@ impl Node {
     /// Returns the status and whether it was newly created.
     pub fn publish(&self, req: PublishRequest) -> Result<(Value, bool), ApiError> {
         let _serial = self.publish_lock.lock();
-        let spec = GoalSpec::from_toml(&req.goal_toml).map_err(|e| ApiError::bad_request("invalid_goal", format!("goal file: {e}")))?;
+        let spec = GoalSpec::from_toml(&req.goal_toml)
+            .map_err(|e| ApiError::bad_request("invalid_goal", format!("goal file: {e}")))?;
         let get = |path: &str| -> Result<Vec<u8>, ApiError> {
-            let b = req
-                .components
-                .get(path)
-                .ok_or_else(|| ApiError::bad_request("missing_component", format!("the goal names component `{path}` but the request does not include it")))?;
+            let b = req.components.get(path).ok_or_else(|| {
+                ApiError::bad_request(
+                    "missing_component",
+                    format!(
+                        "the goal names component `{path}` but the request does not include it"
+                    ),
+                )
+            })?;
             base64::engine::general_purpose::STANDARD
                 .decode(b)
-                .map_err(|_| ApiError::bad_request("invalid_base64", format!("component `{path}` is not valid base64")))
+                .map_err(|_| {
+                    ApiError::bad_request(
+                        "invalid_base64",
+                        format!("component `{path}` is not valid base64"),
+                    )
+                })
         };
         if spec.harness.dataset.is_some() {
-            return Err(ApiError::bad_request("unsupported_goal", "goals with a harness dataset directory cannot be published over the API yet"));
+            return Err(ApiError::bad_request(
+                "unsupported_goal",
+                "goals with a harness dataset directory cannot be published over the API yet",
+            ));
         }
         let harness = get(&spec.harness.component)?;
         let mut invariants = Vec::new();
@@ -675,16 +817,29 @@ impl Node {
             invariants: invariants.iter().map(|b| ian_core::sha256(b)).collect(),
             dataset: None,
         };
-        let manifest = spec.resolve(&resolved).map_err(|e| ApiError::bad_request("invalid_goal", format!("goal file: {e}")))?;
+        let manifest = spec
+            .resolve(&resolved)
+            .map_err(|e| ApiError::bad_request("invalid_goal", format!("goal file: {e}")))?;
         let id = manifest.id.as_str().to_string();
         if let Some(existing) = self.goals.read().get(&id) {
             if existing.manifest.goal_hash() == manifest.goal_hash() {
                 return Ok((self.status_of(existing), false));
             }
-            return Err(ApiError::new(StatusCode::CONFLICT, "goal_exists", format!("goal `{id}` already exists with different rules; publish under a new id")));
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "goal_exists",
+                format!("goal `{id}` already exists with different rules; publish under a new id"),
+            ));
         }
         if self.goal_count() as u64 >= self.cfg.limits.max_goals {
-            return Err(ApiError::new(StatusCode::CONFLICT, "too_many_goals", format!("this node holds its maximum of {} goals", self.cfg.limits.max_goals)));
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "too_many_goals",
+                format!(
+                    "this node holds its maximum of {} goals",
+                    self.cfg.limits.max_goals
+                ),
+            ));
         }
         let mut blobs: BTreeMap<Hash32, Vec<u8>> = BTreeMap::new();
         blobs.insert(resolved.harness, harness);
@@ -694,20 +849,35 @@ impl Node {
         let loaded = self
             .judge
             .load_goal(&manifest, &|h| blobs.get(&h).cloned())
-            .map_err(|e| ApiError::bad_request("invalid_component", format!("goal component refused: {e}")))?;
+            .map_err(|e| {
+                ApiError::bad_request("invalid_component", format!("goal component refused: {e}"))
+            })?;
         // Durable before visible.
         let mut tickets = Vec::new();
         for (h, b) in &blobs {
             tickets.push(self.store.put_blob(h.0, b.clone()).map_err(internal)?);
         }
-        let meta = self.store.put_meta(&format!("goal-toml/{id}"), req.goal_toml.clone().into_bytes()).map_err(internal)?;
-        let goal_t = self.store.put_goal(&id, manifest.to_canonical_bytes()).map_err(internal)?;
+        let meta = self
+            .store
+            .put_meta(
+                &format!("goal-toml/{id}"),
+                req.goal_toml.clone().into_bytes(),
+            )
+            .map_err(internal)?;
+        let goal_t = self
+            .store
+            .put_goal(&id, manifest.to_canonical_bytes())
+            .map_err(internal)?;
         for t in tickets {
             t.wait().map_err(internal)?;
         }
         meta.wait().map_err(internal)?;
         goal_t.wait().map_err(|e| match e {
-            StoreError::GoalConflict { .. } => ApiError::new(StatusCode::CONFLICT, "goal_exists", format!("goal `{id}` already exists with different rules")),
+            StoreError::GoalConflict { .. } => ApiError::new(
+                StatusCode::CONFLICT,
+                "goal_exists",
+                format!("goal `{id}` already exists with different rules"),
+            ),
             other => internal(other),
         })?;
         let rt = Arc::new(GoalRt {
@@ -742,16 +912,28 @@ impl Node {
         let g = self.goal(goal)?;
         let count = |outcome: &str| self.metrics.submissions.inc(&[&g.id, outcome]);
         if self.failed.load(Ordering::Relaxed) {
-            return Err(ApiError::unavailable("the node's store failed; it accepts no contributions until restarted"));
+            return Err(ApiError::unavailable(
+                "the node's store failed; it accepts no contributions until restarted",
+            ));
         }
         let c = &req.contribution;
         if let Err(secs) = self.contributor_limiter.check(&c.contributor.0) {
             count("rate_limited");
-            return Err(ApiError::too_many("rate_limited", "too many submissions from this contributor", secs));
+            return Err(ApiError::too_many(
+                "rate_limited",
+                "too many submissions from this contributor",
+                secs,
+            ));
         }
         if c.goal_id.as_str() != g.id {
             count("invalid");
-            return Err(ApiError::bad_request("wrong_goal", format!("the contribution is signed for goal `{}`, but was sent to `{}`", c.goal_id, g.id)));
+            return Err(ApiError::bad_request(
+                "wrong_goal",
+                format!(
+                    "the contribution is signed for goal `{}`, but was sent to `{}`",
+                    c.goal_id, g.id
+                ),
+            ));
         }
         let bits = self.pow_bits(&g);
         if bits > 0 {
@@ -760,37 +942,65 @@ impl Node {
                 Some(n) if crate::pow::check(&g.id, &digest, n, bits) => {}
                 Some(_) => {
                     count("invalid");
-                    return Err(ApiError::new(StatusCode::FORBIDDEN, "insufficient_work", format!("the proof-of-work nonce does not give {bits} leading zero bits")));
+                    return Err(ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "insufficient_work",
+                        format!("the proof-of-work nonce does not give {bits} leading zero bits"),
+                    ));
                 }
                 None => {
                     count("invalid");
-                    return Err(ApiError::new(StatusCode::FORBIDDEN, "work_required", format!("this goal requires proof-of-work of {bits} bits (`pow_nonce`)")));
+                    return Err(ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "work_required",
+                        format!("this goal requires proof-of-work of {bits} bits (`pow_nonce`)"),
+                    ));
                 }
             }
         }
         let code = match &req.code {
             Some(b64) => {
-                let bytes = base64::engine::general_purpose::STANDARD.decode(b64).map_err(|_| {
-                    count("invalid");
-                    ApiError::bad_request("invalid_base64", "`code` is not valid base64")
-                })?;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .map_err(|_| {
+                        count("invalid");
+                        ApiError::bad_request("invalid_base64", "`code` is not valid base64")
+                    })?;
                 if ian_core::sha256(&bytes) != c.pack.code_hash() {
                     count("invalid");
-                    return Err(ApiError::bad_request("code_hash_mismatch", "the SHA-256 of `code` is not the pack's code hash"));
+                    return Err(ApiError::bad_request(
+                        "code_hash_mismatch",
+                        "the SHA-256 of `code` is not the pack's code hash",
+                    ));
                 }
                 Some(bytes)
             }
             None => {
-                if !self.judge.has_agent(&c.pack.code_hash()) && !self.store.has_blob(&c.pack.code_hash().0).map_err(internal)? {
+                if !self.judge.has_agent(&c.pack.code_hash())
+                    && !self
+                        .store
+                        .has_blob(&c.pack.code_hash().0)
+                        .map_err(internal)?
+                {
                     count("invalid");
-                    return Err(ApiError::not_found("unknown_code", "the node does not hold this code hash; send the component bytes in `code`"));
+                    return Err(ApiError::not_found(
+                        "unknown_code",
+                        "the node does not hold this code hash; send the component bytes in `code`",
+                    ));
                 }
                 None
             }
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
         let span = info_span!("contribution", goal = %g.id, pack = %c.pack.pack_hash(), contributor = %c.contributor.to_hex());
-        let job = Job { goal: g.clone(), contribution: req.contribution, code, reply: tx, enqueued: received, span };
+        let job = Job {
+            goal: g.clone(),
+            contribution: req.contribution,
+            code,
+            reply: tx,
+            enqueued: received,
+            span,
+        };
         let queue = self.queue.lock().clone();
         let Some(queue) = queue else {
             return Err(ApiError::unavailable("the node is shutting down"));
@@ -804,7 +1014,11 @@ impl Node {
             Err(TrySendError::Full(_)) => {
                 self.in_flight.fetch_sub(1, Ordering::SeqCst);
                 count("shed");
-                Err(ApiError::too_many("queue_full", "the evaluation queue is full; retry later", self.cfg.limits.retry_after_secs))
+                Err(ApiError::too_many(
+                    "queue_full",
+                    "the evaluation queue is full; retry later",
+                    self.cfg.limits.retry_after_secs,
+                ))
             }
             Err(TrySendError::Disconnected(_)) => {
                 self.in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -814,11 +1028,25 @@ impl Node {
     }
 
     fn reject(&self, g: &GoalRt, c: &Contribution, r: &Rejection, reply: Reply) {
-        let report = r.report();
-        let code = report.detail.clone().unwrap_or_else(|| report.code.to_string());
+        let mut report = r.report();
+        // A component refused at load time is reported at the first step
+        // that needed the agent; say what actually happened.
+        if let Rejection::InvariantViolated { code, message, .. }
+        | Rejection::EvaluationFailed { code, message } = r
+            && crate::judge::LOAD_TIME_CODES.contains(&code.as_str())
+        {
+            report.message = message.clone();
+        }
+        let code = report
+            .detail
+            .clone()
+            .unwrap_or_else(|| report.code.to_string());
         self.metrics.submissions.inc(&[&g.id, &code]);
         g.rejected.fetch_add(1, Ordering::Relaxed);
-        let step = serde_json::to_value(report.step).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let step = serde_json::to_value(report.step)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
         g.push_rejection(RecentRejection {
             pack_hash: c.pack.pack_hash().to_hex(),
             name: c.pack.metadata().get("name").unwrap_or("").to_string(),
@@ -828,17 +1056,30 @@ impl Node {
         });
         info!(code = %code, step = %step, reason = %report.message, "contribution rejected");
         let status = match r {
-            Rejection::Duplicate { .. } | Rejection::ReplayedSubmission { .. } => StatusCode::CONFLICT,
+            Rejection::Duplicate { .. } | Rejection::ReplayedSubmission { .. } => {
+                StatusCode::CONFLICT
+            }
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
-        let _ = reply.send(Err(ApiError::new(status, code, format!("{} (pipeline step: {step})", report.message))));
+        let _ = reply.send(Err(ApiError::new(
+            status,
+            code,
+            format!("{} (pipeline step: {step})", report.message),
+        )));
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 
     fn process(&self, job: Job) {
         let span = job.span.clone();
         let _e = span.enter();
-        let Job { goal: g, contribution: c, code, reply, enqueued, .. } = job;
+        let Job {
+            goal: g,
+            contribution: c,
+            code,
+            reply,
+            enqueued,
+            ..
+        } = job;
         if reply.is_closed() {
             debug!("client went away before evaluation; dropping");
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -857,13 +1098,29 @@ impl Node {
             let st = g.state.read();
             if let Some(existing_index) = st.lookup_pack(&pack_hash) {
                 drop(st);
-                return self.reject(&g, &c, &Rejection::Duplicate { pack_hash, existing_index }, reply);
+                return self.reject(
+                    &g,
+                    &c,
+                    &Rejection::Duplicate {
+                        pack_hash,
+                        existing_index,
+                    },
+                    reply,
+                );
             }
             if let Some(last) = st.last_nonce(&c.contributor)
                 && c.nonce <= last
             {
                 drop(st);
-                return self.reject(&g, &c, &Rejection::ReplayedSubmission { nonce: c.nonce, last_accepted: last }, reply);
+                return self.reject(
+                    &g,
+                    &c,
+                    &Rejection::ReplayedSubmission {
+                        nonce: c.nonce,
+                        last_accepted: last,
+                    },
+                    reply,
+                );
             }
         }
         let mut tickets = Vec::new();
@@ -885,9 +1142,12 @@ impl Node {
         };
         let pre = {
             let _s = info_span!("evaluate").entered();
-            self.judge.precompute(&g.loaded, &g.manifest, &c.pack, code_source)
+            self.judge
+                .precompute(&g.loaded, &g.manifest, &c.pack, code_source)
         };
-        self.metrics.evaluation_seconds.observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .evaluation_seconds
+            .observe(started.elapsed().as_secs_f64());
         if let Some(f) = pre.fuel() {
             self.metrics.evaluation_fuel.observe(f as f64);
         }
@@ -921,9 +1181,17 @@ impl Node {
         };
         let writes = (|| -> Result<(Vec<Ticket<bool>>, Ticket<u64>), StoreError> {
             let mut ts = Vec::new();
-            ts.push(self.store.put_blob(pack_hash.0, c.pack.to_canonical_bytes())?);
-            let append = self.store.append(&g.id, index, entry.to_canonical_bytes())?;
-            ts.push(self.store.put_checkpoint(&g.id, size, cp.to_canonical_bytes())?);
+            ts.push(
+                self.store
+                    .put_blob(pack_hash.0, c.pack.to_canonical_bytes())?,
+            );
+            let append = self
+                .store
+                .append(&g.id, index, entry.to_canonical_bytes())?;
+            ts.push(
+                self.store
+                    .put_checkpoint(&g.id, size, cp.to_canonical_bytes())?,
+            );
             Ok((ts, append))
         })();
         let (more, append) = match writes {
@@ -948,7 +1216,15 @@ impl Node {
             tickets,
             append,
             reply,
-            accepted: SubmitAccepted { status: "accepted".into(), receipt: Receipt { entry, proof, checkpoint: cp }, rank },
+            accepted: SubmitAccepted {
+                status: "accepted".into(),
+                receipt: Receipt {
+                    entry,
+                    proof,
+                    checkpoint: cp,
+                },
+                rank,
+            },
             goal: g.clone(),
             enqueued,
         };
@@ -970,7 +1246,14 @@ impl Node {
     }
 
     fn finish_durable(&self, p: Pending) {
-        let Pending { tickets, append, reply, accepted, goal, enqueued } = p;
+        let Pending {
+            tickets,
+            append,
+            reply,
+            accepted,
+            goal,
+            enqueued,
+        } = p;
         let mut ok = true;
         if let Err(e) = append.wait() {
             error!(goal = %goal.id, error = %e, "log append not durable");
@@ -1010,7 +1293,13 @@ impl Node {
                 complexity: m.metrics.complexity.get(),
                 score: Some(m.score.get()),
             };
-            let top: Vec<RowView> = st.leaderboard().entries().iter().enumerate().map(|(i, m)| row(i + 1, m)).collect();
+            let top: Vec<RowView> = st
+                .leaderboard()
+                .entries()
+                .iter()
+                .enumerate()
+                .map(|(i, m)| row(i + 1, m))
+                .collect();
             let size = st.size();
             drop(st);
             let mut recent = Vec::new();
@@ -1036,7 +1325,12 @@ impl Node {
                 .lock()
                 .iter()
                 .take(10)
-                .map(|r| RejectionView { pack: r.pack_hash.clone(), name: r.name.clone(), code: r.code.clone(), detail: r.detail.clone() })
+                .map(|r| RejectionView {
+                    pack: r.pack_hash.clone(),
+                    name: r.name.clone(),
+                    code: r.code.clone(),
+                    detail: r.detail.clone(),
+                })
                 .collect();
             views.push(GoalView {
                 id: g.id.clone(),
@@ -1062,10 +1356,17 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 pub fn ranking_text(m: &GoalManifest) -> String {
     let r = &m.ranking;
     match r.kind {
-        ian_core::goal::RankingKind::Scalar => format!("score = {}·reward − {}·risk − {}·complexity", r.reward, r.risk, r.complexity),
+        ian_core::goal::RankingKind::Scalar => format!(
+            "score = {}·reward − {}·risk − {}·complexity",
+            r.reward, r.risk, r.complexity
+        ),
         ian_core::goal::RankingKind::Pareto => format!(
             "Pareto over {}",
-            r.objectives.iter().map(|o| o.to_string()).collect::<Vec<_>>().join(", ")
+            r.objectives
+                .iter()
+                .map(|o| o.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }

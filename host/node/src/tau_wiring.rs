@@ -6,14 +6,23 @@
 //! entry changes (upgrade tx with the new active policy hash). Hooks must
 //! not block: contribution processing never waits on the network.
 
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 use ian_core::checkpoint::SignedCheckpoint;
 use ian_core::{GoalManifest, Hash32};
+use ian_tau::bridge::{
+    BridgeConfig, CheckpointVerifier, PendingStore, StoreError as PendingStoreError, TauBridge,
+    TauEvent,
+};
+use parking_lot::Mutex;
 use serde_json::{Value, json};
+use tracing::warn;
 
 use crate::commands::CommandError;
+use crate::service::Node;
 
 /// What the node reports to the Tau side. Implementations queue work and
 /// return at once.
@@ -28,6 +37,8 @@ pub trait TauHooks: Send + Sync {
     fn status(&self) -> Value;
     /// Transactions persisted and not yet confirmed.
     fn pending_count(&self) -> u64;
+    /// Prometheus text for `/metrics`.
+    fn prometheus(&self) -> String;
 }
 
 /// Shared handle.
@@ -36,10 +47,295 @@ pub type TauWiring = dyn TauHooks;
 /// Handle type stored by the node.
 pub type TauHandle = Arc<TauWiring>;
 
+/// The bridge's queue and state, kept in the node's store (table of pending
+/// Tau transactions), so nothing is lost across restarts.
+pub struct StorePending {
+    store: Arc<ian_store::Store>,
+}
+
+impl PendingStore for StorePending {
+    fn put(&self, id: u64, bytes: &[u8]) -> Result<(), PendingStoreError> {
+        self.store
+            .put_pending_tau(id, bytes.to_vec())
+            .and_then(|t| t.wait())
+            .map_err(|e| PendingStoreError(e.to_string()))
+    }
+    fn remove(&self, id: u64) -> Result<(), PendingStoreError> {
+        self.store
+            .remove_pending_tau(id)
+            .and_then(|t| t.wait())
+            .map(|_| ())
+            .map_err(|e| PendingStoreError(e.to_string()))
+    }
+    fn list(&self) -> Result<Vec<(u64, Vec<u8>)>, PendingStoreError> {
+        self.store
+            .pending_tau()
+            .map_err(|e| PendingStoreError(e.to_string()))
+    }
+}
+
+/// Answers the bridge's questions from the node's own log and key.
+struct NodeVerifier {
+    node: Weak<Node>,
+}
+
+impl CheckpointVerifier for NodeVerifier {
+    fn signature_ok(&self, goal_id: &str, size: u64, root: &[u8; 32], signature: &[u8]) -> bool {
+        let Some(node) = self.node.upgrade() else {
+            return false;
+        };
+        let Ok(snap) = node.store().snapshot() else {
+            return false;
+        };
+        let Ok(Some(bytes)) = snap.checkpoint(goal_id, size) else {
+            return false;
+        };
+        let Ok(cp) = SignedCheckpoint::from_canonical_bytes(&bytes) else {
+            return false;
+        };
+        cp.checkpoint.root.0 == *root
+            && cp.signature.0.as_slice() == signature
+            && cp.verify(&node.public_key()).is_ok()
+    }
+
+    fn consistent(
+        &self,
+        goal_id: &str,
+        old_size: u64,
+        old_root: &[u8; 32],
+        new_size: u64,
+        new_root: &[u8; 32],
+    ) -> bool {
+        let Some(node) = self.node.upgrade() else {
+            return false;
+        };
+        let Ok(g) = node.goal(goal_id) else {
+            return false;
+        };
+        let st = g.state.read();
+        let mmr = st.mmr();
+        if new_size > mmr.size() || old_size > new_size {
+            return false;
+        }
+        let Ok(new) = mmr.root_at(new_size) else {
+            return false;
+        };
+        if new.0 != *new_root {
+            return false;
+        }
+        if old_size == 0 {
+            return true;
+        }
+        let (Ok(old), Ok(proof)) = (
+            mmr.root_at(old_size),
+            mmr.consistency_proof(old_size, new_size),
+        ) else {
+            return false;
+        };
+        old.0 == *old_root
+            && ian_core::verify_consistency(old_size, &old, new_size, &new, &proof).is_ok()
+    }
+}
+
+struct GoalClock {
+    notified_size: u64,
+    notified_at: Instant,
+    latest: Option<SignedCheckpoint>,
+}
+
+/// The node's Tau wiring over `ian_tau::bridge::TauBridge`.
+pub struct BridgeWiring {
+    bridge: TauBridge,
+    every_entries: u64,
+    every: Duration,
+    goals: Mutex<BTreeMap<String, GoalClock>>,
+}
+
+impl BridgeWiring {
+    /// Start the bridge (inside a tokio runtime) with the node's settings;
+    /// other `IAN_TAU_*` settings (fee limit, TTL, poll interval, binding
+    /// file, key reuse) come from the environment.
+    pub fn start(node: &Arc<Node>) -> Result<Arc<BridgeWiring>, String> {
+        let t = &node.config().tau;
+        let (endpoint, key_file, network) =
+            (t.endpoint.clone(), t.key_file.clone(), t.network_id.clone());
+        let (every_entries, every_secs) = (t.commit_every_entries, t.commit_every_secs);
+        let lookup = move |k: &str| -> Option<String> {
+            match k {
+                "IAN_TAU_ENDPOINT" => Some(endpoint.clone()),
+                "IAN_TAU_KEY_FILE" => Some(key_file.clone()),
+                "IAN_TAU_NETWORK_ID" => Some(network.clone()),
+                "IAN_TAU_COMMIT_EVERY_ENTRIES" => Some(every_entries.to_string()),
+                "IAN_TAU_COMMIT_EVERY_SECS" => Some(every_secs.to_string()),
+                other => std::env::var(other).ok(),
+            }
+        };
+        let cfg = BridgeConfig::from_lookup(lookup)
+            .map_err(|e| e.to_string())?
+            .ok_or("tau.endpoint is empty")?;
+        let store: Arc<dyn PendingStore> = Arc::new(StorePending {
+            store: node.store().clone(),
+        });
+        let verifier = Arc::new(NodeVerifier {
+            node: Arc::downgrade(node),
+        });
+        let bridge = TauBridge::start(cfg, store, verifier).map_err(|e| e.to_string())?;
+        let w = Arc::new(BridgeWiring {
+            bridge,
+            every_entries,
+            every: Duration::from_secs(every_secs),
+            goals: Mutex::new(BTreeMap::new()),
+        });
+        // Goals already registered are known to the bridge's persisted
+        // state; re-announcing is idempotent (AlreadyKnown).
+        for g in node.goal_list() {
+            w.goal_published(&g.manifest);
+        }
+        let weak = Arc::downgrade(&w);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let Some(w) = weak.upgrade() else { break };
+                w.flush_due(false);
+            }
+        });
+        Ok(w)
+    }
+
+    fn notify(&self, ev: TauEvent) {
+        match self.bridge.notify(ev) {
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "Tau bridge refused an event"),
+        }
+    }
+
+    fn checkpoint_event(cp: &SignedCheckpoint) -> TauEvent {
+        TauEvent::CheckpointSigned {
+            goal_id: cp.checkpoint.goal_id.as_str().to_string(),
+            size: cp.checkpoint.size,
+            root: cp.checkpoint.root.0,
+            signature: cp.signature.0.to_vec(),
+        }
+    }
+
+    /// Hand the latest checkpoint of each goal to the bridge when enough
+    /// entries or time have passed (`force` ignores the time).
+    fn flush_due(&self, force: bool) {
+        let mut due = Vec::new();
+        {
+            let mut goals = self.goals.lock();
+            for c in goals.values_mut() {
+                let Some(cp) = &c.latest else { continue };
+                let grew = cp.checkpoint.size > c.notified_size;
+                if grew
+                    && (force
+                        || cp.checkpoint.size - c.notified_size >= self.every_entries
+                        || c.notified_at.elapsed() >= self.every)
+                {
+                    c.notified_size = cp.checkpoint.size;
+                    c.notified_at = Instant::now();
+                    due.push(cp.clone());
+                }
+            }
+        }
+        for cp in due {
+            self.notify(Self::checkpoint_event(&cp));
+        }
+    }
+}
+
+impl TauHooks for BridgeWiring {
+    fn goal_published(&self, manifest: &GoalManifest) {
+        self.notify(TauEvent::GoalRegistered {
+            goal_id: manifest.id.as_str().to_string(),
+            goal_hash: manifest.goal_hash().0,
+        });
+    }
+
+    fn entry_appended(&self, goal: &str, checkpoint: &SignedCheckpoint, new_top: Option<Hash32>) {
+        let notify_now = {
+            let mut goals = self.goals.lock();
+            let c = goals.entry(goal.to_string()).or_insert_with(|| GoalClock {
+                notified_size: 0,
+                notified_at: Instant::now(),
+                latest: None,
+            });
+            c.latest = Some(checkpoint.clone());
+            // A new top entry needs a committed checkpoint covering it
+            // before the upgrade can go out, so commit it now.
+            if new_top.is_some()
+                || checkpoint.checkpoint.size - c.notified_size >= self.every_entries
+            {
+                c.notified_size = checkpoint.checkpoint.size;
+                c.notified_at = Instant::now();
+                true
+            } else {
+                false
+            }
+        };
+        if notify_now {
+            self.notify(Self::checkpoint_event(checkpoint));
+        }
+        if let Some(policy) = new_top {
+            self.notify(TauEvent::TopEntryChanged {
+                goal_id: goal.to_string(),
+                policy_hash: policy.0,
+                entry_index: checkpoint.checkpoint.size - 1,
+            });
+        }
+    }
+
+    fn goal_status(&self, goal: &str) -> Value {
+        let st = self.bridge.status();
+        serde_json::to_value(st.goals.get(goal)).unwrap_or(Value::Null)
+    }
+
+    fn status(&self) -> Value {
+        let st = self.bridge.status();
+        let goals: Vec<Value> = st
+            .goals
+            .iter()
+            .map(|(id, g)| {
+                json!({
+                    "goal": id,
+                    "registered": g.registered_hash.is_some(),
+                    "committed_size": g.last_committed.as_ref().map(|c| c.size),
+                    "committed_root": g.last_committed.as_ref().map(|c| hex::encode(c.root)),
+                    "active_policy": g.active_policy,
+                    "latest_checkpoint_size": g.latest_checkpoint_size,
+                })
+            })
+            .collect();
+        json!({
+            "enabled": true,
+            "endpoint": st.endpoint,
+            "network_id": st.network_id,
+            "public_key": st.public_key,
+            "pending": st.pending,
+            "in_flight": st.in_flight,
+            "last_error": st.last_error,
+            "counters": st.counters,
+            "goals": goals,
+            "pending_txs": serde_json::to_value(self.bridge.pending()).unwrap_or(Value::Null),
+        })
+    }
+
+    fn pending_count(&self) -> u64 {
+        self.bridge.status().pending as u64
+    }
+
+    fn prometheus(&self) -> String {
+        self.bridge.status().prometheus()
+    }
+}
+
 /// `ian-host tau keygen`.
 pub fn keygen(out: &Path, force: bool) -> Result<Value, CommandError> {
     if force && out.exists() {
-        std::fs::remove_file(out).map_err(|e| CommandError::File { path: out.to_path_buf(), message: e.to_string() })?;
+        std::fs::remove_file(out).map_err(|e| CommandError::File {
+            path: out.to_path_buf(),
+            message: e.to_string(),
+        })?;
     }
     let info = ian_tau::keygen(out).map_err(|e| CommandError::Usage(format!("tau keygen: {e}")))?;
     Ok(json!({"file": info.path, "public_key": info.public_key}))
@@ -50,7 +346,11 @@ pub fn render_status(v: &Value) -> String {
     if v["enabled"].as_bool() != Some(true) {
         return "Tau commitments are off (set IAN_TAU_ENDPOINT and IAN_TAU_KEY_FILE on the node to enable them)".into();
     }
-    let mut o = format!("Tau endpoint {}  pending transactions: {}\n", v["endpoint"].as_str().unwrap_or(""), v["pending"]);
+    let mut o = format!(
+        "Tau endpoint {}  pending transactions: {}\n",
+        v["endpoint"].as_str().unwrap_or(""),
+        v["pending"]
+    );
     for g in v["goals"].as_array().into_iter().flatten() {
         o.push_str(&format!(
             "  {:<24} registered={} last committed size={} root={}\n",

@@ -20,7 +20,10 @@ struct T {
 fn node_with(env: &[(&str, &str)]) -> T {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data").display().to_string();
-    let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let lookup = move |k: &str| -> Option<String> {
         if k == "IAN_DATA_DIR" {
             return Some(data.clone());
@@ -36,15 +39,25 @@ fn node_with(env: &[(&str, &str)]) -> T {
 }
 
 async fn call(t: &T, req: Request<Body>) -> (StatusCode, Vec<u8>, axum::http::HeaderMap) {
-    let resp = app(AppState::new(t.node.clone())).oneshot(req).await.unwrap();
+    let resp = app(AppState::new(t.node.clone()))
+        .oneshot(req)
+        .await
+        .unwrap();
     let status = resp.status();
     let headers = resp.headers().clone();
-    let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
     (status, body, headers)
 }
 
 fn error_code(body: &[u8]) -> String {
-    let v: Value = serde_json::from_slice(body).unwrap_or_else(|_| panic!("error body is not JSON: {}", String::from_utf8_lossy(body)));
+    let v: Value = serde_json::from_slice(body)
+        .unwrap_or_else(|_| panic!("error body is not JSON: {}", String::from_utf8_lossy(body)));
     v["error"]["code"].as_str().unwrap().to_string()
 }
 
@@ -53,7 +66,10 @@ fn get(uri: &str) -> Request<Body> {
 }
 
 fn post_json(uri: &str, body: impl Into<Body>) -> Request<Body> {
-    Request::post(uri).header("content-type", "application/json").body(body.into()).unwrap()
+    Request::post(uri)
+        .header("content-type", "application/json")
+        .body(body.into())
+        .unwrap()
 }
 
 #[tokio::test]
@@ -64,11 +80,17 @@ async fn openapi_documents_every_route_and_only_real_routes() {
     let doc: Value = serde_json::from_slice(&body).unwrap();
     let paths = doc["paths"].as_object().unwrap();
     for (m, p) in ROUTES {
-        let op = &paths.get(*p).unwrap_or_else(|| panic!("{p} missing from OpenAPI"))[m.to_lowercase()];
+        let op = &paths
+            .get(*p)
+            .unwrap_or_else(|| panic!("{p} missing from OpenAPI"))[m.to_lowercase()];
         assert!(op.is_object(), "{m} {p} missing from OpenAPI");
     }
     let documented: usize = paths.values().map(|v| v.as_object().unwrap().len()).sum();
-    assert_eq!(documented, ROUTES.len(), "OpenAPI documents operations that are not routes");
+    assert_eq!(
+        documented,
+        ROUTES.len(),
+        "OpenAPI documents operations that are not routes"
+    );
 }
 
 #[tokio::test]
@@ -123,7 +145,9 @@ async fn publish_with_invalid_goal_file_is_400_naming_the_problem() {
     let req = Request::post("/api/v1/goals")
         .header("content-type", "application/json")
         .header("authorization", "Bearer operator-key-for-tests-0123")
-        .body(Body::from(r#"{"goal_toml": "id = \"Bad Id\"", "components": {}}"#))
+        .body(Body::from(
+            r#"{"goal_toml": "id = \"Bad Id\"", "components": {}}"#,
+        ))
         .unwrap();
     let (s, body, _) = call(&t, req).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
@@ -141,7 +165,11 @@ async fn malformed_json_submission_is_400() {
 #[tokio::test]
 async fn submission_with_wrong_schema_is_400() {
     let t = node_with(&[]);
-    let (s, body, _) = call(&t, post_json("/api/v1/goals/g/contributions", r#"{"contribution": 5}"#)).await;
+    let (s, body, _) = call(
+        &t,
+        post_json("/api/v1/goals/g/contributions", r#"{"contribution": 5}"#),
+    )
+    .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(error_code(&body), "invalid_request");
 }
@@ -149,7 +177,9 @@ async fn submission_with_wrong_schema_is_400() {
 #[tokio::test]
 async fn submission_without_json_content_type_is_415() {
     let t = node_with(&[]);
-    let req = Request::post("/api/v1/goals/g/contributions").body(Body::from("{}")).unwrap();
+    let req = Request::post("/api/v1/goals/g/contributions")
+        .body(Body::from("{}"))
+        .unwrap();
     let (s, body, _) = call(&t, req).await;
     assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(error_code(&body), "unsupported_media_type");
@@ -170,7 +200,12 @@ async fn metrics_exposes_prometheus_series() {
     let _ = call(&t, get("/healthz")).await;
     let (s, body, headers) = call(&t, get("/metrics")).await;
     assert_eq!(s, StatusCode::OK);
-    assert!(headers["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
     let text = String::from_utf8(body).unwrap();
     assert!(text.contains("# TYPE ian_evaluation_seconds histogram"));
     assert!(text.contains("ian_queue_capacity 1024"));
@@ -206,7 +241,12 @@ async fn leaderboard_page_is_html_without_scripts() {
     let t = node_with(&[]);
     let (s, body, headers) = call(&t, get("/")).await;
     assert_eq!(s, StatusCode::OK);
-    assert!(headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     let page = String::from_utf8(body).unwrap();
     assert!(page.contains("<h1>IAN leaderboard</h1>"));
     assert!(page.contains("No goals published yet."));

@@ -7,7 +7,8 @@ use common::*;
 use serde_json::Value;
 
 fn json_out(o: &std::process::Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", stdout(o), stderr(o)))
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", stdout(o), stderr(o)))
 }
 
 struct Setup {
@@ -23,19 +24,45 @@ fn setup(env: &[(&str, &str)], invariants: bool) -> Setup {
     let dir = tmp.path().to_path_buf();
     let node = NodeProc::start(&dir.join("data"), env);
     let goal_file = trading_goal(&dir, "trading-test", invariants);
-    let o = node.cli(&["goal", "publish", goal_file.to_str().unwrap(), "--operator-key", &node.operator_key(), "--json"]);
+    let o = node.cli(&[
+        "goal",
+        "publish",
+        goal_file.to_str().unwrap(),
+        "--operator-key",
+        &node.operator_key(),
+        "--json",
+    ]);
     assert!(o.status.success(), "publish: {}{}", stdout(&o), stderr(&o));
     let key = keygen(&dir, "alice.key");
-    Setup { _tmp: tmp, dir, node, goal: "trading-test".into(), key }
+    Setup {
+        _tmp: tmp,
+        dir,
+        node,
+        goal: "trading-test".into(),
+        key,
+    }
 }
 
 fn submit(s: &Setup, pack: &std::path::Path) -> (i32, Value) {
-    let o = s.node.cli(&["submit", pack.to_str().unwrap(), "--goal", &s.goal, "--key", s.key.to_str().unwrap(), "--json"]);
+    let o = s.node.cli(&[
+        "submit",
+        pack.to_str().unwrap(),
+        "--goal",
+        &s.goal,
+        "--key",
+        s.key.to_str().unwrap(),
+        "--json",
+    ]);
     (o.status.code().unwrap_or(-1), json_out(&o))
 }
 
 fn rejection_code(s: &Setup, component_name: &str) -> String {
-    let p = pack(&s.dir, component_name, "", &format!("{component_name}.ianpack"));
+    let p = pack(
+        &s.dir,
+        component_name,
+        "",
+        &format!("{component_name}.ianpack"),
+    );
     let (code, v) = submit(s, &p);
     assert_eq!(code, 3, "{component_name} should be rejected: {v}");
     v["error"]["code"].as_str().unwrap().to_string()
@@ -53,7 +80,13 @@ fn accepted_submission_returns_a_receipt_that_verifies_offline() {
     std::fs::write(&receipt, serde_json::to_vec(&v).unwrap()).unwrap();
     let info = json_out(&s.node.cli(&["status", "--json"]));
     let key = info["node"]["public_key"].as_str().unwrap();
-    let o = cli(&["verify", receipt.to_str().unwrap(), "--node-key", key, "--json"]);
+    let o = cli(&[
+        "verify",
+        receipt.to_str().unwrap(),
+        "--node-key",
+        key,
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", stdout(&o));
     assert_eq!(json_out(&o)["valid"], true);
 }
@@ -66,8 +99,17 @@ fn receipt_with_tampered_metrics_fails_offline_verification() {
     v["receipt"]["entry"]["metrics"]["reward"] = serde_json::json!(99.0);
     let receipt = s.dir.join("receipt.json");
     std::fs::write(&receipt, serde_json::to_vec(&v).unwrap()).unwrap();
-    let key = json_out(&s.node.cli(&["status", "--json"]))["node"]["public_key"].as_str().unwrap().to_string();
-    let o = cli(&["verify", receipt.to_str().unwrap(), "--node-key", &key, "--json"]);
+    let key = json_out(&s.node.cli(&["status", "--json"]))["node"]["public_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let o = cli(&[
+        "verify",
+        receipt.to_str().unwrap(),
+        "--node-key",
+        &key,
+        "--json",
+    ]);
     assert_eq!(o.status.code(), Some(4));
     assert_eq!(json_out(&o)["valid"], false);
 }
@@ -89,19 +131,28 @@ fn different_parameters_give_different_entries_and_leaderboard_ranks_them() {
 #[test]
 fn rejects_infinite_loop_agent_out_of_fuel() {
     let s = setup(&[], false);
-    assert_eq!(rejection_code(&s, "hostile-infinite-loop"), "agent_out_of_fuel");
+    assert_eq!(
+        rejection_code(&s, "hostile-infinite-loop"),
+        "agent_out_of_fuel"
+    );
 }
 
 #[test]
 fn rejects_memory_bomb_agent() {
     let s = setup(&[], false);
-    assert_eq!(rejection_code(&s, "hostile-memory-bomb"), "agent_memory_exceeded");
+    assert_eq!(
+        rejection_code(&s, "hostile-memory-bomb"),
+        "agent_memory_exceeded"
+    );
 }
 
 #[test]
 fn rejects_stack_overflow_agent() {
     let s = setup(&[], false);
-    assert_eq!(rejection_code(&s, "hostile-stack-overflow"), "agent_stack_overflow");
+    assert_eq!(
+        rejection_code(&s, "hostile-stack-overflow"),
+        "agent_stack_overflow"
+    );
 }
 
 #[test]
@@ -113,7 +164,11 @@ fn rejects_panicking_agent_as_trap() {
 #[test]
 fn rejects_nan_infinite_and_oversized_actions() {
     let s = setup(&[], false);
-    for name in ["hostile-nan-action", "hostile-infinite-action", "hostile-oversized-action"] {
+    for name in [
+        "hostile-nan-action",
+        "hostile-infinite-action",
+        "hostile-oversized-action",
+    ] {
         assert_eq!(rejection_code(&s, name), "agent_invalid_action", "{name}");
     }
 }
@@ -128,14 +183,19 @@ fn rejects_agent_that_imports_wasi_filesystem() {
 fn rejects_harness_submitted_as_agent() {
     let s = setup(&[], false);
     let code = rejection_code(&s, "trading-harness");
-    assert!(code == "wrong_world" || code == "forbidden_import", "{code}");
+    assert!(
+        code == "wrong_world" || code == "forbidden_import",
+        "{code}"
+    );
 }
 
 #[test]
 fn rejects_random_bytes_as_not_wasm() {
     let s = setup(&[], false);
     let p = s.dir.join("random.wasm");
-    let bytes: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let bytes: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     std::fs::write(&p, bytes).unwrap();
     let (code, v) = submit(&s, &p);
     assert_eq!(code, 3);
@@ -155,7 +215,12 @@ fn rejects_duplicate_pack() {
 #[test]
 fn rejects_params_outside_invariant_bounds() {
     let s = setup(&[], true);
-    let p = pack(&s.dir, "mean-reversion", "window=20,z=2000000", "mr.ianpack");
+    let p = pack(
+        &s.dir,
+        "mean-reversion",
+        "window=20,z=2000000",
+        "mr.ianpack",
+    );
     let (code, v) = submit(&s, &p);
     assert_eq!(code, 3, "{v}");
     assert_eq!(v["error"]["code"], "invariant_violated");
@@ -168,13 +233,29 @@ fn rejects_agent_below_reward_threshold() {
     let tmp = tempfile::tempdir().unwrap();
     let node = NodeProc::start(&tmp.path().join("data"), &[]);
     let goal = trading_goal(tmp.path(), "strict", false);
-    let text = std::fs::read_to_string(&goal).unwrap().replace("min_reward = -1.0", "min_reward = 1000.0");
+    let text = std::fs::read_to_string(&goal)
+        .unwrap()
+        .replace("min_reward = -1.0", "min_reward = 1000.0");
     std::fs::write(&goal, text).unwrap();
-    let o = node.cli(&["goal", "publish", goal.to_str().unwrap(), "--operator-key", &node.operator_key()]);
+    let o = node.cli(&[
+        "goal",
+        "publish",
+        goal.to_str().unwrap(),
+        "--operator-key",
+        &node.operator_key(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let key = keygen(tmp.path(), "k");
     let p = pack(tmp.path(), "buy-and-hold", "position=1.0", "bh.ianpack");
-    let o = node.cli(&["submit", p.to_str().unwrap(), "--goal", "strict", "--key", key.to_str().unwrap(), "--json"]);
+    let o = node.cli(&[
+        "submit",
+        p.to_str().unwrap(),
+        "--goal",
+        "strict",
+        "--key",
+        key.to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(o.status.code(), Some(3));
     assert_eq!(json_out(&o)["error"]["code"], "below_threshold");
 }
@@ -182,7 +263,10 @@ fn rejects_agent_below_reward_threshold() {
 #[test]
 fn restarted_node_serves_identical_roots_and_leaderboard() {
     let mut s = setup(&[], false);
-    for (i, params) in ["position=1.0", "position=-1.0", "position=0.5"].iter().enumerate() {
+    for (i, params) in ["position=1.0", "position=-1.0", "position=0.5"]
+        .iter()
+        .enumerate()
+    {
         let p = pack(&s.dir, "buy-and-hold", params, &format!("bh{i}.ianpack"));
         assert_eq!(submit(&s, &p).0, 0);
     }
@@ -213,7 +297,13 @@ fn local_eval_prints_verdict_metrics_and_fuel() {
     let tmp = tempfile::tempdir().unwrap();
     let goal = trading_goal(tmp.path(), "local", true);
     let p = pack(tmp.path(), "ma-crossover", "short=5,long=20", "ma.ianpack");
-    let o = cli(&["eval", "--goal", goal.to_str().unwrap(), p.to_str().unwrap(), "--json"]);
+    let o = cli(&[
+        "eval",
+        "--goal",
+        goal.to_str().unwrap(),
+        p.to_str().unwrap(),
+        "--json",
+    ]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     let v = json_out(&o);
     assert_eq!(v["verdict"], "accepted");
@@ -227,7 +317,13 @@ fn local_eval_reports_the_reject_reason() {
     let tmp = tempfile::tempdir().unwrap();
     let goal = trading_goal(tmp.path(), "local", false);
     let p = pack(tmp.path(), "hostile-infinite-loop", "", "h.ianpack");
-    let o = cli(&["eval", "--goal", goal.to_str().unwrap(), p.to_str().unwrap(), "--json"]);
+    let o = cli(&[
+        "eval",
+        "--goal",
+        goal.to_str().unwrap(),
+        p.to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(o.status.code(), Some(3));
     let v = json_out(&o);
     assert_eq!(v["verdict"], "rejected");
@@ -239,7 +335,11 @@ fn burst_beyond_queue_gets_429_and_every_acknowledged_entry_survives_restart() {
     let mut s = setup(&[("IAN_QUEUE_CAPACITY", "1"), ("IAN_WORKERS", "1")], false);
     let p = pack(&s.dir, "buy-and-hold", "position=1.0", "bh.ianpack");
     let key = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let url = s.node.url.clone();
     let goal = s.goal.clone();
     let bytes = std::fs::read(&p).unwrap();
@@ -252,7 +352,12 @@ fn burst_beyond_queue_gets_429_and_every_acknowledged_entry_survives_restart() {
             let client = client.clone();
             let goal = goal.clone();
             let code = code.clone();
-            let pk = ian_core::AgentPack::new(pack.code_hash(), format!("position={}", (i as f64) / 100.0).into_bytes(), pack.metadata().clone()).unwrap();
+            let pk = ian_core::AgentPack::new(
+                pack.code_hash(),
+                format!("position={}", (i as f64) / 100.0).into_bytes(),
+                pack.metadata().clone(),
+            )
+            .unwrap();
             // One contributor per request, so nonce order cannot reject.
             let key = ed25519_dalek::SigningKey::from_bytes(&[i as u8 + 1; 32]);
             tasks.push(tokio::spawn(async move {
@@ -266,8 +371,17 @@ fn burst_beyond_queue_gets_429_and_every_acknowledged_entry_survives_restart() {
         let mut shed = 0;
         for t in tasks {
             match t.await.unwrap() {
-                Ok(ian_node::ops::SubmitOutcome::Accepted(v)) => accepted.push(v["receipt"]["entry"]["log_index"].as_u64().unwrap()),
-                Err(ian_node::commands::CommandError::Client(ian_node::client::ClientError::Api { status: 429, retry_after, code, .. })) => {
+                Ok(ian_node::ops::SubmitOutcome::Accepted(v)) => {
+                    accepted.push(v["receipt"]["entry"]["log_index"].as_u64().unwrap())
+                }
+                Err(ian_node::commands::CommandError::Client(
+                    ian_node::client::ClientError::Api {
+                        status: 429,
+                        retry_after,
+                        code,
+                        ..
+                    },
+                )) => {
                     assert_eq!(code, "queue_full");
                     assert_eq!(retry_after, Some(1));
                     shed += 1;
@@ -284,7 +398,12 @@ fn burst_beyond_queue_gets_429_and_every_acknowledged_entry_survives_restart() {
     let st = json_out(&s.node.cli(&["status", &s.goal, "--json"]));
     assert_eq!(st["log_size"].as_u64().unwrap(), accepted.len() as u64);
     let log = json_out(&s.node.cli(&["log", &s.goal, "--limit", "100", "--json"]));
-    let mut logged: Vec<u64> = log["entries"].as_array().unwrap().iter().map(|e| e["log_index"].as_u64().unwrap()).collect();
+    let mut logged: Vec<u64> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["log_index"].as_u64().unwrap())
+        .collect();
     let mut acked = accepted.clone();
     logged.sort();
     acked.sort();
@@ -302,10 +421,18 @@ fn sigterm_drains_and_exits_cleanly() {
 fn leaderboard_page_shows_goal_agents_and_checkpoint_in_headless_chromium() {
     let chromium = ["chromium", "chromium-browser", "google-chrome"]
         .iter()
-        .find(|b| std::process::Command::new(b).arg("--version").output().map(|o| o.status.success()).unwrap_or(false))
+        .find(|b| {
+            std::process::Command::new(b)
+                .arg("--version")
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+        })
         .copied();
     let Some(chromium) = chromium else {
-        eprintln!("SKIPPED leaderboard_page_shows_goal_agents_and_checkpoint_in_headless_chromium: chromium is not installed (scripts/test.sh installs it)");
+        eprintln!(
+            "SKIPPED leaderboard_page_shows_goal_agents_and_checkpoint_in_headless_chromium: chromium is not installed (scripts/test.sh installs it)"
+        );
         return;
     };
     let s = setup(&[], false);
@@ -314,7 +441,13 @@ fn leaderboard_page_shows_goal_agents_and_checkpoint_in_headless_chromium() {
     let h = pack(&s.dir, "hostile-panic", "", "h.ianpack");
     assert_eq!(submit(&s, &h).0, 3);
     let o = std::process::Command::new(chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", &format!("{}/", s.node.url)])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--dump-dom",
+            &format!("{}/", s.node.url),
+        ])
         .output()
         .unwrap();
     let dom = String::from_utf8_lossy(&o.stdout);

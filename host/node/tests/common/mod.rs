@@ -27,7 +27,11 @@ pub fn components() -> PathBuf {
 /// Path of one component.
 pub fn component(name: &str) -> PathBuf {
     let p = components().join(format!("{name}.wasm"));
-    assert!(p.is_file(), "{} missing: run scripts/build-guests.sh", p.display());
+    assert!(
+        p.is_file(),
+        "{} missing: run scripts/build-guests.sh",
+        p.display()
+    );
     p
 }
 
@@ -76,7 +80,12 @@ impl NodeProc {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("spawn ian-host serve");
-        let mut node = NodeProc { child: Some(child), url: String::new(), data: data.to_path_buf(), log };
+        let mut node = NodeProc {
+            child: Some(child),
+            url: String::new(),
+            data: data.to_path_buf(),
+            log,
+        };
         let t = Instant::now();
         loop {
             if let Ok(s) = std::fs::read_to_string(data.join("node.addr"))
@@ -86,9 +95,16 @@ impl NodeProc {
                 break;
             }
             if let Some(st) = node.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("node exited during startup ({st}): {}", std::fs::read_to_string(&node.log).unwrap_or_default());
+                panic!(
+                    "node exited during startup ({st}): {}",
+                    std::fs::read_to_string(&node.log).unwrap_or_default()
+                );
             }
-            assert!(t.elapsed() < Duration::from_secs(60), "node did not start: {}", std::fs::read_to_string(&node.log).unwrap_or_default());
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "node did not start: {}",
+                std::fs::read_to_string(&node.log).unwrap_or_default()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         node
@@ -96,12 +112,17 @@ impl NodeProc {
 
     /// Operator key the node generated.
     pub fn operator_key(&self) -> String {
-        std::fs::read_to_string(self.data.join("operator.key")).unwrap().trim().to_string()
+        std::fs::read_to_string(self.data.join("operator.key"))
+            .unwrap()
+            .trim()
+            .to_string()
     }
 
     /// SIGTERM and wait; returns whether it exited successfully.
     pub fn stop(&mut self) -> bool {
-        let Some(mut c) = self.child.take() else { return true };
+        let Some(mut c) = self.child.take() else {
+            return true;
+        };
         unsafe_free_kill(c.id(), "TERM");
         let t = Instant::now();
         loop {
@@ -119,7 +140,11 @@ impl NodeProc {
 
     /// Run a CLI command against this node.
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(bin()).args(args).env("IAN_NODE", &self.url).output().expect("run ian-host")
+        Command::new(bin())
+            .args(args)
+            .env("IAN_NODE", &self.url)
+            .output()
+            .expect("run ian-host")
     }
 }
 
@@ -134,12 +159,18 @@ impl Drop for NodeProc {
 
 /// Send a signal by pid with the `kill` utility (no unsafe, no libc).
 pub fn unsafe_free_kill(pid: u32, sig: &str) {
-    let _ = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status();
 }
 
 /// Run the CLI without a node.
 pub fn cli(args: &[&str]) -> Output {
-    Command::new(bin()).args(args).output().expect("run ian-host")
+    Command::new(bin())
+        .args(args)
+        .output()
+        .expect("run ian-host")
 }
 
 /// stdout as text.
