@@ -208,7 +208,10 @@ impl Deadline {
     pub(crate) fn new(clock: Arc<EpochClock>, ms: u64, tick_ms: u64) -> Deadline {
         let ticks = ms.div_ceil(tick_ms).max(1);
         // +1: the current tick is already partly over.
-        let at = clock.0.load(Ordering::Acquire).saturating_add(ticks + 1);
+        let at = clock
+            .0
+            .load(Ordering::Acquire)
+            .saturating_add(ticks.saturating_add(1));
         Deadline { clock, at, ms }
     }
 
@@ -223,7 +226,8 @@ impl Deadline {
         match self.remaining() {
             Some(ticks) => {
                 store.epoch_deadline_trap();
-                store.set_epoch_deadline(ticks);
+                // wasmtime adds this to the current epoch without saturating.
+                store.set_epoch_deadline(ticks.min(1 << 48));
                 true
             }
             None => false,

@@ -184,3 +184,19 @@ fn components_from_another_sandbox_are_a_host_error() {
     };
     assert!(message.contains("different Sandbox"), "{message}");
 }
+
+#[test]
+fn huge_wall_backstop_does_not_overflow_into_an_instant_timeout() {
+    let sb = shared();
+    let h = harness(sb, "trading-harness");
+    let a = agent(sb, "buy-and-hold");
+    let limits = Limits {
+        wall_backstop_ms: u64::MAX,
+        ..limits()
+    };
+    assert!(
+        sb.evaluate(&h, &a, b"", TRADING_CONFIG, 1, &limits)
+            .outcome
+            .is_ok()
+    );
+}
