@@ -113,7 +113,6 @@ const SECONDS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 const FUEL: &[f64] = &[1e4, 1e5, 1e6, 1e7, 5e7, 1e8, 5e8, 1e9];
-const BATCH: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
 
 /// Every metric the node exports.
 #[derive(Debug)]
@@ -129,8 +128,10 @@ pub struct Metrics {
     pub evaluation_fuel: Histogram,
     /// Submit latency: request received to durable reply.
     pub submit_seconds: Histogram,
-    /// Contributions per durable commit.
-    pub commit_batch: Histogram,
+    /// Store transactions committed (each one fsync), from the store.
+    pub store_commits: AtomicU64,
+    /// Writes made durable by those commits, from the store.
+    pub store_ops: AtomicU64,
     /// Contributions waiting for a worker.
     pub queue_depth: AtomicU64,
     /// Capacity of the queue.
@@ -147,7 +148,8 @@ impl Default for Metrics {
             evaluation_seconds: Histogram::new(SECONDS),
             evaluation_fuel: Histogram::new(FUEL),
             submit_seconds: Histogram::new(SECONDS),
-            commit_batch: Histogram::new(BATCH),
+            store_commits: AtomicU64::new(0),
+            store_ops: AtomicU64::new(0),
             queue_depth: AtomicU64::new(0),
             queue_capacity: AtomicU64::new(0),
             log_size: LabeledCounter::default(),
@@ -196,11 +198,6 @@ impl Metrics {
             "ian_submit_seconds",
             "Submission latency from request to durable reply.",
         );
-        self.commit_batch.render(
-            &mut out,
-            "ian_commit_batch_size",
-            "Contributions made durable per store commit.",
-        );
         let _ = writeln!(
             out,
             "# HELP ian_queue_depth Contributions waiting for an evaluation worker.\n# TYPE ian_queue_depth gauge\nian_queue_depth {}",
@@ -210,6 +207,16 @@ impl Metrics {
             out,
             "# HELP ian_queue_capacity Capacity of the evaluation queue.\n# TYPE ian_queue_capacity gauge\nian_queue_capacity {}",
             self.queue_capacity.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP ian_store_commits_total Store transactions committed with fsync (group commit).\n# TYPE ian_store_commits_total counter\nian_store_commits_total {}",
+            self.store_commits.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP ian_store_writes_total Writes made durable by those commits.\n# TYPE ian_store_writes_total counter\nian_store_writes_total {}",
+            self.store_ops.load(Ordering::Relaxed)
         );
         self.log_size.render(
             &mut out,

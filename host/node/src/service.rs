@@ -500,6 +500,13 @@ impl Node {
 
     /// Update gauges that are read rather than counted.
     pub fn refresh_gauges(&self) {
+        let st = self.store.stats();
+        self.metrics
+            .store_commits
+            .store(st.commits, Ordering::Relaxed);
+        self.metrics
+            .store_ops
+            .store(st.ops_committed, Ordering::Relaxed);
         for g in self.goal_list() {
             self.metrics.set_log_size(&g.id, g.state.read().size());
         }

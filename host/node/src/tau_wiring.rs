@@ -53,6 +53,13 @@ pub struct StorePending {
     store: Arc<ian_store::Store>,
 }
 
+impl StorePending {
+    /// Back the bridge with this store.
+    pub fn new(store: Arc<ian_store::Store>) -> Self {
+        StorePending { store }
+    }
+}
+
 impl PendingStore for StorePending {
     fn put(&self, id: u64, bytes: &[u8]) -> Result<(), PendingStoreError> {
         self.store
