@@ -94,6 +94,28 @@ fn short(hex: &str) -> String {
     hex.chars().take(12).collect()
 }
 
+/// Unix seconds as `YYYY-MM-DD hh:mm:ss UTC` (proleptic Gregorian; the
+/// civil-from-days algorithm, so no date library is needed).
+pub fn utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 fn num(v: f64) -> String {
     if v.abs() >= 1e6 || (v != 0.0 && v.abs() < 1e-3) {
         format!("{v:.3e}")
@@ -148,10 +170,10 @@ fn render_goal(o: &mut String, g: &GoalView) {
         Some(c) => {
             let _ = write!(
                 o,
-                "<h3>Latest checkpoint</h3><p class=\"cp\">size {} &middot; root <code>{}</code> &middot; time {} &middot; signature <code>{}</code></p>",
+                "<h3>Latest checkpoint</h3><p class=\"cp\">size {} &middot; root <code>{}</code> &middot; signed {} &middot; signature <code>{}</code></p>",
                 c.size,
                 escape(&c.root),
-                c.time,
+                utc(c.time),
                 escape(&short(&c.signature))
             );
         }
@@ -216,6 +238,13 @@ fn rows_table(o: &mut String, rows: &[RowView], ranked: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_unix_seconds_as_utc() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
+    }
 
     #[test]
     fn escapes_agent_supplied_text() {
