@@ -458,3 +458,43 @@ fn leaderboard_page_shows_goal_agents_and_checkpoint_in_headless_chromium() {
     assert!(dom.contains("agent_trap"));
     assert!(!dom.contains("<script"));
 }
+
+#[test]
+fn served_inclusion_and_consistency_proofs_verify_against_served_roots() {
+    let s = setup(&[], false);
+    for (i, params) in [
+        "position=1.0",
+        "position=-1.0",
+        "position=0.5",
+        "position=0.25",
+        "position=-0.5",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let p = pack(&s.dir, "buy-and-hold", params, &format!("bh{i}.ianpack"));
+        assert_eq!(submit(&s, &p).0, 0);
+    }
+    let log = json_out(&s.node.cli(&["log", &s.goal, "--json"]));
+    for index in 0..5u64 {
+        let v = json_out(
+            &s.node
+                .cli(&["proof", &s.goal, &index.to_string(), "--json"]),
+        );
+        let root: ian_core::Hash32 = serde_json::from_value(v["root"].clone()).unwrap();
+        let proof: ian_core::InclusionProof = serde_json::from_value(v["proof"].clone()).unwrap();
+        let entry: ian_core::LogEntry =
+            serde_json::from_value(log["entries"][index as usize].clone()).unwrap();
+        ian_core::verify_inclusion(&root, 5, index, &entry.leaf_hash(), &proof).unwrap();
+    }
+    for from in 1..5u64 {
+        let v = json_out(
+            &s.node
+                .cli(&["proof", &s.goal, "--from", &from.to_string(), "--json"]),
+        );
+        let old: ian_core::Hash32 = serde_json::from_value(v["old_root"].clone()).unwrap();
+        let new: ian_core::Hash32 = serde_json::from_value(v["new_root"].clone()).unwrap();
+        let proof: ian_core::ConsistencyProof = serde_json::from_value(v["proof"].clone()).unwrap();
+        ian_core::verify_consistency(from, &old, 5, &new, &proof).unwrap();
+    }
+}
