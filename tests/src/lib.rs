@@ -1,21 +1,172 @@
-//! Shared helpers for the node's end-to-end tests: real components, a real
-//! `ian-host` process on a loopback port, a real store in a temp dir.
-#![allow(dead_code)]
+//! Harness for IAN's end-to-end tests (in `tests/tests/`): the built
+//! `ian-host` binary, the real guest components, a real store in a temp
+//! dir and real HTTP on a loopback port.
+//!
+//! Everything here talks to the node the way an operator or contributor
+//! does — through the CLI and plain HTTP — so the suite checks the product
+//! as shipped, not the library behind it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime};
 
-/// The built binary under test.
+use serde_json::Value;
+
+/// Environment variable that names the `ian-host` binary to test, for runs
+/// where it was built elsewhere (another target dir, an installed release).
+pub const HOST_BIN_ENV: &str = "IAN_HOST_BIN";
+
+/// Environment variable that names the directory of built guest components
+/// (default: `target/components` in the source tree, where
+/// `scripts/build-guests.sh` puts them).
+pub const COMPONENTS_DIR_ENV: &str = "IAN_COMPONENTS_DIR";
+
+/// How long a node may take to write its address file before a test fails
+/// instead of hanging.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a node may take to drain and exit after SIGTERM before it is
+/// killed and the stop counts as unclean.
+const STOP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The `ian-host` binary under test, located once per test process.
+///
+/// `CARGO_BIN_EXE_*` exists only inside the package that owns the binary,
+/// so this crate finds it itself: `IAN_HOST_BIN` if set; otherwise the
+/// binary cargo placed in the same target dir and profile as this test
+/// executable (`<target>/<profile>/deps/<test>-<hash>` →
+/// `<target>/<profile>/ian-host`). If that binary is missing or older than
+/// the `ian_node` library this test was linked against (a run of
+/// `cargo test -p ian-tests` alone rebuilds the library but not the
+/// binary), it is built first with `cargo build -p ian-node --bin ian-host`
+/// in the same target dir and profile, so the tests never drive a stale
+/// binary.
 pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_ian-host"))
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(locate_bin).clone()
 }
 
-/// Directory of built guest components.
+fn locate_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os(HOST_BIN_ENV) {
+        let p = PathBuf::from(p);
+        assert!(
+            p.is_file(),
+            "{HOST_BIN_ENV}={} is not a file: build it with `cargo build --release -p ian-node --bin ian-host`",
+            p.display()
+        );
+        return p;
+    }
+    let exe = std::env::current_exe().expect("path of the running test executable");
+    let deps = exe
+        .parent()
+        .expect("test executable lives in <target>/<profile>/deps");
+    let profile_dir = deps
+        .parent()
+        .expect("test executable lives in <target>/<profile>/deps");
+    let candidate = profile_dir.join(format!("ian-host{}", std::env::consts::EXE_SUFFIX));
+    if !is_fresh(&candidate, deps) {
+        build_host(profile_dir);
+    }
+    assert!(
+        candidate.is_file(),
+        "{} missing after building it: run `cargo build --release -p ian-node --bin ian-host` \
+         or set {HOST_BIN_ENV}",
+        candidate.display()
+    );
+    candidate
+}
+
+/// Whether `bin` exists and is at least as new as every `ian_node` library
+/// in `deps` (cargo links the binary after the library it wraps).
+fn is_fresh(bin: &Path, deps: &Path) -> bool {
+    let Some(bin_time) = mtime(bin) else {
+        return false;
+    };
+    let newest_lib = std::fs::read_dir(deps)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("libian_node-") && name.ends_with(".rlib")
+        })
+        .filter_map(|e| mtime(&e.path()))
+        .max();
+    newest_lib.is_none_or(|lib| bin_time >= lib)
+}
+
+fn mtime(p: &Path) -> Option<SystemTime> {
+    std::fs::metadata(p).ok()?.modified().ok()
+}
+
+/// Build `ian-host` into the target dir and profile `profile_dir` belongs
+/// to, with the cargo that runs these tests.
+fn build_host(profile_dir: &Path) {
+    let profile = profile_dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("profile directory name")
+        .to_string();
+    let mut target_dir = profile_dir.parent().expect("target dir").to_path_buf();
+    // Cross builds add a triple level: <target>/<triple>/<profile>. Cargo
+    // marks the target dir root with CACHEDIR.TAG.
+    let mut triple = None;
+    if !target_dir.join("CACHEDIR.TAG").is_file()
+        && let Some(parent) = target_dir.parent()
+        && parent.join("CACHEDIR.TAG").is_file()
+    {
+        triple = target_dir
+            .file_name()
+            .map(|t| t.to_string_lossy().into_owned());
+        target_dir = parent.to_path_buf();
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let mut cmd = Command::new(&cargo);
+    cmd.args([
+        "build",
+        "-p",
+        "ian-node",
+        "--bin",
+        "ian-host",
+        "--manifest-path",
+    ])
+    .arg(&manifest)
+    .arg("--target-dir")
+    .arg(&target_dir);
+    match profile.as_str() {
+        "debug" => {}
+        "release" => {
+            cmd.arg("--release");
+        }
+        other => {
+            cmd.args(["--profile", other]);
+        }
+    }
+    if let Some(t) = &triple {
+        cmd.args(["--target", t]);
+    }
+    let shown = format!("{cmd:?}");
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("could not run cargo to build ian-host ({shown}): {e}"));
+    assert!(
+        out.status.success(),
+        "building ian-host failed ({shown}); run `cargo build --release -p ian-node --bin ian-host` \
+         or set {HOST_BIN_ENV}:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Directory of built guest components; fails with the command that makes
+/// them when they are missing.
 pub fn components() -> PathBuf {
-    let dir = std::env::var_os("IAN_COMPONENTS_DIR")
+    let dir = std::env::var_os(COMPONENTS_DIR_ENV)
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/components"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/components"));
     assert!(
         dir.join("trading-harness.wasm").is_file(),
         "guest components missing in {}: run scripts/build-guests.sh",
@@ -24,7 +175,7 @@ pub fn components() -> PathBuf {
     dir
 }
 
-/// Path of one component.
+/// Path of one built component by name (`<name>.wasm`).
 pub fn component(name: &str) -> PathBuf {
     let p = components().join(format!("{name}.wasm"));
     assert!(
@@ -35,7 +186,13 @@ pub fn component(name: &str) -> PathBuf {
     p
 }
 
-/// Write a trading goal file into `dir` (absolute component paths).
+/// Path of a file in the source tree, relative to the repository root.
+pub fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
+
+/// Write a trading goal file into `dir` (absolute component paths), so a
+/// test controls thresholds and invariants without touching the examples.
 pub fn trading_goal(dir: &Path, id: &str, with_invariants: bool) -> PathBuf {
     let mut t = format!(
         "id = \"{id}\"\ntitle = \"Trading test goal\"\n[harness]\ncomponent = \"{}\"\nconfig = \"steps=64,fee_bps=5\"\nseeds = [1, 2]\n",
@@ -54,16 +211,57 @@ pub fn trading_goal(dir: &Path, id: &str, with_invariants: bool) -> PathBuf {
     p
 }
 
-/// A running `ian-host serve`, killed (SIGTERM, then SIGKILL) on drop.
+/// Copy an example goal (`examples/goals/<name>.toml`) into `dir`,
+/// unchanged except that each component path points at the built component
+/// of the same file name in [`components`]; the example's relative paths
+/// assume the default components dir, which `IAN_COMPONENTS_DIR` may move.
+pub fn example_goal(dir: &Path, name: &str) -> PathBuf {
+    let src = repo_path(&format!("examples/goals/{name}.toml"));
+    let text =
+        std::fs::read_to_string(&src).unwrap_or_else(|e| panic!("read {}: {e}", src.display()));
+    let mut goal: toml::Table =
+        toml::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", src.display()));
+    let relocate = |v: &mut toml::Value| {
+        let old = v.as_str().expect("component path is a string");
+        let stem = Path::new(old)
+            .file_stem()
+            .expect("component path names a file")
+            .to_string_lossy()
+            .into_owned();
+        *v = toml::Value::String(component(&stem).display().to_string());
+    };
+    relocate(
+        goal.get_mut("harness")
+            .and_then(|h| h.get_mut("component"))
+            .expect("goal has harness.component"),
+    );
+    if let Some(invs) = goal.get_mut("invariants").and_then(|i| i.as_array_mut()) {
+        for inv in invs {
+            relocate(inv.get_mut("component").expect("invariant has a component"));
+        }
+    }
+    let p = dir.join(format!("{name}.toml"));
+    std::fs::write(&p, toml::to_string(&goal).unwrap()).unwrap();
+    p
+}
+
+/// A running `ian-host serve` on a loopback port, killed (SIGKILL) on drop
+/// if a test did not stop it, so a failing test never leaks a server.
 pub struct NodeProc {
+    /// The server process, `None` once stopped.
     pub child: Option<Child>,
+    /// Base URL from the node's address file, e.g. `http://127.0.0.1:41234`.
     pub url: String,
+    /// The node's data dir (store, keys, address file).
     pub data: PathBuf,
+    /// The node's stderr (its logs), shown when startup fails.
     pub log: PathBuf,
 }
 
 impl NodeProc {
-    /// Start on a free port with a data dir and extra env.
+    /// Start on a free port (`127.0.0.1:0`) with `data` as data dir and
+    /// extra env; returns once the node has written its address file,
+    /// which it does only after it listens.
     pub fn start(data: &Path, env: &[(&str, &str)]) -> NodeProc {
         std::fs::create_dir_all(data).unwrap();
         let _ = std::fs::remove_file(data.join("node.addr"));
@@ -101,7 +299,7 @@ impl NodeProc {
                 );
             }
             assert!(
-                t.elapsed() < Duration::from_secs(60),
+                t.elapsed() < START_TIMEOUT,
                 "node did not start: {}",
                 std::fs::read_to_string(&node.log).unwrap_or_default()
             );
@@ -110,7 +308,7 @@ impl NodeProc {
         node
     }
 
-    /// Operator key the node generated.
+    /// Operator key the node generated in its data dir.
     pub fn operator_key(&self) -> String {
         std::fs::read_to_string(self.data.join("operator.key"))
             .unwrap()
@@ -118,18 +316,19 @@ impl NodeProc {
             .to_string()
     }
 
-    /// SIGTERM and wait; returns whether it exited successfully.
+    /// SIGTERM and wait; returns whether it exited successfully within
+    /// the stop timeout.
     pub fn stop(&mut self) -> bool {
         let Some(mut c) = self.child.take() else {
             return true;
         };
-        unsafe_free_kill(c.id(), "TERM");
+        send_signal(c.id(), "TERM");
         let t = Instant::now();
         loop {
             if let Some(st) = c.try_wait().unwrap() {
                 return st.success();
             }
-            if t.elapsed() > Duration::from_secs(60) {
+            if t.elapsed() > STOP_TIMEOUT {
                 let _ = c.kill();
                 let _ = c.wait();
                 return false;
@@ -138,13 +337,32 @@ impl NodeProc {
         }
     }
 
-    /// Run a CLI command against this node.
+    /// Run a CLI command against this node (`IAN_NODE` set to its URL).
     pub fn cli(&self, args: &[&str]) -> Output {
         Command::new(bin())
             .args(args)
             .env("IAN_NODE", &self.url)
             .output()
             .expect("run ian-host")
+    }
+
+    /// Publish a goal file with the node's operator key.
+    pub fn publish(&self, goal_file: &Path) {
+        let o = self.cli(&[
+            "goal",
+            "publish",
+            goal_file.to_str().unwrap(),
+            "--operator-key",
+            &self.operator_key(),
+            "--json",
+        ]);
+        assert!(o.status.success(), "publish: {}{}", stdout(&o), stderr(&o));
+    }
+
+    /// GET a path on this node; the JSON body of a 200 response.
+    pub fn get_json(&self, path: &str) -> Value {
+        let body = http_get(&self.url, path);
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"))
     }
 }
 
@@ -158,7 +376,7 @@ impl Drop for NodeProc {
 }
 
 /// Send a signal by pid with the `kill` utility (no unsafe, no libc).
-pub fn unsafe_free_kill(pid: u32, sig: &str) {
+pub fn send_signal(pid: u32, sig: &str) {
     let _ = Command::new("kill")
         .arg(format!("-{sig}"))
         .arg(pid.to_string())
@@ -183,7 +401,14 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// Build a pack with the CLI.
+/// stdout of a `--json` command, parsed; shows both streams when it is not
+/// JSON.
+pub fn json_out(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", stdout(o), stderr(o)))
+}
+
+/// Build a pack with the CLI (metadata `name=<component_name>`).
 pub fn pack(dir: &Path, component_name: &str, params: &str, out_name: &str) -> PathBuf {
     let out = dir.join(out_name);
     let o = cli(&[
@@ -208,7 +433,8 @@ pub fn keygen(dir: &Path, name: &str) -> PathBuf {
     p
 }
 
-/// A plain HTTP/1.1 GET over loopback (std only); returns the body.
+/// A plain HTTP/1.1 GET over loopback (std only, independent of the
+/// node's own client); asserts a 200 and returns the body.
 pub fn http_get(base: &str, path: &str) -> String {
     use std::io::{Read, Write};
     let addr = base.trim_start_matches("http://");
@@ -222,5 +448,30 @@ pub fn http_get(base: &str, path: &str) -> String {
     s.read_to_string(&mut buf).unwrap();
     let (head, body) = buf.split_once("\r\n\r\n").unwrap_or((&buf, ""));
     assert!(head.starts_with("HTTP/1.1 200"), "GET {path}: {head}");
-    body.to_string()
+    let chunked = head.lines().any(|l| {
+        let l = l.to_ascii_lowercase();
+        l.starts_with("transfer-encoding:") && l.contains("chunked")
+    });
+    if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    }
+}
+
+/// Decode an HTTP/1.1 chunked body.
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    loop {
+        let (size_line, after) = rest.split_once("\r\n").expect("chunk size line");
+        let size_hex = size_line.split(';').next().unwrap().trim();
+        let size = usize::from_str_radix(size_hex, 16).expect("chunk size is hex");
+        if size == 0 {
+            return out;
+        }
+        out.push_str(&after[..size]);
+        rest = after[size..]
+            .strip_prefix("\r\n")
+            .expect("CRLF after chunk");
+    }
 }

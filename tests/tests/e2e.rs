@@ -1,15 +1,8 @@
 //! End-to-end: the built `ian-host` binary, real components, real HTTP on
 //! loopback, real store. Each test is one behaviour.
 
-mod common;
-
-use common::*;
+use ian_tests::*;
 use serde_json::Value;
-
-fn json_out(o: &std::process::Output) -> Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", stdout(o), stderr(o)))
-}
 
 struct Setup {
     _tmp: tempfile::TempDir,

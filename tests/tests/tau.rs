@@ -1,13 +1,11 @@
 //! Tau wiring: the bridge's queue lives in the node's store, status is
 //! visible, misconfiguration is refused at start.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
 use ian_node::tau_wiring::StorePending;
 use ian_tau::bridge::PendingStore;
+use ian_tests::*;
 use serde_json::Value;
 
 #[test]
