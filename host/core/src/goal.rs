@@ -41,6 +41,9 @@ pub const MAX_ATTESTERS: usize = 64;
 pub const HARD_MAX_COMPONENT_BYTES: u64 = 64 * 1024 * 1024;
 /// Hard cap on parameter bytes any goal may allow (1 MiB).
 pub const HARD_MAX_PARAMS_BYTES: u64 = 1024 * 1024;
+/// Most proof-of-work bits a goal may demand: 2^32 hashes is already hours
+/// of work for one submission, and more would lock every contributor out.
+pub const MAX_POW_BITS: u32 = 32;
 
 /// A goal identifier: `[a-z0-9][a-z0-9-]{0,63}`.
 ///
@@ -155,6 +158,11 @@ pub struct Limits {
     pub wall_backstop_ms: u64,
     /// Largest parameter blob in a pack. Default 64 KiB; at most 1 MiB.
     pub max_params_bytes: u64,
+    /// Proof-of-work per submission: leading zero bits the work hash must
+    /// have. Part of the goal (and its hash) so a goal author can price
+    /// submissions to what one evaluation costs; a node applies the larger
+    /// of this and its own setting. Default 0 (none); at most 32.
+    pub pow_bits: u32,
 }
 
 impl Default for Limits {
@@ -168,6 +176,7 @@ impl Default for Limits {
             max_action_len: 64,
             wall_backstop_ms: 10_000,
             max_params_bytes: 64 * 1024,
+            pow_bits: 0,
         }
     }
 }
@@ -207,6 +216,12 @@ impl Limits {
                 self.max_params_bytes
             )));
         }
+        if self.pow_bits > MAX_POW_BITS {
+            return Err(GoalError::Invalid(format!(
+                "limits.pow_bits {} exceeds the maximum of {MAX_POW_BITS}",
+                self.pow_bits
+            )));
+        }
         if self.memory_bytes > 4 * 1024 * 1024 * 1024 {
             return Err(GoalError::Invalid(
                 "limits.memory_bytes exceeds 4 GiB (wasm32 address space)".into(),
@@ -223,7 +238,8 @@ impl Limits {
             .u64(self.max_component_bytes)
             .u64(self.max_action_len)
             .u64(self.wall_backstop_ms)
-            .u64(self.max_params_bytes);
+            .u64(self.max_params_bytes)
+            .u32(self.pow_bits);
     }
 
     fn decode_from(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
@@ -236,6 +252,7 @@ impl Limits {
             max_action_len: d.u64("limits.max_action_len")?,
             wall_backstop_ms: d.u64("limits.wall_backstop_ms")?,
             max_params_bytes: d.u64("limits.max_params_bytes")?,
+            pow_bits: d.u32("limits.pow_bits")?,
         })
     }
 }

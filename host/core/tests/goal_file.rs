@@ -99,6 +99,7 @@ fn omitted_sections_take_documented_defaults() {
         ),
         (4 << 20, 64, 10_000, 64 << 10)
     );
+    assert_eq!(l.pow_bits, 0, "proof-of-work is off unless the goal asks");
     assert_eq!(
         (
             g.ranking.reward.get(),
@@ -242,6 +243,10 @@ fn goal_hash_commits_to_every_rule_but_not_to_paths() {
         ("fuel_per_call = 5_000_000", "fuel_per_call = 5_000_001"),
         ("risk = 0.5 ", "risk = 0.25 "),
         ("fee_bps=5", "fee_bps=6"),
+        (
+            "wall_backstop_ms = 10_000 ",
+            "wall_backstop_ms = 10_000\npow_bits = 8 ",
+        ),
     ] {
         let t = CONTRACT_EXAMPLE.replace(from, to);
         assert_ne!(t, CONTRACT_EXAMPLE, "{from}");
@@ -270,4 +275,24 @@ fn manifest_json_is_validated_on_deserialisation() {
     let mut v = serde_json::to_value(&m).unwrap();
     v["surprise"] = 1.into();
     assert!(serde_json::from_value::<ian_core::GoalManifest>(v).is_err());
+}
+
+#[test]
+fn pow_bits_are_read_from_limits_and_round_trip_through_the_manifest() {
+    let g = GoalSpec::from_toml(&format!("{MINIMAL}[limits]\npow_bits = 8\n")).unwrap();
+    assert_eq!(g.limits.pow_bits, 8);
+    let m = g.resolve(&resolved(0)).unwrap();
+    let back = ian_core::GoalManifest::from_canonical_bytes(&m.to_canonical_bytes()).unwrap();
+    assert_eq!(back.limits.pow_bits, 8);
+    assert_eq!(back, m);
+}
+
+#[test]
+fn pow_bits_above_32_are_refused_naming_the_field() {
+    let err = GoalSpec::from_toml(&format!("{MINIMAL}[limits]\npow_bits = 33\n")).unwrap_err();
+    assert_eq!(
+        err,
+        GoalError::Invalid("limits.pow_bits 33 exceeds the maximum of 32".into())
+    );
+    assert!(GoalSpec::from_toml(&format!("{MINIMAL}[limits]\npow_bits = 32\n")).is_ok());
 }

@@ -523,9 +523,12 @@ impl Node {
         })
     }
 
-    /// Effective proof-of-work bits for a goal.
-    pub fn pow_bits(&self, _goal: &GoalRt) -> u32 {
-        self.cfg.limits.pow_bits as u32
+    /// Effective proof-of-work bits for a goal: the larger of the node's
+    /// setting and the goal's own `limits.pow_bits`, so an operator can
+    /// raise the price of a submission but never lower what the goal asks.
+    pub fn pow_bits(&self, goal: &GoalRt) -> u32 {
+        let node = self.cfg.limits.pow_bits.min(u32::MAX as u64) as u32;
+        node.max(goal.manifest.limits.pow_bits)
     }
 
     /// `GET /api/v1/goals/{goal}` body.
