@@ -12,6 +12,7 @@
 //!   hashed [`goal::GoalManifest`];
 //! * [`pack`] — agent packs and the `.ianpack` file format;
 //! * [`contribution`] — signed submissions;
+//! * [`dataset`] — dataset listings and the dataset hash a goal commits to;
 //! * [`entry`] — log entries;
 //! * [`mmr`] — the append-only log with inclusion and consistency proofs;
 //! * [`proofs`] — optional proof bundles and their verifier;
@@ -22,6 +23,7 @@
 
 pub mod checkpoint;
 pub mod contribution;
+pub mod dataset;
 pub mod dedup;
 pub mod encoding;
 pub mod entry;

@@ -144,18 +144,13 @@ pub fn attest(key: &SigningKey, goal: &GoalId, pack_hash: &Hash32) -> ProofItem 
     }
 }
 
-/// The hash of a dataset directory listing: H("ian/dataset/v1" ‖ count ‖
-/// (path ‖ file sha256)…) with entries sorted by path. Callers list the
-/// files (I/O); the core fixes how the list is hashed so every node agrees.
-pub fn dataset_hash(files: &[(String, Hash32)]) -> Hash32 {
-    let mut sorted: Vec<&(String, Hash32)> = files.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut e = Encoder::new(domain::DATASET);
-    e.count(sorted.len());
-    for (p, h) in sorted {
-        e.str(p).hash(h);
-    }
-    e.digest()
+/// The hash of a dataset listing ([`crate::dataset::DatasetListing::hash`]):
+/// H("ian/dataset/v1" ‖ count ‖ (path ‖ file sha256 ‖ size)…) with entries
+/// sorted by path. The same hash names a goal's mounted dataset and the
+/// datasets a dataset proof refers to. Callers list the files (I/O); the
+/// core fixes how the list is hashed so every node agrees.
+pub fn dataset_hash(listing: &crate::dataset::DatasetListing) -> Hash32 {
+    listing.hash()
 }
 
 /// Builds the approved-dataset MMR from dataset hashes (leaf content = the
