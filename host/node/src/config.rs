@@ -142,6 +142,18 @@ pub const KEYS: &[KeyDoc] = &[
         doc: "Most goals the node accepts.",
     },
     KeyDoc {
+        key: "limits.dataset_max_files",
+        env: "IAN_DATASET_MAX_FILES",
+        default: "1024",
+        doc: "Most files in one goal's dataset directory (hard cap 65536). A larger dataset is refused at publish with 413 `dataset_too_large`.",
+    },
+    KeyDoc {
+        key: "limits.dataset_max_bytes",
+        env: "IAN_DATASET_MAX_BYTES",
+        default: "33554432",
+        doc: "Most bytes over all files of one goal's dataset (hard cap 1 GiB). The files travel base64 in the publish body, so also raise `limits.max_publish_bytes` when raising this.",
+    },
+    KeyDoc {
         key: "log.format",
         env: "IAN_LOG_FORMAT",
         default: "\"text\"",
@@ -247,6 +259,20 @@ pub struct LimitsConfig {
     pub max_log_range: u64,
     /// See [`KEYS`].
     pub max_goals: u64,
+    /// See [`KEYS`].
+    pub dataset_max_files: u64,
+    /// See [`KEYS`].
+    pub dataset_max_bytes: u64,
+}
+
+impl LimitsConfig {
+    /// The dataset bounds in the core's terms.
+    pub fn dataset_limits(&self) -> ian_core::dataset::DatasetLimits {
+        ian_core::dataset::DatasetLimits {
+            max_files: self.dataset_max_files,
+            max_bytes: self.dataset_max_bytes,
+        }
+    }
 }
 
 /// `[log]` section.
@@ -429,6 +455,22 @@ impl Config {
         }
         if l.queue_capacity > 1 << 20 {
             return Err(bad("limits.queue_capacity", "must be at most 1048576"));
+        }
+        if l.dataset_max_files == 0
+            || l.dataset_max_files > ian_core::dataset::HARD_MAX_DATASET_FILES
+        {
+            return Err(bad(
+                "limits.dataset_max_files",
+                format!("must be 1..={}", ian_core::dataset::HARD_MAX_DATASET_FILES),
+            ));
+        }
+        if l.dataset_max_bytes == 0
+            || l.dataset_max_bytes > ian_core::dataset::HARD_MAX_DATASET_BYTES
+        {
+            return Err(bad(
+                "limits.dataset_max_bytes",
+                format!("must be 1..={}", ian_core::dataset::HARD_MAX_DATASET_BYTES),
+            ));
         }
         if l.pow_bits > 64 {
             return Err(bad("limits.pow_bits", "must be at most 64"));

@@ -179,17 +179,27 @@ impl Judge {
     }
 
     /// Compile a goal's harness and invariants; `blob` finds bytes by hash.
+    /// A goal with a dataset needs `dataset`, the materialised (verified)
+    /// directory its harness is granted read-only at `/data`.
     pub fn load_goal(
         &self,
         m: &GoalManifest,
         blob: &dyn Fn(Hash32) -> Option<Vec<u8>>,
+        dataset: Option<&std::path::Path>,
     ) -> Result<LoadedGoal, String> {
         let hb = blob(m.harness.component)
             .ok_or_else(|| format!("harness component {} is missing", m.harness.component))?;
-        let harness = self
-            .sandbox
-            .load_harness(&hb)
-            .map_err(|e| format!("harness: {e}"))?;
+        let harness = match (m.harness.dataset, dataset) {
+            (None, _) => self.sandbox.load_harness(&hb),
+            (Some(_), Some(dir)) => {
+                self.sandbox
+                    .load_harness_with_dataset(&hb, dir, &sandbox_limits(m))
+            }
+            (Some(h), None) => {
+                return Err(format!("harness: dataset {h} is not materialised"));
+            }
+        }
+        .map_err(|e| format!("harness: {e}"))?;
         let mut invariants = Vec::new();
         for inv in &m.invariants {
             let b = blob(inv.component).ok_or_else(|| {

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod config;
+pub mod datasets;
 pub mod error;
 pub mod html;
 pub mod http;

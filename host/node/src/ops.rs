@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ed25519_dalek::SigningKey;
 use hyper::Method;
@@ -91,10 +91,71 @@ pub fn publish_request(goal: &Path) -> Result<PublishRequest, CommandError> {
         })?;
         components.insert(p, b64(&bytes));
     }
+    let dataset = match &spec.harness.dataset {
+        None => Vec::new(),
+        Some(d) => read_dataset(&base.join(d), goal)?
+            .1
+            .into_iter()
+            .map(|(path, bytes)| crate::service::DatasetUpload {
+                path,
+                bytes: b64(&bytes),
+            })
+            .collect(),
+    };
     Ok(PublishRequest {
         goal_toml: text,
         components,
+        dataset,
     })
+}
+
+/// Reads a goal's dataset directory (plain files only, no symlinks) within
+/// the hard caps; the node applies its own, usually smaller, limits.
+fn read_dataset(
+    dir: &Path,
+    goal: &Path,
+) -> Result<(ian_core::dataset::DatasetListing, Vec<(String, Vec<u8>)>), CommandError> {
+    let caps = ian_core::dataset::DatasetLimits {
+        max_files: ian_core::dataset::HARD_MAX_DATASET_FILES,
+        max_bytes: ian_core::dataset::HARD_MAX_DATASET_BYTES,
+    };
+    crate::datasets::read_dataset_dir(dir, &caps).map_err(|e| CommandError::File {
+        path: dir.to_path_buf(),
+        message: format!("{e} (harness.dataset of {})", goal.display()),
+    })
+}
+
+/// Where the CLI materialises datasets for local evaluation and replay:
+/// `IAN_DATASET_CACHE_DIR`, else `<temp dir>/ian-datasets`. Directories are
+/// named by dataset hash and checked against it before every use.
+pub fn dataset_cache_dir() -> PathBuf {
+    std::env::var_os("IAN_DATASET_CACHE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("ian-datasets"))
+}
+
+/// Materialises the goal's dataset (if any) from `blobs`, which must hold
+/// the listing under the dataset hash and every file under its hash.
+fn local_dataset(
+    manifest: &ian_core::GoalManifest,
+    blobs: &BTreeMap<ian_core::Hash32, Vec<u8>>,
+) -> Result<Option<PathBuf>, CommandError> {
+    let Some(h) = manifest.harness.dataset else {
+        return Ok(None);
+    };
+    let bytes = blobs
+        .get(&h)
+        .filter(|b| ian_core::sha256(b) == h)
+        .ok_or_else(|| CommandError::Usage(format!("dataset listing {h} is not available")))?;
+    let caps = ian_core::dataset::DatasetLimits {
+        max_files: ian_core::dataset::HARD_MAX_DATASET_FILES,
+        max_bytes: ian_core::dataset::HARD_MAX_DATASET_BYTES,
+    };
+    let listing = ian_core::dataset::DatasetListing::from_canonical_bytes(bytes, &caps)
+        .map_err(|e| CommandError::Usage(format!("dataset listing {h}: {e}")))?;
+    crate::datasets::materialise(&dataset_cache_dir(), &listing, &|f| blobs.get(f).cloned())
+        .map(Some)
+        .map_err(|e| CommandError::Usage(format!("dataset {h}: {e}")))
 }
 
 /// Result of a submission that reached the pipeline.
@@ -421,12 +482,13 @@ pub fn load_goal_file(
     let req = publish_request(goal)?;
     let spec = GoalSpec::from_toml(&req.goal_toml)
         .map_err(|e| CommandError::Usage(format!("{}: {e}", goal.display())))?;
-    if spec.harness.dataset.is_some() {
-        return Err(CommandError::Usage(format!(
-            "{}: goals with a dataset directory are not supported by this command",
-            goal.display()
-        )));
-    }
+    let dataset = match &spec.harness.dataset {
+        None => None,
+        Some(d) => Some(read_dataset(
+            &goal.parent().unwrap_or(Path::new(".")).join(d),
+            goal,
+        )?),
+    };
     let dec = |p: &str| -> Vec<u8> {
         use base64::Engine as _;
         base64::engine::general_purpose::STANDARD
@@ -438,7 +500,7 @@ pub fn load_goal_file(
     let resolved = ian_core::goal::ResolvedComponents {
         harness: ian_core::sha256(&harness),
         invariants: invs.iter().map(|b| ian_core::sha256(b)).collect(),
-        dataset: None,
+        dataset: dataset.as_ref().map(|(l, _)| l.hash()),
     };
     let manifest = spec
         .resolve(&resolved)
@@ -447,6 +509,12 @@ pub fn load_goal_file(
     blobs.insert(resolved.harness, harness);
     for (h, b) in resolved.invariants.iter().zip(invs) {
         blobs.insert(*h, b);
+    }
+    if let Some((listing, files)) = dataset {
+        blobs.insert(listing.hash(), listing.to_canonical_bytes());
+        for (_, b) in files {
+            blobs.insert(ian_core::sha256(&b), b);
+        }
     }
     Ok((manifest, blobs))
 }
@@ -471,8 +539,9 @@ fn eval_manifest(
     )
     .map_err(CommandError::Usage)?;
     let t = note(progress, "compiling goal harness and invariants");
+    let dataset = local_dataset(&manifest, &blobs)?;
     let loaded = judge
-        .load_goal(&manifest, &|h| blobs.get(&h).cloned())
+        .load_goal(&manifest, &|h| blobs.get(&h).cloned(), dataset.as_deref())
         .map_err(|e| CommandError::Usage(format!("goal components: {e}")))?;
     progress_done(progress, t, "goal components ready");
     let (pack, code) = file.into_parts();
@@ -637,8 +706,12 @@ pub async fn replay(
         .await?;
     let mut hashes = vec![manifest.harness.component, pack.code_hash()];
     hashes.extend(manifest.invariants.iter().map(|i| i.component));
+    hashes.extend(manifest.harness.dataset);
     let mut blobs = BTreeMap::new();
-    for h in hashes {
+    let mut i = 0;
+    while i < hashes.len() {
+        let h = hashes[i];
+        i += 1;
         let r = client
             .raw(Method::GET, &format!("/api/v1/blobs/{}", h.to_hex()), None)
             .await?;
@@ -649,6 +722,16 @@ pub async fn replay(
             return Err(CommandError::Usage(format!(
                 "blob {h} from the node does not hash to its name"
             )));
+        }
+        if Some(h) == manifest.harness.dataset {
+            // The dataset listing: its files are blobs too.
+            let caps = ian_core::dataset::DatasetLimits {
+                max_files: ian_core::dataset::HARD_MAX_DATASET_FILES,
+                max_bytes: ian_core::dataset::HARD_MAX_DATASET_BYTES,
+            };
+            let listing = ian_core::dataset::DatasetListing::from_canonical_bytes(&r.body, &caps)
+                .map_err(|e| CommandError::Usage(format!("dataset listing {h}: {e}")))?;
+            hashes.extend(listing.files().iter().map(|f| f.sha256));
         }
         blobs.insert(h, r.body.to_vec());
     }
@@ -661,8 +744,9 @@ pub async fn replay(
         )
         .map_err(CommandError::Usage)?;
         let t = note(progress, "compiling goal and agent");
+        let dataset = local_dataset(&manifest, &blobs)?;
         let loaded = judge
-            .load_goal(&manifest, &|h| blobs.get(&h).cloned())
+            .load_goal(&manifest, &|h| blobs.get(&h).cloned(), dataset.as_deref())
             .map_err(CommandError::Usage)?;
         progress_done(progress, t, "compiled");
         let t = note(progress, "re-evaluating");

@@ -100,6 +100,42 @@ pub struct PublishRequest {
     pub goal_toml: String,
     /// Component path as written in the goal file -> base64 bytes.
     pub components: BTreeMap<String, String>,
+    /// The files of the goal's `harness.dataset` directory, when it names
+    /// one; absent (or empty) for goals without a dataset.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dataset: Vec<DatasetUpload>,
+}
+
+/// One file of a published dataset.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetUpload {
+    /// Path relative to the dataset directory, `/`-separated.
+    pub path: String,
+    /// The file's bytes, base64.
+    pub bytes: String,
+}
+
+/// The typed API error for a refused dataset listing.
+fn dataset_refused(e: ian_core::dataset::DatasetError) -> ApiError {
+    use ian_core::dataset::DatasetError as E;
+    match e {
+        E::TooManyFiles { .. } | E::TooManyBytes { .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "dataset_too_large",
+            format!("dataset: {e}"),
+        ),
+        other => ApiError::bad_request("invalid_dataset", format!("dataset: {other}")),
+    }
+}
+
+/// The dataset bounds used when reading back what was already accepted:
+/// the hard caps, so lowering the configured limits never strands a goal.
+fn stored_dataset_limits() -> ian_core::dataset::DatasetLimits {
+    ian_core::dataset::DatasetLimits {
+        max_files: ian_core::dataset::HARD_MAX_DATASET_FILES,
+        max_bytes: ian_core::dataset::HARD_MAX_DATASET_BYTES,
+    }
 }
 
 /// Body of `POST /api/v1/goals/{goal}/contributions`.
@@ -127,6 +163,9 @@ pub struct SubmitAccepted {
     /// Rank on the top-K board after acceptance (1-based), if it entered.
     pub rank: Option<usize>,
 }
+
+/// A checked dataset listing and its file bytes by content hash.
+type DatasetFiles = (ian_core::dataset::DatasetListing, BTreeMap<Hash32, Vec<u8>>);
 
 type Reply = tokio::sync::oneshot::Sender<Result<SubmitAccepted, ApiError>>;
 
@@ -322,9 +361,34 @@ impl Node {
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .unwrap_or_default();
             let started = Instant::now();
+            let dataset_dir = match manifest.harness.dataset {
+                None => None,
+                Some(h) => {
+                    let listing = snap
+                        .blob(&h.0)?
+                        .filter(|b| ian_core::sha256(b) == h)
+                        .ok_or_else(|| bad(format!("dataset listing {h} is missing or damaged")))?;
+                    let listing = ian_core::dataset::DatasetListing::from_canonical_bytes(
+                        &listing,
+                        &stored_dataset_limits(),
+                    )
+                    .map_err(|e| bad(format!("dataset listing {h}: {e}")))?;
+                    let dir = crate::datasets::materialise(
+                        &self.data_dir.join("datasets"),
+                        &listing,
+                        &|f| snap.blob(&f.0).ok().flatten(),
+                    )
+                    .map_err(|e| bad(format!("dataset {h}: {e}")))?;
+                    Some(dir)
+                }
+            };
             let loaded = self
                 .judge
-                .load_goal(&manifest, &|h| snap.blob(&h.0).ok().flatten())
+                .load_goal(
+                    &manifest,
+                    &|h| snap.blob(&h.0).ok().flatten(),
+                    dataset_dir.as_deref(),
+                )
                 .map_err(|e| bad(format!("components: {e}")))?;
             let size = snap.log_size(&id)?.unwrap_or(0);
             let mut state = GoalState::new(manifest.clone());
@@ -811,12 +875,7 @@ impl Node {
                     )
                 })
         };
-        if spec.harness.dataset.is_some() {
-            return Err(ApiError::bad_request(
-                "unsupported_goal",
-                "goals with a harness dataset directory cannot be published over the API yet",
-            ));
-        }
+        let dataset = self.dataset_of(&spec, &req.dataset)?;
         let harness = get(&spec.harness.component)?;
         let mut invariants = Vec::new();
         for inv in &spec.invariants {
@@ -825,7 +884,7 @@ impl Node {
         let resolved = ResolvedComponents {
             harness: ian_core::sha256(&harness),
             invariants: invariants.iter().map(|b| ian_core::sha256(b)).collect(),
-            dataset: None,
+            dataset: dataset.as_ref().map(|(l, _)| l.hash()),
         };
         let manifest = spec
             .resolve(&resolved)
@@ -856,9 +915,29 @@ impl Node {
         for (h, b) in resolved.invariants.iter().zip(invariants) {
             blobs.insert(*h, b);
         }
+        let dataset_dir = match dataset {
+            None => None,
+            Some((listing, files)) => {
+                // The listing is stored as the blob named by the dataset
+                // hash, next to the file blobs, so a restart (or a replaying
+                // client) can rebuild the directory from blobs alone.
+                blobs.insert(listing.hash(), listing.to_canonical_bytes());
+                blobs.extend(files);
+                let dir =
+                    crate::datasets::materialise(&self.data_dir.join("datasets"), &listing, &|h| {
+                        blobs.get(h).cloned()
+                    })
+                    .map_err(|e| internal(format!("materialising the dataset: {e}")))?;
+                Some(dir)
+            }
+        };
         let loaded = self
             .judge
-            .load_goal(&manifest, &|h| blobs.get(&h).cloned())
+            .load_goal(
+                &manifest,
+                &|h| blobs.get(&h).cloned(),
+                dataset_dir.as_deref(),
+            )
             .map_err(|e| {
                 ApiError::bad_request("invalid_component", format!("goal component refused: {e}"))
             })?;
@@ -909,6 +988,65 @@ impl Node {
             t.goal_published(&rt.manifest);
         }
         Ok((self.status_of(&rt), true))
+    }
+
+    /// Checks a publish request's dataset files against the goal file and
+    /// the node's dataset limits; returns the listing and the file bytes by
+    /// content hash.
+    fn dataset_of(
+        &self,
+        spec: &GoalSpec,
+        uploads: &[DatasetUpload],
+    ) -> Result<Option<DatasetFiles>, ApiError> {
+        let Some(dir) = &spec.harness.dataset else {
+            if uploads.is_empty() {
+                return Ok(None);
+            }
+            return Err(ApiError::bad_request(
+                "unexpected_dataset",
+                "the request carries dataset files but the goal file names no harness.dataset",
+            ));
+        };
+        if uploads.is_empty() {
+            return Err(ApiError::bad_request(
+                "missing_dataset",
+                format!(
+                    "the goal names dataset `{dir}` but the request does not include its files"
+                ),
+            ));
+        }
+        let limits = self.cfg.limits.dataset_limits();
+        if uploads.len() as u64 > limits.max_files {
+            return Err(dataset_refused(
+                ian_core::dataset::DatasetError::TooManyFiles {
+                    count: uploads.len() as u64,
+                    max: limits.max_files,
+                },
+            ));
+        }
+        let mut listed = Vec::with_capacity(uploads.len());
+        let mut files = BTreeMap::new();
+        for u in uploads {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(&u.bytes)
+                .map_err(|_| {
+                    let shown: String = u.path.chars().take(200).collect();
+                    ApiError::bad_request(
+                        "invalid_base64",
+                        format!("dataset file `{shown}` is not valid base64"),
+                    )
+                })?;
+            let sha256 = ian_core::sha256(&bytes);
+            listed.push(ian_core::dataset::DatasetFile {
+                path: u.path.clone(),
+                sha256,
+                size: bytes.len() as u64,
+            });
+            files.insert(sha256, bytes);
+        }
+        let listing =
+            ian_core::dataset::DatasetListing::new(listed, &limits).map_err(dataset_refused)?;
+        Ok(Some((listing, files)))
     }
 
     /// Admission: rate limits, proof-of-work, code presence; then queue.
