@@ -245,3 +245,224 @@ async fn goal_pow_bits_above_the_maximum_are_refused_at_publish() {
         "{v}"
     );
 }
+
+// ---------------------------------------------------------------- datasets
+
+fn example_goal(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../examples/goals/{name}.toml"))
+}
+
+fn ma_crossover() -> PackFile {
+    let code = std::fs::read(component("ma-crossover")).unwrap();
+    let meta = Metadata::new([("name", "ma-crossover")]).unwrap();
+    PackFile::new(code, b"short=5,long=20".to_vec(), meta).unwrap()
+}
+
+/// The data dir's materialised copy of the example dataset.
+fn materialised(data: &Path, node: &Node, goal: &str) -> PathBuf {
+    let m = node.goal(goal).unwrap().manifest.clone();
+    let h = m.harness.dataset.expect("goal has a dataset");
+    data.join("datasets").join(h.to_hex())
+}
+
+fn bits(v: &Value, field: &str) -> u64 {
+    v["receipt"]["entry"]["metrics"][field]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no metric {field} in {v}"))
+        .to_bits()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dataset_goal_over_http_gives_the_embedded_harness_metrics_bit_for_bit_and_replays() {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = open_node(&tmp.path().join("data"), &[]);
+    let client = serve(&node).await;
+    let mut accepted = Vec::new();
+    for (file, id) in [
+        ("trading-wasi", "trading-wasi-v1"),
+        ("trading", "trading-v1"),
+    ] {
+        let req = publish_request(&example_goal(file)).unwrap();
+        assert_eq!(req.dataset.is_empty(), file == "trading", "{file}");
+        let v: Value = client
+            .json(axum::http::Method::POST, "/api/v1/goals", Some(&req))
+            .await
+            .unwrap();
+        assert_eq!(v["id"], id);
+        let out = submit(&client, id, &ma_crossover().to_bytes(), &key(3), true)
+            .await
+            .unwrap();
+        let SubmitOutcome::Accepted(v) = out else {
+            panic!("{id}: expected acceptance, got {out:?}");
+        };
+        accepted.push(v);
+    }
+    for field in ["reward", "risk", "complexity"] {
+        assert_eq!(
+            bits(&accepted[0], field),
+            bits(&accepted[1], field),
+            "{field} differs between the dataset harness and the embedded harness"
+        );
+    }
+    let dir = materialised(&tmp.path().join("data"), &node, "trading-wasi-v1");
+    assert_eq!(
+        std::fs::read(dir.join("prices.csv")).unwrap(),
+        std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../example-harnesses/trading-harness/data/prices.csv")
+        )
+        .unwrap()
+    );
+    assert!(
+        std::fs::metadata(dir.join("prices.csv"))
+            .unwrap()
+            .permissions()
+            .readonly()
+    );
+    let cache = tempfile::tempdir().unwrap();
+    // SAFETY of the env write: this is the only test in the binary that
+    // reads IAN_DATASET_CACHE_DIR, and it sets it before any reader runs.
+    unsafe { std::env::set_var("IAN_DATASET_CACHE_DIR", cache.path()) };
+    let r = ian_node::ops::replay(&client, "trading-wasi-v1", 0, false)
+        .await
+        .unwrap();
+    assert_eq!(r["identical"], true, "{r}");
+    assert!(cache.path().join(dir.file_name().unwrap()).is_dir());
+}
+
+#[tokio::test]
+async fn a_tampered_dataset_directory_is_rebuilt_from_blobs_on_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let node = open_node(&data, &[]);
+    let (s, v) = publish_in_process(&node, &example_goal("trading-wasi")).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let goal_hash = v["goal_hash"].clone();
+    let dir = materialised(&data, &node, "trading-wasi-v1");
+    let original = std::fs::read(dir.join("prices.csv")).unwrap();
+    node.shutdown(std::time::Duration::from_secs(5));
+    drop(node);
+
+    let mut perms = std::fs::metadata(&dir).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&dir, perms.clone()).unwrap();
+    std::fs::set_permissions(dir.join("prices.csv"), perms).unwrap();
+    std::fs::write(dir.join("prices.csv"), "day,price\n0,1.0\n1,2.0\n").unwrap();
+    std::fs::write(dir.join("extra.csv"), "planted").unwrap();
+
+    let node = open_node(&data, &[]);
+    assert_eq!(std::fs::read(dir.join("prices.csv")).unwrap(), original);
+    assert!(!dir.join("extra.csv").exists());
+    let (s, v) = call(
+        &node,
+        Request::get("/api/v1/goals/trading-wasi-v1")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["goal_hash"], goal_hash);
+}
+
+#[test]
+fn materialise_refuses_a_blob_that_does_not_match_the_listing() {
+    use ian_core::dataset::{DatasetFile, DatasetLimits, DatasetListing};
+    use ian_node::datasets::{DatasetIoError, materialise};
+    let tmp = tempfile::tempdir().unwrap();
+    let good = b"day,price\n0,1.0\n".to_vec();
+    let listing = DatasetListing::new(
+        vec![DatasetFile {
+            path: "prices.csv".into(),
+            sha256: ian_core::sha256(&good),
+            size: good.len() as u64,
+        }],
+        &DatasetLimits::default(),
+    )
+    .unwrap();
+    let err = materialise(tmp.path(), &listing, &|_| Some(b"doctored".to_vec())).unwrap_err();
+    assert!(
+        matches!(&err, DatasetIoError::BlobMismatch { path, .. } if path == "prices.csv"),
+        "{err}"
+    );
+    assert!(!tmp.path().join(listing.hash().to_hex()).exists());
+    let dir = materialise(tmp.path(), &listing, &|_| Some(good.clone())).unwrap();
+    assert_eq!(std::fs::read(dir.join("prices.csv")).unwrap(), good);
+}
+
+#[tokio::test]
+async fn dataset_path_with_dotdot_is_refused_with_400_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = open_node(&tmp.path().join("data"), &[]);
+    let mut req = publish_request(&example_goal("trading-wasi")).unwrap();
+    req.dataset[0].path = "../escape.csv".into();
+    let (s, v) = call(&node, post("/api/v1/goals", &req, true)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error"]["code"], "invalid_dataset");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("../escape.csv") && msg.contains("`..`"),
+        "{msg}"
+    );
+    assert!(!tmp.path().join("escape.csv").exists());
+}
+
+#[tokio::test]
+async fn dataset_over_the_byte_limit_is_refused_with_413() {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = open_node(
+        &tmp.path().join("data"),
+        &[("IAN_DATASET_MAX_BYTES", "1000")],
+    );
+    let req = publish_request(&example_goal("trading-wasi")).unwrap();
+    let (s, v) = call(&node, post("/api/v1/goals", &req, true)).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    assert_eq!(v["error"]["code"], "dataset_too_large");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the limit is 1000"),
+        "{v}"
+    );
+    assert_eq!(node.goal_count(), 0);
+}
+
+#[tokio::test]
+async fn dataset_files_are_required_exactly_when_the_goal_names_a_dataset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = open_node(&tmp.path().join("data"), &[]);
+    let mut req = publish_request(&example_goal("trading-wasi")).unwrap();
+    let files = std::mem::take(&mut req.dataset);
+    let (s, v) = call(&node, post("/api/v1/goals", &req, true)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error"]["code"], "missing_dataset");
+    let mut plain = publish_request(&trading_goal(tmp.path(), "plain", "")).unwrap();
+    plain.dataset = files;
+    let (s, v) = call(&node, post("/api/v1/goals", &plain, true)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error"]["code"], "unexpected_dataset");
+}
+
+#[test]
+fn a_symlink_in_a_dataset_directory_is_refused_when_reading_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("prices.csv"), "day,price\n").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", data.join("passwd")).unwrap();
+    let goal = tmp.path().join("g.toml");
+    std::fs::write(
+        &goal,
+        format!(
+            "id = \"g\"\ntitle = \"t\"\n[harness]\ncomponent = \"{}\"\ndataset = \"data\"\nseeds = [1]\n",
+            component("trading-harness-wasi").display()
+        ),
+    )
+    .unwrap();
+    let err = publish_request(&goal).unwrap_err().to_string();
+    assert!(
+        err.contains("\"passwd\"") && err.contains("symlink"),
+        "{err}"
+    );
+}
