@@ -79,8 +79,8 @@ fn io(path: impl std::fmt::Display, e: std::io::Error) -> DatasetIoError {
     }
 }
 
-/// One walked entry: relative path and bytes.
-type Walked = Vec<(String, Vec<u8>)>;
+/// Walked files: relative path and bytes.
+pub type Walked = Vec<(String, Vec<u8>)>;
 
 /// Walks `dir` (no symlinks followed, none accepted), reading every
 /// regular file; stops as soon as `limits` are exceeded.

@@ -485,15 +485,20 @@ async fn consistency(
 async fn blob(State(s): State<AppState>, Path(hash): Path<String>) -> Response {
     let node = s.node.clone();
     match tokio::task::spawn_blocking(move || node.blob(&hash)).await {
-        Ok(Ok(bytes)) => (
-            StatusCode::OK,
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/wasm"),
-            )],
-            Body::from(bytes),
-        )
-            .into_response(),
+        Ok(Ok(bytes)) => {
+            // Components are wasm; dataset files and listings are opaque bytes.
+            let kind = if bytes.starts_with(b"\0asm") {
+                "application/wasm"
+            } else {
+                "application/octet-stream"
+            };
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, HeaderValue::from_static(kind))],
+                Body::from(bytes),
+            )
+                .into_response()
+        }
         Ok(Err(e)) => e.into_response(),
         Err(_) => ApiError::internal().into_response(),
     }

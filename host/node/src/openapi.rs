@@ -77,7 +77,7 @@ pub fn document() -> Value {
         "/api/v1/goals/{goal}/consistency": {"get": {"summary": "Consistency proof from an older log size to a newer one.", "operationId": "consistencyProof",
             "parameters": [goal_param(), q("from", "old size", true), q("to", "new size (default: current)", false)],
             "responses": {"200": ok("Proof", "ConsistencyProof"), "400": err_ref(), "404": err_ref()}}},
-        "/api/v1/blobs/{hash}": {"get": {"summary": "A content-addressed blob (component bytes) by SHA-256.", "operationId": "blob",
+        "/api/v1/blobs/{hash}": {"get": {"summary": "A content-addressed blob by SHA-256: component bytes, a dataset file, or a dataset listing (named by the dataset hash).", "operationId": "blob",
             "parameters": [{"name": "hash", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}],
             "responses": {"200": {"description": "Bytes", "content": {"application/wasm": {}}}, "400": err_ref(), "404": err_ref()}}},
         "/api/v1/packs/{hash}": {"get": {"summary": "An accepted agent pack (code hash, params, metadata) by pack hash.", "operationId": "pack",
@@ -98,7 +98,11 @@ pub fn document() -> Value {
               "checkpoint": {"$ref": "#/components/schemas/SignedCheckpoint"}, "top": {"type": "object"}, "pow_bits": {"type": "integer"}, "tau": {"type": "object"}}},
           "PublishRequest": {"type": "object", "required": ["goal_toml", "components"], "properties": {
               "goal_toml": {"type": "string", "description": "The goal file text."},
-              "components": {"type": "object", "additionalProperties": {"type": "string", "description": "base64 bytes"}, "description": "Component path as written in the goal file -> base64 bytes."}}},
+              "components": {"type": "object", "additionalProperties": {"type": "string", "description": "base64 bytes"}, "description": "Component path as written in the goal file -> base64 bytes."},
+              "dataset": {"type": "array", "description": "Files of the goal's harness.dataset directory; required exactly when the goal file names one, omitted otherwise.", "items": {"$ref": "#/components/schemas/DatasetUpload"}}}},
+          "DatasetUpload": {"type": "object", "required": ["path", "bytes"], "properties": {
+              "path": {"type": "string", "description": "Path relative to the dataset directory, '/'-separated; no '..', '.', empty components, leading '/', backslash or control characters."},
+              "bytes": {"type": "string", "description": "The file's bytes, base64."}}},
           "Manifest": {"type": "object", "properties": {"goal_toml": {"type": "string"}, "components": {"type": "object", "additionalProperties": {"type": "string", "description": "sha256 hex"}}}},
           "SubmitRequest": {"type": "object", "required": ["contribution"], "properties": {
               "contribution": {"type": "object", "description": "Signed contribution (ian-core JSON form)."},

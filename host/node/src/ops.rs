@@ -114,7 +114,7 @@ pub fn publish_request(goal: &Path) -> Result<PublishRequest, CommandError> {
 fn read_dataset(
     dir: &Path,
     goal: &Path,
-) -> Result<(ian_core::dataset::DatasetListing, Vec<(String, Vec<u8>)>), CommandError> {
+) -> Result<(ian_core::dataset::DatasetListing, crate::datasets::Walked), CommandError> {
     let caps = ian_core::dataset::DatasetLimits {
         max_files: ian_core::dataset::HARD_MAX_DATASET_FILES,
         max_bytes: ian_core::dataset::HARD_MAX_DATASET_BYTES,
