@@ -248,13 +248,45 @@ pub fn materialise(
             }
         }
     }
-    // Leftovers of an interrupted build are never trusted.
-    let tmp = format!("{name}.tmp");
-    if datasets.symlink_metadata(&tmp).is_ok() {
-        remove_tree(&datasets, &tmp).map_err(|e| io(&tmp, e))?;
-    }
+    // A build directory private to this call: concurrent builders (two CLI
+    // runs sharing a cache) never touch each other's files, and leftovers of
+    // an interrupted build are never trusted (only the final name is).
+    let nonce = hex::encode(crate::keyfile::random32());
+    let tmp = format!("{name}.tmp-{}-{}", std::process::id(), &nonce[..16]);
     datasets.create_dir(&tmp).map_err(|e| io(&tmp, e))?;
-    let build = datasets.open_dir(&tmp).map_err(|e| io(&tmp, e))?;
+    let built = build_into(&datasets, &tmp, listing, blob);
+    if let Err(e) = built {
+        let _ = remove_tree(&datasets, &tmp);
+        return Err(e);
+    }
+    if let Err(e) = datasets.rename(&tmp, &datasets, &name) {
+        let _ = remove_tree(&datasets, &tmp);
+        // Another builder may have won the race; its result must verify too.
+        verify(&datasets, &name, listing).map_err(|why| DatasetIoError::Io {
+            path: name.clone(),
+            message: format!("{e}; the existing directory does not verify: {why}"),
+        })?;
+        return Ok(root.join(&name));
+    }
+    datasets
+        .set_permissions(&name, Permissions::from_mode(0o555))
+        .map_err(|e| io(&name, e))?;
+    // Make the rename durable before the directory is relied on.
+    std::fs::File::open(root)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io(root.display(), e))?;
+    Ok(root.join(&name))
+}
+
+/// Writes every listed file into `datasets/<tmp>`, checking each blob
+/// against the listing first, and leaves the files read-only.
+fn build_into(
+    datasets: &Dir,
+    tmp: &str,
+    listing: &DatasetListing,
+    blob: &dyn Fn(&Hash32) -> Option<Vec<u8>>,
+) -> Result<(), DatasetIoError> {
+    let build = datasets.open_dir(tmp).map_err(|e| io(tmp, e))?;
     for f in listing.files() {
         let bytes = blob(&f.sha256).ok_or_else(|| DatasetIoError::MissingBlob {
             path: f.path.clone(),
@@ -277,16 +309,5 @@ pub fn materialise(
         file.write_all(&bytes).map_err(|e| io(&f.path, e))?;
         file.sync_all().map_err(|e| io(&f.path, e))?;
     }
-    read_only(&build).map_err(|e| io(&tmp, e))?;
-    datasets
-        .rename(&tmp, &datasets, &name)
-        .map_err(|e| io(&name, e))?;
-    datasets
-        .set_permissions(&name, Permissions::from_mode(0o555))
-        .map_err(|e| io(&name, e))?;
-    // Make the rename durable before the directory is relied on.
-    std::fs::File::open(root)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| io(root.display(), e))?;
-    Ok(root.join(&name))
+    read_only(&build).map_err(|e| io(tmp, e))
 }

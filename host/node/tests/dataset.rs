@@ -319,15 +319,16 @@ async fn dataset_goal_over_http_gives_the_embedded_harness_metrics_bit_for_bit_a
             .permissions()
             .readonly()
     );
-    let cache = tempfile::tempdir().unwrap();
-    // SAFETY of the env write: this is the only test in the binary that
-    // reads IAN_DATASET_CACHE_DIR, and it sets it before any reader runs.
-    unsafe { std::env::set_var("IAN_DATASET_CACHE_DIR", cache.path()) };
+    // Replay rebuilds the dataset from the node's blobs in the CLI's cache.
     let r = ian_node::ops::replay(&client, "trading-wasi-v1", 0, false)
         .await
         .unwrap();
     assert_eq!(r["identical"], true, "{r}");
-    assert!(cache.path().join(dir.file_name().unwrap()).is_dir());
+    assert!(
+        ian_node::ops::dataset_cache_dir()
+            .join(dir.file_name().unwrap())
+            .is_dir()
+    );
 }
 
 #[tokio::test]
@@ -465,4 +466,18 @@ fn a_symlink_in_a_dataset_directory_is_refused_when_reading_it() {
         err.contains("\"passwd\"") && err.contains("symlink"),
         "{err}"
     );
+}
+
+#[test]
+fn cli_eval_runs_a_dataset_goal_locally_with_the_embedded_harness_metrics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pack = tmp.path().join("ma.ianpack");
+    std::fs::write(&pack, ma_crossover().to_bytes()).unwrap();
+    let wasi = ian_node::ops::eval_local(&example_goal("trading-wasi"), &pack, false).unwrap();
+    let embedded = ian_node::ops::eval_local(&example_goal("trading"), &pack, false).unwrap();
+    assert_eq!(wasi["verdict"], "accepted", "{wasi}");
+    for field in ["reward", "risk", "complexity"] {
+        let b = |v: &Value| v["metrics"][field].as_f64().unwrap().to_bits();
+        assert_eq!(b(&wasi), b(&embedded), "{field}");
+    }
 }
