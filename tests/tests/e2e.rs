@@ -173,6 +173,21 @@ fn rejects_agent_that_imports_wasi_filesystem() {
 }
 
 #[test]
+fn agent_refused_at_load_time_is_reported_by_the_structure_step_not_an_invariant() {
+    // The goal has invariants that would probe the agent; a component that
+    // cannot even load must be refused before them, naming the import.
+    let s = setup(&[], true);
+    let p = pack(&s.dir, "hostile-wasi-fs", "", "wasi-fs.ianpack");
+    let (code, v) = submit(&s, &p);
+    assert_eq!(code, 3, "{v}");
+    assert_eq!(v["error"]["code"], "forbidden_import");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.contains("pipeline step: structure"), "{message}");
+    assert!(message.contains("wasi:"), "{message}");
+    assert!(!message.contains("invariant"), "{message}");
+}
+
+#[test]
 fn rejects_harness_submitted_as_agent() {
     let s = setup(&[], false);
     let code = rejection_code(&s, "trading-harness");

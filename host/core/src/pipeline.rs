@@ -85,9 +85,34 @@ pub struct InvariantFailure {
     pub message: String,
 }
 
+/// A pack whose code the evaluator cannot run at all: not WebAssembly, the
+/// wrong world, a forbidden import, too large. `code` is the sandbox's
+/// stable reason code (`not_wasm`, `forbidden_import`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeFailure {
+    /// Stable snake_case reason code from the sandbox.
+    pub code: String,
+    /// Human-readable detail.
+    pub message: String,
+}
+
 /// Step 5: runs the goal's harness against a pack. The sandbox crate does
 /// not depend on the core; the node adapts it to this trait.
 pub trait Evaluator {
+    /// Step 2 (structure validation): whether the pack's code is something
+    /// this evaluator can run at all. It is asked before any invariant, so a
+    /// malformed component is refused as malformed rather than blamed on the
+    /// first invariant that tried to probe it. The default accepts: an
+    /// evaluator that loads no code has nothing to refuse here.
+    fn validate_code(
+        &self,
+        _goal: &GoalManifest,
+        _pack: &AgentPack,
+        _pack_hash: &Hash32,
+    ) -> Result<(), CodeFailure> {
+        Ok(())
+    }
+
     /// Evaluates `pack` (whose component is found by `pack.code_hash()`).
     fn evaluate(
         &self,
@@ -193,6 +218,15 @@ pub enum Rejection {
     /// Step 2: the contributor's signature does not verify.
     #[error("contributor signature does not verify")]
     BadSignature,
+    /// Step 2: the pack's code cannot be run (not wasm, wrong world,
+    /// forbidden import, too large).
+    #[error("agent code refused ({code}): {message}")]
+    InvalidCode {
+        /// Sandbox reason code.
+        code: String,
+        /// Detail.
+        message: String,
+    },
     /// Step 3.
     #[error("invariant {invariant} refused the pack ({code}): {message}")]
     InvariantViolated {
@@ -241,6 +275,7 @@ impl Rejection {
             Rejection::TooLarge { .. } => "too_large",
             Rejection::ReplayedSubmission { .. } => "replayed_submission",
             Rejection::BadSignature => "bad_signature",
+            Rejection::InvalidCode { .. } => "invalid_code",
             Rejection::InvariantViolated { .. } => "invariant_violated",
             Rejection::ProofFailed(_) => "proof_failed",
             Rejection::EvaluationFailed { .. } => "evaluation_failed",
@@ -257,6 +292,7 @@ impl Rejection {
     pub fn detail_code(&self) -> Option<&str> {
         match self {
             Rejection::InvariantViolated { code, .. }
+            | Rejection::InvalidCode { code, .. }
             | Rejection::EvaluationFailed { code, .. } => Some(code),
             _ => None,
         }
@@ -269,7 +305,8 @@ impl Rejection {
             Rejection::WrongGoal { .. }
             | Rejection::TooLarge { .. }
             | Rejection::ReplayedSubmission { .. }
-            | Rejection::BadSignature => Step::Structure,
+            | Rejection::BadSignature
+            | Rejection::InvalidCode { .. } => Step::Structure,
             Rejection::InvariantViolated { .. } => Step::Invariants,
             Rejection::ProofFailed(_) => Step::Proofs,
             Rejection::EvaluationFailed { .. } | Rejection::InvalidEvaluation(_) => {
@@ -671,6 +708,12 @@ impl GoalState {
         }
         // 2. structure validation
         self.structure(c, &hashes, check_signature)?;
+        evaluator
+            .validate_code(&self.manifest, &c.pack, &pack_hash)
+            .map_err(|f| Rejection::InvalidCode {
+                code: f.code,
+                message: f.message,
+            })?;
         // 3. invariants
         invariants
             .check(&self.manifest, &c.pack, &pack_hash)

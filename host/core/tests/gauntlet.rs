@@ -186,6 +186,35 @@ fn invariant_violation_is_refused_naming_the_invariant_and_evaluation_never_runs
 }
 
 #[test]
+fn code_the_evaluator_cannot_run_is_refused_at_the_structure_step_before_any_invariant() {
+    let mut s = GoalState::new(manifest());
+    let ev = ParamsEvaluator::default();
+    let inv = ParamsInvariants::default();
+    let r = s
+        .process(
+            &contribution("badcode=forbidden_import", 1, 1),
+            &ev,
+            &inv,
+            &StandardProofVerifier,
+            0,
+        )
+        .unwrap_err();
+    assert_eq!(
+        r,
+        Rejection::InvalidCode {
+            code: "forbidden_import".into(),
+            message: "component imports `wasi:filesystem/types@0.2.6`".into(),
+        }
+    );
+    assert_eq!(r.code(), "invalid_code");
+    assert_eq!(r.detail_code(), Some("forbidden_import"));
+    assert_eq!(r.step(), Step::Structure);
+    assert_eq!(inv.calls.get(), 0);
+    assert_eq!(ev.calls.get(), 0);
+    assert_eq!(s.size(), 0);
+}
+
+#[test]
 fn evaluation_failure_carries_the_sandbox_reason_code() {
     let mut s = GoalState::new(manifest());
     let r = run(&mut s, &contribution("fail=agent_out_of_fuel", 1, 1)).unwrap_err();

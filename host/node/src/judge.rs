@@ -14,7 +14,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ian_core::pipeline::{
-    Evaluation, EvaluationFailure, Evaluator, InvariantChecker, InvariantFailure, RawMetrics,
+    CodeFailure, Evaluation, EvaluationFailure, Evaluator, InvariantChecker, InvariantFailure,
+    RawMetrics,
 };
 use ian_core::{AgentPack, GoalManifest, Hash32};
 use ian_sandbox::{
@@ -39,15 +40,6 @@ pub struct LoadedGoal {
     seeds: Vec<u64>,
     limits: ian_sandbox::Limits,
 }
-
-/// Sandbox reason codes that mean the agent component was refused before
-/// it could run.
-pub const LOAD_TIME_CODES: &[&str] = &[
-    "not_wasm",
-    "forbidden_import",
-    "wrong_world",
-    "component_too_large",
-];
 
 /// Most compiled agents kept in memory (compiled code is also cached on
 /// disk by the sandbox).
@@ -75,6 +67,8 @@ pub struct SeedRun {
 
 /// Results of the costly steps, handed to the pipeline.
 pub struct Precomputed {
+    /// Step 2: whether the agent component could be loaded at all.
+    code: Result<(), CodeFailure>,
     invariants: Result<(), InvariantFailure>,
     evaluation: Option<Result<Evaluation, EvaluationFailure>>,
     fuel: Option<u64>,
@@ -98,6 +92,15 @@ impl Precomputed {
 }
 
 impl Evaluator for Precomputed {
+    fn validate_code(
+        &self,
+        _goal: &GoalManifest,
+        _pack: &AgentPack,
+        _pack_hash: &Hash32,
+    ) -> Result<(), CodeFailure> {
+        self.code.clone()
+    }
+
     fn evaluate(
         &self,
         _goal: &GoalManifest,
@@ -274,6 +277,7 @@ impl Judge {
         if pack.params().len() as u64 > m.limits.max_params_bytes {
             // The pipeline's structure step refuses this before step 3.
             return Precomputed {
+                code: Ok(()),
                 invariants: Ok(()),
                 evaluation: None,
                 fuel: None,
@@ -284,27 +288,17 @@ impl Judge {
             Ok(a) => a,
             Err(f) => {
                 // Load-time refusal (not wasm, wrong world, forbidden import,
-                // too large): the agent cannot run, so neither invariants nor
-                // evaluation can. Reported at the first step that needs it.
-                let code = f.reason_code().to_string();
-                let message = format!("agent component refused at load time: {f}");
-                return match m.invariants.first() {
-                    Some(inv) => Precomputed {
-                        invariants: Err(InvariantFailure {
-                            invariant: inv.name.clone(),
-                            code,
-                            message,
-                        }),
-                        evaluation: None,
-                        fuel: None,
-                        runs: Vec::new(),
-                    },
-                    None => Precomputed {
-                        invariants: Ok(()),
-                        evaluation: Some(Err(EvaluationFailure { code, message })),
-                        fuel: None,
-                        runs: Vec::new(),
-                    },
+                // too large): the agent cannot run, so the pipeline refuses
+                // it at the structure step, before any invariant.
+                return Precomputed {
+                    code: Err(CodeFailure {
+                        code: f.reason_code().to_string(),
+                        message: f.to_string(),
+                    }),
+                    invariants: Ok(()),
+                    evaluation: None,
+                    fuel: None,
+                    runs: Vec::new(),
                 };
             }
         };
@@ -320,6 +314,7 @@ impl Judge {
         for (name, inv) in &g.invariants {
             if let Err(f) = self.sandbox.check_invariant(inv, &agent, &info, &g.limits) {
                 return Precomputed {
+                    code: Ok(()),
                     invariants: Err(InvariantFailure {
                         invariant: name.clone(),
                         code: f.reason_code().to_string(),
@@ -334,6 +329,7 @@ impl Judge {
         let (evaluation, runs) = self.evaluate_seeds(g, &agent, pack.params());
         let fuel = runs.iter().map(|r| r.report.agent_fuel).sum::<u64>();
         Precomputed {
+            code: Ok(()),
             invariants: Ok(()),
             evaluation: Some(evaluation),
             fuel: Some(fuel),

@@ -1176,15 +1176,7 @@ impl Node {
     }
 
     fn reject(&self, g: &GoalRt, c: &Contribution, r: &Rejection, reply: Reply) {
-        let mut report = r.report();
-        // A component refused at load time is reported at the first step
-        // that needed the agent; say what actually happened.
-        if let Rejection::InvariantViolated { code, message, .. }
-        | Rejection::EvaluationFailed { code, message } = r
-            && crate::judge::LOAD_TIME_CODES.contains(&code.as_str())
-        {
-            report.message = message.clone();
-        }
+        let report = r.report();
         let code = report
             .detail
             .clone()

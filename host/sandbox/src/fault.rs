@@ -32,6 +32,18 @@ impl Role {
     }
 }
 
+impl Role {
+    /// The role with its indefinite article, for messages ("an agent").
+    pub fn with_article(self) -> &'static str {
+        match self {
+            Role::Agent => "an agent",
+            Role::Harness => "a harness",
+            Role::DatasetHarness => "a harness with dataset",
+            Role::Invariant => "an invariant",
+        }
+    }
+}
+
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -168,7 +180,7 @@ pub enum Fault {
         message: String,
     },
     /// The component imports something its role may not import.
-    #[error("{role} component imports `{import}`, which a {role} may not import{}", others_suffix(.all, .import))]
+    #[error("{role} component imports `{import}`, which {} may not import{}", .role.with_article(), others_suffix(.all, .import))]
     ForbiddenImport {
         /// The role it was loaded as.
         role: Role,
@@ -179,7 +191,7 @@ pub enum Fault {
     },
     /// The component does not target the world of its role (wrong exports,
     /// a core module instead of a component, mismatched signatures).
-    #[error("component is not a {role} (world {}): {reason}", .role.world())]
+    #[error("component is not {} (world {}): {reason}", .role.with_article(), .role.world())]
     WrongWorld {
         /// The role it was loaded as.
         role: Role,

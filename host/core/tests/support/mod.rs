@@ -9,7 +9,8 @@ use ian_core::goal::{GoalManifest, GoalSpec, ResolvedComponents};
 use ian_core::hash::{Hash32, sha256};
 use ian_core::pack::{AgentPack, Metadata};
 use ian_core::pipeline::{
-    Evaluation, EvaluationFailure, Evaluator, InvariantChecker, InvariantFailure, RawMetrics,
+    CodeFailure, Evaluation, EvaluationFailure, Evaluator, InvariantChecker, InvariantFailure,
+    RawMetrics,
 };
 use ian_core::proofs::ProofBundle;
 use ian_core::{Contribution, GoalId};
@@ -106,6 +107,24 @@ fn num(params: &str, name: &str) -> f64 {
 }
 
 impl Evaluator for ParamsEvaluator {
+    /// `badcode=<code>` in the params stands for a component the sandbox
+    /// cannot load (not wasm, forbidden import, ...).
+    fn validate_code(
+        &self,
+        _goal: &GoalManifest,
+        pack: &AgentPack,
+        _pack_hash: &Hash32,
+    ) -> Result<(), CodeFailure> {
+        let p = std::str::from_utf8(pack.params()).unwrap();
+        match field(p, "badcode") {
+            Some(code) => Err(CodeFailure {
+                code,
+                message: "component imports `wasi:filesystem/types@0.2.6`".into(),
+            }),
+            None => Ok(()),
+        }
+    }
+
     fn evaluate(
         &self,
         _goal: &GoalManifest,
