@@ -48,14 +48,13 @@ export IAN_NODE=$(cat "$work/data/node.addr")
 echo "node at $IAN_NODE"
 
 say "Publishing the example goals"
-trading="" bandit=""
+goal_id() { sed -n 's/^id *= *"\(.*\)".*/\1/p' "$1" | head -1; }
 for g in examples/goals/*.toml; do
     "$ian" goal publish "$g" --operator-key-file "$work/data/operator.key"
-    id=$(sed -n 's/^id *= *"\(.*\)".*/\1/p' "$g" | head -1)
-    if grep -q 'trading-harness' "$g"; then trading=$id; fi
-    if grep -q 'bandit-harness' "$g"; then bandit=$id; fi
 done
-[[ -n "$trading" && -n "$bandit" ]] || { echo "expected a trading and a bandit goal in examples/goals" >&2; exit 1; }
+trading=$(goal_id examples/goals/trading.toml)
+bandit=$(goal_id examples/goals/bandit.toml)
+dataset=$(goal_id examples/goals/trading-wasi.toml)
 
 "$ian" keygen --out "$work/alice.key" >/dev/null
 "$ian" keygen --out "$work/bob.key" >/dev/null
@@ -89,6 +88,10 @@ for spec in "bandit-ucb|c=1.0" "bandit-ucb|c=0.2" "bandit-epsilon-greedy|epsilon
     submit "$bandit" "$work/b$i.ianpack" "$work/bob.key" "$name $params"
 done
 
+say "Submitting to the dataset goal (goal $dataset: the same backtest, read by a WASI harness from its read-only /data)"
+submit "$dataset" "$work/t3.ianpack" "$work/alice.key" "ma-crossover short=5,long=20"
+submit "$dataset" "$work/t5.ianpack" "$work/alice.key" "mean-reversion window=20,z=1.0"
+
 say "Submitting hostile agents (each must be rejected with its own reason)"
 for name in hostile-infinite-loop hostile-memory-bomb hostile-stack-overflow hostile-panic \
             hostile-nan-action hostile-infinite-action hostile-oversized-action hostile-wasi-fs; do
@@ -107,6 +110,9 @@ say "Leaderboards"
 "$ian" leaderboard "$trading"
 echo
 "$ian" leaderboard "$bandit"
+echo
+echo "(the dataset goal's metrics equal the embedded harness's for the same packs, bit for bit)"
+"$ian" leaderboard "$dataset"
 
 say "Status"
 "$ian" status
