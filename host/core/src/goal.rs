@@ -290,38 +290,30 @@ pub struct ThresholdMiss {
 impl Thresholds {
     /// Checks reward, then risk, then complexity; the first miss is reported.
     pub fn check(&self, m: &Metrics) -> Result<(), ThresholdMiss> {
-        let (r, k, c) = (m.reward.get(), m.risk.get(), m.complexity.get());
-        // `!(a >= b)` rather than `a < b`: a NaN (impossible by type, but
-        // cheap to guard) never passes.
-        if let Some(b) = self.min_reward
-            && !(r >= b.get() && r.is_finite())
-        {
-            return Err(ThresholdMiss {
-                metric: "reward",
-                value: r,
-                bound: b.get(),
-                is_minimum: true,
-            });
-        }
-        if let Some(b) = self.max_risk
-            && !(k <= b.get() && k.is_finite())
-        {
-            return Err(ThresholdMiss {
-                metric: "risk",
-                value: k,
-                bound: b.get(),
-                is_minimum: false,
-            });
-        }
-        if let Some(b) = self.max_complexity
-            && !(c <= b.get() && c.is_finite())
-        {
-            return Err(ThresholdMiss {
-                metric: "complexity",
-                value: c,
-                bound: b.get(),
-                is_minimum: false,
-            });
+        let checks = [
+            ("reward", m.reward.get(), self.min_reward, true),
+            ("risk", m.risk.get(), self.max_risk, false),
+            ("complexity", m.complexity.get(), self.max_complexity, false),
+        ];
+        for (metric, value, bound, is_minimum) in checks {
+            let Some(bound) = bound.map(|b| b.get()) else {
+                continue;
+            };
+            // Comparisons that are false for NaN: a NaN (impossible by type,
+            // but cheap to guard) never passes.
+            let within = if is_minimum {
+                value >= bound
+            } else {
+                value <= bound
+            };
+            if !(within && value.is_finite()) {
+                return Err(ThresholdMiss {
+                    metric,
+                    value,
+                    bound,
+                    is_minimum,
+                });
+            }
         }
         Ok(())
     }

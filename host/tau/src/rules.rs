@@ -525,10 +525,6 @@ pub fn load_fixture(rules_dir: &Path, rule: RuleId) -> Result<Fixture, FixtureEr
                 .to_string()
         })
         .collect();
-    let fmt = |path: &Path, reason: String| FixtureError::Format {
-        path: path.to_path_buf(),
-        reason,
-    };
     let mut steps: Vec<FixtureStep> = names
         .iter()
         .enumerate()
@@ -541,36 +537,40 @@ pub fn load_fixture(rules_dir: &Path, rule: RuleId) -> Result<Fixture, FixtureEr
         .collect();
     for (name, width) in rule.inputs() {
         let path = dir.join("inputs").join(format!("{name}.in"));
-        let text = read(&path)?;
-        let lines = data_lines(&text);
-        if lines.len() != steps.len() {
-            return Err(fmt(
-                &path,
-                format!("{} values for {} cases", lines.len(), steps.len()),
-            ));
-        }
-        for (step, line) in steps.iter_mut().zip(lines) {
-            let v = parse_bv_value(line, *width).map_err(|r| fmt(&path, r))?;
+        let values = read_column(&path, steps.len(), |line| parse_bv_value(line, *width))?;
+        for (step, v) in steps.iter_mut().zip(values) {
             step.inputs.insert((*name).to_string(), v);
         }
     }
     for (name, _) in rule.outputs() {
         let path = dir.join("expected").join(format!("{name}.out"));
-        let text = read(&path)?;
-        let lines = data_lines(&text);
-        if lines.len() != steps.len() {
-            return Err(fmt(
-                &path,
-                format!("{} values for {} cases", lines.len(), steps.len()),
-            ));
-        }
-        for (step, line) in steps.iter_mut().zip(lines) {
-            let v = parse_tau_output_value(line)
-                .ok_or_else(|| fmt(&path, format!("bad value {line}")))?;
+        let values = read_column(&path, steps.len(), |line| {
+            parse_tau_output_value(line).ok_or_else(|| format!("bad value {line}"))
+        })?;
+        for (step, v) in steps.iter_mut().zip(values) {
             step.expected.insert((*name).to_string(), v);
         }
     }
     Ok(Fixture { rule, steps })
+}
+
+/// Reads one stream file of a fixture: exactly one value per case, each
+/// parsed by `parse`; any mismatch names the file.
+fn read_column<T>(
+    path: &Path,
+    cases: usize,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, FixtureError> {
+    let fmt = |reason: String| FixtureError::Format {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let text = read(path)?;
+    let lines = data_lines(&text);
+    if lines.len() != cases {
+        return Err(fmt(format!("{} values for {cases} cases", lines.len())));
+    }
+    lines.into_iter().map(|l| parse(l).map_err(fmt)).collect()
 }
 
 fn h32(inputs: &BTreeMap<String, Vec<u8>>, k: &str) -> [u8; 32] {
