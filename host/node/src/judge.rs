@@ -130,7 +130,12 @@ impl InvariantChecker for Precomputed {
 
 /// Limits of a goal, in the sandbox's terms.
 pub fn sandbox_limits(m: &GoalManifest) -> ian_sandbox::Limits {
-    let l = &m.limits;
+    to_sandbox_limits(&m.limits)
+}
+
+/// The goal's limits in the sandbox's terms (the sandbox does not depend on
+/// the core, so the two types meet only here).
+fn to_sandbox_limits(l: &ian_core::Limits) -> ian_sandbox::Limits {
     ian_sandbox::Limits {
         fuel_per_evaluation: l.fuel_per_evaluation,
         fuel_per_call: l.fuel_per_call,
@@ -382,5 +387,20 @@ impl Judge {
             }
         };
         (outcome, runs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both crates document the same default limits; a goal that sets none
+    /// must get exactly the sandbox's defaults, so the two cannot drift apart.
+    #[test]
+    fn default_goal_limits_are_the_sandbox_default_limits() {
+        assert_eq!(
+            to_sandbox_limits(&ian_core::Limits::default()),
+            ian_sandbox::Limits::default()
+        );
     }
 }
