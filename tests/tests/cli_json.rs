@@ -55,6 +55,15 @@ fn cli_json(node: &NodeProc, args: &[&str]) -> Value {
     json_out(&o)
 }
 
+/// Every field the API returns is in the CLI's output with the same value;
+/// the CLI may add what it checked.
+fn assert_extends(cli: &Value, api: &Value) {
+    let api = api.as_object().expect("API object");
+    for (k, want) in api {
+        assert_eq!(&cli[k], want, "field {k}");
+    }
+}
+
 fn node_key(node: &NodeProc) -> PublicKeyBytes {
     serde_json::from_value(node.get_json("/api/v1/node")["public_key"].clone()).unwrap()
 }
@@ -134,11 +143,13 @@ fn proof_json_proves_every_entry_against_the_signed_checkpoint_from_the_api() {
     assert_eq!(entries.len() as u64, ENTRIES);
     for (index, entry) in (0u64..).zip(&entries) {
         let v = cli_json(&p.node, &["proof", GOAL, &index.to_string(), "--json"]);
-        assert_eq!(
-            v,
-            p.node
-                .get_json(&format!("/api/v1/goals/{GOAL}/log/{index}/proof"))
+        assert_extends(
+            &v,
+            &p.node
+                .get_json(&format!("/api/v1/goals/{GOAL}/log/{index}/proof")),
         );
+        assert_eq!(v["verified"], true);
+        assert_eq!(v["checkpoint"]["size"], cp.size);
         let leaf: Hash32 = serde_json::from_value(v["leaf_hash"].clone()).unwrap();
         assert_eq!(leaf, entry.leaf_hash(), "entry {index}");
         let proof: InclusionProof = serde_json::from_value(v["proof"].clone()).unwrap();
@@ -171,11 +182,12 @@ fn proof_json_links_every_earlier_root_to_the_signed_checkpoint() {
             &p.node,
             &["proof", GOAL, "--from", &old.to_string(), "--json"],
         );
-        assert_eq!(
-            v,
-            p.node
-                .get_json(&format!("/api/v1/goals/{GOAL}/consistency?from={old}"))
+        assert_extends(
+            &v,
+            &p.node
+                .get_json(&format!("/api/v1/goals/{GOAL}/consistency?from={old}")),
         );
+        assert_eq!(v["verified"], true);
         let served_old: Hash32 = serde_json::from_value(v["old_root"].clone()).unwrap();
         let served_new: Hash32 = serde_json::from_value(v["new_root"].clone()).unwrap();
         assert_eq!(served_old, old_root, "from {old}");
@@ -184,4 +196,32 @@ fn proof_json_links_every_earlier_root_to_the_signed_checkpoint() {
         verify_consistency(old, &old_root, cp.size, &cp.root, &proof)
             .unwrap_or_else(|e| panic!("from {old}: {e}"));
     }
+}
+
+#[test]
+fn proof_is_refused_when_the_checkpoint_is_not_signed_by_the_pinned_key() {
+    let p = populated_node();
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let o = p.node.cli(&[
+        "proof",
+        GOAL,
+        "0",
+        "--node-key",
+        &PublicKeyBytes::of(&stranger).to_hex(),
+        "--json",
+    ]);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    let v = json_out(&o);
+    let msg = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("does not verify under node key"), "{v}");
+}
+
+#[test]
+fn proof_with_the_pinned_node_key_says_so() {
+    let p = populated_node();
+    let key = node_key(&p.node).to_hex();
+    let v = cli_json(&p.node, &["proof", GOAL, "1", "--node-key", &key, "--json"]);
+    assert_eq!(v["verified"], true);
+    assert_eq!(v["node_key"], key.as_str());
+    assert_eq!(v["node_key_pinned"], true);
 }

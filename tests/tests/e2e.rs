@@ -506,3 +506,64 @@ fn served_inclusion_and_consistency_proofs_verify_against_served_roots() {
         ian_core::verify_consistency(from, &old, 5, &new, &proof).unwrap();
     }
 }
+
+/// A goal whose fuel budgets are effectively unlimited and whose wall-clock
+/// backstop is short, so an endless agent is stopped by the host, not by
+/// its fuel: the one outcome that must never count against the pack.
+fn backstop_goal(dir: &std::path::Path) -> std::path::PathBuf {
+    let base = trading_goal(dir, "backstop", false);
+    let mut text = std::fs::read_to_string(&base).unwrap();
+    text.push_str(
+        "[limits]\nfuel_per_evaluation = 1000000000000000\nfuel_per_call = 1000000000000000\nwall_backstop_ms = 200\n",
+    );
+    std::fs::write(&base, text).unwrap();
+    base
+}
+
+#[test]
+fn host_backstop_is_a_503_inconclusive_and_nothing_is_recorded_against_the_pack() {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = NodeProc::start(&tmp.path().join("data"), &[]);
+    let goal = backstop_goal(tmp.path());
+    node.publish(&goal);
+    let key = keygen(tmp.path(), "k");
+    let p = pack(tmp.path(), "hostile-infinite-loop", "", "loop.ianpack");
+    let url = format!("{}/api/v1/goals/backstop/contributions", node.url);
+    let o = node.cli(&[
+        "submit",
+        p.to_str().unwrap(),
+        "--goal",
+        "backstop",
+        "--key",
+        key.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{url}: {}", stdout(&o));
+    let v = json_out(&o);
+    let msg = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("inconclusive"), "{v}");
+    assert!(msg.contains("503"), "{v}");
+    let status = node.get_json("/api/v1/goals/backstop");
+    assert_eq!(status["log_size"], 0);
+    assert_eq!(status["rejected"], 0);
+    let board = node.get_json("/api/v1/goals/backstop/leaderboard");
+    assert_eq!(board["rejections"], serde_json::json!([]));
+}
+
+#[test]
+fn host_backstop_gives_an_inconclusive_local_eval_not_a_rejection() {
+    let tmp = tempfile::tempdir().unwrap();
+    let goal = backstop_goal(tmp.path());
+    let p = pack(tmp.path(), "hostile-infinite-loop", "", "loop.ianpack");
+    let o = cli(&[
+        "eval",
+        "--goal",
+        goal.to_str().unwrap(),
+        p.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(5), "{}", stdout(&o));
+    let v = json_out(&o);
+    assert_eq!(v["verdict"], "inconclusive");
+    assert_eq!(v["reason"], "wall_backstop");
+}

@@ -19,7 +19,7 @@ use ian_core::hash::{Hash32, sha256};
 use ian_core::mmr::{MemMmr, leaf_hash, verify_consistency, verify_inclusion};
 use ian_core::pack::{AgentPack, Metadata};
 use ian_core::pipeline::{
-    Evaluation, EvaluationFailure, Evaluator, NoInvariants, RawMetrics, VerifiedContribution,
+    Evaluation, Evaluator, NoInvariants, RawMetrics, Verdict, VerifiedContribution,
 };
 use ian_core::proofs::{ProofBundle, StandardProofVerifier};
 use ian_core::{Contribution, GoalId, GoalState, LogEntry};
@@ -107,14 +107,9 @@ capacity = 10
 struct Trivial;
 
 impl Evaluator for Trivial {
-    fn evaluate(
-        &self,
-        _g: &GoalManifest,
-        _p: &AgentPack,
-        h: &Hash32,
-    ) -> Result<Evaluation, EvaluationFailure> {
+    fn evaluate(&self, _g: &GoalManifest, _p: &AgentPack, h: &Hash32) -> Verdict {
         let x = u16::from_be_bytes([h.0[0], h.0[1]]) as f64 / 65536.0;
-        Ok(Evaluation {
+        Verdict::Evaluated(Evaluation {
             metrics: RawMetrics {
                 reward: x,
                 risk: 1.0 - x,

@@ -25,14 +25,9 @@ fn oncpu() -> u64 {
 /// Metrics derived from the pack hash: deterministic, varied, cheap.
 struct Trivial;
 impl Evaluator for Trivial {
-    fn evaluate(
-        &self,
-        _g: &GoalManifest,
-        _p: &AgentPack,
-        h: &Hash32,
-    ) -> Result<Evaluation, EvaluationFailure> {
+    fn evaluate(&self, _g: &GoalManifest, _p: &AgentPack, h: &Hash32) -> Verdict {
         let x = u16::from_be_bytes([h.0[0], h.0[1]]) as f64 / 65536.0;
-        Ok(Evaluation {
+        Verdict::Evaluated(Evaluation {
             metrics: RawMetrics {
                 reward: x,
                 risk: 1.0 - x,

@@ -19,7 +19,9 @@
 //! * [`checkpoint`] — signed checkpoints and offline receipts;
 //! * [`leaderboard`] — top-K board and Pareto frontier;
 //! * [`dedup`] — Bloom filter + exact index;
-//! * [`pipeline`] — [`pipeline::GoalState`] and the nine-step pipeline.
+//! * [`verdict`] — typed evaluation outcomes: guest faults vs. inconclusive;
+//! * [`pipeline`] — [`pipeline::GoalState`] and the nine-step pipeline
+//!   (admit, evaluate, commit).
 
 pub mod checkpoint;
 pub mod contribution;
@@ -36,6 +38,7 @@ pub mod mmr;
 pub mod pack;
 pub mod pipeline;
 pub mod proofs;
+pub mod verdict;
 
 pub use checkpoint::{Checkpoint, Receipt, SignedCheckpoint};
 pub use contribution::Contribution;
@@ -50,7 +53,8 @@ pub use mmr::{
 };
 pub use pack::{AgentPack, Metadata, PackFile};
 pub use pipeline::{
-    Accepted, Evaluation, EvaluationFailure, Evaluator, GoalState, InvariantChecker,
-    InvariantFailure, RawMetrics, Rejection, VerifiedContribution,
+    Accepted, Admitted, Evaluation, Evaluator, GoalState, InvariantChecker, InvariantFailure,
+    LogIndex, RawMetrics, Refusal, Rejection, VerifiedContribution,
 };
 pub use proofs::{ProofBundle, ProofItem, ProofVerifier, StandardProofVerifier};
+pub use verdict::{Failure, FaultKind, GuestFault, Inconclusive, InconclusiveCause, Verdict};

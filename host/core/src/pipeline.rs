@@ -1,24 +1,39 @@
 //! The contribution pipeline: nine steps, in this order, each a check or
-//! update over one goal's state.
+//! update over one goal's state, run in two phases around the evaluation.
 //!
+//! **Admit** (read-only, [`admit`] / [`GoalState::admit`]):
 //! 1. **dedup** — a pack already in the log is refused;
-//! 2. **structure** — goal id, sizes, nonce (replay), contributor signature;
+//! 2. **structure** — goal id, sizes, nonce (replay), contributor signature,
+//!    and whether the evaluator can load the code at all;
 //! 3. **invariants** — the goal's invariant checks, first violation refuses;
-//! 4. **proofs** — the proof bundle under the goal's policy;
-//! 5. **evaluation** — the sandboxed harness run (through [`Evaluator`]);
+//! 4. **proofs** — the proof bundle under the goal's policy.
+//!
+//! **Evaluate** (outside any lock, [`evaluate`]):
+//! 5. **evaluation** — the sandboxed harness run, a typed [`Verdict`].
+//!
+//! **Commit** (under the goal's write lock, [`GoalState::commit`]):
 //! 6. **thresholds** — finite metrics, goal thresholds, score, objectives;
 //! 7. **log append** — the entry becomes the next MMR leaf;
 //! 8. **dedup update** — pack hash and nonce are recorded;
 //! 9. **leaderboard** — top-K and (for Pareto goals) the frontier.
 //!
-//! Steps 1–6 only read the state; a rejection changes nothing. Steps 7–9
+//! Admission reads the log only through [`LogIndex`], so a node can run the
+//! costly steps (code load, invariants, evaluation) without holding the
+//! goal's lock; commit re-checks what may have changed meanwhile (dedup and
+//! the nonce), so the result is as if the nine steps ran back to back.
+//! Steps 1–6 only read the state; a refusal changes nothing. Steps 7–9
 //! cannot fail. So a contribution is either wholly accepted or leaves no
 //! trace, and the state is a pure function of the accepted entries — which
 //! is what [`GoalState::replay`] relies on.
+//!
+//! A host that cannot decide (wall backstop, exhausted pool, internal
+//! error) yields [`Refusal::Inconclusive`]: not a rejection, nothing
+//! recorded.
 
 use crate::checkpoint::{Checkpoint, SignedCheckpoint};
 use crate::contribution::Contribution;
 use crate::dedup::Dedup;
+use crate::encoding::Finite;
 use crate::entry::{LogEntry, MAX_VERSION_BYTES};
 use crate::goal::{GoalId, GoalManifest, RankingKind, ScoreOverflow, ThresholdMiss};
 use crate::hash::Hash32;
@@ -28,6 +43,9 @@ use crate::metrics::{Metrics, MetricsError};
 use crate::mmr::{InclusionProof, MemMmr, MmrError, leaf_hash};
 use crate::pack::AgentPack;
 use crate::proofs::{MAX_PROOF_ITEMS, ProofFailure, ProofVerifier};
+pub use crate::verdict::{
+    Failure, FaultKind, GuestFault, Inconclusive, InconclusiveCause, Verdict,
+};
 use ed25519_dalek::SigningKey;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -63,41 +81,17 @@ pub struct Evaluation {
     pub abi_version: String,
 }
 
-/// An evaluation that produced no metrics. `code` is the sandbox's stable
-/// reason code (`agent_out_of_fuel`, `agent_trap`, `inconclusive`, ...).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EvaluationFailure {
-    /// Stable snake_case reason code from the sandbox.
-    pub code: String,
-    /// Human-readable detail.
-    pub message: String,
-}
-
-/// An invariant that refused the pack.
+/// An invariant that did not pass, and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvariantFailure {
     /// The invariant's name in the goal.
     pub invariant: String,
-    /// Stable reason code from the sandbox (`invariant_violated`,
-    /// `agent_trap`, ...).
-    pub code: String,
-    /// Human-readable detail.
-    pub message: String,
+    /// The guest's fault (recorded) or the host's failure to decide.
+    pub failure: Failure,
 }
 
-/// A pack whose code the evaluator cannot run at all: not WebAssembly, the
-/// wrong world, a forbidden import, too large. `code` is the sandbox's
-/// stable reason code (`not_wasm`, `forbidden_import`, ...).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CodeFailure {
-    /// Stable snake_case reason code from the sandbox.
-    pub code: String,
-    /// Human-readable detail.
-    pub message: String,
-}
-
-/// Step 5: runs the goal's harness against a pack. The sandbox crate does
-/// not depend on the core; the node adapts it to this trait.
+/// Steps 2 (code) and 5: loads and runs a pack's code. The sandbox crate
+/// does not depend on the core; the node adapts it to this trait.
 pub trait Evaluator {
     /// Step 2 (structure validation): whether the pack's code is something
     /// this evaluator can run at all. It is asked before any invariant, so a
@@ -109,21 +103,17 @@ pub trait Evaluator {
         _goal: &GoalManifest,
         _pack: &AgentPack,
         _pack_hash: &Hash32,
-    ) -> Result<(), CodeFailure> {
+    ) -> Result<(), Failure> {
         Ok(())
     }
 
-    /// Evaluates `pack` (whose component is found by `pack.code_hash()`).
-    fn evaluate(
-        &self,
-        goal: &GoalManifest,
-        pack: &AgentPack,
-        pack_hash: &Hash32,
-    ) -> Result<Evaluation, EvaluationFailure>;
+    /// Step 5: evaluates `pack` (whose component is found by
+    /// `pack.code_hash()`).
+    fn evaluate(&self, goal: &GoalManifest, pack: &AgentPack, pack_hash: &Hash32) -> Verdict;
 }
 
 /// Step 3: runs the goal's invariants against a pack, in goal order,
-/// stopping at the first violation.
+/// stopping at the first that does not pass.
 pub trait InvariantChecker {
     /// Accepts or refuses the pack.
     fn check(
@@ -150,11 +140,24 @@ impl InvariantChecker for NoInvariants {
             None => Ok(()),
             Some(inv) => Err(InvariantFailure {
                 invariant: inv.name.clone(),
-                code: "invariant_unavailable".into(),
-                message: "no invariant checker is configured for a goal with invariants".into(),
+                failure: Failure::Inconclusive(Inconclusive::new(
+                    InconclusiveCause::HostError,
+                    "no invariant checker is configured for a goal with invariants",
+                )),
             }),
         }
     }
+}
+
+/// What admission needs to know of the log: whether a pack is already in it
+/// and a contributor's last accepted nonce. [`GoalState`] implements it;
+/// a node implements it over its lock so that admission holds no lock
+/// while it runs invariants.
+pub trait LogIndex {
+    /// Where a pack already is in the log.
+    fn lookup_pack(&self, pack_hash: &Hash32) -> Option<u64>;
+    /// A contributor's last accepted nonce.
+    fn last_nonce(&self, contributor: &PublicKeyBytes) -> Option<u64>;
 }
 
 /// The pipeline step a rejection came from.
@@ -173,6 +176,26 @@ pub enum Step {
     Evaluation,
     /// 6.
     Thresholds,
+}
+
+impl Step {
+    /// Stable snake_case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Dedup => "dedup",
+            Step::Structure => "structure",
+            Step::Invariants => "invariants",
+            Step::Proofs => "proofs",
+            Step::Evaluation => "evaluation",
+            Step::Thresholds => "thresholds",
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// Why a contribution was refused. Each variant has a stable snake_case
@@ -220,34 +243,22 @@ pub enum Rejection {
     BadSignature,
     /// Step 2: the pack's code cannot be run (not wasm, wrong world,
     /// forbidden import, too large).
-    #[error("agent code refused ({code}): {message}")]
-    InvalidCode {
-        /// Sandbox reason code.
-        code: String,
-        /// Detail.
-        message: String,
-    },
+    #[error("agent code refused: {0}")]
+    InvalidCode(GuestFault),
     /// Step 3.
-    #[error("invariant {invariant} refused the pack ({code}): {message}")]
+    #[error("invariant {invariant} refused the pack: {fault}")]
     InvariantViolated {
         /// Invariant name.
         invariant: String,
-        /// Sandbox reason code.
-        code: String,
-        /// Detail.
-        message: String,
+        /// What it found (or how it failed on this pack).
+        fault: GuestFault,
     },
     /// Step 4.
     #[error("proof check failed: {0}")]
     ProofFailed(ProofFailure),
     /// Step 5.
-    #[error("evaluation failed ({code}): {message}")]
-    EvaluationFailed {
-        /// Sandbox reason code.
-        code: String,
-        /// Detail.
-        message: String,
-    },
+    #[error("evaluation failed: {0}")]
+    EvaluationFailed(GuestFault),
     /// Step 5: the evaluator's report is malformed (e.g. an over-long
     /// engine version string).
     #[error("evaluation report is invalid: {0}")]
@@ -267,7 +278,7 @@ pub enum Rejection {
 }
 
 impl Rejection {
-    /// Stable snake_case code (API, logs, metrics).
+    /// Stable snake_case code of the pipeline's rule (API, logs, metrics).
     pub fn code(&self) -> &'static str {
         match self {
             Rejection::Duplicate { .. } => "duplicate",
@@ -275,10 +286,10 @@ impl Rejection {
             Rejection::TooLarge { .. } => "too_large",
             Rejection::ReplayedSubmission { .. } => "replayed_submission",
             Rejection::BadSignature => "bad_signature",
-            Rejection::InvalidCode { .. } => "invalid_code",
+            Rejection::InvalidCode(_) => "invalid_code",
             Rejection::InvariantViolated { .. } => "invariant_violated",
             Rejection::ProofFailed(_) => "proof_failed",
-            Rejection::EvaluationFailed { .. } => "evaluation_failed",
+            Rejection::EvaluationFailed(_) => "evaluation_failed",
             Rejection::InvalidEvaluation(_) => "invalid_evaluation",
             Rejection::InvalidMetrics(e) => e.code(),
             Rejection::BelowThreshold(_) => "below_threshold",
@@ -287,15 +298,22 @@ impl Rejection {
         }
     }
 
-    /// The sandbox's own reason code, when the rejection carries one
-    /// (evaluation and invariant failures).
-    pub fn detail_code(&self) -> Option<&str> {
+    /// The guest's fault kind, when the rejection carries one (code,
+    /// invariant and evaluation failures).
+    pub fn fault_kind(&self) -> Option<FaultKind> {
         match self {
-            Rejection::InvariantViolated { code, .. }
-            | Rejection::InvalidCode { code, .. }
-            | Rejection::EvaluationFailed { code, .. } => Some(code),
+            Rejection::InvariantViolated { fault, .. }
+            | Rejection::InvalidCode(fault)
+            | Rejection::EvaluationFailed(fault) => Some(fault.kind),
             _ => None,
         }
+    }
+
+    /// The most specific stable code: the fault kind when there is one,
+    /// otherwise [`Rejection::code`]. This is what contributors see.
+    pub fn reason_code(&self) -> &'static str {
+        self.fault_kind()
+            .map_or_else(|| self.code(), FaultKind::code)
     }
 
     /// The step that refused.
@@ -306,12 +324,10 @@ impl Rejection {
             | Rejection::TooLarge { .. }
             | Rejection::ReplayedSubmission { .. }
             | Rejection::BadSignature
-            | Rejection::InvalidCode { .. } => Step::Structure,
+            | Rejection::InvalidCode(_) => Step::Structure,
             Rejection::InvariantViolated { .. } => Step::Invariants,
             Rejection::ProofFailed(_) => Step::Proofs,
-            Rejection::EvaluationFailed { .. } | Rejection::InvalidEvaluation(_) => {
-                Step::Evaluation
-            }
+            Rejection::EvaluationFailed(_) | Rejection::InvalidEvaluation(_) => Step::Evaluation,
             Rejection::InvalidMetrics(_)
             | Rejection::BelowThreshold(_)
             | Rejection::NonFiniteScore(_)
@@ -319,13 +335,46 @@ impl Rejection {
         }
     }
 
-    /// A serialisable summary for APIs: code, step, detail code, message.
+    /// A serialisable summary for APIs: code, step, fault kind, message.
     pub fn report(&self) -> RejectionReport {
         RejectionReport {
             code: self.code(),
             step: self.step(),
-            detail: self.detail_code().map(str::to_string),
+            detail: self.fault_kind(),
             message: self.to_string(),
+        }
+    }
+}
+
+/// Why [`GoalState::admit`] or [`GoalState::commit`] did not accept: a
+/// rejection of the pack, or no verdict at all.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refusal {
+    /// The pack is refused; the reason is recorded and shown.
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    /// The host could not decide; nothing is recorded and the contributor
+    /// may retry.
+    #[error(transparent)]
+    Inconclusive(#[from] Inconclusive),
+}
+
+impl Refusal {
+    /// The rejection, if this is one.
+    pub fn rejection(&self) -> Option<&Rejection> {
+        match self {
+            Refusal::Rejected(r) => Some(r),
+            Refusal::Inconclusive(_) => None,
+        }
+    }
+
+    /// The rejection; panics on an inconclusive outcome. For tests and
+    /// callers whose evaluator cannot be inconclusive.
+    #[track_caller]
+    pub fn unwrap_rejected(self) -> Rejection {
+        match self {
+            Refusal::Rejected(r) => r,
+            Refusal::Inconclusive(i) => panic!("expected a rejection, got {i}"),
         }
     }
 }
@@ -366,9 +415,9 @@ pub struct RejectionReport {
     pub code: &'static str,
     /// [`Rejection::step`].
     pub step: Step,
-    /// [`Rejection::detail_code`].
+    /// [`Rejection::fault_kind`].
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
+    pub detail: Option<FaultKind>,
     /// Human-readable message.
     pub message: String,
 }
@@ -433,6 +482,290 @@ impl VerifiedContribution {
     pub fn pack_hash(&self) -> Hash32 {
         self.hashes.pack
     }
+}
+
+/// A contribution that passed steps 1–4 against some state of its goal.
+/// Only [`admit`] makes one, so [`GoalState::commit`] knows the structure,
+/// invariant and proof checks ran.
+#[derive(Debug, Clone)]
+pub struct Admitted {
+    verified: VerifiedContribution,
+    goal_hash: Hash32,
+}
+
+impl Admitted {
+    /// The contribution.
+    pub fn contribution(&self) -> &Contribution {
+        &self.verified.contribution
+    }
+
+    /// Its pack hash.
+    pub fn pack_hash(&self) -> Hash32 {
+        self.verified.hashes.pack
+    }
+
+    /// The pack.
+    pub fn pack(&self) -> &AgentPack {
+        &self.verified.contribution.pack
+    }
+}
+
+/// Steps 1–4 for a contribution whose signature was checked: dedup, goal,
+/// sizes, nonce, code, invariants, proofs. Reads the log only through
+/// `log`; changes nothing.
+pub fn admit(
+    manifest: &GoalManifest,
+    log: &dyn LogIndex,
+    v: VerifiedContribution,
+    evaluator: &dyn Evaluator,
+    invariants: &dyn InvariantChecker,
+    proofs: &dyn ProofVerifier,
+) -> Result<Admitted, Refusal> {
+    let c = &v.contribution;
+    let pack_hash = v.hashes.pack;
+    // 1. dedup
+    check_fresh(log, c, &pack_hash)?;
+    // 2. structure validation (signature already checked)
+    structure(manifest, c)?;
+    evaluator
+        .validate_code(manifest, &c.pack, &pack_hash)
+        .map_err(|f| match f {
+            Failure::Guest(g) => Refusal::Rejected(Rejection::InvalidCode(g)),
+            Failure::Inconclusive(i) => Refusal::Inconclusive(i),
+        })?;
+    // 3. invariants
+    invariants
+        .check(manifest, &c.pack, &pack_hash)
+        .map_err(|f| match f.failure {
+            Failure::Guest(fault) => Refusal::Rejected(Rejection::InvariantViolated {
+                invariant: f.invariant,
+                fault,
+            }),
+            Failure::Inconclusive(i) => Refusal::Inconclusive(i),
+        })?;
+    // 4. proofs
+    proofs
+        .verify(manifest, &pack_hash, &c.proofs)
+        .map_err(Rejection::ProofFailed)?;
+    Ok(Admitted {
+        goal_hash: manifest.goal_hash(),
+        verified: v,
+    })
+}
+
+/// Step 5: the evaluation of an admitted contribution. Holds no state, so
+/// it runs outside any lock; the verdict goes to [`GoalState::commit`].
+pub fn evaluate(manifest: &GoalManifest, a: &Admitted, evaluator: &dyn Evaluator) -> Verdict {
+    evaluator.evaluate(manifest, a.pack(), &a.pack_hash())
+}
+
+/// Step 6 on finite metrics: thresholds, score, objectives present.
+pub fn score_of(manifest: &GoalManifest, m: &Metrics) -> Result<Finite, Rejection> {
+    manifest
+        .thresholds
+        .check(m)
+        .map_err(Rejection::BelowThreshold)?;
+    let score = manifest
+        .ranking
+        .score(m)
+        .map_err(Rejection::NonFiniteScore)?;
+    for o in &manifest.ranking.objectives {
+        if m.get(&o.metric).is_none() {
+            return Err(Rejection::MissingMetric(o.metric.clone()));
+        }
+    }
+    Ok(score)
+}
+
+/// The evaluation fields an entry records, after step 6.
+struct Judged {
+    metrics: Metrics,
+    score: Finite,
+    fuel_used: u64,
+    engine_version: String,
+    config_hash: Hash32,
+    abi_version: String,
+}
+
+/// Step 6 over an evaluation: version strings within bounds, finite
+/// metrics, thresholds, score. What [`GoalState::commit`] records and
+/// [`rejudge`] compares.
+fn judge_evaluation(manifest: &GoalManifest, ev: Evaluation) -> Result<Judged, Rejection> {
+    for (what, s) in [
+        ("engine version", &ev.engine_version),
+        ("ABI version", &ev.abi_version),
+    ] {
+        if s.len() > MAX_VERSION_BYTES {
+            return Err(Rejection::InvalidEvaluation(format!(
+                "{what} is {} bytes, limit is {MAX_VERSION_BYTES}",
+                s.len()
+            )));
+        }
+    }
+    let Evaluation {
+        metrics: raw,
+        fuel_used,
+        engine_version,
+        config_hash,
+        abi_version,
+    } = ev;
+    let metrics = Metrics::from_raw(raw.reward, raw.risk, raw.complexity, raw.extra)
+        .map_err(Rejection::InvalidMetrics)?;
+    let score = score_of(manifest, &metrics)?;
+    Ok(Judged {
+        metrics,
+        score,
+        fuel_used,
+        engine_version,
+        config_hash,
+        abi_version,
+    })
+}
+
+/// A recorded field that a re-evaluation did not reproduce.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mismatch {
+    /// The entry field (`reward`, `extra.sharpe`, `fuel_used`, ...).
+    pub field: String,
+    /// What the log holds.
+    pub recorded: String,
+    /// What the re-evaluation gave.
+    pub replayed: String,
+}
+
+fn float_text(x: f64) -> String {
+    format!("{x:?} (bits {:016x})", x.to_bits())
+}
+
+/// Re-judges a logged entry from a fresh verdict of its pack, with the same
+/// step 6 that [`GoalState::commit`] runs, and lists every recorded field
+/// the re-evaluation does not reproduce bit for bit: goal hash, harness
+/// hash, ABI version, engine version, config hash, fuel, each metric and
+/// the score. An empty list means the entry is reproduced exactly. A verdict
+/// that would not have been accepted is returned as the refusal it is.
+pub fn rejudge(
+    manifest: &GoalManifest,
+    entry: &LogEntry,
+    verdict: Verdict,
+) -> Result<Vec<Mismatch>, Refusal> {
+    let ev = match verdict {
+        Verdict::Evaluated(ev) => ev,
+        Verdict::Failed(f) => return Err(Rejection::EvaluationFailed(f).into()),
+        Verdict::Inconclusive(i) => return Err(Refusal::Inconclusive(i)),
+    };
+    let j = judge_evaluation(manifest, ev)?;
+    let mut out = Vec::new();
+    let mut diff = |field: &str, recorded: String, replayed: String| {
+        if recorded != replayed {
+            out.push(Mismatch {
+                field: field.to_string(),
+                recorded,
+                replayed,
+            });
+        }
+    };
+    diff(
+        "goal_hash",
+        entry.goal_hash.to_hex(),
+        manifest.goal_hash().to_hex(),
+    );
+    diff(
+        "harness_hash",
+        entry.harness_hash.to_hex(),
+        manifest.harness.component.to_hex(),
+    );
+    diff(
+        "abi_version",
+        entry.abi_version.clone(),
+        j.abi_version.clone(),
+    );
+    diff(
+        "engine_version",
+        entry.engine_version.clone(),
+        j.engine_version.clone(),
+    );
+    diff(
+        "config_hash",
+        entry.config_hash.to_hex(),
+        j.config_hash.to_hex(),
+    );
+    diff(
+        "fuel_used",
+        entry.fuel_used.to_string(),
+        j.fuel_used.to_string(),
+    );
+    let (r, p) = (&entry.metrics, &j.metrics);
+    for (name, a, b) in [
+        ("reward", r.reward, p.reward),
+        ("risk", r.risk, p.risk),
+        ("complexity", r.complexity, p.complexity),
+    ] {
+        diff(name, float_text(a.get()), float_text(b.get()));
+    }
+    let names = |m: &Metrics| m.extra.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    if names(r) != names(p) {
+        diff("extra", names(r).join(","), names(p).join(","));
+    } else {
+        for ((n, a), (_, b)) in r.extra.iter().zip(&p.extra) {
+            diff(
+                &format!("extra.{n}"),
+                float_text(a.get()),
+                float_text(b.get()),
+            );
+        }
+    }
+    diff(
+        "score",
+        float_text(entry.score.get()),
+        float_text(j.score.get()),
+    );
+    Ok(out)
+}
+
+/// Step 1 and the nonce part of step 2: the checks that depend on the log,
+/// run at admission and again at commit.
+fn check_fresh(log: &dyn LogIndex, c: &Contribution, pack_hash: &Hash32) -> Result<(), Rejection> {
+    if let Some(existing_index) = log.lookup_pack(pack_hash) {
+        return Err(Rejection::Duplicate {
+            pack_hash: *pack_hash,
+            existing_index,
+        });
+    }
+    if let Some(last_accepted) = log.last_nonce(&c.contributor)
+        && c.nonce <= last_accepted
+    {
+        return Err(Rejection::ReplayedSubmission {
+            nonce: c.nonce,
+            last_accepted,
+        });
+    }
+    Ok(())
+}
+
+/// Step 2 without the signature and the code: goal and sizes.
+fn structure(manifest: &GoalManifest, c: &Contribution) -> Result<(), Rejection> {
+    if c.goal_id != manifest.id {
+        return Err(Rejection::WrongGoal {
+            expected: manifest.id.clone(),
+            got: c.goal_id.clone(),
+        });
+    }
+    let max = manifest.limits.max_params_bytes;
+    if c.pack.params().len() as u64 > max {
+        return Err(Rejection::TooLarge {
+            field: "params",
+            len: c.pack.params().len() as u64,
+            max,
+        });
+    }
+    if c.proofs.items.len() > MAX_PROOF_ITEMS {
+        return Err(Rejection::TooLarge {
+            field: "proofs",
+            len: c.proofs.items.len() as u64,
+            max: MAX_PROOF_ITEMS as u64,
+        });
+    }
+    Ok(())
 }
 
 /// Why a log could not be replayed: the entries are not a log this goal
@@ -534,6 +867,15 @@ impl fmt::Display for GoalState {
             self.mmr.size(),
             self.leaderboard.len()
         )
+    }
+}
+
+impl LogIndex for GoalState {
+    fn lookup_pack(&self, pack_hash: &Hash32) -> Option<u64> {
+        self.dedup.lookup(pack_hash)
+    }
+    fn last_nonce(&self, contributor: &PublicKeyBytes) -> Option<u64> {
+        self.nonces.get(contributor).copied()
     }
 }
 
@@ -646,115 +988,52 @@ impl GoalState {
         }
     }
 
-    /// Runs all nine steps, including the signature check in step 2.
-    pub fn process(
-        &mut self,
-        c: &Contribution,
+    /// Steps 1–4 against this state (see [`admit`]).
+    pub fn admit(
+        &self,
+        v: VerifiedContribution,
         evaluator: &dyn Evaluator,
         invariants: &dyn InvariantChecker,
         proofs: &dyn ProofVerifier,
-        now_ms: u64,
-    ) -> Result<Accepted, Rejection> {
-        self.run(
-            c,
-            Hashes::of(c),
-            true,
-            evaluator,
-            invariants,
-            proofs,
-            now_ms,
-        )
+    ) -> Result<Admitted, Refusal> {
+        admit(&self.manifest, self, v, evaluator, invariants, proofs)
     }
 
-    /// Runs all nine steps for a contribution whose signature was already
-    /// checked (step 2 still checks goal, sizes and nonce).
-    pub fn process_verified(
+    /// Steps 6–9: turns an admitted contribution and its verdict into the
+    /// next log entry. Dedup and the nonce are checked again, since the log
+    /// may have grown since admission; a failed or inconclusive verdict, a
+    /// missed threshold or a stale admission changes nothing.
+    pub fn commit(
         &mut self,
-        v: &VerifiedContribution,
-        evaluator: &dyn Evaluator,
-        invariants: &dyn InvariantChecker,
-        proofs: &dyn ProofVerifier,
+        a: Admitted,
+        verdict: Verdict,
         now_ms: u64,
-    ) -> Result<Accepted, Rejection> {
-        self.run(
-            &v.contribution,
-            v.hashes,
-            false,
-            evaluator,
-            invariants,
-            proofs,
-            now_ms,
-        )
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn run(
-        &mut self,
-        c: &Contribution,
-        hashes: Hashes,
-        check_signature: bool,
-        evaluator: &dyn Evaluator,
-        invariants: &dyn InvariantChecker,
-        proofs: &dyn ProofVerifier,
-        now_ms: u64,
-    ) -> Result<Accepted, Rejection> {
-        let pack_hash = hashes.pack;
-        // 1. dedup
-        if let Some(existing_index) = self.dedup.lookup(&pack_hash) {
-            return Err(Rejection::Duplicate {
-                pack_hash,
-                existing_index,
-            });
-        }
-        // 2. structure validation
-        self.structure(c, &hashes, check_signature)?;
-        evaluator
-            .validate_code(&self.manifest, &c.pack, &pack_hash)
-            .map_err(|f| Rejection::InvalidCode {
-                code: f.code,
-                message: f.message,
-            })?;
-        // 3. invariants
-        invariants
-            .check(&self.manifest, &c.pack, &pack_hash)
-            .map_err(|f| Rejection::InvariantViolated {
-                invariant: f.invariant,
-                code: f.code,
-                message: f.message,
-            })?;
-        // 4. proofs
-        proofs
-            .verify(&self.manifest, &pack_hash, &c.proofs)
-            .map_err(Rejection::ProofFailed)?;
-        // 5. sandboxed evaluation
-        let ev = evaluator
-            .evaluate(&self.manifest, &c.pack, &pack_hash)
-            .map_err(|f| Rejection::EvaluationFailed {
-                code: f.code,
-                message: f.message,
-            })?;
-        for (what, s) in [
-            ("engine version", &ev.engine_version),
-            ("ABI version", &ev.abi_version),
-        ] {
-            if s.len() > MAX_VERSION_BYTES {
-                return Err(Rejection::InvalidEvaluation(format!(
-                    "{what} is {} bytes, limit is {MAX_VERSION_BYTES}",
-                    s.len()
-                )));
+    ) -> Result<Accepted, Refusal> {
+        let c = &a.verified.contribution;
+        let pack_hash = a.verified.hashes.pack;
+        if a.goal_hash != self.goal_hash {
+            // Admitted for another goal: the same refusal step 2 gives.
+            return Err(Rejection::WrongGoal {
+                expected: self.manifest.id.clone(),
+                got: c.goal_id.clone(),
             }
+            .into());
         }
+        check_fresh(self, c, &pack_hash)?;
+        let ev = match verdict {
+            Verdict::Evaluated(ev) => ev,
+            Verdict::Failed(f) => return Err(Rejection::EvaluationFailed(f).into()),
+            Verdict::Inconclusive(i) => return Err(Refusal::Inconclusive(i)),
+        };
         // 6. thresholds (and score)
-        let Evaluation {
-            metrics: raw,
+        let Judged {
+            metrics,
+            score,
             fuel_used,
             engine_version,
             config_hash,
             abi_version,
-        } = ev;
-        let metrics = Metrics::from_raw(raw.reward, raw.risk, raw.complexity, raw.extra)
-            .map_err(Rejection::InvalidMetrics)?;
-        let score = self.judge(&metrics)?;
+        } = judge_evaluation(&self.manifest, ev)?;
         // 7. log append
         let entry = LogEntry {
             goal_id: self.manifest.id.clone(),
@@ -764,7 +1043,7 @@ impl GoalState {
             pack_hash,
             contributor: c.contributor,
             nonce: c.nonce,
-            proofs_hash: hashes.proofs,
+            proofs_hash: a.verified.hashes.proofs,
             signature: c.signature,
             metrics,
             score,
@@ -785,65 +1064,47 @@ impl GoalState {
         })
     }
 
-    /// Step 2.
-    fn structure(
-        &self,
+    /// All nine steps back to back, including the signature check: admit,
+    /// evaluate, commit. A duplicate is refused as a duplicate even when
+    /// its signature is forged, as step 1 comes first.
+    pub fn process(
+        &mut self,
         c: &Contribution,
-        hashes: &Hashes,
-        check_signature: bool,
-    ) -> Result<(), Rejection> {
-        if c.goal_id != self.manifest.id {
-            return Err(Rejection::WrongGoal {
-                expected: self.manifest.id.clone(),
-                got: c.goal_id.clone(),
-            });
+        evaluator: &dyn Evaluator,
+        invariants: &dyn InvariantChecker,
+        proofs: &dyn ProofVerifier,
+        now_ms: u64,
+    ) -> Result<Accepted, Refusal> {
+        let hashes = Hashes::of(c);
+        check_fresh(self, c, &hashes.pack)?;
+        structure(&self.manifest, c)?;
+        if !c.verify_signature_with(&hashes.pack, &hashes.proofs) {
+            return Err(Rejection::BadSignature.into());
         }
-        let max = self.manifest.limits.max_params_bytes;
-        if c.pack.params().len() as u64 > max {
-            return Err(Rejection::TooLarge {
-                field: "params",
-                len: c.pack.params().len() as u64,
-                max,
-            });
-        }
-        if c.proofs.items.len() > MAX_PROOF_ITEMS {
-            return Err(Rejection::TooLarge {
-                field: "proofs",
-                len: c.proofs.items.len() as u64,
-                max: MAX_PROOF_ITEMS as u64,
-            });
-        }
-        if let Some(&last_accepted) = self.nonces.get(&c.contributor)
-            && c.nonce <= last_accepted
-        {
-            return Err(Rejection::ReplayedSubmission {
-                nonce: c.nonce,
-                last_accepted,
-            });
-        }
-        if check_signature && !c.verify_signature_with(&hashes.pack, &hashes.proofs) {
-            return Err(Rejection::BadSignature);
-        }
-        Ok(())
+        let v = VerifiedContribution {
+            contribution: c.clone(),
+            hashes,
+        };
+        self.process_verified(&v, evaluator, invariants, proofs, now_ms)
     }
 
-    /// Step 6 on finite metrics: thresholds, score, objectives present.
-    fn judge(&self, m: &Metrics) -> Result<crate::encoding::Finite, Rejection> {
-        self.manifest
-            .thresholds
-            .check(m)
-            .map_err(Rejection::BelowThreshold)?;
-        let score = self
-            .manifest
-            .ranking
-            .score(m)
-            .map_err(Rejection::NonFiniteScore)?;
-        for o in &self.manifest.ranking.objectives {
-            if m.get(&o.metric).is_none() {
-                return Err(Rejection::MissingMetric(o.metric.clone()));
-            }
-        }
-        Ok(score)
+    /// All nine steps for a contribution whose signature was already
+    /// checked.
+    pub fn process_verified(
+        &mut self,
+        v: &VerifiedContribution,
+        evaluator: &dyn Evaluator,
+        invariants: &dyn InvariantChecker,
+        proofs: &dyn ProofVerifier,
+        now_ms: u64,
+    ) -> Result<Accepted, Refusal> {
+        let a = self.admit(v.clone(), evaluator, invariants, proofs)?;
+        let verdict = evaluate(&self.manifest, &a, evaluator);
+        self.commit(a, verdict, now_ms)
+    }
+    /// Step 6 on finite metrics (see [`score_of`]).
+    fn judge(&self, m: &Metrics) -> Result<Finite, Rejection> {
+        score_of(&self.manifest, m)
     }
 
     /// Step 7.

@@ -10,9 +10,9 @@ use ian_core::leaderboard::{FrontierChange, LeaderboardChange};
 use ian_core::metrics::MetricsError;
 use ian_core::mmr::{bag_root, leaf_hash, verify_inclusion};
 use ian_core::pack::{AgentPack, Metadata, PackError};
-use ian_core::pipeline::{Rejection, Step, VerifiedContribution};
+use ian_core::pipeline::{FaultKind, GuestFault, Refusal, Rejection, Step, VerifiedContribution};
 use ian_core::proofs::{ProofBundle, StandardProofVerifier};
-use ian_core::{Contribution, GoalState};
+use ian_core::{Contribution, Evaluator as _, GoalState};
 use support::*;
 
 fn run(s: &mut GoalState, c: &Contribution) -> Result<ian_core::Accepted, Rejection> {
@@ -23,6 +23,7 @@ fn run(s: &mut GoalState, c: &Contribution) -> Result<ian_core::Accepted, Reject
         &StandardProofVerifier,
         1_700_000_000_000,
     )
+    .map_err(Refusal::unwrap_rejected)
 }
 
 #[test]
@@ -171,13 +172,13 @@ fn invariant_violation_is_refused_naming_the_invariant_and_evaluation_never_runs
             &StandardProofVerifier,
             0,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .unwrap_rejected();
     assert_eq!(
         r,
         Rejection::InvariantViolated {
             invariant: "position-limit".into(),
-            code: "invariant_violated".into(),
-            message: "|action[0]| = 2 > 1".into()
+            fault: GuestFault::new(FaultKind::InvariantViolated, "|action[0]| = 2 > 1"),
         }
     );
     assert_eq!(r.step(), Step::Invariants);
@@ -198,16 +199,18 @@ fn code_the_evaluator_cannot_run_is_refused_at_the_structure_step_before_any_inv
             &StandardProofVerifier,
             0,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .unwrap_rejected();
     assert_eq!(
         r,
-        Rejection::InvalidCode {
-            code: "forbidden_import".into(),
-            message: "component imports `wasi:filesystem/types@0.2.6`".into(),
-        }
+        Rejection::InvalidCode(GuestFault::new(
+            FaultKind::ForbiddenImport,
+            "component imports `wasi:filesystem/types@0.2.6`",
+        ))
     );
     assert_eq!(r.code(), "invalid_code");
-    assert_eq!(r.detail_code(), Some("forbidden_import"));
+    assert_eq!(r.fault_kind(), Some(FaultKind::ForbiddenImport));
+    assert_eq!(r.reason_code(), "forbidden_import");
     assert_eq!(r.step(), Step::Structure);
     assert_eq!(inv.calls.get(), 0);
     assert_eq!(ev.calls.get(), 0);
@@ -219,7 +222,7 @@ fn evaluation_failure_carries_the_sandbox_reason_code() {
     let mut s = GoalState::new(manifest());
     let r = run(&mut s, &contribution("fail=agent_out_of_fuel", 1, 1)).unwrap_err();
     assert_eq!(r.code(), "evaluation_failed");
-    assert_eq!(r.detail_code(), Some("agent_out_of_fuel"));
+    assert_eq!(r.fault_kind(), Some(FaultKind::AgentOutOfFuel));
     assert_eq!(r.step(), Step::Evaluation);
     let rep = serde_json::to_value(r.report()).unwrap();
     assert_eq!(rep["code"], "evaluation_failed");
@@ -515,10 +518,14 @@ fn over_long_engine_version_from_an_evaluator_is_refused() {
             g: &ian_core::GoalManifest,
             p: &AgentPack,
             h: &Hash32,
-        ) -> Result<ian_core::Evaluation, ian_core::EvaluationFailure> {
-            let mut e = ParamsEvaluator::default().evaluate(g, p, h)?;
-            e.engine_version = "w".repeat(129);
-            Ok(e)
+        ) -> ian_core::Verdict {
+            match ParamsEvaluator::default().evaluate(g, p, h) {
+                ian_core::Verdict::Evaluated(mut e) => {
+                    e.engine_version = "w".repeat(129);
+                    ian_core::Verdict::Evaluated(e)
+                }
+                other => other,
+            }
         }
     }
     let mut s = GoalState::new(manifest());
@@ -530,7 +537,8 @@ fn over_long_engine_version_from_an_evaluator_is_refused() {
             &StandardProofVerifier,
             0,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .unwrap_rejected();
     assert_eq!(r.code(), "invalid_evaluation");
 }
 
@@ -637,4 +645,173 @@ fn pareto_objective_on_a_missing_extra_metric_is_refused() {
         &key(1),
     );
     run(&mut s, &c).unwrap();
+}
+
+#[test]
+fn inconclusive_evaluation_is_no_rejection_and_leaves_no_trace() {
+    let mut s = GoalState::new(manifest());
+    let before = s.clone();
+    let r = s
+        .process(
+            &contribution("reward=1,inconclusive=backstop", 1, 1),
+            &ParamsEvaluator::default(),
+            &ParamsInvariants::default(),
+            &StandardProofVerifier,
+            0,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&r, Refusal::Inconclusive(i) if i.cause == ian_core::InconclusiveCause::WallBackstop),
+        "{r:?}"
+    );
+    assert!(r.rejection().is_none());
+    assert!(s == before);
+    // The same nonce is still usable: nothing was recorded.
+    run(&mut s, &contribution("reward=1", 1, 1)).unwrap();
+}
+
+#[test]
+fn admission_reads_the_state_but_does_not_change_it() {
+    let s = GoalState::new(manifest());
+    let before = s.clone();
+    let v = VerifiedContribution::verify(contribution("reward=1", 1, 1)).unwrap();
+    let a = s
+        .admit(
+            v,
+            &ParamsEvaluator::default(),
+            &ParamsInvariants::default(),
+            &StandardProofVerifier,
+        )
+        .unwrap();
+    assert!(s == before);
+    assert_eq!(a.contribution().nonce, 1);
+}
+
+#[test]
+fn commit_refuses_a_pack_logged_after_its_admission() {
+    let mut s = GoalState::new(manifest());
+    let ev = ParamsEvaluator::default();
+    let inv = ParamsInvariants::default();
+    let c = contribution("reward=1", 1, 1);
+    let admit = |s: &GoalState| {
+        s.admit(
+            VerifiedContribution::verify(c.clone()).unwrap(),
+            &ev,
+            &inv,
+            &StandardProofVerifier,
+        )
+        .unwrap()
+    };
+    // Two admissions of the same pack race; the second commit loses.
+    let first = admit(&s);
+    let second = admit(&s);
+    let v1 = ian_core::pipeline::evaluate(s.manifest(), &first, &ev);
+    let v2 = ian_core::pipeline::evaluate(s.manifest(), &second, &ev);
+    s.commit(first, v1, 0).unwrap();
+    let r = s.commit(second, v2, 0).unwrap_err().unwrap_rejected();
+    assert_eq!(
+        r,
+        Rejection::Duplicate {
+            pack_hash: c.pack.pack_hash(),
+            existing_index: 0
+        }
+    );
+    assert_eq!(s.size(), 1);
+}
+
+#[test]
+fn commit_refuses_a_nonce_overtaken_after_admission() {
+    let mut s = GoalState::new(manifest());
+    let ev = ParamsEvaluator::default();
+    let inv = ParamsInvariants::default();
+    let admit = |s: &GoalState, params: &str, nonce: u64| {
+        s.admit(
+            VerifiedContribution::verify(contribution(params, nonce, 1)).unwrap(),
+            &ev,
+            &inv,
+            &StandardProofVerifier,
+        )
+        .unwrap()
+    };
+    let low = admit(&s, "reward=0.1", 5);
+    let high = admit(&s, "reward=0.2", 6);
+    let vh = ian_core::pipeline::evaluate(s.manifest(), &high, &ev);
+    s.commit(high, vh, 0).unwrap();
+    let vl = ian_core::pipeline::evaluate(s.manifest(), &low, &ev);
+    let r = s.commit(low, vl, 0).unwrap_err().unwrap_rejected();
+    assert_eq!(
+        r,
+        Rejection::ReplayedSubmission {
+            nonce: 5,
+            last_accepted: 6
+        }
+    );
+}
+
+#[test]
+fn commit_refuses_an_admission_for_another_goal() {
+    let other_toml = GOAL_TOML.replace("trading-v1", "trading-v2");
+    let other = manifest_from(&other_toml);
+    let mut s = GoalState::new(manifest());
+    let o = GoalState::new(other);
+    let ev = ParamsEvaluator::default();
+    let c = Contribution::sign(
+        o.manifest().id.clone(),
+        pack("reward=1"),
+        ProofBundle::empty(),
+        1,
+        &key(1),
+    );
+    let a = o
+        .admit(
+            VerifiedContribution::verify(c).unwrap(),
+            &ev,
+            &ParamsInvariants::default(),
+            &StandardProofVerifier,
+        )
+        .unwrap();
+    let v = ian_core::pipeline::evaluate(o.manifest(), &a, &ev);
+    let r = s.commit(a, v, 0).unwrap_err().unwrap_rejected();
+    assert_eq!(r.code(), "wrong_goal");
+    assert_eq!(s.size(), 0);
+}
+
+#[test]
+fn rejudging_an_entry_with_its_own_evaluation_finds_no_difference() {
+    let mut s = GoalState::new(manifest());
+    let c = contribution("reward=0.5,risk=0.25,sharpe=1.5", 1, 1);
+    let entry = run(&mut s, &c).unwrap().entry;
+    let verdict = ParamsEvaluator::default().evaluate(s.manifest(), &c.pack, &entry.pack_hash);
+    let d = ian_core::pipeline::rejudge(s.manifest(), &entry, verdict).unwrap();
+    assert!(d.is_empty(), "{d:?}");
+}
+
+#[test]
+fn rejudging_names_each_field_the_evaluation_does_not_reproduce() {
+    let mut s = GoalState::new(manifest());
+    let c = contribution("reward=0.5,risk=0.25,sharpe=1.5", 1, 1);
+    let entry = run(&mut s, &c).unwrap().entry;
+    let ian_core::Verdict::Evaluated(mut e) =
+        ParamsEvaluator::default().evaluate(s.manifest(), &c.pack, &entry.pack_hash)
+    else {
+        panic!("evaluated")
+    };
+    e.fuel_used += 1;
+    e.metrics.extra[0].1 = f64::from_bits(1.5f64.to_bits() + 1);
+    let d =
+        ian_core::pipeline::rejudge(s.manifest(), &entry, ian_core::Verdict::Evaluated(e)).unwrap();
+    let fields: Vec<&str> = d.iter().map(|m| m.field.as_str()).collect();
+    assert_eq!(fields, vec!["fuel_used", "extra.sharpe"]);
+}
+
+#[test]
+fn rejudging_with_a_failed_verdict_is_the_rejection_commit_would_give() {
+    let mut s = GoalState::new(manifest());
+    let c = contribution("reward=0.5", 1, 1);
+    let entry = run(&mut s, &c).unwrap().entry;
+    let f = GuestFault::new(FaultKind::AgentTrap, "agent trapped in act call #3");
+    let r = ian_core::pipeline::rejudge(s.manifest(), &entry, ian_core::Verdict::Failed(f.clone()))
+        .unwrap_err()
+        .unwrap_rejected();
+    assert_eq!(r, Rejection::EvaluationFailed(f));
 }

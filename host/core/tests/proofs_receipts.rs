@@ -32,6 +32,7 @@ fn run(s: &mut GoalState, c: &Contribution) -> Result<ian_core::Accepted, Reject
         &StandardProofVerifier,
         7,
     )
+    .map_err(ian_core::Refusal::unwrap_rejected)
 }
 
 fn with_proofs(params: &str, items: Vec<ProofItem>, nonce: u64) -> Contribution {

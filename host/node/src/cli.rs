@@ -191,15 +191,19 @@ pub struct ProofArgs {
     /// Entry index (inclusion proof).
     #[arg(required_unless_present = "from")]
     pub index: Option<u64>,
-    /// Tree size for the inclusion proof (default: current).
+    /// Tree size for the inclusion proof (default: the latest signed checkpoint's).
     #[arg(long)]
     pub size: Option<u64>,
     /// Consistency proof: old size.
     #[arg(long, conflicts_with = "index")]
     pub from: Option<u64>,
-    /// Consistency proof: new size (default: current).
+    /// Consistency proof: new size (default: the latest signed checkpoint's).
     #[arg(long, requires = "from")]
     pub to: Option<u64>,
+    /// Node public key (hex, or a file holding it) to check the checkpoint
+    /// with; without it the key the node reports is used.
+    #[arg(long)]
+    pub node_key: Option<String>,
     /// Node.
     #[command(flatten)]
     pub node: NodeArgs,
@@ -243,6 +247,10 @@ pub struct ReplayArgs {
     pub goal: String,
     /// Entry index.
     pub index: u64,
+    /// Node public key (hex, or a file holding it) to check the entry's
+    /// signed checkpoint with; without it the key the node reports is used.
+    #[arg(long)]
+    pub node_key: Option<String>,
     /// Node.
     #[command(flatten)]
     pub node: NodeArgs,

@@ -57,6 +57,9 @@ pub fn read(path: &Path) -> Result<Vec<u8>, CommandError> {
 pub const EXIT_REJECTED: i32 = 3;
 /// Exit code of a verification or replay that found a mismatch.
 pub const EXIT_MISMATCH: i32 = 4;
+/// Exit code of a local evaluation the host could not decide (wall-clock
+/// backstop, host failure): not a verdict on the pack.
+pub const EXIT_INCONCLUSIVE: i32 = 5;
 
 /// Run one command; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32, CommandError> {
@@ -112,10 +115,10 @@ pub fn run(cli: Cli) -> Result<i32, CommandError> {
             let progress = !out.json;
             let r = crate::ops::eval_local(&a.goal, &a.pack, progress)?;
             out.print(&r, || crate::ops::render_eval(&r));
-            Ok(if r["verdict"].as_str() == Some("accepted") {
-                0
-            } else {
-                EXIT_REJECTED
+            Ok(match r["verdict"].as_str() {
+                Some("accepted") => 0,
+                Some("inconclusive") => EXIT_INCONCLUSIVE,
+                _ => EXIT_REJECTED,
             })
         }
         Command::Tau(TauCommand::Keygen(a)) => {
@@ -258,27 +261,24 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
         }
         Command::Proof(a) => {
             let client = node_client(&a.node.node)?;
-            let v: Value = if let Some(from) = a.from {
-                let to = a.to.map(|t| format!("&to={t}")).unwrap_or_default();
-                client
-                    .get(&format!(
-                        "/api/v1/goals/{}/consistency?from={from}{to}",
-                        a.goal
-                    ))
-                    .await?
-            } else {
-                let index = a.index.expect("clap requires index or --from");
-                let size = a.size.map(|s| format!("?size={s}")).unwrap_or_default();
-                client
-                    .get(&format!("/api/v1/goals/{}/log/{index}/proof{size}", a.goal))
-                    .await?
+            let q = match (a.from, a.index) {
+                (Some(from), _) => crate::ops::ProofQuery::Consistency { from, to: a.to },
+                (None, Some(index)) => crate::ops::ProofQuery::Inclusion {
+                    index,
+                    size: a.size,
+                },
+                (None, None) => {
+                    return Err(CommandError::Usage("give an entry index or --from".into()));
+                }
             };
-            out.print(&v, || serde_json::to_string_pretty(&v).unwrap_or_default());
+            let v = crate::ops::proof(&client, &a.goal, q, a.node_key.as_deref()).await?;
+            out.print(&v, || crate::ops::render_proof(&v));
             Ok(0)
         }
         Command::Replay(a) => {
             let client = node_client(&a.node.node)?;
-            let v = crate::ops::replay(&client, &a.goal, a.index, !out.json).await?;
+            let v = crate::ops::replay(&client, &a.goal, a.index, a.node_key.as_deref(), !out.json)
+                .await?;
             let same = v["identical"].as_bool() == Some(true);
             out.print(&v, || crate::ops::render_replay(&v));
             Ok(if same { 0 } else { EXIT_MISMATCH })

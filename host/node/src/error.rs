@@ -91,6 +91,22 @@ impl ApiError {
             ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
         }
     }
+    /// 503 `inconclusive` with Retry-After: the host could not reach a
+    /// verdict (wall backstop, busy pool, internal failure). Nothing was
+    /// recorded against the pack, so the same submission may be retried.
+    pub fn inconclusive(i: &ian_core::Inconclusive, retry_after: u64) -> Self {
+        ApiError {
+            retry_after: Some(retry_after.max(1)),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "inconclusive",
+                format!(
+                    "the node could not reach a verdict ({}); nothing was recorded against the pack, retry later",
+                    i.cause.code()
+                ),
+            )
+        }
+    }
     /// The JSON body.
     pub fn body(&self) -> ErrorBody {
         ErrorBody {
@@ -129,5 +145,23 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ian_core::{Inconclusive, InconclusiveCause};
+
+    #[test]
+    fn inconclusive_is_a_503_with_retry_after_naming_the_cause() {
+        let i = Inconclusive::new(InconclusiveCause::WallBackstop, "backstop of 200 ms");
+        let resp = ApiError::inconclusive(&i, 7).into_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "7");
+        let e = ApiError::inconclusive(&i, 7);
+        assert_eq!(e.code, "inconclusive");
+        assert!(e.message.contains("wall_backstop"), "{}", e.message);
+        assert!(e.message.contains("nothing was recorded"), "{}", e.message);
     }
 }

@@ -1,21 +1,21 @@
 //! The adapter between `ian-sandbox` (which knows wasm, not IAN types) and
 //! the `ian-core` pipeline (which knows IAN types, not wasm).
 //!
-//! Why precomputation: the core pipeline runs its nine steps under the
-//! goal's write lock. Invariant checks and evaluation are the costly steps,
-//! and they depend only on the goal and the pack, not on the log; so a
-//! worker runs them first, without the lock, and hands the results to the
-//! pipeline through [`Precomputed`], which implements the pipeline's
-//! `Evaluator` and `InvariantChecker` by returning them. The pipeline still
-//! decides, in its order: a duplicate or replayed nonce is refused before
-//! the (already computed) invariant result is even looked at.
+//! [`SandboxEvaluator`] implements the pipeline's `Evaluator` and
+//! `InvariantChecker` by really running the goal's components: the node's
+//! service, `ian-host eval` and `ian-host replay` all go through it and the
+//! core's `admit` -> `evaluate` -> `commit`, so there is one evaluation path.
+//! Sandbox faults become the core's typed [`Failure`]s here, in one
+//! exhaustive match ([`failure_of`]): a guest's fault is recorded against
+//! the pack, a host's failure is inconclusive and never is.
 
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use ian_core::pipeline::{
-    CodeFailure, Evaluation, EvaluationFailure, Evaluator, InvariantChecker, InvariantFailure,
-    RawMetrics,
+    Evaluation, Evaluator, Failure, FaultKind, GuestFault, Inconclusive, InconclusiveCause,
+    InvariantChecker, InvariantFailure, RawMetrics, Verdict,
 };
 use ian_core::{AgentPack, GoalManifest, Hash32};
 use ian_sandbox::{
@@ -65,66 +65,148 @@ pub struct SeedRun {
     pub report: EvalReport,
 }
 
-/// Results of the costly steps, handed to the pipeline.
-pub struct Precomputed {
-    /// Step 2: whether the agent component could be loaded at all.
-    code: Result<(), CodeFailure>,
-    invariants: Result<(), InvariantFailure>,
-    evaluation: Option<Result<Evaluation, EvaluationFailure>>,
-    fuel: Option<u64>,
-    /// Per-seed runs (empty when evaluation did not run).
-    pub runs: Vec<SeedRun>,
+/// The one place a sandbox [`Fault`] becomes a core [`Failure`]. The match
+/// is exhaustive on purpose: a new sandbox fault must be classified here,
+/// as the guest's (recorded) or the host's (inconclusive), before the node
+/// builds.
+pub fn failure_of(f: &Fault) -> Failure {
+    let kind = match f {
+        Fault::AgentOutOfFuel { .. } => FaultKind::AgentOutOfFuel,
+        Fault::AgentMemoryExceeded { .. } => FaultKind::AgentMemoryExceeded,
+        Fault::AgentStackOverflow { .. } => FaultKind::AgentStackOverflow,
+        Fault::AgentTrap { .. } => FaultKind::AgentTrap,
+        Fault::AgentInvalidAction { .. } => FaultKind::AgentInvalidAction,
+        Fault::AgentInitFailed { .. } => FaultKind::AgentInitFailed,
+        Fault::ForbiddenImport { .. } => FaultKind::ForbiddenImport,
+        Fault::WrongWorld { .. } => FaultKind::WrongWorld,
+        Fault::NotWasm { .. } => FaultKind::NotWasm,
+        Fault::ComponentTooLarge { .. } => FaultKind::ComponentTooLarge,
+        Fault::HarnessFault { .. } => FaultKind::HarnessFault,
+        Fault::NonFiniteMetric { .. } => FaultKind::NonFiniteMetric,
+        Fault::InvariantViolated { .. } => FaultKind::InvariantViolated,
+        Fault::Inconclusive { cause } => {
+            let c = match cause {
+                ian_sandbox::InconclusiveCause::WallBackstop { .. } => {
+                    InconclusiveCause::WallBackstop
+                }
+                ian_sandbox::InconclusiveCause::Host { .. } => InconclusiveCause::HostError,
+            };
+            return Failure::Inconclusive(Inconclusive::new(c, f.to_string()));
+        }
+    };
+    Failure::Guest(GuestFault::new(kind, f.to_string()))
 }
 
-impl Precomputed {
-    /// Agent fuel over all seeds, when evaluation ran.
+/// The pipeline's evaluator and invariant checker for one contribution,
+/// backed by the real sandbox. It loads the agent once (step 2), runs the
+/// invariants against it (step 3) and the harness over the goal's seeds
+/// (step 5), and keeps the per-seed runs for reports.
+pub struct SandboxEvaluator<'a> {
+    judge: &'a Judge,
+    goal: &'a LoadedGoal,
+    code: CodeSource<'a>,
+    agent: OnceCell<Result<Arc<LoadedAgent>, Failure>>,
+    runs: RefCell<Vec<SeedRun>>,
+    verdict: RefCell<Option<Verdict>>,
+}
+
+impl<'a> SandboxEvaluator<'a> {
+    /// An evaluator for packs of `goal` whose code comes from `code`.
+    pub fn new(judge: &'a Judge, goal: &'a LoadedGoal, code: CodeSource<'a>) -> Self {
+        SandboxEvaluator {
+            judge,
+            goal,
+            code,
+            agent: OnceCell::new(),
+            runs: RefCell::new(Vec::new()),
+            verdict: RefCell::new(None),
+        }
+    }
+
+    fn agent(&self, pack: &AgentPack) -> Result<Arc<LoadedAgent>, Failure> {
+        self.agent
+            .get_or_init(|| {
+                self.judge
+                    .agent(pack.code_hash(), &self.code, &self.goal.limits)
+            })
+            .clone()
+    }
+
+    /// Per-seed runs of the last evaluation (empty when it did not run).
+    pub fn runs(&self) -> Vec<SeedRun> {
+        self.runs.borrow().clone()
+    }
+
+    /// The verdict of the last evaluation, when it ran.
+    pub fn last_verdict(&self) -> Option<Verdict> {
+        self.verdict.borrow().clone()
+    }
+
+    /// Agent fuel over all seeds of the last evaluation, when it ran.
     pub fn fuel(&self) -> Option<u64> {
-        self.fuel
-    }
-    /// The invariant outcome.
-    pub fn invariant_result(&self) -> &Result<(), InvariantFailure> {
-        &self.invariants
-    }
-    /// The evaluation outcome.
-    pub fn evaluation_result(&self) -> Option<&Result<Evaluation, EvaluationFailure>> {
-        self.evaluation.as_ref()
+        let runs = self.runs.borrow();
+        (!runs.is_empty()).then(|| runs.iter().map(|r| r.report.agent_fuel).sum())
     }
 }
 
-impl Evaluator for Precomputed {
+impl Evaluator for SandboxEvaluator<'_> {
     fn validate_code(
         &self,
         _goal: &GoalManifest,
-        _pack: &AgentPack,
+        pack: &AgentPack,
         _pack_hash: &Hash32,
-    ) -> Result<(), CodeFailure> {
-        self.code.clone()
+    ) -> Result<(), Failure> {
+        self.agent(pack).map(|_| ())
     }
 
-    fn evaluate(
-        &self,
-        _goal: &GoalManifest,
-        _pack: &AgentPack,
-        _pack_hash: &Hash32,
-    ) -> Result<Evaluation, EvaluationFailure> {
-        match &self.evaluation {
-            Some(r) => r.clone(),
-            None => Err(EvaluationFailure {
-                code: "inconclusive".into(),
-                message: "evaluation did not run because an earlier check failed".into(),
-            }),
-        }
+    fn evaluate(&self, _goal: &GoalManifest, pack: &AgentPack, _pack_hash: &Hash32) -> Verdict {
+        let agent = match self.agent(pack) {
+            Ok(a) => a,
+            Err(f) => return f.into(),
+        };
+        let (verdict, runs) = self.judge.evaluate_seeds(self.goal, &agent, pack.params());
+        *self.runs.borrow_mut() = runs;
+        *self.verdict.borrow_mut() = Some(verdict.clone());
+        verdict
     }
 }
 
-impl InvariantChecker for Precomputed {
+impl InvariantChecker for SandboxEvaluator<'_> {
     fn check(
         &self,
         _goal: &GoalManifest,
-        _pack: &AgentPack,
+        pack: &AgentPack,
         _pack_hash: &Hash32,
     ) -> Result<(), InvariantFailure> {
-        self.invariants.clone()
+        if self.goal.invariants.is_empty() {
+            return Ok(());
+        }
+        let agent = self.agent(pack).map_err(|failure| InvariantFailure {
+            invariant: self.goal.invariants[0].0.clone(),
+            failure,
+        })?;
+        let info = PackInfo {
+            metadata: pack
+                .metadata()
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            params: pack.params().to_vec(),
+            code_size: agent.size(),
+        };
+        for (name, inv) in &self.goal.invariants {
+            if let Err(f) =
+                self.judge
+                    .sandbox
+                    .check_invariant(inv, &agent, &info, &self.goal.limits)
+            {
+                return Err(InvariantFailure {
+                    invariant: name.clone(),
+                    failure: failure_of(&f),
+                });
+            }
+        }
+        Ok(())
     }
 }
 
@@ -234,21 +316,28 @@ impl Judge {
     fn agent(
         &self,
         code_hash: Hash32,
-        src: CodeSource<'_>,
+        src: &CodeSource<'_>,
         limits: &ian_sandbox::Limits,
-    ) -> Result<Arc<LoadedAgent>, Fault> {
+    ) -> Result<Arc<LoadedAgent>, Failure> {
         let key = (code_hash, limits.max_component_bytes);
         if let Some(r) = self.agents.lock().get(&key) {
-            return r.clone();
+            return r.clone().map_err(|f| failure_of(&f));
         }
         let bytes: Vec<u8> = match src {
             CodeSource::Bytes(b) => b.to_vec(),
             CodeSource::Store(s) => match s.blob(&code_hash.0) {
                 Ok(Some(b)) => b,
-                _ => {
-                    return Err(Fault::NotWasm {
-                        reason: "the agent code is not available on this node".into(),
-                    });
+                Ok(None) => {
+                    return Err(Failure::Inconclusive(Inconclusive::new(
+                        InconclusiveCause::HostError,
+                        format!("agent code {code_hash} is not available on this node"),
+                    )));
+                }
+                Err(e) => {
+                    return Err(Failure::Inconclusive(Inconclusive::new(
+                        InconclusiveCause::HostError,
+                        format!("reading agent code {code_hash}: {e}"),
+                    )));
                 }
             },
         };
@@ -257,6 +346,12 @@ impl Judge {
             .load_agent_within(&bytes, limits)
             .map(Arc::new)
             .map_err(Fault::from);
+        // Only verdicts are cached: a host failure must be retried.
+        if let Err(f) = &r
+            && f.is_inconclusive()
+        {
+            return Err(failure_of(f));
+        }
         let mut cache = self.agents.lock();
         if cache.len() >= AGENT_CACHE {
             // Drop rejected loads first; they are cheap to redo.
@@ -268,78 +363,7 @@ impl Judge {
             }
         }
         cache.insert(key, r.clone());
-        r
-    }
-
-    /// Run the costly steps (invariants, then evaluation if they pass).
-    pub fn precompute(
-        &self,
-        g: &LoadedGoal,
-        m: &GoalManifest,
-        pack: &AgentPack,
-        src: CodeSource<'_>,
-    ) -> Precomputed {
-        if pack.params().len() as u64 > m.limits.max_params_bytes {
-            // The pipeline's structure step refuses this before step 3.
-            return Precomputed {
-                code: Ok(()),
-                invariants: Ok(()),
-                evaluation: None,
-                fuel: None,
-                runs: Vec::new(),
-            };
-        }
-        let agent = match self.agent(pack.code_hash(), src, &g.limits) {
-            Ok(a) => a,
-            Err(f) => {
-                // Load-time refusal (not wasm, wrong world, forbidden import,
-                // too large): the agent cannot run, so the pipeline refuses
-                // it at the structure step, before any invariant.
-                return Precomputed {
-                    code: Err(CodeFailure {
-                        code: f.reason_code().to_string(),
-                        message: f.to_string(),
-                    }),
-                    invariants: Ok(()),
-                    evaluation: None,
-                    fuel: None,
-                    runs: Vec::new(),
-                };
-            }
-        };
-        let info = PackInfo {
-            metadata: pack
-                .metadata()
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            params: pack.params().to_vec(),
-            code_size: agent.size(),
-        };
-        for (name, inv) in &g.invariants {
-            if let Err(f) = self.sandbox.check_invariant(inv, &agent, &info, &g.limits) {
-                return Precomputed {
-                    code: Ok(()),
-                    invariants: Err(InvariantFailure {
-                        invariant: name.clone(),
-                        code: f.reason_code().to_string(),
-                        message: f.to_string(),
-                    }),
-                    evaluation: None,
-                    fuel: None,
-                    runs: Vec::new(),
-                };
-            }
-        }
-        let (evaluation, runs) = self.evaluate_seeds(g, &agent, pack.params());
-        let fuel = runs.iter().map(|r| r.report.agent_fuel).sum::<u64>();
-        Precomputed {
-            code: Ok(()),
-            invariants: Ok(()),
-            evaluation: Some(evaluation),
-            fuel: Some(fuel),
-            runs,
-        }
+        r.map_err(|f| failure_of(&f))
     }
 
     /// Evaluate over the goal's seeds with the sandbox's own aggregation
@@ -350,7 +374,7 @@ impl Judge {
         g: &LoadedGoal,
         agent: &LoadedAgent,
         params: &[u8],
-    ) -> (Result<Evaluation, EvaluationFailure>, Vec<SeedRun>) {
+    ) -> (Verdict, Vec<SeedRun>) {
         let report = self
             .sandbox
             .evaluate_goal(&g.harness, agent, params, &g.config, &g.seeds, &g.limits);
@@ -363,7 +387,7 @@ impl Judge {
             })
             .collect();
         let outcome = match report.outcome {
-            Ok(m) => Ok(Evaluation {
+            Ok(m) => Verdict::Evaluated(Evaluation {
                 metrics: RawMetrics {
                     reward: m.reward,
                     risk: m.risk,
@@ -380,10 +404,15 @@ impl Judge {
                     .last()
                     .map(|r| format!("seed {}: ", r.seed))
                     .unwrap_or_default();
-                Err(EvaluationFailure {
-                    code: f.reason_code().to_string(),
-                    message: format!("{seed}{f}"),
-                })
+                match failure_of(&f) {
+                    Failure::Guest(g) => {
+                        Verdict::Failed(GuestFault::new(g.kind, format!("{seed}{}", g.message)))
+                    }
+                    Failure::Inconclusive(i) => Verdict::Inconclusive(Inconclusive::new(
+                        i.cause,
+                        format!("{seed}{}", i.message),
+                    )),
+                }
             }
         };
         (outcome, runs)

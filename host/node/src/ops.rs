@@ -14,7 +14,9 @@ use serde_json::{Value, json};
 use crate::cli::PackArgs;
 use crate::client::{Client, ClientError};
 use crate::commands::{CommandError, b64, read};
+use crate::judge::{CodeSource, SandboxEvaluator};
 use crate::service::{PublishRequest, SubmitRequest};
+use ian_core::pipeline::{Evaluator as _, InvariantChecker as _, Refusal, Verdict};
 
 /// Build an `.ianpack` from a component or core module, params and metadata.
 pub fn build_pack(a: &PackArgs) -> Result<Value, CommandError> {
@@ -552,13 +554,6 @@ fn eval_manifest(
             manifest.harness.seeds.len()
         ),
     );
-    let pre = judge.precompute(
-        &loaded,
-        &manifest,
-        &pack,
-        crate::judge::CodeSource::Bytes(&code),
-    );
-    progress_done(progress, t, "evaluation finished");
     let key = SigningKey::from_bytes(&crate::keyfile::random32());
     let c = Contribution::sign(
         manifest.id.clone(),
@@ -567,17 +562,21 @@ fn eval_manifest(
         1,
         &key,
     );
+    // The same admit -> evaluate -> commit the node runs, on a fresh log.
+    let ev = SandboxEvaluator::new(&judge, &loaded, CodeSource::Bytes(&code));
     let mut state = ian_core::pipeline::GoalState::new(manifest.clone());
     let outcome = state.process(
         &c,
-        &pre,
-        &pre,
+        &ev,
+        &ev,
         &ian_core::StandardProofVerifier,
         nonce_now() / 1000,
     );
+    progress_done(progress, t, "evaluation finished");
+    let runs = ev.runs();
     let mut seeds = Vec::new();
     let mut all_steps: Vec<u64> = Vec::new();
-    for r in &pre.runs {
+    for r in &runs {
         let rep = &r.report;
         all_steps.extend(rep.agent_fuel_per_step.iter().copied());
         seeds.push(json!({
@@ -603,7 +602,7 @@ fn eval_manifest(
         "code_hash": pack.code_hash().to_hex(),
         "seeds": seeds,
         "fuel_per_step": step_summary,
-        "fuel_total": pre.fuel(),
+        "fuel_total": ev.fuel(),
     });
     match outcome {
         Ok(a) => {
@@ -611,15 +610,19 @@ fn eval_manifest(
             v["metrics"] = serde_json::to_value(&a.entry.metrics).unwrap_or(Value::Null);
             v["score"] = json!(a.entry.score.get());
         }
-        Err(r) => {
-            let rep = r.report();
+        Err(Refusal::Rejected(r)) => {
             v["verdict"] = json!("rejected");
-            v["reason"] = json!(rep.detail.clone().unwrap_or_else(|| rep.code.to_string()));
-            v["step"] = serde_json::to_value(rep.step).unwrap_or(Value::Null);
-            v["message"] = json!(rep.message);
-            if let Some(Ok(e)) = pre.evaluation_result() {
+            v["reason"] = json!(r.reason_code());
+            v["step"] = json!(r.step().name());
+            v["message"] = json!(r.to_string());
+            if let Some(Verdict::Evaluated(e)) = ev.last_verdict() {
                 v["metrics"] = json!({"reward": e.metrics.reward, "risk": e.metrics.risk, "complexity": e.metrics.complexity});
             }
+        }
+        Err(Refusal::Inconclusive(i)) => {
+            v["verdict"] = json!("inconclusive");
+            v["reason"] = json!(i.cause.code());
+            v["message"] = json!(i.to_string());
         }
     }
     Ok(v)
@@ -633,6 +636,13 @@ pub fn render_eval(v: &Value) -> String {
     let verdict = v["verdict"].as_str().unwrap_or("");
     if verdict == "accepted" {
         let _ = writeln!(o, "verdict   ACCEPTED (score {})", f(&v["score"]));
+    } else if verdict == "inconclusive" {
+        let _ = writeln!(
+            o,
+            "verdict   INCONCLUSIVE ({}): not a verdict on the pack; the host stopped the run",
+            v["reason"].as_str().unwrap_or("")
+        );
+        let _ = writeln!(o, "reason    {}", v["message"].as_str().unwrap_or(""));
     } else {
         let _ = writeln!(
             o,
@@ -683,30 +693,54 @@ pub fn render_eval(v: &Value) -> String {
     o
 }
 
-/// `ian-host replay`: fetch the goal, the entry, its pack and code from the
-/// node, re-evaluate locally and compare the bits.
-pub async fn replay(
+/// The node key a client checks signatures with: the one the user pinned
+/// (`--node-key`, hex or a file holding hex), or else the one the node
+/// reports (`GET /api/v1/node`), which the output then names as unpinned.
+pub async fn node_key(
+    client: &Client,
+    pinned: Option<&str>,
+) -> Result<(PublicKeyBytes, bool), CommandError> {
+    let text = match pinned {
+        Some(k) if Path::new(k).is_file() => crate::keyfile::read_secret(Path::new(k))?,
+        Some(k) => k.trim().to_string(),
+        None => {
+            let info: Value = client.get("/api/v1/node").await?;
+            info["public_key"].as_str().unwrap_or_default().to_string()
+        }
+    };
+    let key = PublicKeyBytes::from_hex(&text)
+        .map_err(|e| CommandError::Usage(format!("node key: {e}")))?;
+    Ok((key, pinned.is_some()))
+}
+
+/// Fetches a goal's manifest and checks that it hashes to the goal hash the
+/// node states for it.
+async fn fetch_manifest(
     client: &Client,
     goal: &str,
-    index: u64,
-    progress: bool,
-) -> Result<Value, CommandError> {
+) -> Result<ian_core::GoalManifest, CommandError> {
     let man: Value = client
         .get(&format!("/api/v1/goals/{goal}/manifest"))
         .await?;
     let manifest: ian_core::GoalManifest = serde_json::from_value(man["manifest"].clone())
-        .map_err(|e| CommandError::Usage(format!("manifest: {e}")))?;
-    let log: Value = client
-        .get(&format!("/api/v1/goals/{goal}/log?start={index}&limit=1"))
-        .await?;
-    let entry: ian_core::LogEntry = serde_json::from_value(log["entries"][0].clone())
-        .map_err(|_| CommandError::Usage(format!("goal {goal} has no entry {index}")))?;
-    let pack: AgentPack = client
-        .get(&format!("/api/v1/packs/{}", entry.pack_hash.to_hex()))
-        .await?;
-    let mut hashes = vec![manifest.harness.component, pack.code_hash()];
-    hashes.extend(manifest.invariants.iter().map(|i| i.component));
-    hashes.extend(manifest.harness.dataset);
+        .map_err(|e| CommandError::Usage(format!("manifest of {goal}: {e}")))?;
+    let stated = man["goal_hash"].as_str().unwrap_or_default();
+    if manifest.goal_hash().to_hex() != stated {
+        return Err(CommandError::Usage(format!(
+            "the node's manifest for {goal} hashes to {}, not the goal hash {stated} it states",
+            manifest.goal_hash()
+        )));
+    }
+    Ok(manifest)
+}
+
+/// Fetches blobs by hash, each checked against its name; a dataset
+/// listing pulls in its files.
+async fn fetch_blobs(
+    client: &Client,
+    mut hashes: Vec<ian_core::Hash32>,
+    dataset: Option<ian_core::Hash32>,
+) -> Result<BTreeMap<ian_core::Hash32, Vec<u8>>, CommandError> {
     let mut blobs = BTreeMap::new();
     let mut i = 0;
     while i < hashes.len() {
@@ -723,7 +757,7 @@ pub async fn replay(
                 "blob {h} from the node does not hash to its name"
             )));
         }
-        if Some(h) == manifest.harness.dataset {
+        if Some(h) == dataset {
             // The dataset listing: its files are blobs too.
             let caps = ian_core::dataset::DatasetLimits {
                 max_files: ian_core::dataset::HARD_MAX_DATASET_FILES,
@@ -735,8 +769,248 @@ pub async fn replay(
         }
         blobs.insert(h, r.body.to_vec());
     }
+    Ok(blobs)
+}
+
+/// Links a root at `size` to the signed checkpoint: equal when `size` is
+/// the signed size, otherwise through a consistency proof the node serves
+/// and this client verifies.
+async fn link_to_checkpoint(
+    client: &Client,
+    goal: &str,
+    size: u64,
+    root: &ian_core::Hash32,
+    cp: &ian_core::Checkpoint,
+) -> Result<(), CommandError> {
+    if size == cp.size {
+        if *root != cp.root {
+            return Err(CommandError::Usage(format!(
+                "the node's root at size {size} is {root}, but its signed checkpoint says {}",
+                cp.root
+            )));
+        }
+        return Ok(());
+    }
+    let c: Value = client
+        .get(&format!(
+            "/api/v1/goals/{goal}/consistency?from={size}&to={}",
+            cp.size
+        ))
+        .await?;
+    let proof: ian_core::ConsistencyProof = serde_json::from_value(c["proof"].clone())
+        .map_err(|e| CommandError::Usage(format!("consistency proof: {e}")))?;
+    ian_core::verify_consistency(size, root, cp.size, &cp.root, &proof).map_err(|e| {
+        CommandError::Usage(format!(
+            "the root at size {size} is not consistent with the signed checkpoint of size {}: {e}",
+            cp.size
+        ))
+    })
+}
+
+/// What `ian-host proof` asks for.
+pub enum ProofQuery {
+    /// Inclusion of `index` at `size` (default: the signed size).
+    Inclusion {
+        /// Entry index.
+        index: u64,
+        /// Tree size.
+        size: Option<u64>,
+    },
+    /// Consistency from `from` to `to` (default: the signed size).
+    Consistency {
+        /// Old size.
+        from: u64,
+        /// New size.
+        to: Option<u64>,
+    },
+}
+
+/// `ian-host proof`: fetches a proof and verifies it before printing it:
+/// the node's latest checkpoint signature, the proof itself (with the leaf
+/// hash computed here from the entry, not taken from the node) and the link
+/// from the proof's root to the signed checkpoint.
+pub async fn proof(
+    client: &Client,
+    goal: &str,
+    q: ProofQuery,
+    pinned_key: Option<&str>,
+) -> Result<Value, CommandError> {
+    let (key, pinned) = node_key(client, pinned_key).await?;
+    let scp: ian_core::SignedCheckpoint = client
+        .get(&format!("/api/v1/goals/{goal}/checkpoint"))
+        .await?;
+    scp.verify(&key).map_err(|e| {
+        CommandError::Usage(format!(
+            "the checkpoint of {goal} does not verify under node key {}: {e}",
+            key.to_hex()
+        ))
+    })?;
+    let cp = scp.checkpoint.clone();
+    if cp.goal_id.as_str() != goal {
+        return Err(CommandError::Usage(format!(
+            "the node answered with a checkpoint of {}, not {goal}",
+            cp.goal_id
+        )));
+    }
+    let mut v = match q {
+        ProofQuery::Inclusion { index, size } => {
+            let size = size.unwrap_or(cp.size);
+            if size > cp.size {
+                return Err(CommandError::Usage(format!(
+                    "size {size} is beyond the latest signed checkpoint (size {})",
+                    cp.size
+                )));
+            }
+            let v: Value = client
+                .get(&format!(
+                    "/api/v1/goals/{goal}/log/{index}/proof?size={size}"
+                ))
+                .await?;
+            let proof: ian_core::InclusionProof = serde_json::from_value(v["proof"].clone())
+                .map_err(|e| CommandError::Usage(format!("inclusion proof: {e}")))?;
+            let root: ian_core::Hash32 = serde_json::from_value(v["root"].clone())
+                .map_err(|e| CommandError::Usage(format!("root: {e}")))?;
+            let log: Value = client
+                .get(&format!("/api/v1/goals/{goal}/log?start={index}&limit=1"))
+                .await?;
+            let entry: ian_core::LogEntry = serde_json::from_value(log["entries"][0].clone())
+                .map_err(|_| CommandError::Usage(format!("goal {goal} has no entry {index}")))?;
+            let leaf = entry.leaf_hash();
+            ian_core::verify_inclusion(&root, size, index, &leaf, &proof).map_err(|e| {
+                CommandError::Usage(format!(
+                    "the inclusion proof of entry {index} at size {size} does not verify: {e}"
+                ))
+            })?;
+            link_to_checkpoint(client, goal, size, &root, &cp).await?;
+            let mut v = v;
+            v["leaf_hash"] = json!(leaf);
+            v
+        }
+        ProofQuery::Consistency { from, to } => {
+            let to = to.unwrap_or(cp.size);
+            if to > cp.size {
+                return Err(CommandError::Usage(format!(
+                    "size {to} is beyond the latest signed checkpoint (size {})",
+                    cp.size
+                )));
+            }
+            let v: Value = client
+                .get(&format!(
+                    "/api/v1/goals/{goal}/consistency?from={from}&to={to}"
+                ))
+                .await?;
+            let proof: ian_core::ConsistencyProof = serde_json::from_value(v["proof"].clone())
+                .map_err(|e| CommandError::Usage(format!("consistency proof: {e}")))?;
+            let old_root: ian_core::Hash32 = serde_json::from_value(v["old_root"].clone())
+                .map_err(|e| CommandError::Usage(format!("old root: {e}")))?;
+            let new_root: ian_core::Hash32 = serde_json::from_value(v["new_root"].clone())
+                .map_err(|e| CommandError::Usage(format!("new root: {e}")))?;
+            ian_core::verify_consistency(from, &old_root, to, &new_root, &proof).map_err(|e| {
+                CommandError::Usage(format!(
+                    "the consistency proof from {from} to {to} does not verify: {e}"
+                ))
+            })?;
+            link_to_checkpoint(client, goal, to, &new_root, &cp).await?;
+            v
+        }
+    };
+    v["verified"] = json!(true);
+    v["checkpoint"] = json!({"size": cp.size, "root": cp.root, "timestamp_ms": cp.timestamp_ms});
+    v["node_key"] = json!(key.to_hex());
+    v["node_key_pinned"] = json!(pinned);
+    Ok(v)
+}
+
+/// Human text for `proof`.
+pub fn render_proof(v: &Value) -> String {
+    let cp = &v["checkpoint"];
+    let head = if v.get("index").is_some() {
+        format!(
+            "entry #{} of {} is included at size {} (root {}); proof of {} hashes VERIFIED",
+            v["index"],
+            v["goal"].as_str().unwrap_or(""),
+            v["size"],
+            v["root"].as_str().unwrap_or(""),
+            v["proof"]["siblings"].as_array().map_or(0, Vec::len)
+                + v["proof"]["peaks"].as_array().map_or(0, Vec::len)
+        )
+    } else {
+        format!(
+            "{} grows consistently from size {} (root {}) to {} (root {}): VERIFIED",
+            v["goal"].as_str().unwrap_or(""),
+            v["from"],
+            v["old_root"].as_str().unwrap_or(""),
+            v["to"],
+            v["new_root"].as_str().unwrap_or("")
+        )
+    };
+    format!(
+        "{head}\nlinked to the checkpoint of size {} (root {}) signed by {}{}",
+        cp["size"],
+        cp["root"].as_str().unwrap_or(""),
+        v["node_key"].as_str().unwrap_or(""),
+        if v["node_key_pinned"].as_bool() == Some(true) {
+            ""
+        } else {
+            " (key as reported by the node; pin it with --node-key)"
+        }
+    )
+}
+
+/// `ian-host replay`: fetch the goal, the entry (as a receipt), its pack and
+/// code from the node; check the receipt against the node's signed
+/// checkpoint, the manifest against the entry's goal hash and the pack
+/// against the entry's pack hash; then re-run code validation, the
+/// invariants and the evaluation locally through the same pipeline
+/// functions the node uses, and compare every recorded field bit for bit.
+pub async fn replay(
+    client: &Client,
+    goal: &str,
+    index: u64,
+    pinned_key: Option<&str>,
+    progress: bool,
+) -> Result<Value, CommandError> {
+    let (key, pinned) = node_key(client, pinned_key).await?;
+    let manifest = fetch_manifest(client, goal).await?;
+    let receipt: ian_core::checkpoint::Receipt = client
+        .get(&format!("/api/v1/goals/{goal}/receipts/{index}"))
+        .await?;
+    receipt.verify(&key).map_err(|e| {
+        CommandError::Usage(format!(
+            "entry {index} of {goal} is not under a valid signed checkpoint of node key {}: {e}",
+            key.to_hex()
+        ))
+    })?;
+    let entry = receipt.entry.clone();
+    if entry.log_index != index || entry.goal_id.as_str() != goal {
+        return Err(CommandError::Usage(format!(
+            "the node answered with entry {} of {}, not entry {index} of {goal}",
+            entry.log_index, entry.goal_id
+        )));
+    }
+    if entry.goal_hash != manifest.goal_hash() {
+        return Err(CommandError::Usage(format!(
+            "entry {index} was logged under goal hash {}, but the node's manifest hashes to {}",
+            entry.goal_hash,
+            manifest.goal_hash()
+        )));
+    }
+    let pack: AgentPack = client
+        .get(&format!("/api/v1/packs/{}", entry.pack_hash.to_hex()))
+        .await?;
+    if pack.pack_hash() != entry.pack_hash {
+        return Err(CommandError::Usage(format!(
+            "the pack the node serves hashes to {}, not the entry's pack hash {}",
+            pack.pack_hash(),
+            entry.pack_hash
+        )));
+    }
+    let mut hashes = vec![manifest.harness.component, pack.code_hash()];
+    hashes.extend(manifest.invariants.iter().map(|i| i.component));
+    hashes.extend(manifest.harness.dataset);
+    let blobs = fetch_blobs(client, hashes, manifest.harness.dataset).await?;
     let code = blobs[&pack.code_hash()].clone();
-    let e2 = entry.clone();
+    let checkpoint = receipt.checkpoint.checkpoint.clone();
     let v = run_on_eval_thread(move || -> Result<Value, CommandError> {
         use crate::commands::{progress as note, progress_done};
         let judge = crate::judge::Judge::new(
@@ -750,51 +1024,52 @@ pub async fn replay(
             .map_err(CommandError::Usage)?;
         progress_done(progress, t, "compiled");
         let t = note(progress, "re-evaluating");
-        let pre = judge.precompute(
-            &loaded,
-            &manifest,
-            &pack,
-            crate::judge::CodeSource::Bytes(&code),
-        );
-        progress_done(progress, t, "re-evaluated");
-        let mut diffs = Vec::new();
-        match pre.evaluation_result() {
-            Some(Ok(ev)) => {
-                let m = &e2.metrics;
-                let pairs = [
-                    ("reward", m.reward.get(), ev.metrics.reward),
-                    ("risk", m.risk.get(), ev.metrics.risk),
-                    ("complexity", m.complexity.get(), ev.metrics.complexity),
-                ];
-                for (name, a, b) in pairs {
-                    if a.to_bits() != b.to_bits() {
-                        diffs.push(json!({"field": name, "recorded": a, "replayed": b}));
-                    }
-                }
-                if m.extra.len() != ev.metrics.extra.len() || m.extra.iter().zip(&ev.metrics.extra).any(|(a, b)| a.0 != b.0 || a.1.get().to_bits() != b.1.to_bits()) {
-                    diffs.push(json!({"field": "extra"}));
-                }
-                if e2.fuel_used != ev.fuel_used {
-                    diffs.push(json!({"field": "fuel_used", "recorded": e2.fuel_used, "replayed": ev.fuel_used}));
-                }
-                if e2.engine_version != ev.engine_version {
-                    diffs.push(json!({"field": "engine_version", "recorded": e2.engine_version, "replayed": ev.engine_version}));
-                }
-                if e2.config_hash != ev.config_hash {
-                    diffs.push(json!({"field": "config_hash", "recorded": e2.config_hash, "replayed": ev.config_hash}));
+        let ev = SandboxEvaluator::new(&judge, &loaded, CodeSource::Bytes(&code));
+        let h = entry.pack_hash;
+        let verdict = match ev
+            .validate_code(&manifest, &pack, &h)
+            .map_err(|f| ("structure".to_string(), f))
+            .and_then(|()| {
+                ev.check(&manifest, &pack, &h)
+                    .map_err(|f| (format!("invariant {}", f.invariant), f.failure))
+            }) {
+            Ok(()) => ev.evaluate(&manifest, &pack, &h),
+            Err((at, f)) => {
+                let v: Verdict = f.into();
+                match v {
+                    Verdict::Failed(g) => Verdict::Failed(ian_core::GuestFault::new(
+                        g.kind,
+                        format!("{at}: {}", g.message),
+                    )),
+                    other => other,
                 }
             }
-            Some(Err(f)) => diffs.push(json!({"field": "outcome", "recorded": "accepted", "replayed": f.code})),
-            None => diffs.push(json!({"field": "outcome", "recorded": "accepted", "replayed": "invariants failed"})),
-        }
+        };
+        progress_done(progress, t, "re-evaluated");
+        let (differences, outcome) = match ian_core::pipeline::rejudge(&manifest, &entry, verdict) {
+            Ok(d) => (d, "accepted".to_string()),
+            Err(Refusal::Rejected(r)) => (Vec::new(), format!("rejected: {r}")),
+            Err(Refusal::Inconclusive(i)) => {
+                return Err(CommandError::Usage(format!(
+                    "the local re-evaluation was inconclusive, so nothing can be compared: {i}"
+                )));
+            }
+        };
+        let identical = outcome == "accepted" && differences.is_empty();
         Ok(json!({
-            "goal": e2.goal_id.as_str(),
-            "index": e2.log_index,
-            "pack_hash": e2.pack_hash.to_hex(),
-            "identical": diffs.is_empty(),
-            "differences": diffs,
-            "fuel_used": e2.fuel_used,
-            "metrics": e2.metrics,
+            "goal": entry.goal_id.as_str(),
+            "index": entry.log_index,
+            "pack_hash": entry.pack_hash.to_hex(),
+            "goal_hash": entry.goal_hash.to_hex(),
+            "checkpoint": {"size": checkpoint.size, "root": checkpoint.root.to_hex()},
+            "node_key": key.to_hex(),
+            "node_key_pinned": pinned,
+            "replayed_outcome": outcome,
+            "identical": identical,
+            "differences": differences,
+            "fuel_used": entry.fuel_used,
+            "metrics": entry.metrics,
+            "score": entry.score,
         }))
     })??;
     Ok(v)
@@ -804,17 +1079,28 @@ pub async fn replay(
 pub fn render_replay(v: &Value) -> String {
     if v["identical"].as_bool() == Some(true) {
         format!(
-            "replay of {} entry #{}: IDENTICAL (metrics bits, fuel {}, engine and config hash all match)",
+            "replay of {} entry #{}: IDENTICAL (under the signed checkpoint of size {}; metric and score bits, fuel {}, ABI, engine, config and harness hashes all match)",
             v["goal"].as_str().unwrap_or(""),
             v["index"],
+            v["checkpoint"]["size"],
             v["fuel_used"]
         )
     } else {
-        format!(
-            "replay of {} entry #{}: MISMATCH {}",
+        let mut o = format!(
+            "replay of {} entry #{}: MISMATCH ({})",
             v["goal"].as_str().unwrap_or(""),
             v["index"],
-            v["differences"]
-        )
+            v["replayed_outcome"].as_str().unwrap_or("")
+        );
+        for d in v["differences"].as_array().into_iter().flatten() {
+            let _ = write!(
+                o,
+                "\n  {}: recorded {}, replayed {}",
+                d["field"].as_str().unwrap_or(""),
+                d["recorded"].as_str().unwrap_or(""),
+                d["replayed"].as_str().unwrap_or("")
+            );
+        }
+        o
     }
 }

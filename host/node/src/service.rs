@@ -31,7 +31,9 @@ use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use ed25519_dalek::SigningKey;
 use ian_core::checkpoint::{Receipt, SignedCheckpoint};
 use ian_core::goal::ResolvedComponents;
-use ian_core::pipeline::{GoalState, Rejection, VerifiedContribution};
+use ian_core::pipeline::{
+    self, GoalState, Inconclusive, LogIndex, Refusal, Rejection, VerifiedContribution,
+};
 use ian_core::{
     AgentPack, Contribution, GoalManifest, GoalSpec, Hash32, LogEntry, PublicKeyBytes,
     StandardProofVerifier,
@@ -46,7 +48,7 @@ use crate::auth::OperatorKey;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::html::{CheckpointView, GoalView, RejectionView, RowView};
-use crate::judge::{CodeSource, Judge, LoadedGoal};
+use crate::judge::{CodeSource, Judge, LoadedGoal, SandboxEvaluator};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 
@@ -226,6 +228,15 @@ pub struct GoalRt {
     pub accepted: AtomicU64,
     /// Counters.
     pub rejected: AtomicU64,
+}
+
+impl LogIndex for GoalRt {
+    fn lookup_pack(&self, pack_hash: &Hash32) -> Option<u64> {
+        self.state.read().lookup_pack(pack_hash)
+    }
+    fn last_nonce(&self, contributor: &PublicKeyBytes) -> Option<u64> {
+        self.state.read().last_nonce(contributor)
+    }
 }
 
 impl GoalRt {
@@ -1073,16 +1084,6 @@ impl Node {
                 secs,
             ));
         }
-        if c.goal_id.as_str() != g.id {
-            count("invalid");
-            return Err(ApiError::bad_request(
-                "wrong_goal",
-                format!(
-                    "the contribution is signed for goal `{}`, but was sent to `{}`",
-                    c.goal_id, g.id
-                ),
-            ));
-        }
         let bits = self.pow_bits(&g);
         if bits > 0 {
             let digest = crate::ops::contribution_digest(c);
@@ -1176,25 +1177,19 @@ impl Node {
     }
 
     fn reject(&self, g: &GoalRt, c: &Contribution, r: &Rejection, reply: Reply) {
-        let report = r.report();
-        let code = report
-            .detail
-            .clone()
-            .unwrap_or_else(|| report.code.to_string());
-        self.metrics.submissions.inc(&[&g.id, &code]);
+        let code = r.reason_code();
+        let step = r.step();
+        let message = r.to_string();
+        self.metrics.submissions.inc(&[&g.id, code]);
         g.rejected.fetch_add(1, Ordering::Relaxed);
-        let step = serde_json::to_value(report.step)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
         g.push_rejection(RecentRejection {
             pack_hash: c.pack.pack_hash().to_hex(),
             name: c.pack.metadata().get("name").unwrap_or("").to_string(),
-            code: code.clone(),
-            step: step.clone(),
-            detail: report.message.clone(),
+            code: code.to_string(),
+            step: step.name().to_string(),
+            detail: message.clone(),
         });
-        info!(code = %code, step = %step, reason = %report.message, "contribution rejected");
+        info!(code, step = step.name(), reason = %message, "contribution rejected");
         let status = match r {
             Rejection::Duplicate { .. } | Rejection::ReplayedSubmission { .. } => {
                 StatusCode::CONFLICT
@@ -1204,9 +1199,28 @@ impl Node {
         let _ = reply.send(Err(ApiError::new(
             status,
             code,
-            format!("{} (pipeline step: {step})", report.message),
+            format!("{message} (pipeline step: {step})"),
         )));
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// The host could not decide: nothing is recorded or shown against the
+    /// pack; the contributor is told to retry.
+    fn inconclusive(&self, g: &GoalRt, i: &Inconclusive, reply: Reply) {
+        self.metrics.submissions.inc(&[&g.id, "inconclusive"]);
+        warn!(cause = i.cause.code(), reason = %i.message, "evaluation inconclusive; nothing recorded");
+        let _ = reply.send(Err(ApiError::inconclusive(
+            i,
+            self.cfg.limits.retry_after_secs,
+        )));
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn refuse(&self, g: &GoalRt, c: &Contribution, r: Refusal, reply: Reply) {
+        match r {
+            Refusal::Rejected(r) => self.reject(g, c, &r, reply),
+            Refusal::Inconclusive(i) => self.inconclusive(g, &i, reply),
+        }
     }
 
     fn process(&self, job: Job) {
@@ -1232,76 +1246,41 @@ impl Node {
             Err(r) => return self.reject(&g, &c, &r, reply),
         };
         let pack_hash = v.pack_hash();
-        // Cheap preconditions under a read lock, so duplicates and replays
-        // cost no evaluation. The authoritative checks run again below.
-        {
-            let st = g.state.read();
-            if let Some(existing_index) = st.lookup_pack(&pack_hash) {
-                drop(st);
-                return self.reject(
-                    &g,
-                    &c,
-                    &Rejection::Duplicate {
-                        pack_hash,
-                        existing_index,
-                    },
-                    reply,
-                );
-            }
-            if let Some(last) = st.last_nonce(&c.contributor)
-                && c.nonce <= last
-            {
-                drop(st);
-                return self.reject(
-                    &g,
-                    &c,
-                    &Rejection::ReplayedSubmission {
-                        nonce: c.nonce,
-                        last_accepted: last,
-                    },
-                    reply,
-                );
-            }
-        }
-        let mut tickets = Vec::new();
         let code_source = match &code {
-            Some(bytes) => {
-                // New code is stored (content-addressed) whatever the verdict,
-                // so later submissions of the same code need not resend it.
-                match self.store.has_blob(&c.pack.code_hash().0) {
-                    Ok(false) => match self.store.put_blob(c.pack.code_hash().0, bytes.clone()) {
-                        Ok(t) => tickets.push(t),
-                        Err(e) => warn!(error = %e, "could not store agent code"),
-                    },
-                    Ok(true) => {}
-                    Err(e) => warn!(error = %e, "store lookup failed"),
-                }
-                CodeSource::Bytes(bytes)
-            }
+            Some(bytes) => CodeSource::Bytes(bytes),
             None => CodeSource::Store(&self.store),
         };
-        let pre = {
+        let ev = SandboxEvaluator::new(&self.judge, &g.loaded, code_source);
+        // Steps 1-4 and 5 without holding the goal's lock: admission reads
+        // the log through `GoalRt`'s `LogIndex`, one short read lock per
+        // look-up.
+        let admitted = {
+            let _s = info_span!("admit").entered();
+            pipeline::admit(&g.manifest, &*g, v, &ev, &ev, &StandardProofVerifier)
+        };
+        let admitted = match admitted {
+            Ok(a) => a,
+            Err(r) => return self.refuse(&g, &c, r, reply),
+        };
+        let verdict = {
             let _s = info_span!("evaluate").entered();
-            self.judge
-                .precompute(&g.loaded, &g.manifest, &c.pack, code_source)
+            pipeline::evaluate(&g.manifest, &admitted, &ev)
         };
         self.metrics
             .evaluation_seconds
             .observe(started.elapsed().as_secs_f64());
-        if let Some(f) = pre.fuel() {
+        if let Some(f) = ev.fuel() {
             self.metrics.evaluation_fuel.observe(f as f64);
         }
-        // Steps 1-9 under the goal's write lock, with the costly results
-        // precomputed; then queue the durable writes in order.
+        // Steps 6-9 under the goal's write lock; then queue the durable
+        // writes in order. The agent's code is stored only with an entry
+        // that needs it.
         let mut st = g.state.write();
-        let accepted = match st.process_verified(&v, &pre, &pre, &StandardProofVerifier, now_ms()) {
+        let accepted = match st.commit(admitted, verdict, now_ms()) {
             Ok(a) => a,
             Err(r) => {
                 drop(st);
-                for t in tickets {
-                    let _ = t.wait();
-                }
-                return self.reject(&g, &c, &r, reply);
+                return self.refuse(&g, &c, r, reply);
             }
         };
         let entry = accepted.entry;
@@ -1321,6 +1300,11 @@ impl Node {
         };
         let writes = (|| -> Result<(Vec<Ticket<bool>>, Ticket<u64>), StoreError> {
             let mut ts = Vec::new();
+            if let Some(bytes) = &code
+                && !self.store.has_blob(&c.pack.code_hash().0)?
+            {
+                ts.push(self.store.put_blob(c.pack.code_hash().0, bytes.clone())?);
+            }
             ts.push(
                 self.store
                     .put_blob(pack_hash.0, c.pack.to_canonical_bytes())?,
@@ -1346,7 +1330,7 @@ impl Node {
         if let Some(n) = c.pack.metadata().get("name") {
             g.names.lock().insert(pack_hash, n.to_string());
         }
-        tickets.extend(more);
+        let tickets = more;
         let top_changed = rank == Some(1);
         if let Some(t) = self.tau() {
             t.entry_appended(&g.id, &cp, top_changed.then_some(pack_hash));

@@ -320,7 +320,7 @@ async fn dataset_goal_over_http_gives_the_embedded_harness_metrics_bit_for_bit_a
             .readonly()
     );
     // Replay rebuilds the dataset from the node's blobs in the CLI's cache.
-    let r = ian_node::ops::replay(&client, "trading-wasi-v1", 0, false)
+    let r = ian_node::ops::replay(&client, "trading-wasi-v1", 0, None, false)
         .await
         .unwrap();
     assert_eq!(r["identical"], true, "{r}");

@@ -9,8 +9,8 @@ use ian_core::goal::{GoalManifest, GoalSpec, ResolvedComponents};
 use ian_core::hash::{Hash32, sha256};
 use ian_core::pack::{AgentPack, Metadata};
 use ian_core::pipeline::{
-    CodeFailure, Evaluation, EvaluationFailure, Evaluator, InvariantChecker, InvariantFailure,
-    RawMetrics,
+    Evaluation, Evaluator, Failure, FaultKind, GuestFault, Inconclusive, InconclusiveCause,
+    InvariantChecker, InvariantFailure, RawMetrics, Verdict,
 };
 use ian_core::proofs::ProofBundle;
 use ian_core::{Contribution, GoalId};
@@ -87,6 +87,14 @@ pub fn contribution(params: &str, nonce: u64, signer: u8) -> Contribution {
     )
 }
 
+/// The fault kind named by its stable code in a test's params.
+pub fn fault_kind(code: &str) -> FaultKind {
+    FaultKind::ALL
+        .into_iter()
+        .find(|k| k.code() == code)
+        .unwrap_or_else(|| panic!("no fault kind {code}"))
+}
+
 /// Reports the metrics written in the params; `fail=<code>` fails with that
 /// reason code. Counts its calls so tests can check step order.
 #[derive(Default)]
@@ -114,36 +122,37 @@ impl Evaluator for ParamsEvaluator {
         _goal: &GoalManifest,
         pack: &AgentPack,
         _pack_hash: &Hash32,
-    ) -> Result<(), CodeFailure> {
+    ) -> Result<(), Failure> {
         let p = std::str::from_utf8(pack.params()).unwrap();
         match field(p, "badcode") {
-            Some(code) => Err(CodeFailure {
-                code,
-                message: "component imports `wasi:filesystem/types@0.2.6`".into(),
-            }),
+            Some(code) => Err(Failure::Guest(GuestFault::new(
+                fault_kind(&code),
+                "component imports `wasi:filesystem/types@0.2.6`",
+            ))),
             None => Ok(()),
         }
     }
 
-    fn evaluate(
-        &self,
-        _goal: &GoalManifest,
-        pack: &AgentPack,
-        _pack_hash: &Hash32,
-    ) -> Result<Evaluation, EvaluationFailure> {
+    fn evaluate(&self, _goal: &GoalManifest, pack: &AgentPack, _pack_hash: &Hash32) -> Verdict {
         self.calls.set(self.calls.get() + 1);
         let p = std::str::from_utf8(pack.params()).unwrap();
         if let Some(code) = field(p, "fail") {
-            return Err(EvaluationFailure {
-                code,
-                message: "agent ran out of fuel at step 3".into(),
-            });
+            return Verdict::Failed(GuestFault::new(
+                fault_kind(&code),
+                "agent ran out of fuel at step 3",
+            ));
+        }
+        if field(p, "inconclusive").is_some() {
+            return Verdict::Inconclusive(Inconclusive::new(
+                InconclusiveCause::WallBackstop,
+                "wall-clock backstop of 10000 ms reached",
+            ));
         }
         let mut extra = Vec::new();
         if let Some(v) = field(p, "sharpe") {
             extra.push(("sharpe".to_string(), v.parse().unwrap()));
         }
-        Ok(Evaluation {
+        Verdict::Evaluated(Evaluation {
             metrics: RawMetrics {
                 reward: num(p, "reward"),
                 risk: num(p, "risk"),
@@ -175,8 +184,10 @@ impl InvariantChecker for ParamsInvariants {
         if pack.params().windows(7).any(|w| w == b"violate") {
             return Err(InvariantFailure {
                 invariant: goal.invariants[0].name.clone(),
-                code: "invariant_violated".into(),
-                message: "|action[0]| = 2 > 1".into(),
+                failure: Failure::Guest(GuestFault::new(
+                    FaultKind::InvariantViolated,
+                    "|action[0]| = 2 > 1",
+                )),
             });
         }
         Ok(())
