@@ -171,6 +171,19 @@ pub enum Fault {
         /// Non-finite value or over-long vector.
         reason: String,
     },
+    /// The agent handed the host a value that cannot be lifted under the
+    /// canonical ABI: a list or string outside its memory, a misaligned
+    /// pointer, a bad return-area pointer, invalid UTF-8, an invalid
+    /// discriminant, or a `cabi_realloc` result the host cannot use. Such a
+    /// value is the agent's doing exactly like a trap, so it is never
+    /// reported as a host error.
+    #[error("agent returned a value the host cannot read {at}: {reason}")]
+    AgentInvalidReturn {
+        /// Which call returned it.
+        at: AgentCall,
+        /// What is wrong with it, as the component runtime reported it.
+        reason: String,
+    },
     /// `init` returned an error or trapped.
     #[error("agent init failed {at}: {message}")]
     AgentInitFailed {
@@ -267,6 +280,7 @@ impl Fault {
             Fault::AgentStackOverflow { .. } => "agent_stack_overflow",
             Fault::AgentTrap { .. } => "agent_trap",
             Fault::AgentInvalidAction { .. } => "agent_invalid_action",
+            Fault::AgentInvalidReturn { .. } => "agent_invalid_return",
             Fault::AgentInitFailed { .. } => "agent_init_failed",
             Fault::ForbiddenImport { .. } => "forbidden_import",
             Fault::WrongWorld { .. } => "wrong_world",
@@ -289,6 +303,7 @@ impl Fault {
                 | Fault::AgentStackOverflow { .. }
                 | Fault::AgentTrap { .. }
                 | Fault::AgentInvalidAction { .. }
+                | Fault::AgentInvalidReturn { .. }
                 | Fault::AgentInitFailed { .. }
         )
     }
@@ -383,6 +398,13 @@ mod tests {
                     reason: String::new(),
                 },
                 "agent_invalid_action",
+            ),
+            (
+                Fault::AgentInvalidReturn {
+                    at,
+                    reason: String::new(),
+                },
+                "agent_invalid_return",
             ),
             (
                 Fault::AgentInitFailed {

@@ -15,6 +15,7 @@ mod cache;
 mod config;
 mod fault;
 mod goal;
+mod lift;
 mod pool;
 mod run;
 mod sandbox;
@@ -25,6 +26,7 @@ pub use cache::CacheStats;
 pub use config::{ConfigError, Limits, SandboxConfig};
 pub use fault::{AgentCall, Fault, FuelBudget, InconclusiveCause, LoadError, Role, SandboxError};
 pub use goal::GoalReport;
+pub use lift::{MAX_EXTRA_METRICS, MAX_METRIC_NAME_BYTES};
 pub use pool::EvalPool;
 pub use sandbox::{
     ABI_VERSION, EvalReport, InvariantReport, LoadedAgent, LoadedHarness, LoadedInvariant, Metrics,

@@ -8,18 +8,20 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use wasmtime::component::{ComponentExportIndex, TypedFunc};
 use wasmtime::{Engine, ResourceLimiter, Store, Trap, WasmBacktrace};
 use wasmtime_wasi::{WasiCtxView, WasiView};
 
+use crate::bindings::agent::AgentPackPre;
 use crate::bindings::agent::ian::eval::types::{self, AgentError, Observation};
-use crate::bindings::agent::{AgentPack, AgentPackPre};
 use crate::bindings::harness::ian::eval::policy;
 use crate::fault::{AgentCall, Fault, FuelBudget, InconclusiveCause, Role};
+use crate::lift::{Action, GuestText, LiftRefusal, with_action_cap};
 use crate::wasi::WasiParts;
 
 /// Longest error text taken from a guest, so a hostile component cannot make
 /// the host keep megabytes of "reason".
-const MAX_GUEST_TEXT: usize = 1024;
+pub(crate) const MAX_GUEST_TEXT: usize = 1024;
 
 pub(crate) fn clip(mut s: String) -> String {
     if s.len() > MAX_GUEST_TEXT {
@@ -93,18 +95,50 @@ impl ResourceLimiter for MemCap {
 #[derive(Debug)]
 pub(crate) enum Classified {
     OutOfFuel,
-    Memory { requested: u64, cap: u64 },
+    Memory {
+        requested: u64,
+        cap: u64,
+    },
     StackOverflow,
     Interrupt,
     Aborted,
     Exit(i32),
+    /// A returned value over one of the host's limits, refused while lifting.
+    Refused(LiftRefusal),
     Guest(String),
-    Host(String),
+    /// Neither a trap nor one of the host's markers: who is to blame depends
+    /// on the [`Phase`] it came out of.
+    Unattributed(String),
+}
+
+/// The step of a guest call an error came out of. It decides who is to blame
+/// for a [`Classified::Unattributed`] error.
+///
+/// Once an instance exists, wasmtime's `TypedFunc::call` can fail only
+/// (a) with a trap raised while guest code ran (typed: `Trap`, or carrying a
+/// `WasmBacktrace`), (b) with an error of our resource limiter or a
+/// [`LiftRefusal`] (typed, recognised by `downcast`), or (c) with a
+/// canonical-ABI violation by the callee: its `cabi_realloc` returned a
+/// pointer the host cannot write the arguments to, or its return value cannot
+/// be lifted (pointer or length outside its memory, `ptr + len` overflowing,
+/// misaligned pointer, bad return-area pointer, invalid UTF-8, invalid
+/// discriminant). wasmtime raises (c) as untyped errors, so (c) is
+/// recognised by call site, never by message: what is left after (a) and (b)
+/// in [`Phase::Call`] is the callee's. Instantiation, by contrast, fails for
+/// host reasons too (e.g. an exhausted instance pool), so there what is left
+/// is the host's and is never blamed on a guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Creating the instance and looking up its exports.
+    Instantiate,
+    /// Calling an export of a live instance: lowering its arguments, running
+    /// it, lifting its results, running its post-return function.
+    Call,
 }
 
 /// Sorts an error by cause. Order matters: our own markers first, then
 /// wasmtime traps, then anything that went through wasm code (a guest
-/// trap); what remains is a host failure, which is never blamed on a guest.
+/// trap); what remains is unattributed and is blamed by [`Phase`].
 pub(crate) fn classify(err: &wasmtime::Error) -> Classified {
     if let Some(m) = err.downcast_ref::<MemoryCapExceeded>() {
         return Classified::Memory {
@@ -114,6 +148,9 @@ pub(crate) fn classify(err: &wasmtime::Error) -> Classified {
     }
     if err.downcast_ref::<HostAbort>().is_some() {
         return Classified::Aborted;
+    }
+    if let Some(r) = err.downcast_ref::<LiftRefusal>() {
+        return Classified::Refused(r.clone());
     }
     if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
         return Classified::Exit(exit.0);
@@ -130,7 +167,7 @@ pub(crate) fn classify(err: &wasmtime::Error) -> Classified {
     if let Some(bt) = backtrace {
         return Classified::Guest(describe_trap(&root_message(err), Some(bt)));
     }
-    Classified::Host(format!("{err:#}"))
+    Classified::Unattributed(format!("{err:#}"))
 }
 
 fn root_message(err: &wasmtime::Error) -> String {
@@ -249,15 +286,26 @@ pub(crate) struct AgentState {
     mem: MemCap,
 }
 
+/// Where the agent's functions are in its component; looked up once at load.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AgentExports {
+    pub init: ComponentExportIndex,
+    pub act: ComponentExportIndex,
+}
+
+/// `act`, lifted with the action-length limit checked before the copy.
+type ActFunc = TypedFunc<(Observation,), (Action,)>;
+
 /// The agent as seen from the harness: instantiated lazily on the first
 /// `act`, replaced on `reset`, with sticky faults and fuel accounting.
 pub(crate) struct AgentSlot {
     engine: Engine,
     pre: AgentPackPre<AgentState>,
+    exports: AgentExports,
     params: Vec<u8>,
     limits: AgentLimits,
     deadline: Deadline,
-    live: Option<(Store<AgentState>, AgentPack)>,
+    live: Option<(Store<AgentState>, ActFunc)>,
     /// First agent fault; sticky.
     pub(crate) fault: Option<Fault>,
     /// Why the host stopped the evaluation, if it did.
@@ -275,6 +323,7 @@ impl AgentSlot {
     pub(crate) fn new(
         engine: Engine,
         pre: AgentPackPre<AgentState>,
+        exports: AgentExports,
         params: Vec<u8>,
         limits: AgentLimits,
         deadline: Deadline,
@@ -282,6 +331,7 @@ impl AgentSlot {
         AgentSlot {
             engine,
             pre,
+            exports,
             params,
             limits,
             deadline,
@@ -330,7 +380,13 @@ impl AgentSlot {
     }
 
     /// Maps an error out of the agent store to the slot's state.
-    fn record_error(&mut self, err: &wasmtime::Error, at: AgentCall, budget: FuelBudget) {
+    fn record_error(
+        &mut self,
+        err: &wasmtime::Error,
+        at: AgentCall,
+        budget: FuelBudget,
+        phase: Phase,
+    ) {
         match classify(err) {
             Classified::OutOfFuel => self.set_fault(Fault::AgentOutOfFuel { at, budget }),
             Classified::Memory { requested, cap } => {
@@ -351,8 +407,29 @@ impl AgentSlot {
             Classified::Aborted => self.set_abort(InconclusiveCause::Host {
                 message: "nested abort".into(),
             }),
-            Classified::Host(message) => self.set_abort(InconclusiveCause::Host { message }),
+            Classified::Refused(refusal) => self.set_fault(Fault::AgentInvalidAction {
+                at,
+                reason: refusal.to_string(),
+            }),
+            Classified::Unattributed(reason) => match phase {
+                Phase::Call => self.set_fault(Fault::AgentInvalidReturn {
+                    at,
+                    reason: clip(reason),
+                }),
+                Phase::Instantiate => self.set_abort(InconclusiveCause::Host { message: reason }),
+            },
         }
+    }
+
+    /// Instantiates the agent and looks up its typed `act`.
+    fn instantiate(
+        &self,
+        store: &mut Store<AgentState>,
+    ) -> wasmtime::Result<(wasmtime::component::Instance, ActFunc)> {
+        let instance = self.pre.instance_pre().instantiate(&mut *store)?;
+        let act =
+            instance.get_typed_func::<(Observation,), (Action,)>(&mut *store, self.exports.act)?;
+        Ok((instance, act))
     }
 
     /// Prepares a fresh store with the next call's fuel and the deadline.
@@ -391,13 +468,13 @@ impl AgentSlot {
         let Ok(mut store) = self.fresh_store(budget) else {
             return;
         };
-        let result = self.pre.instantiate(&mut store);
+        let result = self.instantiate(&mut store);
         let used = budget - store.get_fuel().unwrap_or(0).min(budget);
         self.fuel_used += used;
         self.init_fuel += used;
         match result {
-            Ok(inst) => self.live = Some((store, inst)),
-            Err(e) => self.record_error(&e, at, kind),
+            Ok((_, act)) => self.live = Some((store, act)),
+            Err(e) => self.record_error(&e, at, kind, Phase::Instantiate),
         }
     }
 
@@ -416,20 +493,28 @@ impl AgentSlot {
         let Ok(mut store) = self.fresh_store(budget) else {
             return;
         };
-        let result = self.pre.instantiate(&mut store).and_then(|inst| {
-            let r = inst.ian_eval_agent().call_init(&mut store, &self.params)?;
-            Ok((inst, r))
-        });
+        let result = match self.instantiate(&mut store).and_then(|(instance, act)| {
+            let init = instance.get_typed_func::<(&[u8],), (Result<(), GuestText>,)>(
+                &mut store,
+                self.exports.init,
+            )?;
+            Ok((init, act))
+        }) {
+            Err(e) => Err((e, Phase::Instantiate)),
+            Ok((init, act)) => match init.call(&mut store, (&self.params,)) {
+                Ok((r,)) => Ok((act, r)),
+                Err(e) => Err((e, Phase::Call)),
+            },
+        };
         let used = budget - store.get_fuel().unwrap_or(0).min(budget);
         self.fuel_used += used;
         self.init_fuel += used;
         match result {
-            Ok((inst, Ok(()))) => self.live = Some((store, inst)),
-            Ok((_, Err(message))) => self.set_fault(Fault::AgentInitFailed {
-                at,
-                message: clip(message),
-            }),
-            Err(e) => self.record_error(&e, at, kind),
+            Ok((act, Ok(()))) => self.live = Some((store, act)),
+            Ok((_, Err(GuestText(message)))) => {
+                self.set_fault(Fault::AgentInitFailed { at, message })
+            }
+            Err((e, phase)) => self.record_error(&e, at, kind, phase),
         }
     }
 
@@ -472,7 +557,7 @@ impl AgentSlot {
                 .unwrap_or_else(|| Ok(AgentError::OutOfFuel))
                 .map(Err);
         };
-        let Some((store, inst)) = self.live.as_mut() else {
+        let Some((store, act)) = self.live.as_mut() else {
             return Err(wasmtime::Error::new(HostAbort));
         };
         let setup = store.set_fuel(budget);
@@ -488,19 +573,19 @@ impl AgentSlot {
             });
             return Err(wasmtime::Error::new(HostAbort));
         }
-        let result = inst.ian_eval_agent().call_act(&mut *store, &obs);
+        let result = with_action_cap(self.limits.max_action_len, || act.call(&mut *store, (obs,)));
         let used = budget - store.get_fuel().unwrap_or(0).min(budget);
         self.fuel_used += used;
         self.act_fuel.push(used);
         match result {
-            Ok(action) => {
+            Ok((Action(action),)) => {
                 if let Some(reason) = invalid_action(&action, self.limits.max_action_len) {
                     self.set_fault(Fault::AgentInvalidAction { at, reason });
                 } else {
                     return Ok(Ok(action));
                 }
             }
-            Err(e) => self.record_error(&e, at, kind),
+            Err(e) => self.record_error(&e, at, kind, Phase::Call),
         }
         self.stopped()
             .unwrap_or_else(|| Err(wasmtime::Error::new(HostAbort)))
@@ -521,6 +606,9 @@ impl AgentSlot {
     }
 }
 
+/// Why an action is refused. Over-long actions are normally refused while
+/// lifting (see [`crate::lift::Action`]); the length is checked again here so
+/// the rule holds whatever produced the vector.
 fn invalid_action(action: &[f64], max_len: u32) -> Option<String> {
     if action.len() > max_len as usize {
         return Some(format!(
@@ -541,6 +629,13 @@ fn agent_error(f: &Fault) -> AgentError {
         Fault::AgentMemoryExceeded { .. } => AgentError::MemoryExceeded,
         Fault::AgentInvalidAction { reason, .. } => AgentError::InvalidAction(reason.clone()),
         Fault::AgentInitFailed { message, .. } => AgentError::InitFailed(message.clone()),
+        Fault::AgentInvalidReturn {
+            at: AgentCall::Init { .. },
+            reason,
+        } => AgentError::InitFailed(format!("returned a value the host cannot read: {reason}")),
+        Fault::AgentInvalidReturn { reason, .. } => {
+            AgentError::InvalidAction(format!("returned a value the host cannot read: {reason}"))
+        }
         other => AgentError::Trap(other.to_string()),
     }
 }
@@ -581,12 +676,15 @@ impl WasiView for HostState {
 }
 
 /// What an evaluation of the goal's component made of the run, before the
-/// sandbox turns it into a report.
+/// sandbox turns it into a report. `phase` says whether the error came out
+/// of instantiating the harness/invariant or out of calling it (see
+/// [`Phase`]).
 pub(crate) fn harness_outcome_from_error(
     err: &wasmtime::Error,
     role: Role,
     harness_fuel: u64,
     backstop_ms: u64,
+    phase: Phase,
 ) -> Fault {
     match classify(err) {
         Classified::OutOfFuel => Fault::HarnessFault {
@@ -617,8 +715,18 @@ pub(crate) fn harness_outcome_from_error(
                 message: "evaluation aborted by the host".into(),
             },
         },
-        Classified::Host(message) => Fault::Inconclusive {
-            cause: InconclusiveCause::Host { message },
+        Classified::Refused(refusal) => Fault::HarnessFault {
+            role,
+            message: format!("returned {refusal}"),
+        },
+        Classified::Unattributed(message) => match phase {
+            Phase::Call => Fault::HarnessFault {
+                role,
+                message: format!("returned a value the host cannot read: {}", clip(message)),
+            },
+            Phase::Instantiate => Fault::Inconclusive {
+                cause: InconclusiveCause::Host { message },
+            },
         },
     }
 }

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, ComponentExportIndex, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
 use crate::bindings::agent::AgentPackPre;
@@ -19,11 +20,12 @@ use crate::bindings::invariant::{GoalInvariant, GoalInvariantPre};
 use crate::cache::{CacheStats, ComponentCache, Counters, Lru, compatibility_digest};
 use crate::config::{Limits, SandboxConfig};
 use crate::fault::{Fault, InconclusiveCause, LoadError, Role, SandboxError};
+use crate::lift::{GuestText, HarnessMetrics};
 use crate::run::{
-    AgentLimits, AgentSlot, AgentState, Deadline, EpochClock, HostState, MemCap,
-    harness_outcome_from_error,
+    AgentExports, AgentLimits, AgentSlot, AgentState, Deadline, EpochClock, HostState, MemCap,
+    Phase, harness_outcome_from_error,
 };
-use crate::validate::{Shape, check_shape, prevalidate};
+use crate::validate::{Shape, check_shape, prevalidate, required_export};
 use crate::wasi::{CapturedOutput, WasiParts};
 
 /// The WIT package version every component must target; recorded in every
@@ -37,7 +39,7 @@ pub const WASMTIME_VERSION: &str = "48.0.8";
 /// Version of the host-side semantics (fuel accounting, complexity, fault
 /// mapping). Part of the config hash: a change here changes recorded
 /// numbers even when wasmtime does not.
-const HOST_SEMANTICS: &str = "ian-sandbox/1";
+const HOST_SEMANTICS: &str = "ian-sandbox/2";
 
 /// Scores produced by a harness. `complexity` is set by the host to the mean
 /// agent fuel per `act` call, whatever the harness reported.
@@ -107,6 +109,7 @@ pub struct InvariantReport {
 #[derive(Clone)]
 pub struct LoadedAgent {
     pre: AgentPackPre<AgentState>,
+    exports: AgentExports,
     code_hash: [u8; 32],
     size: u64,
 }
@@ -115,6 +118,7 @@ pub struct LoadedAgent {
 #[derive(Clone)]
 pub struct LoadedHarness {
     pre: GoalHarnessPre<HostState>,
+    evaluate: ComponentExportIndex,
     code_hash: [u8; 32],
     size: u64,
     dataset: Option<Arc<PathBuf>>,
@@ -124,6 +128,7 @@ pub struct LoadedHarness {
 #[derive(Clone)]
 pub struct LoadedInvariant {
     pre: GoalInvariantPre<HostState>,
+    check: ComponentExportIndex,
     code_hash: [u8; 32],
     size: u64,
 }
@@ -165,9 +170,25 @@ impl LoadedHarness {
 
 #[derive(Clone)]
 enum Prepared {
-    Agent(AgentPackPre<AgentState>),
-    Harness(GoalHarnessPre<HostState>),
-    Invariant(GoalInvariantPre<HostState>),
+    Agent(AgentPackPre<AgentState>, AgentExports),
+    Harness(GoalHarnessPre<HostState>, ComponentExportIndex),
+    Invariant(GoalInvariantPre<HostState>, ComponentExportIndex),
+}
+
+/// Where function `func` of the role's exported interface is.
+fn func_index(
+    component: &Component,
+    role: Role,
+    func: &str,
+) -> Result<ComponentExportIndex, Fault> {
+    let iface = required_export(role);
+    component
+        .get_export_index(None, iface)
+        .and_then(|i| component.get_export_index(Some(&i), func))
+        .ok_or_else(|| Fault::WrongWorld {
+            role,
+            reason: format!("`{iface}` does not export `{func}`"),
+        })
 }
 
 struct Inner {
@@ -429,8 +450,9 @@ impl Sandbox {
     ) -> Result<LoadedAgent, LoadError> {
         let (prepared, code_hash) = self.load(Role::Agent, bytes, limits.max_component_bytes)?;
         match prepared {
-            Prepared::Agent(pre) => Ok(LoadedAgent {
+            Prepared::Agent(pre, exports) => Ok(LoadedAgent {
                 pre,
+                exports,
                 code_hash,
                 size: bytes.len() as u64,
             }),
@@ -453,8 +475,9 @@ impl Sandbox {
     ) -> Result<LoadedHarness, LoadError> {
         let (prepared, code_hash) = self.load(Role::Harness, bytes, limits.max_component_bytes)?;
         match prepared {
-            Prepared::Harness(pre) => Ok(LoadedHarness {
+            Prepared::Harness(pre, evaluate) => Ok(LoadedHarness {
                 pre,
+                evaluate,
                 code_hash,
                 size: bytes.len() as u64,
                 dataset: None,
@@ -489,8 +512,9 @@ impl Sandbox {
         let (prepared, code_hash) =
             self.load(Role::DatasetHarness, bytes, limits.max_component_bytes)?;
         match prepared {
-            Prepared::Harness(pre) => Ok(LoadedHarness {
+            Prepared::Harness(pre, evaluate) => Ok(LoadedHarness {
                 pre,
+                evaluate,
                 code_hash,
                 size: bytes.len() as u64,
                 dataset: Some(Arc::new(dir)),
@@ -515,8 +539,9 @@ impl Sandbox {
         let (prepared, code_hash) =
             self.load(Role::Invariant, bytes, limits.max_component_bytes)?;
         match prepared {
-            Prepared::Invariant(pre) => Ok(LoadedInvariant {
+            Prepared::Invariant(pre, check) => Ok(LoadedInvariant {
                 pre,
+                check,
                 code_hash,
                 size: bytes.len() as u64,
             }),
@@ -564,9 +589,16 @@ impl Sandbox {
     fn prepare(&self, role: Role, component: &Component) -> Result<Prepared, Fault> {
         let engine = &self.inner.engine;
         let ty = component.component_type();
+        let interface = ty.exports(engine).find_map(|(n, item)| match item.ty {
+            ComponentItem::ComponentInstance(i) if n == required_export(role) => {
+                Some(i.exports(engine).map(|(n, _)| n.to_owned()).collect())
+            }
+            _ => None,
+        });
         let shape = Shape {
             imports: ty.imports(engine).map(|(n, _)| n.to_owned()).collect(),
             exports: ty.exports(engine).map(|(n, _)| n.to_owned()).collect(),
+            interface,
         };
         check_shape(&shape, role)?;
         let wrong = |e: wasmtime::Error| Fault::WrongWorld {
@@ -580,7 +612,11 @@ impl Sandbox {
                     .agent_linker
                     .instantiate_pre(component)
                     .map_err(wrong)?;
-                Prepared::Agent(AgentPackPre::new(pre).map_err(wrong)?)
+                let exports = AgentExports {
+                    init: func_index(component, role, "init")?,
+                    act: func_index(component, role, "act")?,
+                };
+                Prepared::Agent(AgentPackPre::new(pre).map_err(wrong)?, exports)
             }
             Role::Harness => {
                 let pre = self
@@ -588,7 +624,10 @@ impl Sandbox {
                     .harness_linker
                     .instantiate_pre(component)
                     .map_err(wrong)?;
-                Prepared::Harness(GoalHarnessPre::new(pre).map_err(wrong)?)
+                Prepared::Harness(
+                    GoalHarnessPre::new(pre).map_err(wrong)?,
+                    func_index(component, role, "evaluate")?,
+                )
             }
             Role::DatasetHarness => {
                 let pre = self
@@ -596,7 +635,10 @@ impl Sandbox {
                     .dataset_linker
                     .instantiate_pre(component)
                     .map_err(wrong)?;
-                Prepared::Harness(GoalHarnessPre::new(pre).map_err(wrong)?)
+                Prepared::Harness(
+                    GoalHarnessPre::new(pre).map_err(wrong)?,
+                    func_index(component, role, "evaluate")?,
+                )
             }
             Role::Invariant => {
                 let pre = self
@@ -604,7 +646,10 @@ impl Sandbox {
                     .invariant_linker
                     .instantiate_pre(component)
                     .map_err(wrong)?;
-                Prepared::Invariant(GoalInvariantPre::new(pre).map_err(wrong)?)
+                Prepared::Invariant(
+                    GoalInvariantPre::new(pre).map_err(wrong)?,
+                    func_index(component, role, "check")?,
+                )
             }
         })
     }
@@ -619,6 +664,7 @@ impl Sandbox {
         AgentSlot::new(
             self.inner.engine.clone(),
             agent.pre.clone(),
+            agent.exports,
             params.to_vec(),
             AgentLimits {
                 fuel_per_call: limits.fuel_per_call,
@@ -748,12 +794,27 @@ impl Sandbox {
             return report;
         }
         let result = if deadline.arm(&mut store) {
-            harness
+            match harness
                 .pre
+                .instance_pre()
                 .instantiate(&mut store)
-                .and_then(|h| h.ian_eval_harness().call_evaluate(&mut store, config, seed))
+                .and_then(|i| {
+                    i.get_typed_func::<(&[u8], u64), (Result<HarnessMetrics, GuestText>,)>(
+                        &mut store,
+                        harness.evaluate,
+                    )
+                }) {
+                Err(e) => Err((e, Phase::Instantiate)),
+                Ok(f) => f
+                    .call(&mut store, (config, seed))
+                    .map(|(r,)| r)
+                    .map_err(|e| (e, Phase::Call)),
+            }
         } else {
-            Err(wasmtime::Error::new(wasmtime::Trap::Interrupt))
+            Err((
+                wasmtime::Error::new(wasmtime::Trap::Interrupt),
+                Phase::Instantiate,
+            ))
         };
         report.harness_fuel =
             limits.harness_fuel - store.get_fuel().unwrap_or(0).min(limits.harness_fuel);
@@ -778,17 +839,26 @@ impl Sandbox {
             })
         } else {
             match result {
-                Err(e) => Err(harness_outcome_from_error(
+                Err((e, phase)) => Err(harness_outcome_from_error(
                     &e,
                     role,
                     limits.harness_fuel,
                     limits.wall_backstop_ms,
+                    phase,
                 )),
-                Ok(Err(message)) => Err(Fault::HarnessFault {
+                Ok(Err(GuestText(message))) => Err(Fault::HarnessFault {
                     role,
-                    message: format!("evaluate returned an error: {}", crate::run::clip(message)),
+                    message: format!("evaluate returned an error: {message}"),
                 }),
-                Ok(Ok(m)) => finish_metrics(m, &slot.act_fuel),
+                Ok(Ok(m)) => finish_metrics(
+                    wit::Metrics {
+                        reward: m.reward,
+                        risk: m.risk,
+                        complexity: m.complexity,
+                        extra: m.extra.0,
+                    },
+                    &slot.act_fuel,
+                ),
             }
         };
         report
@@ -848,12 +918,27 @@ impl Sandbox {
             code_size: pack.code_size,
         };
         let result = if deadline.arm(&mut store) {
-            invariant
+            match invariant
                 .pre
+                .instance_pre()
                 .instantiate(&mut store)
-                .and_then(|i| i.ian_eval_invariant().call_check(&mut store, &info))
+                .and_then(|i| {
+                    i.get_typed_func::<(&wit::PackInfo,), (Result<(), GuestText>,)>(
+                        &mut store,
+                        invariant.check,
+                    )
+                }) {
+                Err(e) => Err((e, Phase::Instantiate)),
+                Ok(f) => f
+                    .call(&mut store, (&info,))
+                    .map(|(r,)| r)
+                    .map_err(|e| (e, Phase::Call)),
+            }
         } else {
-            Err(wasmtime::Error::new(wasmtime::Trap::Interrupt))
+            Err((
+                wasmtime::Error::new(wasmtime::Trap::Interrupt),
+                Phase::Instantiate,
+            ))
         };
         report.invariant_fuel =
             limits.harness_fuel - store.get_fuel().unwrap_or(0).min(limits.harness_fuel);
@@ -869,15 +954,14 @@ impl Sandbox {
             })
         } else {
             match result {
-                Err(e) => Err(harness_outcome_from_error(
+                Err((e, phase)) => Err(harness_outcome_from_error(
                     &e,
                     Role::Invariant,
                     limits.harness_fuel,
                     limits.wall_backstop_ms,
+                    phase,
                 )),
-                Ok(Err(reason)) => Err(Fault::InvariantViolated {
-                    reason: crate::run::clip(reason),
-                }),
+                Ok(Err(GuestText(reason))) => Err(Fault::InvariantViolated { reason }),
                 Ok(Ok(())) => Ok(()),
             }
         };

@@ -37,7 +37,7 @@ fn config_hash_of_the_default_config_is_pinned() {
     // together with the golden-fuel test.
     assert_eq!(
         hex::encode(shared().config_hash()),
-        "4ebecc088cff6d521e5d2c541b3edaab713945e602b26666b93a16545a114edd"
+        "97776d17cf4f62a644818ef83b99917a259fdaca6da7807f80b5e7bbeb4668e2"
     );
 }
 

@@ -2,6 +2,8 @@
 //! sandboxes. Components are produced by scripts/build-guests.sh.
 #![allow(dead_code)]
 
+pub mod guests;
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
