@@ -4,10 +4,19 @@
 //! untrusted bytes to the code generator, so everything that can be decided
 //! from the component's outer shape is decided first: size, "is this wasm",
 //! "is this a component", the top-level imports against the role's
-//! allowlist, and the presence of the role's export.
+//! allowlist, and that the exports are exactly the role's world: its one
+//! interface, with exactly that interface's functions.
+//!
+//! Exports beyond the world are refused rather than ignored: the host would
+//! never call them, so they can only be a mistake (a debug build, the wrong
+//! world) or an attempt to smuggle an interface past review; either way the
+//! pack is not what its world says it is.
 
 use crate::fault::{Fault, Role};
-use wasmparser::{Encoding, Parser, Payload};
+use wasmparser::{
+    Encoding, Parser, Payload, ValidPayload, Validator, WasmFeatures,
+    component_types::ComponentEntityType, types::Types,
+};
 
 /// The type-only interface every IAN component imports.
 pub(crate) const TYPES_IMPORT: &str = "ian:eval/types@0.1.0";
@@ -77,11 +86,26 @@ pub(crate) fn required_export(role: Role) -> &'static str {
     }
 }
 
+/// The items of the role's exported interface, as the WIT defines them:
+/// its functions, then the types it `use`s (which a component re-exports
+/// from the interface instance).
+pub(crate) fn interface_items(role: Role) -> (&'static [&'static str], &'static [&'static str]) {
+    match role {
+        Role::Agent => (&["init", "act"], &["observation", "action"]),
+        Role::Harness | Role::DatasetHarness => (&["evaluate"], &["metrics"]),
+        Role::Invariant => (&["check"], &["pack-info"]),
+    }
+}
+
 /// What the pre-compile scan found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Shape {
     pub imports: Vec<String>,
     pub exports: Vec<String>,
+    /// Names exported by the instance behind the role's export, when they
+    /// could be read (always after compiling; before compiling when the
+    /// component-level validation succeeded).
+    pub interface: Option<Vec<String>>,
 }
 
 /// Checks size, encoding, imports and exports without compiling.
@@ -126,7 +150,57 @@ pub(crate) fn check_shape(shape: &Shape, role: Role) -> Result<(), Fault> {
             reason: format!("it must export `{want}` but exports {found}"),
         });
     }
+    let extra: Vec<&str> = shape
+        .exports
+        .iter()
+        .map(String::as_str)
+        .filter(|e| *e != want)
+        .collect();
+    if !extra.is_empty() {
+        return Err(Fault::WrongWorld {
+            role,
+            reason: format!(
+                "it exports {} beyond its world, which exports only `{want}`",
+                quoted(&extra)
+            ),
+        });
+    }
+    if let Some(items) = &shape.interface {
+        let (funcs, types) = interface_items(role);
+        let extra: Vec<&str> = items
+            .iter()
+            .map(String::as_str)
+            .filter(|n| !funcs.contains(n) && !types.contains(n))
+            .collect();
+        if !extra.is_empty() {
+            return Err(Fault::WrongWorld {
+                role,
+                reason: format!(
+                    "its `{want}` exports {} beyond the interface, which has only {}",
+                    quoted(&extra),
+                    quoted(funcs)
+                ),
+            });
+        }
+    }
     Ok(())
+}
+
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The names exported by the instance that a validated component exports
+/// as `name`, or `None` if it is not an instance.
+fn instance_export_names(types: &Types, name: &str) -> Option<Vec<String>> {
+    match types.component_item_for_export(name)?.ty {
+        ComponentEntityType::Instance(id) => Some(types[id].exports.keys().cloned().collect()),
+        _ => None,
+    }
 }
 
 fn scan(bytes: &[u8], role: Role) -> Result<Shape, Fault> {
@@ -138,10 +212,24 @@ fn scan(bytes: &[u8], role: Role) -> Result<Shape, Fault> {
     let mut imports = Vec::new();
     let mut exports = Vec::new();
     let mut depth = 0usize;
+    // Component-level validation without function bodies (those are left to
+    // the engine's compile step), only to learn the type of the exported
+    // interface instance before compiling. Permissive on purpose: it never
+    // refuses anything itself; if it cannot validate, the members are
+    // checked after compiling instead.
+    let mut validator = Some(Validator::new_with_features(WasmFeatures::all()));
+    let mut types = None;
     for payload in Parser::new(0).parse_all(bytes) {
         let payload = payload.map_err(|e| Fault::NotWasm {
             reason: e.to_string(),
         })?;
+        if let Some(v) = validator.as_mut() {
+            match v.payload(&payload) {
+                Ok(ValidPayload::End(t)) => types = Some(t),
+                Ok(_) => {}
+                Err(_) => validator = None,
+            }
+        }
         match payload {
             Payload::Version {
                 encoding: Encoding::Module,
@@ -180,7 +268,12 @@ fn scan(bytes: &[u8], role: Role) -> Result<Shape, Fault> {
             _ => {}
         }
     }
-    Ok(Shape { imports, exports })
+    let interface = types.and_then(|t| instance_export_names(&t, required_export(role)));
+    Ok(Shape {
+        imports,
+        exports,
+        interface,
+    })
 }
 
 #[cfg(test)]
