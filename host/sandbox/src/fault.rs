@@ -471,6 +471,21 @@ mod tests {
     }
 
     #[test]
+    fn an_invalid_return_is_the_agents_fault_and_never_inconclusive() {
+        let f = Fault::AgentInvalidReturn {
+            at: AgentCall::Act { index: 3 },
+            reason: "list pointer is not aligned".into(),
+        };
+        assert!(f.is_agent_fault());
+        assert!(!f.is_inconclusive());
+        assert_eq!(
+            f.to_string(),
+            "agent returned a value the host cannot read in act call #3: \
+             list pointer is not aligned"
+        );
+    }
+
+    #[test]
     fn forbidden_import_message_names_every_import() {
         let f = Fault::ForbiddenImport {
             role: Role::Agent,
