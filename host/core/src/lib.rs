@@ -19,6 +19,7 @@
 //! * [`checkpoint`] — signed checkpoints and offline receipts;
 //! * [`leaderboard`] — top-K board and Pareto frontier;
 //! * [`dedup`] — Bloom filter + exact index;
+//! * [`pow`] — the optional proof-of-work price of a submission;
 //! * [`verdict`] — typed evaluation outcomes: guest faults vs. inconclusive;
 //! * [`pipeline`] — [`pipeline::GoalState`] and the nine-step pipeline
 //!   (admit, evaluate, commit).
@@ -37,6 +38,7 @@ pub mod metrics;
 pub mod mmr;
 pub mod pack;
 pub mod pipeline;
+pub mod pow;
 pub mod proofs;
 pub mod verdict;
 

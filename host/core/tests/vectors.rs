@@ -232,3 +232,22 @@ fn minimal_goal_manifest_vector() {
         "985a73063de2e6d5a6c65cdab7fae45302779281b04ccdf3be68261495185c47"
     );
 }
+
+#[test]
+fn proof_of_work_vector() {
+    let d = ian_core::Hash32([0; 32]);
+    let mut e = Encoder::new(ian_core::pow::POW_DOMAIN);
+    e.str("trading-v1").hash(&d).u64(0);
+    assert_eq!(
+        hex::encode(e.as_slice()),
+        concat!(
+            "0000000a69616e2f706f772f76320000000a74726164696e672d763100000000",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+            "00000000"
+        )
+    );
+    assert_eq!(
+        ian_core::pow::work_hash("trading-v1", &d, 0).to_hex(),
+        "b8a0ffeb387d067eea3eb3b17ab4b30c8771c63d644f7045ab96cf4f4711b54f"
+    );
+}

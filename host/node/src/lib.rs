@@ -19,7 +19,6 @@ pub mod keyfile;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
-pub mod pow;
 pub mod ratelimit;
 pub mod serve;
 pub mod service;

@@ -201,11 +201,6 @@ pub fn sign(
     ))
 }
 
-/// The digest proof-of-work binds to: SHA-256 of the signed message.
-pub fn contribution_digest(c: &Contribution) -> [u8; 32] {
-    ian_core::sha256(&c.message(&c.pack.pack_hash())).0
-}
-
 /// Build the request body for a signed contribution (solving any work).
 pub fn submit_request(
     goal: &str,
@@ -213,7 +208,8 @@ pub fn submit_request(
     code: Option<&[u8]>,
     bits: u32,
 ) -> SubmitRequest {
-    let pow_nonce = (bits > 0).then(|| crate::pow::solve(goal, &contribution_digest(&c), bits));
+    let pow_nonce = (bits > 0)
+        .then(|| ian_core::pow::solve(goal, &ian_core::pow::contribution_digest(&c), bits));
     SubmitRequest {
         contribution: c,
         code: code.map(b64),

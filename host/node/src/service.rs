@@ -1086,9 +1086,9 @@ impl Node {
         }
         let bits = self.pow_bits(&g);
         if bits > 0 {
-            let digest = crate::ops::contribution_digest(c);
+            let digest = ian_core::pow::contribution_digest(c);
             match req.pow_nonce {
-                Some(n) if crate::pow::check(&g.id, &digest, n, bits) => {}
+                Some(n) if ian_core::pow::check(&g.id, &digest, n, bits) => {}
                 Some(_) => {
                     count("invalid");
                     return Err(ApiError::new(

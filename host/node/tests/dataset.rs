@@ -168,9 +168,9 @@ async fn goal_pow_bits_refuse_a_nonce_that_is_not_enough_work() {
     );
     let (pack, code) = buy_and_hold().into_parts();
     let c = sign("pow-goal", pack, 1, &key(1)).unwrap();
-    let digest = ian_node::ops::contribution_digest(&c);
+    let digest = ian_core::pow::contribution_digest(&c);
     let weak = (0u64..)
-        .find(|n| !ian_node::pow::check("pow-goal", &digest, *n, 8))
+        .find(|n| !ian_core::pow::check("pow-goal", &digest, *n, 8))
         .unwrap();
     let mut req = submit_request("pow-goal", c, Some(&code), 0);
     req.pow_nonce = Some(weak);
