@@ -118,7 +118,7 @@ const FUEL: &[f64] = &[1e4, 1e5, 1e6, 1e7, 5e7, 1e8, 5e8, 1e9];
 #[derive(Debug)]
 pub struct Metrics {
     /// Submissions by goal and outcome (`accepted`, a reject reason code,
-    /// `rate_limited`, `shed`, `invalid`).
+    /// `inconclusive`, `rate_limited`, `shed`, `invalid`).
     pub submissions: LabeledCounter,
     /// HTTP responses by route and status class.
     pub http_responses: LabeledCounter,
@@ -138,6 +138,8 @@ pub struct Metrics {
     pub queue_capacity: AtomicU64,
     /// Entries in each goal's log.
     pub log_size: LabeledCounter,
+    /// Checkpoints signed (one per goal per durable batch).
+    pub checkpoints_signed: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -153,6 +155,7 @@ impl Default for Metrics {
             queue_depth: AtomicU64::new(0),
             queue_capacity: AtomicU64::new(0),
             log_size: LabeledCounter::default(),
+            checkpoints_signed: AtomicU64::new(0),
         }
     }
 }
@@ -217,6 +220,11 @@ impl Metrics {
             out,
             "# HELP ian_store_writes_total Writes made durable by those commits.\n# TYPE ian_store_writes_total counter\nian_store_writes_total {}",
             self.store_ops.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP ian_checkpoints_signed_total Checkpoints signed, one per goal per durable batch of entries.\n# TYPE ian_checkpoints_signed_total counter\nian_checkpoints_signed_total {}",
+            self.checkpoints_signed.load(Ordering::Relaxed)
         );
         self.log_size.render(
             &mut out,

@@ -180,14 +180,26 @@ struct Job {
     span: tracing::Span,
 }
 
+/// An accepted entry whose writes are queued to the store, waiting to be
+/// durable before it is signed for and acknowledged.
 struct Pending {
     tickets: Vec<Ticket<bool>>,
     append: Ticket<u64>,
+    ack: Ack,
+}
+
+/// What is left to do for an entry once it is durable: sign, reply.
+struct Ack {
     reply: Reply,
-    accepted: SubmitAccepted,
+    entry: LogEntry,
+    rank: Option<usize>,
     goal: Arc<GoalRt>,
     enqueued: Instant,
 }
+
+/// Most accepted entries signed for by one checkpoint. Bounds the time a
+/// batch holds replies and the size of the proofs computed at once.
+const MAX_SIGN_BATCH: usize = 4096;
 
 /// A rejection kept for display.
 #[derive(Debug, Clone, Serialize)]
@@ -269,6 +281,9 @@ pub struct Node {
     in_flight: AtomicU64,
     tau: Mutex<Option<crate::tau_wiring::TauHandle>>,
     publish_lock: Mutex<()>,
+    /// Checkpoint records queued by the durability thread, checked at the
+    /// next batch (see `settle_checkpoint_writes`).
+    checkpoint_writes: Mutex<Vec<(String, Ticket<bool>)>>,
 }
 
 fn now_ms() -> u64 {
@@ -347,6 +362,7 @@ impl Node {
             in_flight: AtomicU64::new(0),
             tau: Mutex::new(None),
             publish_lock: Mutex::new(()),
+            checkpoint_writes: Mutex::new(Vec::new()),
             cfg,
         });
         node.rebuild()?;
@@ -437,6 +453,18 @@ impl Node {
                 }
                 latest = Some(cp);
             }
+            // Entries made durable after the last checkpoint record (a crash
+            // between a batch's fsync and its checkpoint's) get one now; the
+            // root is a function of those entries, so it cannot contradict
+            // anything signed before.
+            if size > 0 && latest.as_ref().is_none_or(|c| c.checkpoint.size < size) {
+                let cp = state.signed_checkpoint(now_ms(), &self.signing);
+                self.store
+                    .put_checkpoint(&id, size, cp.to_canonical_bytes())?
+                    .wait()?;
+                info!(goal = %id, size, "signed a checkpoint for entries durable after the last one");
+                latest = Some(cp);
+            }
             info!(goal = %id, entries = size, root = %state.root(), elapsed_ms = started.elapsed().as_millis() as u64, "goal rebuilt from store");
             self.metrics.set_log_size(&id, size);
             let rt = Arc::new(GoalRt {
@@ -479,11 +507,7 @@ impl Node {
         let node = Arc::clone(self);
         let h = std::thread::Builder::new()
             .name("ian-durable".into())
-            .spawn(move || {
-                while let Ok(p) = drx.recv() {
-                    node.finish_durable(p);
-                }
-            })
+            .spawn(move || node.durable_loop(drx))
             .map_err(|e| NodeError::Sandbox(format!("cannot start durability thread: {e}")))?;
         handles.push(h);
         *self.workers.lock() = handles;
@@ -1285,19 +1309,12 @@ impl Node {
         };
         let entry = accepted.entry;
         let index = entry.log_index;
-        let size = st.size();
-        let cp = st.signed_checkpoint(entry.timestamp_ms, &self.signing);
-        let proof = match st.inclusion_proof(index) {
-            Ok(p) => p,
-            Err(e) => {
-                drop(st);
-                return self.fail(&g, reply, format!("inclusion proof: {e}"));
-            }
-        };
         let rank = match &accepted.leaderboard {
             ian_core::leaderboard::LeaderboardChange::Entered { rank, .. } => Some(rank + 1),
             _ => None,
         };
+        // Queued while the goal's lock is held, so appends reach the store
+        // in log order; nothing is signed here (see `finish_batch`).
         let writes = (|| -> Result<(Vec<Ticket<bool>>, Ticket<u64>), StoreError> {
             let mut ts = Vec::new();
             if let Some(bytes) = &code
@@ -1312,53 +1329,38 @@ impl Node {
             let append = self
                 .store
                 .append(&g.id, index, entry.to_canonical_bytes())?;
-            ts.push(
-                self.store
-                    .put_checkpoint(&g.id, size, cp.to_canonical_bytes())?,
-            );
             Ok((ts, append))
         })();
-        let (more, append) = match writes {
+        let (tickets, append) = match writes {
             Ok(w) => w,
             Err(e) => {
                 drop(st);
                 return self.fail(&g, reply, format!("store refused the write: {e}"));
             }
         };
-        *g.checkpoint.write() = Some(cp.clone());
         drop(st);
         if let Some(n) = c.pack.metadata().get("name") {
             g.names.lock().insert(pack_hash, n.to_string());
-        }
-        let tickets = more;
-        let top_changed = rank == Some(1);
-        if let Some(t) = self.tau() {
-            t.entry_appended(&g.id, &cp, top_changed.then_some(pack_hash));
         }
         let durable_tx = self.durable_tx.lock().clone();
         let pending = Pending {
             tickets,
             append,
-            reply,
-            accepted: SubmitAccepted {
-                status: "accepted".into(),
-                receipt: Receipt {
-                    entry,
-                    proof,
-                    checkpoint: cp,
-                },
+            ack: Ack {
+                reply,
+                entry,
                 rank,
+                goal: g.clone(),
+                enqueued,
             },
-            goal: g.clone(),
-            enqueued,
         };
         match durable_tx {
             Some(tx) => {
                 if let Err(e) = tx.send(pending) {
-                    self.finish_durable(e.into_inner());
+                    self.finish_batch(vec![e.into_inner()]);
                 }
             }
-            None => self.finish_durable(pending),
+            None => self.finish_batch(vec![pending]),
         }
     }
 
@@ -1369,35 +1371,154 @@ impl Node {
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 
-    fn finish_durable(&self, p: Pending) {
-        let Pending {
-            tickets,
-            append,
-            reply,
-            accepted,
-            goal,
-            enqueued,
-        } = p;
-        let mut ok = true;
-        if let Err(e) = append.wait() {
-            error!(goal = %goal.id, error = %e, "log append not durable");
-            ok = false;
+    /// The durability thread: takes whatever accepted entries have queued
+    /// up (one group-commit batch, give or take), waits until they are on
+    /// disk, then signs one checkpoint per goal at the largest durable size
+    /// and replies to each contributor with a receipt under it.
+    fn durable_loop(&self, rx: Receiver<Pending>) {
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_SIGN_BATCH {
+                match rx.try_recv() {
+                    Ok(p) => batch.push(p),
+                    Err(_) => break,
+                }
+            }
+            self.finish_batch(batch);
         }
-        for t in tickets {
+        // The last batch's checkpoint records must be on disk before the
+        // node reports itself stopped.
+        self.settle_checkpoint_writes();
+    }
+
+    /// Waits for checkpoint records queued by earlier batches. Appends
+    /// commit in queue order, so once a later batch is durable these have
+    /// long resolved; a failure stops the node like any failed commit.
+    fn settle_checkpoint_writes(&self) -> bool {
+        let pending = std::mem::take(&mut *self.checkpoint_writes.lock());
+        let mut ok = true;
+        for (goal, t) in pending {
             if let Err(e) = t.wait() {
-                error!(goal = %goal.id, error = %e, "write not durable");
+                error!(goal = %goal, error = %e, "checkpoint record not durable");
+                self.failed.store(true, Ordering::SeqCst);
                 ok = false;
             }
         }
-        if !ok {
-            return self.fail(&goal, reply, "store commit failed".into());
+        ok
+    }
+
+    fn finish_batch(&self, batch: Vec<Pending>) {
+        // 1. Durable first: nothing below is signed or sent before fsync.
+        let mut durable: BTreeMap<String, Vec<Ack>> = BTreeMap::new();
+        for Pending {
+            tickets,
+            append,
+            ack: p,
+        } in batch
+        {
+            let mut ok = true;
+            if let Err(e) = append.wait() {
+                error!(goal = %p.goal.id, error = %e, "log append not durable");
+                ok = false;
+            }
+            for t in tickets {
+                if let Err(e) = t.wait() {
+                    error!(goal = %p.goal.id, error = %e, "write not durable");
+                    ok = false;
+                }
+            }
+            if ok {
+                durable.entry(p.goal.id.clone()).or_default().push(p);
+            } else {
+                self.fail(&p.goal, p.reply, "store commit failed".into());
+            }
         }
-        goal.accepted.fetch_add(1, Ordering::Relaxed);
-        self.metrics.submissions.inc(&[&goal.id, "accepted"]);
-        let index = accepted.receipt.entry.log_index;
-        let _ = reply.send(Ok(accepted));
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        debug!(goal = %goal.id, index, latency_ms = enqueued.elapsed().as_millis() as u64, "contribution durable");
+        if !self.settle_checkpoint_writes() {
+            for p in durable.into_values().flatten() {
+                self.fail(&p.goal, p.reply, "checkpoint record not durable".into());
+            }
+            return;
+        }
+        // 2. One signed checkpoint per goal for the whole batch.
+        for (_, ps) in durable {
+            let g = ps[0].goal.clone();
+            let size = ps.iter().map(|p| p.entry.log_index + 1).max().unwrap_or(0);
+            let signed = {
+                let st = g.state.read();
+                st.mmr().root_at(size).and_then(|root| {
+                    let proofs = ps
+                        .iter()
+                        .map(|p| st.mmr().inclusion_proof(p.entry.log_index, size))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok((root, proofs))
+                })
+            };
+            let (root, proofs) = match signed {
+                Ok(x) => x,
+                Err(e) => {
+                    for p in ps {
+                        self.fail(&g, p.reply, format!("proof at size {size}: {e}"));
+                    }
+                    continue;
+                }
+            };
+            let cp = SignedCheckpoint::sign(
+                ian_core::Checkpoint {
+                    goal_id: g.manifest.id.clone(),
+                    goal_hash: g.manifest.goal_hash(),
+                    size,
+                    root,
+                    timestamp_ms: now_ms(),
+                },
+                &self.signing,
+            );
+            match self
+                .store
+                .put_checkpoint(&g.id, size, cp.to_canonical_bytes())
+            {
+                Ok(t) => self.checkpoint_writes.lock().push((g.id.clone(), t)),
+                Err(e) => {
+                    for p in ps {
+                        self.fail(&g, p.reply, format!("checkpoint record refused: {e}"));
+                    }
+                    continue;
+                }
+            }
+            {
+                let mut cur = g.checkpoint.write();
+                if cur.as_ref().is_none_or(|c| c.checkpoint.size < size) {
+                    *cur = Some(cp.clone());
+                }
+            }
+            self.metrics
+                .checkpoints_signed
+                .fetch_add(1, Ordering::Relaxed);
+            let new_top = ps
+                .iter()
+                .rev()
+                .find(|p| p.rank == Some(1))
+                .map(|p| p.entry.pack_hash);
+            if let Some(t) = self.tau() {
+                t.entry_appended(&g.id, &cp, new_top);
+            }
+            // 3. Replies, each a receipt under the batch's checkpoint.
+            for (p, proof) in ps.into_iter().zip(proofs) {
+                g.accepted.fetch_add(1, Ordering::Relaxed);
+                self.metrics.submissions.inc(&[&g.id, "accepted"]);
+                let index = p.entry.log_index;
+                let _ = p.reply.send(Ok(SubmitAccepted {
+                    status: "accepted".into(),
+                    receipt: Receipt {
+                        entry: p.entry,
+                        proof,
+                        checkpoint: cp.clone(),
+                    },
+                    rank: p.rank,
+                }));
+                self.in_flight.fetch_sub(1, Ordering::SeqCst);
+                debug!(goal = %g.id, index, latency_ms = p.enqueued.elapsed().as_millis() as u64, "contribution durable");
+            }
+        }
     }
 
     /// The leaderboard page.
