@@ -76,6 +76,7 @@ pub fn failure_of(f: &Fault) -> Failure {
         Fault::AgentStackOverflow { .. } => FaultKind::AgentStackOverflow,
         Fault::AgentTrap { .. } => FaultKind::AgentTrap,
         Fault::AgentInvalidAction { .. } => FaultKind::AgentInvalidAction,
+        Fault::AgentInvalidReturn { .. } => FaultKind::AgentInvalidReturn,
         Fault::AgentInitFailed { .. } => FaultKind::AgentInitFailed,
         Fault::ForbiddenImport { .. } => FaultKind::ForbiddenImport,
         Fault::WrongWorld { .. } => FaultKind::WrongWorld,
