@@ -225,16 +225,18 @@ impl<S: NodeStore> Mmr<S> {
     pub fn open(store: S) -> Result<Self, MmrError<S::Error>> {
         let nodes = store.len();
         // node_count is strictly increasing in leaves; binary-search it.
-        let (mut lo, mut hi) = (0u64, nodes / 2 + 1);
+        // node_count(l) = 2l − popcount(l) ≥ 2l − 64, so l ≤ nodes/2 + 32.
+        let count = |l: u64| l.checked_mul(2).map(|t| t - u64::from(l.count_ones()));
+        let (mut lo, mut hi) = (0u64, nodes / 2 + 33);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if node_count(mid) < nodes {
+            if count(mid).is_some_and(|c| c < nodes) {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
-        if node_count(lo) != nodes {
+        if count(lo) != Some(nodes) {
             return Err(MmrError::BadNodeCount(nodes));
         }
         Ok(Mmr { store, leaves: lo })
@@ -683,6 +685,18 @@ mod tests {
         let m = build(5);
         let reopened = Mmr::open(m.store().clone()).unwrap();
         assert_eq!(reopened.size(), 5);
+    }
+
+    #[test]
+    fn open_accepts_every_valid_node_count() {
+        // Sizes with three or more one bits (7, 11, 13, ...) included.
+        let mut m = MemMmr::new_in_memory();
+        for i in 0u64..300 {
+            let reopened = Mmr::open(m.store().clone()).unwrap();
+            assert_eq!(reopened.size(), i);
+            assert_eq!(reopened.root(), m.root());
+            m.append(&i.to_be_bytes()).unwrap();
+        }
     }
 
     /// A store that accepts `room` nodes and then fails, like a full disk.
