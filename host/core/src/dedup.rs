@@ -131,6 +131,30 @@ impl Dedup {
         None
     }
 
+    /// The state that inserting every `pack hash -> log index` pair of
+    /// `index` would build, without the intermediate filter rebuilds: the
+    /// filter is sized by the same doubling rule as [`Dedup::insert`] and
+    /// its bits are an OR over the keys, so it comes out identical whatever
+    /// the insertion order. This is why a snapshot need not store it.
+    pub(crate) fn from_index(index: HashMap<Hash32, u64>) -> Self {
+        // insert() doubles when a key arrives at a full filter, so n keys
+        // end in the smallest INITIAL_KEYS·2^j that is at least n.
+        let mut sized_for = INITIAL_KEYS;
+        while sized_for < index.len() as u64 {
+            sized_for *= 2;
+        }
+        let mut bloom = Bloom::with_capacity(sized_for);
+        for k in index.keys() {
+            bloom.insert(k);
+        }
+        Dedup { bloom, index }
+    }
+
+    /// Every `(pack hash, log index)` pair, in no particular order.
+    pub(crate) fn pairs(&self) -> impl Iterator<Item = (&Hash32, u64)> {
+        self.index.iter().map(|(h, &i)| (h, i))
+    }
+
     /// Number of distinct pack hashes.
     pub fn len(&self) -> usize {
         self.index.len()
@@ -150,5 +174,30 @@ impl Dedup {
     /// (key + value + one control byte per bucket).
     pub fn byte_size(&self) -> usize {
         self.bloom.byte_size() + self.index.capacity() * (32 + 8 + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::sha256;
+
+    fn incremental(n: u64) -> Dedup {
+        let mut d = Dedup::new();
+        for i in 0..n {
+            d.insert(sha256(&i.to_be_bytes()), i);
+        }
+        d
+    }
+
+    #[test]
+    fn rebuilding_from_the_index_gives_the_same_filter_as_inserting() {
+        // Around the first doubling (INITIAL_KEYS) and well past it.
+        for n in [0, 1, INITIAL_KEYS, INITIAL_KEYS + 1, 3 * INITIAL_KEYS] {
+            let d = incremental(n);
+            let rebuilt = Dedup::from_index(d.index.clone());
+            assert_eq!(rebuilt.bloom(), d.bloom(), "n = {n}");
+            assert_eq!(rebuilt, d);
+        }
     }
 }

@@ -473,6 +473,8 @@ pub mod domain {
     pub const RECEIPT: &str = "ian/receipt/v1";
     /// Dataset listing -> dataset hash.
     pub const DATASET: &str = "ian/dataset/v1";
+    /// A goal's whole in-memory state, for restarting without a replay.
+    pub const GOAL_STATE: &str = "ian/goal-state/v1";
 }
 
 #[cfg(test)]

@@ -193,3 +193,39 @@ pub struct ContributionMeta {
     /// Acceptance time.
     pub timestamp_ms: u64,
 }
+
+/// Fewest bytes an encoded [`ContributionMeta`] takes (no extra metrics),
+/// so decoders can bound a count by the bytes left.
+pub(crate) const META_MIN_BYTES: usize = 8 + 32 + 32 + 8 + (3 * 8 + 4) + 8;
+
+impl ContributionMeta {
+    /// Appends the nested layout (no tag): `u64 log_index, hash pack_hash,
+    /// key contributor, f64 score, Metrics, u64 timestamp_ms`.
+    pub(crate) fn encode_into(&self, e: &mut Encoder) {
+        e.u64(self.log_index)
+            .hash(&self.pack_hash)
+            .fixed(&self.contributor.0)
+            .f64(self.score);
+        self.metrics.encode_into(e);
+        e.u64(self.timestamp_ms);
+    }
+
+    /// Reads the layout written by [`ContributionMeta::encode_into`].
+    pub(crate) fn decode_from(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
+        let log_index = d.u64("meta.log_index")?;
+        let pack_hash = d.hash("meta.pack_hash")?;
+        let contributor = PublicKeyBytes::new(d.array("meta.contributor")?)
+            .map_err(|e| DecodeError::invalid("meta.contributor", e))?;
+        let score = d.f64("meta.score")?;
+        let metrics = Metrics::decode_from(d)?;
+        let timestamp_ms = d.u64("meta.timestamp_ms")?;
+        Ok(ContributionMeta {
+            log_index,
+            pack_hash,
+            contributor,
+            score,
+            metrics,
+            timestamp_ms,
+        })
+    }
+}

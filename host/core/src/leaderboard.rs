@@ -48,6 +48,14 @@ impl Leaderboard {
         }
     }
 
+    /// A board holding `entries` (best first), as a snapshot recorded it.
+    /// The caller has checked the order and that they fit the capacity.
+    pub(crate) fn with_entries(capacity: usize, entries: Vec<ContributionMeta>) -> Self {
+        let mut b = Leaderboard::new(capacity);
+        b.entries.extend(entries);
+        b
+    }
+
     /// Capacity K.
     pub fn capacity(&self) -> usize {
         self.capacity
@@ -181,6 +189,18 @@ impl ParetoFrontier {
             capacity: capacity.max(1),
             members: Vec::new(),
         }
+    }
+
+    /// A frontier holding `members` (in log-index order), as a snapshot
+    /// recorded it. The caller has checked the order and the capacity.
+    pub(crate) fn with_members(
+        objectives: Vec<Objective>,
+        capacity: usize,
+        members: Vec<ContributionMeta>,
+    ) -> Self {
+        let mut f = ParetoFrontier::new(objectives, capacity);
+        f.members = members;
+        f
     }
 
     /// Members, in log-index order.

@@ -56,7 +56,7 @@ pub use mmr::{
 pub use pack::{AgentPack, Metadata, PackFile};
 pub use pipeline::{
     Accepted, Admitted, Evaluation, Evaluator, GoalState, InvariantChecker, InvariantFailure,
-    LogIndex, RawMetrics, Refusal, Rejection, VerifiedContribution,
+    LogIndex, RawMetrics, Refusal, Rejection, SnapshotError, VerifiedContribution,
 };
 pub use proofs::{ProofBundle, ProofItem, ProofVerifier, StandardProofVerifier};
 pub use verdict::{Failure, FaultKind, GuestFault, Inconclusive, InconclusiveCause, Verdict};

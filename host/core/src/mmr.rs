@@ -123,6 +123,31 @@ fn peaks(size: u64) -> impl Iterator<Item = Peak> {
     })
 }
 
+/// The position of the first parent node that is not the hash of its two
+/// children, or `None` when every parent is. `nodes` must hold a valid MMR
+/// node count (see [`node_count`]); a loaded node list that passes this has
+/// peaks committing to every leaf, so its root can be checked against a
+/// signed checkpoint.
+pub fn first_bad_parent(nodes: &[Hash32]) -> Option<u64> {
+    let mut pos = 0usize;
+    let mut leaf = 0u64;
+    while pos < nodes.len() {
+        // Leaf `leaf` sits at `pos`; its append pushed one parent per
+        // trailing one bit, each hashing the node one subtree back.
+        for h in 0..leaf.trailing_ones() {
+            let left = pos.checked_sub((1usize << (h + 1)) - 1)?;
+            let (l, r, parent) = (nodes.get(left)?, nodes.get(pos)?, nodes.get(pos + 1)?);
+            if node_hash(l, r) != *parent {
+                return Some(pos as u64 + 1);
+            }
+            pos += 1;
+        }
+        pos += 1;
+        leaf += 1;
+    }
+    None
+}
+
 /// Where an MMR keeps its node hashes. The in-memory [`MemNodes`] is the
 /// default; a durable store can implement this over its own tables so that
 /// proofs for huge logs are served without loading every node.
@@ -696,6 +721,29 @@ mod tests {
             assert_eq!(reopened.size(), i);
             assert_eq!(reopened.root(), m.root());
             m.append(&i.to_be_bytes()).unwrap();
+        }
+    }
+
+    #[test]
+    fn consistent_nodes_have_no_bad_parent_and_any_altered_parent_is_found() {
+        for n in 0u64..40 {
+            let m = build(n);
+            let nodes = &m.store().0;
+            assert_eq!(first_bad_parent(nodes), None, "size {n}");
+            for (p, _) in nodes.iter().enumerate() {
+                let mut bad = nodes.clone();
+                bad[p].0[0] ^= 1;
+                // An altered node is caught at itself (a parent) or at its
+                // parent (a child); only a lone peak has neither.
+                let found = first_bad_parent(&bad);
+                let is_leaf = (0..n).any(|i| leaf_position(i) == p as u64);
+                let is_peak = peaks(n).any(|k| k.position == p as u64);
+                if is_leaf && is_peak {
+                    assert_eq!(found, None, "size {n}, lone peak {p}");
+                } else {
+                    assert!(found.is_some(), "size {n}, node {p}");
+                }
+            }
         }
     }
 

@@ -51,6 +51,9 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt;
 
+mod snapshot;
+pub use snapshot::SnapshotError;
+
 /// Metrics as an evaluator produced them: plain `f64`s, not yet checked.
 /// The pipeline refuses NaN/±inf (step 6), so evaluators need not.
 #[derive(Debug, Clone, PartialEq)]
