@@ -352,7 +352,7 @@ fn burst_beyond_queue_gets_429_and_every_acknowledged_entry_survives_restart() {
     let goal = s.goal.clone();
     let bytes = std::fs::read(&p).unwrap();
     let (accepted, shed): (Vec<u64>, usize) = rt.block_on(async move {
-        let client = ian_node::client::Client::new(&url).unwrap();
+        let client = ian_node::cli::client::Client::new(&url).unwrap();
         let file = ian_core::PackFile::from_bytes(&bytes).unwrap();
         let (pack, code) = file.into_parts();
         let mut tasks = Vec::new();
@@ -369,9 +369,9 @@ fn burst_beyond_queue_gets_429_and_every_acknowledged_entry_survives_restart() {
             // One contributor per request, so nonce order cannot reject.
             let key = ed25519_dalek::SigningKey::from_bytes(&[i as u8 + 1; 32]);
             tasks.push(tokio::spawn(async move {
-                let c = ian_node::ops::sign(&goal, pk, 1, &key).unwrap();
-                let req = ian_node::ops::submit_request(&goal, c, Some(&code), 0);
-                ian_node::ops::post_submission(&client, &goal, &req).await
+                let c = ian_node::cli::ops::sign(&goal, pk, 1, &key).unwrap();
+                let req = ian_node::cli::ops::submit_request(&goal, c, Some(&code), 0);
+                ian_node::cli::ops::post_submission(&client, &goal, &req).await
             }));
         }
         let _ = key;
@@ -379,11 +379,11 @@ fn burst_beyond_queue_gets_429_and_every_acknowledged_entry_survives_restart() {
         let mut shed = 0;
         for t in tasks {
             match t.await.unwrap() {
-                Ok(ian_node::ops::SubmitOutcome::Accepted(v)) => {
-                    accepted.push(v["receipt"]["entry"]["log_index"].as_u64().unwrap())
+                Ok(ian_node::cli::ops::SubmitOutcome::Accepted(v)) => {
+                    accepted.push(v.receipt.entry.log_index)
                 }
-                Err(ian_node::commands::CommandError::Client(
-                    ian_node::client::ClientError::Api {
+                Err(ian_node::cli::common::CommandError::Client(
+                    ian_node::cli::client::ClientError::Api {
                         status: 429,
                         retry_after,
                         code,

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use ian_node::tau_wiring::StorePending;
+use ian_node::runtime::tau::StorePending;
 use ian_tau::bridge::PendingStore;
 use ian_tests::*;
 use serde_json::Value;

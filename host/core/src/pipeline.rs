@@ -626,7 +626,7 @@ fn judge_evaluation(manifest: &GoalManifest, ev: Evaluation) -> Result<Judged, R
 }
 
 /// A recorded field that a re-evaluation did not reproduce.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Mismatch {
     /// The entry field (`reward`, `extra.sharpe`, `fuel_used`, ...).
     pub field: String,

@@ -1,26 +1,17 @@
-//! ian-node: everything behind the `ian-host` binary.
+//! ian-node: everything behind the `ian-host` binary, in three layers whose
+//! dependencies point one way (`cli` -> `api` -> `runtime`):
+//!
+//! * [`runtime`] — the node itself: configuration, the evaluation service
+//!   over the core pipeline and the sandbox, datasets, metrics, Tau wiring.
+//!   It knows nothing of HTTP routing or of the command line.
+//! * [`api`] — the HTTP API over a running [`runtime::service::Node`]
+//!   ([`api::http::app`]), its OpenAPI document and the leaderboard page.
+//! * [`cli`] — the `ian-host` subcommands: argument parsing, the HTTP client
+//!   of a remote node, local evaluation and replay, rendering.
 //!
 //! The binary only parses flags and calls into this library, so tests drive
-//! the same code paths: configuration ([`config`]), the evaluation service
-//! ([`service`]), the HTTP API ([`http::app`]), the CLI commands ([`cli`]).
+//! the same code paths.
 
-pub mod auth;
-pub mod bench;
+pub mod api;
 pub mod cli;
-pub mod client;
-pub mod commands;
-pub mod config;
-pub mod datasets;
-pub mod error;
-pub mod html;
-pub mod http;
-pub mod judge;
-pub mod keyfile;
-pub mod metrics;
-pub mod openapi;
-pub mod ops;
-pub mod ratelimit;
-pub mod serve;
-pub mod service;
-pub mod tau_wiring;
-pub mod telemetry;
+pub mod runtime;

@@ -4,9 +4,9 @@
 use clap::Parser;
 
 fn main() {
-    let cli = ian_node::cli::Cli::parse();
+    let cli = ian_node::cli::args::Cli::parse();
     let json = cli.json;
-    match ian_node::commands::run(cli) {
+    match ian_node::cli::commands::run(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             let e = anyhow::Error::from(e);

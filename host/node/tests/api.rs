@@ -6,9 +6,9 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use ian_node::config::Config;
-use ian_node::http::{AppState, ROUTES, app};
-use ian_node::service::Node;
+use ian_node::api::http::{AppState, ROUTES, app};
+use ian_node::runtime::config::Config;
+use ian_node::runtime::service::Node;
 use serde_json::Value;
 use tower::ServiceExt;
 

@@ -12,11 +12,11 @@ use axum::http::{Request, StatusCode};
 use ed25519_dalek::SigningKey;
 use http_body_util::BodyExt;
 use ian_core::{Metadata, PackFile};
-use ian_node::client::Client;
-use ian_node::config::Config;
-use ian_node::http::{AppState, app};
-use ian_node::ops::{SubmitOutcome, publish_request, sign, submit, submit_request};
-use ian_node::service::Node;
+use ian_node::api::http::{AppState, app};
+use ian_node::cli::client::Client;
+use ian_node::cli::ops::{SubmitOutcome, publish_request, sign, submit, submit_request};
+use ian_node::runtime::config::Config;
+use ian_node::runtime::service::Node;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -207,8 +207,8 @@ async fn cli_submit_does_the_work_a_goal_demands_and_is_accepted() {
     let SubmitOutcome::Accepted(v) = out else {
         panic!("expected acceptance, got {out:?}");
     };
-    assert_eq!(v["status"], "accepted");
-    assert_eq!(v["receipt"]["entry"]["log_index"], 0);
+    assert_eq!(v.status, "accepted");
+    assert_eq!(v.receipt.entry.log_index, 0);
 }
 
 #[tokio::test]
@@ -265,11 +265,15 @@ fn materialised(data: &Path, node: &Node, goal: &str) -> PathBuf {
     data.join("datasets").join(h.to_hex())
 }
 
-fn bits(v: &Value, field: &str) -> u64 {
-    v["receipt"]["entry"]["metrics"][field]
-        .as_f64()
-        .unwrap_or_else(|| panic!("no metric {field} in {v}"))
-        .to_bits()
+fn bits(v: &ian_node::runtime::service::SubmitAccepted, field: &str) -> u64 {
+    let m = &v.receipt.entry.metrics;
+    match field {
+        "reward" => m.reward.get(),
+        "risk" => m.risk.get(),
+        "complexity" => m.complexity.get(),
+        other => panic!("no metric {other}"),
+    }
+    .to_bits()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -320,12 +324,12 @@ async fn dataset_goal_over_http_gives_the_embedded_harness_metrics_bit_for_bit_a
             .readonly()
     );
     // Replay rebuilds the dataset from the node's blobs in the CLI's cache.
-    let r = ian_node::ops::replay(&client, "trading-wasi-v1", 0, None, false)
+    let r = ian_node::cli::ops::replay(&client, "trading-wasi-v1", 0, None, false)
         .await
         .unwrap();
-    assert_eq!(r["identical"], true, "{r}");
+    assert!(r.identical, "{r:?}");
     assert!(
-        ian_node::ops::dataset_cache_dir()
+        ian_node::cli::ops::dataset_cache_dir()
             .join(dir.file_name().unwrap())
             .is_dir()
     );
@@ -369,7 +373,7 @@ async fn a_tampered_dataset_directory_is_rebuilt_from_blobs_on_restart() {
 #[test]
 fn materialise_refuses_a_blob_that_does_not_match_the_listing() {
     use ian_core::dataset::{DatasetFile, DatasetLimits, DatasetListing};
-    use ian_node::datasets::{DatasetIoError, materialise};
+    use ian_node::runtime::datasets::{DatasetIoError, materialise};
     let tmp = tempfile::tempdir().unwrap();
     let good = b"day,price\n0,1.0\n".to_vec();
     let listing = DatasetListing::new(
@@ -473,11 +477,15 @@ fn cli_eval_runs_a_dataset_goal_locally_with_the_embedded_harness_metrics() {
     let tmp = tempfile::tempdir().unwrap();
     let pack = tmp.path().join("ma.ianpack");
     std::fs::write(&pack, ma_crossover().to_bytes()).unwrap();
-    let wasi = ian_node::ops::eval_local(&example_goal("trading-wasi"), &pack, false).unwrap();
-    let embedded = ian_node::ops::eval_local(&example_goal("trading"), &pack, false).unwrap();
-    assert_eq!(wasi["verdict"], "accepted", "{wasi}");
-    for field in ["reward", "risk", "complexity"] {
-        let b = |v: &Value| v["metrics"][field].as_f64().unwrap().to_bits();
-        assert_eq!(b(&wasi), b(&embedded), "{field}");
+    let wasi = ian_node::cli::ops::eval_local(&example_goal("trading-wasi"), &pack, false).unwrap();
+    let embedded = ian_node::cli::ops::eval_local(&example_goal("trading"), &pack, false).unwrap();
+    assert_eq!(wasi.verdict, "accepted", "{wasi:?}");
+    let (w, e) = (wasi.metrics.unwrap(), embedded.metrics.unwrap());
+    for (field, a, b) in [
+        ("reward", w.reward, e.reward),
+        ("risk", w.risk, e.risk),
+        ("complexity", w.complexity, e.complexity),
+    ] {
+        assert_eq!(a.to_bits(), b.to_bits(), "{field}");
     }
 }

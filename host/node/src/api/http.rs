@@ -21,10 +21,10 @@ use axum::routing::{MethodFilter, MethodRouter, on};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
-use crate::metrics::Metrics;
-use crate::ratelimit::RateLimiter;
-use crate::service::Node;
+use crate::runtime::error::ApiError;
+use crate::runtime::metrics::Metrics;
+use crate::runtime::ratelimit::RateLimiter;
+use crate::runtime::service::Node;
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -249,7 +249,10 @@ fn ok<T: serde::Serialize>(v: Result<T, ApiError>) -> Response {
 async fn healthz(State(s): State<AppState>) -> Response {
     json(
         StatusCode::OK,
-        &serde_json::json!({"status": "ok", "goals": s.node.goal_count()}),
+        &crate::runtime::views::Health {
+            status: "ok".into(),
+            goals: s.node.goal_count(),
+        },
     )
 }
 
@@ -273,12 +276,12 @@ async fn metrics(State(s): State<AppState>) -> Response {
 }
 
 async fn openapi() -> Response {
-    json(StatusCode::OK, &crate::openapi::document())
+    json(StatusCode::OK, &crate::api::openapi::document())
 }
 
 async fn page(State(s): State<AppState>) -> Response {
     let node = s.node.clone();
-    match tokio::task::spawn_blocking(move || node.page()).await {
+    match tokio::task::spawn_blocking(move || crate::api::html::page(&node)).await {
         Ok(html) => Html(html).into_response(),
         Err(_) => ApiError::internal().into_response(),
     }
@@ -289,16 +292,13 @@ async fn node_info(State(s): State<AppState>) -> Response {
 }
 
 async fn list_goals(State(s): State<AppState>) -> Response {
-    json(
-        StatusCode::OK,
-        &serde_json::json!({"goals": s.node.goal_statuses()}),
-    )
+    json(StatusCode::OK, &s.node.goal_statuses())
 }
 
 async fn publish(
     State(s): State<AppState>,
     headers: HeaderMap,
-    body: Result<ApiJson<crate::service::PublishRequest>, ApiError>,
+    body: Result<ApiJson<crate::runtime::service::PublishRequest>, ApiError>,
 ) -> Response {
     let auth = headers
         .get(header::AUTHORIZATION)
@@ -336,7 +336,7 @@ async fn goal_manifest(State(s): State<AppState>, Path(goal): Path<String>) -> R
 async fn submit(
     State(s): State<AppState>,
     Path(goal): Path<String>,
-    body: Result<ApiJson<crate::service::SubmitRequest>, ApiError>,
+    body: Result<ApiJson<crate::runtime::service::SubmitRequest>, ApiError>,
 ) -> Response {
     let started = Instant::now();
     let ApiJson(req) = match body {
@@ -517,4 +517,22 @@ async fn tau_status(State(s): State<AppState>) -> Response {
 /// Whether a method string is one axum can route (used by the route test).
 pub fn method_of(m: &str) -> Method {
     Method::from_bytes(m.as_bytes()).expect("valid method")
+}
+
+/// Every error body has the same JSON shape; `Retry-After` goes out with
+/// 429 and 503.
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self.body()).unwrap_or_default();
+        let mut resp = (self.status, body).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
+    }
 }

@@ -8,19 +8,19 @@ use std::time::Duration;
 
 use tracing::info;
 
-use crate::cli::ServeArgs;
-use crate::commands::CommandError;
-use crate::config::Config;
-use crate::http::{AppState, app};
-use crate::service::{Node, NodeError};
-use crate::telemetry::{self, LogFormat};
+use crate::api::http::{AppState, app};
+use crate::cli::args::ServeArgs;
+use crate::cli::common::CommandError;
+use crate::cli::telemetry::{self, LogFormat};
+use crate::runtime::config::Config;
+use crate::runtime::service::{Node, NodeError};
 
 /// Load the configuration for `serve`: file, then env, then flags.
 pub fn load_config(a: &ServeArgs) -> Result<Config, CommandError> {
     let text = match &a.config {
         Some(p) => Some((
             p.clone(),
-            String::from_utf8(crate::commands::read(p)?)
+            String::from_utf8(crate::cli::common::read(p)?)
                 .map_err(|_| CommandError::Usage(format!("{}: not UTF-8", p.display())))?,
         )),
         None => None,
@@ -66,7 +66,7 @@ pub async fn serve(cfg: Config) -> Result<(), NodeError> {
         .await
         .map_err(|e| NodeError::Sandbox(format!("startup task failed: {e}")))??;
     if node.config().tau_enabled() {
-        let wiring = crate::tau_wiring::BridgeWiring::start(&node).map_err(NodeError::Tau)?;
+        let wiring = crate::runtime::tau::BridgeWiring::start(&node).map_err(NodeError::Tau)?;
         node.set_tau(wiring);
         info!(endpoint = %node.config().tau.endpoint, "Tau commitments enabled");
     }

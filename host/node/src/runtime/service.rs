@@ -9,7 +9,7 @@
 //!    invariant checks and the sandboxed evaluation *without* holding the
 //!    goal's lock;
 //! 3. under the goal's write lock it runs the nine-step pipeline of
-//!    `ian-core` with those results ([`crate::judge::Precomputed`]), signs
+//!    `ian-core` with those results ([`crate::runtime::judge::Precomputed`]), signs
 //!    the new checkpoint and queues the entry, checkpoint and blobs to the
 //!    store (group commit, in order);
 //! 4. the durability thread waits for the store's tickets and only then
@@ -44,13 +44,40 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tracing::{Instrument as _, debug, error, info, info_span, warn};
 
-use crate::auth::OperatorKey;
-use crate::config::Config;
-use crate::error::ApiError;
-use crate::html::{CheckpointView, GoalView, RejectionView, RowView};
-use crate::judge::{CodeSource, Judge, LoadedGoal, SandboxEvaluator};
-use crate::metrics::Metrics;
-use crate::ratelimit::RateLimiter;
+use crate::runtime::auth::OperatorKey;
+use crate::runtime::config::Config;
+use crate::runtime::error::ApiError;
+use crate::runtime::judge::{CodeSource, Judge, LoadedGoal, SandboxEvaluator};
+use crate::runtime::metrics::Metrics;
+use crate::runtime::ratelimit::RateLimiter;
+use crate::runtime::views::{
+    ConsistencyView, GoalList, GoalStatus, InclusionView, Leaderboard, LogRange, ManifestView,
+    NodeInfo, RankedEntry, RecentRejection,
+};
+
+/// What the node reports to the Tau side (implemented by
+/// [`crate::runtime::tau::BridgeWiring`]). Implementations queue work and
+/// return at once.
+pub trait TauHooks: Send + Sync {
+    /// A goal was published and is durable.
+    fn goal_published(&self, manifest: &GoalManifest);
+    /// An entry was appended; `new_top` is the pack hash of a new rank-1 entry.
+    fn entry_appended(&self, goal: &str, checkpoint: &SignedCheckpoint, new_top: Option<Hash32>);
+    /// Per-goal status for `GET /api/v1/goals/{goal}`.
+    fn goal_status(&self, goal: &str) -> Value;
+    /// Whole status for `GET /api/v1/tau`.
+    fn status(&self) -> Value;
+    /// Transactions persisted and not yet confirmed.
+    fn pending_count(&self) -> u64;
+    /// Prometheus text for `/metrics`.
+    fn prometheus(&self) -> String;
+}
+
+/// Shared handle.
+pub type TauWiring = dyn TauHooks;
+
+/// Handle type stored by the node.
+pub type TauHandle = Arc<TauWiring>;
 
 /// Why the node could not start or stop.
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +92,7 @@ pub enum NodeError {
     },
     /// A key file problem.
     #[error(transparent)]
-    Key(#[from] crate::keyfile::KeyFileError),
+    Key(#[from] crate::runtime::keyfile::KeyFileError),
     /// The store refused to open or failed.
     #[error("store: {0}")]
     Store(#[from] StoreError),
@@ -201,21 +228,6 @@ struct Ack {
 /// batch holds replies and the size of the proofs computed at once.
 const MAX_SIGN_BATCH: usize = 4096;
 
-/// A rejection kept for display.
-#[derive(Debug, Clone, Serialize)]
-pub struct RecentRejection {
-    /// Pack hash, hex.
-    pub pack_hash: String,
-    /// Agent name from metadata.
-    pub name: String,
-    /// Reason code.
-    pub code: String,
-    /// Pipeline step.
-    pub step: String,
-    /// Message.
-    pub detail: String,
-}
-
 const RECENT_REJECTIONS: usize = 32;
 
 /// One goal at runtime.
@@ -252,6 +264,24 @@ impl LogIndex for GoalRt {
 }
 
 impl GoalRt {
+    /// A board row for an entry, with the agent's name when known.
+    pub fn ranked(&self, m: &ian_core::ContributionMeta) -> RankedEntry {
+        RankedEntry {
+            log_index: m.log_index,
+            pack_hash: m.pack_hash,
+            contributor: m.contributor,
+            name: self
+                .names
+                .lock()
+                .get(&m.pack_hash)
+                .cloned()
+                .unwrap_or_default(),
+            score: m.score,
+            metrics: m.metrics.clone(),
+            timestamp_ms: m.timestamp_ms,
+        }
+    }
+
     fn push_rejection(&self, r: RecentRejection) {
         let mut q = self.rejections.lock();
         if q.len() == RECENT_REJECTIONS {
@@ -279,7 +309,7 @@ pub struct Node {
     contributor_limiter: RateLimiter<[u8; 32]>,
     failed: AtomicBool,
     in_flight: AtomicU64,
-    tau: Mutex<Option<crate::tau_wiring::TauHandle>>,
+    tau: Mutex<Option<TauHandle>>,
     publish_lock: Mutex<()>,
     /// Checkpoint records queued by the durability thread, checked at the
     /// next batch (see `settle_checkpoint_writes`).
@@ -317,15 +347,20 @@ impl Node {
             path: data_dir.clone(),
             message: e.to_string(),
         })?;
-        let signing = crate::keyfile::load_or_create_signing_key(&data_dir.join("node.key"))?;
+        let signing =
+            crate::runtime::keyfile::load_or_create_signing_key(&data_dir.join("node.key"))?;
         let public = PublicKeyBytes::of(&signing);
         let operator_key = if cfg.server.operator_key.is_empty() {
             let p = data_dir.join("operator.key");
             if !p.exists() {
-                crate::keyfile::write_secret(&p, &crate::auth::generate_key(), false)?;
+                crate::runtime::keyfile::write_secret(
+                    &p,
+                    &crate::runtime::auth::generate_key(),
+                    false,
+                )?;
                 info!(file = %p.display(), "generated operator API key");
             }
-            crate::keyfile::read_secret(&p)?
+            crate::runtime::keyfile::read_secret(&p)?
         } else {
             cfg.server.operator_key.clone()
         };
@@ -400,7 +435,7 @@ impl Node {
                         &stored_dataset_limits(),
                     )
                     .map_err(|e| bad(format!("dataset listing {h}: {e}")))?;
-                    let dir = crate::datasets::materialise(
+                    let dir = crate::runtime::datasets::materialise(
                         &self.data_dir.join("datasets"),
                         &listing,
                         &|f| snap.blob(&f.0).ok().flatten(),
@@ -520,12 +555,12 @@ impl Node {
     }
 
     /// Attach Tau wiring (after open).
-    pub fn set_tau(&self, tau: crate::tau_wiring::TauHandle) {
+    pub fn set_tau(&self, tau: TauHandle) {
         *self.tau.lock() = Some(tau);
     }
 
     /// The Tau wiring, if enabled.
-    pub fn tau(&self) -> Option<crate::tau_wiring::TauHandle> {
+    pub fn tau(&self) -> Option<TauHandle> {
         self.tau.lock().clone()
     }
 
@@ -612,14 +647,14 @@ impl Node {
     }
 
     /// `GET /api/v1/node`.
-    pub fn info(&self) -> Value {
-        json!({
-            "public_key": self.public.to_hex(),
-            "engine_version": self.judge.engine_version(),
-            "abi_version": self.judge.abi_version(),
-            "config_hash": self.judge.config_hash().to_hex(),
-            "version": env!("CARGO_PKG_VERSION"),
-        })
+    pub fn info(&self) -> NodeInfo {
+        NodeInfo {
+            public_key: self.public,
+            engine_version: self.judge.engine_version(),
+            abi_version: self.judge.abi_version().to_string(),
+            config_hash: self.judge.config_hash(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
     }
 
     /// Effective proof-of-work bits for a goal: the larger of the node's
@@ -631,91 +666,77 @@ impl Node {
     }
 
     /// `GET /api/v1/goals/{goal}` body.
-    pub fn status_of(&self, g: &GoalRt) -> Value {
+    pub fn status_of(&self, g: &GoalRt) -> GoalStatus {
         let st = g.state.read();
-        let top = st.leaderboard().best().map(|m| self.meta_json(g, m));
-        let cp = g.checkpoint.read().clone();
-        let tau = self.tau().map(|t| t.goal_status(&g.id));
-        json!({
-            "id": g.id,
-            "title": g.manifest.title,
-            "goal_hash": st.goal_hash().to_hex(),
-            "log_size": st.size(),
-            "root": st.root().to_hex(),
-            "checkpoint": cp,
-            "top": top,
-            "accepted": g.accepted.load(Ordering::Relaxed),
-            "rejected": g.rejected.load(Ordering::Relaxed),
-            "pow_bits": self.pow_bits(g),
-            "ranking": ranking_text(&g.manifest),
-            "tau": tau,
-        })
+        let top = st.leaderboard().best().map(|m| g.ranked(m));
+        GoalStatus {
+            id: g.id.clone(),
+            title: g.manifest.title.clone(),
+            goal_hash: st.goal_hash(),
+            log_size: st.size(),
+            root: st.root(),
+            checkpoint: g.checkpoint.read().clone(),
+            top,
+            accepted: g.accepted.load(Ordering::Relaxed),
+            rejected: g.rejected.load(Ordering::Relaxed),
+            pow_bits: self.pow_bits(g),
+            ranking: ranking_text(&g.manifest),
+            tau: self.tau().map(|t| t.goal_status(&g.id)),
+        }
     }
 
     /// All goal statuses.
-    pub fn goal_statuses(&self) -> Vec<Value> {
-        self.goal_list().iter().map(|g| self.status_of(g)).collect()
+    pub fn goal_statuses(&self) -> GoalList {
+        GoalList {
+            goals: self.goal_list().iter().map(|g| self.status_of(g)).collect(),
+        }
     }
 
     /// `GET /api/v1/goals/{goal}`.
-    pub fn goal_status(&self, goal: &str) -> Result<Value, ApiError> {
+    pub fn goal_status(&self, goal: &str) -> Result<GoalStatus, ApiError> {
         let g = self.goal(goal)?;
         Ok(self.status_of(&g))
     }
 
     /// `GET /api/v1/goals/{goal}/manifest`.
-    pub fn manifest(&self, goal: &str) -> Result<Value, ApiError> {
+    pub fn manifest(&self, goal: &str) -> Result<ManifestView, ApiError> {
         let g = self.goal(goal)?;
-        Ok(
-            json!({"goal_toml": g.goal_toml, "manifest": g.manifest, "goal_hash": g.manifest.goal_hash().to_hex()}),
-        )
-    }
-
-    fn meta_json(&self, g: &GoalRt, m: &ian_core::ContributionMeta) -> Value {
-        let name = g
-            .names
-            .lock()
-            .get(&m.pack_hash)
-            .cloned()
-            .unwrap_or_default();
-        json!({
-            "log_index": m.log_index,
-            "pack_hash": m.pack_hash.to_hex(),
-            "contributor": m.contributor.to_hex(),
-            "name": name,
-            "score": m.score,
-            "metrics": m.metrics,
-            "timestamp_ms": m.timestamp_ms,
+        Ok(ManifestView {
+            goal_toml: g.goal_toml.clone(),
+            manifest: g.manifest.clone(),
+            goal_hash: g.manifest.goal_hash(),
         })
     }
 
     /// `GET /api/v1/goals/{goal}/leaderboard`.
-    pub fn leaderboard(&self, goal: &str) -> Result<Value, ApiError> {
+    pub fn leaderboard(&self, goal: &str) -> Result<Leaderboard, ApiError> {
         let g = self.goal(goal)?;
         let st = g.state.read();
-        let top: Vec<Value> = st
-            .leaderboard()
-            .entries()
-            .iter()
-            .map(|m| self.meta_json(&g, m))
-            .collect();
-        let pareto: Vec<Value> = st
-            .frontier()
-            .map(|f| f.members().iter().map(|m| self.meta_json(&g, m)).collect())
-            .unwrap_or_default();
-        let rejections: Vec<RecentRejection> = g.rejections.lock().iter().cloned().collect();
-        Ok(json!({
-            "goal": g.id,
-            "ranking": ranking_text(&g.manifest),
-            "size": st.size(),
-            "top": top,
-            "pareto": pareto,
-            "rejections": rejections,
-        }))
+        Ok(Leaderboard {
+            goal: g.id.clone(),
+            ranking: ranking_text(&g.manifest),
+            size: st.size(),
+            top: st
+                .leaderboard()
+                .entries()
+                .iter()
+                .map(|m| g.ranked(m))
+                .collect(),
+            pareto: st
+                .frontier()
+                .map(|f| f.members().iter().map(|m| g.ranked(m)).collect())
+                .unwrap_or_default(),
+            rejections: g.rejections.lock().iter().cloned().collect(),
+        })
     }
 
     /// `GET /api/v1/goals/{goal}/log`.
-    pub fn log_range(&self, goal: &str, start: u64, limit: Option<u64>) -> Result<Value, ApiError> {
+    pub fn log_range(
+        &self,
+        goal: &str,
+        start: u64,
+        limit: Option<u64>,
+    ) -> Result<LogRange, ApiError> {
         let g = self.goal(goal)?;
         let size = g.state.read().size();
         let max = self.cfg.limits.max_log_range;
@@ -737,7 +758,12 @@ impl Node {
                 entries.push(e);
             }
         }
-        Ok(json!({"goal": g.id, "start": start, "size": size, "entries": entries}))
+        Ok(LogRange {
+            goal: g.id.clone(),
+            start,
+            size,
+            entries,
+        })
     }
 
     /// `GET /api/v1/goals/{goal}/log/{index}/proof`.
@@ -746,7 +772,7 @@ impl Node {
         goal: &str,
         index: u64,
         size: Option<u64>,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<InclusionView, ApiError> {
         let g = self.goal(goal)?;
         let st = g.state.read();
         let size = size.unwrap_or(st.size());
@@ -771,9 +797,14 @@ impl Node {
             .root_at(size)
             .map_err(|e| internal(e.to_string()))?;
         let leaf = st.mmr().leaf(index).map_err(|e| internal(e.to_string()))?;
-        Ok(
-            json!({"goal": g.id, "index": index, "size": size, "root": root, "leaf_hash": leaf, "proof": proof}),
-        )
+        Ok(InclusionView {
+            goal: g.id.clone(),
+            index,
+            size,
+            root,
+            leaf_hash: leaf,
+            proof,
+        })
     }
 
     /// `GET /api/v1/goals/{goal}/receipts/{index}`: entry + proof at the
@@ -832,7 +863,12 @@ impl Node {
     }
 
     /// `GET /api/v1/goals/{goal}/consistency`.
-    pub fn consistency(&self, goal: &str, from: u64, to: Option<u64>) -> Result<Value, ApiError> {
+    pub fn consistency(
+        &self,
+        goal: &str,
+        from: u64,
+        to: Option<u64>,
+    ) -> Result<ConsistencyView, ApiError> {
         let g = self.goal(goal)?;
         let st = g.state.read();
         let to = to.unwrap_or(st.size());
@@ -854,9 +890,14 @@ impl Node {
             .root_at(from)
             .map_err(|e| internal(e.to_string()))?;
         let new_root = st.mmr().root_at(to).map_err(|e| internal(e.to_string()))?;
-        Ok(
-            json!({"goal": g.id, "from": from, "to": to, "old_root": old_root, "new_root": new_root, "proof": proof}),
-        )
+        Ok(ConsistencyView {
+            goal: g.id.clone(),
+            from,
+            to,
+            old_root,
+            new_root,
+            proof,
+        })
     }
 
     /// `GET /api/v1/blobs/{hash}`.
@@ -888,7 +929,7 @@ impl Node {
 
     /// Publish a goal (blocking: hashes and compiles components).
     /// Returns the status and whether it was newly created.
-    pub fn publish(&self, req: PublishRequest) -> Result<(Value, bool), ApiError> {
+    pub fn publish(&self, req: PublishRequest) -> Result<(GoalStatus, bool), ApiError> {
         let _serial = self.publish_lock.lock();
         let spec = GoalSpec::from_toml(&req.goal_toml)
             .map_err(|e| ApiError::bad_request("invalid_goal", format!("goal file: {e}")))?;
@@ -958,11 +999,12 @@ impl Node {
                 // client) can rebuild the directory from blobs alone.
                 blobs.insert(listing.hash(), listing.to_canonical_bytes());
                 blobs.extend(files);
-                let dir =
-                    crate::datasets::materialise(&self.data_dir.join("datasets"), &listing, &|h| {
-                        blobs.get(h).cloned()
-                    })
-                    .map_err(|e| internal(format!("materialising the dataset: {e}")))?;
+                let dir = crate::runtime::datasets::materialise(
+                    &self.data_dir.join("datasets"),
+                    &listing,
+                    &|h| blobs.get(h).cloned(),
+                )
+                .map_err(|e| internal(format!("materialising the dataset: {e}")))?;
                 Some(dir)
             }
         };
@@ -1519,76 +1561,6 @@ impl Node {
                 debug!(goal = %g.id, index, latency_ms = p.enqueued.elapsed().as_millis() as u64, "contribution durable");
             }
         }
-    }
-
-    /// The leaderboard page.
-    pub fn page(&self) -> String {
-        let mut views = Vec::new();
-        for g in self.goal_list() {
-            let st = g.state.read();
-            let names = g.names.lock().clone();
-            let row = |rank: usize, m: &ian_core::ContributionMeta| RowView {
-                rank,
-                index: m.log_index,
-                pack: m.pack_hash.to_hex(),
-                contributor: m.contributor.to_hex(),
-                name: names.get(&m.pack_hash).cloned().unwrap_or_default(),
-                reward: m.metrics.reward.get(),
-                risk: m.metrics.risk.get(),
-                complexity: m.metrics.complexity.get(),
-                score: Some(m.score.get()),
-            };
-            let top: Vec<RowView> = st
-                .leaderboard()
-                .entries()
-                .iter()
-                .enumerate()
-                .map(|(i, m)| row(i + 1, m))
-                .collect();
-            let size = st.size();
-            drop(st);
-            let mut recent = Vec::new();
-            if size > 0
-                && let Ok(snap) = self.store.snapshot()
-                && let Ok(items) = snap.entries(&g.id, size.saturating_sub(10)..size)
-            {
-                for (_, bytes) in items.flatten() {
-                    if let Ok(e) = LogEntry::from_canonical_bytes(&bytes) {
-                        recent.push(row(0, &e.meta()));
-                    }
-                }
-            }
-            recent.reverse();
-            let cp = g.checkpoint.read().clone().map(|c| CheckpointView {
-                size: c.checkpoint.size,
-                root: c.checkpoint.root.to_hex(),
-                time: c.checkpoint.timestamp_ms / 1000,
-                signature: c.signature.to_hex(),
-            });
-            let rejections = g
-                .rejections
-                .lock()
-                .iter()
-                .take(10)
-                .map(|r| RejectionView {
-                    pack: r.pack_hash.clone(),
-                    name: r.name.clone(),
-                    code: r.code.clone(),
-                    detail: r.detail.clone(),
-                })
-                .collect();
-            views.push(GoalView {
-                id: g.id.clone(),
-                title: g.manifest.title.clone(),
-                ranking: ranking_text(&g.manifest),
-                log_size: size,
-                checkpoint: cp,
-                top,
-                recent,
-                rejections,
-            });
-        }
-        crate::html::render_page(&self.public.to_hex(), &views)
     }
 }
 

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document served at `/api/v1/openapi.json`.
 //!
 //! Hand-written next to the router: a test walks the router's route table
-//! ([`crate::http::ROUTES`]) and requires every route to appear here with the
+//! ([`crate::api::http::ROUTES`]) and requires every route to appear here with the
 //! same method, and every path here to be a real route, so the document
 //! cannot drift from the code.
 

@@ -4,6 +4,10 @@
 
 use std::fmt::Write as _;
 
+use ian_core::LogEntry;
+
+use crate::runtime::service::Node;
+
 /// What the page shows for one goal.
 #[derive(Debug, Clone, Default)]
 pub struct GoalView {
@@ -233,6 +237,76 @@ fn rows_table(o: &mut String, rows: &[RowView], ranked: bool) {
         );
     }
     o.push_str("</tbody></table>");
+}
+
+/// The leaderboard page of every goal on `node`.
+pub fn page(node: &Node) -> String {
+    let mut views = Vec::new();
+    for g in node.goal_list() {
+        let st = g.state.read();
+        let names = g.names.lock().clone();
+        let row = |rank: usize, m: &ian_core::ContributionMeta| RowView {
+            rank,
+            index: m.log_index,
+            pack: m.pack_hash.to_hex(),
+            contributor: m.contributor.to_hex(),
+            name: names.get(&m.pack_hash).cloned().unwrap_or_default(),
+            reward: m.metrics.reward.get(),
+            risk: m.metrics.risk.get(),
+            complexity: m.metrics.complexity.get(),
+            score: Some(m.score.get()),
+        };
+        let top: Vec<RowView> = st
+            .leaderboard()
+            .entries()
+            .iter()
+            .enumerate()
+            .map(|(i, m)| row(i + 1, m))
+            .collect();
+        let size = st.size();
+        drop(st);
+        let mut recent = Vec::new();
+        if size > 0
+            && let Ok(snap) = node.store().snapshot()
+            && let Ok(items) = snap.entries(&g.id, size.saturating_sub(10)..size)
+        {
+            for (_, bytes) in items.flatten() {
+                if let Ok(e) = LogEntry::from_canonical_bytes(&bytes) {
+                    recent.push(row(0, &e.meta()));
+                }
+            }
+        }
+        recent.reverse();
+        let cp = g.checkpoint.read().clone().map(|c| CheckpointView {
+            size: c.checkpoint.size,
+            root: c.checkpoint.root.to_hex(),
+            time: c.checkpoint.timestamp_ms / 1000,
+            signature: c.signature.to_hex(),
+        });
+        let rejections = g
+            .rejections
+            .lock()
+            .iter()
+            .take(10)
+            .map(|r| RejectionView {
+                pack: r.pack_hash.clone(),
+                name: r.name.clone(),
+                code: r.code.clone(),
+                detail: r.detail.clone(),
+            })
+            .collect();
+        views.push(GoalView {
+            id: g.id.clone(),
+            title: g.manifest.title.clone(),
+            ranking: crate::runtime::service::ranking_text(&g.manifest),
+            log_size: size,
+            checkpoint: cp,
+            top,
+            recent,
+            rejections,
+        });
+    }
+    render_page(&node.public_key().to_hex(), &views)
 }
 
 #[cfg(test)]

@@ -12,18 +12,18 @@ use ed25519_dalek::SigningKey;
 use ian_core::AgentPack;
 use serde_json::{Value, json};
 
-use crate::cli::BenchArgs;
-use crate::client::Client;
-use crate::commands::CommandError;
-use crate::ops::{SubmitOutcome, post_submission, pow_bits, sign, submit_request};
+use crate::cli::args::BenchArgs;
+use crate::cli::client::Client;
+use crate::cli::common::CommandError;
+use crate::cli::ops::{SubmitOutcome, post_submission, pow_bits, sign, submit_request};
 
 /// Run the load.
 pub async fn run(client: &Client, a: &BenchArgs) -> Result<Value, CommandError> {
-    let file = crate::ops::read_pack(&a.pack)?;
+    let file = crate::cli::ops::read_pack(&a.pack)?;
     let (pack, code) = file.into_parts();
     let bits = pow_bits(client, &a.goal).await?;
     // Upload the code once (its own submission, with its own params).
-    let warm_key = SigningKey::from_bytes(&crate::keyfile::random32());
+    let warm_key = SigningKey::from_bytes(&crate::runtime::keyfile::random32());
     let warm_pack = AgentPack::new(
         pack.code_hash(),
         a.params.replace("{n}", "warmup").into_bytes(),
@@ -51,7 +51,7 @@ pub async fn run(client: &Client, a: &BenchArgs) -> Result<Value, CommandError> 
         let pack = pack.clone();
         let count = a.count;
         tasks.push(tokio::spawn(async move {
-            let key = SigningKey::from_bytes(&crate::keyfile::random32());
+            let key = SigningKey::from_bytes(&crate::runtime::keyfile::random32());
             let mut nonce = 1u64;
             let mut lat = Vec::new();
             let mut rejected: BTreeMap<String, u64> = BTreeMap::new();
@@ -80,12 +80,10 @@ pub async fn run(client: &Client, a: &BenchArgs) -> Result<Value, CommandError> 
                             break;
                         }
                         Ok(SubmitOutcome::Rejected(v)) => {
-                            *rejected
-                                .entry(v["error"]["code"].as_str().unwrap_or("?").to_string())
-                                .or_default() += 1;
+                            *rejected.entry(v.error.code.clone()).or_default() += 1;
                             break;
                         }
-                        Err(CommandError::Client(crate::client::ClientError::Api {
+                        Err(CommandError::Client(crate::cli::client::ClientError::Api {
                             status: 429,
                             retry_after,
                             ..

@@ -6,8 +6,7 @@
 
 use std::borrow::Cow;
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 /// An error returned to an HTTP client.
@@ -132,22 +131,6 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = serde_json::to_vec(&self.body()).unwrap_or_default();
-        let mut resp = (self.status, body).into_response();
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        if let Some(secs) = self.retry_after {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        resp
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,10 +139,9 @@ mod tests {
     #[test]
     fn inconclusive_is_a_503_with_retry_after_naming_the_cause() {
         let i = Inconclusive::new(InconclusiveCause::WallBackstop, "backstop of 200 ms");
-        let resp = ApiError::inconclusive(&i, 7).into_response();
-        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(resp.headers()[header::RETRY_AFTER], "7");
         let e = ApiError::inconclusive(&i, 7);
+        assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(e.retry_after, Some(7));
         assert_eq!(e.code, "inconclusive");
         assert!(e.message.contains("wall_backstop"), "{}", e.message);
         assert!(e.message.contains("nothing was recorded"), "{}", e.message);

@@ -12,7 +12,7 @@ use hyper_util::rt::TokioExecutor;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::ErrorBody;
+use crate::runtime::error::ErrorBody;
 
 /// Why a request to a node failed.
 #[derive(Debug, thiserror::Error)]

@@ -251,7 +251,7 @@ pub fn materialise(
     // A build directory private to this call: concurrent builders (two CLI
     // runs sharing a cache) never touch each other's files, and leftovers of
     // an interrupted build are never trusted (only the final name is).
-    let nonce = hex::encode(crate::keyfile::random32());
+    let nonce = hex::encode(crate::runtime::keyfile::random32());
     let tmp = format!("{name}.tmp-{}-{}", std::process::id(), &nonce[..16]);
     datasets.create_dir(&tmp).map_err(|e| io(&tmp, e))?;
     let built = build_into(&datasets, &tmp, listing, blob);

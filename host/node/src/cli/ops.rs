@@ -9,13 +9,16 @@ use hyper::Method;
 use ian_core::{
     AgentPack, Contribution, GoalId, GoalSpec, Metadata, PackFile, ProofBundle, PublicKeyBytes,
 };
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::cli::PackArgs;
-use crate::client::{Client, ClientError};
-use crate::commands::{CommandError, b64, read};
-use crate::judge::{CodeSource, SandboxEvaluator};
-use crate::service::{PublishRequest, SubmitRequest};
+use crate::cli::args::PackArgs;
+use crate::cli::client::{Client, ClientError};
+use crate::cli::common::{CommandError, b64, read};
+use crate::runtime::error::ErrorBody;
+use crate::runtime::judge::{CodeSource, SandboxEvaluator};
+use crate::runtime::service::{PublishRequest, SubmitAccepted, SubmitRequest};
+use crate::runtime::views::{ConsistencyView, InclusionView, LogRange, ManifestView};
 use ian_core::pipeline::{Evaluator as _, InvariantChecker as _, Refusal, Verdict};
 
 /// Build an `.ianpack` from a component or core module, params and metadata.
@@ -98,7 +101,7 @@ pub fn publish_request(goal: &Path) -> Result<PublishRequest, CommandError> {
         Some(d) => read_dataset(&base.join(d), goal)?
             .1
             .into_iter()
-            .map(|(path, bytes)| crate::service::DatasetUpload {
+            .map(|(path, bytes)| crate::runtime::service::DatasetUpload {
                 path,
                 bytes: b64(&bytes),
             })
@@ -116,12 +119,18 @@ pub fn publish_request(goal: &Path) -> Result<PublishRequest, CommandError> {
 fn read_dataset(
     dir: &Path,
     goal: &Path,
-) -> Result<(ian_core::dataset::DatasetListing, crate::datasets::Walked), CommandError> {
+) -> Result<
+    (
+        ian_core::dataset::DatasetListing,
+        crate::runtime::datasets::Walked,
+    ),
+    CommandError,
+> {
     let caps = ian_core::dataset::DatasetLimits {
         max_files: ian_core::dataset::HARD_MAX_DATASET_FILES,
         max_bytes: ian_core::dataset::HARD_MAX_DATASET_BYTES,
     };
-    crate::datasets::read_dataset_dir(dir, &caps).map_err(|e| CommandError::File {
+    crate::runtime::datasets::read_dataset_dir(dir, &caps).map_err(|e| CommandError::File {
         path: dir.to_path_buf(),
         message: format!("{e} (harness.dataset of {})", goal.display()),
     })
@@ -155,18 +164,20 @@ fn local_dataset(
     };
     let listing = ian_core::dataset::DatasetListing::from_canonical_bytes(bytes, &caps)
         .map_err(|e| CommandError::Usage(format!("dataset listing {h}: {e}")))?;
-    crate::datasets::materialise(&dataset_cache_dir(), &listing, &|f| blobs.get(f).cloned())
-        .map(Some)
-        .map_err(|e| CommandError::Usage(format!("dataset {h}: {e}")))
+    crate::runtime::datasets::materialise(&dataset_cache_dir(), &listing, &|f| {
+        blobs.get(f).cloned()
+    })
+    .map(Some)
+    .map_err(|e| CommandError::Usage(format!("dataset {h}: {e}")))
 }
 
 /// Result of a submission that reached the pipeline.
 #[derive(Debug)]
 pub enum SubmitOutcome {
-    /// Durable; the JSON reply with the receipt.
-    Accepted(Value),
+    /// Durable; the reply with the receipt.
+    Accepted(Box<SubmitAccepted>),
     /// Rejected with a typed reason; the error body.
-    Rejected(Value),
+    Rejected(ErrorBody),
 }
 
 /// Current time in microseconds: a strictly increasing nonce source for one
@@ -253,21 +264,19 @@ pub async fn post_submission(
             Some(body),
         )
         .await?;
+    let decode_err = |e: serde_json::Error| ClientError::Decode {
+        status: r.status.as_u16(),
+        message: e.to_string(),
+    };
     if r.status.is_success() {
-        let v: Value = serde_json::from_slice(&r.body).map_err(|e| ClientError::Decode {
-            status: r.status.as_u16(),
-            message: e.to_string(),
-        })?;
-        return Ok(SubmitOutcome::Accepted(v));
+        let v: SubmitAccepted = serde_json::from_slice(&r.body).map_err(decode_err)?;
+        return Ok(SubmitOutcome::Accepted(Box::new(v)));
     }
     if r.status.as_u16() == 422 || r.status.as_u16() == 409 {
-        let v: Value = serde_json::from_slice(&r.body).map_err(|e| ClientError::Decode {
-            status: r.status.as_u16(),
-            message: e.to_string(),
-        })?;
+        let v: ErrorBody = serde_json::from_slice(&r.body).map_err(decode_err)?;
         return Ok(SubmitOutcome::Rejected(v));
     }
-    Err(crate::client::decode::<Value>(r)
+    Err(crate::cli::client::decode::<Value>(r)
         .err()
         .map(CommandError::from)
         .unwrap_or_else(|| CommandError::Usage("unexpected reply".into())))
@@ -287,7 +296,7 @@ pub fn verify_receipt_file(path: &Path, node_key: &str) -> Result<Value, Command
     let receipt: ian_core::checkpoint::Receipt = serde_json::from_value(receipt_v)
         .map_err(|e| CommandError::Usage(format!("{}: not a receipt: {e}", path.display())))?;
     let key_text = if Path::new(node_key).is_file() {
-        crate::keyfile::read_secret(Path::new(node_key))?
+        crate::runtime::keyfile::read_secret(Path::new(node_key))?
     } else {
         node_key.trim().to_string()
     };
@@ -313,160 +322,16 @@ pub fn verify_receipt_file(path: &Path, node_key: &str) -> Result<Value, Command
     Ok(out)
 }
 
-fn f(v: &Value) -> String {
-    match v.as_f64() {
-        Some(x) if x.abs() >= 1e6 || (x != 0.0 && x.abs() < 1e-3) => format!("{x:.4e}"),
-        Some(x) => format!("{x:.6}"),
-        None => v.to_string(),
-    }
-}
-
-fn short(v: &Value) -> String {
-    v.as_str()
-        .map(|s| s.chars().take(12).collect())
-        .unwrap_or_default()
-}
-
-/// Human text for an accepted submission.
-pub fn render_accepted(v: &Value) -> String {
-    let e = &v["receipt"]["entry"];
-    let cp = &v["receipt"]["checkpoint"]["checkpoint"];
-    format!(
-        "accepted: goal {} entry #{} pack {}\n  reward {}  risk {}  complexity {}  score {}  fuel {}\n  durable; checkpoint size {} root {}",
-        e["goal_id"].as_str().unwrap_or(""),
-        e["log_index"],
-        short(&e["pack_hash"]),
-        f(&e["metrics"]["reward"]),
-        f(&e["metrics"]["risk"]),
-        f(&e["metrics"]["complexity"]),
-        f(&e["score"]),
-        e["fuel_used"],
-        cp["size"],
-        cp["root"].as_str().unwrap_or("")
-    )
-}
-
-/// Human text for goal or node status.
-pub fn render_status(v: &Value) -> String {
-    let mut o = String::new();
-    let goals: Vec<Value> = if v.get("goals").is_some() {
-        v["goals"].as_array().cloned().unwrap_or_default()
-    } else {
-        vec![v.clone()]
-    };
-    if let Some(n) = v.get("node") {
-        let _ = writeln!(
-            o,
-            "node key {}  ({}, {})",
-            n["public_key"].as_str().unwrap_or(""),
-            n["engine_version"].as_str().unwrap_or(""),
-            n["abi_version"].as_str().unwrap_or("")
-        );
-    }
-    let _ = writeln!(
-        o,
-        "{:<24} {:>8} {:>9} {:>9}  ROOT",
-        "GOAL", "ENTRIES", "ACCEPTED", "REJECTED"
-    );
-    for g in goals {
-        let _ = writeln!(
-            o,
-            "{:<24} {:>8} {:>9} {:>9}  {}",
-            g["id"].as_str().unwrap_or(""),
-            g["log_size"].to_string(),
-            g["accepted"].to_string(),
-            g["rejected"].to_string(),
-            g["root"].as_str().unwrap_or("-")
-        );
-    }
-    o.trim_end().to_string()
-}
-
-/// Human text for a leaderboard.
-pub fn render_leaderboard(v: &Value) -> String {
-    let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "goal {} — top {} (ranking: {})",
-        v["goal"].as_str().unwrap_or(""),
-        v["top"].as_array().map_or(0, |a| a.len()),
-        v["ranking"].as_str().unwrap_or("")
-    );
-    let _ = writeln!(
-        o,
-        "{:>4} {:>6}  {:<22} {:<12} {:>12} {:>12} {:>12} {:>12}",
-        "RANK", "INDEX", "AGENT", "PACK", "REWARD", "RISK", "COMPLEXITY", "SCORE"
-    );
-    for (i, r) in v["top"].as_array().into_iter().flatten().enumerate() {
-        let _ = writeln!(
-            o,
-            "{:>4} {:>6}  {:<22} {:<12} {:>12} {:>12} {:>12} {:>12}",
-            i + 1,
-            r["log_index"].to_string(),
-            r["name"].as_str().unwrap_or(""),
-            short(&r["pack_hash"]),
-            f(&r["metrics"]["reward"]),
-            f(&r["metrics"]["risk"]),
-            f(&r["metrics"]["complexity"]),
-            f(&r["score"])
-        );
-    }
-    if let Some(p) = v["pareto"].as_array().filter(|p| !p.is_empty()) {
-        let _ = writeln!(
-            o,
-            "Pareto frontier: {} member(s): {}",
-            p.len(),
-            p.iter()
-                .map(|m| format!("#{}", m["log_index"]))
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
-    }
-    if let Some(rs) = v["rejections"].as_array().filter(|r| !r.is_empty()) {
-        let _ = writeln!(o, "recent rejections:");
-        for r in rs {
-            let _ = writeln!(
-                o,
-                "  {:<24} {:<26} {}",
-                r["name"].as_str().unwrap_or(""),
-                r["code"].as_str().unwrap_or(""),
-                r["detail"].as_str().unwrap_or("")
-            );
-        }
-    }
-    o.trim_end().to_string()
-}
-
-/// Human text for a log range.
-pub fn render_log(v: &Value) -> String {
-    let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "{:>6}  {:<12} {:<12} {:>12} {:>12} {:>12}",
-        "INDEX", "PACK", "CONTRIBUTOR", "REWARD", "RISK", "SCORE"
-    );
-    for e in v["entries"].as_array().into_iter().flatten() {
-        let _ = writeln!(
-            o,
-            "{:>6}  {:<12} {:<12} {:>12} {:>12} {:>12}",
-            e["log_index"].to_string(),
-            short(&e["pack_hash"]),
-            short(&e["contributor"]),
-            f(&e["metrics"]["reward"]),
-            f(&e["metrics"]["risk"]),
-            f(&e["score"])
-        );
-    }
-    let _ = write!(o, "log size {}", v["size"]);
-    o
-}
-
 fn run_on_eval_thread<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, CommandError> {
     std::thread::Builder::new()
         .name("ian-eval-local".into())
-        .stack_size(crate::config::Config::defaults().limits.worker_stack_bytes as usize)
+        .stack_size(
+            crate::runtime::config::Config::defaults()
+                .limits
+                .worker_stack_bytes as usize,
+        )
         .spawn(f)
         .map_err(|e| CommandError::Usage(format!("cannot start evaluation thread: {e}")))?
         .join()
@@ -519,7 +384,7 @@ pub fn load_goal_file(
 
 /// `ian-host eval`: the whole nine-step pipeline locally, against a fresh
 /// log, with a throwaway contributor key.
-pub fn eval_local(goal: &Path, pack: &Path, progress: bool) -> Result<Value, CommandError> {
+pub fn eval_local(goal: &Path, pack: &Path, progress: bool) -> Result<EvalReport, CommandError> {
     let (manifest, blobs) = load_goal_file(goal)?;
     let file = read_pack(pack)?;
     run_on_eval_thread(move || eval_manifest(manifest, blobs, file, progress))?
@@ -530,10 +395,12 @@ fn eval_manifest(
     blobs: BTreeMap<ian_core::Hash32, Vec<u8>>,
     file: PackFile,
     progress: bool,
-) -> Result<Value, CommandError> {
-    use crate::commands::{progress as note, progress_done};
-    let judge = crate::judge::Judge::new(
-        crate::config::Config::defaults().limits.worker_stack_bytes as usize,
+) -> Result<EvalReport, CommandError> {
+    use crate::cli::common::{progress as note, progress_done};
+    let judge = crate::runtime::judge::Judge::new(
+        crate::runtime::config::Config::defaults()
+            .limits
+            .worker_stack_bytes as usize,
     )
     .map_err(CommandError::Usage)?;
     let t = note(progress, "compiling goal harness and invariants");
@@ -550,7 +417,7 @@ fn eval_manifest(
             manifest.harness.seeds.len()
         ),
     );
-    let key = SigningKey::from_bytes(&crate::keyfile::random32());
+    let key = SigningKey::from_bytes(&crate::runtime::keyfile::random32());
     let c = Contribution::sign(
         manifest.id.clone(),
         pack.clone(),
@@ -575,87 +442,210 @@ fn eval_manifest(
     for r in &runs {
         let rep = &r.report;
         all_steps.extend(rep.agent_fuel_per_step.iter().copied());
-        seeds.push(json!({
-            "seed": r.seed,
-            "outcome": match &rep.outcome { Ok(_) => "ok".to_string(), Err(f) => f.reason_code().to_string() },
-            "steps": rep.steps,
-            "agent_fuel": rep.agent_fuel,
-            "harness_fuel": rep.harness_fuel,
-            "metrics": rep.outcome.as_ref().ok().map(|m| json!({"reward": m.reward, "risk": m.risk, "extra": m.extra})),
-        }));
+        seeds.push(SeedReport {
+            seed: r.seed,
+            outcome: match &rep.outcome {
+                Ok(_) => "ok".to_string(),
+                Err(f) => f.reason_code().to_string(),
+            },
+            steps: rep.steps,
+            agent_fuel: rep.agent_fuel,
+            harness_fuel: rep.harness_fuel,
+            metrics: rep.outcome.as_ref().ok().map(|m| SeedMetrics {
+                reward: m.reward,
+                risk: m.risk,
+                extra: m.extra.clone(),
+            }),
+        });
     }
-    let step_summary = if all_steps.is_empty() {
-        Value::Null
-    } else {
-        let min = *all_steps.iter().min().unwrap_or(&0);
-        let max = *all_steps.iter().max().unwrap_or(&0);
-        let mean = all_steps.iter().sum::<u64>() as f64 / all_steps.len() as f64;
-        json!({"steps": all_steps.len(), "min": min, "mean": mean, "max": max})
-    };
-    let mut v = json!({
-        "goal": manifest.id.as_str(),
-        "pack_hash": pack.pack_hash().to_hex(),
-        "code_hash": pack.code_hash().to_hex(),
-        "seeds": seeds,
-        "fuel_per_step": step_summary,
-        "fuel_total": ev.fuel(),
+    let fuel_per_step = (!all_steps.is_empty()).then(|| FuelPerStep {
+        steps: all_steps.len(),
+        min: all_steps.iter().copied().min().unwrap_or(0),
+        mean: all_steps.iter().sum::<u64>() as f64 / all_steps.len() as f64,
+        max: all_steps.iter().copied().max().unwrap_or(0),
     });
+    let mut v = EvalReport {
+        goal: manifest.id.as_str().to_string(),
+        pack_hash: pack.pack_hash(),
+        code_hash: pack.code_hash(),
+        seeds,
+        fuel_per_step,
+        fuel_total: ev.fuel(),
+        verdict: String::new(),
+        score: None,
+        metrics: None,
+        reason: None,
+        step: None,
+        message: None,
+    };
     match outcome {
         Ok(a) => {
-            v["verdict"] = json!("accepted");
-            v["metrics"] = serde_json::to_value(&a.entry.metrics).unwrap_or(Value::Null);
-            v["score"] = json!(a.entry.score.get());
+            v.verdict = "accepted".into();
+            v.score = Some(a.entry.score.get());
+            v.metrics = Some(MetricsReport::of(&a.entry.metrics));
         }
         Err(Refusal::Rejected(r)) => {
-            v["verdict"] = json!("rejected");
-            v["reason"] = json!(r.reason_code());
-            v["step"] = json!(r.step().name());
-            v["message"] = json!(r.to_string());
+            v.verdict = "rejected".into();
+            v.reason = Some(r.reason_code().to_string());
+            v.step = Some(r.step().name().to_string());
+            v.message = Some(r.to_string());
             if let Some(Verdict::Evaluated(e)) = ev.last_verdict() {
-                v["metrics"] = json!({"reward": e.metrics.reward, "risk": e.metrics.risk, "complexity": e.metrics.complexity});
+                v.metrics = Some(MetricsReport {
+                    reward: e.metrics.reward,
+                    risk: e.metrics.risk,
+                    complexity: e.metrics.complexity,
+                    extra: e.metrics.extra,
+                });
             }
         }
         Err(Refusal::Inconclusive(i)) => {
-            v["verdict"] = json!("inconclusive");
-            v["reason"] = json!(i.cause.code());
-            v["message"] = json!(i.to_string());
+            v.verdict = "inconclusive".into();
+            v.reason = Some(i.cause.code().to_string());
+            v.message = Some(i.to_string());
         }
     }
     Ok(v)
 }
 
-/// Human table for `eval`.
-pub fn render_eval(v: &Value) -> String {
-    let mut o = String::new();
-    let _ = writeln!(o, "goal      {}", v["goal"].as_str().unwrap_or(""));
-    let _ = writeln!(o, "pack      {}", v["pack_hash"].as_str().unwrap_or(""));
-    let verdict = v["verdict"].as_str().unwrap_or("");
-    if verdict == "accepted" {
-        let _ = writeln!(o, "verdict   ACCEPTED (score {})", f(&v["score"]));
-    } else if verdict == "inconclusive" {
-        let _ = writeln!(
-            o,
-            "verdict   INCONCLUSIVE ({}): not a verdict on the pack; the host stopped the run",
-            v["reason"].as_str().unwrap_or("")
-        );
-        let _ = writeln!(o, "reason    {}", v["message"].as_str().unwrap_or(""));
-    } else {
-        let _ = writeln!(
-            o,
-            "verdict   REJECTED: {} at step {}",
-            v["reason"].as_str().unwrap_or(""),
-            v["step"].as_str().unwrap_or("")
-        );
-        let _ = writeln!(o, "reason    {}", v["message"].as_str().unwrap_or(""));
+/// What `ian-host eval` found: the verdict the node would reach, with the
+/// per-seed runs and the fuel profile behind it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalReport {
+    /// Goal id.
+    pub goal: String,
+    /// The pack.
+    pub pack_hash: ian_core::Hash32,
+    /// Its component.
+    pub code_hash: ian_core::Hash32,
+    /// One report per seed that ran.
+    pub seeds: Vec<SeedReport>,
+    /// Agent fuel per `act` call over all seeds.
+    pub fuel_per_step: Option<FuelPerStep>,
+    /// Agent fuel over all seeds, when the evaluation ran.
+    pub fuel_total: Option<u64>,
+    /// `accepted`, `rejected` or `inconclusive`.
+    pub verdict: String,
+    /// The score, when accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// The metrics, when the evaluation produced them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsReport>,
+    /// The reason code, when not accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The pipeline step that refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// The whole explanation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Metrics as evaluated (possibly not finite when they were refused).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricsReport {
+    /// Reward.
+    pub reward: f64,
+    /// Risk.
+    pub risk: f64,
+    /// Complexity.
+    pub complexity: f64,
+    /// Extras, in harness order.
+    pub extra: Vec<(String, f64)>,
+}
+
+impl MetricsReport {
+    fn of(m: &ian_core::Metrics) -> MetricsReport {
+        MetricsReport {
+            reward: m.reward.get(),
+            risk: m.risk.get(),
+            complexity: m.complexity.get(),
+            extra: m.extra.iter().map(|(n, v)| (n.clone(), v.get())).collect(),
+        }
     }
-    if v["metrics"].is_object() {
-        let m = &v["metrics"];
+}
+
+/// One seed's run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeedReport {
+    /// The seed.
+    pub seed: u64,
+    /// `ok` or the fault's reason code.
+    pub outcome: String,
+    /// `act` calls made.
+    pub steps: u64,
+    /// Agent fuel.
+    pub agent_fuel: u64,
+    /// Harness fuel.
+    pub harness_fuel: u64,
+    /// The seed's metrics, when it produced them.
+    pub metrics: Option<SeedMetrics>,
+}
+
+/// A seed's metrics as the harness returned them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeedMetrics {
+    /// Reward.
+    pub reward: f64,
+    /// Risk.
+    pub risk: f64,
+    /// Extras.
+    pub extra: Vec<(String, f64)>,
+}
+
+/// Agent fuel per `act` call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FuelPerStep {
+    /// Calls counted.
+    pub steps: usize,
+    /// Least fuel in one call.
+    pub min: u64,
+    /// Mean.
+    pub mean: f64,
+    /// Most.
+    pub max: u64,
+}
+
+/// Human table for `eval`.
+pub fn render_eval(v: &EvalReport) -> String {
+    use crate::cli::render::num;
+    let mut o = String::new();
+    let _ = writeln!(o, "goal      {}", v.goal);
+    let _ = writeln!(o, "pack      {}", v.pack_hash);
+    let reason = v.reason.as_deref().unwrap_or("");
+    let message = v.message.as_deref().unwrap_or("");
+    match v.verdict.as_str() {
+        "accepted" => {
+            let _ = writeln!(
+                o,
+                "verdict   ACCEPTED (score {})",
+                num(v.score.unwrap_or(f64::NAN))
+            );
+        }
+        "inconclusive" => {
+            let _ = writeln!(
+                o,
+                "verdict   INCONCLUSIVE ({reason}): not a verdict on the pack; the host stopped the run"
+            );
+            let _ = writeln!(o, "reason    {message}");
+        }
+        _ => {
+            let _ = writeln!(
+                o,
+                "verdict   REJECTED: {reason} at step {}",
+                v.step.as_deref().unwrap_or("")
+            );
+            let _ = writeln!(o, "reason    {message}");
+        }
+    }
+    if let Some(m) = &v.metrics {
         let _ = writeln!(
             o,
             "metrics   reward {}  risk {}  complexity {}",
-            f(&m["reward"]),
-            f(&m["risk"]),
-            f(&m["complexity"])
+            num(m.reward),
+            num(m.risk),
+            num(m.complexity)
         );
     }
     let _ = writeln!(
@@ -663,29 +653,28 @@ pub fn render_eval(v: &Value) -> String {
         "{:>6} {:>8} {:>8} {:>14} {:>14}",
         "SEED", "OUTCOME", "STEPS", "AGENT FUEL", "HARNESS FUEL"
     );
-    for s in v["seeds"].as_array().into_iter().flatten() {
+    for s in &v.seeds {
         let _ = writeln!(
             o,
             "{:>6} {:>8} {:>8} {:>14} {:>14}",
-            s["seed"].to_string(),
-            s["outcome"].as_str().unwrap_or(""),
-            s["steps"].to_string(),
-            s["agent_fuel"].to_string(),
-            s["harness_fuel"].to_string()
+            s.seed, s.outcome, s.steps, s.agent_fuel, s.harness_fuel
         );
     }
-    if v["fuel_per_step"].is_object() {
-        let p = &v["fuel_per_step"];
+    if let Some(p) = &v.fuel_per_step {
         let _ = writeln!(
             o,
             "fuel/step min {}  mean {}  max {}  over {} steps",
-            p["min"],
-            f(&p["mean"]),
-            p["max"],
-            p["steps"]
+            p.min,
+            num(p.mean),
+            p.max,
+            p.steps
         );
     }
-    let _ = write!(o, "fuel total {}", v["fuel_total"]);
+    let _ = write!(
+        o,
+        "fuel total {}",
+        v.fuel_total.map_or("-".to_string(), |f| f.to_string())
+    );
     o
 }
 
@@ -697,7 +686,7 @@ pub async fn node_key(
     pinned: Option<&str>,
 ) -> Result<(PublicKeyBytes, bool), CommandError> {
     let text = match pinned {
-        Some(k) if Path::new(k).is_file() => crate::keyfile::read_secret(Path::new(k))?,
+        Some(k) if Path::new(k).is_file() => crate::runtime::keyfile::read_secret(Path::new(k))?,
         Some(k) => k.trim().to_string(),
         None => {
             let info: Value = client.get("/api/v1/node").await?;
@@ -715,16 +704,15 @@ async fn fetch_manifest(
     client: &Client,
     goal: &str,
 ) -> Result<ian_core::GoalManifest, CommandError> {
-    let man: Value = client
+    let man: ManifestView = client
         .get(&format!("/api/v1/goals/{goal}/manifest"))
         .await?;
-    let manifest: ian_core::GoalManifest = serde_json::from_value(man["manifest"].clone())
-        .map_err(|e| CommandError::Usage(format!("manifest of {goal}: {e}")))?;
-    let stated = man["goal_hash"].as_str().unwrap_or_default();
-    if manifest.goal_hash().to_hex() != stated {
+    let manifest = man.manifest;
+    if manifest.goal_hash() != man.goal_hash {
         return Err(CommandError::Usage(format!(
-            "the node's manifest for {goal} hashes to {}, not the goal hash {stated} it states",
-            manifest.goal_hash()
+            "the node's manifest for {goal} hashes to {}, not the goal hash {} it states",
+            manifest.goal_hash(),
+            man.goal_hash
         )));
     }
     Ok(manifest)
@@ -830,7 +818,7 @@ pub async fn proof(
     goal: &str,
     q: ProofQuery,
     pinned_key: Option<&str>,
-) -> Result<Value, CommandError> {
+) -> Result<ProofReport, CommandError> {
     let (key, pinned) = node_key(client, pinned_key).await?;
     let scp: ian_core::SignedCheckpoint = client
         .get(&format!("/api/v1/goals/{goal}/checkpoint"))
@@ -848,7 +836,7 @@ pub async fn proof(
             cp.goal_id
         )));
     }
-    let mut v = match q {
+    let view = match q {
         ProofQuery::Inclusion { index, size } => {
             let size = size.unwrap_or(cp.size);
             if size > cp.size {
@@ -857,30 +845,37 @@ pub async fn proof(
                     cp.size
                 )));
             }
-            let v: Value = client
+            let v: InclusionView = client
                 .get(&format!(
                     "/api/v1/goals/{goal}/log/{index}/proof?size={size}"
                 ))
                 .await?;
-            let proof: ian_core::InclusionProof = serde_json::from_value(v["proof"].clone())
-                .map_err(|e| CommandError::Usage(format!("inclusion proof: {e}")))?;
-            let root: ian_core::Hash32 = serde_json::from_value(v["root"].clone())
-                .map_err(|e| CommandError::Usage(format!("root: {e}")))?;
-            let log: Value = client
+            let (proof, root) = (&v.proof, v.root);
+            let log: LogRange = client
                 .get(&format!("/api/v1/goals/{goal}/log?start={index}&limit=1"))
                 .await?;
-            let entry: ian_core::LogEntry = serde_json::from_value(log["entries"][0].clone())
-                .map_err(|_| CommandError::Usage(format!("goal {goal} has no entry {index}")))?;
+            let entry = log
+                .entries
+                .into_iter()
+                .find(|e| e.log_index == index)
+                .ok_or_else(|| CommandError::Usage(format!("goal {goal} has no entry {index}")))?;
             let leaf = entry.leaf_hash();
-            ian_core::verify_inclusion(&root, size, index, &leaf, &proof).map_err(|e| {
+            if v.index != index || v.size != size || v.goal != goal {
+                return Err(CommandError::Usage(format!(
+                    "the node answered with a proof of entry {} at size {} of {}",
+                    v.index, v.size, v.goal
+                )));
+            }
+            ian_core::verify_inclusion(&root, size, index, &leaf, proof).map_err(|e| {
                 CommandError::Usage(format!(
                     "the inclusion proof of entry {index} at size {size} does not verify: {e}"
                 ))
             })?;
             link_to_checkpoint(client, goal, size, &root, &cp).await?;
+            // The leaf hash shown is the one computed here from the entry.
             let mut v = v;
-            v["leaf_hash"] = json!(leaf);
-            v
+            v.leaf_hash = leaf;
+            ProofView::Inclusion(v)
         }
         ProofQuery::Consistency { from, to } => {
             let to = to.unwrap_or(cp.size);
@@ -890,62 +885,89 @@ pub async fn proof(
                     cp.size
                 )));
             }
-            let v: Value = client
+            let v: ConsistencyView = client
                 .get(&format!(
                     "/api/v1/goals/{goal}/consistency?from={from}&to={to}"
                 ))
                 .await?;
-            let proof: ian_core::ConsistencyProof = serde_json::from_value(v["proof"].clone())
-                .map_err(|e| CommandError::Usage(format!("consistency proof: {e}")))?;
-            let old_root: ian_core::Hash32 = serde_json::from_value(v["old_root"].clone())
-                .map_err(|e| CommandError::Usage(format!("old root: {e}")))?;
-            let new_root: ian_core::Hash32 = serde_json::from_value(v["new_root"].clone())
-                .map_err(|e| CommandError::Usage(format!("new root: {e}")))?;
-            ian_core::verify_consistency(from, &old_root, to, &new_root, &proof).map_err(|e| {
+            if v.from != from || v.to != to || v.goal != goal {
+                return Err(CommandError::Usage(format!(
+                    "the node answered with a proof from {} to {} of {}",
+                    v.from, v.to, v.goal
+                )));
+            }
+            let (old_root, new_root, proof) = (v.old_root, v.new_root, &v.proof);
+            ian_core::verify_consistency(from, &old_root, to, &new_root, proof).map_err(|e| {
                 CommandError::Usage(format!(
                     "the consistency proof from {from} to {to} does not verify: {e}"
                 ))
             })?;
             link_to_checkpoint(client, goal, to, &new_root, &cp).await?;
-            v
+            ProofView::Consistency(v)
         }
     };
-    v["verified"] = json!(true);
-    v["checkpoint"] = json!({"size": cp.size, "root": cp.root, "timestamp_ms": cp.timestamp_ms});
-    v["node_key"] = json!(key.to_hex());
-    v["node_key_pinned"] = json!(pinned);
-    Ok(v)
+    Ok(ProofReport {
+        proof: view,
+        verified: true,
+        checkpoint: SignedHead {
+            size: cp.size,
+            root: cp.root,
+            timestamp_ms: cp.timestamp_ms,
+        },
+        node_key: key,
+        node_key_pinned: pinned,
+    })
+}
+
+/// The proof a node served, as `ian-host proof` checked it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ProofView {
+    /// An inclusion proof.
+    Inclusion(InclusionView),
+    /// A consistency proof.
+    Consistency(ConsistencyView),
+}
+
+/// What `ian-host proof` prints: the node's proof (its fields as served)
+/// plus what this client verified it against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProofReport {
+    /// The proof.
+    #[serde(flatten)]
+    pub proof: ProofView,
+    /// Always true: a proof that does not verify is an error, not a report.
+    pub verified: bool,
+    /// The signed checkpoint it links to.
+    pub checkpoint: SignedHead,
+    /// The key that signed it.
+    pub node_key: PublicKeyBytes,
+    /// Whether the key was given by the user.
+    pub node_key_pinned: bool,
 }
 
 /// Human text for `proof`.
-pub fn render_proof(v: &Value) -> String {
-    let cp = &v["checkpoint"];
-    let head = if v.get("index").is_some() {
-        format!(
+pub fn render_proof(v: &ProofReport) -> String {
+    let head = match &v.proof {
+        ProofView::Inclusion(p) => format!(
             "entry #{} of {} is included at size {} (root {}); proof of {} hashes VERIFIED",
-            v["index"],
-            v["goal"].as_str().unwrap_or(""),
-            v["size"],
-            v["root"].as_str().unwrap_or(""),
-            v["proof"]["siblings"].as_array().map_or(0, Vec::len)
-                + v["proof"]["peaks"].as_array().map_or(0, Vec::len)
-        )
-    } else {
-        format!(
+            p.index,
+            p.goal,
+            p.size,
+            p.root,
+            p.proof.siblings.len() + p.proof.peaks.len()
+        ),
+        ProofView::Consistency(p) => format!(
             "{} grows consistently from size {} (root {}) to {} (root {}): VERIFIED",
-            v["goal"].as_str().unwrap_or(""),
-            v["from"],
-            v["old_root"].as_str().unwrap_or(""),
-            v["to"],
-            v["new_root"].as_str().unwrap_or("")
-        )
+            p.goal, p.from, p.old_root, p.to, p.new_root
+        ),
     };
     format!(
         "{head}\nlinked to the checkpoint of size {} (root {}) signed by {}{}",
-        cp["size"],
-        cp["root"].as_str().unwrap_or(""),
-        v["node_key"].as_str().unwrap_or(""),
-        if v["node_key_pinned"].as_bool() == Some(true) {
+        v.checkpoint.size,
+        v.checkpoint.root,
+        v.node_key.to_hex(),
+        if v.node_key_pinned {
             ""
         } else {
             " (key as reported by the node; pin it with --node-key)"
@@ -965,7 +987,7 @@ pub async fn replay(
     index: u64,
     pinned_key: Option<&str>,
     progress: bool,
-) -> Result<Value, CommandError> {
+) -> Result<ReplayReport, CommandError> {
     let (key, pinned) = node_key(client, pinned_key).await?;
     let manifest = fetch_manifest(client, goal).await?;
     let receipt: ian_core::checkpoint::Receipt = client
@@ -1007,10 +1029,12 @@ pub async fn replay(
     let blobs = fetch_blobs(client, hashes, manifest.harness.dataset).await?;
     let code = blobs[&pack.code_hash()].clone();
     let checkpoint = receipt.checkpoint.checkpoint.clone();
-    let v = run_on_eval_thread(move || -> Result<Value, CommandError> {
-        use crate::commands::{progress as note, progress_done};
-        let judge = crate::judge::Judge::new(
-            crate::config::Config::defaults().limits.worker_stack_bytes as usize,
+    let v = run_on_eval_thread(move || -> Result<ReplayReport, CommandError> {
+        use crate::cli::common::{progress as note, progress_done};
+        let judge = crate::runtime::judge::Judge::new(
+            crate::runtime::config::Config::defaults()
+                .limits
+                .worker_stack_bytes as usize,
         )
         .map_err(CommandError::Usage)?;
         let t = note(progress, "compiling goal and agent");
@@ -1052,51 +1076,89 @@ pub async fn replay(
             }
         };
         let identical = outcome == "accepted" && differences.is_empty();
-        Ok(json!({
-            "goal": entry.goal_id.as_str(),
-            "index": entry.log_index,
-            "pack_hash": entry.pack_hash.to_hex(),
-            "goal_hash": entry.goal_hash.to_hex(),
-            "checkpoint": {"size": checkpoint.size, "root": checkpoint.root.to_hex()},
-            "node_key": key.to_hex(),
-            "node_key_pinned": pinned,
-            "replayed_outcome": outcome,
-            "identical": identical,
-            "differences": differences,
-            "fuel_used": entry.fuel_used,
-            "metrics": entry.metrics,
-            "score": entry.score,
-        }))
+        Ok(ReplayReport {
+            goal: entry.goal_id.as_str().to_string(),
+            index: entry.log_index,
+            pack_hash: entry.pack_hash,
+            goal_hash: entry.goal_hash,
+            checkpoint: SignedHead {
+                size: checkpoint.size,
+                root: checkpoint.root,
+                timestamp_ms: checkpoint.timestamp_ms,
+            },
+            node_key: key,
+            node_key_pinned: pinned,
+            replayed_outcome: outcome,
+            identical,
+            differences,
+            fuel_used: entry.fuel_used,
+            metrics: entry.metrics,
+            score: entry.score,
+        })
     })??;
     Ok(v)
 }
 
+/// What `ian-host replay` checked and found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplayReport {
+    /// Goal id.
+    pub goal: String,
+    /// Entry index.
+    pub index: u64,
+    /// The entry's pack.
+    pub pack_hash: ian_core::Hash32,
+    /// The goal hash the entry commits to (the manifest hashed to it).
+    pub goal_hash: ian_core::Hash32,
+    /// The signed checkpoint the entry was proven under.
+    pub checkpoint: SignedHead,
+    /// The key that signed it.
+    pub node_key: PublicKeyBytes,
+    /// Whether the key was given by the user (else reported by the node).
+    pub node_key_pinned: bool,
+    /// `accepted` or `rejected: <reason>` for the local re-evaluation.
+    pub replayed_outcome: String,
+    /// Accepted again with every recorded field reproduced bit for bit.
+    pub identical: bool,
+    /// Fields that differ.
+    pub differences: Vec<ian_core::pipeline::Mismatch>,
+    /// Recorded fuel.
+    pub fuel_used: u64,
+    /// Recorded metrics.
+    pub metrics: ian_core::Metrics,
+    /// Recorded score.
+    pub score: ian_core::Finite,
+}
+
+/// The size and root of a signed checkpoint a client checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignedHead {
+    /// Tree size.
+    pub size: u64,
+    /// Root.
+    pub root: ian_core::Hash32,
+    /// Signing time (ms since the Unix epoch).
+    pub timestamp_ms: u64,
+}
+
 /// Human text for `replay`.
-pub fn render_replay(v: &Value) -> String {
-    if v["identical"].as_bool() == Some(true) {
-        format!(
+pub fn render_replay(v: &ReplayReport) -> String {
+    if v.identical {
+        return format!(
             "replay of {} entry #{}: IDENTICAL (under the signed checkpoint of size {}; metric and score bits, fuel {}, ABI, engine, config and harness hashes all match)",
-            v["goal"].as_str().unwrap_or(""),
-            v["index"],
-            v["checkpoint"]["size"],
-            v["fuel_used"]
-        )
-    } else {
-        let mut o = format!(
-            "replay of {} entry #{}: MISMATCH ({})",
-            v["goal"].as_str().unwrap_or(""),
-            v["index"],
-            v["replayed_outcome"].as_str().unwrap_or("")
+            v.goal, v.index, v.checkpoint.size, v.fuel_used
         );
-        for d in v["differences"].as_array().into_iter().flatten() {
-            let _ = write!(
-                o,
-                "\n  {}: recorded {}, replayed {}",
-                d["field"].as_str().unwrap_or(""),
-                d["recorded"].as_str().unwrap_or(""),
-                d["replayed"].as_str().unwrap_or("")
-            );
-        }
-        o
     }
+    let mut o = format!(
+        "replay of {} entry #{}: MISMATCH ({})",
+        v.goal, v.index, v.replayed_outcome
+    );
+    for d in &v.differences {
+        let _ = write!(
+            o,
+            "\n  {}: recorded {}, replayed {}",
+            d.field, d.recorded, d.replayed
+        );
+    }
+    o
 }

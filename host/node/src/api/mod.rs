@@ -1,0 +1,7 @@
+//! The HTTP face of a running node: the router ([`http::app`]), the OpenAPI
+//! document and the server-rendered leaderboard page. Architecture
+//! invariant: depends on [`crate::runtime`] only, never on [`crate::cli`].
+
+pub mod html;
+pub mod http;
+pub mod openapi;

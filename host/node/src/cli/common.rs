@@ -1,0 +1,81 @@
+//! What every `ian-host` command shares: the error type, exit codes, file
+//! reading and progress lines.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+
+use crate::cli::client::ClientError;
+use crate::runtime::keyfile::KeyFileError;
+
+/// Why a command failed. One line each, naming what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// Talking to the node failed.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// A key file problem.
+    #[error(transparent)]
+    Key(#[from] KeyFileError),
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] crate::runtime::config::ConfigError),
+    /// The node could not start or stop cleanly.
+    #[error(transparent)]
+    Node(#[from] crate::runtime::service::NodeError),
+    /// Reading or writing a named file failed.
+    #[error("{path}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
+    /// Anything else the user must fix, as a sentence.
+    #[error("{0}")]
+    Usage(String),
+}
+
+pub fn file_err(path: &Path) -> impl FnOnce(std::io::Error) -> CommandError + '_ {
+    move |e| CommandError::File {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// Read a whole file with a clear error.
+pub fn read(path: &Path) -> Result<Vec<u8>, CommandError> {
+    std::fs::read(path).map_err(file_err(path))
+}
+
+/// Exit code of a submission the node rejected (the command itself worked).
+pub const EXIT_REJECTED: i32 = 3;
+/// Exit code of a verification or replay that found a mismatch.
+pub const EXIT_MISMATCH: i32 = 4;
+/// Exit code of a local evaluation the host could not decide (wall-clock
+/// backstop, host failure): not a verdict on the pack.
+pub const EXIT_INCONCLUSIVE: i32 = 5;
+
+/// base64 (standard, padded) of bytes.
+pub fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Show a one-line progress note on stderr for long work (only for people).
+pub fn progress(enabled: bool, msg: &str) -> Option<Instant> {
+    if enabled {
+        eprintln!("… {msg}");
+    }
+    Some(Instant::now())
+}
+
+/// Finish a progress note with the elapsed time.
+pub fn progress_done(enabled: bool, started: Option<Instant>, msg: &str) {
+    if enabled && let Some(t) = started {
+        eprintln!(
+            "✓ {msg} ({:.1?})",
+            t.elapsed().max(Duration::from_micros(1))
+        );
+    }
+}

@@ -1,0 +1,186 @@
+//! Human text for the node's typed views. `--json` prints the same structs
+//! as JSON, so the two can never disagree about what the node said.
+
+use std::fmt::Write as _;
+
+use ian_core::Hash32;
+use serde::{Deserialize, Serialize};
+
+use crate::runtime::error::ErrorBody;
+use crate::runtime::service::SubmitAccepted;
+use crate::runtime::views::{GoalStatus, Leaderboard, LogRange, NodeInfo};
+
+/// A number as people read it: fixed for ordinary magnitudes, scientific
+/// for the very large and very small.
+pub fn num(x: f64) -> String {
+    if x.abs() >= 1e6 || (x != 0.0 && x.abs() < 1e-3) {
+        format!("{x:.4e}")
+    } else {
+        format!("{x:.6}")
+    }
+}
+
+/// The first 12 hex digits, enough to tell entries apart in a table.
+pub fn short(hex: &str) -> String {
+    hex.chars().take(12).collect()
+}
+
+fn short_hash(h: &Hash32) -> String {
+    short(&h.to_hex())
+}
+
+/// `ian-host status` without a goal: the node and every goal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusReport {
+    /// The node.
+    pub node: NodeInfo,
+    /// Its goals.
+    pub goals: Vec<GoalStatus>,
+}
+
+/// Human text for an accepted submission.
+pub fn accepted(a: &SubmitAccepted) -> String {
+    let e = &a.receipt.entry;
+    let cp = &a.receipt.checkpoint.checkpoint;
+    format!(
+        "accepted: goal {} entry #{} pack {}\n  reward {}  risk {}  complexity {}  score {}  fuel {}\n  durable; checkpoint size {} root {}",
+        e.goal_id,
+        e.log_index,
+        short_hash(&e.pack_hash),
+        num(e.metrics.reward.get()),
+        num(e.metrics.risk.get()),
+        num(e.metrics.complexity.get()),
+        num(e.score.get()),
+        e.fuel_used,
+        cp.size,
+        cp.root
+    )
+}
+
+/// Human text for a rejection body.
+pub fn rejected(b: &ErrorBody) -> String {
+    format!("rejected: {} — {}", b.error.code, b.error.message)
+}
+
+fn goal_rows(o: &mut String, goals: &[GoalStatus]) {
+    let _ = writeln!(
+        o,
+        "{:<24} {:>8} {:>9} {:>9}  ROOT",
+        "GOAL", "ENTRIES", "ACCEPTED", "REJECTED"
+    );
+    for g in goals {
+        let _ = writeln!(
+            o,
+            "{:<24} {:>8} {:>9} {:>9}  {}",
+            g.id, g.log_size, g.accepted, g.rejected, g.root
+        );
+    }
+}
+
+/// Human text for the node and its goals.
+pub fn status(r: &StatusReport) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "node key {}  ({}, {})",
+        r.node.public_key.to_hex(),
+        r.node.engine_version,
+        r.node.abi_version
+    );
+    goal_rows(&mut o, &r.goals);
+    o.trim_end().to_string()
+}
+
+/// Human text for one goal.
+pub fn goal_status(g: &GoalStatus) -> String {
+    let mut o = String::new();
+    goal_rows(&mut o, std::slice::from_ref(g));
+    o.trim_end().to_string()
+}
+
+/// Human text for a leaderboard.
+pub fn leaderboard(b: &Leaderboard) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "goal {} — top {} (ranking: {})",
+        b.goal,
+        b.top.len(),
+        b.ranking
+    );
+    let _ = writeln!(
+        o,
+        "{:>4} {:>6}  {:<22} {:<12} {:>12} {:>12} {:>12} {:>12}",
+        "RANK", "INDEX", "AGENT", "PACK", "REWARD", "RISK", "COMPLEXITY", "SCORE"
+    );
+    for (i, r) in b.top.iter().enumerate() {
+        let _ = writeln!(
+            o,
+            "{:>4} {:>6}  {:<22} {:<12} {:>12} {:>12} {:>12} {:>12}",
+            i + 1,
+            r.log_index,
+            r.name,
+            short_hash(&r.pack_hash),
+            num(r.metrics.reward.get()),
+            num(r.metrics.risk.get()),
+            num(r.metrics.complexity.get()),
+            num(r.score.get())
+        );
+    }
+    if !b.pareto.is_empty() {
+        let _ = writeln!(
+            o,
+            "Pareto frontier: {} member(s): {}",
+            b.pareto.len(),
+            b.pareto
+                .iter()
+                .map(|m| format!("#{}", m.log_index))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
+    if !b.rejections.is_empty() {
+        let _ = writeln!(o, "recent rejections:");
+        for r in &b.rejections {
+            let _ = writeln!(o, "  {:<24} {:<26} {}", r.name, r.code, r.detail);
+        }
+    }
+    o.trim_end().to_string()
+}
+
+/// Human text for a log range.
+pub fn log(l: &LogRange) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{:>6}  {:<12} {:<12} {:>12} {:>12} {:>12}",
+        "INDEX", "PACK", "CONTRIBUTOR", "REWARD", "RISK", "SCORE"
+    );
+    for e in &l.entries {
+        let _ = writeln!(
+            o,
+            "{:>6}  {:<12} {:<12} {:>12} {:>12} {:>12}",
+            e.log_index,
+            short_hash(&e.pack_hash),
+            short(&e.contributor.to_hex()),
+            num(e.metrics.reward.get()),
+            num(e.metrics.risk.get()),
+            num(e.score.get())
+        );
+    }
+    let _ = write!(o, "log size {}", l.size);
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_switch_to_scientific_only_at_the_extremes() {
+        assert_eq!(num(0.5), "0.500000");
+        assert_eq!(num(2_000_000.0), "2.0000e6");
+        assert_eq!(num(0.0001), "1.0000e-4");
+        assert_eq!(num(0.0), "0.000000");
+    }
+}

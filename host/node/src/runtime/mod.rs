@@ -1,0 +1,15 @@
+//! The node runtime: what `ian-host serve` runs, independent of how it is
+//! reached. Architecture invariant: nothing here imports [`crate::api`] or
+//! [`crate::cli`].
+
+pub mod auth;
+pub mod config;
+pub mod datasets;
+pub mod error;
+pub mod judge;
+pub mod keyfile;
+pub mod metrics;
+pub mod ratelimit;
+pub mod service;
+pub mod tau;
+pub mod views;

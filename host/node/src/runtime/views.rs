@@ -1,0 +1,179 @@
+//! The typed bodies of the HTTP API: what the node serves and what the CLI
+//! reads back. One definition for both sides means a renamed field breaks
+//! the build, not a user's terminal, and renderers work on fields, not on
+//! `v["..."]` look-ups that silently print nothing.
+
+use ian_core::{
+    ConsistencyProof, Finite, GoalManifest, Hash32, InclusionProof, LogEntry, Metrics,
+    PublicKeyBytes, SignedCheckpoint,
+};
+use serde::{Deserialize, Serialize};
+
+/// `GET /api/v1/node`: who this node is and what it evaluates with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    /// The checkpoint-signing key, hex.
+    pub public_key: PublicKeyBytes,
+    /// e.g. "wasmtime 48.0.8".
+    pub engine_version: String,
+    /// e.g. "ian:eval@0.1.0".
+    pub abi_version: String,
+    /// Hash of the determinism-relevant sandbox configuration.
+    pub config_hash: Hash32,
+    /// The node's software version.
+    pub version: String,
+}
+
+/// A log entry as shown on a board: the fields people compare.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankedEntry {
+    /// Position in the goal's log.
+    pub log_index: u64,
+    /// The pack.
+    pub pack_hash: Hash32,
+    /// Who submitted it.
+    pub contributor: PublicKeyBytes,
+    /// The pack's `name` metadata, empty when it has none.
+    pub name: String,
+    /// Its score under the goal's ranking.
+    pub score: Finite,
+    /// Its metrics.
+    pub metrics: Metrics,
+    /// When it was logged (ms since the Unix epoch).
+    pub timestamp_ms: u64,
+}
+
+/// `GET /api/v1/goals/{goal}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoalStatus {
+    /// Goal id.
+    pub id: String,
+    /// Title from the goal file.
+    pub title: String,
+    /// The goal hash every entry commits to.
+    pub goal_hash: Hash32,
+    /// Entries in the log.
+    pub log_size: u64,
+    /// Current root.
+    pub root: Hash32,
+    /// Latest signed checkpoint (none while the log is empty).
+    pub checkpoint: Option<SignedCheckpoint>,
+    /// The best entry.
+    pub top: Option<RankedEntry>,
+    /// Accepted since the node started (including replayed entries).
+    pub accepted: u64,
+    /// Rejected since the node started.
+    pub rejected: u64,
+    /// Proof-of-work bits a submission must carry.
+    pub pow_bits: u32,
+    /// The ranking rule in words.
+    pub ranking: String,
+    /// Tau commitment state, when Tau wiring is on.
+    pub tau: Option<serde_json::Value>,
+}
+
+/// `GET /api/v1/goals`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoalList {
+    /// Every goal's status.
+    pub goals: Vec<GoalStatus>,
+}
+
+/// A rejection kept for display.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecentRejection {
+    /// Pack hash, hex.
+    pub pack_hash: String,
+    /// Agent name from metadata.
+    pub name: String,
+    /// Reason code.
+    pub code: String,
+    /// Pipeline step.
+    pub step: String,
+    /// Message.
+    pub detail: String,
+}
+
+/// `GET /api/v1/goals/{goal}/leaderboard`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Leaderboard {
+    /// Goal id.
+    pub goal: String,
+    /// The ranking rule in words.
+    pub ranking: String,
+    /// Entries in the log.
+    pub size: u64,
+    /// Top-K, best first.
+    pub top: Vec<RankedEntry>,
+    /// Pareto frontier (Pareto goals only).
+    pub pareto: Vec<RankedEntry>,
+    /// Most recent rejections, newest first.
+    pub rejections: Vec<RecentRejection>,
+}
+
+/// `GET /api/v1/goals/{goal}/log`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogRange {
+    /// Goal id.
+    pub goal: String,
+    /// First index asked for.
+    pub start: u64,
+    /// Entries in the log.
+    pub size: u64,
+    /// The entries, in log order.
+    pub entries: Vec<LogEntry>,
+}
+
+/// `GET /api/v1/goals/{goal}/log/{index}/proof`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InclusionView {
+    /// Goal id.
+    pub goal: String,
+    /// Entry index.
+    pub index: u64,
+    /// Tree size the proof is for.
+    pub size: u64,
+    /// Root at that size.
+    pub root: Hash32,
+    /// The entry's leaf hash.
+    pub leaf_hash: Hash32,
+    /// The proof.
+    pub proof: InclusionProof,
+}
+
+/// `GET /api/v1/goals/{goal}/consistency`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConsistencyView {
+    /// Goal id.
+    pub goal: String,
+    /// Old size.
+    pub from: u64,
+    /// New size.
+    pub to: u64,
+    /// Root at the old size.
+    pub old_root: Hash32,
+    /// Root at the new size.
+    pub new_root: Hash32,
+    /// The proof.
+    pub proof: ConsistencyProof,
+}
+
+/// `GET /api/v1/goals/{goal}/manifest`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestView {
+    /// The goal file as published.
+    pub goal_toml: String,
+    /// The resolved manifest.
+    pub manifest: GoalManifest,
+    /// Its hash, as the node computes it.
+    pub goal_hash: Hash32,
+}
+
+/// `GET /healthz`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+    /// Number of goals.
+    pub goals: usize,
+}
