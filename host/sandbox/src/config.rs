@@ -240,16 +240,12 @@ fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
 }
 
 impl SandboxConfig {
-    /// Defaults overridden by the `IAN_SANDBOX_*` environment variables, then
-    /// validated. Unset variables keep the default; set-but-invalid ones are
-    /// an error naming the variable (never silently ignored).
-    pub fn from_env() -> Result<SandboxConfig, ConfigError> {
-        Self::from_lookup(|var| std::env::var(var).ok())
-    }
-
-    /// Like [`SandboxConfig::from_env`] but reads variables through `lookup`,
-    /// so callers and tests can supply them without touching the process
-    /// environment.
+    /// Defaults overridden by the `IAN_SANDBOX_*` settings that `lookup`
+    /// returns, then validated. Unset settings keep the default; set but
+    /// invalid ones are an error naming the variable (never silently
+    /// ignored). The library never reads the process environment itself:
+    /// the embedding program (the node's one configuration table) decides
+    /// where the settings come from.
     pub fn from_lookup(
         lookup: impl Fn(&'static str) -> Option<String>,
     ) -> Result<SandboxConfig, ConfigError> {

@@ -3,7 +3,7 @@
 use crate::error::StoreError;
 
 /// Settings of one open store. `Default` gives the documented defaults;
-/// [`StoreConfig::from_env`] applies the `IAN_STORE_*` overrides on top.
+/// [`StoreConfig::from_lookup`] applies `IAN_STORE_*` overrides on top.
 ///
 /// All limits exist so that bad input or overload gives a typed error
 /// (`TooLarge`, `Busy`) instead of unbounded memory or a hang.
@@ -51,13 +51,9 @@ impl Default for StoreConfig {
 pub const MAX_GOAL_ID_BYTES: usize = 128;
 
 impl StoreConfig {
-    /// Defaults overridden by any `IAN_STORE_*` variables that are set.
-    pub fn from_env() -> Result<Self, StoreError> {
-        Self::from_lookup(|k| std::env::var(k).ok())
-    }
-
-    /// Like [`StoreConfig::from_env`] with an explicit lookup, so tests and
-    /// config files can supply the same keys without touching the process env.
+    /// Defaults overridden by the `IAN_STORE_*` settings that `lookup`
+    /// returns. The library never reads the process environment: the
+    /// embedding program (the node's configuration table) supplies them.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, StoreError> {
         let mut c = StoreConfig::default();
         let size = |var: &'static str, slot: &mut usize| -> Result<(), StoreError> {

@@ -125,14 +125,14 @@ fn check_goal_id(goal: &str) -> Result<(), StoreError> {
 }
 
 impl Store {
-    /// Open (or create) the store at `path` with limits from the environment
-    /// (`IAN_STORE_*`, see [`StoreConfig`]).
+    /// Open (or create) the store at `path` with the default limits (see
+    /// [`StoreConfig`]; [`Store::open_with`] takes others).
     ///
     /// A store left by a crash opens cleanly: redb rolls back to the last
     /// committed transaction and repairs its allocator ([`Store::recovered`]
     /// then says so). Every acknowledged write is there.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
-        Self::open_with(path, StoreConfig::from_env()?)
+        Self::open_with(path, StoreConfig::default())
     }
 
     /// Open (or create) the store at `path` with an explicit configuration.

@@ -338,6 +338,18 @@ fn run_on_eval_thread<T: Send + 'static>(
         .map_err(|_| CommandError::Usage("evaluation thread panicked".into()))
 }
 
+/// The sandbox `eval` and `replay` run in: configured exactly as a node
+/// started here would be (its file-less defaults plus the `IAN_*` table,
+/// `[sandbox]` keys included), so local verdicts match the node's.
+fn local_judge() -> Result<crate::runtime::judge::Judge, CommandError> {
+    let cfg = crate::runtime::config::Config::load(None)?;
+    crate::runtime::judge::Judge::new(
+        cfg.sandbox_config()?,
+        cfg.limits.worker_stack_bytes as usize,
+    )
+    .map_err(CommandError::Usage)
+}
+
 /// Resolve a goal file and read its components (paths relative to the file).
 pub fn load_goal_file(
     goal: &Path,
@@ -397,12 +409,7 @@ fn eval_manifest(
     progress: bool,
 ) -> Result<EvalReport, CommandError> {
     use crate::cli::common::{progress as note, progress_done};
-    let judge = crate::runtime::judge::Judge::new(
-        crate::runtime::config::Config::defaults()
-            .limits
-            .worker_stack_bytes as usize,
-    )
-    .map_err(CommandError::Usage)?;
+    let judge = local_judge()?;
     let t = note(progress, "compiling goal harness and invariants");
     let dataset = local_dataset(&manifest, &blobs)?;
     let loaded = judge
@@ -1031,12 +1038,7 @@ pub async fn replay(
     let checkpoint = receipt.checkpoint.checkpoint.clone();
     let v = run_on_eval_thread(move || -> Result<ReplayReport, CommandError> {
         use crate::cli::common::{progress as note, progress_done};
-        let judge = crate::runtime::judge::Judge::new(
-            crate::runtime::config::Config::defaults()
-                .limits
-                .worker_stack_bytes as usize,
-        )
-        .map_err(CommandError::Usage)?;
+        let judge = local_judge()?;
         let t = note(progress, "compiling goal and agent");
         let dataset = local_dataset(&manifest, &blobs)?;
         let loaded = judge

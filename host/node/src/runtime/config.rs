@@ -195,6 +195,138 @@ pub const KEYS: &[KeyDoc] = &[
         default: "300",
         doc: "Also send a log-commit transaction when this many seconds have passed since the last one and the log grew.",
     },
+    KeyDoc {
+        key: "sandbox.max_wasm_stack",
+        env: "IAN_SANDBOX_MAX_WASM_STACK",
+        default: "524288",
+        doc: "Wasm stack limit per instance, bytes (the agent's frames nest under the harness's; evaluation threads get twice this plus 1 MiB).",
+    },
+    KeyDoc {
+        key: "sandbox.eval_thread_stack",
+        env: "IAN_SANDBOX_EVAL_THREAD_STACK",
+        default: "8388608",
+        doc: "Native stack of sandbox-owned evaluation threads, bytes.",
+    },
+    KeyDoc {
+        key: "sandbox.pool_max_memory_bytes",
+        env: "IAN_SANDBOX_POOL_MAX_MEMORY_BYTES",
+        default: "268435456",
+        doc: "Largest linear memory a pooled instance slot can hold, bytes (goal memory caps above it are refused).",
+    },
+    KeyDoc {
+        key: "sandbox.pool_component_instances",
+        env: "IAN_SANDBOX_POOL_COMPONENT_INSTANCES",
+        default: "128",
+        doc: "Component instances the pooling allocator keeps slots for; when exhausted, evaluations are inconclusive (503), never rejected.",
+    },
+    KeyDoc {
+        key: "sandbox.pool_core_instances",
+        env: "IAN_SANDBOX_POOL_CORE_INSTANCES",
+        default: "1024",
+        doc: "Core module instances in the pool.",
+    },
+    KeyDoc {
+        key: "sandbox.pool_memories",
+        env: "IAN_SANDBOX_POOL_MEMORIES",
+        default: "256",
+        doc: "Linear memories in the pool.",
+    },
+    KeyDoc {
+        key: "sandbox.pool_tables",
+        env: "IAN_SANDBOX_POOL_TABLES",
+        default: "256",
+        doc: "Tables in the pool.",
+    },
+    KeyDoc {
+        key: "sandbox.pool_keep_resident",
+        env: "IAN_SANDBOX_POOL_KEEP_RESIDENT",
+        default: "2097152",
+        doc: "Bytes of each freed memory slot kept resident for reuse.",
+    },
+    KeyDoc {
+        key: "sandbox.max_table_elements",
+        env: "IAN_SANDBOX_MAX_TABLE_ELEMENTS",
+        default: "65536",
+        doc: "Largest table a component may use.",
+    },
+    KeyDoc {
+        key: "sandbox.epoch_tick_ms",
+        env: "IAN_SANDBOX_EPOCH_TICK_MS",
+        default: "10",
+        doc: "Granularity of the wall-clock backstop, ms.",
+    },
+    KeyDoc {
+        key: "sandbox.cache_dir",
+        env: "IAN_SANDBOX_CACHE_DIR",
+        default: "\"\"",
+        doc: "Directory for precompiled components (empty: in memory only).",
+    },
+    KeyDoc {
+        key: "sandbox.memory_cache_entries",
+        env: "IAN_SANDBOX_MEMORY_CACHE_ENTRIES",
+        default: "256",
+        doc: "Compiled components kept in memory.",
+    },
+    KeyDoc {
+        key: "sandbox.parallel_compilation",
+        env: "IAN_SANDBOX_PARALLEL_COMPILATION",
+        default: "true",
+        doc: "Compile a component's functions on several threads.",
+    },
+    KeyDoc {
+        key: "sandbox.max_captured_output",
+        env: "IAN_SANDBOX_MAX_CAPTURED_OUTPUT",
+        default: "65536",
+        doc: "Bytes of a WASI harness's stdout/stderr kept.",
+    },
+    KeyDoc {
+        key: "sandbox.wasi_wall_clock_secs",
+        env: "IAN_SANDBOX_WASI_WALL_CLOCK_SECS",
+        default: "1704067200",
+        doc: "The fixed wall-clock time WASI harnesses see (part of the config hash).",
+    },
+    KeyDoc {
+        key: "store.queue_capacity",
+        env: "IAN_STORE_QUEUE_CAPACITY",
+        default: "65536",
+        doc: "Writes queued for the store's writer before callers wait.",
+    },
+    KeyDoc {
+        key: "store.max_batch",
+        env: "IAN_STORE_MAX_BATCH",
+        default: "8192",
+        doc: "Most writes in one group commit (one fsync).",
+    },
+    KeyDoc {
+        key: "store.max_batch_bytes",
+        env: "IAN_STORE_MAX_BATCH_BYTES",
+        default: "16777216",
+        doc: "Most bytes in one group commit.",
+    },
+    KeyDoc {
+        key: "store.cache_bytes",
+        env: "IAN_STORE_CACHE_BYTES",
+        default: "67108864",
+        doc: "Page cache of the embedded store, bytes.",
+    },
+    KeyDoc {
+        key: "store.max_value_bytes",
+        env: "IAN_STORE_MAX_VALUE_BYTES",
+        default: "1048576",
+        doc: "Largest log entry, checkpoint or record, bytes.",
+    },
+    KeyDoc {
+        key: "store.max_blob_bytes",
+        env: "IAN_STORE_MAX_BLOB_BYTES",
+        default: "67108864",
+        doc: "Largest content-addressed blob, bytes.",
+    },
+    KeyDoc {
+        key: "store.quick_repair",
+        env: "IAN_STORE_QUICK_REPAIR",
+        default: "false",
+        doc: "Faster recovery after a crash at some write cost (redb quick-repair).",
+    },
 ];
 
 /// Validated node configuration.
@@ -209,6 +341,12 @@ pub struct Config {
     pub log: LogConfig,
     /// Tau Net commitments.
     pub tau: TauConfig,
+    /// Engine and pool settings handed to `ian-sandbox` (see
+    /// [`Config::sandbox_config`]); keys as in [`KEYS`].
+    pub sandbox: toml::Table,
+    /// Group-commit and size settings handed to `ian-store` (see
+    /// [`Config::store_config`]).
+    pub store: toml::Table,
 }
 
 /// `[server]` section.
@@ -406,7 +544,47 @@ impl Config {
         Ok(cfg)
     }
 
+    /// The value of the `section.field` key whose environment variable is
+    /// `var`, as the text a library's parser expects.
+    fn section_value(&self, section: &str, var: &str) -> Option<String> {
+        let key = KEYS.iter().find(|k| k.env == var)?.key;
+        let field = key.strip_prefix(section)?.strip_prefix('.')?;
+        let table = match section {
+            "sandbox" => &self.sandbox,
+            _ => &self.store,
+        };
+        Some(match table.get(field)? {
+            toml::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    }
+
+    /// The sandbox's configuration, from this node's file and `IAN_*`
+    /// table only: the library never reads the process environment.
+    pub fn sandbox_config(&self) -> Result<ian_sandbox::SandboxConfig, ConfigError> {
+        ian_sandbox::SandboxConfig::from_lookup(|var| self.section_value("sandbox", var)).map_err(
+            |e| ConfigError::Invalid {
+                key: "sandbox",
+                env: "IAN_SANDBOX_*",
+                message: e.to_string(),
+            },
+        )
+    }
+
+    /// The store's configuration, likewise.
+    pub fn store_config(&self) -> Result<ian_store::StoreConfig, ConfigError> {
+        ian_store::StoreConfig::from_lookup(|var| self.section_value("store", var)).map_err(|e| {
+            ConfigError::Invalid {
+                key: "store",
+                env: "IAN_STORE_*",
+                message: e.to_string(),
+            }
+        })
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
+        self.sandbox_config()?;
+        self.store_config()?;
         fn bad(key: &'static str, message: impl Into<String>) -> ConfigError {
             let env = KEYS.iter().find(|k| k.key == key).map_or("-", |k| k.env);
             ConfigError::Invalid {
@@ -725,6 +903,34 @@ mod tests {
             assert!(k.env.starts_with("IAN_"), "{}", k.key);
             assert!(seen.insert(k.env), "duplicate env {}", k.env);
         }
+    }
+
+    #[test]
+    fn sandbox_and_store_defaults_are_the_libraries_defaults() {
+        let c = Config::defaults();
+        assert_eq!(
+            c.sandbox_config().unwrap(),
+            ian_sandbox::SandboxConfig::default()
+        );
+        assert_eq!(c.store_config().unwrap(), ian_store::StoreConfig::default());
+    }
+
+    #[test]
+    fn sandbox_settings_come_from_the_node_table_and_its_env_overrides() {
+        let file = "[sandbox]\nepoch_tick_ms = 25\ncache_dir = \"/var/cache/ian\"\n";
+        let env = |k: &str| (k == "IAN_SANDBOX_POOL_COMPONENT_INSTANCES").then(|| "64".to_string());
+        let c = Config::build(Some((Path::new("node.toml"), file)), &env).unwrap();
+        let s = c.sandbox_config().unwrap();
+        assert_eq!(s.epoch_tick_ms, 25);
+        assert_eq!(s.pool_component_instances, 64);
+        assert_eq!(s.cache_dir, Some(PathBuf::from("/var/cache/ian")));
+    }
+
+    #[test]
+    fn an_invalid_store_setting_is_refused_at_start_naming_it() {
+        let env = |k: &str| (k == "IAN_STORE_MAX_BATCH").then(|| "0".to_string());
+        let e = Config::build(None, &env).unwrap_err().to_string();
+        assert!(e.contains("IAN_STORE_MAX_BATCH"), "{e}");
     }
 
     #[test]

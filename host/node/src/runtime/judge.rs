@@ -231,9 +231,8 @@ fn to_sandbox_limits(l: &ian_core::Limits) -> ian_sandbox::Limits {
 }
 
 impl Judge {
-    /// A sandbox configured from `IAN_SANDBOX_*` variables.
-    pub fn new(worker_stack: usize) -> Result<Self, String> {
-        let cfg = SandboxConfig::from_env().map_err(|e| e.to_string())?;
+    /// A sandbox with this configuration (the node's `[sandbox]` section).
+    pub fn new(cfg: SandboxConfig, worker_stack: usize) -> Result<Self, String> {
         if worker_stack < cfg.required_native_stack() {
             return Err(format!(
                 "limits.worker_stack_bytes ({worker_stack}) is below the {} bytes the sandbox needs for its wasm stack limit",
@@ -281,7 +280,7 @@ impl Judge {
         let hb = blob(m.harness.component)
             .ok_or_else(|| format!("harness component {} is missing", m.harness.component))?;
         let harness = match (m.harness.dataset, dataset) {
-            (None, _) => self.sandbox.load_harness(&hb),
+            (None, _) => self.sandbox.load_harness_within(&hb, &sandbox_limits(m)),
             (Some(_), Some(dir)) => {
                 self.sandbox
                     .load_harness_with_dataset(&hb, dir, &sandbox_limits(m))
@@ -301,7 +300,7 @@ impl Judge {
             })?;
             let l = self
                 .sandbox
-                .load_invariant(&b)
+                .load_invariant_within(&b, &sandbox_limits(m))
                 .map_err(|e| format!("invariant {}: {e}", inv.name))?;
             invariants.push((inv.name.clone(), l));
         }

@@ -38,7 +38,7 @@ use ian_core::{
     AgentPack, Contribution, GoalManifest, GoalSpec, Hash32, LogEntry, PublicKeyBytes,
     StandardProofVerifier,
 };
-use ian_store::{Store, StoreConfig, StoreError, Ticket};
+use ian_store::{Store, StoreError, Ticket};
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -364,10 +364,18 @@ impl Node {
         } else {
             cfg.server.operator_key.clone()
         };
-        let store_cfg = StoreConfig::from_env()?;
+        let store_cfg = cfg.store_config().map_err(|e| NodeError::DataDir {
+            path: data_dir.join("ian.redb"),
+            message: e.to_string(),
+        })?;
         let store = Arc::new(Store::open_with(data_dir.join("ian.redb"), store_cfg)?);
         let judge = Arc::new(
-            Judge::new(cfg.limits.worker_stack_bytes as usize).map_err(NodeError::Sandbox)?,
+            Judge::new(
+                cfg.sandbox_config()
+                    .map_err(|e| NodeError::Sandbox(e.to_string()))?,
+                cfg.limits.worker_stack_bytes as usize,
+            )
+            .map_err(NodeError::Sandbox)?,
         );
         let metrics = Arc::new(Metrics::default());
         metrics
