@@ -567,3 +567,27 @@ fn host_backstop_gives_an_inconclusive_local_eval_not_a_rejection() {
     assert_eq!(v["verdict"], "inconclusive");
     assert_eq!(v["reason"], "wall_backstop");
 }
+
+#[test]
+fn local_eval_refuses_a_pack_over_the_goal_limit_by_its_size() {
+    let tmp = tempfile::tempdir().unwrap();
+    let goal = trading_goal(tmp.path(), "small", false);
+    let mut text = std::fs::read_to_string(&goal).unwrap();
+    text.push_str("[limits]\nmax_component_bytes = 4096\nmax_params_bytes = 1024\n");
+    std::fs::write(&goal, text).unwrap();
+    // Size is all that is looked at: the bytes need not even be wasm.
+    let p = tmp.path().join("big.wasm");
+    std::fs::write(&p, vec![0u8; 200_000]).unwrap();
+    let size = 200_000;
+    let o = cli(&[
+        "eval",
+        "--goal",
+        goal.to_str().unwrap(),
+        p.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(err.contains(&format!("is {size} bytes")), "{err}");
+    assert!(err.contains("max_component_bytes 4096"), "{err}");
+    assert!(err.contains("it was not read"), "{err}");
+}

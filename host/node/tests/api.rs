@@ -195,6 +195,26 @@ async fn oversized_submission_body_is_413() {
 }
 
 #[tokio::test]
+async fn declared_oversized_submission_is_refused_naming_its_size_and_the_limit() {
+    let t = node_with(&[("IAN_MAX_BODY_BYTES", "1024")]);
+    // The body itself is small: only the declared length is looked at, so
+    // a huge upload is refused before any of it is read.
+    let req = Request::post("/api/v1/goals/g/contributions")
+        .header("content-type", "application/json")
+        .header("content-length", "6000000000")
+        .body(Body::from("{}"))
+        .unwrap();
+    let (s, body, _) = call(&t, req).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"]["code"], "body_too_large");
+    let msg = v["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("6000000000 bytes"), "{msg}");
+    assert!(msg.contains("limit of 1024 bytes"), "{msg}");
+    assert!(msg.contains("IAN_MAX_BODY_BYTES"), "{msg}");
+}
+
+#[tokio::test]
 async fn metrics_exposes_prometheus_series() {
     let t = node_with(&[]);
     let _ = call(&t, get("/healthz")).await;

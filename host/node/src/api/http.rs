@@ -91,10 +91,22 @@ fn handler_for(method: &str, path: &str, state: &AppState) -> MethodRouter<AppSt
         ("GET", "/api/v1/openapi.json") => on(get, openapi),
         ("GET", "/api/v1/node") => on(get, node_info),
         ("GET", "/api/v1/goals") => on(get, list_goals),
-        ("POST", "/api/v1/goals") => on(post, publish).layer(publish_limit),
+        ("POST", "/api/v1/goals") => {
+            on(post, publish)
+                .layer(publish_limit)
+                .layer(declared_size_guard(
+                    l.max_publish_bytes,
+                    "limits.max_publish_bytes / IAN_MAX_PUBLISH_BYTES",
+                ))
+        }
         ("GET", "/api/v1/goals/{goal}") => on(get, goal_status),
         ("GET", "/api/v1/goals/{goal}/manifest") => on(get, goal_manifest),
-        ("POST", "/api/v1/goals/{goal}/contributions") => on(post, submit).layer(submit_limit),
+        ("POST", "/api/v1/goals/{goal}/contributions") => on(post, submit)
+            .layer(submit_limit)
+            .layer(declared_size_guard(
+                l.max_body_bytes,
+                "limits.max_body_bytes / IAN_MAX_BODY_BYTES",
+            )),
         ("GET", "/api/v1/goals/{goal}/leaderboard") => on(get, leaderboard),
         ("GET", "/api/v1/goals/{goal}/log") => on(get, log_range),
         ("GET", "/api/v1/goals/{goal}/log/{index}/proof") => on(get, inclusion_proof),
@@ -108,6 +120,40 @@ fn handler_for(method: &str, path: &str, state: &AppState) -> MethodRouter<AppSt
     }
     .layer(small_if_get(method, small))
 }
+
+/// Refuses a request whose declared `Content-Length` is over the route's
+/// limit before a byte of the body is read, with a 413 that names both
+/// sizes and the setting that raises the limit. Bodies without a declared
+/// length are still cut off at the limit while reading.
+fn declared_size_guard(
+    limit: u64,
+    setting: &'static str,
+) -> axum::middleware::FromFnLayer<impl Fn(Request, Next) -> BoxedResponse + Clone, (), (Request,)>
+{
+    middleware::from_fn(move |req: Request, next: Next| {
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        Box::pin(async move {
+            match declared {
+                Some(len) if len > limit => ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    format!(
+                        "the request body is {len} bytes, over this route's limit of {limit} bytes ({setting})"
+                    ),
+                )
+                .into_response(),
+                _ => next.run(req).await,
+            }
+        }) as BoxedResponse
+    })
+}
+
+/// A response produced later, by middleware.
+type BoxedResponse = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>;
 
 fn small_if_get(method: &str, small: DefaultBodyLimit) -> DefaultBodyLimit {
     if method == "GET" {
@@ -208,7 +254,7 @@ fn json_rejection(e: JsonRejection) -> ApiError {
                 ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "body_too_large",
-                    "the request body exceeds this route's size limit",
+                    "the request body is larger than this route's size limit (limits.max_body_bytes for submissions, limits.max_publish_bytes for goals)",
                 )
             } else {
                 ApiError::bad_request("unreadable_body", "the request body could not be read")

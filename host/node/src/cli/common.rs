@@ -44,6 +44,19 @@ pub fn file_err(path: &Path) -> impl FnOnce(std::io::Error) -> CommandError + '_
     }
 }
 
+/// Read a whole file, refusing it by its size first: a file over `max`
+/// bytes is never read into memory. `what` names the limit in the error.
+pub fn read_at_most(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, CommandError> {
+    let len = std::fs::metadata(path).map_err(file_err(path))?.len();
+    if len > max {
+        return Err(CommandError::Usage(format!(
+            "{} is {len} bytes, over {what} of {max} bytes; it was not read",
+            path.display()
+        )));
+    }
+    read(path)
+}
+
 /// Read a whole file with a clear error.
 pub fn read(path: &Path) -> Result<Vec<u8>, CommandError> {
     std::fs::read(path).map_err(file_err(path))

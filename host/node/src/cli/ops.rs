@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::cli::args::PackArgs;
 use crate::cli::client::{Client, ClientError};
-use crate::cli::common::{CommandError, b64, read};
+use crate::cli::common::{CommandError, b64, read, read_at_most};
 use crate::runtime::error::ErrorBody;
 use crate::runtime::judge::{CodeSource, SandboxEvaluator};
 use crate::runtime::service::{PublishRequest, SubmitAccepted, SubmitRequest};
@@ -23,7 +23,11 @@ use ian_core::pipeline::{Evaluator as _, InvariantChecker as _, Refusal, Verdict
 
 /// Build an `.ianpack` from a component or core module, params and metadata.
 pub fn build_pack(a: &PackArgs) -> Result<Value, CommandError> {
-    let wasm = read(&a.wasm)?;
+    let wasm = read_at_most(
+        &a.wasm,
+        ian_core::goal::HARD_MAX_COMPONENT_BYTES,
+        "the largest component any goal accepts",
+    )?;
     let c = ian_componentize::componentize(&wasm)
         .map_err(|e| CommandError::Usage(format!("{}: {e}", a.wasm.display())))?;
     let params = match (&a.params, &a.params_file) {
@@ -65,7 +69,18 @@ pub fn build_pack(a: &PackArgs) -> Result<Value, CommandError> {
 /// Read a pack file: `.ianpack`, or a bare `.wasm` taken as a pack with empty
 /// params (handy for hostile or random inputs).
 pub fn read_pack(path: &Path) -> Result<PackFile, CommandError> {
-    let bytes = read(path)?;
+    read_pack_within(
+        path,
+        ian_core::goal::HARD_MAX_COMPONENT_BYTES
+            .saturating_add(ian_core::goal::HARD_MAX_PARAMS_BYTES)
+            .saturating_add(64 << 10),
+        "the largest pack any goal accepts",
+    )
+}
+
+/// [`read_pack`], refusing a file over `max` bytes by its size, unread.
+pub fn read_pack_within(path: &Path, max: u64, what: &str) -> Result<PackFile, CommandError> {
+    let bytes = read_at_most(path, max, what)?;
     if bytes.starts_with(&ian_core::pack::PACK_FILE_MAGIC) {
         PackFile::from_bytes(&bytes)
             .map_err(|e| CommandError::Usage(format!("{}: {e}", path.display())))
@@ -398,7 +413,21 @@ pub fn load_goal_file(
 /// log, with a throwaway contributor key.
 pub fn eval_local(goal: &Path, pack: &Path, progress: bool) -> Result<EvalReport, CommandError> {
     let (manifest, blobs) = load_goal_file(goal)?;
-    let file = read_pack(pack)?;
+    // A pack file holds the component, the params and the metadata; the
+    // goal bounds the first two, 64 KiB covers the framing and metadata.
+    let l = &manifest.limits;
+    let max = l
+        .max_component_bytes
+        .saturating_add(l.max_params_bytes)
+        .saturating_add(64 << 10);
+    let file = read_pack_within(
+        pack,
+        max,
+        &format!(
+            "the goal's limit (max_component_bytes {} + max_params_bytes {} + 64 KiB)",
+            l.max_component_bytes, l.max_params_bytes
+        ),
+    )?;
     run_on_eval_thread(move || eval_manifest(manifest, blobs, file, progress))?
 }
 
