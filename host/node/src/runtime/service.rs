@@ -461,21 +461,18 @@ impl Node {
                 )
                 .map_err(|e| bad(format!("components: {e}")))?;
             let size = snap.log_size(&id)?.unwrap_or(0);
-            let mut state = GoalState::new(manifest.clone());
-            let mut names = BTreeMap::new();
-            for item in snap.entries(&id, 0..size)? {
+            // A snapshot that verifies against a signed checkpoint spares
+            // the replay of everything before it; otherwise replay it all.
+            let restored = self.restore_state(&snap, &id, &manifest, size);
+            let from_snapshot = restored.as_ref().map_or(0, |s| s.size());
+            let mut state = restored.unwrap_or_else(|| GoalState::new(manifest.clone()));
+            for item in snap.entries(&id, from_snapshot..size)? {
                 let (_, bytes) = item?;
                 let entry = LogEntry::from_canonical_bytes(&bytes)
                     .map_err(|e| bad(format!("entry decode: {e}")))?;
                 state.apply(&entry).map_err(|e| bad(e.to_string()))?;
-                if let Some(Ok(pack)) = snap
-                    .blob(&entry.pack_hash.0)?
-                    .map(|b| AgentPack::from_canonical_bytes(&b))
-                    && let Some(n) = pack.metadata().get("name")
-                {
-                    names.insert(entry.pack_hash, n.to_string());
-                }
             }
+            let names = names_for_display(&snap, &id, &state)?;
             // Every stored checkpoint must match the replayed root at its size.
             let mut latest = None;
             for cp_size in snap.checkpoint_sizes(&id)? {
@@ -508,7 +505,12 @@ impl Node {
                 info!(goal = %id, size, "signed a checkpoint for entries durable after the last one");
                 latest = Some(cp);
             }
-            info!(goal = %id, entries = size, root = %state.root(), elapsed_ms = started.elapsed().as_millis() as u64, "goal rebuilt from store");
+            info!(goal = %id, entries = size, from_snapshot, root = %state.root(), elapsed_ms = started.elapsed().as_millis() as u64, "goal rebuilt from store");
+            if size - from_snapshot >= SNAPSHOT_AFTER_REPLAYING {
+                // The next start (even after a crash) replays only what
+                // follows this point.
+                self.save_state(&id, &state)?;
+            }
             self.metrics.set_log_size(&id, size);
             let rt = Arc::new(GoalRt {
                 id: id.clone(),
@@ -525,6 +527,84 @@ impl Node {
             self.goals.write().insert(id, rt);
         }
         Ok(())
+    }
+
+    /// The goal's stored state snapshot, if it decodes for this manifest,
+    /// is not ahead of the log, and matches a checkpoint this node signed at
+    /// exactly its size. Anything else is logged and ignored: the caller
+    /// replays instead, so a bad snapshot costs time, never correctness.
+    fn restore_state(
+        &self,
+        snap: &ian_store::Snapshot,
+        id: &str,
+        manifest: &GoalManifest,
+        log_size: u64,
+    ) -> Option<GoalState> {
+        let bytes = match read_chunked(snap, &state_key(id)) {
+            Ok(Some(b)) => b,
+            Ok(None) => return None,
+            Err(e) => {
+                warn!(goal = %id, error = %e, "state snapshot unreadable; replaying the log");
+                return None;
+            }
+        };
+        let state = match GoalState::restore(manifest.clone(), &bytes) {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(goal = %id, error = %e, "state snapshot refused; replaying the log");
+                return None;
+            }
+        };
+        let at = state.size();
+        let signed = snap
+            .checkpoint(id, at)
+            .ok()
+            .flatten()
+            .and_then(|b| SignedCheckpoint::from_canonical_bytes(&b).ok())
+            .filter(|cp| cp.verify(&self.public).is_ok());
+        match signed {
+            Some(cp) if at <= log_size && state.matches_checkpoint(&cp.checkpoint) => Some(state),
+            _ => {
+                warn!(goal = %id, snapshot_size = at, log_size, "state snapshot does not match a signed checkpoint; replaying the log");
+                None
+            }
+        }
+    }
+
+    /// Stores a goal's state snapshot (in chunks the store accepts),
+    /// replacing the previous one.
+    fn save_state(&self, id: &str, state: &GoalState) -> Result<(), NodeError> {
+        let started = Instant::now();
+        let bytes = state.snapshot();
+        let chunk = self.store.config().max_value_bytes.max(1024);
+        let key = state_key(id);
+        let mut tickets = Vec::new();
+        let parts: Vec<&[u8]> = bytes.chunks(chunk).collect();
+        for (i, part) in parts.iter().enumerate() {
+            tickets.push(self.store.put_meta(&format!("{key}/{i}"), part.to_vec())?);
+        }
+        // The header goes last: a crash before it leaves the old header,
+        // whose chunks then fail the snapshot checksum and are ignored.
+        let header = format!("{} {}", parts.len(), bytes.len()).into_bytes();
+        tickets.push(self.store.put_meta(&key, header)?);
+        for t in tickets {
+            t.wait()?;
+        }
+        info!(goal = %id, size = state.size(), bytes = bytes.len(), elapsed_ms = started.elapsed().as_millis() as u64, "state snapshot saved");
+        Ok(())
+    }
+
+    /// Snapshots every goal (after the workers stopped, so nothing moves).
+    fn save_states(&self) {
+        for g in self.goal_list() {
+            let st = g.state.read();
+            if st.size() == 0 {
+                continue;
+            }
+            if let Err(e) = self.save_state(&g.id, &st) {
+                warn!(goal = %g.id, error = %e, "could not save the state snapshot; the next start replays the log");
+            }
+        }
     }
 
     fn start_threads(self: &Arc<Self>) -> Result<(), NodeError> {
@@ -593,6 +673,9 @@ impl Node {
             let _ = h.join();
         }
         info!("evaluation workers stopped");
+        if !self.failed.load(Ordering::SeqCst) {
+            self.save_states();
+        }
     }
 
     /// Config in force.
@@ -1571,6 +1654,78 @@ impl Node {
         }
     }
 }
+
+/// Entries a start must have replayed before it saves a fresh snapshot, so
+/// the next start, even after a crash, replays only what follows.
+const SNAPSHOT_AFTER_REPLAYING: u64 = 10_000;
+
+/// Where a goal's state snapshot header lives; its chunks follow as
+/// `<key>/<n>`.
+fn state_key(goal: &str) -> String {
+    format!("goal-state/{goal}")
+}
+
+/// Reads a chunked value written by `Node::save_state`.
+fn read_chunked(snap: &ian_store::Snapshot, key: &str) -> Result<Option<Vec<u8>>, String> {
+    let Some(header) = snap.meta(key).map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    let text = String::from_utf8(header).map_err(|_| "header is not text".to_string())?;
+    let (n, len) = text
+        .split_once(' ')
+        .and_then(|(a, b)| Some((a.parse::<usize>().ok()?, b.parse::<usize>().ok()?)))
+        .ok_or_else(|| format!("bad header {text:?}"))?;
+    let mut out = Vec::with_capacity(len.min(1 << 30));
+    for i in 0..n {
+        let part = snap
+            .meta(&format!("{key}/{i}"))
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("chunk {i} of {n} is missing"))?;
+        out.extend_from_slice(&part);
+    }
+    if out.len() != len {
+        return Err(format!("chunks hold {} bytes, header says {len}", out.len()));
+    }
+    Ok(Some(out))
+}
+
+/// Agent names for what pages and boards show (leaderboard, frontier, the
+/// last entries), read from the stored packs. Other names are looked up as
+/// entries are shown, so a start never reads one pack per log entry.
+fn names_for_display(
+    snap: &ian_store::Snapshot,
+    goal: &str,
+    state: &GoalState,
+) -> Result<BTreeMap<Hash32, String>, StoreError> {
+    let mut want: Vec<Hash32> = state
+        .leaderboard()
+        .entries()
+        .iter()
+        .map(|m| m.pack_hash)
+        .collect();
+    if let Some(f) = state.frontier() {
+        want.extend(f.members().iter().map(|m| m.pack_hash));
+    }
+    let size = state.size();
+    for item in snap.entries(goal, size.saturating_sub(RECENT_NAMES)..size)? {
+        let (_, bytes) = item?;
+        if let Ok(e) = LogEntry::from_canonical_bytes(&bytes) {
+            want.push(e.pack_hash);
+        }
+    }
+    let mut names = BTreeMap::new();
+    for h in want {
+        if let Some(Ok(pack)) = snap.blob(&h.0)?.map(|b| AgentPack::from_canonical_bytes(&b))
+            && let Some(n) = pack.metadata().get("name")
+        {
+            names.insert(h, n.to_string());
+        }
+    }
+    Ok(names)
+}
+
+/// Most recent entries whose names are loaded at start (the page shows 10).
+const RECENT_NAMES: u64 = 32;
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     error!(error = %e, "internal error");
