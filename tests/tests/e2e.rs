@@ -591,3 +591,75 @@ fn local_eval_refuses_a_pack_over_the_goal_limit_by_its_size() {
     assert!(err.contains("max_component_bytes 4096"), "{err}");
     assert!(err.contains("it was not read"), "{err}");
 }
+
+/// The node's log with terminal colour codes removed.
+fn node_log(s: &Setup) -> String {
+    let raw = std::fs::read_to_string(&s.node.log).unwrap_or_default();
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn clean_restart_resumes_from_the_state_snapshot_with_identical_roots() {
+    let mut s = setup(&[], false);
+    for (i, params) in ["position=1.0", "position=-1.0", "position=0.5"]
+        .iter()
+        .enumerate()
+    {
+        let p = pack(&s.dir, "buy-and-hold", params, &format!("bh{i}.ianpack"));
+        assert_eq!(submit(&s, &p).0, 0);
+    }
+    let before = json_out(&s.node.cli(&["status", &s.goal, "--json"]));
+    assert!(s.node.stop(), "node did not stop cleanly");
+    s.node = NodeProc::start(&s.dir.join("data"), &[]);
+    let log = node_log(&s);
+    assert!(log.contains("from_snapshot=3"), "{log}");
+    let after = json_out(&s.node.cli(&["status", &s.goal, "--json"]));
+    assert_eq!(before["root"], after["root"]);
+    assert_eq!(before["checkpoint"], after["checkpoint"]);
+    assert_eq!(before["top"], after["top"]);
+    // The restored state keeps accepting where the log left off.
+    let p = pack(&s.dir, "buy-and-hold", "position=0.25", "bh3.ianpack");
+    let (code, v) = submit(&s, &p);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["receipt"]["entry"]["log_index"], 3);
+}
+
+#[test]
+fn a_damaged_state_snapshot_is_ignored_and_the_log_replayed() {
+    let mut s = setup(&[], false);
+    for (i, params) in ["position=1.0", "position=-1.0"].iter().enumerate() {
+        let p = pack(&s.dir, "buy-and-hold", params, &format!("bh{i}.ianpack"));
+        assert_eq!(submit(&s, &p).0, 0);
+    }
+    let before = json_out(&s.node.cli(&["status", &s.goal, "--json"]));
+    assert!(s.node.stop(), "node did not stop cleanly");
+    {
+        let store = ian_store::Store::open(s.dir.join("data/ian.redb")).unwrap();
+        store
+            .put_meta("goal-state/trading-test/0", b"not a snapshot".to_vec())
+            .unwrap()
+            .wait()
+            .unwrap();
+        store.close().unwrap();
+    }
+    s.node = NodeProc::start(&s.dir.join("data"), &[]);
+    let log = node_log(&s);
+    assert!(log.contains("from_snapshot=0"), "{log}");
+    assert!(log.contains("replaying the log"), "{log}");
+    let after = json_out(&s.node.cli(&["status", &s.goal, "--json"]));
+    assert_eq!(before["root"], after["root"]);
+    assert_eq!(before["top"], after["top"]);
+}
