@@ -141,11 +141,19 @@ fn main() {
     } else {
         sizes
     };
-    println!("| entries | first start (replay + sign + save snapshot) | replay start | snapshot start |");
+    println!(
+        "| entries | first start (replay + sign + save snapshot) | replay start | snapshot start |"
+    );
     println!("| ---: | ---: | ---: | ---: |");
+    // IAN_RESTART_KEEP=DIR keeps each data directory as DIR/<entries>, so
+    // another build of the node can be timed on the very same stores.
+    let keep = std::env::var_os("IAN_RESTART_KEEP").map(std::path::PathBuf::from);
     for n in sizes {
         let tmp = tempfile::tempdir().unwrap();
-        let data = tmp.path().join("data");
+        let data = match &keep {
+            Some(dir) => dir.join(n.to_string()),
+            None => tmp.path().join("data"),
+        };
         populate(&data, n);
         let (node, first) = open(&data);
         node.shutdown(Duration::from_secs(5));

@@ -1684,7 +1684,10 @@ fn read_chunked(snap: &ian_store::Snapshot, key: &str) -> Result<Option<Vec<u8>>
         out.extend_from_slice(&part);
     }
     if out.len() != len {
-        return Err(format!("chunks hold {} bytes, header says {len}", out.len()));
+        return Err(format!(
+            "chunks hold {} bytes, header says {len}",
+            out.len()
+        ));
     }
     Ok(Some(out))
 }
@@ -1715,7 +1718,9 @@ fn names_for_display(
     }
     let mut names = BTreeMap::new();
     for h in want {
-        if let Some(Ok(pack)) = snap.blob(&h.0)?.map(|b| AgentPack::from_canonical_bytes(&b))
+        if let Some(Ok(pack)) = snap
+            .blob(&h.0)?
+            .map(|b| AgentPack::from_canonical_bytes(&b))
             && let Some(n) = pack.metadata().get("name")
         {
             names.insert(h, n.to_string());
