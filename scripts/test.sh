@@ -19,5 +19,9 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 ./scripts/build-guests.sh
+# Builds the workspace's tests, then checks that `cargo test --release -p
+# <crate>` after that build reuses its wasmtime (and every other heavy
+# dependency) instead of building another copy.
+./scripts/check-feature-unification.sh
 # --workspace: the host crates, the end-to-end tests, and the guests' native unit tests.
 cargo test --release --workspace
