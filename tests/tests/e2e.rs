@@ -36,6 +36,16 @@ fn setup(env: &[(&str, &str)], invariants: bool) -> Setup {
     }
 }
 
+/// Packs `buy-and-hold` with each params string and submits it; every one
+/// must be accepted.
+fn submit_buy_and_hold(s: &Setup, params: &[&str]) {
+    for (i, params) in params.iter().enumerate() {
+        let p = pack(&s.dir, "buy-and-hold", params, &format!("bh{i}.ianpack"));
+        let (code, v) = submit(s, &p);
+        assert_eq!(code, 0, "{params}: {v}");
+    }
+}
+
 fn submit(s: &Setup, pack: &std::path::Path) -> (i32, Value) {
     let o = s.node.cli(&[
         "submit",
@@ -271,13 +281,7 @@ fn rejects_agent_below_reward_threshold() {
 #[test]
 fn restarted_node_serves_identical_roots_and_leaderboard() {
     let mut s = setup(&[], false);
-    for (i, params) in ["position=1.0", "position=-1.0", "position=0.5"]
-        .iter()
-        .enumerate()
-    {
-        let p = pack(&s.dir, "buy-and-hold", params, &format!("bh{i}.ianpack"));
-        assert_eq!(submit(&s, &p).0, 0);
-    }
+    submit_buy_and_hold(&s, &["position=1.0", "position=-1.0", "position=0.5"]);
     let before = json_out(&s.node.cli(&["status", &s.goal, "--json"]));
     let lb_before = json_out(&s.node.cli(&["leaderboard", &s.goal, "--json"]));
     assert!(s.node.stop(), "node did not stop cleanly");
@@ -614,13 +618,7 @@ fn node_log(s: &Setup) -> String {
 #[test]
 fn clean_restart_resumes_from_the_state_snapshot_with_identical_roots() {
     let mut s = setup(&[], false);
-    for (i, params) in ["position=1.0", "position=-1.0", "position=0.5"]
-        .iter()
-        .enumerate()
-    {
-        let p = pack(&s.dir, "buy-and-hold", params, &format!("bh{i}.ianpack"));
-        assert_eq!(submit(&s, &p).0, 0);
-    }
+    submit_buy_and_hold(&s, &["position=1.0", "position=-1.0", "position=0.5"]);
     let before = json_out(&s.node.cli(&["status", &s.goal, "--json"]));
     assert!(s.node.stop(), "node did not stop cleanly");
     s.node = NodeProc::start(&s.dir.join("data"), &[]);
@@ -640,10 +638,7 @@ fn clean_restart_resumes_from_the_state_snapshot_with_identical_roots() {
 #[test]
 fn a_damaged_state_snapshot_is_ignored_and_the_log_replayed() {
     let mut s = setup(&[], false);
-    for (i, params) in ["position=1.0", "position=-1.0"].iter().enumerate() {
-        let p = pack(&s.dir, "buy-and-hold", params, &format!("bh{i}.ianpack"));
-        assert_eq!(submit(&s, &p).0, 0);
-    }
+    submit_buy_and_hold(&s, &["position=1.0", "position=-1.0"]);
     let before = json_out(&s.node.cli(&["status", &s.goal, "--json"]));
     assert!(s.node.stop(), "node did not stop cleanly");
     {

@@ -265,13 +265,10 @@ impl BridgeConfig {
         }
     }
 
-    /// Reads the process environment; `Ok(None)` when `IAN_TAU_ENDPOINT` is
-    /// unset or empty (the bridge is off by default).
-    pub fn from_env() -> Result<Option<Self>, BridgeError> {
-        Self::from_lookup(|k| std::env::var(k).ok())
-    }
-
-    /// Reads settings through `get` (the environment, or a test map).
+    /// Reads the `IAN_TAU_*` settings through `get`: the embedding program
+    /// (the node's configuration table) or a test map. The library never
+    /// reads the process environment itself. `Ok(None)` when
+    /// `IAN_TAU_ENDPOINT` is unset or empty (the bridge is off by default).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, BridgeError> {
         let Some(endpoint) = get("IAN_TAU_ENDPOINT").filter(|e| !e.trim().is_empty()) else {
             return Ok(None);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
 use ian_core::AgentPack;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
 use crate::cli::args::BenchArgs;
 use crate::cli::client::Client;
@@ -18,7 +18,7 @@ use crate::cli::common::CommandError;
 use crate::cli::ops::{SubmitOutcome, post_submission, pow_bits, sign, submit_request};
 
 /// Run the load.
-pub async fn run(client: &Client, a: &BenchArgs) -> Result<Value, CommandError> {
+pub async fn run(client: &Client, a: &BenchArgs) -> Result<BenchReport, CommandError> {
     let file = crate::cli::ops::read_pack(&a.pack)?;
     let (pack, code) = file.into_parts();
     let bits = pow_bits(client, &a.goal).await?;
@@ -104,7 +104,7 @@ pub async fn run(client: &Client, a: &BenchArgs) -> Result<Value, CommandError> 
     }
     let mut lat = Vec::new();
     let mut rejected: BTreeMap<String, u64> = BTreeMap::new();
-    let mut errors = 0;
+    let mut errors = 0u64;
     for t in tasks {
         let (l, r, e) = t
             .await
@@ -124,35 +124,78 @@ pub async fn run(client: &Client, a: &BenchArgs) -> Result<Value, CommandError> 
         let i = ((lat.len() as f64 - 1.0) * p).round() as usize;
         lat[i].as_secs_f64() * 1000.0
     };
-    Ok(json!({
-        "goal": a.goal,
-        "submitted": a.count,
-        "accepted": lat.len(),
-        "rejected": rejected,
-        "errors": errors,
-        "retried_429": shed.load(Ordering::Relaxed),
-        "concurrency": a.concurrency,
-        "seconds": elapsed.as_secs_f64(),
-        "accepted_per_sec": lat.len() as f64 / elapsed.as_secs_f64().max(1e-9),
-        "latency_ms": {"p50": pct(0.50), "p90": pct(0.90), "p99": pct(0.99), "max": pct(1.0)},
-    }))
+    Ok(BenchReport {
+        goal: a.goal.clone(),
+        submitted: a.count,
+        accepted: lat.len() as u64,
+        rejected,
+        errors,
+        retried_429: shed.load(Ordering::Relaxed),
+        concurrency: a.concurrency,
+        seconds: elapsed.as_secs_f64(),
+        accepted_per_sec: lat.len() as f64 / elapsed.as_secs_f64().max(1e-9),
+        latency_ms: Latency {
+            p50: pct(0.50),
+            p90: pct(0.90),
+            p99: pct(0.99),
+            max: pct(1.0),
+        },
+    })
+}
+
+/// What a load run measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BenchReport {
+    /// Goal id.
+    pub goal: String,
+    /// Submissions sent.
+    pub submitted: u64,
+    /// Accepted and durable.
+    pub accepted: u64,
+    /// Rejections by reason code.
+    pub rejected: BTreeMap<String, u64>,
+    /// Transport or unexpected errors.
+    pub errors: u64,
+    /// 429 answers retried.
+    pub retried_429: u64,
+    /// Clients in flight.
+    pub concurrency: usize,
+    /// Wall time of the run.
+    pub seconds: f64,
+    /// Durable submissions per second.
+    pub accepted_per_sec: f64,
+    /// Latency of accepted submissions.
+    pub latency_ms: Latency,
+}
+
+/// Latency percentiles, ms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Slowest.
+    pub max: f64,
 }
 
 /// Human text.
-pub fn render(v: &Value) -> String {
+pub fn render(v: &BenchReport) -> String {
     format!(
-        "{} accepted of {} in {:.2}s = {:.0} durable submissions/s (concurrency {})\nlatency p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms\nrejected {}  errors {}  429-retries {}",
-        v["accepted"],
-        v["submitted"],
-        v["seconds"].as_f64().unwrap_or(0.0),
-        v["accepted_per_sec"].as_f64().unwrap_or(0.0),
-        v["concurrency"],
-        v["latency_ms"]["p50"].as_f64().unwrap_or(0.0),
-        v["latency_ms"]["p90"].as_f64().unwrap_or(0.0),
-        v["latency_ms"]["p99"].as_f64().unwrap_or(0.0),
-        v["latency_ms"]["max"].as_f64().unwrap_or(0.0),
-        v["rejected"],
-        v["errors"],
-        v["retried_429"]
+        "{} accepted of {} in {:.2}s = {:.0} durable submissions/s (concurrency {})\nlatency p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms\nrejected {:?}  errors {}  429-retries {}",
+        v.accepted,
+        v.submitted,
+        v.seconds,
+        v.accepted_per_sec,
+        v.concurrency,
+        v.latency_ms.p50,
+        v.latency_ms.p90,
+        v.latency_ms.p99,
+        v.latency_ms.max,
+        v.rejected,
+        v.errors,
+        v.retried_429
     )
 }

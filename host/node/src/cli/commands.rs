@@ -36,33 +36,13 @@ pub fn run(cli: Cli) -> Result<i32, CommandError> {
         }
         Command::Pack(a) => {
             let r = crate::cli::ops::build_pack(&a)?;
-            out.print(&r, || {
-                format!(
-                    "wrote {}\npack hash {}\ncode hash {}\ncomponent {} bytes ({}), params {} bytes",
-                    a.out.display(),
-                    r["pack_hash"].as_str().unwrap_or(""),
-                    r["code_hash"].as_str().unwrap_or(""),
-                    r["component_bytes"],
-                    r["input"].as_str().unwrap_or(""),
-                    r["params_bytes"]
-                )
-            });
+            out.print(&r, || crate::cli::ops::render_pack(&r));
             Ok(0)
         }
         Command::Verify(a) => {
             let r = crate::cli::ops::verify_receipt_file(&a.receipt, &a.node_key)?;
-            let okay = r["valid"].as_bool() == Some(true);
-            out.print(&r, || {
-                if okay {
-                    format!(
-                        "receipt OK: entry {} of goal {} is in the log of size {} with root {} signed by {}",
-                        r["log_index"], r["goal"].as_str().unwrap_or(""), r["size"], r["root"].as_str().unwrap_or(""), r["node_key"].as_str().unwrap_or("")
-                    )
-                } else {
-                    format!("receipt INVALID: {}", r["error"].as_str().unwrap_or(""))
-                }
-            });
-            Ok(if okay { 0 } else { EXIT_MISMATCH })
+            out.print(&r, || crate::cli::ops::render_receipt_check(&r));
+            Ok(if r.valid { 0 } else { EXIT_MISMATCH })
         }
         Command::Eval(a) => {
             crate::cli::telemetry::init(format, "warn");

@@ -10,7 +10,7 @@ use ian_core::{
     AgentPack, Contribution, GoalId, GoalSpec, Metadata, PackFile, ProofBundle, PublicKeyBytes,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::cli::args::PackArgs;
 use crate::cli::client::{Client, ClientError};
@@ -22,7 +22,7 @@ use crate::runtime::views::{ConsistencyView, InclusionView, LogRange, ManifestVi
 use ian_core::pipeline::{Evaluator as _, InvariantChecker as _, Refusal, Verdict};
 
 /// Build an `.ianpack` from a component or core module, params and metadata.
-pub fn build_pack(a: &PackArgs) -> Result<Value, CommandError> {
+pub fn build_pack(a: &PackArgs) -> Result<PackReport, CommandError> {
     let wasm = read_at_most(
         &a.wasm,
         ian_core::goal::HARD_MAX_COMPONENT_BYTES,
@@ -56,14 +56,14 @@ pub fn build_pack(a: &PackArgs) -> Result<Value, CommandError> {
         path: a.out.clone(),
         message: e.to_string(),
     })?;
-    Ok(json!({
-        "file": a.out,
-        "pack_hash": file.pack().pack_hash().to_hex(),
-        "code_hash": file.pack().code_hash().to_hex(),
-        "component_bytes": file.component().len(),
-        "params_bytes": file.pack().params().len(),
-        "input": input,
-    }))
+    Ok(PackReport {
+        file: a.out.clone(),
+        pack_hash: file.pack().pack_hash(),
+        code_hash: file.pack().code_hash(),
+        component_bytes: file.component().len(),
+        params_bytes: file.pack().params().len(),
+        input: input.to_string(),
+    })
 }
 
 /// Read a pack file: `.ianpack`, or a bare `.wasm` taken as a pack with empty
@@ -299,7 +299,7 @@ pub async fn post_submission(
 
 /// Verify a receipt file offline. Accepts a bare receipt or a submit reply
 /// holding one. `node_key` is hex or a file holding hex.
-pub fn verify_receipt_file(path: &Path, node_key: &str) -> Result<Value, CommandError> {
+pub fn verify_receipt_file(path: &Path, node_key: &str) -> Result<ReceiptCheck, CommandError> {
     let bytes = read(path)?;
     let v: Value = serde_json::from_slice(&bytes)
         .map_err(|e| CommandError::Usage(format!("{}: not JSON: {e}", path.display())))?;
@@ -318,23 +318,84 @@ pub fn verify_receipt_file(path: &Path, node_key: &str) -> Result<Value, Command
     let key = PublicKeyBytes::from_hex(&key_text)
         .map_err(|e| CommandError::Usage(format!("node key: {e}")))?;
     let cp = &receipt.checkpoint.checkpoint;
-    let base = json!({
-        "goal": receipt.entry.goal_id.as_str(),
-        "log_index": receipt.entry.log_index,
-        "pack_hash": receipt.entry.pack_hash.to_hex(),
-        "size": cp.size,
-        "root": cp.root.to_hex(),
-        "node_key": key.to_hex(),
-    });
-    let mut out = base;
-    match receipt.verify(&key) {
-        Ok(()) => out["valid"] = json!(true),
-        Err(e) => {
-            out["valid"] = json!(false);
-            out["error"] = json!(e.to_string());
-        }
+    let verdict = receipt.verify(&key);
+    Ok(ReceiptCheck {
+        goal: receipt.entry.goal_id.as_str().to_string(),
+        log_index: receipt.entry.log_index,
+        pack_hash: receipt.entry.pack_hash,
+        size: cp.size,
+        root: cp.root,
+        node_key: key,
+        valid: verdict.is_ok(),
+        error: verdict.err().map(|e| e.to_string()),
+    })
+}
+
+/// What `ian-host verify` found in a receipt file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReceiptCheck {
+    /// Goal id.
+    pub goal: String,
+    /// The entry's index.
+    pub log_index: u64,
+    /// The entry's pack.
+    pub pack_hash: ian_core::Hash32,
+    /// The checkpoint's tree size.
+    pub size: u64,
+    /// The checkpoint's root.
+    pub root: ian_core::Hash32,
+    /// The key the checkpoint was checked against.
+    pub node_key: PublicKeyBytes,
+    /// Whether the receipt verifies.
+    pub valid: bool,
+    /// Why not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Human text for `verify`.
+pub fn render_receipt_check(r: &ReceiptCheck) -> String {
+    match &r.error {
+        None if r.valid => format!(
+            "receipt OK: entry {} of goal {} is in the log of size {} with root {} signed by {}",
+            r.log_index,
+            r.goal,
+            r.size,
+            r.root,
+            r.node_key.to_hex()
+        ),
+        e => format!("receipt INVALID: {}", e.as_deref().unwrap_or("")),
     }
-    Ok(out)
+}
+
+/// What `ian-host pack` wrote.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PackReport {
+    /// The pack file.
+    pub file: PathBuf,
+    /// Its pack hash (what a submission signs).
+    pub pack_hash: ian_core::Hash32,
+    /// Its component's hash.
+    pub code_hash: ian_core::Hash32,
+    /// Component size.
+    pub component_bytes: usize,
+    /// Params size.
+    pub params_bytes: usize,
+    /// `component`, or `core module, componentized`.
+    pub input: String,
+}
+
+/// Human text for `pack`.
+pub fn render_pack(r: &PackReport) -> String {
+    format!(
+        "wrote {}\npack hash {}\ncode hash {}\ncomponent {} bytes ({}), params {} bytes",
+        r.file.display(),
+        r.pack_hash,
+        r.code_hash,
+        r.component_bytes,
+        r.input,
+        r.params_bytes
+    )
 }
 
 fn run_on_eval_thread<T: Send + 'static>(

@@ -196,6 +196,36 @@ pub const KEYS: &[KeyDoc] = &[
         doc: "Also send a log-commit transaction when this many seconds have passed since the last one and the log grew.",
     },
     KeyDoc {
+        key: "tau.fee_limit",
+        env: "IAN_TAU_FEE_LIMIT",
+        default: "100",
+        doc: "`fee_limit` of each Tau transaction (the Tau node charges its actual fee, capped by this; at most 2^63-1).",
+    },
+    KeyDoc {
+        key: "tau.tx_ttl_secs",
+        env: "IAN_TAU_TX_TTL_SECS",
+        default: "900",
+        doc: "Lifetime of a Tau transaction: `expiration_time = now + ttl` (at least 30).",
+    },
+    KeyDoc {
+        key: "tau.poll_ms",
+        env: "IAN_TAU_POLL_MS",
+        default: "2000",
+        doc: "Interval of the bridge's status polling and planning, ms (at least 10).",
+    },
+    KeyDoc {
+        key: "tau.binding_file",
+        env: "IAN_TAU_BINDING_FILE",
+        default: "\"\"",
+        doc: "File recording which network each Tau key is bound to (empty: `<key file>.networks.json`).",
+    },
+    KeyDoc {
+        key: "tau.allow_key_reuse",
+        env: "IAN_TAU_ALLOW_KEY_REUSE",
+        default: "false",
+        doc: "Allow a Tau key already bound to another network (a transaction is valid on any network where the key is funded).",
+    },
+    KeyDoc {
         key: "sandbox.max_wasm_stack",
         env: "IAN_SANDBOX_MAX_WASM_STACK",
         default: "524288",
@@ -437,6 +467,16 @@ pub struct TauConfig {
     pub commit_every_entries: u64,
     /// See [`KEYS`].
     pub commit_every_secs: u64,
+    /// See [`KEYS`].
+    pub fee_limit: u64,
+    /// See [`KEYS`].
+    pub tx_ttl_secs: u64,
+    /// See [`KEYS`].
+    pub poll_ms: u64,
+    /// See [`KEYS`].
+    pub binding_file: String,
+    /// See [`KEYS`].
+    pub allow_key_reuse: bool,
 }
 
 /// Why a configuration was refused. Every variant names the key at fault.

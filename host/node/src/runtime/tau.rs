@@ -134,22 +134,24 @@ pub struct BridgeWiring {
 }
 
 impl BridgeWiring {
-    /// Start the bridge (inside a tokio runtime) with the node's settings;
-    /// other `IAN_TAU_*` settings (fee limit, TTL, poll interval, binding
-    /// file, key reuse) come from the environment.
+    /// Start the bridge (inside a tokio runtime) with the node's `[tau]`
+    /// settings, all of them from the node's one configuration table.
     pub fn start(node: &Arc<Node>) -> Result<Arc<BridgeWiring>, String> {
-        let t = &node.config().tau;
-        let (endpoint, key_file, network) =
-            (t.endpoint.clone(), t.key_file.clone(), t.network_id.clone());
+        let t = node.config().tau.clone();
         let (every_entries, every_secs) = (t.commit_every_entries, t.commit_every_secs);
         let lookup = move |k: &str| -> Option<String> {
             match k {
-                "IAN_TAU_ENDPOINT" => Some(endpoint.clone()),
-                "IAN_TAU_KEY_FILE" => Some(key_file.clone()),
-                "IAN_TAU_NETWORK_ID" => Some(network.clone()),
-                "IAN_TAU_COMMIT_EVERY_ENTRIES" => Some(every_entries.to_string()),
-                "IAN_TAU_COMMIT_EVERY_SECS" => Some(every_secs.to_string()),
-                other => std::env::var(other).ok(),
+                "IAN_TAU_ENDPOINT" => Some(t.endpoint.clone()),
+                "IAN_TAU_KEY_FILE" => Some(t.key_file.clone()),
+                "IAN_TAU_NETWORK_ID" => Some(t.network_id.clone()),
+                "IAN_TAU_COMMIT_EVERY_ENTRIES" => Some(t.commit_every_entries.to_string()),
+                "IAN_TAU_COMMIT_EVERY_SECS" => Some(t.commit_every_secs.to_string()),
+                "IAN_TAU_FEE_LIMIT" => Some(t.fee_limit.to_string()),
+                "IAN_TAU_TX_TTL_SECS" => Some(t.tx_ttl_secs.to_string()),
+                "IAN_TAU_POLL_MS" => Some(t.poll_ms.to_string()),
+                "IAN_TAU_BINDING_FILE" => Some(t.binding_file.clone()),
+                "IAN_TAU_ALLOW_KEY_REUSE" => Some(t.allow_key_reuse.to_string()),
+                _ => None,
             }
         };
         let cfg = BridgeConfig::from_lookup(lookup)

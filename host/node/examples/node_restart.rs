@@ -14,7 +14,7 @@
 //!   from the snapshot and checked against the signed checkpoint.
 //!
 //! Prints a Markdown table. Run:
-//! `cargo run --release -p ian-node --example restart -- 10000 100000 1000000`
+//! `cargo run --release -p ian-node --example node_restart -- 10000 100000 1000000`
 //! (the guest components must be built: `./scripts/build-guests.sh`).
 
 use std::path::Path;
