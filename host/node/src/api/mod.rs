@@ -4,4 +4,5 @@
 
 pub mod html;
 pub mod http;
+pub mod listener;
 pub mod openapi;

@@ -1,14 +1,17 @@
 //! `ian-host serve`: load config, open the node, serve HTTP until SIGINT or
 //! SIGTERM, then drain: stop accepting, let every queued contribution reach
 //! the disk (or never be acknowledged), stop the workers, close the store.
+//!
+//! Connections are accepted by [`crate::api::listener`] (caps and
+//! timeouts), not by `axum::serve`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tracing::info;
 
 use crate::api::http::{AppState, app};
+use crate::api::listener::{self, ListenerSettings};
 use crate::cli::args::ServeArgs;
 use crate::cli::common::CommandError;
 use crate::cli::telemetry::{self, LogFormat};
@@ -34,10 +37,14 @@ pub fn load_config(a: &ServeArgs) -> Result<Config, CommandError> {
             _ => std::env::var(k).ok(),
         }
     };
-    Ok(Config::build(
+    let cfg = Config::build(
         text.as_ref().map(|(p, t)| (p.as_path(), t.as_str())),
         &lookup,
-    )?)
+    )?;
+    // The connection settings are checked by the listener that owns them;
+    // refuse a bad one here, before anything starts, like every other key.
+    ListenerSettings::from_config(&cfg.server)?;
+    Ok(cfg)
 }
 
 /// Run the node in the foreground.
@@ -62,6 +69,14 @@ pub fn run(a: ServeArgs, cli_format: LogFormat) -> Result<i32, CommandError> {
 pub async fn serve(cfg: Config) -> Result<(), NodeError> {
     let grace = Duration::from_millis(cfg.server.shutdown_grace_ms);
     let addr = cfg.listen_addr();
+    let settings = ListenerSettings::from_config(&cfg.server).map_err(|e| NodeError::Listen {
+        addr: addr.to_string(),
+        message: e.to_string(),
+    })?;
+    // Connections still open at shutdown are finishing a request (bounded
+    // by the request timeout) or about to hit a connection clock.
+    let drain_limit = Duration::from_millis(cfg.server.request_timeout_ms)
+        + settings.idle_timeout.max(settings.header_timeout);
     let node = tokio::task::spawn_blocking(move || Node::open(cfg))
         .await
         .map_err(|e| NodeError::Sandbox(format!("startup task failed: {e}")))??;
@@ -70,16 +85,15 @@ pub async fn serve(cfg: Config) -> Result<(), NodeError> {
         node.set_tau(wiring);
         info!(endpoint = %node.config().tau.endpoint, "Tau commitments enabled");
     }
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| NodeError::Listen {
-            addr: addr.to_string(),
-            message: e.to_string(),
-        })?;
+    let listener = listener::bind(addr).map_err(|e| NodeError::Listen {
+        addr: addr.to_string(),
+        message: e.to_string(),
+    })?;
     let local = listener.local_addr().map_err(|e| NodeError::Listen {
         addr: addr.to_string(),
         message: e.to_string(),
     })?;
+    listener::warn_if_fd_limit_is_tight(&settings);
     // Tools (and scripts/demo.sh) find a node started on port 0 here.
     let addr_file = node.data_dir().join("node.addr");
     std::fs::write(&addr_file, format!("http://{local}\n")).map_err(|e| NodeError::DataDir {
@@ -88,21 +102,13 @@ pub async fn serve(cfg: Config) -> Result<(), NodeError> {
     })?;
     info!(addr = %local, public_key = %node.public_key().to_hex(), goals = node.goal_count(), "node serving");
     let router = app(AppState::new(node.clone()));
-    let server = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal());
-    let result = server.await;
+    listener::serve(listener, router, settings, shutdown_signal(), drain_limit).await;
     info!("HTTP stopped; draining queued contributions");
     let n: Arc<Node> = node.clone();
     let _ = tokio::task::spawn_blocking(move || n.shutdown(grace)).await;
     let _ = std::fs::remove_file(&addr_file);
     info!("node stopped cleanly");
-    result.map_err(|e| NodeError::Listen {
-        addr: local.to_string(),
-        message: e.to_string(),
-    })
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -58,6 +58,36 @@ pub const KEYS: &[KeyDoc] = &[
         doc: "How long a graceful shutdown waits for queued contributions to finish before giving up on them (they were never acknowledged).",
     },
     KeyDoc {
+        key: "server.max_connections",
+        env: "IAN_MAX_CONNECTIONS",
+        default: "512",
+        doc: "Most open client connections. One more is answered 503 `too_many_connections` and closed. Keep it at least 128 below the open-file limit (`ulimit -n`) so the store and new connections always find a descriptor.",
+    },
+    KeyDoc {
+        key: "server.max_connections_per_ip",
+        env: "IAN_MAX_CONNECTIONS_PER_IP",
+        default: "64",
+        doc: "Most open connections from one client address (503 and closed beyond it). Behind a reverse proxy every connection comes from the proxy: raise it to `server.max_connections`.",
+    },
+    KeyDoc {
+        key: "server.header_timeout_ms",
+        env: "IAN_HEADER_TIMEOUT_MS",
+        default: "10000",
+        doc: "Time allowed from the first byte of a request to the end of its headers; a slower (slowloris) connection is closed.",
+    },
+    KeyDoc {
+        key: "server.idle_timeout_ms",
+        env: "IAN_IDLE_TIMEOUT_MS",
+        default: "30000",
+        doc: "How long a connection may stay silent with no request in progress (new, or kept alive between requests, or a response the client stopped reading) before it is closed.",
+    },
+    KeyDoc {
+        key: "server.body_timeout_ms",
+        env: "IAN_BODY_TIMEOUT_MS",
+        default: "30000",
+        doc: "Time allowed for a whole request body to arrive, counted from the end of the headers; a slower upload fails and its connection is closed.",
+    },
+    KeyDoc {
         key: "limits.max_body_bytes",
         env: "IAN_MAX_BODY_BYTES",
         default: "8388608",
@@ -393,6 +423,16 @@ pub struct ServerConfig {
     pub request_timeout_ms: u64,
     /// See [`KEYS`].
     pub shutdown_grace_ms: u64,
+    /// See [`KEYS`].
+    pub max_connections: u64,
+    /// See [`KEYS`].
+    pub max_connections_per_ip: u64,
+    /// See [`KEYS`].
+    pub header_timeout_ms: u64,
+    /// See [`KEYS`].
+    pub idle_timeout_ms: u64,
+    /// See [`KEYS`].
+    pub body_timeout_ms: u64,
 }
 
 /// `[limits]` section.
