@@ -658,3 +658,60 @@ fn a_damaged_state_snapshot_is_ignored_and_the_log_replayed() {
     assert_eq!(before["root"], after["root"]);
     assert_eq!(before["top"], after["top"]);
 }
+
+#[test]
+fn a_logged_pack_has_its_receipt_by_pack_hash_and_an_unlogged_one_is_404() {
+    let s = setup(&[], false);
+    let p = pack(&s.dir, "buy-and-hold", "position=0.75", "bh.ianpack");
+    let (code, v) = submit(&s, &p);
+    assert_eq!(code, 0, "{v}");
+    let pack_hash = v["receipt"]["entry"]["pack_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let by_pack = s.node.get_json(&format!(
+        "/api/v1/goals/{}/packs/{pack_hash}/receipt",
+        s.goal
+    ));
+    let by_index = s
+        .node
+        .get_json(&format!("/api/v1/goals/{}/receipts/0", s.goal));
+    assert_eq!(by_pack, by_index);
+    assert_eq!(by_pack["entry"]["pack_hash"], pack_hash.as_str());
+    let path = format!("/api/v1/goals/{}/packs/{}/receipt", s.goal, "ab".repeat(32));
+    let addr = s.node.url.trim_start_matches("http://").to_string();
+    let mut c = std::net::TcpStream::connect(&addr).unwrap();
+    use std::io::{Read, Write};
+    write!(
+        c,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    c.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 404"), "{reply}");
+    assert!(reply.contains("unknown_pack"), "{reply}");
+}
+
+#[test]
+fn a_store_whose_checkpoints_another_key_signed_is_refused_at_start() {
+    let mut s = setup(&[], false);
+    submit_buy_and_hold(&s, &["position=1.0"]);
+    assert!(s.node.stop(), "node did not stop cleanly");
+    let data = s.dir.join("data");
+    // Another identity: the stored checkpoints no longer verify.
+    std::fs::remove_file(data.join("node.key")).unwrap();
+    let o = std::process::Command::new(bin())
+        .arg("serve")
+        .env("IAN_LISTEN", "127.0.0.1:0")
+        .env("IAN_DATA_DIR", &data)
+        .env("IAN_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("does not verify under this node's key"),
+        "{err}"
+    );
+}

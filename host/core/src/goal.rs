@@ -681,6 +681,12 @@ pub enum GoalError {
         len: usize,
         max: usize,
     },
+    /// A name shown to people holds a control character or a bidirectional
+    /// override (see [`crate::pack::is_unsafe_display_char`]).
+    #[error(
+        "{field} contains the character U+{code:04X}, which is not allowed (control or bidirectional override)"
+    )]
+    UnsafeChar { field: &'static str, code: u32 },
     /// A component's bytes do not match the hash pinned in the goal file.
     #[error("{component}: sha256 is {actual}, but the goal file pins {pinned}")]
     HashMismatch {
@@ -691,6 +697,17 @@ pub enum GoalError {
     /// The caller resolved a different number of invariants than the file lists.
     #[error("goal lists {expected} invariants but {got} hashes were given")]
     InvariantCount { expected: usize, got: usize },
+}
+
+/// A one-line name shown on pages: no control characters, no bidi overrides.
+fn check_display_name(field: &'static str, s: &str) -> Result<(), GoalError> {
+    match s.chars().find(|c| crate::pack::is_unsafe_display_char(*c)) {
+        Some(c) => Err(GoalError::UnsafeChar {
+            field,
+            code: c as u32,
+        }),
+        None => Ok(()),
+    }
 }
 
 fn check_len(field: &'static str, s: &str, max: usize) -> Result<(), GoalError> {
@@ -827,6 +844,7 @@ impl GoalSpec {
     /// Checks every field against its limit.
     pub fn validate(&self) -> Result<(), GoalError> {
         check_len("title", &self.title, MAX_TITLE_BYTES)?;
+        check_display_name("title", &self.title)?;
         check_len("description", &self.description, MAX_DESCRIPTION_BYTES)?;
         check_len("harness.component", &self.harness.component, MAX_PATH_BYTES)?;
         if let Some(d) = &self.harness.dataset {

@@ -34,6 +34,13 @@ pub enum PackError {
     /// A metadata value is too long.
     #[error("metadata value for {key:?} is {len} bytes, limit is {max}")]
     MetadataValueTooLong { key: String, len: usize, max: usize },
+    /// A metadata value holds a character that hides or reorders what
+    /// people read (a control character such as NUL, or a bidirectional
+    /// override/isolate), so names on boards could impersonate others.
+    #[error(
+        "metadata value for {key:?} contains the character U+{code:04X}, which is not allowed (control or bidirectional override)"
+    )]
+    UnsafeMetadataChar { key: String, code: u32 },
     /// The same metadata key twice.
     #[error("metadata key {0:?} appears more than once")]
     DuplicateMetadataKey(String),
@@ -61,6 +68,17 @@ fn valid_key(k: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
 }
 
+/// Characters refused in text people read on boards and pages: control
+/// characters (NUL and all of C0 and C1, newlines and tabs included) and the
+/// Unicode
+/// bidirectional marks, embeddings, overrides and isolates (U+061C,
+/// U+200E-U+200F, U+202A-U+202E, U+2066-U+2069), which can make one name
+/// display as another.
+pub fn is_unsafe_display_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 impl Metadata {
     /// Builds metadata, refusing duplicates (never silently overwriting)
     /// and anything over the limits.
@@ -78,6 +96,12 @@ impl Metadata {
                     key: k,
                     len: v.len(),
                     max: MAX_METADATA_VALUE_BYTES,
+                });
+            }
+            if let Some(c) = v.chars().find(|c| is_unsafe_display_char(*c)) {
+                return Err(PackError::UnsafeMetadataChar {
+                    key: k,
+                    code: c as u32,
                 });
             }
             if map.contains_key(&k) {

@@ -815,3 +815,35 @@ fn rejudging_with_a_failed_verdict_is_the_rejection_commit_would_give() {
         .unwrap_rejected();
     assert_eq!(r, Rejection::EvaluationFailed(f));
 }
+
+#[test]
+fn agent_names_with_nul_or_bidi_overrides_are_refused() {
+    for (name, code) in [
+        ("alice\u{0}", 0u32),
+        ("\u{202E}ecila", 0x202E),
+        ("bob\u{2066}", 0x2066),
+        ("two\nlines", 0x0A),
+    ] {
+        assert_eq!(
+            Metadata::new([("name", name)]).unwrap_err(),
+            PackError::UnsafeMetadataChar {
+                key: "name".into(),
+                code
+            },
+            "{name:?}"
+        );
+    }
+    assert!(Metadata::new([("name", "Ålice — ma-crossover 🙂")]).is_ok());
+}
+
+#[test]
+fn goal_titles_with_bidi_overrides_are_refused() {
+    let t = GOAL_TOML.replace("Trading: 256-step backtest", "Trading \u{202E}tset");
+    assert_eq!(
+        GoalSpec::from_toml(&t).unwrap_err(),
+        GoalError::UnsafeChar {
+            field: "title",
+            code: 0x202E
+        }
+    );
+}

@@ -103,6 +103,36 @@ async fn healthz_answers_ok() {
 }
 
 #[tokio::test]
+async fn healthz_is_unhealthy_while_the_node_refuses_submissions() {
+    let t = node_with(&[]);
+    t.node.shutdown(std::time::Duration::ZERO);
+    let (s, body, _) = call(&t, get("/healthz")).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["status"], "unhealthy");
+    assert!(
+        v["reason"].as_str().unwrap().contains("shutting down"),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn goal_publish_without_the_operator_key_is_refused_before_the_body_is_read() {
+    let t = node_with(&[]);
+    // A body far over the publish limit, declared but never sent in full:
+    // the key is checked first, so this is a 401, not a 413 or a hang.
+    let req = Request::post("/api/v1/goals")
+        .header("content-type", "application/json")
+        .header("content-length", "60000000000")
+        .header("authorization", "Bearer wrong-key")
+        .body(Body::from("{"))
+        .unwrap();
+    let (s, body, _) = call(&t, req).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(&body), "unauthorized");
+}
+
+#[tokio::test]
 async fn unknown_route_is_a_typed_404() {
     let t = node_with(&[]);
     let (s, body, _) = call(&t, get("/api/v1/nope")).await;

@@ -70,6 +70,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/goals/{goal}/log"),
     ("GET", "/api/v1/goals/{goal}/log/{index}/proof"),
     ("GET", "/api/v1/goals/{goal}/receipts/{index}"),
+    ("GET", "/api/v1/goals/{goal}/packs/{hash}/receipt"),
     ("GET", "/api/v1/goals/{goal}/checkpoint"),
     ("GET", "/api/v1/goals/{goal}/consistency"),
     ("GET", "/api/v1/blobs/{hash}"),
@@ -91,14 +92,16 @@ fn handler_for(method: &str, path: &str, state: &AppState) -> MethodRouter<AppSt
         ("GET", "/api/v1/openapi.json") => on(get, openapi),
         ("GET", "/api/v1/node") => on(get, node_info),
         ("GET", "/api/v1/goals") => on(get, list_goals),
-        ("POST", "/api/v1/goals") => {
-            on(post, publish)
-                .layer(publish_limit)
-                .layer(declared_size_guard(
-                    l.max_publish_bytes,
-                    "limits.max_publish_bytes / IAN_MAX_PUBLISH_BYTES",
-                ))
-        }
+        ("POST", "/api/v1/goals") => on(post, publish)
+            .layer(publish_limit)
+            .layer(declared_size_guard(
+                l.max_publish_bytes,
+                "limits.max_publish_bytes / IAN_MAX_PUBLISH_BYTES",
+            ))
+            .layer(middleware::from_fn_with_state(
+                state.clone(),
+                operator_before_body,
+            )),
         ("GET", "/api/v1/goals/{goal}") => on(get, goal_status),
         ("GET", "/api/v1/goals/{goal}/manifest") => on(get, goal_manifest),
         ("POST", "/api/v1/goals/{goal}/contributions") => on(post, submit)
@@ -111,6 +114,7 @@ fn handler_for(method: &str, path: &str, state: &AppState) -> MethodRouter<AppSt
         ("GET", "/api/v1/goals/{goal}/log") => on(get, log_range),
         ("GET", "/api/v1/goals/{goal}/log/{index}/proof") => on(get, inclusion_proof),
         ("GET", "/api/v1/goals/{goal}/receipts/{index}") => on(get, receipt),
+        ("GET", "/api/v1/goals/{goal}/packs/{hash}/receipt") => on(get, pack_receipt),
         ("GET", "/api/v1/goals/{goal}/checkpoint") => on(get, checkpoint),
         ("GET", "/api/v1/goals/{goal}/consistency") => on(get, consistency),
         ("GET", "/api/v1/blobs/{hash}") => on(get, blob),
@@ -155,6 +159,19 @@ fn declared_size_guard(
 /// A response produced later, by middleware.
 type BoxedResponse = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>;
 
+/// Admin routes check the operator key before a byte of the (large) body
+/// is read, so an outsider cannot make the node buffer megabytes.
+async fn operator_before_body(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let auth = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if !s.node.operator_key().check_header(auth) {
+        return ApiError::unauthorized().into_response();
+    }
+    next.run(req).await
+}
+
 fn small_if_get(method: &str, small: DefaultBodyLimit) -> DefaultBodyLimit {
     if method == "GET" {
         small
@@ -175,8 +192,16 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .layer(middleware::from_fn(
             move |req: Request, next: Next| async move {
+                let submission = req.method() == Method::POST
+                    && req.uri().path().ends_with("/contributions");
                 match tokio::time::timeout(timeout, next.run(req)).await {
                     Ok(r) => r,
+                    Err(_) if submission => ApiError::unavailable(
+                        "the request took longer than server.request_timeout_ms; the submission may \
+                         still be recorded: GET /api/v1/goals/{goal}/packs/{pack hash}/receipt \
+                         answers with its receipt once it is (404 while it is not)",
+                    )
+                    .into_response(),
                     Err(_) => ApiError::unavailable(
                         "the request took longer than server.request_timeout_ms",
                     )
@@ -293,13 +318,26 @@ fn ok<T: serde::Serialize>(v: Result<T, ApiError>) -> Response {
 }
 
 async fn healthz(State(s): State<AppState>) -> Response {
-    json(
-        StatusCode::OK,
-        &crate::runtime::views::Health {
-            status: "ok".into(),
-            goals: s.node.goal_count(),
-        },
-    )
+    match s.node.refusing() {
+        None => json(
+            StatusCode::OK,
+            &crate::runtime::views::Health {
+                status: "ok".into(),
+                goals: s.node.goal_count(),
+                reason: None,
+            },
+        ),
+        // Load balancers and supervisors see a node that refuses
+        // submissions as what it is.
+        Some(reason) => json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &crate::runtime::views::Health {
+                status: "unhealthy".into(),
+                goals: s.node.goal_count(),
+                reason: Some(reason.to_string()),
+            },
+        ),
+    }
 }
 
 async fn metrics(State(s): State<AppState>) -> Response {
@@ -481,6 +519,15 @@ async fn inclusion_proof(
         .into_response();
     };
     ok(s.node.inclusion_proof(&goal, index, q.size))
+}
+
+async fn pack_receipt(
+    State(s): State<AppState>,
+    Path((goal, hash)): Path<(String, String)>,
+) -> Response {
+    let node = s.node.clone();
+    let r = tokio::task::spawn_blocking(move || node.receipt_for_pack(&goal, &hash)).await;
+    ok(r.unwrap_or_else(|_| Err(ApiError::internal())))
 }
 
 async fn receipt(

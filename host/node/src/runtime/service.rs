@@ -481,6 +481,21 @@ impl Node {
                     .ok_or_else(|| bad("checkpoint vanished".into()))?;
                 let cp = SignedCheckpoint::from_canonical_bytes(&bytes)
                     .map_err(|e| bad(format!("checkpoint decode: {e}")))?;
+                // Every stored signature is this node's, for this goal and
+                // size: a store holding another key's checkpoints (a restore
+                // without the right node.key) is refused, not re-signed.
+                if cp.checkpoint.size != cp_size || cp.checkpoint.goal_id.as_str() != id {
+                    return Err(bad(format!(
+                        "checkpoint stored under size {cp_size} is for {} at size {}",
+                        cp.checkpoint.goal_id, cp.checkpoint.size
+                    )));
+                }
+                cp.verify(&self.public).map_err(|e| {
+                    bad(format!(
+                        "stored checkpoint at size {cp_size} does not verify under this node's key {}: {e}",
+                        self.public.to_hex()
+                    ))
+                })?;
                 let root = state
                     .mmr()
                     .root_at(cp_size)
@@ -675,6 +690,18 @@ impl Node {
         info!("evaluation workers stopped");
         if !self.failed.load(Ordering::SeqCst) {
             self.save_states();
+        }
+    }
+
+    /// Why the node refuses contributions right now, if it does: a failed
+    /// store commit (until restarted) or a shutdown in progress.
+    pub fn refusing(&self) -> Option<&'static str> {
+        if self.failed.load(Ordering::SeqCst) {
+            Some("the store failed a commit; the node accepts no contributions until restarted")
+        } else if self.queue.lock().is_none() {
+            Some("the node is shutting down")
+        } else {
+            None
         }
     }
 
@@ -939,6 +966,21 @@ impl Node {
             proof,
             checkpoint,
         })
+    }
+
+    /// `GET /api/v1/goals/{goal}/packs/{hash}/receipt`: the receipt of the
+    /// entry that logged this pack, so a client whose submission timed out
+    /// can find out whether it was recorded.
+    pub fn receipt_for_pack(&self, goal: &str, pack: &str) -> Result<Receipt, ApiError> {
+        let h = parse_hash(pack)?;
+        let g = self.goal(goal)?;
+        let index = g.state.read().lookup_pack(&h).ok_or_else(|| {
+            ApiError::not_found(
+                "unknown_pack",
+                format!("goal {goal} has not logged pack {h} (not accepted, or not yet durable)"),
+            )
+        })?;
+        self.receipt(goal, index)
     }
 
     /// `GET /api/v1/goals/{goal}/checkpoint`.

@@ -172,8 +172,11 @@ pub struct ManifestView {
 /// `GET /healthz`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Health {
-    /// `ok`.
+    /// `ok`, or `unhealthy` (HTTP 503) while the node refuses submissions.
     pub status: String,
     /// Number of goals.
     pub goals: usize,
+    /// Why the node is unhealthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
