@@ -518,7 +518,7 @@ fn backstop_goal(dir: &std::path::Path) -> std::path::PathBuf {
     let base = trading_goal(dir, "backstop", false);
     let mut text = std::fs::read_to_string(&base).unwrap();
     text.push_str(
-        "[limits]\nfuel_per_evaluation = 1000000000000000\nfuel_per_call = 1000000000000000\nwall_backstop_ms = 200\n",
+        "[limits]\nfuel_per_evaluation = 10000000000\nfuel_per_call = 10000000000\nwall_backstop_ms = 200\n",
     );
     std::fs::write(&base, text).unwrap();
     base
@@ -713,5 +713,80 @@ fn a_store_whose_checkpoints_another_key_signed_is_refused_at_start() {
     assert!(
         err.contains("does not verify under this node's key"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_flood_of_rejected_large_packs_leaves_the_store_size_flat() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let node = NodeProc::start(
+        &dir.join("data"),
+        &[
+            ("IAN_MAX_BODY_BYTES", "16777216"),
+            ("IAN_CONTRIBUTOR_BURST", "100"),
+        ],
+    );
+    let goal = trading_goal(dir, "flood", false);
+    let mut text = std::fs::read_to_string(&goal).unwrap();
+    text.push_str("[limits]\nmax_component_bytes = 8388608\n");
+    std::fs::write(&goal, text).unwrap();
+    node.publish(&goal);
+    let key = keygen(dir, "k");
+    let store = dir.join("data/ian.redb");
+    let before = std::fs::metadata(&store).unwrap().len();
+    const PACK: usize = 6 << 20;
+    for i in 0..8u8 {
+        // 6 MiB that is not WebAssembly: refused at the structure step.
+        let p = dir.join(format!("junk{i}.wasm"));
+        std::fs::write(&p, vec![i.wrapping_add(1); PACK]).unwrap();
+        let o = node.cli(&[
+            "submit",
+            p.to_str().unwrap(),
+            "--goal",
+            "flood",
+            "--key",
+            key.to_str().unwrap(),
+            "--json",
+        ]);
+        assert_eq!(o.status.code(), Some(3), "{}{}", stdout(&o), stderr(&o));
+        assert_eq!(json_out(&o)["error"]["code"], "not_wasm");
+    }
+    let after = std::fs::metadata(&store).unwrap().len();
+    assert!(
+        after < before + PACK as u64,
+        "store grew from {before} to {after} bytes for rejected packs"
+    );
+    let status = node.get_json("/api/v1/goals/flood");
+    assert_eq!(status["log_size"], 0);
+}
+
+#[test]
+fn a_goal_asking_more_than_the_operator_allows_is_refused_at_publish() {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = NodeProc::start(
+        &tmp.path().join("data"),
+        &[("IAN_MAX_GOAL_WALL_BACKSTOP_MS", "5000")],
+    );
+    let goal = trading_goal(tmp.path(), "greedy", false);
+    let mut text = std::fs::read_to_string(&goal).unwrap();
+    text.push_str("[limits]\nwall_backstop_ms = 60000\n");
+    std::fs::write(&goal, text).unwrap();
+    let o = node.cli(&[
+        "goal",
+        "publish",
+        goal.to_str().unwrap(),
+        "--operator-key",
+        &node.operator_key(),
+        "--json",
+    ]);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    let out = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(out.contains("goal_limit_too_high"), "{out}");
+    assert!(out.contains("wall_backstop_ms = 60000"), "{out}");
+    assert!(out.contains("IAN_MAX_GOAL_WALL_BACKSTOP_MS"), "{out}");
+    assert_eq!(
+        node.get_json("/api/v1/goals")["goals"],
+        serde_json::json!([])
     );
 }

@@ -184,6 +184,30 @@ pub const KEYS: &[KeyDoc] = &[
         doc: "Most bytes over all files of one goal's dataset (hard cap 1 GiB). The files travel base64 in the publish body, so also raise `limits.max_publish_bytes` when raising this.",
     },
     KeyDoc {
+        key: "limits.max_goal_fuel_per_evaluation",
+        env: "IAN_MAX_GOAL_FUEL_PER_EVALUATION",
+        default: "10000000000",
+        doc: "Most agent fuel per evaluation a published goal may ask for (`[limits] fuel_per_evaluation`); a goal above it is refused at publish.",
+    },
+    KeyDoc {
+        key: "limits.max_goal_harness_fuel",
+        env: "IAN_MAX_GOAL_HARNESS_FUEL",
+        default: "100000000000",
+        doc: "Most harness fuel per run a published goal may ask for (`[limits] harness_fuel`).",
+    },
+    KeyDoc {
+        key: "limits.max_goal_memory_bytes",
+        env: "IAN_MAX_GOAL_MEMORY_BYTES",
+        default: "268435456",
+        doc: "Most linear memory a published goal may give its agent (`[limits] memory_bytes`); keep it at or below `sandbox.pool_max_memory_bytes`.",
+    },
+    KeyDoc {
+        key: "limits.max_goal_wall_backstop_ms",
+        env: "IAN_MAX_GOAL_WALL_BACKSTOP_MS",
+        default: "600000",
+        doc: "Longest wall-clock backstop a published goal may set (`[limits] wall_backstop_ms`): bounds how long one evaluation can hold a worker.",
+    },
+    KeyDoc {
         key: "log.format",
         env: "IAN_LOG_FORMAT",
         default: "\"text\"",
@@ -471,6 +495,14 @@ pub struct LimitsConfig {
     pub dataset_max_files: u64,
     /// See [`KEYS`].
     pub dataset_max_bytes: u64,
+    /// See [`KEYS`].
+    pub max_goal_fuel_per_evaluation: u64,
+    /// See [`KEYS`].
+    pub max_goal_harness_fuel: u64,
+    /// See [`KEYS`].
+    pub max_goal_memory_bytes: u64,
+    /// See [`KEYS`].
+    pub max_goal_wall_backstop_ms: u64,
 }
 
 impl LimitsConfig {
@@ -480,6 +512,42 @@ impl LimitsConfig {
             max_files: self.dataset_max_files,
             max_bytes: self.dataset_max_bytes,
         }
+    }
+
+    /// The first of a goal's limits above what this operator allows, as
+    /// (goal field, its value, the bound, the setting that raises it).
+    pub fn goal_limit_over(
+        &self,
+        l: &ian_core::Limits,
+    ) -> Option<(&'static str, u64, u64, &'static str)> {
+        [
+            (
+                "fuel_per_evaluation",
+                l.fuel_per_evaluation,
+                self.max_goal_fuel_per_evaluation,
+                "limits.max_goal_fuel_per_evaluation / IAN_MAX_GOAL_FUEL_PER_EVALUATION",
+            ),
+            (
+                "harness_fuel",
+                l.harness_fuel,
+                self.max_goal_harness_fuel,
+                "limits.max_goal_harness_fuel / IAN_MAX_GOAL_HARNESS_FUEL",
+            ),
+            (
+                "memory_bytes",
+                l.memory_bytes,
+                self.max_goal_memory_bytes,
+                "limits.max_goal_memory_bytes / IAN_MAX_GOAL_MEMORY_BYTES",
+            ),
+            (
+                "wall_backstop_ms",
+                l.wall_backstop_ms,
+                self.max_goal_wall_backstop_ms,
+                "limits.max_goal_wall_backstop_ms / IAN_MAX_GOAL_WALL_BACKSTOP_MS",
+            ),
+        ]
+        .into_iter()
+        .find(|(_, v, max, _)| v > max)
     }
 }
 

@@ -683,9 +683,31 @@ impl Node {
             );
         }
         drop(self.durable_tx.lock().take());
+        // A runaway evaluation (bounded only by its goal's wall backstop)
+        // must not hold the shutdown past its grace: threads still busy at
+        // the deadline are left to end with the process. Their entries were
+        // never acknowledged, and the log on disk stays consistent.
         let handles = std::mem::take(&mut *self.workers.lock());
+        let settle = deadline.max(Instant::now()) + Duration::from_millis(200);
+        let mut abandoned = 0;
         for h in handles {
-            let _ = h.join();
+            while !h.is_finished() && Instant::now() < settle {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if h.is_finished() {
+                let _ = h.join();
+            } else {
+                abandoned += 1;
+            }
+        }
+        if abandoned > 0 {
+            warn!(
+                abandoned,
+                "shutdown grace elapsed with evaluations still running; leaving them to end with the process"
+            );
+            // Still-running workers could commit after a snapshot; skip it,
+            // the next start replays the tail instead.
+            return;
         }
         info!("evaluation workers stopped");
         if !self.failed.load(Ordering::SeqCst) {
@@ -1098,6 +1120,16 @@ impl Node {
         let manifest = spec
             .resolve(&resolved)
             .map_err(|e| ApiError::bad_request("invalid_goal", format!("goal file: {e}")))?;
+        if let Some((field, value, max, setting)) =
+            self.cfg.limits.goal_limit_over(&manifest.limits)
+        {
+            return Err(ApiError::bad_request(
+                "goal_limit_too_high",
+                format!(
+                    "the goal's [limits] {field} = {value} is above this node's maximum of {max} ({setting})"
+                ),
+            ));
+        }
         let id = manifest.id.as_str().to_string();
         if let Some(existing) = self.goals.read().get(&id) {
             if existing.manifest.goal_hash() == manifest.goal_hash() {
