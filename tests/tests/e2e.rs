@@ -790,3 +790,80 @@ fn a_goal_asking_more_than_the_operator_allows_is_refused_at_publish() {
         serde_json::json!([])
     );
 }
+
+#[test]
+fn forged_submissions_cannot_spend_the_victims_rate_budget() {
+    let s = setup(
+        &[
+            ("IAN_CONTRIBUTOR_BURST", "2"),
+            ("IAN_CONTRIBUTOR_RATE", "0.001"),
+        ],
+        false,
+    );
+    let p = pack(&s.dir, "buy-and-hold", "position=1.0", "bh.ianpack");
+    let victim = ed25519_dalek::SigningKey::from_bytes(&[21u8; 32]);
+    let forger = ed25519_dalek::SigningKey::from_bytes(&[22u8; 32]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = s.node.url.clone();
+    let goal = s.goal.clone();
+    let bytes = std::fs::read(&p).unwrap();
+    rt.block_on(async move {
+        use ian_node::cli::ops::{SubmitOutcome, post_submission, sign, submit_request};
+        let client = ian_node::cli::client::Client::new(&url).unwrap();
+        let (pack, code) = ian_core::PackFile::from_bytes(&bytes).unwrap().into_parts();
+        let with_params = |p: &str| {
+            ian_core::AgentPack::new(
+                pack.code_hash(),
+                p.as_bytes().to_vec(),
+                pack.metadata().clone(),
+            )
+            .unwrap()
+        };
+        // Five forgeries naming the victim: signed by another key.
+        for i in 0..5u64 {
+            let mut c = sign(
+                &goal,
+                with_params(&format!("position=0.{i}")),
+                i + 1,
+                &forger,
+            )
+            .unwrap();
+            c.contributor = ian_core::PublicKeyBytes::of(&victim);
+            let req = submit_request(&goal, c, Some(&code), 0);
+            match post_submission(&client, &goal, &req).await.unwrap() {
+                SubmitOutcome::Rejected(b) => assert_eq!(b.error.code, "bad_signature"),
+                other => panic!("forgery {i}: {other:?}"),
+            }
+        }
+        // The victim's own budget (a burst of 2) is untouched.
+        for i in 0..2u64 {
+            let c = sign(
+                &goal,
+                with_params(&format!("position=0.9{i}")),
+                i + 1,
+                &victim,
+            )
+            .unwrap();
+            let req = submit_request(&goal, c, Some(&code), 0);
+            match post_submission(&client, &goal, &req).await.unwrap() {
+                SubmitOutcome::Accepted(_) => {}
+                other => panic!("victim's submission {i}: {other:?}"),
+            }
+        }
+        // And the bucket is real: a third genuine one is rate limited.
+        let c = sign(&goal, with_params("position=0.95"), 3, &victim).unwrap();
+        let req = submit_request(&goal, c, Some(&code), 0);
+        match post_submission(&client, &goal, &req).await {
+            Err(ian_node::cli::common::CommandError::Client(
+                ian_node::cli::client::ClientError::Api { status, code, .. },
+            )) => {
+                assert_eq!(status, 429);
+                assert_eq!(code, "rate_limited");
+            }
+            other => panic!("third submission: {other:?}"),
+        }
+    });
+}

@@ -1307,14 +1307,9 @@ impl Node {
             ));
         }
         let c = &req.contribution;
-        if let Err(secs) = self.contributor_limiter.check(&c.contributor.0) {
-            count("rate_limited");
-            return Err(ApiError::too_many(
-                "rate_limited",
-                "too many submissions from this contributor",
-                secs,
-            ));
-        }
+        // The contributor's token bucket is charged only once the signature
+        // verifies (on the worker), so a forger naming someone else's key
+        // cannot spend their budget; the per-IP bucket already ran.
         let bits = self.pow_bits(&g);
         if bits > 0 {
             let digest = ian_core::pow::contribution_digest(c);
@@ -1476,6 +1471,16 @@ impl Node {
             Ok(v) => v,
             Err(r) => return self.reject(&g, &c, &r, reply),
         };
+        if let Err(secs) = self.contributor_limiter.check(&c.contributor.0) {
+            self.metrics.submissions.inc(&[&g.id, "rate_limited"]);
+            let _ = reply.send(Err(ApiError::too_many(
+                "rate_limited",
+                "too many submissions from this contributor",
+                secs,
+            )));
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
         let pack_hash = v.pack_hash();
         let code_source = match &code {
             Some(bytes) => CodeSource::Bytes(bytes),
