@@ -264,6 +264,15 @@ impl LogIndex for GoalRt {
 }
 
 impl GoalRt {
+    /// The size of the latest signed checkpoint: what is durable and
+    /// published. Roots and proofs are served up to here, never beyond.
+    pub fn signed_size(&self) -> u64 {
+        self.checkpoint
+            .read()
+            .as_ref()
+            .map_or(0, |c| c.checkpoint.size)
+    }
+
     /// A board row for an entry, with the agent's name when known.
     pub fn ranked(&self, m: &ian_core::ContributionMeta) -> RankedEntry {
         RankedEntry {
@@ -807,15 +816,21 @@ impl Node {
 
     /// `GET /api/v1/goals/{goal}` body.
     pub fn status_of(&self, g: &GoalRt) -> GoalStatus {
+        let checkpoint = g.checkpoint.read().clone();
         let st = g.state.read();
         let top = st.leaderboard().best().map(|m| g.ranked(m));
+        // Size and root are the signed checkpoint's: durable, published.
+        let (log_size, root) = match &checkpoint {
+            Some(c) => (c.checkpoint.size, c.checkpoint.root),
+            None => (0, GoalState::new(g.manifest.clone()).root()),
+        };
         GoalStatus {
             id: g.id.clone(),
             title: g.manifest.title.clone(),
             goal_hash: st.goal_hash(),
-            log_size: st.size(),
-            root: st.root(),
-            checkpoint: g.checkpoint.read().clone(),
+            log_size,
+            root,
+            checkpoint,
             top,
             accepted: g.accepted.load(Ordering::Relaxed),
             rejected: g.rejected.load(Ordering::Relaxed),
@@ -914,12 +929,13 @@ impl Node {
         size: Option<u64>,
     ) -> Result<InclusionView, ApiError> {
         let g = self.goal(goal)?;
+        let signed = g.signed_size();
         let st = g.state.read();
-        let size = size.unwrap_or(st.size());
-        if size > st.size() {
+        let size = size.unwrap_or(signed);
+        if size > signed {
             return Err(ApiError::bad_request(
                 "size_out_of_range",
-                format!("size {size} exceeds the log size {}", st.size()),
+                format!("size {size} is beyond the latest signed checkpoint (size {signed})"),
             ));
         }
         if index >= size {
@@ -1025,14 +1041,14 @@ impl Node {
         to: Option<u64>,
     ) -> Result<ConsistencyView, ApiError> {
         let g = self.goal(goal)?;
+        let signed = g.signed_size();
         let st = g.state.read();
-        let to = to.unwrap_or(st.size());
-        if to > st.size() || from > to {
+        let to = to.unwrap_or(signed);
+        if to > signed || from > to {
             return Err(ApiError::bad_request(
                 "size_out_of_range",
                 format!(
-                    "need from <= to <= {} (log size), got from={from} to={to}",
-                    st.size()
+                    "need from <= to <= {signed} (the latest signed checkpoint's size), got from={from} to={to}"
                 ),
             ));
         }
@@ -1578,9 +1594,40 @@ impl Node {
 
     fn fail(&self, g: &GoalRt, reply: Reply, why: String) {
         error!(goal = %g.id, reason = %why, "commit path failed; the node stops accepting contributions until restarted");
-        self.failed.store(true, Ordering::SeqCst);
+        let first = !self.failed.swap(true, Ordering::SeqCst);
         let _ = reply.send(Err(ApiError::internal()));
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if first {
+            self.roll_back_to_disk();
+        }
+    }
+
+    /// After a failed commit, what is served (boards, names, sizes) goes
+    /// back to what the store holds: each goal's state is rebuilt from its
+    /// durable log. Best effort: a store that cannot even be read leaves
+    /// the state as it was, and the node refuses submissions either way.
+    fn roll_back_to_disk(&self) {
+        let Ok(snap) = self.store.snapshot() else {
+            return;
+        };
+        for g in self.goal_list() {
+            let size = match snap.log_size(&g.id) {
+                Ok(s) => s.unwrap_or(0),
+                Err(_) => continue,
+            };
+            let mut state = GoalState::new(g.manifest.clone());
+            let replayed = snap.entries(&g.id, 0..size).map(|items| {
+                items.into_iter().all(|item| {
+                    item.ok()
+                        .and_then(|(_, b)| LogEntry::from_canonical_bytes(&b).ok())
+                        .is_some_and(|e| state.apply(&e).is_ok())
+                })
+            });
+            if matches!(replayed, Ok(true)) {
+                *g.state.write() = state;
+                warn!(goal = %g.id, size, "served state rolled back to the durable log");
+            }
+        }
     }
 
     /// The durability thread: takes whatever accepted entries have queued
