@@ -192,6 +192,15 @@ pub enum StoreError {
     /// A redb error while reading or writing.
     #[error("storage error: {0}")]
     Redb(#[from] redb::Error),
+    /// The database library panicked (it does on some kinds of on-disk
+    /// corruption); the store reports it instead of crashing the caller.
+    #[error("the store's database library failed while {during}: {message}")]
+    Panicked {
+        /// What was being done.
+        during: &'static str,
+        /// The library's message.
+        message: String,
+    },
 }
 
 macro_rules! from_redb {

@@ -704,6 +704,30 @@ fn open_ro<K: Key + 'static, V: Value + 'static>(
     }
 }
 
+/// Runs a read against the embedded database, turning a panic inside the
+/// database library (it panics on some kinds of on-disk corruption) into a
+/// typed error naming what was being read, so a damaged store is reported
+/// as such instead of taking the node down.
+fn guard<T>(
+    what: &'static str,
+    f: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
+        Err(StoreError::Panicked {
+            during: what,
+            message: panic_text(&*p),
+        })
+    })
+}
+
+/// The text of a caught panic.
+pub(crate) fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-text panic".to_string())
+}
+
 impl Snapshot {
     fn slot(&self, goal: &str) -> Result<Option<(u32, u64)>, StoreError> {
         let Some(t) = open_ro(&self.txn, GOAL_INDEX)? else {
@@ -714,39 +738,47 @@ impl Snapshot {
 
     /// The spec bytes a goal was published with, or `None` if unknown.
     pub fn goal_spec(&self, goal: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let t = self.txn.open_table(GOALS)?;
-        Ok(t.get(goal)?.map(|v| v.value().to_vec()))
+        guard("reading goal_spec", || {
+            let t = self.txn.open_table(GOALS)?;
+            Ok(t.get(goal)?.map(|v| v.value().to_vec()))
+        })
     }
 
     /// Every goal with the size of its log, ordered by id. After a restart,
     /// the node replays `entries(goal, 0..size)` of each to rebuild its MMR,
     /// leaderboard and dedup index.
     pub fn goals(&self) -> Result<Vec<GoalSize>, StoreError> {
-        let t = self.txn.open_table(GOAL_INDEX)?;
-        let mut out = Vec::new();
-        for item in t.iter()? {
-            let (k, v) = item?;
-            out.push(GoalSize {
-                goal: k.value().to_string(),
-                size: v.value().1,
-            });
-        }
-        Ok(out)
+        guard("reading goals", || {
+            let t = self.txn.open_table(GOAL_INDEX)?;
+            let mut out = Vec::new();
+            for item in t.iter()? {
+                let (k, v) = item?;
+                out.push(GoalSize {
+                    goal: k.value().to_string(),
+                    size: v.value().1,
+                });
+            }
+            Ok(out)
+        })
     }
 
     /// Number of entries in the goal's log (the next index), `None` if the
     /// goal is unknown.
     pub fn log_size(&self, goal: &str) -> Result<Option<u64>, StoreError> {
-        Ok(self.slot(goal)?.map(|(_, size)| size))
+        guard("reading log_size", || {
+            Ok(self.slot(goal)?.map(|(_, size)| size))
+        })
     }
 
     /// One entry, `None` if the index is at or past the log's size or the goal is unknown.
     pub fn entry(&self, goal: &str, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        let Some((number, _)) = self.slot(goal)? else {
-            return Ok(None);
-        };
-        let t = self.txn.open_table(LOG)?;
-        Ok(t.get((number, index))?.map(|v| v.value().to_vec()))
+        guard("reading entry", || {
+            let Some((number, _)) = self.slot(goal)? else {
+                return Ok(None);
+            };
+            let t = self.txn.open_table(LOG)?;
+            Ok(t.get((number, index))?.map(|v| v.value().to_vec()))
+        })
     }
 
     /// Entries `range.start..range.end` of the goal's log, clipped to its
@@ -754,111 +786,129 @@ impl Snapshot {
     /// loaded up front, so a million-entry replay needs memory for one entry).
     /// `UnknownGoal` for a goal never stored; `InvalidRange` if start > end.
     pub fn entries(&self, goal: &str, range: Range<u64>) -> Result<Entries, StoreError> {
-        if range.start > range.end {
-            return Err(StoreError::InvalidRange {
-                start: range.start,
-                end: range.end,
-            });
-        }
-        let Some((number, size)) = self.slot(goal)? else {
-            return Err(StoreError::UnknownGoal {
+        guard("reading entries", || {
+            if range.start > range.end {
+                return Err(StoreError::InvalidRange {
+                    start: range.start,
+                    end: range.end,
+                });
+            }
+            let Some((number, size)) = self.slot(goal)? else {
+                return Err(StoreError::UnknownGoal {
+                    goal: goal.to_string(),
+                });
+            };
+            let end = range.end.min(size);
+            let start = range.start.min(end);
+            let t = self.txn.open_table(LOG)?;
+            let inner = t.range((number, start)..(number, end))?;
+            Ok(Entries {
                 goal: goal.to_string(),
-            });
-        };
-        let end = range.end.min(size);
-        let start = range.start.min(end);
-        let t = self.txn.open_table(LOG)?;
-        let inner = t.range((number, start)..(number, end))?;
-        Ok(Entries {
-            goal: goal.to_string(),
-            inner,
-            next: start,
-            end,
-            failed: false,
+                inner,
+                next: start,
+                end,
+                failed: false,
+            })
         })
     }
 
     /// Blob bytes by their SHA-256, re-hashed on the way out: bytes that no
     /// longer match their key give `CorruptBlob`, never silently wrong data.
     pub fn blob(&self, hash: &Hash32) -> Result<Option<Vec<u8>>, StoreError> {
-        let t = self.txn.open_table(BLOBS)?;
-        let Some(bytes) = t.get(hash)?.map(|v| v.value().to_vec()) else {
-            return Ok(None);
-        };
-        let actual = sha256(&bytes);
-        if &actual != hash {
-            return Err(StoreError::CorruptBlob {
-                hash: hex(hash),
-                actual: hex(&actual),
-            });
-        }
-        Ok(Some(bytes))
+        guard("reading blob", || {
+            let t = self.txn.open_table(BLOBS)?;
+            let Some(bytes) = t.get(hash)?.map(|v| v.value().to_vec()) else {
+                return Ok(None);
+            };
+            let actual = sha256(&bytes);
+            if &actual != hash {
+                return Err(StoreError::CorruptBlob {
+                    hash: hex(hash),
+                    actual: hex(&actual),
+                });
+            }
+            Ok(Some(bytes))
+        })
     }
 
     /// Whether a blob is stored, without reading it.
     pub fn has_blob(&self, hash: &Hash32) -> Result<bool, StoreError> {
-        let t = self.txn.open_table(BLOBS)?;
-        Ok(t.get(hash)?.is_some())
+        guard("reading has_blob", || {
+            let t = self.txn.open_table(BLOBS)?;
+            Ok(t.get(hash)?.is_some())
+        })
     }
 
     /// The checkpoint stored for `goal` at tree size `size`.
     pub fn checkpoint(&self, goal: &str, size: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        let Some((number, _)) = self.slot(goal)? else {
-            return Ok(None);
-        };
-        let t = self.txn.open_table(CHECKPOINTS)?;
-        Ok(t.get((number, size))?.map(|v| v.value().to_vec()))
+        guard("reading checkpoint", || {
+            let Some((number, _)) = self.slot(goal)? else {
+                return Ok(None);
+            };
+            let t = self.txn.open_table(CHECKPOINTS)?;
+            Ok(t.get((number, size))?.map(|v| v.value().to_vec()))
+        })
     }
 
     /// The stored checkpoint with the largest tree size, with that size.
     pub fn latest_checkpoint(&self, goal: &str) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
-        let Some((number, _)) = self.slot(goal)? else {
-            return Ok(None);
-        };
-        let t = self.txn.open_table(CHECKPOINTS)?;
-        let last = t.range((number, 0)..=(number, u64::MAX))?.next_back();
-        match last {
-            None => Ok(None),
-            Some(item) => {
-                let (k, v) = item?;
-                Ok(Some((k.value().1, v.value().to_vec())))
+        guard("reading latest_checkpoint", || {
+            let Some((number, _)) = self.slot(goal)? else {
+                return Ok(None);
+            };
+            let t = self.txn.open_table(CHECKPOINTS)?;
+            let last = t.range((number, 0)..=(number, u64::MAX))?.next_back();
+            match last {
+                None => Ok(None),
+                Some(item) => {
+                    let (k, v) = item?;
+                    Ok(Some((k.value().1, v.value().to_vec())))
+                }
             }
-        }
+        })
     }
 
     /// Tree sizes at which the goal has a stored checkpoint, ascending.
     pub fn checkpoint_sizes(&self, goal: &str) -> Result<Vec<u64>, StoreError> {
-        let Some((number, _)) = self.slot(goal)? else {
-            return Ok(Vec::new());
-        };
-        let t = self.txn.open_table(CHECKPOINTS)?;
-        let mut out = Vec::new();
-        for item in t.range((number, 0)..=(number, u64::MAX))? {
-            out.push(item?.0.value().1);
-        }
-        Ok(out)
+        guard("reading checkpoint_sizes", || {
+            let Some((number, _)) = self.slot(goal)? else {
+                return Ok(Vec::new());
+            };
+            let t = self.txn.open_table(CHECKPOINTS)?;
+            let mut out = Vec::new();
+            for item in t.range((number, 0)..=(number, u64::MAX))? {
+                out.push(item?.0.value().1);
+            }
+            Ok(out)
+        })
     }
 
     /// Pending Tau transactions in id order.
     pub fn pending_tau(&self) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        let t = self.txn.open_table(PENDING_TAU)?;
-        let mut out = Vec::new();
-        for item in t.iter()? {
-            let (k, v) = item?;
-            out.push((k.value(), v.value().to_vec()));
-        }
-        Ok(out)
+        guard("reading pending_tau", || {
+            let t = self.txn.open_table(PENDING_TAU)?;
+            let mut out = Vec::new();
+            for item in t.iter()? {
+                let (k, v) = item?;
+                out.push((k.value(), v.value().to_vec()));
+            }
+            Ok(out)
+        })
     }
 
     /// A node metadata value.
     pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let t = self.txn.open_table(NODE_KV)?;
-        Ok(t.get(key)?.map(|v| v.value().to_vec()))
+        guard("reading meta", || {
+            let t = self.txn.open_table(NODE_KV)?;
+            Ok(t.get(key)?.map(|v| v.value().to_vec()))
+        })
     }
 
     /// Number of stored blobs (for metrics).
     pub fn blob_count(&self) -> Result<u64, StoreError> {
-        Ok(self.txn.open_table(BLOBS)?.len()?)
+        guard("reading blob_count", || {
+            Ok(self.txn.open_table(BLOBS)?.len()?)
+        })
     }
 }
 
@@ -914,5 +964,23 @@ impl Iterator for Entries {
     fn size_hint(&self) -> (usize, Option<usize>) {
         let n = usize::try_from(self.remaining()).unwrap_or(usize::MAX);
         (0, Some(n))
+    }
+}
+
+#[cfg(test)]
+mod panic_tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_in_the_database_library_becomes_a_typed_error() {
+        let r: Result<(), StoreError> =
+            guard("reading entries", || panic!("page checksum mismatch"));
+        match r {
+            Err(StoreError::Panicked { during, message }) => {
+                assert_eq!(during, "reading entries");
+                assert_eq!(message, "page checksum mismatch");
+            }
+            other => panic!("expected Panicked, got {other:?}"),
+        }
     }
 }

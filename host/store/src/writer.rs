@@ -206,30 +206,40 @@ pub(crate) fn run(
 fn commit_batch(db: &Database, batch: &mut Vec<Op>, limits: &WriterLimits, counters: &Counters) {
     let n = batch.len() as u64;
     let mut finishes: Vec<Box<dyn Finish>> = Vec::with_capacity(batch.len());
-    let outcome = (|| -> Result<(), StoreError> {
-        let mut txn = db.begin_write()?;
-        txn.set_durability(Durability::Immediate)
-            .map_err(redb::Error::from)?;
-        txn.set_quick_repair(limits.quick_repair);
-        {
-            let mut t = Tables {
-                goals: txn.open_table(GOALS)?,
-                index: txn.open_table(GOAL_INDEX)?,
-                log: txn.open_table(LOG)?,
-                checkpoints: txn.open_table(CHECKPOINTS)?,
-                blobs: txn.open_table(BLOBS)?,
-                pending: txn.open_table(PENDING_TAU)?,
-                kv: txn.open_table(NODE_KV)?,
-                sizes: HashMap::new(),
-            };
-            for op in batch.drain(..) {
-                finishes.push(t.apply(op)?);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+        || -> Result<(), StoreError> {
+            let mut txn = db.begin_write()?;
+            txn.set_durability(Durability::Immediate)
+                .map_err(redb::Error::from)?;
+            txn.set_quick_repair(limits.quick_repair);
+            {
+                let mut t = Tables {
+                    goals: txn.open_table(GOALS)?,
+                    index: txn.open_table(GOAL_INDEX)?,
+                    log: txn.open_table(LOG)?,
+                    checkpoints: txn.open_table(CHECKPOINTS)?,
+                    blobs: txn.open_table(BLOBS)?,
+                    pending: txn.open_table(PENDING_TAU)?,
+                    kv: txn.open_table(NODE_KV)?,
+                    sizes: HashMap::new(),
+                };
+                for op in batch.drain(..) {
+                    finishes.push(t.apply(op)?);
+                }
+                t.flush_sizes()?;
             }
-            t.flush_sizes()?;
-        }
-        txn.commit()?;
-        Ok(())
-    })();
+            txn.commit()?;
+            Ok(())
+        },
+    ))
+    // A panic inside the database library fails the batch like any other
+    // commit error (every ticket gets it), and the writer lives on.
+    .unwrap_or_else(|p| {
+        Err(StoreError::Panicked {
+            during: "committing a batch",
+            message: crate::store::panic_text(&*p),
+        })
+    });
     match outcome {
         Ok(()) => {
             counters.commits.fetch_add(1, Ordering::Relaxed);
