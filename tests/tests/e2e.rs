@@ -867,3 +867,57 @@ fn forged_submissions_cannot_spend_the_victims_rate_budget() {
         }
     });
 }
+
+#[test]
+fn sigterm_finishes_within_the_grace_even_with_a_runaway_evaluation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut node = NodeProc::start(
+        &tmp.path().join("data"),
+        &[
+            ("IAN_SHUTDOWN_GRACE_MS", "1500"),
+            ("IAN_WORKERS", "1"),
+            ("IAN_MAX_GOAL_FUEL_PER_EVALUATION", "1000000000000"),
+        ],
+    );
+    // Fuel for about a minute of an endless loop, and a backstop far away.
+    let goal = trading_goal(tmp.path(), "runaway", false);
+    let mut text = std::fs::read_to_string(&goal).unwrap();
+    text.push_str(
+        "[limits]\nfuel_per_evaluation = 1000000000000\nfuel_per_call = 1000000000000\nwall_backstop_ms = 600000\n",
+    );
+    std::fs::write(&goal, text).unwrap();
+    node.publish(&goal);
+    let key = keygen(tmp.path(), "k");
+    let p = pack(tmp.path(), "hostile-infinite-loop", "", "loop.ianpack");
+    let mut client = std::process::Command::new(bin())
+        .args(["submit", p.to_str().unwrap(), "--goal", "runaway", "--key"])
+        .arg(&key)
+        .env("IAN_NODE", &node.url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let mut child = node.child.take().unwrap();
+    let t = std::time::Instant::now();
+    send_signal(child.id(), "TERM");
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break Some(st);
+        }
+        if t.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let _ = client.kill();
+    let _ = client.wait();
+    let took = t.elapsed();
+    assert!(status.is_some(), "node still running 10 s after SIGTERM");
+    assert!(
+        took < std::time::Duration::from_millis(1500 + 1500),
+        "SIGTERM took {took:?} with a grace of 1.5 s"
+    );
+}

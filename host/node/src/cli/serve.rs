@@ -74,9 +74,12 @@ pub async fn serve(cfg: Config) -> Result<(), NodeError> {
         message: e.to_string(),
     })?;
     // Connections still open at shutdown are finishing a request (bounded
-    // by the request timeout) or about to hit a connection clock.
-    let drain_limit = Duration::from_millis(cfg.server.request_timeout_ms)
-        + settings.idle_timeout.max(settings.header_timeout);
+    // by the request timeout) or about to hit a connection clock; but the
+    // whole shutdown, HTTP drain included, stays within the grace period,
+    // whatever a runaway evaluation behind a request is doing.
+    let drain_limit = (Duration::from_millis(cfg.server.request_timeout_ms)
+        + settings.idle_timeout.max(settings.header_timeout))
+    .min(grace);
     let node = tokio::task::spawn_blocking(move || Node::open(cfg))
         .await
         .map_err(|e| NodeError::Sandbox(format!("startup task failed: {e}")))??;
@@ -102,10 +105,19 @@ pub async fn serve(cfg: Config) -> Result<(), NodeError> {
     })?;
     info!(addr = %local, public_key = %node.public_key().to_hex(), goals = node.goal_count(), "node serving");
     let router = app(AppState::new(node.clone()));
-    listener::serve(listener, router, settings, shutdown_signal(), drain_limit).await;
+    let stopping = std::sync::Arc::new(parking_lot::Mutex::new(None::<std::time::Instant>));
+    let mark = stopping.clone();
+    let signal = async move {
+        shutdown_signal().await;
+        *mark.lock() = Some(std::time::Instant::now());
+    };
+    listener::serve(listener, router, settings, signal, drain_limit).await;
     info!("HTTP stopped; draining queued contributions");
+    // What is left of the grace after the HTTP drain.
+    let spent = stopping.lock().map_or(Duration::ZERO, |t| t.elapsed());
+    let left = grace.saturating_sub(spent);
     let n: Arc<Node> = node.clone();
-    let _ = tokio::task::spawn_blocking(move || n.shutdown(grace)).await;
+    let _ = tokio::task::spawn_blocking(move || n.shutdown(left)).await;
     let _ = std::fs::remove_file(&addr_file);
     info!("node stopped cleanly");
     Ok(())
