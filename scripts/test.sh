@@ -25,3 +25,5 @@ fi
 ./scripts/check-feature-unification.sh
 # --workspace: the host crates, the end-to-end tests, and the guests' native unit tests.
 cargo test --release --workspace
+# 20 s per fuzz target (docs/FUZZING.md); skips with a message where it cannot build.
+./scripts/fuzz.sh 20
