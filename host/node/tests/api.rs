@@ -133,6 +133,31 @@ async fn goal_publish_without_the_operator_key_is_refused_before_the_body_is_rea
 }
 
 #[tokio::test]
+async fn a_large_blob_downloads_whole_in_pieces_with_its_length_declared() {
+    let t = node_with(&[]);
+    // 3 MiB and a bit: many 64 KiB pieces, the last one short.
+    let bytes: Vec<u8> = (0..(3 << 20) + 12_345u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let hash = ian_core::sha256(&bytes);
+    t.node
+        .store()
+        .put_blob(hash.0, bytes.clone())
+        .unwrap()
+        .wait()
+        .unwrap();
+    let (s, body, headers) = call(&t, get(&format!("/api/v1/blobs/{}", hash.to_hex()))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(headers["content-length"], bytes.len().to_string().as_str());
+    assert_eq!(headers["content-type"], "application/octet-stream");
+    assert_eq!(body.len(), bytes.len());
+    assert!(body == bytes, "downloaded bytes differ");
+    let (s, body, _) = call(&t, get(&format!("/api/v1/blobs/{}", "cd".repeat(32)))).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(error_code(&body), "unknown_blob");
+}
+
+#[tokio::test]
 async fn unknown_route_is_a_typed_404() {
     let t = node_with(&[]);
     let (s, body, _) = call(&t, get("/api/v1/nope")).await;

@@ -831,6 +831,51 @@ impl Snapshot {
         })
     }
 
+    /// A blob's size in bytes, without copying it out.
+    pub fn blob_len(&self, hash: &Hash32) -> Result<Option<u64>, StoreError> {
+        guard("reading blob_len", || {
+            let t = self.txn.open_table(BLOBS)?;
+            Ok(t.get(hash)?.map(|v| v.value().len() as u64))
+        })
+    }
+
+    /// Hands a blob to `sink` in pieces of at most `chunk` bytes, straight
+    /// from the database's pages, so serving a large blob never holds a
+    /// second whole copy of it. The SHA-256 is computed on the way and
+    /// checked at the end: `CorruptBlob` then means the pieces already
+    /// handed over must be thrown away (an HTTP download is aborted).
+    /// `sink` returns false to stop early (the reader went away).
+    /// `Ok(false)` when there is no such blob.
+    pub fn blob_chunks(
+        &self,
+        hash: &Hash32,
+        chunk: usize,
+        sink: &mut dyn FnMut(&[u8]) -> bool,
+    ) -> Result<bool, StoreError> {
+        guard("reading blob_chunks", || {
+            use sha2::Digest as _;
+            let t = self.txn.open_table(BLOBS)?;
+            let Some(v) = t.get(hash)? else {
+                return Ok(false);
+            };
+            let mut h = sha2::Sha256::new();
+            for piece in v.value().chunks(chunk.max(1)) {
+                h.update(piece);
+                if !sink(piece) {
+                    return Ok(true);
+                }
+            }
+            let actual: [u8; 32] = h.finalize().into();
+            if &actual != hash {
+                return Err(StoreError::CorruptBlob {
+                    hash: hex(hash),
+                    actual: hex(&actual),
+                });
+            }
+            Ok(true)
+        })
+    }
+
     /// Whether a blob is stored, without reading it.
     pub fn has_blob(&self, hash: &Hash32) -> Result<bool, StoreError> {
         guard("reading has_blob", || {
