@@ -921,3 +921,52 @@ fn sigterm_finishes_within_the_grace_even_with_a_runaway_evaluation() {
         "SIGTERM took {took:?} with a grace of 1.5 s"
     );
 }
+
+#[test]
+fn one_contributor_may_submit_in_parallel_and_every_submission_counts() {
+    let s = setup(&[], false);
+    let p = pack(&s.dir, "buy-and-hold", "position=1.0", "bh.ianpack");
+    let key = ed25519_dalek::SigningKey::from_bytes(&[31u8; 32]);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = s.node.url.clone();
+    let goal = s.goal.clone();
+    let bytes = std::fs::read(&p).unwrap();
+    let accepted = rt.block_on(async move {
+        let client = ian_node::cli::client::Client::new(&url).unwrap();
+        let (pack, code) = ian_core::PackFile::from_bytes(&bytes).unwrap().into_parts();
+        let mut tasks = Vec::new();
+        // Nonces 1..=16 in flight at once: they may commit in any order.
+        for n in 1..=16u64 {
+            let (client, goal, code, key) =
+                (client.clone(), goal.clone(), code.clone(), key.clone());
+            let pk = ian_core::AgentPack::new(
+                pack.code_hash(),
+                format!("position=0.{n:02}").into_bytes(),
+                pack.metadata().clone(),
+            )
+            .unwrap();
+            tasks.push(tokio::spawn(async move {
+                let c = ian_node::cli::ops::sign(&goal, pk, n, &key).unwrap();
+                let req = ian_node::cli::ops::submit_request(&goal, c, Some(&code), 0);
+                ian_node::cli::ops::post_submission(&client, &goal, &req).await
+            }));
+        }
+        let mut accepted = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(ian_node::cli::ops::SubmitOutcome::Accepted(_)) => accepted += 1,
+                other => panic!("a parallel submission was not accepted: {other:?}"),
+            }
+        }
+        accepted
+    });
+    assert_eq!(accepted, 16);
+    assert_eq!(
+        s.node.get_json(&format!("/api/v1/goals/{}", s.goal))["log_size"],
+        16
+    );
+}

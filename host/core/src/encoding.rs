@@ -474,7 +474,7 @@ pub mod domain {
     /// Dataset listing -> dataset hash.
     pub const DATASET: &str = "ian/dataset/v1";
     /// A goal's whole in-memory state, for restarting without a replay.
-    pub const GOAL_STATE: &str = "ian/goal-state/v1";
+    pub const GOAL_STATE: &str = "ian/goal-state/v2";
 }
 
 #[cfg(test)]

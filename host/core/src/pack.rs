@@ -162,6 +162,17 @@ impl Metadata {
             if !valid_key(&k) {
                 return Err(DecodeError::invalid("metadata.key", format!("{k:?}")));
             }
+            // The same rule as `Metadata::new`: bytes cannot carry what the
+            // constructor refuses.
+            if let Some(c) = v.chars().find(|c| is_unsafe_display_char(*c)) {
+                return Err(DecodeError::invalid(
+                    "metadata.value",
+                    format!(
+                        "value for {k:?} contains U+{:04X} (control or bidirectional override)",
+                        c as u32
+                    ),
+                ));
+            }
             // Strictly increasing keys: sorted and unique, so one metadata
             // set has exactly one encoding.
             if let Some(prev) = &last

@@ -159,8 +159,62 @@ impl InvariantChecker for NoInvariants {
 pub trait LogIndex {
     /// Where a pack already is in the log.
     fn lookup_pack(&self, pack_hash: &Hash32) -> Option<u64>;
-    /// A contributor's last accepted nonce.
-    fn last_nonce(&self, contributor: &PublicKeyBytes) -> Option<u64>;
+    /// A contributor's window of accepted nonces.
+    fn nonce_window(&self, contributor: &PublicKeyBytes) -> Option<NonceWindow>;
+}
+
+/// How far below a contributor's highest accepted nonce a new one may be.
+/// A contributor may have this many submissions in flight at once and see
+/// them committed in any order; every nonce is still used at most once.
+pub const NONCE_WINDOW: u64 = 64;
+
+/// The nonces a contributor has used, as the highest one plus a bitmap of
+/// the [`NONCE_WINDOW`] below it: replay protection that allows parallel
+/// submissions (which may commit out of order) without keeping every nonce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NonceWindow {
+    /// Highest accepted nonce.
+    pub max: u64,
+    /// Bit `i` set: nonce `max - 1 - i` was accepted.
+    pub seen: u64,
+}
+
+impl NonceWindow {
+    /// The window after a contributor's first accepted nonce.
+    pub fn first(nonce: u64) -> NonceWindow {
+        NonceWindow {
+            max: nonce,
+            seen: 0,
+        }
+    }
+
+    /// Whether `nonce` is new: above the highest, or within the window
+    /// below it and not yet used.
+    pub fn admits(&self, nonce: u64) -> bool {
+        if nonce > self.max {
+            return true;
+        }
+        let d = self.max - nonce;
+        (1..=NONCE_WINDOW).contains(&d) && self.seen & (1u64 << (d - 1)) == 0
+    }
+
+    /// Records an admitted `nonce`.
+    pub fn record(&mut self, nonce: u64) {
+        if nonce > self.max {
+            let shift = nonce - self.max;
+            self.seen = match shift {
+                s if s > NONCE_WINDOW => 0,
+                NONCE_WINDOW => 1u64 << 63,
+                s => (self.seen << s) | (1u64 << (s - 1)),
+            };
+            self.max = nonce;
+        } else if nonce < self.max {
+            let d = self.max - nonce;
+            if d <= NONCE_WINDOW {
+                self.seen |= 1u64 << (d - 1);
+            }
+        }
+    }
 }
 
 /// The pipeline step a rejection came from.
@@ -231,9 +285,10 @@ pub enum Rejection {
         /// The limit.
         max: u64,
     },
-    /// Step 2: the nonce is not above the contributor's last accepted one.
+    /// Step 2: the nonce was already used, or is more than
+    /// [`NONCE_WINDOW`] below the contributor's highest accepted one.
     #[error(
-        "nonce {nonce} is not above the last accepted nonce {last_accepted} of this contributor (replayed submission)"
+        "nonce {nonce} was already used or is more than 64 below the highest accepted nonce {last_accepted} of this contributor (replayed submission)"
     )]
     ReplayedSubmission {
         /// The contribution's nonce.
@@ -734,12 +789,12 @@ fn check_fresh(log: &dyn LogIndex, c: &Contribution, pack_hash: &Hash32) -> Resu
             existing_index,
         });
     }
-    if let Some(last_accepted) = log.last_nonce(&c.contributor)
-        && c.nonce <= last_accepted
+    if let Some(w) = log.nonce_window(&c.contributor)
+        && !w.admits(c.nonce)
     {
         return Err(Rejection::ReplayedSubmission {
             nonce: c.nonce,
-            last_accepted,
+            last_accepted: w.max,
         });
     }
     Ok(())
@@ -843,7 +898,7 @@ pub struct GoalState {
     goal_hash: Hash32,
     mmr: MemMmr,
     dedup: Dedup,
-    nonces: HashMap<PublicKeyBytes, u64>,
+    nonces: HashMap<PublicKeyBytes, NonceWindow>,
     leaderboard: Leaderboard,
     frontier: Option<ParetoFrontier>,
     scratch: Vec<u8>,
@@ -877,7 +932,7 @@ impl LogIndex for GoalState {
     fn lookup_pack(&self, pack_hash: &Hash32) -> Option<u64> {
         self.dedup.lookup(pack_hash)
     }
-    fn last_nonce(&self, contributor: &PublicKeyBytes) -> Option<u64> {
+    fn nonce_window(&self, contributor: &PublicKeyBytes) -> Option<NonceWindow> {
         self.nonces.get(contributor).copied()
     }
 }
@@ -954,7 +1009,7 @@ impl GoalState {
 
     /// A contributor's last accepted nonce.
     pub fn last_nonce(&self, contributor: &PublicKeyBytes) -> Option<u64> {
-        self.nonces.get(contributor).copied()
+        self.nonces.get(contributor).map(|w| w.max)
     }
 
     /// The current log head, for signing.
@@ -982,7 +1037,7 @@ impl GoalState {
             mmr_nodes: self.mmr.node_bytes(),
             dedup_bloom: self.dedup.bloom().byte_size(),
             dedup_index: self.dedup.byte_size() - self.dedup.bloom().byte_size(),
-            nonces: self.nonces.capacity() * (32 + 8 + 1),
+            nonces: self.nonces.capacity() * (32 + 16 + 1),
             leaderboard: self.leaderboard.capacity() * meta,
             frontier: self
                 .frontier
@@ -1124,7 +1179,10 @@ impl GoalState {
     /// Steps 8 and 9.
     fn record(&mut self, entry: &LogEntry) -> (LeaderboardChange, Option<FrontierChange>) {
         self.dedup.insert(entry.pack_hash, entry.log_index);
-        self.nonces.insert(entry.contributor, entry.nonce);
+        self.nonces
+            .entry(entry.contributor)
+            .and_modify(|w| w.record(entry.nonce))
+            .or_insert_with(|| NonceWindow::first(entry.nonce));
         // Most entries neither rank nor join: build the meta only when needed.
         let frontier = self.frontier.as_mut().map(|f| f.offer(entry.meta()));
         let board = if self.leaderboard.would_rank(entry.score, entry.log_index) {
@@ -1162,9 +1220,10 @@ impl GoalState {
                 first,
             });
         }
-        if let Some(&last) = self.nonces.get(&entry.contributor)
-            && entry.nonce <= last
+        if let Some(w) = self.nonces.get(&entry.contributor)
+            && !w.admits(entry.nonce)
         {
+            let last = w.max;
             return Err(ReplayError::NonceNotIncreasing {
                 index,
                 nonce: entry.nonce,

@@ -77,13 +77,13 @@ struct Layout {
 
 fn layout(b: &[u8]) -> Layout {
     let u64_at = |o: usize| u64::from_be_bytes(b[o..o + 8].try_into().unwrap());
-    let size = 4 + "ian/goal-state/v1".len() + 32;
+    let size = 4 + "ian/goal-state/v2".len() + 32;
     let node_count = size + 8;
     let nodes = node_count + 8;
     let pack_count = nodes + 32 * node_count_of(u64_at(size));
     let packs = pack_count + 8;
     let nonce_count = packs + 32 * u64_at(size) as usize;
-    let leaderboard = nonce_count + 8 + 40 * u64_at(nonce_count) as usize;
+    let leaderboard = nonce_count + 8 + 48 * u64_at(nonce_count) as usize;
     Layout {
         size,
         node_count,
@@ -422,7 +422,7 @@ fn unsorted_contributors_are_refused() {
     let mut b = s.snapshot();
     let l = layout(&b);
     let pairs = l.nonce_count + 8;
-    let (x, y) = b[pairs..pairs + 80].split_at_mut(40);
+    let (x, y) = b[pairs..pairs + 96].split_at_mut(48);
     x.swap_with_slice(y);
     assert!(matches!(
         GoalState::restore(m, &reseal(b)),

@@ -4,7 +4,7 @@
 //! the dedup, nonce and ranking updates. A snapshot instead records what
 //! that replay would end with — the MMR node hashes, the pack hashes in
 //! log order, the last nonce per contributor, the leaderboard and the
-//! frontier — in the canonical encoding (tag `ian/goal-state/v1`, layout in
+//! frontier — in the canonical encoding (tag `ian/goal-state/v2`, layout in
 //! `docs/ENCODING.md`), followed by a SHA-256 checksum of everything before
 //! it.
 //!
@@ -29,7 +29,7 @@
 //! per key, and a stored filter would have to be checked bit for bit — a
 //! missing bit would be a false negative, i.e. a duplicate let through.
 
-use super::{GoalState, score_of};
+use super::{GoalState, NonceWindow, score_of};
 use crate::checkpoint::Checkpoint;
 use crate::dedup::Dedup;
 use crate::encoding::{DecodeError, Decoder, Encoder, domain};
@@ -43,8 +43,8 @@ use std::collections::HashMap;
 
 /// Bytes of the trailing checksum.
 const CHECKSUM_BYTES: usize = 32;
-/// Bytes of one `(contributor, nonce)` pair.
-const NONCE_BYTES: usize = 32 + 8;
+/// Bytes of one `(contributor, highest nonce, window bitmap)` record.
+const NONCE_BYTES: usize = 32 + 8 + 8;
 
 /// Why snapshot bytes could not be restored. Each variant names the part
 /// that is wrong, so an operator can tell a truncated file from a snapshot
@@ -270,7 +270,7 @@ fn members(
 
 impl GoalState {
     /// The whole in-memory state as canonical bytes (tag
-    /// `ian/goal-state/v1`), so that a node can restart from it instead of
+    /// `ian/goal-state/v2`), so that a node can restart from it instead of
     /// replaying its log; see [`GoalState::restore`]. Deterministic: equal
     /// states give identical bytes (the nonces are sorted by key, the pack
     /// hashes are in log order), which lets a node compare or dedupe
@@ -287,7 +287,7 @@ impl GoalState {
                 *slot = *h;
             }
         }
-        let mut nonces: Vec<(&PublicKeyBytes, &u64)> = self.nonces.iter().collect();
+        let mut nonces: Vec<(&PublicKeyBytes, &NonceWindow)> = self.nonces.iter().collect();
         nonces.sort_unstable_by_key(|(k, _)| *k);
         let frontier = self.frontier.as_ref().map_or(&[][..], |f| f.members());
         let metas = (self.leaderboard.len() + frontier.len()) * 256;
@@ -307,8 +307,8 @@ impl GoalState {
             e.hash(p);
         }
         e.u64(nonces.len() as u64);
-        for (k, n) in nonces {
-            e.fixed(&k.0).u64(*n);
+        for (k, w) in nonces {
+            e.fixed(&k.0).u64(w.max).u64(w.seen);
         }
         e.count(self.leaderboard.len());
         for m in self.leaderboard.entries() {
@@ -342,10 +342,10 @@ impl GoalState {
             .len()
             .checked_sub(CHECKSUM_BYTES)
             .filter(|&n| n >= d.offset())
-            .ok_or(SnapshotError::Truncated {
+            .ok_or_else(|| SnapshotError::Truncated {
                 field: "checksum",
                 offset: d.offset(),
-                needed: CHECKSUM_BYTES - d.remaining(),
+                needed: CHECKSUM_BYTES.saturating_sub(d.remaining()),
             })?;
         let (body, tail) = bytes.split_at(body_len);
         let mut stored = [0u8; CHECKSUM_BYTES];
@@ -425,7 +425,9 @@ impl GoalState {
                 ));
             }
             prev = Some(key);
-            s.nonces.insert(key, d.u64("nonces.nonce")?);
+            let max = d.u64("nonces.max")?;
+            let seen = d.u64("nonces.seen")?;
+            s.nonces.insert(key, NonceWindow { max, seen });
         }
 
         // Leaderboard, best first.

@@ -258,8 +258,8 @@ impl LogIndex for GoalRt {
     fn lookup_pack(&self, pack_hash: &Hash32) -> Option<u64> {
         self.state.read().lookup_pack(pack_hash)
     }
-    fn last_nonce(&self, contributor: &PublicKeyBytes) -> Option<u64> {
-        self.state.read().last_nonce(contributor)
+    fn nonce_window(&self, contributor: &PublicKeyBytes) -> Option<pipeline::NonceWindow> {
+        self.state.read().nonce_window(contributor)
     }
 }
 
