@@ -143,7 +143,15 @@ impl Store {
         let mut builder = Builder::new();
         builder.set_cache_size(config.cache_bytes);
         builder.set_repair_callback(move |_| flag.store(true, Ordering::Relaxed));
-        let db = builder.create(&path).map_err(|e| match e {
+        // A damaged file can make the database library panic while it
+        // opens or repairs it: that is a typed error like any other.
+        let created =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| builder.create(&path)))
+                .map_err(|p| StoreError::Panicked {
+                    during: "opening the store",
+                    message: panic_text(&*p),
+                })?;
+        let db = created.map_err(|e| match e {
             DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen { path: path.clone() },
             e => StoreError::Open {
                 path: path.clone(),
