@@ -24,6 +24,10 @@ fi
 # dependency) instead of building another copy.
 ./scripts/check-feature-unification.sh
 # --workspace: the host crates, the end-to-end tests, and the guests' native unit tests.
-cargo test --release --workspace
+# The output is kept to total the test results at the end.
+mkdir -p target
+cargo test --release --workspace 2>&1 | tee target/test-output.txt
 # 20 s per fuzz target (docs/FUZZING.md); skips with a message where it cannot build.
 ./scripts/fuzz.sh 20
+# One closing line for the whole suite (every `test result:` line added up).
+awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' target/test-output.txt
