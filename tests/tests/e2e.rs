@@ -36,6 +36,43 @@ fn setup(env: &[(&str, &str)], invariants: bool) -> Setup {
     }
 }
 
+/// What a test needs to drive the node through the client library rather
+/// than the CLI: a runtime, a client, and the buy-and-hold pack split into
+/// pack and component bytes.
+struct Direct {
+    rt: tokio::runtime::Runtime,
+    client: ian_node::cli::client::Client,
+    pack: ian_core::AgentPack,
+    code: Vec<u8>,
+}
+
+fn direct(s: &Setup) -> Direct {
+    let p = pack(&s.dir, "buy-and-hold", "position=1.0", "bh.ianpack");
+    let (pack, code) = ian_core::PackFile::from_bytes(&std::fs::read(&p).unwrap())
+        .unwrap()
+        .into_parts();
+    Direct {
+        rt: tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap(),
+        client: ian_node::cli::client::Client::new(&s.node.url).unwrap(),
+        pack,
+        code,
+    }
+}
+
+/// The same agent code with other params: a new pack.
+fn with_params(pack: &ian_core::AgentPack, params: &str) -> ian_core::AgentPack {
+    ian_core::AgentPack::new(
+        pack.code_hash(),
+        params.as_bytes().to_vec(),
+        pack.metadata().clone(),
+    )
+    .unwrap()
+}
+
 /// Packs `buy-and-hold` with each params string and submits it; every one
 /// must be accepted.
 fn submit_buy_and_hold(s: &Setup, params: &[&str]) {
@@ -345,31 +382,20 @@ fn local_eval_reports_the_reject_reason() {
 #[test]
 fn burst_beyond_queue_gets_429_and_every_acknowledged_entry_survives_restart() {
     let mut s = setup(&[("IAN_QUEUE_CAPACITY", "1"), ("IAN_WORKERS", "1")], false);
-    let p = pack(&s.dir, "buy-and-hold", "position=1.0", "bh.ianpack");
-    let key = ed25519_dalek::SigningKey::from_bytes(&[9u8; 32]);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let url = s.node.url.clone();
+    let Direct {
+        rt,
+        client,
+        pack,
+        code,
+    } = direct(&s);
     let goal = s.goal.clone();
-    let bytes = std::fs::read(&p).unwrap();
     let (accepted, shed): (Vec<u64>, usize) = rt.block_on(async move {
-        let client = ian_node::cli::client::Client::new(&url).unwrap();
-        let file = ian_core::PackFile::from_bytes(&bytes).unwrap();
-        let (pack, code) = file.into_parts();
         let mut tasks = Vec::new();
         for i in 0..48u64 {
             let client = client.clone();
             let goal = goal.clone();
             let code = code.clone();
-            let pk = ian_core::AgentPack::new(
-                pack.code_hash(),
-                format!("position={}", (i as f64) / 100.0).into_bytes(),
-                pack.metadata().clone(),
-            )
-            .unwrap();
+            let pk = with_params(&pack, &format!("position={}", (i as f64) / 100.0));
             // One contributor per request, so nonce order cannot reject.
             let key = ed25519_dalek::SigningKey::from_bytes(&[i as u8 + 1; 32]);
             tasks.push(tokio::spawn(async move {
@@ -378,7 +404,6 @@ fn burst_beyond_queue_gets_429_and_every_acknowledged_entry_survives_restart() {
                 ian_node::cli::ops::post_submission(&client, &goal, &req).await
             }));
         }
-        let _ = key;
         let mut accepted = Vec::new();
         let mut shed = 0;
         for t in tasks {
@@ -800,28 +825,18 @@ fn forged_submissions_cannot_spend_the_victims_rate_budget() {
         ],
         false,
     );
-    let p = pack(&s.dir, "buy-and-hold", "position=1.0", "bh.ianpack");
     let victim = ed25519_dalek::SigningKey::from_bytes(&[21u8; 32]);
     let forger = ed25519_dalek::SigningKey::from_bytes(&[22u8; 32]);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let url = s.node.url.clone();
+    let Direct {
+        rt,
+        client,
+        pack,
+        code,
+    } = direct(&s);
     let goal = s.goal.clone();
-    let bytes = std::fs::read(&p).unwrap();
+    let with_params = |p: &str| with_params(&pack, p);
     rt.block_on(async move {
         use ian_node::cli::ops::{SubmitOutcome, post_submission, sign, submit_request};
-        let client = ian_node::cli::client::Client::new(&url).unwrap();
-        let (pack, code) = ian_core::PackFile::from_bytes(&bytes).unwrap().into_parts();
-        let with_params = |p: &str| {
-            ian_core::AgentPack::new(
-                pack.code_hash(),
-                p.as_bytes().to_vec(),
-                pack.metadata().clone(),
-            )
-            .unwrap()
-        };
         // Five forgeries naming the victim: signed by another key.
         for i in 0..5u64 {
             let mut c = sign(
@@ -925,30 +940,21 @@ fn sigterm_finishes_within_the_grace_even_with_a_runaway_evaluation() {
 #[test]
 fn one_contributor_may_submit_in_parallel_and_every_submission_counts() {
     let s = setup(&[], false);
-    let p = pack(&s.dir, "buy-and-hold", "position=1.0", "bh.ianpack");
     let key = ed25519_dalek::SigningKey::from_bytes(&[31u8; 32]);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let url = s.node.url.clone();
+    let Direct {
+        rt,
+        client,
+        pack,
+        code,
+    } = direct(&s);
     let goal = s.goal.clone();
-    let bytes = std::fs::read(&p).unwrap();
     let accepted = rt.block_on(async move {
-        let client = ian_node::cli::client::Client::new(&url).unwrap();
-        let (pack, code) = ian_core::PackFile::from_bytes(&bytes).unwrap().into_parts();
         let mut tasks = Vec::new();
         // Nonces 1..=16 in flight at once: they may commit in any order.
         for n in 1..=16u64 {
             let (client, goal, code, key) =
                 (client.clone(), goal.clone(), code.clone(), key.clone());
-            let pk = ian_core::AgentPack::new(
-                pack.code_hash(),
-                format!("position=0.{n:02}").into_bytes(),
-                pack.metadata().clone(),
-            )
-            .unwrap();
+            let pk = with_params(&pack, &format!("position=0.{n:02}"));
             tasks.push(tokio::spawn(async move {
                 let c = ian_node::cli::ops::sign(&goal, pk, n, &key).unwrap();
                 let req = ian_node::cli::ops::submit_request(&goal, c, Some(&code), 0);
