@@ -66,7 +66,7 @@ pub const KEYS: &[KeyDoc] = &[
     KeyDoc {
         key: "server.max_connections_per_ip",
         env: "IAN_MAX_CONNECTIONS_PER_IP",
-        default: "64",
+        default: "256",
         doc: "Most open connections from one client address (503 and closed beyond it). Behind a reverse proxy every connection comes from the proxy: raise it to `server.max_connections`.",
     },
     KeyDoc {
