@@ -132,7 +132,7 @@ fn main() {
             GoalState::restore(m.clone(), &bytes).expect("own snapshot restores")
         });
         assert!(restored == state, "restored state differs");
-        assert!(restored.matches_checkpoint(&state.checkpoint(0)));
+        assert!(restored.matches_checkpoint(&state.checkpoint("node.example/restart")));
         println!(
             "| {n} | {:.1} MB | {:.1} MB | {} ms | {} ms | {} ms | {:.0}× |",
             log_bytes as f64 / 1e6,

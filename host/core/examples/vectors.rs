@@ -2,7 +2,8 @@
 //! checks). Run: `cargo run --release -p ian-core --example vectors`.
 
 use ed25519_dalek::SigningKey;
-use ian_core::checkpoint::{Checkpoint, SignedCheckpoint, key_id};
+use ian_core::checkpoint::{Checkpoint, SignedCheckpoint};
+use ian_core::note::{Cosigner, NoteSigner};
 use ian_core::contribution::contribution_message;
 use ian_core::encoding::{Encoder, Finite};
 use ian_core::goal::{GoalSpec, ResolvedComponents};
@@ -92,22 +93,23 @@ fn main() {
     }
 
     let node = SigningKey::from_bytes(&[99u8; 32]);
+    let log = NoteSigner::new("ian.example/bandit-v1", node.clone()).unwrap();
     let cp = Checkpoint {
-        goal_id: goal,
-        goal_hash: sha256(b"goal"),
+        origin: log.name().to_string(),
         size: 5,
         root: mmr.root().unwrap(),
-        timestamp_ms: 1_700_000_000_000,
     };
     println!("node key(99) public = {}", PublicKeyBytes::of(&node));
+    println!("log vkey = {}", log.verifier().to_vkey());
     println!(
-        "key id = {}",
-        hex::encode(key_id(&PublicKeyBytes::of(&node)))
+        "checkpoint note =\n{}",
+        SignedCheckpoint::sign(cp, &log).to_text()
     );
-    println!("checkpoint body = {}", hex::encode(cp.to_canonical_bytes()));
+    let w = Cosigner::new("witness.example/w1", SigningKey::from_bytes(&[98u8; 32])).unwrap();
+    println!("witness vkey = {}", w.verifier().to_vkey());
     println!(
-        "checkpoint signature = {}",
-        SignedCheckpoint::sign(cp, &node).signature.to_hex()
+        "cosignature at 1700000000 = {}",
+        w.cosign(&cp_text(&mmr), 1_700_000_000).to_line()
     );
 
     let spec = GoalSpec::from_toml(
@@ -126,4 +128,13 @@ fn main() {
         hex::encode(man.to_canonical_bytes())
     );
     println!("minimal goal hash = {}", man.goal_hash());
+}
+
+fn cp_text(mmr: &MemMmr) -> String {
+    Checkpoint {
+        origin: "ian.example/bandit-v1".into(),
+        size: 5,
+        root: mmr.root().unwrap(),
+    }
+    .body()
 }

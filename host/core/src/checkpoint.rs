@@ -1,206 +1,225 @@
-//! Signed checkpoints and offline-verifiable receipts.
+//! Checkpoints (c2sp.org/tlog-checkpoint) and receipts
+//! (c2sp.org/tlog-proof), the two things a verifier holds.
 //!
-//! In the spirit of C2SP signed notes / transparency-log checkpoints: a
-//! checkpoint is a canonical body (goal, goal hash, size, root, time), a
-//! short key id naming the signer, and an Ed25519 signature over the body.
-//! A receipt bundles a log entry, its inclusion proof and a checkpoint, so
-//! anyone holding only the node's public key can check that the entry is in
-//! the log the node committed to — no network, no store.
+//! A checkpoint is a signed note whose text is three lines: the log's
+//! origin (`<node name>/<goal id>`), its size, and the base64 RFC 6962 root.
+//! The node signs it with an Ed25519 note signature under the key name
+//! equal to the origin; witnesses append cosignature lines. A receipt is a
+//! tlog-proof: index, RFC 6962 audit path and the checkpoint, with the log
+//! entry itself in the `extra` line, so the file alone (plus the keys the
+//! verifier trusts) shows that the entry is in the log.
 
-use crate::encoding::{DecodeError, Decoder, Encoder, domain};
 use crate::entry::{LogEntry, MAX_ENTRY_BYTES};
-use crate::goal::GoalId;
-use crate::hash::{Hash32, sha256};
-use crate::keys::{PublicKeyBytes, SignatureBytes};
-use crate::mmr::{InclusionProof, ProofError, verify_inclusion};
-use ed25519_dalek::SigningKey;
-use serde::{Deserialize, Serialize};
+use crate::hash::Hash32;
+use crate::mmr::{InclusionProof, MAX_PROOF_HASHES, ProofError, verify_inclusion};
+use crate::note::{
+    Note, NoteError, NoteSigner, NoteVerifier, base64_decode, base64_encode, hash_from_base64,
+    hash_to_base64,
+};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A log head: "the log of `goal_id` had `size` entries with root `root`
-/// at `timestamp_ms`".
+/// The first line of a receipt (c2sp.org/tlog-proof).
+pub const TLOG_PROOF_HEADER: &str = "c2sp.org/tlog-proof@v1";
+
+/// Largest receipt accepted: a 64 KiB entry in base64, 64 proof lines and
+/// a note with its cosignatures.
+pub const MAX_RECEIPT_BYTES: usize = 256 * 1024;
+
+/// The origin of a goal's log on a node: `<node name>/<goal id>`.
+pub fn log_origin(node_name: &str, goal_id: &str) -> String {
+    format!("{node_name}/{goal_id}")
+}
+
+/// A log head: "the log `origin` had `size` entries with RFC 6962 root
+/// `root`". No extension lines: tlog-checkpoint does not recommend them
+/// and witnesses make no statement about them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Checkpoint {
-    /// Goal.
-    pub goal_id: GoalId,
-    /// Goal manifest hash, so a checkpoint cannot be moved to a goal that
-    /// reuses the id with other rules.
-    pub goal_hash: Hash32,
+    /// The log's identity, `<node name>/<goal id>`.
+    pub origin: String,
     /// Number of entries.
     pub size: u64,
-    /// MMR root at that size.
+    /// RFC 6962 Merkle tree hash of the entries.
     pub root: Hash32,
-    /// Node time, milliseconds since the Unix epoch.
-    pub timestamp_ms: u64,
+}
+
+/// Why a checkpoint or receipt was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckpointError {
+    /// The note itself is malformed, or a signature fails.
+    #[error("{0}")]
+    Note(#[from] NoteError),
+    /// The text is not `origin\nsize\nroot\n`.
+    #[error("checkpoint text is malformed: {0}")]
+    Body(String),
 }
 
 impl Checkpoint {
-    /// The signed body (domain `ian/checkpoint/v1`).
-    pub fn to_canonical_bytes(&self) -> Vec<u8> {
-        let mut e = Encoder::new(domain::CHECKPOINT);
-        self.encode_fields(&mut e);
-        e.finish()
+    /// The note text: origin, size and base64 root, one per line.
+    pub fn body(&self) -> String {
+        format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            hash_to_base64(&self.root)
+        )
     }
 
-    fn encode_fields(&self, e: &mut Encoder) {
-        e.str(self.goal_id.as_str())
-            .hash(&self.goal_hash)
-            .u64(self.size)
-            .hash(&self.root)
-            .u64(self.timestamp_ms);
-    }
-
-    fn decode_fields(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
+    /// Reads the first three lines of a checkpoint's text. Extension lines
+    /// (other logs may send them to a witness) are allowed and ignored.
+    pub fn parse_body(text: &str) -> Result<Self, CheckpointError> {
+        let bad = |m: &str| CheckpointError::Body(m.to_string());
+        let mut lines = text
+            .strip_suffix('\n')
+            .ok_or_else(|| bad("it does not end in a newline"))?
+            .split('\n');
+        let origin = lines.next().unwrap_or_default();
+        if origin.is_empty() {
+            return Err(bad("the origin line is empty"));
+        }
+        let size = lines.next().ok_or_else(|| bad("no size line"))?;
+        if size.is_empty() || (size.len() > 1 && size.starts_with('0')) {
+            return Err(bad("the size must be decimal without leading zeroes"));
+        }
+        let size: u64 = size
+            .parse()
+            .map_err(|_| bad("the size is not a decimal number"))?;
+        let root = lines.next().ok_or_else(|| bad("no root hash line"))?;
+        let root = hash_from_base64(root).ok_or_else(|| bad("the root is not base64 of 32 bytes"))?;
+        if lines.any(str::is_empty) {
+            return Err(bad("an extension line is empty"));
+        }
         Ok(Checkpoint {
-            goal_id: GoalId::decode_from(d, "checkpoint.goal_id")?,
-            goal_hash: d.hash("checkpoint.goal_hash")?,
-            size: d.u64("checkpoint.size")?,
-            root: d.hash("checkpoint.root")?,
-            timestamp_ms: d.u64("checkpoint.timestamp_ms")?,
+            origin: origin.to_string(),
+            size,
+            root,
         })
     }
 
-    /// Reads a body back.
-    pub fn from_canonical_bytes(b: &[u8]) -> Result<Self, DecodeError> {
-        let mut d = Decoder::new(b, domain::CHECKPOINT)?;
-        let c = Self::decode_fields(&mut d)?;
-        d.finish()?;
-        Ok(c)
+    /// The goal id at the end of the origin (after its last `/`).
+    pub fn goal_id(&self) -> &str {
+        self.origin.rsplit('/').next().unwrap_or(&self.origin)
     }
 }
 
-/// Names a node key in 8 bytes: the first 8 bytes of
-/// SHA-256(`"ian/key-id/v1"` framed ‖ public key). Lets a verifier holding
-/// several keys pick the right one and report "wrong key" precisely.
-pub fn key_id(key: &PublicKeyBytes) -> [u8; 8] {
-    let mut e = Encoder::new(domain::KEY_ID);
-    e.fixed(&key.0);
-    let h = sha256(e.as_slice());
-    let mut id = [0u8; 8];
-    id.copy_from_slice(&h.0[..8]);
-    id
-}
-
-/// A checkpoint with the node's signature.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A checkpoint note: the checkpoint and every signature line it carries
+/// (the log's, witnesses', unknown ones), kept verbatim.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedCheckpoint {
-    /// The body.
+    /// The parsed first three lines.
     pub checkpoint: Checkpoint,
-    /// [`key_id`] of the signing key.
-    #[serde(with = "key_id_hex")]
-    pub key_id: [u8; 8],
-    /// Ed25519 signature over the body's canonical bytes.
-    pub signature: SignatureBytes,
-}
-
-mod key_id_hex {
-    use serde::{Deserialize, Deserializer, Serializer};
-    pub fn serialize<S: Serializer>(v: &[u8; 8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(v))
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 8], D::Error> {
-        let s = String::deserialize(d)?;
-        crate::hash::decode_hex_array::<8>(&s).map_err(serde::de::Error::custom)
-    }
-}
-
-/// Why a signed checkpoint did not verify.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CheckpointError {
-    /// Signed by a different key than the one given.
-    #[error("checkpoint was signed by key id {found}, expected {expected}")]
-    WrongKey { expected: String, found: String },
-    /// The signature does not verify.
-    #[error("checkpoint signature does not verify")]
-    BadSignature,
+    /// The note: exact text and signature lines.
+    pub note: Note,
 }
 
 impl SignedCheckpoint {
-    /// Signs a checkpoint with the node key.
-    pub fn sign(checkpoint: Checkpoint, key: &SigningKey) -> Self {
-        let pk = PublicKeyBytes::of(key);
-        let signature = SignatureBytes::sign(key, &checkpoint.to_canonical_bytes());
+    /// Signs a checkpoint as its log. The signer's key name should be the
+    /// checkpoint's origin (tlog-checkpoint).
+    pub fn sign(checkpoint: Checkpoint, signer: &NoteSigner) -> Self {
+        let text = checkpoint.body();
+        let sig = signer.sign(&text);
         SignedCheckpoint {
             checkpoint,
-            key_id: key_id(&pk),
-            signature,
+            note: Note {
+                text,
+                signatures: vec![sig],
+            },
         }
     }
 
-    /// Strict verification against the node's public key.
-    pub fn verify(&self, node_key: &PublicKeyBytes) -> Result<(), CheckpointError> {
-        let expected = key_id(node_key);
-        if expected != self.key_id {
-            return Err(CheckpointError::WrongKey {
-                expected: hex::encode(expected),
-                found: hex::encode(self.key_id),
-            });
-        }
-        if node_key.verify_strict(&self.checkpoint.to_canonical_bytes(), &self.signature) {
-            Ok(())
-        } else {
-            Err(CheckpointError::BadSignature)
-        }
+    /// Parses a checkpoint note (signatures are not checked here).
+    pub fn parse(bytes: &[u8]) -> Result<Self, CheckpointError> {
+        let note = Note::parse(bytes)?;
+        let checkpoint = Checkpoint::parse_body(&note.text)?;
+        Ok(SignedCheckpoint { checkpoint, note })
     }
 
-    fn encode_fields(&self, e: &mut Encoder) {
-        self.checkpoint.encode_fields(e);
-        e.fixed(&self.key_id).fixed(&self.signature.0);
+    /// The note as text.
+    pub fn to_text(&self) -> String {
+        self.note.to_text()
     }
 
-    fn decode_fields(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
-        Ok(SignedCheckpoint {
-            checkpoint: Checkpoint::decode_fields(d)?,
-            key_id: d.array("checkpoint.key_id")?,
-            signature: SignatureBytes(d.array("checkpoint.signature")?),
-        })
-    }
-
-    /// Canonical bytes (domain `ian/signed-checkpoint/v1`).
+    /// The note as bytes (what is stored and served).
     pub fn to_canonical_bytes(&self) -> Vec<u8> {
-        let mut e = Encoder::new(domain::SIGNED_CHECKPOINT);
-        self.encode_fields(&mut e);
-        e.finish()
+        self.to_text().into_bytes()
     }
 
-    /// Reads canonical bytes (the signature is not checked here).
-    pub fn from_canonical_bytes(b: &[u8]) -> Result<Self, DecodeError> {
-        let mut d = Decoder::new(b, domain::SIGNED_CHECKPOINT)?;
-        let c = Self::decode_fields(&mut d)?;
-        d.finish()?;
-        Ok(c)
+    /// Same as [`SignedCheckpoint::parse`].
+    pub fn from_canonical_bytes(b: &[u8]) -> Result<Self, CheckpointError> {
+        Self::parse(b)
+    }
+
+    /// Checks the log's signature: the note must carry a valid signature by
+    /// `log` (other lines are ignored, as signed-note requires).
+    pub fn verify(&self, log: &NoteVerifier) -> Result<(), CheckpointError> {
+        log.verify(&self.note)?;
+        if Checkpoint::parse_body(&self.note.text)? != self.checkpoint {
+            return Err(CheckpointError::Body(
+                "the parsed checkpoint differs from the signed text".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The witnesses among `witnesses` whose cosignatures on this note
+    /// verify, with their timestamps. A matching line that fails to verify
+    /// is an error (the note is malformed).
+    pub fn cosigned_by<'a>(
+        &self,
+        witnesses: impl IntoIterator<Item = &'a NoteVerifier>,
+    ) -> Result<Vec<(&'a NoteVerifier, u64)>, CheckpointError> {
+        let mut out = Vec::new();
+        for w in witnesses {
+            for sig in self.note.signatures.iter().filter(|s| w.matches(s)) {
+                let ts = w.check(&self.note.text, sig)?.unwrap_or(0);
+                if !out.iter().any(|(v, _): &(&NoteVerifier, u64)| *v == w) {
+                    out.push((w, ts));
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
-/// Proof, checkable offline, that an entry is in a node's log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+impl Serialize for SignedCheckpoint {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_text())
+    }
+}
+
+impl<'de> Deserialize<'de> for SignedCheckpoint {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        SignedCheckpoint::parse(s.as_bytes()).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Proof, checkable offline, that an entry is in a node's log: a
+/// c2sp.org/tlog-proof whose `extra` line carries the entry's canonical
+/// bytes (the leaf is `SHA-256(0x00 ‖ extra)`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Receipt {
     /// The entry.
     pub entry: LogEntry,
-    /// Its inclusion proof at the checkpoint's size.
+    /// Its RFC 6962 audit path at the checkpoint's size.
     pub proof: InclusionProof,
-    /// The node-signed checkpoint.
+    /// The checkpoint note, with any witness cosignatures.
     pub checkpoint: SignedCheckpoint,
 }
 
 /// Why a receipt did not verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReceiptError {
-    /// The checkpoint is not validly signed by the given key.
+    /// The text is not a tlog-proof this verifier can read.
+    #[error("receipt is not a c2sp.org/tlog-proof: {0}")]
+    Format(String),
+    /// The checkpoint is malformed or not validly signed by the log key.
     #[error("checkpoint: {0}")]
     Checkpoint(#[from] CheckpointError),
     /// Entry and checkpoint are for different goals.
-    #[error(
-        "entry is for goal {entry} ({entry_hash}), checkpoint for {checkpoint} ({checkpoint_hash})"
-    )]
-    GoalMismatch {
-        entry: String,
-        entry_hash: String,
-        checkpoint: String,
-        checkpoint_hash: String,
-    },
+    #[error("entry is for goal {entry}, checkpoint is for log {origin}")]
+    GoalMismatch { entry: String, origin: String },
     /// The contributor signature recorded in the entry does not verify.
     #[error("the contributor signature in the entry does not verify")]
     ContributorSignature,
@@ -210,20 +229,19 @@ pub enum ReceiptError {
 }
 
 impl Receipt {
-    /// Checks everything with nothing but the node's public key: the
-    /// checkpoint signature, that entry and checkpoint name the same goal,
-    /// the contributor's signature in the entry, and the inclusion proof of
-    /// the entry's leaf at its log index.
-    pub fn verify(&self, node_key: &PublicKeyBytes) -> Result<(), ReceiptError> {
-        self.checkpoint.verify(node_key)?;
+    /// Checks everything with nothing but the log's verifier key: the
+    /// checkpoint signature, that the log is the entry's goal, the
+    /// contributor's signature in the entry, and the RFC 6962 inclusion of
+    /// the entry's leaf at its log index. Witness cosignatures are checked
+    /// by a policy ([`crate::policy::Policy::check`]).
+    pub fn verify(&self, log: &NoteVerifier) -> Result<(), ReceiptError> {
+        self.checkpoint.verify(log)?;
         let cp = &self.checkpoint.checkpoint;
         let e = &self.entry;
-        if e.goal_id != cp.goal_id || e.goal_hash != cp.goal_hash {
+        if cp.goal_id() != e.goal_id.as_str() {
             return Err(ReceiptError::GoalMismatch {
                 entry: e.goal_id.to_string(),
-                entry_hash: e.goal_hash.to_hex(),
-                checkpoint: cp.goal_id.to_string(),
-                checkpoint_hash: cp.goal_hash.to_hex(),
+                origin: cp.origin.clone(),
             });
         }
         if !e.verify_contributor_signature() {
@@ -233,28 +251,109 @@ impl Receipt {
         Ok(())
     }
 
-    /// Canonical bytes (domain `ian/receipt/v1`): the entry's canonical
-    /// bytes (length-framed), the proof, the signed checkpoint.
-    pub fn to_canonical_bytes(&self) -> Vec<u8> {
-        let mut e = Encoder::new(domain::RECEIPT);
-        e.bytes(&self.entry.to_canonical_bytes());
-        self.proof.encode_into(&mut e);
-        self.checkpoint.encode_fields(&mut e);
-        e.finish()
+    /// The tlog-proof text.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        s.push_str(TLOG_PROOF_HEADER);
+        s.push('\n');
+        s.push_str("extra ");
+        s.push_str(&base64_encode(&self.entry.to_canonical_bytes()));
+        s.push('\n');
+        s.push_str(&format!("index {}\n", self.entry.log_index));
+        for h in &self.proof.hashes {
+            s.push_str(&hash_to_base64(h));
+            s.push('\n');
+        }
+        s.push('\n');
+        s.push_str(&self.checkpoint.to_text());
+        s
     }
 
-    /// Reads canonical bytes (nothing is verified here; call
-    /// [`Receipt::verify`]).
-    pub fn from_canonical_bytes(b: &[u8]) -> Result<Self, DecodeError> {
-        let mut d = Decoder::new(b, domain::RECEIPT)?;
-        let entry = LogEntry::from_canonical_bytes(d.bytes("receipt.entry", MAX_ENTRY_BYTES)?)?;
-        let proof = InclusionProof::decode_from(&mut d)?;
-        let checkpoint = SignedCheckpoint::decode_fields(&mut d)?;
-        d.finish()?;
+    /// Reads a tlog-proof (nothing is verified here; call
+    /// [`Receipt::verify`]). The `index` line must equal the entry's own
+    /// log index.
+    pub fn parse(b: &[u8]) -> Result<Self, ReceiptError> {
+        let bad = |m: String| ReceiptError::Format(m);
+        if b.len() > MAX_RECEIPT_BYTES {
+            return Err(bad(format!(
+                "{} bytes, over the {MAX_RECEIPT_BYTES}-byte limit",
+                b.len()
+            )));
+        }
+        let s = std::str::from_utf8(b).map_err(|_| bad("not UTF-8".into()))?;
+        let (head, note) = s
+            .split_once("\n\n")
+            .ok_or_else(|| bad("no blank line before the checkpoint".into()))?;
+        let mut lines = head.split('\n');
+        if lines.next() != Some(TLOG_PROOF_HEADER) {
+            return Err(bad(format!("the first line is not {TLOG_PROOF_HEADER}")));
+        }
+        let mut line = lines.next().unwrap_or_default();
+        let extra = match line.strip_prefix("extra ") {
+            Some(x) => {
+                let v = base64_decode(x).ok_or_else(|| bad("extra is not base64".into()))?;
+                line = lines.next().unwrap_or_default();
+                v
+            }
+            None => return Err(bad("no extra line carrying the IAN log entry".into())),
+        };
+        if extra.len() > MAX_ENTRY_BYTES {
+            return Err(bad(format!(
+                "the entry is {} bytes, over {MAX_ENTRY_BYTES}",
+                extra.len()
+            )));
+        }
+        let index = line
+            .strip_prefix("index ")
+            .filter(|i| !(i.len() > 1 && i.starts_with('0')))
+            .and_then(|i| i.parse::<u64>().ok())
+            .ok_or_else(|| bad("no valid index line".into()))?;
+        let mut hashes = Vec::new();
+        for l in lines {
+            if hashes.len() == MAX_PROOF_HASHES {
+                return Err(bad("too many proof lines".into()));
+            }
+            hashes.push(
+                hash_from_base64(l)
+                    .ok_or_else(|| bad(format!("proof line {l:?} is not a base64 hash")))?,
+            );
+        }
+        let entry = LogEntry::from_canonical_bytes(&extra)
+            .map_err(|e| bad(format!("the extra line is not an IAN log entry: {e}")))?;
+        if entry.log_index != index {
+            return Err(bad(format!(
+                "index {index} differs from the entry's log index {}",
+                entry.log_index
+            )));
+        }
+        let checkpoint = SignedCheckpoint::parse(note.as_bytes())?;
         Ok(Receipt {
             entry,
-            proof,
+            proof: InclusionProof { hashes },
             checkpoint,
         })
+    }
+
+    /// The tlog-proof bytes.
+    pub fn to_canonical_bytes(&self) -> Vec<u8> {
+        self.to_text().into_bytes()
+    }
+
+    /// Same as [`Receipt::parse`].
+    pub fn from_canonical_bytes(b: &[u8]) -> Result<Self, ReceiptError> {
+        Self::parse(b)
+    }
+}
+
+impl Serialize for Receipt {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_text())
+    }
+}
+
+impl<'de> Deserialize<'de> for Receipt {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Receipt::parse(s.as_bytes()).map_err(serde::de::Error::custom)
     }
 }

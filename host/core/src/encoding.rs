@@ -459,18 +459,10 @@ pub mod domain {
     pub const ATTESTATION: &str = "ian/attestation/v1";
     /// One log entry (the MMR leaf content).
     pub const LOG_ENTRY: &str = "ian/log-entry/v1";
-    /// Checkpoint body signed by a node.
-    pub const CHECKPOINT: &str = "ian/checkpoint/v1";
-    /// Checkpoint + key id + signature.
-    pub const SIGNED_CHECKPOINT: &str = "ian/signed-checkpoint/v1";
-    /// Node key id derivation.
-    pub const KEY_ID: &str = "ian/key-id/v1";
     /// Inclusion proof.
-    pub const INCLUSION_PROOF: &str = "ian/inclusion-proof/v1";
+    pub const INCLUSION_PROOF: &str = "ian/inclusion-proof/v2";
     /// Consistency proof.
-    pub const CONSISTENCY_PROOF: &str = "ian/consistency-proof/v1";
-    /// Receipt = entry + inclusion proof + signed checkpoint.
-    pub const RECEIPT: &str = "ian/receipt/v1";
+    pub const CONSISTENCY_PROOF: &str = "ian/consistency-proof/v2";
     /// Dataset listing -> dataset hash.
     pub const DATASET: &str = "ian/dataset/v1";
     /// A goal's whole in-memory state, for restarting without a replay.

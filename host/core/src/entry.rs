@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 
 /// Longest engine/ABI version string, in bytes.
 pub const MAX_VERSION_BYTES: usize = 128;
-/// Longest encoded log entry the decoder accepts (64 KiB; real entries are
-/// a few hundred bytes).
-pub const MAX_ENTRY_BYTES: usize = 64 * 1024;
+/// Longest encoded log entry the decoder accepts: 65,535 bytes, the most a
+/// c2sp.org/tlog-tiles entry bundle can frame (u16 length). Real entries
+/// are a few hundred bytes.
+pub const MAX_ENTRY_BYTES: usize = 65_535;
 
 /// One accepted contribution, as recorded in the goal's log.
 ///

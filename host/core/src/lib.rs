@@ -14,9 +14,13 @@
 //! * [`contribution`] — signed submissions;
 //! * [`dataset`] — dataset listings and the dataset hash a goal commits to;
 //! * [`entry`] — log entries;
-//! * [`mmr`] — the append-only log with inclusion and consistency proofs;
+//! * [`mmr`] — the append-only log; RFC 6962 roots, inclusion and
+//!   consistency proofs;
 //! * [`proofs`] — optional proof bundles and their verifier;
-//! * [`checkpoint`] — signed checkpoints and offline receipts;
+//! * [`note`] — signed notes (c2sp.org/signed-note), verifier keys,
+//!   cosignatures;
+//! * [`checkpoint`] — tlog-checkpoint notes and tlog-proof receipts;
+//! * [`policy`] — tlog-policy: accepted logs and witness quorums;
 //! * [`leaderboard`] — top-K board and Pareto frontier;
 //! * [`dedup`] — Bloom filter + exact index;
 //! * [`pow`] — the optional proof-of-work price of a submission;
@@ -36,8 +40,10 @@ pub mod keys;
 pub mod leaderboard;
 pub mod metrics;
 pub mod mmr;
+pub mod note;
 pub mod pack;
 pub mod pipeline;
+pub mod policy;
 pub mod pow;
 pub mod proofs;
 pub mod verdict;

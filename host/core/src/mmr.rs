@@ -6,14 +6,19 @@
 //! between any two sizes exist. Only node hashes are kept (entry bodies live
 //! in the store), so 1,000,000 entries take ~2,000,000 × 32 bytes = 64 MB.
 //!
-//! Hashing (all SHA-256; the prefixes keep leaves, nodes and roots apart):
+//! Hashing is RFC 6962's (section 2.1), so any transparency-log tool can
+//! check IAN's roots and proofs:
 //!
-//! * leaf  = H(0x00 ‖ entry bytes)
-//! * node  = H(0x01 ‖ left ‖ right)
-//! * root  = H(0x02 ‖ u64be(size) ‖ peak₁ ‖ … ‖ peakₖ), peaks from left
-//!   (highest) to right (lowest), `k = popcount(size)`. The size is part of
-//!   the root, so a root is never valid for two sizes. The empty log's root
-//!   is H(0x02 ‖ u64be(0)).
+//! * leaf = SHA-256(0x00 ‖ entry bytes)
+//! * node = SHA-256(0x01 ‖ left ‖ right)
+//! * root = the RFC 6962 Merkle tree hash of all leaves. The MMR's peaks
+//!   are exactly the perfect subtrees RFC 6962 splits the tree into, so the
+//!   root is the peaks folded right to left; the empty log's root is
+//!   SHA-256 of nothing. The size is not in the root: the signed checkpoint
+//!   commits to it (c2sp.org/tlog-checkpoint).
+//!
+//! Inclusion and consistency proofs are RFC 6962's audit paths and
+//! consistency proofs, byte for byte what Go's `sumdb/tlog` produces.
 //!
 //! Nodes are numbered in post-order from 0 (leaf `i` is at position
 //! `2i − popcount(i)`); see `docs/LEDGER.md` for the proof layouts.
@@ -64,15 +69,22 @@ pub fn node_hash(left: &Hash32, right: &Hash32) -> Hash32 {
     Hash32(out)
 }
 
-/// H(0x02 ‖ u64be(size) ‖ peaks…).
-pub fn bag_root(size: u64, peaks: &[Hash32]) -> Hash32 {
-    let mut h = Sha256::new();
-    h.update([0x02]);
-    h.update(size.to_be_bytes());
-    for p in peaks {
-        h.update(p.0);
-    }
-    Hash32(h.finalize().into())
+/// The RFC 6962 Merkle tree hash of the empty log: SHA-256 of nothing.
+pub fn empty_root() -> Hash32 {
+    Hash32(Sha256::digest([]).into())
+}
+
+/// The RFC 6962 Merkle tree hash of a log whose MMR peaks are `peaks`
+/// (left to right, highest first).
+///
+/// An MMR's peaks are exactly the perfect subtrees RFC 6962 splits a tree
+/// into (the left subtree is always the largest power of two), so the tree
+/// hash is the peaks folded right to left: `node(p₁, node(p₂, … pₖ))`.
+pub fn root_from_peaks(peaks: &[Hash32]) -> Hash32 {
+    let Some((last, rest)) = peaks.split_last() else {
+        return empty_root();
+    };
+    rest.iter().rev().fold(*last, |acc, p| node_hash(p, &acc))
 }
 
 /// Number of nodes in an MMR of `leaves` leaves.
@@ -323,7 +335,8 @@ impl<S: NodeStore> Mmr<S> {
         self.root_at(self.leaves)
     }
 
-    /// The root the log had when it held `size` leaves.
+    /// The root the log had when it held `size` leaves: the RFC 6962
+    /// Merkle tree hash of its first `size` leaves.
     pub fn root_at(&self, size: u64) -> Result<Hash32, MmrError<S::Error>> {
         self.check_size(size)?;
         let mut ps = [Hash32::ZERO; 64];
@@ -332,7 +345,7 @@ impl<S: NodeStore> Mmr<S> {
             ps[k] = self.get(p.position)?;
             k += 1;
         }
-        Ok(bag_root(size, &ps[..k]))
+        Ok(root_from_peaks(&ps[..k]))
     }
 
     fn check_size(&self, size: u64) -> Result<(), MmrError<S::Error>> {
@@ -345,7 +358,38 @@ impl<S: NodeStore> Mmr<S> {
         Ok(())
     }
 
-    /// Proof that leaf `index` is in the log of `size` leaves.
+    /// RFC 6962 `MTH(D[start:end])` for `start < end <= size`, from stored
+    /// nodes: a perfect aligned range is one stored node; any other range
+    /// splits at the largest power of two below its length, and only its
+    /// right edge can be ragged, so this reads O(log n) nodes.
+    pub fn subtree_hash(&self, start: u64, end: u64) -> Result<Hash32, MmrError<S::Error>> {
+        self.check_size(end)?;
+        if start >= end {
+            return Err(MmrError::IndexOutOfRange {
+                index: start,
+                size: end,
+            });
+        }
+        self.range_hash(start, end)
+    }
+
+    fn range_hash(&self, start: u64, end: u64) -> Result<Hash32, MmrError<S::Error>> {
+        let n = end - start;
+        if n.is_power_of_two() && start % n == 0 {
+            return self.get(subtree_root_position(start, n.trailing_zeros()));
+        }
+        let k = split_point(n);
+        let left = self.range_hash(start, start + k)?;
+        let right = self.range_hash(start + k, end)?;
+        Ok(node_hash(&left, &right))
+    }
+
+    /// RFC 6962 audit path (section 2.1.1) for leaf `index` in the log of
+    /// `size` leaves, from the leaf's sibling up to the root's child.
+    ///
+    /// With the MMR layout it is: the siblings inside the leaf's peak, then
+    /// the tree hash of every peak to its right (one hash, if any), then the
+    /// peaks to its left from nearest to farthest.
     pub fn inclusion_proof(
         &self,
         index: u64,
@@ -355,10 +399,19 @@ impl<S: NodeStore> Mmr<S> {
         if index >= size {
             return Err(MmrError::IndexOutOfRange { index, size });
         }
-        let mut siblings = Vec::with_capacity(64);
-        let mut other_peaks = Vec::with_capacity(16);
+        let mut hashes = Vec::with_capacity(64);
+        let mut left_peaks = [Hash32::ZERO; 64];
+        let mut n_left = 0;
+        let mut right = [Hash32::ZERO; 64];
+        let mut n_right = 0;
         for p in peaks(size) {
-            if index >= p.first_leaf && index < p.leaf_end() {
+            if p.leaf_end() <= index {
+                left_peaks[n_left] = self.get(p.position)?;
+                n_left += 1;
+            } else if p.first_leaf > index {
+                right[n_right] = self.get(p.position)?;
+                n_right += 1;
+            } else {
                 // Walk down from the peak, collecting siblings top-down.
                 let (mut pos, mut first) = (p.position, p.first_leaf);
                 for h in (1..=p.height).rev() {
@@ -366,27 +419,27 @@ impl<S: NodeStore> Mmr<S> {
                     let right = pos - 1;
                     let mid = first + (1u64 << (h - 1));
                     if index < mid {
-                        siblings.push(self.get(right)?);
+                        hashes.push(self.get(right)?);
                         pos = left;
                     } else {
-                        siblings.push(self.get(left)?);
+                        hashes.push(self.get(left)?);
                         pos = right;
                         first = mid;
                     }
                 }
-            } else {
-                other_peaks.push(self.get(p.position)?);
+                hashes.reverse();
             }
         }
-        siblings.reverse();
-        Ok(InclusionProof {
-            siblings,
-            peaks: other_peaks,
-        })
+        if n_right > 0 {
+            hashes.push(root_from_peaks(&right[..n_right]));
+        }
+        hashes.extend(left_peaks[..n_left].iter().rev());
+        Ok(InclusionProof { hashes })
     }
 
-    /// Proof that the log of `old` leaves is a prefix of the log of `new`
-    /// leaves.
+    /// RFC 6962 consistency proof (section 2.1.2, `PROOF(m, D[n])`) that the
+    /// log of `old` leaves is a prefix of the log of `new` leaves. Empty
+    /// when `old` is 0 or equals `new`.
     pub fn consistency_proof(
         &self,
         old: u64,
@@ -396,64 +449,63 @@ impl<S: NodeStore> Mmr<S> {
         if old > new {
             return Err(MmrError::OldAfterNew { old, new });
         }
-        let old_peaks: Vec<Peak> = peaks(old).collect();
-        let mut old_hashes = Vec::with_capacity(old_peaks.len());
-        for p in &old_peaks {
-            old_hashes.push(self.get(p.position)?);
+        let mut hashes = Vec::with_capacity(64);
+        if old > 0 && old < new {
+            self.subproof(old, 0, new, true, &mut hashes)?;
         }
-        let mut hashes = Vec::new();
-        for np in peaks(new) {
-            let inside: Vec<&Peak> = old_peaks
-                .iter()
-                .filter(|o| o.first_leaf >= np.first_leaf && o.leaf_end() <= np.leaf_end())
-                .collect();
-            let Some(last) = inside.last() else {
-                hashes.push(self.get(np.position)?);
-                continue;
-            };
-            let (mut h, mut c) = (last.height, last.first_leaf);
-            while h < np.height {
-                if (c >> h) & 1 == 0 {
-                    hashes.push(self.get(subtree_root_position(c + (1u64 << h), h))?);
-                } else {
-                    c -= 1u64 << h;
-                }
-                h += 1;
+        Ok(ConsistencyProof { hashes })
+    }
+
+    /// `SUBPROOF(m, D[start:end], b)` of RFC 6962, appending to `out`.
+    fn subproof(
+        &self,
+        m: u64,
+        start: u64,
+        end: u64,
+        whole: bool,
+        out: &mut Vec<Hash32>,
+    ) -> Result<(), MmrError<S::Error>> {
+        let n = end - start;
+        if m == n {
+            if !whole {
+                out.push(self.range_hash(start, end)?);
             }
+            return Ok(());
         }
-        Ok(ConsistencyProof {
-            old_peaks: old_hashes,
-            hashes,
-        })
+        let k = split_point(n);
+        if m <= k {
+            self.subproof(m, start, start + k, whole, out)?;
+            out.push(self.range_hash(start + k, end)?);
+        } else {
+            self.subproof(m - k, start + k, end, false, out)?;
+            out.push(self.range_hash(start, start + k)?);
+        }
+        Ok(())
     }
 }
 
-/// Proof that a leaf is in a log of a given size.
-///
-/// `siblings` are the sibling hashes from the leaf up to its peak
-/// (bottom-up); `peaks` are the other peaks of the log, left to right.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InclusionProof {
-    /// Siblings from the leaf up to its peak.
-    pub siblings: Vec<Hash32>,
-    /// Every other peak, left to right.
-    pub peaks: Vec<Hash32>,
+/// The largest power of two strictly below `n` (n ≥ 2): where RFC 6962
+/// splits a tree of `n` leaves.
+fn split_point(n: u64) -> u64 {
+    1u64 << (63 - (n - 1).leading_zeros())
 }
 
-/// Proof that the log of `old` leaves is a prefix of the log of `new`
-/// leaves.
-///
-/// `old_peaks` are the old log's peaks (they must bag to the old root);
-/// `hashes` are, for each new peak left to right, either the peak itself
-/// (when no old peak lies under it) or the right-hand siblings needed to
-/// climb from the old peaks under it to it, bottom-up.
+/// RFC 6962 audit path: one hash per level, from the leaf's sibling up to
+/// the root's child. The same bytes Go's `tlog.RecordProof`, Trillian and
+/// the c2sp.org/tlog-proof format carry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(transparent)]
+pub struct InclusionProof {
+    /// The path, leaf side first.
+    pub hashes: Vec<Hash32>,
+}
+
+/// RFC 6962 consistency proof (`PROOF(m, D[n])`), as Go's `tlog.TreeProof`
+/// and the c2sp.org/tlog-witness `add-checkpoint` body carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct ConsistencyProof {
-    /// The old log's peaks, left to right.
-    pub old_peaks: Vec<Hash32>,
-    /// Hashes to rebuild the new peaks.
+    /// The proof hashes, in RFC 6962 order.
     pub hashes: Vec<Hash32>,
 }
 
@@ -472,13 +524,14 @@ pub enum ProofError {
     /// The recomputed root is not the claimed root.
     #[error("recomputed root does not match")]
     RootMismatch,
-    /// The old peaks do not bag to the old root.
-    #[error("old peaks do not match the old root")]
+    /// The proof does not rebuild the old root.
+    #[error("proof does not rebuild the old root")]
     OldRootMismatch,
 }
 
 /// Checks that `leaf` (a leaf hash) is at `index` in the log of `size`
-/// leaves whose root is `root`. Pure: needs nothing but its arguments.
+/// leaves whose root is `root` (RFC 9162, section 2.1.3.2). Pure: needs
+/// nothing but its arguments.
 pub fn verify_inclusion(
     root: &Hash32,
     size: u64,
@@ -489,33 +542,28 @@ pub fn verify_inclusion(
     if index >= size {
         return Err(ProofError::IndexOutOfRange { index, size });
     }
-    let k = size.count_ones() as usize;
-    if proof.peaks.len() + 1 != k {
+    let (mut fnode, mut snode) = (index, size - 1);
+    let mut r = *leaf;
+    for p in &proof.hashes {
+        if snode == 0 {
+            return Err(ProofError::WrongShape);
+        }
+        if fnode & 1 == 1 || fnode == snode {
+            r = node_hash(p, &r);
+            while fnode & 1 == 0 && fnode != 0 {
+                fnode >>= 1;
+                snode >>= 1;
+            }
+        } else {
+            r = node_hash(&r, p);
+        }
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    if snode != 0 {
         return Err(ProofError::WrongShape);
     }
-    let mut bagged = [Hash32::ZERO; 64];
-    let mut others = proof.peaks.iter();
-    for (j, p) in peaks(size).enumerate() {
-        if index >= p.first_leaf && index < p.leaf_end() {
-            if proof.siblings.len() != p.height as usize {
-                return Err(ProofError::WrongShape);
-            }
-            let offset = index - p.first_leaf;
-            let mut acc = *leaf;
-            for (h, s) in proof.siblings.iter().enumerate() {
-                acc = if (offset >> h) & 1 == 0 {
-                    node_hash(&acc, s)
-                } else {
-                    node_hash(s, &acc)
-                };
-            }
-            bagged[j] = acc;
-        } else {
-            // Lengths were checked: exactly k-1 other peaks.
-            bagged[j] = *others.next().ok_or(ProofError::WrongShape)?;
-        }
-    }
-    if bag_root(size, &bagged[..k]) == *root {
+    if r == *root {
         Ok(())
     } else {
         Err(ProofError::RootMismatch)
@@ -523,7 +571,9 @@ pub fn verify_inclusion(
 }
 
 /// Checks that the log of `old_size` leaves with root `old_root` is a
-/// prefix of the log of `new_size` leaves with root `new_root`.
+/// prefix of the log of `new_size` leaves with root `new_root` (RFC 9162,
+/// section 2.1.4.2). The empty log is a prefix of every log, with an empty
+/// proof; equal sizes need equal roots and an empty proof.
 pub fn verify_consistency(
     old_size: u64,
     old_root: &Hash32,
@@ -537,56 +587,57 @@ pub fn verify_consistency(
             new: new_size,
         });
     }
-    let old_peaks: Vec<Peak> = peaks(old_size).collect();
-    if proof.old_peaks.len() != old_peaks.len() {
+    if old_size == 0 || old_size == new_size {
+        if !proof.hashes.is_empty() {
+            return Err(ProofError::WrongShape);
+        }
+        if old_size == 0 && *old_root != empty_root() {
+            return Err(ProofError::OldRootMismatch);
+        }
+        if old_size == new_size && old_root != new_root {
+            return Err(ProofError::RootMismatch);
+        }
+        return Ok(());
+    }
+    let mut path = proof.hashes.iter();
+    let first = if old_size.is_power_of_two() {
+        *old_root
+    } else {
+        *path.next().ok_or(ProofError::WrongShape)?
+    };
+    let (mut fnode, mut snode) = (old_size - 1, new_size - 1);
+    while fnode & 1 == 1 {
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    let (mut fr, mut sr) = (first, first);
+    for c in path {
+        if snode == 0 {
+            return Err(ProofError::WrongShape);
+        }
+        if fnode & 1 == 1 || fnode == snode {
+            fr = node_hash(c, &fr);
+            sr = node_hash(c, &sr);
+            while fnode & 1 == 0 && fnode != 0 {
+                fnode >>= 1;
+                snode >>= 1;
+            }
+        } else {
+            sr = node_hash(&sr, c);
+        }
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    if snode != 0 {
         return Err(ProofError::WrongShape);
     }
-    if bag_root(old_size, &proof.old_peaks) != *old_root {
+    if fr != *old_root {
         return Err(ProofError::OldRootMismatch);
     }
-    let mut next = proof.hashes.iter();
-    let mut new_hashes = [Hash32::ZERO; 64];
-    let mut k = 0;
-    for np in peaks(new_size) {
-        // Old peaks under this new peak, as indices into old_peaks.
-        let mut under: Vec<usize> = (0..old_peaks.len())
-            .filter(|&i| {
-                old_peaks[i].first_leaf >= np.first_leaf && old_peaks[i].leaf_end() <= np.leaf_end()
-            })
-            .collect();
-        let acc = match under.pop() {
-            None => *next.next().ok_or(ProofError::WrongShape)?,
-            Some(last) => {
-                let (mut h, mut c) = (old_peaks[last].height, old_peaks[last].first_leaf);
-                let mut acc = proof.old_peaks[last];
-                while h < np.height {
-                    if (c >> h) & 1 == 0 {
-                        let right = next.next().ok_or(ProofError::WrongShape)?;
-                        acc = node_hash(&acc, right);
-                    } else {
-                        let left = under.pop().ok_or(ProofError::WrongShape)?;
-                        acc = node_hash(&proof.old_peaks[left], &acc);
-                        c -= 1u64 << h;
-                    }
-                    h += 1;
-                }
-                if !under.is_empty() {
-                    return Err(ProofError::WrongShape);
-                }
-                acc
-            }
-        };
-        new_hashes[k] = acc;
-        k += 1;
+    if sr != *new_root {
+        return Err(ProofError::RootMismatch);
     }
-    if next.next().is_some() {
-        return Err(ProofError::WrongShape);
-    }
-    if bag_root(new_size, &new_hashes[..k]) == *new_root {
-        Ok(())
-    } else {
-        Err(ProofError::RootMismatch)
-    }
+    Ok(())
 }
 
 fn encode_hashes(e: &mut Encoder, hs: &[Hash32]) {
@@ -607,18 +658,16 @@ fn decode_hashes(d: &mut Decoder<'_>, field: &'static str) -> Result<Vec<Hash32>
 
 impl InclusionProof {
     pub(crate) fn encode_into(&self, e: &mut Encoder) {
-        encode_hashes(e, &self.siblings);
-        encode_hashes(e, &self.peaks);
+        encode_hashes(e, &self.hashes);
     }
 
     pub(crate) fn decode_from(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
         Ok(InclusionProof {
-            siblings: decode_hashes(d, "inclusion.siblings")?,
-            peaks: decode_hashes(d, "inclusion.peaks")?,
+            hashes: decode_hashes(d, "inclusion.hashes")?,
         })
     }
 
-    /// Canonical bytes (domain `ian/inclusion-proof/v1`).
+    /// Canonical bytes (domain `ian/inclusion-proof/v2`).
     pub fn to_canonical_bytes(&self) -> Vec<u8> {
         let mut e = Encoder::new(domain::INCLUSION_PROOF);
         self.encode_into(&mut e);
@@ -635,10 +684,9 @@ impl InclusionProof {
 }
 
 impl ConsistencyProof {
-    /// Canonical bytes (domain `ian/consistency-proof/v1`).
+    /// Canonical bytes (domain `ian/consistency-proof/v2`).
     pub fn to_canonical_bytes(&self) -> Vec<u8> {
         let mut e = Encoder::new(domain::CONSISTENCY_PROOF);
-        encode_hashes(&mut e, &self.old_peaks);
         encode_hashes(&mut e, &self.hashes);
         e.finish()
     }
@@ -647,7 +695,6 @@ impl ConsistencyProof {
     pub fn from_canonical_bytes(b: &[u8]) -> Result<Self, DecodeError> {
         let mut d = Decoder::new(b, domain::CONSISTENCY_PROOF)?;
         let p = ConsistencyProof {
-            old_peaks: decode_hashes(&mut d, "consistency.old_peaks")?,
             hashes: decode_hashes(&mut d, "consistency.hashes")?,
         };
         d.finish()?;
@@ -696,11 +743,116 @@ mod tests {
     }
 
     #[test]
-    fn three_leaf_root_is_bag_of_two_peaks() {
+    fn three_leaf_root_is_the_rfc6962_tree_hash() {
         let m = build(3);
         let l: Vec<Hash32> = (0u64..3).map(|i| leaf_hash(&i.to_be_bytes())).collect();
         let p01 = node_hash(&l[0], &l[1]);
-        assert_eq!(m.root().unwrap(), bag_root(3, &[p01, l[2]]));
+        assert_eq!(m.root().unwrap(), node_hash(&p01, &l[2]));
+    }
+
+    /// RFC 6962 section 2.1, written out recursively over leaf hashes: the
+    /// reference the MMR-based computations are checked against.
+    fn mth(leaves: &[Hash32]) -> Hash32 {
+        match leaves.len() {
+            0 => empty_root(),
+            1 => leaves[0],
+            n => {
+                let k = split_point(n as u64) as usize;
+                node_hash(&mth(&leaves[..k]), &mth(&leaves[k..]))
+            }
+        }
+    }
+
+    fn path(m: usize, leaves: &[Hash32]) -> Vec<Hash32> {
+        let n = leaves.len();
+        if n <= 1 {
+            return Vec::new();
+        }
+        let k = split_point(n as u64) as usize;
+        if m < k {
+            let mut p = path(m, &leaves[..k]);
+            p.push(mth(&leaves[k..]));
+            p
+        } else {
+            let mut p = path(m - k, &leaves[k..]);
+            p.push(mth(&leaves[..k]));
+            p
+        }
+    }
+
+    fn subproof(m: usize, leaves: &[Hash32], whole: bool) -> Vec<Hash32> {
+        let n = leaves.len();
+        if m == n {
+            return if whole { Vec::new() } else { vec![mth(leaves)] };
+        }
+        let k = split_point(n as u64) as usize;
+        if m <= k {
+            let mut p = subproof(m, &leaves[..k], whole);
+            p.push(mth(&leaves[k..]));
+            p
+        } else {
+            let mut p = subproof(m - k, &leaves[k..], false);
+            p.push(mth(&leaves[..k]));
+            p
+        }
+    }
+
+    #[test]
+    fn roots_and_proofs_equal_the_rfc6962_definitions() {
+        let m = build(70);
+        let leaves: Vec<Hash32> = (0u64..70).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        for n in 0..=70usize {
+            let root = mth(&leaves[..n]);
+            assert_eq!(m.root_at(n as u64).unwrap(), root, "root at {n}");
+            for i in 0..n {
+                let p = m.inclusion_proof(i as u64, n as u64).unwrap();
+                assert_eq!(p.hashes, path(i, &leaves[..n]), "path {i} in {n}");
+                verify_inclusion(&root, n as u64, i as u64, &leaves[i], &p).unwrap();
+            }
+            for old in 1..n {
+                let p = m.consistency_proof(old as u64, n as u64).unwrap();
+                assert_eq!(p.hashes, subproof(old, &leaves[..n], true), "{old}->{n}");
+                let old_root = mth(&leaves[..old]);
+                verify_consistency(old as u64, &old_root, n as u64, &root, &p).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn the_empty_log_has_the_hash_of_nothing_as_root() {
+        // RFC 6962 section 2.1: MTH({}) = SHA-256().
+        assert_eq!(
+            build(0).root().unwrap().to_hex(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn an_altered_proof_hash_or_wrong_index_fails_to_verify() {
+        let m = build(13);
+        let root = m.root().unwrap();
+        let leaf = m.leaf(6).unwrap();
+        let p = m.inclusion_proof(6, 13).unwrap();
+        for j in 0..p.hashes.len() {
+            let mut bad = p.clone();
+            bad.hashes[j].0[3] ^= 0x10;
+            assert_eq!(
+                verify_inclusion(&root, 13, 6, &leaf, &bad),
+                Err(ProofError::RootMismatch)
+            );
+        }
+        assert!(verify_inclusion(&root, 13, 7, &leaf, &p).is_err());
+        let mut short = p.clone();
+        short.hashes.pop();
+        assert!(verify_inclusion(&root, 13, 6, &leaf, &short).is_err());
+        let c = m.consistency_proof(5, 13).unwrap();
+        let old = m.root_at(5).unwrap();
+        for j in 0..c.hashes.len() {
+            let mut bad = c.clone();
+            bad.hashes[j].0[0] ^= 1;
+            assert!(verify_consistency(5, &old, 13, &root, &bad).is_err());
+        }
+        assert!(verify_consistency(6, &old, 13, &root, &c).is_err());
     }
 
     #[test]

@@ -31,6 +31,7 @@
 //! recorded.
 
 use crate::checkpoint::{Checkpoint, SignedCheckpoint};
+use crate::note::NoteSigner;
 use crate::contribution::Contribution;
 use crate::dedup::Dedup;
 use crate::encoding::Finite;
@@ -46,7 +47,6 @@ use crate::proofs::{MAX_PROOF_ITEMS, ProofFailure, ProofVerifier};
 pub use crate::verdict::{
     Failure, FaultKind, GuestFault, Inconclusive, InconclusiveCause, Verdict,
 };
-use ed25519_dalek::SigningKey;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt;
@@ -1012,20 +1012,19 @@ impl GoalState {
         self.nonces.get(contributor).map(|w| w.max)
     }
 
-    /// The current log head, for signing.
-    pub fn checkpoint(&self, timestamp_ms: u64) -> Checkpoint {
+    /// The current log head under the log's origin, for signing.
+    pub fn checkpoint(&self, origin: &str) -> Checkpoint {
         Checkpoint {
-            goal_id: self.manifest.id.clone(),
-            goal_hash: self.goal_hash,
+            origin: origin.to_string(),
             size: self.size(),
             root: self.root(),
-            timestamp_ms,
         }
     }
 
-    /// The current log head signed with the node key.
-    pub fn signed_checkpoint(&self, timestamp_ms: u64, node_key: &SigningKey) -> SignedCheckpoint {
-        SignedCheckpoint::sign(self.checkpoint(timestamp_ms), node_key)
+    /// The current log head signed by the log; the signer's key name is
+    /// the origin (tlog-checkpoint).
+    pub fn signed_checkpoint(&self, log: &NoteSigner) -> SignedCheckpoint {
+        SignedCheckpoint::sign(self.checkpoint(log.name()), log)
     }
 
     /// Approximate bytes of memory held, by structure. Entry bodies are

@@ -8,7 +8,7 @@ use ian_core::goal::{GoalError, GoalSpec};
 use ian_core::hash::Hash32;
 use ian_core::leaderboard::{FrontierChange, LeaderboardChange};
 use ian_core::metrics::MetricsError;
-use ian_core::mmr::{bag_root, leaf_hash, verify_inclusion};
+use ian_core::mmr::{empty_root, leaf_hash, verify_inclusion};
 use ian_core::pack::{AgentPack, Metadata, PackError};
 use ian_core::pipeline::{FaultKind, GuestFault, Refusal, Rejection, Step, VerifiedContribution};
 use ian_core::proofs::{ProofBundle, StandardProofVerifier};
@@ -30,7 +30,7 @@ fn run(s: &mut GoalState, c: &Contribution) -> Result<ian_core::Accepted, Reject
 fn empty_goal_has_empty_root_and_empty_leaderboard() {
     let s = GoalState::new(manifest());
     assert_eq!(s.size(), 0);
-    assert_eq!(s.root(), bag_root(0, &[]));
+    assert_eq!(s.root(), empty_root());
     assert!(s.leaderboard().is_empty());
     assert!(s.leaderboard().best().is_none());
     assert!(s.frontier().is_none());
@@ -52,7 +52,7 @@ fn first_contribution_is_accepted_at_index_zero_and_provable() {
             evicted: None
         }
     );
-    assert_eq!(s.root(), bag_root(1, &[a.leaf_hash]));
+    assert_eq!(s.root(), a.leaf_hash);
     let p = s.inclusion_proof(0).unwrap();
     verify_inclusion(&s.root(), 1, 0, &a.entry.leaf_hash(), &p).unwrap();
     assert!(a.entry.verify_contributor_signature());

@@ -2,7 +2,8 @@
 
 mod support;
 
-use ian_core::checkpoint::{CheckpointError, Receipt, ReceiptError, SignedCheckpoint, key_id};
+use ian_core::checkpoint::{CheckpointError, Receipt, ReceiptError};
+use ian_core::note::{NoteError, NoteSigner};
 use ian_core::dataset::{DatasetFile, DatasetLimits, DatasetListing};
 use ian_core::goal::{DatasetRoot, GoalManifest};
 use ian_core::hash::sha256;
@@ -182,59 +183,86 @@ fn accepted_log(n: u64) -> (GoalState, Vec<ian_core::LogEntry>) {
     (s, entries)
 }
 
+fn log_signer(seed: u8) -> NoteSigner {
+    NoteSigner::new("node.example/trading-v1", key(seed)).unwrap()
+}
+
 fn receipt(s: &GoalState, e: &ian_core::LogEntry) -> Receipt {
     Receipt {
         entry: e.clone(),
         proof: s.inclusion_proof(e.log_index).unwrap(),
-        checkpoint: s.signed_checkpoint(1_700_000_000_123, &key(99)),
+        checkpoint: s.signed_checkpoint(&log_signer(99)),
     }
 }
 
 #[test]
-fn receipt_verifies_offline_with_the_node_key_alone() {
+fn receipt_verifies_offline_with_the_log_key_alone() {
     let (s, entries) = accepted_log(13);
-    let node = PublicKeyBytes::of(&key(99));
+    let log = log_signer(99).verifier();
     for e in &entries {
         let r = receipt(&s, e);
-        r.verify(&node).unwrap();
-        // Survives both transports.
+        r.verify(&log).unwrap();
+        // Survives both transports: the tlog-proof text and JSON.
         let back = Receipt::from_canonical_bytes(&r.to_canonical_bytes()).unwrap();
-        back.verify(&node).unwrap();
+        assert_eq!(back, r);
+        back.verify(&log).unwrap();
         let json: Receipt = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
-        json.verify(&node).unwrap();
+        json.verify(&log).unwrap();
     }
 }
 
 #[test]
-fn receipt_checked_against_another_node_key_is_refused() {
+fn a_receipt_is_a_tlog_proof_with_the_entry_as_extra() {
+    let (s, entries) = accepted_log(5);
+    let r = receipt(&s, &entries[3]);
+    let text = r.to_text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "c2sp.org/tlog-proof@v1");
+    let extra = ian_core::note::base64_decode(lines[1].strip_prefix("extra ").unwrap()).unwrap();
+    assert_eq!(extra, entries[3].to_canonical_bytes());
+    assert_eq!(lines[2], "index 3");
+    // Three audit-path lines (size 5, index 3), a blank line, the note.
+    assert_eq!(lines[6], "");
+    assert_eq!(lines[7], "node.example/trading-v1");
+    assert_eq!(lines[8], "5");
+}
+
+#[test]
+fn receipt_checked_against_another_log_key_is_refused() {
     let (s, entries) = accepted_log(3);
     let r = receipt(&s, &entries[1]);
     assert!(matches!(
-        r.verify(&PublicKeyBytes::of(&key(98))),
-        Err(ReceiptError::Checkpoint(CheckpointError::WrongKey { .. }))
+        r.verify(&log_signer(98).verifier()),
+        Err(ReceiptError::Checkpoint(CheckpointError::Note(NoteError::Unsigned(_))))
     ));
 }
 
 #[test]
 fn receipt_with_tampered_checkpoint_is_refused() {
     let (s, entries) = accepted_log(3);
-    let node = PublicKeyBytes::of(&key(99));
+    let log = log_signer(99).verifier();
     let mut r = receipt(&s, &entries[1]);
     r.checkpoint.checkpoint.size = 2;
-    assert_eq!(
-        r.verify(&node),
-        Err(ReceiptError::Checkpoint(CheckpointError::BadSignature))
-    );
+    assert!(matches!(
+        r.verify(&log),
+        Err(ReceiptError::Checkpoint(CheckpointError::Body(_)))
+    ));
+    let mut r = receipt(&s, &entries[1]);
+    r.checkpoint.note.text = r.checkpoint.note.text.replace("\n3\n", "\n2\n");
+    assert!(matches!(
+        r.verify(&log),
+        Err(ReceiptError::Checkpoint(CheckpointError::Note(NoteError::BadSignature(_))))
+    ));
 }
 
 #[test]
 fn receipt_with_tampered_metrics_is_refused() {
     let (s, entries) = accepted_log(6);
-    let node = PublicKeyBytes::of(&key(99));
+    let log = log_signer(99).verifier();
     let mut r = receipt(&s, &entries[4]);
     r.entry.metrics.reward = ian_core::Finite::new(100.0).unwrap();
     assert_eq!(
-        r.verify(&node),
+        r.verify(&log),
         Err(ReceiptError::Inclusion(ProofError::RootMismatch))
     );
 }
@@ -242,16 +270,16 @@ fn receipt_with_tampered_metrics_is_refused() {
 #[test]
 fn receipt_with_forged_contributor_is_refused() {
     let (s, entries) = accepted_log(2);
-    let node = PublicKeyBytes::of(&key(99));
+    let log = log_signer(99).verifier();
     let mut r = receipt(&s, &entries[0]);
     r.entry.contributor = PublicKeyBytes::of(&key(5));
-    assert_eq!(r.verify(&node), Err(ReceiptError::ContributorSignature));
+    assert_eq!(r.verify(&log), Err(ReceiptError::ContributorSignature));
 }
 
 #[test]
 fn receipt_entry_beyond_checkpoint_is_refused() {
     let (mut s, _) = accepted_log(4);
-    let cp = s.signed_checkpoint(1, &key(99));
+    let cp = s.signed_checkpoint(&log_signer(99));
     let late = run(&mut s, &contribution("reward=0.9", 50, 2))
         .unwrap()
         .entry;
@@ -261,7 +289,7 @@ fn receipt_entry_beyond_checkpoint_is_refused() {
         checkpoint: cp,
     };
     assert_eq!(
-        r.verify(&PublicKeyBytes::of(&key(99))),
+        r.verify(&log_signer(99).verifier()),
         Err(ReceiptError::Inclusion(ProofError::IndexOutOfRange {
             index: 4,
             size: 4
@@ -272,19 +300,26 @@ fn receipt_entry_beyond_checkpoint_is_refused() {
 #[test]
 fn receipt_for_another_goal_is_refused() {
     let (s, entries) = accepted_log(2);
+    let other = NoteSigner::new("node.example/other-goal", key(99)).unwrap();
     let mut r = receipt(&s, &entries[0]);
-    let mut cp = r.checkpoint.checkpoint.clone();
-    cp.goal_hash = sha256(b"other goal");
-    r.checkpoint = SignedCheckpoint::sign(cp, &key(99));
+    r.checkpoint = s.signed_checkpoint(&other);
     assert!(matches!(
-        r.verify(&PublicKeyBytes::of(&key(99))),
+        r.verify(&other.verifier()),
         Err(ReceiptError::GoalMismatch { .. })
     ));
 }
 
 #[test]
-fn key_id_is_stable_and_distinguishes_keys() {
-    let a = key_id(&PublicKeyBytes::of(&key(1)));
-    assert_eq!(a, key_id(&PublicKeyBytes::of(&key(1))));
-    assert_ne!(a, key_id(&PublicKeyBytes::of(&key(2))));
+fn malformed_receipt_text_names_the_problem() {
+    let (s, entries) = accepted_log(2);
+    let good = receipt(&s, &entries[1]).to_text();
+    for (bad, needle) in [
+        (good.replacen("c2sp.org/tlog-proof@v1", "c2sp.org/tlog-proof@v2", 1), "first line"),
+        (good.replacen("index 1", "index 01", 1), "index"),
+        (good.replacen("index 1", "index 0", 1), "differs"),
+        (good.replacen("\n\n", "\n", 1), "is not a base64 hash"),
+    ] {
+        let e = Receipt::parse(bad.as_bytes()).unwrap_err().to_string();
+        assert!(e.contains(needle), "{needle}: {e}");
+    }
 }

@@ -435,9 +435,9 @@ fn a_restored_state_matches_its_signed_checkpoints_and_no_other() {
     let (m, s) = small();
     let at3 = GoalState::replay(m.clone(), &run(&m, &[(5, 3, 1), (7, 6, 2), (2, 1, 3)]).1)
         .unwrap()
-        .checkpoint(7);
+        .checkpoint(&origin(&m));
     let r = GoalState::restore(m.clone(), &s.snapshot()).unwrap();
-    assert!(r.matches_checkpoint(&s.checkpoint(9)));
+    assert!(r.matches_checkpoint(&s.checkpoint(&origin(&m))));
     assert!(
         r.matches_checkpoint(&at3),
         "an earlier checkpoint of the same log"
@@ -447,7 +447,11 @@ fn a_restored_state_matches_its_signed_checkpoints_and_no_other() {
     let mut b = s.snapshot();
     let l = layout(&b);
     b[l.nodes + 32 * (node_count_of(5) - 1)] ^= 1;
-    let forged = GoalState::restore(m, &reseal(b)).unwrap();
-    assert!(!forged.matches_checkpoint(&s.checkpoint(9)));
+    let forged = GoalState::restore(m.clone(), &reseal(b)).unwrap();
+    assert!(!forged.matches_checkpoint(&s.checkpoint(&origin(&m))));
     assert!(forged.matches_checkpoint(&at3));
+}
+
+fn origin(m: &GoalManifest) -> String {
+    format!("node.example/{}", m.id)
 }

@@ -4,7 +4,8 @@
 //! If one of these fails, the wire format changed: bump the domain tag.
 
 use ed25519_dalek::SigningKey;
-use ian_core::checkpoint::{Checkpoint, SignedCheckpoint, key_id};
+use ian_core::checkpoint::{Checkpoint, SignedCheckpoint};
+use ian_core::note::{Cosigner, NoteSigner};
 use ian_core::contribution::contribution_message;
 use ian_core::encoding::{Encoder, Finite};
 use ian_core::goal::{GoalSpec, ResolvedComponents};
@@ -156,15 +157,18 @@ fn log_entry_vector() {
     );
 }
 
+/// RFC 6962 tree hashes of the logs "a", "a b", ... (leaves are the
+/// one-byte entries). Computed independently with Python's hashlib from the
+/// RFC's recursive definition.
 #[test]
 fn mmr_root_vectors() {
     let expected = [
-        "4322fd2bc0a137d1375b37b3b2e2b4715b3d3dd7ca9682438d4fea0f8437fad3",
-        "a94fe96b1c38a1bdfb72939d6cd46bc31a31bfe1ad0d960804189a287b6558a0",
-        "4c18b87ee623a3dfbcfefc3b002d3334c0554f545f9ef9dadec271daec0b399b",
-        "6069e91588393b7164a3182ad5e503ff24385317b33820aabe77179c8d7d181b",
-        "3145cd8b5da4dc806f28605366aa6609e3787ba6560489b85a70eba60c3bffb5",
-        "b5a951642cfcd93405e380210f8d998ab5344fa701b3439b5a8face3c0ede6a6",
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "022a6979e6dab7aa5ae4c3e5e45f7e977112a7e63593820dbec1ec738a24f93c",
+        "b137985ff484fb600db93107c77b0365c80d78f5b429ded0fd97361d077999eb",
+        "36642e73c2540ab121e3a6bf9545b0a24982cd830eb13d3cd19de3ce6c021ec1",
+        "33376a3bd63e9993708a84ddfe6c28ae58b83505dd1fed711bd924ec5a6239f0",
+        "fe14a5426fbd70c0fa73f52342afed0da0bd23c4838662ccf6b88a3070ead97b",
     ];
     let mut m = MemMmr::new_in_memory();
     assert_eq!(m.root().unwrap().to_hex(), expected[0]);
@@ -179,35 +183,40 @@ fn mmr_root_vectors() {
     }
 }
 
+/// The checkpoint note of that 5-entry log signed by key seed [99; 32]
+/// under the name `ian.example/bandit-v1`, and a cosignature/v1 by key
+/// seed [98; 32]. Computed independently with Python's `cryptography`.
 #[test]
-fn checkpoint_vector() {
+fn checkpoint_note_and_cosignature_vectors() {
     let node = SigningKey::from_bytes(&[99u8; 32]);
-    let pk = PublicKeyBytes::of(&node);
+    let log = NoteSigner::new("ian.example/bandit-v1", node).unwrap();
     assert_eq!(
-        pk.to_hex(),
-        "a7f6dfaf8f38b89ba8ce649b594f91e4d01fdc57f9c9493df43b5e50a9987367"
+        log.verifier().to_vkey(),
+        "ian.example/bandit-v1+3fa2990e+Aaf236+POLibqM5km1lPkeTQH9xX+clJPfQ7XlCpmHNn"
     );
-    assert_eq!(hex::encode(key_id(&pk)), "da667b3721a29545");
     let cp = Checkpoint {
-        goal_id: goal(),
-        goal_hash: sha256(b"goal"),
+        origin: "ian.example/bandit-v1".into(),
         size: 5,
         root: ian_core::Hash32::from_hex(
-            "b5a951642cfcd93405e380210f8d998ab5344fa701b3439b5a8face3c0ede6a6",
+            "fe14a5426fbd70c0fa73f52342afed0da0bd23c4838662ccf6b88a3070ead97b",
         )
         .unwrap(),
-        timestamp_ms: 1_700_000_000_000,
     };
+    let s = SignedCheckpoint::sign(cp, &log);
     assert_eq!(
-        hex::encode(cp.to_canonical_bytes()),
-        "0000001169616e2f636865636b706f696e742f76310000000a74726164696e672d76310304523efff53f243d76dc81b7c271f922292543cead846ee714f066c3331e5f0000000000000005b5a951642cfcd93405e380210f8d998ab5344fa701b3439b5a8face3c0ede6a60000018bcfe56800"
+        s.to_text(),
+        "ian.example/bandit-v1\n5\n/hSlQm+9cMD6c/UjQq/tDaC9I8SDhmLM9riKMHDq2Xs=\n\n\u{2014} ian.example/bandit-v1 P6KZDotWafCW35Aft+NUMUJZ26WRvxQq++q0nXug3BHk0ntFLQWNBgTjfTJTicuQXUJg6BGbt+n9g7yV7CFfWRaeUAo=\n"
     );
-    let s = SignedCheckpoint::sign(cp, &node);
+    s.verify(&log.verifier()).unwrap();
+    let w = Cosigner::new("witness.example/w1", SigningKey::from_bytes(&[98u8; 32])).unwrap();
     assert_eq!(
-        s.signature.to_hex(),
-        "1010647adb86b2b1a05f623d7914f282d12ad1bc7591aa13bfb2c588977b2a5b15be485c9b4d55f515eb4307ae493346d1024d91d72e447aa1986fa25c8ad50d"
+        w.verifier().to_vkey(),
+        "witness.example/w1+7a18d7fa+BC3wQSXwAVr7R86FOu+HcglP+UmMFMsbnhKXPCkn2g+m"
     );
-    s.verify(&pk).unwrap();
+    assert_eq!(
+        w.cosign(&s.note.text, 1_700_000_000).to_line(),
+        "\u{2014} witness.example/w1 ehjX+gAAAABlU/EAJn7Xl2ayaLZv3DBGz0KvIgSKdKAZJYVgRumzwl7LYpbFut56Rf0cywFxDwdC0E6zPSDZQn4p4wRSakjbiD3bCw==\n"
+    );
 }
 
 #[test]

@@ -478,14 +478,13 @@ impl GoalState {
         Ok(s)
     }
 
-    /// Whether this state's log is the one `checkpoint` signed: same goal,
-    /// at least as many entries, and the same root at the checkpoint's
+    /// Whether this state's log is the one `checkpoint` signed: the goal
+    /// its origin names, at least as many entries, and the same root at the checkpoint's
     /// size. After [`GoalState::restore`] (which has checked every MMR
     /// parent) a match means every leaf hash up to that size is the signed
     /// log's.
     pub fn matches_checkpoint(&self, checkpoint: &Checkpoint) -> bool {
-        checkpoint.goal_id == self.manifest.id
-            && checkpoint.goal_hash == self.goal_hash
+        checkpoint.goal_id() == self.manifest.id.as_str()
             && self
                 .mmr
                 .root_at(checkpoint.size)
