@@ -18,6 +18,16 @@ if ! command -v chromium >/dev/null 2>&1; then
     fi
 fi
 
+# Go's sumdb note/tlog packages (Debian) verify the log in tests/tests/transparency.rs.
+if ! [ -d /usr/share/gocode/src/golang.org/x/mod/sumdb/tlog ] || ! command -v go >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go golang-golang-x-mod-dev >/dev/null
+    else
+        echo "error: install golang-go and golang-golang-x-mod-dev (the interop test needs Go's sumdb packages)" >&2
+        exit 1
+    fi
+fi
+
 ./scripts/build-guests.sh
 # Builds the workspace's tests, then checks that `cargo test --release -p
 # <crate>` after that build reuses its wasmtime (and every other heavy

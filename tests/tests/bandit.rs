@@ -61,7 +61,7 @@ fn bandit_node() -> Bandit {
 }
 
 fn entry(v: &Value) -> &Value {
-    &v["receipt"]["entry"]
+    &v["entry"]
 }
 
 #[test]

@@ -64,8 +64,16 @@ fn assert_extends(cli: &Value, api: &Value) {
     }
 }
 
-fn node_key(node: &NodeProc) -> PublicKeyBytes {
-    serde_json::from_value(node.get_json("/api/v1/node")["public_key"].clone()).unwrap()
+/// The log's verifier: the node's public key under the key name the goal
+/// status gives as the log's origin.
+fn node_key(node: &NodeProc) -> ian_core::note::NoteVerifier {
+    let key: PublicKeyBytes =
+        serde_json::from_value(node.get_json("/api/v1/node")["public_key"].clone()).unwrap();
+    let status = node.get_json(&format!("/api/v1/goals/{GOAL}"));
+    let origin = status["origin"].as_str().unwrap();
+    let v = ian_core::note::NoteVerifier::new(origin, ian_core::note::TYPE_ED25519, key).unwrap();
+    assert_eq!(status["log_vkey"], v.to_vkey());
+    v
 }
 
 fn signed_checkpoint(node: &NodeProc) -> SignedCheckpoint {
@@ -219,7 +227,7 @@ fn proof_is_refused_when_the_checkpoint_is_not_signed_by_the_pinned_key() {
 #[test]
 fn proof_with_the_pinned_node_key_says_so() {
     let p = populated_node();
-    let key = node_key(&p.node).to_hex();
+    let key = node_key(&p.node).key.to_hex();
     let v = cli_json(&p.node, &["proof", GOAL, "1", "--node-key", &key, "--json"]);
     assert_eq!(v["verified"], true);
     assert_eq!(v["node_key"], key.as_str());

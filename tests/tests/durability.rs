@@ -96,8 +96,11 @@ fn readers_never_see_two_signed_roots_for_one_size_across_sigkills() {
     let mut node = NodeProc::start(&data, &[]);
     let goal = trading_goal(tmp.path(), GOAL, false);
     node.publish(&goal);
-    let key: PublicKeyBytes =
+    let node_key: PublicKeyBytes =
         serde_json::from_value(node.get_json("/api/v1/node")["public_key"].clone()).unwrap();
+    let vkey = node.get_json(&format!("/api/v1/goals/{GOAL}"))["log_vkey"].clone();
+    let key = ian_core::note::NoteVerifier::parse(vkey.as_str().unwrap()).unwrap();
+    assert_eq!(key.key, node_key, "the log is signed with the node key");
     let packed = pack(tmp.path(), "buy-and-hold", "position=1.0", "bh.ianpack");
     let (pack, code) = ian_core::PackFile::from_bytes(&std::fs::read(&packed).unwrap())
         .unwrap()
@@ -120,8 +123,8 @@ fn readers_never_see_two_signed_roots_for_one_size_across_sigkills() {
         // Poll the published checkpoint, then kill the node mid-load.
         let kill_at = Instant::now() + Duration::from_millis(200 + 37 * (round % 8));
         while Instant::now() < kill_at {
-            if let Some(body) = try_get(&node.url, &format!("/api/v1/goals/{GOAL}/checkpoint"))
-                && let Ok(cp) = serde_json::from_str::<SignedCheckpoint>(&body)
+            if let Some(body) = try_get(&node.url, &format!("/logs/{GOAL}/checkpoint"))
+                && let Ok(cp) = SignedCheckpoint::parse(body.as_bytes())
             {
                 assert!(cp.verify(&key).is_ok(), "served checkpoint does not verify");
                 let c = cp.checkpoint;

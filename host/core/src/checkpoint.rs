@@ -86,7 +86,8 @@ impl Checkpoint {
             .parse()
             .map_err(|_| bad("the size is not a decimal number"))?;
         let root = lines.next().ok_or_else(|| bad("no root hash line"))?;
-        let root = hash_from_base64(root).ok_or_else(|| bad("the root is not base64 of 32 bytes"))?;
+        let root =
+            hash_from_base64(root).ok_or_else(|| bad("the root is not base64 of 32 bytes"))?;
         if lines.any(str::is_empty) {
             return Err(bad("an extension line is empty"));
         }
@@ -160,6 +161,16 @@ impl SignedCheckpoint {
             ));
         }
         Ok(())
+    }
+
+    /// The signature bytes (after the key id) of the line by `log`, if the
+    /// note carries one: the 64-byte Ed25519 signature over the text.
+    pub fn signature_by(&self, log: &NoteVerifier) -> Option<&[u8]> {
+        self.note
+            .signatures
+            .iter()
+            .find(|s| log.matches(s))
+            .map(|s| s.signature.as_slice())
     }
 
     /// The witnesses among `witnesses` whose cosignatures on this note

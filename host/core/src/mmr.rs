@@ -375,7 +375,7 @@ impl<S: NodeStore> Mmr<S> {
 
     fn range_hash(&self, start: u64, end: u64) -> Result<Hash32, MmrError<S::Error>> {
         let n = end - start;
-        if n.is_power_of_two() && start % n == 0 {
+        if n.is_power_of_two() && start.is_multiple_of(n) {
             return self.get(subtree_root_position(start, n.trailing_zeros()));
         }
         let k = split_point(n);

@@ -272,11 +272,10 @@ impl NoteVerifier {
             vkey: vkey.chars().take(200).collect(),
             reason: reason.to_string(),
         };
-        let mut parts = vkey.trim().split('+');
-        let (Some(name), Some(id), Some(b64), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(bad("expected three parts separated by '+'"));
+        // The base64 key may itself hold '+': only the first two split.
+        let mut parts = vkey.trim().splitn(3, '+');
+        let (Some(name), Some(id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(bad("expected name+id+key"));
         };
         if !valid_key_name(name) {
             return Err(bad("the key name is empty or holds a space"));
@@ -285,9 +284,7 @@ impl NoteVerifier {
             return Err(bad("the key id must be 8 hex digits"));
         }
         let id = u32::from_str_radix(id, 16).map_err(|_| bad("the key id is not hex"))?;
-        let raw = B64
-            .decode(b64)
-            .map_err(|_| bad("the key is not base64"))?;
+        let raw = B64.decode(b64).map_err(|_| bad("the key is not base64"))?;
         let (&sig_type, key) = raw.split_first().ok_or_else(|| bad("the key is empty"))?;
         if sig_type != TYPE_ED25519 && sig_type != TYPE_COSIGNATURE_V1 {
             return Err(bad(&format!(
@@ -450,8 +447,10 @@ mod tests {
     #[test]
     fn the_spec_example_verifier_key_verifies_the_spec_example_note() {
         // c2sp.org/signed-note, "Example".
-        let v = NoteVerifier::parse("example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k")
-            .unwrap();
+        let v = NoteVerifier::parse(
+            "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k",
+        )
+        .unwrap();
         let note = Note::parse("This is an example message.\n\n\u{2014} example.com/foo Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM=\n".as_bytes()).unwrap();
         assert_eq!(v.verify(&note), Ok(None));
         let mut bad = note.clone();
@@ -460,9 +459,20 @@ mod tests {
     }
 
     #[test]
+    fn a_vkey_whose_base64_holds_a_plus_parses() {
+        // Seed 98's cosigner key encodes with '+' in its base64.
+        let c = Cosigner::new("w.example", SigningKey::from_bytes(&[98; 32])).unwrap();
+        let vkey = c.verifier().to_vkey();
+        assert!(vkey.matches('+').count() > 2, "{vkey}");
+        assert_eq!(NoteVerifier::parse(&vkey).unwrap(), c.verifier());
+    }
+
+    #[test]
     fn a_vkey_with_a_wrong_key_id_is_refused() {
-        let e = NoteVerifier::parse("example.com/foo+530d903b+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k")
-            .unwrap_err();
+        let e = NoteVerifier::parse(
+            "example.com/foo+530d903b+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("is not the id"), "{e}");
     }
 
@@ -476,7 +486,10 @@ mod tests {
             signatures: vec![other.sign(&text)],
             text,
         };
-        assert!(matches!(s.verifier().verify(&note), Err(NoteError::Unsigned(_))));
+        assert!(matches!(
+            s.verifier().verify(&note),
+            Err(NoteError::Unsigned(_))
+        ));
         note.signatures.push(s.sign(&note.text));
         assert_eq!(s.verifier().verify(&note), Ok(None));
         let back = Note::parse(note.to_text().as_bytes()).unwrap();
@@ -498,7 +511,10 @@ mod tests {
 
     #[test]
     fn control_characters_and_missing_separators_are_refused() {
-        assert_eq!(Note::parse(b"a\tb\n\n\xe2\x80\x94 x AAAAAAA=\n"), Err(NoteError::NotText));
+        assert_eq!(
+            Note::parse(b"a\tb\n\n\xe2\x80\x94 x AAAAAAA=\n"),
+            Err(NoteError::NotText)
+        );
         assert_eq!(Note::parse(b"abc\n"), Err(NoteError::NoSeparator));
         assert!(Note::parse("a\n\n\u{2014} x\n".as_bytes()).is_err());
     }

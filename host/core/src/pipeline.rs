@@ -31,7 +31,6 @@
 //! recorded.
 
 use crate::checkpoint::{Checkpoint, SignedCheckpoint};
-use crate::note::NoteSigner;
 use crate::contribution::Contribution;
 use crate::dedup::Dedup;
 use crate::encoding::Finite;
@@ -42,6 +41,7 @@ use crate::keys::PublicKeyBytes;
 use crate::leaderboard::{FrontierChange, Leaderboard, LeaderboardChange, ParetoFrontier};
 use crate::metrics::{Metrics, MetricsError};
 use crate::mmr::{InclusionProof, MemMmr, MmrError, leaf_hash};
+use crate::note::NoteSigner;
 use crate::pack::AgentPack;
 use crate::proofs::{MAX_PROOF_ITEMS, ProofFailure, ProofVerifier};
 pub use crate::verdict::{

@@ -81,9 +81,7 @@ pub enum PolicyError {
     #[error("{0}")]
     Checkpoint(#[from] CheckpointError),
     /// Too few witnesses cosigned.
-    #[error(
-        "the witness quorum is not met: cosigned by {have:?}; the policy requires {need}"
-    )]
+    #[error("the witness quorum is not met: cosigned by {have:?}; the policy requires {need}")]
     QuorumNotMet { have: Vec<String>, need: String },
 }
 
@@ -91,7 +89,10 @@ impl Policy {
     /// A policy that needs no witnesses and accepts `logs`.
     pub fn no_witnesses(logs: Vec<NoteVerifier>) -> Self {
         Policy {
-            logs: logs.into_iter().map(|key| PolicyLog { key, url: None }).collect(),
+            logs: logs
+                .into_iter()
+                .map(|key| PolicyLog { key, url: None })
+                .collect(),
             witnesses: Vec::new(),
             groups: Vec::new(),
             quorum: None,
@@ -167,7 +168,9 @@ impl Policy {
                 }
                 "group" => {
                     let [name, k, members @ ..] = args else {
-                        return Err(syntax("expected: group <name> <k|all|any> <name>...".into()));
+                        return Err(syntax(
+                            "expected: group <name> <k|all|any> <name>...".into(),
+                        ));
                     };
                     if members.is_empty() {
                         return Err(syntax("a group needs at least one member".into()));
@@ -181,7 +184,11 @@ impl Policy {
                         "any" => 1,
                         k => match k.parse::<usize>() {
                             Ok(t) if (1..=n).contains(&t) && !k.starts_with('0') => t,
-                            _ => return Err(syntax(format!("threshold {k:?} is not 1..={n}, all or any"))),
+                            _ => {
+                                return Err(syntax(format!(
+                                    "threshold {k:?} is not 1..={n}, all or any"
+                                )));
+                            }
                         },
                     };
                     let members = members
@@ -344,21 +351,36 @@ mod tests {
     fn a_k_of_n_group_is_met_only_with_k_valid_cosignatures() {
         let (_, mut cp, text) = setup();
         let p = Policy::parse(&text).unwrap();
-        assert!(matches!(p.check(&cp, None), Err(PolicyError::QuorumNotMet { .. })));
+        assert!(matches!(
+            p.check(&cp, None),
+            Err(PolicyError::QuorumNotMet { .. })
+        ));
         let line = cosigner(2).cosign(&cp.note.text, 100);
         cp.note.add_signature(line);
-        assert!(matches!(p.check(&cp, None), Err(PolicyError::QuorumNotMet { .. })));
-        cp.note.add_signature(cosigner(4).cosign(&cp.note.text, 101));
-        assert_eq!(p.check(&cp, None).unwrap(), vec!["a".to_string(), "c".to_string()]);
+        assert!(matches!(
+            p.check(&cp, None),
+            Err(PolicyError::QuorumNotMet { .. })
+        ));
+        cp.note
+            .add_signature(cosigner(4).cosign(&cp.note.text, 101));
+        assert_eq!(
+            p.check(&cp, None).unwrap(),
+            vec!["a".to_string(), "c".to_string()]
+        );
     }
 
     #[test]
     fn a_cosignature_by_an_unlisted_witness_does_not_count() {
         let (_, mut cp, text) = setup();
         let p = Policy::parse(&text).unwrap();
-        cp.note.add_signature(cosigner(2).cosign(&cp.note.text, 100));
-        cp.note.add_signature(cosigner(9).cosign(&cp.note.text, 100));
-        assert!(matches!(p.check(&cp, None), Err(PolicyError::QuorumNotMet { .. })));
+        cp.note
+            .add_signature(cosigner(2).cosign(&cp.note.text, 100));
+        cp.note
+            .add_signature(cosigner(9).cosign(&cp.note.text, 100));
+        assert!(matches!(
+            p.check(&cp, None),
+            Err(PolicyError::QuorumNotMet { .. })
+        ));
     }
 
     #[test]
@@ -374,7 +396,10 @@ mod tests {
             },
             &other,
         );
-        assert!(matches!(p.check(&cp, None), Err(PolicyError::UnknownLog(_))));
+        assert!(matches!(
+            p.check(&cp, None),
+            Err(PolicyError::UnknownLog(_))
+        ));
     }
 
     #[test]

@@ -3,11 +3,11 @@
 mod support;
 
 use ian_core::checkpoint::{CheckpointError, Receipt, ReceiptError};
-use ian_core::note::{NoteError, NoteSigner};
 use ian_core::dataset::{DatasetFile, DatasetLimits, DatasetListing};
 use ian_core::goal::{DatasetRoot, GoalManifest};
 use ian_core::hash::sha256;
 use ian_core::mmr::ProofError;
+use ian_core::note::{NoteError, NoteSigner};
 use ian_core::pipeline::Rejection;
 use ian_core::proofs::{
     ProofBundle, ProofFailure, ProofItem, StandardProofVerifier, approved_datasets, attest,
@@ -233,7 +233,9 @@ fn receipt_checked_against_another_log_key_is_refused() {
     let r = receipt(&s, &entries[1]);
     assert!(matches!(
         r.verify(&log_signer(98).verifier()),
-        Err(ReceiptError::Checkpoint(CheckpointError::Note(NoteError::Unsigned(_))))
+        Err(ReceiptError::Checkpoint(CheckpointError::Note(
+            NoteError::Unsigned(_)
+        )))
     ));
 }
 
@@ -251,7 +253,9 @@ fn receipt_with_tampered_checkpoint_is_refused() {
     r.checkpoint.note.text = r.checkpoint.note.text.replace("\n3\n", "\n2\n");
     assert!(matches!(
         r.verify(&log),
-        Err(ReceiptError::Checkpoint(CheckpointError::Note(NoteError::BadSignature(_))))
+        Err(ReceiptError::Checkpoint(CheckpointError::Note(
+            NoteError::BadSignature(_)
+        )))
     ));
 }
 
@@ -314,7 +318,10 @@ fn malformed_receipt_text_names_the_problem() {
     let (s, entries) = accepted_log(2);
     let good = receipt(&s, &entries[1]).to_text();
     for (bad, needle) in [
-        (good.replacen("c2sp.org/tlog-proof@v1", "c2sp.org/tlog-proof@v2", 1), "first line"),
+        (
+            good.replacen("c2sp.org/tlog-proof@v1", "c2sp.org/tlog-proof@v2", 1),
+            "first line",
+        ),
         (good.replacen("index 1", "index 01", 1), "index"),
         (good.replacen("index 1", "index 0", 1), "differs"),
         (good.replacen("\n\n", "\n", 1), "is not a base64 hash"),

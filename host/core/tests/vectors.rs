@@ -5,13 +5,13 @@
 
 use ed25519_dalek::SigningKey;
 use ian_core::checkpoint::{Checkpoint, SignedCheckpoint};
-use ian_core::note::{Cosigner, NoteSigner};
 use ian_core::contribution::contribution_message;
 use ian_core::encoding::{Encoder, Finite};
 use ian_core::goal::{GoalSpec, ResolvedComponents};
 use ian_core::hash::sha256;
 use ian_core::metrics::Metrics;
 use ian_core::mmr::MemMmr;
+use ian_core::note::{Cosigner, NoteSigner};
 use ian_core::pack::{AgentPack, Metadata, PackFile};
 use ian_core::proofs::ProofBundle;
 use ian_core::{Contribution, GoalId, LogEntry, PublicKeyBytes, SignatureBytes};

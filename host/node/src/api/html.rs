@@ -36,10 +36,11 @@ pub struct CheckpointView {
     pub size: u64,
     /// Root hash, hex.
     pub root: String,
-    /// Unix seconds.
-    pub time: u64,
-    /// Signature, hex.
-    pub signature: String,
+    /// The log's origin.
+    pub origin: String,
+    /// The whole checkpoint note (c2sp.org/tlog-checkpoint), signatures
+    /// included, as anyone can verify it.
+    pub note: String,
 }
 
 /// One leaderboard row or log entry.
@@ -174,11 +175,11 @@ fn render_goal(o: &mut String, g: &GoalView) {
         Some(c) => {
             let _ = write!(
                 o,
-                "<h3>Latest checkpoint</h3><p class=\"cp\">size {} &middot; root <code>{}</code> &middot; signed {} &middot; signature <code>{}</code></p>",
+                "<h3>Latest checkpoint</h3><p class=\"cp\">log <code>{}</code> &middot; size {} &middot; root <code>{}</code></p><details><summary>signed note</summary><pre>{}</pre></details>",
+                escape(&c.origin),
                 c.size,
                 escape(&c.root),
-                utc(c.time),
-                escape(&short(&c.signature))
+                escape(&c.note)
             );
         }
         None => o.push_str("<h3>Latest checkpoint</h3><p class=\"cp\">No entries yet.</p>"),
@@ -280,8 +281,8 @@ pub fn page(node: &Node) -> String {
         let cp = g.checkpoint.read().clone().map(|c| CheckpointView {
             size: c.checkpoint.size,
             root: c.checkpoint.root.to_hex(),
-            time: c.checkpoint.timestamp_ms / 1000,
-            signature: c.signature.to_hex(),
+            origin: c.checkpoint.origin.clone(),
+            note: c.to_text(),
         });
         let rejections = g
             .rejections

@@ -76,6 +76,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/blobs/{hash}"),
     ("GET", "/api/v1/packs/{hash}"),
     ("GET", "/api/v1/tau"),
+    ("GET", "/logs/{goal}/checkpoint"),
+    ("GET", "/logs/{goal}/tile/{*path}"),
+    ("POST", "/witness/add-checkpoint"),
+    ("GET", "/witness/{origin_hash}/checkpoint"),
 ];
 
 fn handler_for(method: &str, path: &str, state: &AppState) -> MethodRouter<AppState> {
@@ -120,6 +124,10 @@ fn handler_for(method: &str, path: &str, state: &AppState) -> MethodRouter<AppSt
         ("GET", "/api/v1/blobs/{hash}") => on(get, blob),
         ("GET", "/api/v1/packs/{hash}") => on(get, pack),
         ("GET", "/api/v1/tau") => on(get, tau_status),
+        ("GET", "/logs/{goal}/checkpoint") => on(get, log_checkpoint),
+        ("GET", "/logs/{goal}/tile/{*path}") => on(get, log_tile),
+        ("POST", "/witness/add-checkpoint") => on(post, add_checkpoint).layer(small),
+        ("GET", "/witness/{origin_hash}/checkpoint") => on(get, witnessed_checkpoint),
         (m, p) => unreachable!("route {m} {p} listed in ROUTES without a handler"),
     }
     .layer(small_if_get(method, small))
@@ -437,7 +445,7 @@ async fn submit(
         Err(e) => return e.into_response(),
     };
     let resp = match rx.await {
-        Ok(Ok(accepted)) => json(StatusCode::OK, &accepted),
+        Ok(Ok(accepted)) => json(StatusCode::OK, &witnessed(&s, &goal, accepted).await),
         Ok(Err(e)) => e.into_response(),
         Err(_) => {
             ApiError::unavailable("the node is shutting down; the contribution was not recorded")
@@ -448,6 +456,153 @@ async fn submit(
         .submit_seconds
         .observe(started.elapsed().as_secs_f64());
     resp
+}
+
+/// Under a witness policy, waits (bounded) for the entry's checkpoint to
+/// be cosigned by the quorum and answers with that receipt; otherwise, or
+/// on timeout, the log-signed receipt stands, marked `witnessed: false`.
+async fn witnessed(
+    s: &AppState,
+    goal: &str,
+    mut accepted: crate::runtime::service::SubmitAccepted,
+) -> crate::runtime::service::SubmitAccepted {
+    if !s.node.has_witness_policy() {
+        return accepted;
+    }
+    let index = accepted.receipt.entry.log_index;
+    if s.node.wait_witnessed(goal, index).await
+        && let Ok(r) = s.node.receipt(goal, index)
+    {
+        accepted.receipt = r;
+        accepted.witnessed = true;
+    }
+    accepted
+}
+
+/// A text/plain answer with cache headers.
+fn text(status: StatusCode, body: String, cache: &'static str) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, cache),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /logs/{goal}/checkpoint` (c2sp.org/tlog-tiles): the published
+/// checkpoint note; mutable, so cached for a second at most.
+async fn log_checkpoint(State(s): State<AppState>, Path(goal): Path<String>) -> Response {
+    match s.node.published_checkpoint(&goal) {
+        Ok(cp) => text(StatusCode::OK, cp.to_text(), "no-cache, max-age=1"),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /logs/{goal}/tile/...` (c2sp.org/tlog-tiles): hash tiles and entry
+/// bundles; immutable once served.
+async fn log_tile(
+    State(s): State<AppState>,
+    Path((goal, path)): Path<(String, String)>,
+) -> Response {
+    let node = s.node.clone();
+    let r = tokio::task::spawn_blocking(move || node.tile(&goal, &path)).await;
+    match r.unwrap_or_else(|_| Err(ApiError::internal())) {
+        Ok(bytes) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, "application/octet-stream"),
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /witness/add-checkpoint` (c2sp.org/tlog-witness): cosignature
+/// lines, or 400/403/404/409/422 with a plain-text reason.
+async fn add_checkpoint(State(s): State<AppState>, body: axum::body::Bytes) -> Response {
+    use crate::runtime::witness::WitnessError as W;
+    let node = s.node.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        let w = node.witness()?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Some(w.add_checkpoint(&body, now))
+    })
+    .await;
+    let no_cache = "no-store";
+    match r {
+        Err(_) => ApiError::internal().into_response(),
+        Ok(None) => ApiError::not_found(
+            "not_a_witness",
+            "this node is not configured as a witness (witness.enabled)",
+        )
+        .into_response(),
+        Ok(Some(Ok(lines))) => {
+            s.metrics()
+                .witness_cosigned
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            text(StatusCode::OK, lines, no_cache)
+        }
+        Ok(Some(Err(e))) => {
+            let status = match &e {
+                W::BadRequest(_) => StatusCode::BAD_REQUEST,
+                W::Forbidden(_) => StatusCode::FORBIDDEN,
+                W::UnknownLog(_) => StatusCode::NOT_FOUND,
+                W::Conflict(_) => StatusCode::CONFLICT,
+                W::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                W::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            match e {
+                W::Conflict(n) => (
+                    status,
+                    [(header::CONTENT_TYPE, "text/x.tlog.size")],
+                    format!("{n}\n"),
+                )
+                    .into_response(),
+                e => text(status, format!("{e}\n"), no_cache),
+            }
+        }
+    }
+}
+
+/// `GET /witness/{origin_hash}/checkpoint` (tlog-witness monitoring): the
+/// latest checkpoint this witness cosigned for that origin.
+async fn witnessed_checkpoint(
+    State(s): State<AppState>,
+    Path(origin_hash): Path<String>,
+) -> Response {
+    let Some(w) = s.node.witness() else {
+        return ApiError::not_found(
+            "not_a_witness",
+            "this node is not configured as a witness (witness.enabled)",
+        )
+        .into_response();
+    };
+    if origin_hash.len() != 64 || !origin_hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return ApiError::not_found("unknown_origin", "expected the SHA-256 of an origin, hex")
+            .into_response();
+    }
+    match w.latest(&origin_hash.to_ascii_lowercase()) {
+        Ok(Some(note)) => text(StatusCode::OK, note, "no-cache, max-age=60"),
+        Ok(None) => ApiError::not_found(
+            "unknown_origin",
+            "this witness has cosigned no checkpoint for that origin",
+        )
+        .into_response(),
+        Err(e) => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "witness_store",
+            e.to_string(),
+        )
+        .into_response(),
+    }
 }
 
 /// The goal label for metrics: the id if the goal exists, else `unknown`
@@ -526,7 +681,11 @@ async fn pack_receipt(
     Path((goal, hash)): Path<(String, String)>,
 ) -> Response {
     let node = s.node.clone();
-    let r = tokio::task::spawn_blocking(move || node.receipt_for_pack(&goal, &hash)).await;
+    let r = tokio::task::spawn_blocking(move || {
+        node.receipt_for_pack(&goal, &hash)
+            .map(|r| node.receipt_view(r))
+    })
+    .await;
     ok(r.unwrap_or_else(|_| Err(ApiError::internal())))
 }
 
@@ -542,7 +701,10 @@ async fn receipt(
         .into_response();
     };
     let node = s.node.clone();
-    let r = tokio::task::spawn_blocking(move || node.receipt(&goal, index)).await;
+    let r = tokio::task::spawn_blocking(move || {
+        node.receipt(&goal, index).map(|r| node.receipt_view(r))
+    })
+    .await;
     ok(r.unwrap_or_else(|_| Err(ApiError::internal())))
 }
 

@@ -212,11 +212,16 @@ pub struct ProofArgs {
 /// `verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// Receipt file (JSON, as printed by `submit --json` or written by `--receipt-out`).
+    /// Receipt file: a c2sp.org/tlog-proof as written by `submit
+    /// --receipt-out`, or the JSON printed by `submit --json`.
     pub receipt: PathBuf,
     /// Node public key (hex), or a file holding it.
+    #[arg(long, required_unless_present = "witness_policy")]
+    pub node_key: Option<String>,
+    /// A c2sp.org/tlog-policy file: the checkpoint must carry its witness
+    /// quorum; its `log` lines may stand in for --node-key.
     #[arg(long)]
-    pub node_key: String,
+    pub witness_policy: Option<PathBuf>,
 }
 
 /// `eval`.

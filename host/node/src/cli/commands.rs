@@ -40,7 +40,11 @@ pub fn run(cli: Cli) -> Result<i32, CommandError> {
             Ok(0)
         }
         Command::Verify(a) => {
-            let r = crate::cli::ops::verify_receipt_file(&a.receipt, &a.node_key)?;
+            let r = crate::cli::ops::verify_receipt_file(
+                &a.receipt,
+                a.node_key.as_deref(),
+                a.witness_policy.as_deref(),
+            )?;
             out.print(&r, || crate::cli::ops::render_receipt_check(&r));
             Ok(if r.valid { 0 } else { EXIT_MISMATCH })
         }
@@ -140,11 +144,7 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
             match crate::cli::ops::submit(&client, &a.goal, &pack, &key, true).await? {
                 crate::cli::ops::SubmitOutcome::Accepted(v) => {
                     if let Some(p) = &a.receipt_out {
-                        std::fs::write(
-                            p,
-                            serde_json::to_vec_pretty(&v.receipt).unwrap_or_default(),
-                        )
-                        .map_err(file_err(p))?;
+                        std::fs::write(p, v.receipt.to_text()).map_err(file_err(p))?;
                     }
                     out.print(&v, || crate::cli::render::accepted(&v));
                     Ok(0)

@@ -19,7 +19,10 @@ use crate::runtime::error::ErrorBody;
 use crate::runtime::judge::{CodeSource, SandboxEvaluator};
 use crate::runtime::service::{PublishRequest, SubmitAccepted, SubmitRequest};
 use crate::runtime::views::{ConsistencyView, InclusionView, LogRange, ManifestView};
+use ian_core::checkpoint::Receipt;
+use ian_core::note::NoteVerifier;
 use ian_core::pipeline::{Evaluator as _, InvariantChecker as _, Refusal, Verdict};
+use ian_core::policy::Policy;
 
 /// Build an `.ianpack` from a component or core module, params and metadata.
 pub fn build_pack(a: &PackArgs) -> Result<PackReport, CommandError> {
@@ -297,37 +300,104 @@ pub async fn post_submission(
         .unwrap_or_else(|| CommandError::Usage("unexpected reply".into())))
 }
 
-/// Verify a receipt file offline. Accepts a bare receipt or a submit reply
-/// holding one. `node_key` is hex or a file holding hex.
-pub fn verify_receipt_file(path: &Path, node_key: &str) -> Result<ReceiptCheck, CommandError> {
+/// Reads a receipt file: a c2sp.org/tlog-proof (`.tlog-proof`), or a
+/// JSON submit reply holding one under `receipt`.
+pub fn read_receipt_file(path: &Path) -> Result<Receipt, CommandError> {
     let bytes = read(path)?;
-    let v: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| CommandError::Usage(format!("{}: not JSON: {e}", path.display())))?;
-    let receipt_v = if v.get("receipt").is_some() {
-        v["receipt"].clone()
+    let text = if bytes.first() == Some(&b'{') {
+        let v: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| CommandError::Usage(format!("{}: not JSON: {e}", path.display())))?;
+        match v.get("receipt").and_then(Value::as_str) {
+            Some(r) => r.as_bytes().to_vec(),
+            None => {
+                return Err(CommandError::Usage(format!(
+                    "{}: JSON without a `receipt` string (a submit reply holds one)",
+                    path.display()
+                )));
+            }
+        }
     } else {
-        v
+        bytes
     };
-    let receipt: ian_core::checkpoint::Receipt = serde_json::from_value(receipt_v)
-        .map_err(|e| CommandError::Usage(format!("{}: not a receipt: {e}", path.display())))?;
-    let key_text = if Path::new(node_key).is_file() {
-        crate::runtime::keyfile::read_secret(Path::new(node_key))?
-    } else {
-        node_key.trim().to_string()
-    };
-    let key = PublicKeyBytes::from_hex(&key_text)
-        .map_err(|e| CommandError::Usage(format!("node key: {e}")))?;
+    Receipt::parse(&text).map_err(|e| CommandError::Usage(format!("{}: {e}", path.display())))
+}
+
+/// Verify a receipt file offline against the node's key (hex or a file
+/// holding hex), and, with a c2sp.org/tlog-policy file, its witness
+/// cosignatures (a policy listing logs may stand in for the node key).
+pub fn verify_receipt_file(
+    path: &Path,
+    node_key: Option<&str>,
+    policy: Option<&Path>,
+) -> Result<ReceiptCheck, CommandError> {
+    let receipt = read_receipt_file(path)?;
+    let policy =
+        match policy {
+            None => None,
+            Some(p) => {
+                let text = String::from_utf8(read(p)?).map_err(|_| {
+                    CommandError::Usage(format!("{}: the policy is not UTF-8", p.display()))
+                })?;
+                Some(Policy::parse(&text).map_err(|e| {
+                    CommandError::Usage(format!("witness policy {}: {e}", p.display()))
+                })?)
+            }
+        };
     let cp = &receipt.checkpoint.checkpoint;
-    let verdict = receipt.verify(&key);
+    let goal = receipt.entry.goal_id.as_str().to_string();
+    let key = match node_key {
+        Some(k) => {
+            let key_text = if Path::new(k).is_file() {
+                crate::runtime::keyfile::read_secret(Path::new(k))?
+            } else {
+                k.trim().to_string()
+            };
+            Some(
+                PublicKeyBytes::from_hex(&key_text)
+                    .map_err(|e| CommandError::Usage(format!("node key: {e}")))?,
+            )
+        }
+        None => None,
+    };
+    let log = match (&key, &policy) {
+        (Some(k), _) => log_verifier(&cp.origin, &goal, k)?,
+        (None, Some(p)) => p
+            .logs
+            .iter()
+            .map(|l| l.key.clone())
+            .find(|l| l.name == cp.origin)
+            .ok_or_else(|| {
+                CommandError::Usage(format!(
+                    "the policy lists no log with origin {}; give --node-key or add a `log` line",
+                    cp.origin
+                ))
+            })?,
+        (None, None) => {
+            return Err(CommandError::Usage(
+                "give the node's key (--node-key) or a policy listing the log (--witness-policy)"
+                    .into(),
+            ));
+        }
+    };
+    let mut verdict = receipt.verify(&log).map_err(|e| e.to_string());
+    let mut witnesses = Vec::new();
+    if let (Ok(()), Some(p)) = (&verdict, &policy) {
+        match p.check(&receipt.checkpoint, Some(&log)) {
+            Ok(w) => witnesses = w,
+            Err(e) => verdict = Err(format!("witness policy: {e}")),
+        }
+    }
     Ok(ReceiptCheck {
-        goal: receipt.entry.goal_id.as_str().to_string(),
+        goal,
         log_index: receipt.entry.log_index,
         pack_hash: receipt.entry.pack_hash,
         size: cp.size,
         root: cp.root,
-        node_key: key,
+        origin: cp.origin.clone(),
+        node_key: log.key,
+        witnesses,
         valid: verdict.is_ok(),
-        error: verdict.err().map(|e| e.to_string()),
+        error: verdict.err(),
     })
 }
 
@@ -344,8 +414,14 @@ pub struct ReceiptCheck {
     pub size: u64,
     /// The checkpoint's root.
     pub root: ian_core::Hash32,
+    /// The log's origin.
+    pub origin: String,
     /// The key the checkpoint was checked against.
     pub node_key: PublicKeyBytes,
+    /// Witnesses (by policy name) whose cosignatures verified, when a
+    /// policy was given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub witnesses: Vec<String>,
     /// Whether the receipt verifies.
     pub valid: bool,
     /// Why not.
@@ -920,19 +996,14 @@ pub async fn proof(
     let scp: ian_core::SignedCheckpoint = client
         .get(&format!("/api/v1/goals/{goal}/checkpoint"))
         .await?;
-    scp.verify(&key).map_err(|e| {
+    let log = log_verifier(&scp.checkpoint.origin, goal, &key)?;
+    scp.verify(&log).map_err(|e| {
         CommandError::Usage(format!(
             "the checkpoint of {goal} does not verify under node key {}: {e}",
             key.to_hex()
         ))
     })?;
     let cp = scp.checkpoint.clone();
-    if cp.goal_id.as_str() != goal {
-        return Err(CommandError::Usage(format!(
-            "the node answered with a checkpoint of {}, not {goal}",
-            cp.goal_id
-        )));
-    }
     let view = match q {
         ProofQuery::Inclusion { index, size } => {
             let size = size.unwrap_or(cp.size);
@@ -1009,7 +1080,7 @@ pub async fn proof(
         checkpoint: SignedHead {
             size: cp.size,
             root: cp.root,
-            timestamp_ms: cp.timestamp_ms,
+            origin: cp.origin.clone(),
         },
         node_key: key,
         node_key_pinned: pinned,
@@ -1052,7 +1123,7 @@ pub fn render_proof(v: &ProofReport) -> String {
             p.goal,
             p.size,
             p.root,
-            p.proof.siblings.len() + p.proof.peaks.len()
+            p.proof.hashes.len()
         ),
         ProofView::Consistency(p) => format!(
             "{} grows consistently from size {} (root {}) to {} (root {}): VERIFIED",
@@ -1087,10 +1158,12 @@ pub async fn replay(
 ) -> Result<ReplayReport, CommandError> {
     let (key, pinned) = node_key(client, pinned_key).await?;
     let manifest = fetch_manifest(client, goal).await?;
-    let receipt: ian_core::checkpoint::Receipt = client
+    let view: crate::runtime::views::ReceiptView = client
         .get(&format!("/api/v1/goals/{goal}/receipts/{index}"))
         .await?;
-    receipt.verify(&key).map_err(|e| {
+    let receipt = view.receipt;
+    let log = log_verifier(&receipt.checkpoint.checkpoint.origin, goal, &key)?;
+    receipt.verify(&log).map_err(|e| {
         CommandError::Usage(format!(
             "entry {index} of {goal} is not under a valid signed checkpoint of node key {}: {e}",
             key.to_hex()
@@ -1176,7 +1249,7 @@ pub async fn replay(
             checkpoint: SignedHead {
                 size: checkpoint.size,
                 root: checkpoint.root,
-                timestamp_ms: checkpoint.timestamp_ms,
+                origin: checkpoint.origin.clone(),
             },
             node_key: key,
             node_key_pinned: pinned,
@@ -1229,8 +1302,25 @@ pub struct SignedHead {
     pub size: u64,
     /// Root.
     pub root: ian_core::Hash32,
-    /// Signing time (ms since the Unix epoch).
-    pub timestamp_ms: u64,
+    /// The log's origin (`<node name>/<goal id>`).
+    pub origin: String,
+}
+
+/// The verifier of a log's checkpoints given the node's public key: the
+/// key name is the checkpoint's origin (c2sp.org/tlog-checkpoint), and the
+/// origin must name `goal`, so a checkpoint of another goal is refused.
+pub fn log_verifier(
+    origin: &str,
+    goal: &str,
+    key: &PublicKeyBytes,
+) -> Result<NoteVerifier, CommandError> {
+    if origin.rsplit('/').next() != Some(goal) {
+        return Err(CommandError::Usage(format!(
+            "the checkpoint is for log {origin}, not for goal {goal}"
+        )));
+    }
+    NoteVerifier::new(origin, ian_core::note::TYPE_ED25519, *key)
+        .map_err(|e| CommandError::Usage(format!("checkpoint origin: {e}")))
 }
 
 /// Human text for `replay`.

@@ -43,7 +43,7 @@ pub fn accepted(a: &SubmitAccepted) -> String {
     let e = &a.receipt.entry;
     let cp = &a.receipt.checkpoint.checkpoint;
     format!(
-        "accepted: goal {} entry #{} pack {}\n  reward {}  risk {}  complexity {}  score {}  fuel {}\n  durable; checkpoint size {} root {}",
+        "accepted: goal {} entry #{} pack {}\n  reward {}  risk {}  complexity {}  score {}  fuel {}\n  durable; checkpoint of {} size {} root {}{}",
         e.goal_id,
         e.log_index,
         short_hash(&e.pack_hash),
@@ -52,8 +52,14 @@ pub fn accepted(a: &SubmitAccepted) -> String {
         num(e.metrics.complexity.get()),
         num(e.score.get()),
         e.fuel_used,
+        cp.origin,
         cp.size,
-        cp.root
+        cp.root,
+        if a.witnessed {
+            ""
+        } else {
+            "\n  not yet cosigned by the witness quorum (fetch the receipt again later)"
+        }
     )
 }
 

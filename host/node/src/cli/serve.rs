@@ -88,6 +88,13 @@ pub async fn serve(cfg: Config) -> Result<(), NodeError> {
         node.set_tau(wiring);
         info!(endpoint = %node.config().tau.endpoint, "Tau commitments enabled");
     }
+    if node.has_witness_policy() {
+        tokio::spawn(node.clone().run_witnessing());
+        info!(policy = %node.config().witness.policy_file, "checkpoints are final once the witness quorum cosigns");
+    }
+    if let Some(w) = node.witness() {
+        info!(vkey = %w.vkey(), "witnessing the logs in witness.logs_file");
+    }
     let listener = listener::bind(addr).map_err(|e| NodeError::Listen {
         addr: addr.to_string(),
         message: e.to_string(),

@@ -46,6 +46,12 @@ pub const KEYS: &[KeyDoc] = &[
         doc: "Operator API key for admin routes (goal publish). Empty: a random key is generated on first start and kept in `<data_dir>/operator.key`.",
     },
     KeyDoc {
+        key: "server.name",
+        env: "IAN_NODE_NAME",
+        default: "\"\"",
+        doc: "The node's name: each goal's log origin is `<name>/<goal id>` and signs under that key name (c2sp.org/tlog-checkpoint), so it is part of the log's identity and cannot change once checkpoints are stored. A schema-less URL such as `ian.example.org` is recommended; no spaces or `+`. Empty: `ian-` and the first 8 hex digits of SHA-256 of the node's public key.",
+    },
+    KeyDoc {
         key: "server.request_timeout_ms",
         env: "IAN_REQUEST_TIMEOUT_MS",
         default: "30000",
@@ -370,6 +376,36 @@ pub const KEYS: &[KeyDoc] = &[
         doc: "The fixed wall-clock time WASI harnesses see (part of the config hash).",
     },
     KeyDoc {
+        key: "witness.enabled",
+        env: "IAN_WITNESS",
+        default: "false",
+        doc: "Act as a c2sp.org/tlog-witness for the logs in `witness.logs_file`: serve `POST /witness/add-checkpoint` and cosign (cosignature/v1) with a key derived from the node key.",
+    },
+    KeyDoc {
+        key: "witness.logs_file",
+        env: "IAN_WITNESS_LOGS_FILE",
+        default: "\"\"",
+        doc: "Logs this node witnesses: a file of c2sp.org/tlog-policy `log <vkey>` lines (comments allowed). Required when `witness.enabled` is true.",
+    },
+    KeyDoc {
+        key: "witness.policy_file",
+        env: "IAN_WITNESS_POLICY",
+        default: "\"\"",
+        doc: "Witness policy for this node's own logs: a c2sp.org/tlog-policy file whose `witness` lines carry submission URLs. A checkpoint is published as final (`/logs/<goal>/checkpoint`, receipts) only once its quorum has cosigned. Empty: no witnesses, every signed checkpoint is final.",
+    },
+    KeyDoc {
+        key: "witness.timeout_ms",
+        env: "IAN_WITNESS_TIMEOUT_MS",
+        default: "5000",
+        doc: "Upper bound on one add-checkpoint request to a witness, and on how long a submission waits for its checkpoint to be cosigned before it is answered with the log-signed receipt (`\"witnessed\": false`).",
+    },
+    KeyDoc {
+        key: "witness.retry_ms",
+        env: "IAN_WITNESS_RETRY_MS",
+        default: "1000",
+        doc: "Pause before asking witnesses again after a round that did not reach the quorum.",
+    },
+    KeyDoc {
         key: "store.queue_capacity",
         env: "IAN_STORE_QUEUE_CAPACITY",
         default: "65536",
@@ -425,6 +461,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Tau Net commitments.
     pub tau: TauConfig,
+    /// Witnessing: as a witness for other logs, and the policy for ours.
+    pub witness: WitnessConfig,
     /// Engine and pool settings handed to `ian-sandbox` (see
     /// [`Config::sandbox_config`]); keys as in [`KEYS`].
     pub sandbox: toml::Table,
@@ -439,6 +477,8 @@ pub struct Config {
 pub struct ServerConfig {
     /// See [`KEYS`].
     pub listen: String,
+    /// See [`KEYS`].
+    pub name: String,
     /// See [`KEYS`].
     pub data_dir: PathBuf,
     /// See [`KEYS`].
@@ -457,6 +497,22 @@ pub struct ServerConfig {
     pub idle_timeout_ms: u64,
     /// See [`KEYS`].
     pub body_timeout_ms: u64,
+}
+
+/// `[witness]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessConfig {
+    /// See [`KEYS`].
+    pub enabled: bool,
+    /// See [`KEYS`].
+    pub logs_file: String,
+    /// See [`KEYS`].
+    pub policy_file: String,
+    /// See [`KEYS`].
+    pub timeout_ms: u64,
+    /// See [`KEYS`].
+    pub retry_ms: u64,
 }
 
 /// `[limits]` section.
@@ -811,6 +867,24 @@ impl Config {
             if !(v.is_finite() && v > 0.0) {
                 return Err(bad(key, "must be a finite number > 0"));
             }
+        }
+        if !self.server.name.is_empty() && !ian_core::note::valid_key_name(&self.server.name) {
+            return Err(bad(
+                "server.name",
+                format!(
+                    "`{}` is not a valid key name: no spaces or `+` allowed",
+                    self.server.name
+                ),
+            ));
+        }
+        if self.witness.enabled && self.witness.logs_file.is_empty() {
+            return Err(bad(
+                "witness.logs_file",
+                "required when witness.enabled is true",
+            ));
+        }
+        if self.witness.timeout_ms == 0 {
+            return Err(bad("witness.timeout_ms", "must be at least 1"));
         }
         if self.log.format != "text" && self.log.format != "json" {
             return Err(bad(

@@ -140,6 +140,10 @@ pub struct Metrics {
     pub log_size: LabeledCounter,
     /// Checkpoints signed (one per goal per durable batch).
     pub checkpoints_signed: AtomicU64,
+    /// Checkpoints that reached the witness quorum.
+    pub checkpoints_cosigned: AtomicU64,
+    /// Checkpoints of other logs this node cosigned as a witness.
+    pub witness_cosigned: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -156,6 +160,8 @@ impl Default for Metrics {
             queue_capacity: AtomicU64::new(0),
             log_size: LabeledCounter::default(),
             checkpoints_signed: AtomicU64::new(0),
+            checkpoints_cosigned: AtomicU64::new(0),
+            witness_cosigned: AtomicU64::new(0),
         }
     }
 }
@@ -225,6 +231,16 @@ impl Metrics {
             out,
             "# HELP ian_checkpoints_signed_total Checkpoints signed, one per goal per durable batch of entries.\n# TYPE ian_checkpoints_signed_total counter\nian_checkpoints_signed_total {}",
             self.checkpoints_signed.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP ian_checkpoints_cosigned_total Checkpoints of this node's logs that reached the witness quorum.\n# TYPE ian_checkpoints_cosigned_total counter\nian_checkpoints_cosigned_total {}",
+            self.checkpoints_cosigned.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP ian_witness_cosigned_total Checkpoints of other logs this node cosigned as a witness.\n# TYPE ian_witness_cosigned_total counter\nian_witness_cosigned_total {}",
+            self.witness_cosigned.load(Ordering::Relaxed)
         );
         self.log_size.render(
             &mut out,

@@ -13,3 +13,4 @@ pub mod ratelimit;
 pub mod service;
 pub mod tau;
 pub mod views;
+pub mod witness;

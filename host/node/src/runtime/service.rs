@@ -29,11 +29,13 @@ use axum::http::StatusCode;
 use base64::Engine as _;
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use ed25519_dalek::SigningKey;
-use ian_core::checkpoint::{Receipt, SignedCheckpoint};
+use ian_core::checkpoint::{Receipt, SignedCheckpoint, log_origin};
 use ian_core::goal::ResolvedComponents;
+use ian_core::note::NoteSigner;
 use ian_core::pipeline::{
     self, GoalState, Inconclusive, LogIndex, Refusal, Rejection, VerifiedContribution,
 };
+use ian_core::policy::Policy;
 use ian_core::{
     AgentPack, Contribution, GoalManifest, GoalSpec, Hash32, LogEntry, PublicKeyBytes,
     StandardProofVerifier,
@@ -54,6 +56,7 @@ use crate::runtime::views::{
     ConsistencyView, GoalList, GoalStatus, InclusionView, Leaderboard, LogRange, ManifestView,
     NodeInfo, RankedEntry, RecentRejection,
 };
+use crate::runtime::witness::{Collector, Witness, parse_witnessed_logs, witness_key};
 
 /// What the node reports to the Tau side (implemented by
 /// [`crate::runtime::tau::BridgeWiring`]). Implementations queue work and
@@ -96,6 +99,9 @@ pub enum NodeError {
     /// The store refused to open or failed.
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// A configured file (witness policy, witnessed logs) is unusable.
+    #[error("configuration: {0}")]
+    Config(String),
     /// The sandbox could not be created.
     #[error("sandbox: {0}")]
     Sandbox(String),
@@ -187,10 +193,20 @@ pub struct SubmitRequest {
 pub struct SubmitAccepted {
     /// Always `accepted`.
     pub status: String,
-    /// Entry + inclusion proof + signed checkpoint.
+    /// The logged entry, as JSON (the same entry the receipt carries).
+    pub entry: LogEntry,
+    /// The tlog-proof receipt: entry, inclusion proof, checkpoint note.
     pub receipt: Receipt,
     /// Rank on the top-K board after acceptance (1-based), if it entered.
     pub rank: Option<usize>,
+    /// Whether the receipt's checkpoint carries the witness policy's
+    /// quorum (always true without a policy).
+    #[serde(default = "yes")]
+    pub witnessed: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A checked dataset listing and its file bytes by content hash.
@@ -242,8 +258,15 @@ pub struct GoalRt {
     pub loaded: LoadedGoal,
     /// The nine-step state machine (MMR, dedup, nonces, leaderboard).
     pub state: RwLock<GoalState>,
+    /// Signs this goal's checkpoints under its origin `<node name>/<goal>`.
+    pub log: NoteSigner,
     /// Latest signed checkpoint.
     pub checkpoint: RwLock<Option<SignedCheckpoint>>,
+    /// Latest checkpoint cosigned by the witness quorum (only kept when the
+    /// node has a witness policy).
+    pub final_checkpoint: RwLock<Option<SignedCheckpoint>>,
+    /// The final checkpoint's size, for submissions waiting on it.
+    pub witnessed: tokio::sync::watch::Sender<u64>,
     /// Display: recent rejections.
     pub rejections: Mutex<VecDeque<RecentRejection>>,
     /// Display: agent names by pack hash (from metadata), for entries seen.
@@ -271,6 +294,16 @@ impl GoalRt {
             .read()
             .as_ref()
             .map_or(0, |c| c.checkpoint.size)
+    }
+
+    /// The checkpoint published as final: the quorum-cosigned one under a
+    /// witness policy, else the latest signed one.
+    pub fn published_checkpoint(&self, policy: bool) -> Option<SignedCheckpoint> {
+        if policy {
+            self.final_checkpoint.read().clone()
+        } else {
+            self.checkpoint.read().clone()
+        }
     }
 
     /// A board row for an entry, with the agent's name when known.
@@ -307,6 +340,14 @@ pub struct Node {
     store: Arc<Store>,
     signing: SigningKey,
     public: PublicKeyBytes,
+    /// The node's name: origins are `<name>/<goal id>`.
+    name: String,
+    /// The witness role, when `witness.enabled`.
+    witness: Option<Witness>,
+    /// Asks the policy's witnesses to cosign, when a policy is set.
+    collector: Option<Arc<Collector>>,
+    /// Wakes the witnessing task after a batch is signed.
+    witness_wake: tokio::sync::Notify,
     operator: OperatorKey,
     metrics: Arc<Metrics>,
     judge: Arc<Judge>,
@@ -324,6 +365,9 @@ pub struct Node {
     /// next batch (see `settle_checkpoint_writes`).
     checkpoint_writes: Mutex<Vec<(String, Ticket<bool>)>>,
 }
+
+mod tlog;
+pub use tlog::{TILE_WIDTH, TilePath, parse_tile_path, tile_index_path};
 
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -359,6 +403,40 @@ impl Node {
         let signing =
             crate::runtime::keyfile::load_or_create_signing_key(&data_dir.join("node.key"))?;
         let public = PublicKeyBytes::of(&signing);
+        let name = if cfg.server.name.is_empty() {
+            format!("ian-{}", &ian_core::sha256(&public.0).to_hex()[..8])
+        } else {
+            cfg.server.name.clone()
+        };
+        let read_file = |what: &'static str, path: &str| {
+            std::fs::read_to_string(path)
+                .map_err(|e| NodeError::Config(format!("{what} {path}: {e}")))
+        };
+        let collector = if cfg.witness.policy_file.is_empty() {
+            None
+        } else {
+            let text = read_file("witness.policy_file", &cfg.witness.policy_file)?;
+            let policy = Policy::parse(&text).map_err(|e| {
+                NodeError::Config(format!(
+                    "witness.policy_file {}: {e}",
+                    cfg.witness.policy_file
+                ))
+            })?;
+            policy.needs_witnesses().then(|| {
+                Arc::new(Collector::new(
+                    policy,
+                    Duration::from_millis(cfg.witness.timeout_ms),
+                ))
+            })
+        };
+        let witnessed_logs = if cfg.witness.enabled {
+            let text = read_file("witness.logs_file", &cfg.witness.logs_file)?;
+            Some(parse_witnessed_logs(&text).map_err(|e| {
+                NodeError::Config(format!("witness.logs_file {}: {e}", cfg.witness.logs_file))
+            })?)
+        } else {
+            None
+        };
         let operator_key = if cfg.server.operator_key.is_empty() {
             let p = data_dir.join("operator.key");
             if !p.exists() {
@@ -378,6 +456,18 @@ impl Node {
             message: e.to_string(),
         })?;
         let store = Arc::new(Store::open_with(data_dir.join("ian.redb"), store_cfg)?);
+        let witness = match witnessed_logs {
+            None => None,
+            Some(logs) => Some(
+                Witness::new(
+                    &format!("{name}/witness"),
+                    witness_key(&signing),
+                    logs,
+                    store.clone(),
+                )
+                .map_err(NodeError::Config)?,
+            ),
+        };
         let judge = Arc::new(
             Judge::new(
                 cfg.sandbox_config()
@@ -402,6 +492,10 @@ impl Node {
             store,
             signing,
             public,
+            name,
+            witness,
+            collector,
+            witness_wake: tokio::sync::Notify::new(),
             operator: OperatorKey::new(&operator_key),
             metrics,
             judge,
@@ -482,6 +576,7 @@ impl Node {
                 state.apply(&entry).map_err(|e| bad(e.to_string()))?;
             }
             let names = names_for_display(&snap, &id, &state)?;
+            let log = self.log_signer(&id)?;
             // Every stored checkpoint must match the replayed root at its size.
             let mut latest = None;
             for cp_size in snap.checkpoint_sizes(&id)? {
@@ -493,10 +588,12 @@ impl Node {
                 // Every stored signature is this node's, for this goal and
                 // size: a store holding another key's checkpoints (a restore
                 // without the right node.key) is refused, not re-signed.
-                if cp.checkpoint.size != cp_size || cp.checkpoint.goal_id.as_str() != id {
+                if cp.checkpoint.size != cp_size || cp.checkpoint.origin != log.name() {
                     return Err(bad(format!(
-                        "checkpoint stored under size {cp_size} is for {} at size {}",
-                        cp.checkpoint.goal_id, cp.checkpoint.size
+                        "checkpoint stored under size {cp_size} is for log {} at size {}, not {}: the store was written under another identity (another node's key in node.key, or another server.name)",
+                        cp.checkpoint.origin,
+                        cp.checkpoint.size,
+                        log.name()
                     )));
                 }
                 // Those up to a restored snapshot's size were verified by the
@@ -505,7 +602,7 @@ impl Node {
                 // signed; checking them again would make a start linear in
                 // the log after all (one signature per durable batch).
                 if cp_size > from_snapshot {
-                    cp.verify(&self.public).map_err(|e| {
+                    cp.verify(&log.verifier()).map_err(|e| {
                         bad(format!(
                             "stored checkpoint at size {cp_size} does not verify under this node's key {}: {e}",
                             self.public.to_hex()
@@ -529,7 +626,7 @@ impl Node {
             // root is a function of those entries, so it cannot contradict
             // anything signed before.
             if size > 0 && latest.as_ref().is_none_or(|c| c.checkpoint.size < size) {
-                let cp = state.signed_checkpoint(now_ms(), &self.signing);
+                let cp = state.signed_checkpoint(&log);
                 self.store
                     .put_checkpoint(&id, size, cp.to_canonical_bytes())?
                     .wait()?;
@@ -543,13 +640,18 @@ impl Node {
                 self.save_state(&id, &state)?;
             }
             self.metrics.set_log_size(&id, size);
+            let final_cp = self.stored_final(&snap, &id, &state, &log);
+            let final_size = final_cp.as_ref().map_or(0, |c| c.checkpoint.size);
             let rt = Arc::new(GoalRt {
                 id: id.clone(),
                 manifest,
                 goal_toml: toml_text,
                 loaded,
                 state: RwLock::new(state),
+                log,
                 checkpoint: RwLock::new(latest),
+                final_checkpoint: RwLock::new(final_cp),
+                witnessed: tokio::sync::watch::channel(final_size).0,
                 rejections: Mutex::new(VecDeque::new()),
                 names: Mutex::new(names),
                 accepted: AtomicU64::new(size),
@@ -558,6 +660,39 @@ impl Node {
             self.goals.write().insert(id, rt);
         }
         Ok(())
+    }
+
+    /// The note signer of a goal's log on this node.
+    fn log_signer(&self, goal: &str) -> Result<NoteSigner, NodeError> {
+        NoteSigner::new(&log_origin(&self.name, goal), self.signing.clone())
+            .map_err(|e| NodeError::Config(format!("server.name: {e}")))
+    }
+
+    /// The last quorum-cosigned checkpoint of a goal, if it is stored,
+    /// signed by this log and consistent with the replayed log; anything
+    /// else is dropped with a warning (the witnesses are asked again).
+    fn stored_final(
+        &self,
+        snap: &ian_store::Snapshot,
+        id: &str,
+        state: &GoalState,
+        log: &NoteSigner,
+    ) -> Option<SignedCheckpoint> {
+        let c = self.collector.as_ref()?;
+        let bytes = snap.meta(&final_key(id)).ok().flatten()?;
+        let cp = SignedCheckpoint::parse(&bytes).ok()?;
+        let ok = cp.verify(&log.verifier()).is_ok()
+            && state
+                .mmr()
+                .root_at(cp.checkpoint.size)
+                .is_ok_and(|r| r == cp.checkpoint.root)
+            && c.policy()
+                .cosigners(&cp)
+                .is_ok_and(|h| c.policy().quorum_met(&h));
+        if !ok {
+            warn!(goal = %id, "stored final checkpoint does not check out; asking the witnesses again");
+        }
+        ok.then_some(cp)
     }
 
     /// The goal's stored state snapshot, if it decodes for this manifest,
@@ -592,7 +727,10 @@ impl Node {
             .ok()
             .flatten()
             .and_then(|b| SignedCheckpoint::from_canonical_bytes(&b).ok())
-            .filter(|cp| cp.verify(&self.public).is_ok());
+            .filter(|cp| {
+                self.log_signer(id)
+                    .is_ok_and(|l| cp.verify(&l.verifier()).is_ok())
+            });
         match signed {
             Some(cp) if at <= log_size && state.matches_checkpoint(&cp.checkpoint) => Some(state),
             _ => {
@@ -810,6 +948,8 @@ impl Node {
             abi_version: self.judge.abi_version().to_string(),
             config_hash: self.judge.config_hash(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            name: self.name.clone(),
+            witness_vkey: self.witness.as_ref().map(|w| w.vkey()),
         }
     }
 
@@ -838,6 +978,9 @@ impl Node {
             log_size,
             root,
             checkpoint,
+            origin: g.log.name().to_string(),
+            log_vkey: g.log.verifier().to_vkey(),
+            tiles: format!("/logs/{}", g.id),
             top,
             accepted: g.accepted.load(Ordering::Relaxed),
             rejected: g.rejected.load(Ordering::Relaxed),
@@ -976,7 +1119,15 @@ impl Node {
         let g = self.goal(goal)?;
         let (proof, checkpoint) = {
             let st = g.state.read();
-            let cp = g.checkpoint.read().clone();
+            // The quorum-cosigned checkpoint when it covers the entry, so
+            // the receipt carries the witnesses' cosignatures; else the
+            // latest signed one.
+            let final_cp = g
+                .final_checkpoint
+                .read()
+                .clone()
+                .filter(|c| self.collector.is_some() && c.checkpoint.size > index);
+            let cp = final_cp.or_else(|| g.checkpoint.read().clone());
             let Some(cp) = cp else {
                 return Err(ApiError::not_found(
                     "index_out_of_range",
@@ -1234,13 +1385,17 @@ impl Node {
             ),
             other => internal(other),
         })?;
+        let log = self.log_signer(&id).map_err(internal)?;
         let rt = Arc::new(GoalRt {
             id: id.clone(),
             state: RwLock::new(GoalState::new(manifest.clone())),
             manifest,
             goal_toml: req.goal_toml,
             loaded,
+            log,
             checkpoint: RwLock::new(None),
+            final_checkpoint: RwLock::new(None),
+            witnessed: tokio::sync::watch::channel(0).0,
             rejections: Mutex::new(VecDeque::new()),
             names: Mutex::new(BTreeMap::new()),
             accepted: AtomicU64::new(0),
@@ -1730,13 +1885,11 @@ impl Node {
             };
             let cp = SignedCheckpoint::sign(
                 ian_core::Checkpoint {
-                    goal_id: g.manifest.id.clone(),
-                    goal_hash: g.manifest.goal_hash(),
+                    origin: g.log.name().to_string(),
                     size,
                     root,
-                    timestamp_ms: now_ms(),
                 },
-                &self.signing,
+                &g.log,
             );
             match self
                 .store
@@ -1767,6 +1920,9 @@ impl Node {
             if let Some(t) = self.tau() {
                 t.entry_appended(&g.id, &cp, new_top);
             }
+            if self.collector.is_some() {
+                self.witness_wake.notify_one();
+            }
             // 3. Replies, each a receipt under the batch's checkpoint.
             for (p, proof) in ps.into_iter().zip(proofs) {
                 g.accepted.fetch_add(1, Ordering::Relaxed);
@@ -1774,12 +1930,14 @@ impl Node {
                 let index = p.entry.log_index;
                 let _ = p.reply.send(Ok(SubmitAccepted {
                     status: "accepted".into(),
+                    entry: p.entry.clone(),
                     receipt: Receipt {
                         entry: p.entry,
                         proof,
                         checkpoint: cp.clone(),
                     },
                     rank: p.rank,
+                    witnessed: self.collector.is_none(),
                 }));
                 self.in_flight.fetch_sub(1, Ordering::SeqCst);
                 debug!(goal = %g.id, index, latency_ms = p.enqueued.elapsed().as_millis() as u64, "contribution durable");
@@ -1796,6 +1954,11 @@ const SNAPSHOT_AFTER_REPLAYING: u64 = 10_000;
 /// `<key>/<n>`.
 fn state_key(goal: &str) -> String {
     format!("goal-state/{goal}")
+}
+
+/// Where a goal's last quorum-cosigned checkpoint note is kept.
+fn final_key(goal: &str) -> String {
+    format!("cosigned-checkpoint/{goal}")
 }
 
 /// Reads a chunked value written by `Node::save_state`.

@@ -75,9 +75,13 @@ impl CheckpointVerifier for NodeVerifier {
         let Ok(cp) = SignedCheckpoint::from_canonical_bytes(&bytes) else {
             return false;
         };
+        let Ok(g) = node.goal(goal_id) else {
+            return false;
+        };
+        let log = g.log.verifier();
         cp.checkpoint.root.0 == *root
-            && cp.signature.0.as_slice() == signature
-            && cp.verify(&node.public_key()).is_ok()
+            && cp.signature_by(&log) == Some(signature)
+            && cp.verify(&log).is_ok()
     }
 
     fn consistent(
@@ -195,10 +199,17 @@ impl BridgeWiring {
 
     fn checkpoint_event(cp: &SignedCheckpoint) -> TauEvent {
         TauEvent::CheckpointSigned {
-            goal_id: cp.checkpoint.goal_id.as_str().to_string(),
+            goal_id: cp.checkpoint.goal_id().to_string(),
             size: cp.checkpoint.size,
             root: cp.checkpoint.root.0,
-            signature: cp.signature.0.to_vec(),
+            // The log's note signature: the first line, which the node
+            // signs (witness cosignatures are added after it).
+            signature: cp
+                .note
+                .signatures
+                .first()
+                .map(|s| s.signature.clone())
+                .unwrap_or_default(),
         }
     }
 

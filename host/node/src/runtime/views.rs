@@ -5,7 +5,7 @@
 
 use ian_core::{
     ConsistencyProof, Finite, GoalManifest, Hash32, InclusionProof, LogEntry, Metrics,
-    PublicKeyBytes, SignedCheckpoint,
+    PublicKeyBytes, Receipt, SignedCheckpoint,
 };
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +22,11 @@ pub struct NodeInfo {
     pub config_hash: Hash32,
     /// The node's software version.
     pub version: String,
+    /// The node's name; each goal's log origin is `<name>/<goal id>`.
+    pub name: String,
+    /// The witness key (cosignature/v1 vkey) when this node is a witness.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness_vkey: Option<String>,
 }
 
 /// A log entry as shown on a board: the fields people compare.
@@ -56,8 +61,16 @@ pub struct GoalStatus {
     pub log_size: u64,
     /// Current root.
     pub root: Hash32,
-    /// Latest signed checkpoint (none while the log is empty).
+    /// Latest signed checkpoint note (none while the log is empty).
     pub checkpoint: Option<SignedCheckpoint>,
+    /// The log's origin, `<node name>/<goal id>` (the checkpoint's first
+    /// line and its signing key's name).
+    pub origin: String,
+    /// The log's verifier key (c2sp.org/signed-note vkey): what
+    /// `note.NewVerifier`, witnesses and `verify --witness-policy` take.
+    pub log_vkey: String,
+    /// Tile prefix (c2sp.org/tlog-tiles), relative to the node's URL.
+    pub tiles: String,
     /// The best entry.
     pub top: Option<RankedEntry>,
     /// Accepted since the node started (including replayed entries).
@@ -179,4 +192,17 @@ pub struct Health {
     /// Why the node is unhealthy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// `GET /api/v1/goals/{goal}/receipts/{index}` and the by-pack route: the
+/// entry as JSON beside its c2sp.org/tlog-proof receipt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReceiptView {
+    /// The entry (the same one the receipt's `extra` line carries).
+    pub entry: LogEntry,
+    /// The tlog-proof text.
+    pub receipt: Receipt,
+    /// Whether the receipt's checkpoint carries the witness policy's
+    /// quorum (always true without a policy).
+    pub witnessed: bool,
 }
