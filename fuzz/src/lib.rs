@@ -9,8 +9,8 @@ use ian_core::goal::{GoalManifest, GoalSpec, ResolvedComponents};
 use ian_core::pipeline::{Evaluation, Evaluator, NoInvariants, RawMetrics, Verdict};
 use ian_core::proofs::attest;
 use ian_core::{
-    AgentPack, Checkpoint, Contribution, GoalState, LogEntry, Metadata, PackFile, ProofBundle,
-    PublicKeyBytes, Receipt, SignedCheckpoint, StandardProofVerifier, sha256,
+    AgentPack, Contribution, GoalState, LogEntry, Metadata, PackFile, ProofBundle, PublicKeyBytes,
+    Receipt, SignedCheckpoint, StandardProofVerifier, sha256,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -22,9 +22,15 @@ pub fn node_key() -> SigningKey {
     SigningKey::from_bytes(&[7; 32])
 }
 
-/// Its public half.
-pub fn node_public() -> PublicKeyBytes {
-    PublicKeyBytes::of(&node_key())
+/// The fuzz goal's log: origin `fuzz.example/fuzz-v1`, signed by the node
+/// key.
+pub fn log_signer() -> ian_core::note::NoteSigner {
+    ian_core::note::NoteSigner::new("fuzz.example/fuzz-v1", node_key()).expect("valid key name")
+}
+
+/// The verifier of that log's checkpoints.
+pub fn node_public() -> ian_core::note::NoteVerifier {
+    log_signer().verifier()
 }
 
 /// A contributor key.
@@ -152,16 +158,7 @@ pub fn state(pareto: bool, subs: &[(u8, u8, u8)]) -> (GoalState, Vec<LogEntry>) 
 
 /// A checkpoint of `s` signed by [`node_key`].
 pub fn signed_checkpoint(s: &GoalState) -> SignedCheckpoint {
-    SignedCheckpoint::sign(
-        Checkpoint {
-            goal_id: s.manifest().id.clone(),
-            goal_hash: s.manifest().goal_hash(),
-            size: s.size(),
-            root: s.root(),
-            timestamp_ms: 1_700_000_000_999,
-        },
-        &node_key(),
-    )
+    s.signed_checkpoint(&log_signer())
 }
 
 /// A valid receipt for entry `i` of `s`.
@@ -305,7 +302,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     add(
         "canonical_log",
         "checkpoint",
-        tagged(1, r.checkpoint.checkpoint.to_canonical_bytes()),
+        tagged(1, r.checkpoint.checkpoint.body().into_bytes()),
     );
     add(
         "canonical_log",

@@ -14,7 +14,7 @@ use crate::hash::Hash32;
 use crate::mmr::{InclusionProof, MAX_PROOF_HASHES, ProofError, verify_inclusion};
 use crate::note::{
     Note, NoteError, NoteSigner, NoteVerifier, base64_decode, base64_encode, hash_from_base64,
-    hash_to_base64,
+    hash_to_base64, parse_decimal,
 };
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -79,12 +79,9 @@ impl Checkpoint {
             return Err(bad("the origin line is empty"));
         }
         let size = lines.next().ok_or_else(|| bad("no size line"))?;
-        if size.is_empty() || (size.len() > 1 && size.starts_with('0')) {
-            return Err(bad("the size must be decimal without leading zeroes"));
-        }
-        let size: u64 = size
-            .parse()
-            .map_err(|_| bad("the size is not a decimal number"))?;
+        let size = parse_decimal(size).ok_or_else(|| {
+            bad("the size must be a decimal number without sign or leading zeroes")
+        })?;
         let root = lines.next().ok_or_else(|| bad("no root hash line"))?;
         let root =
             hash_from_base64(root).ok_or_else(|| bad("the root is not base64 of 32 bytes"))?;
@@ -316,8 +313,7 @@ impl Receipt {
         }
         let index = line
             .strip_prefix("index ")
-            .filter(|i| !(i.len() > 1 && i.starts_with('0')))
-            .and_then(|i| i.parse::<u64>().ok())
+            .and_then(parse_decimal)
             .ok_or_else(|| bad("no valid index line".into()))?;
         let mut hashes = Vec::new();
         for l in lines {

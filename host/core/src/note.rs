@@ -419,6 +419,17 @@ impl Cosigner {
     }
 }
 
+/// Parses the decimal the transparency-log text formats use: ASCII
+/// digits only, no sign, no leading zero (but `0` itself), no overflow, so
+/// one number has one spelling.
+pub fn parse_decimal(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
+    {
+        return None;
+    }
+    s.parse().ok()
+}
+
 /// Standard base64 of a hash, the form checkpoints and proofs use.
 pub fn hash_to_base64(h: &Hash32) -> String {
     B64.encode(h.0)
@@ -507,6 +518,15 @@ mod tests {
         let mut moved = line.clone();
         moved.signature[7] ^= 1;
         assert!(v.check(text, &moved).is_err());
+    }
+
+    #[test]
+    fn decimals_have_one_spelling() {
+        assert_eq!(parse_decimal("0"), Some(0));
+        assert_eq!(parse_decimal("42"), Some(42));
+        for bad in ["", "+5", "05", "-1", " 5", "5 ", "18446744073709551616"] {
+            assert_eq!(parse_decimal(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -26,7 +26,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use ian_core::checkpoint::SignedCheckpoint;
 use ian_core::mmr::{ConsistencyProof, empty_root, verify_consistency};
-use ian_core::note::{Cosigner, NoteSignature, NoteVerifier, hash_from_base64, hash_to_base64};
+use ian_core::note::{
+    Cosigner, NoteSignature, NoteVerifier, hash_from_base64, hash_to_base64, parse_decimal,
+};
 use ian_core::policy::Policy;
 use ian_core::{Hash32, sha256};
 use ian_store::Store;
@@ -150,8 +152,7 @@ impl Witness {
         let old = lines
             .next()
             .and_then(|l| l.strip_prefix("old "))
-            .filter(|n| !(n.len() > 1 && n.starts_with('0')))
-            .and_then(|n| n.parse::<u64>().ok())
+            .and_then(parse_decimal)
             .ok_or_else(|| bad("the first line must be `old <size>`".into()))?;
         let mut hashes = Vec::new();
         for l in lines {
