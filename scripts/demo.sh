@@ -65,9 +65,9 @@ pack() { # name params out
 submit() { # goal pack key label
     printf -- '-- %-40s ' "$4"
     local rc=0
-    "$ian" submit "$2" --goal "$1" --key "$3" --receipt-out "$work/last-receipt.json.tmp" >"$work/out.txt" 2>&1 || rc=$?
+    "$ian" submit "$2" --goal "$1" --key "$3" --receipt-out "$work/last-receipt.tlog-proof.tmp" >"$work/out.txt" 2>&1 || rc=$?
     head -1 "$work/out.txt"
-    if [[ $rc -eq 0 ]]; then mv "$work/last-receipt.json.tmp" "$work/receipt.json"; fi
+    if [[ $rc -eq 0 ]]; then mv "$work/last-receipt.tlog-proof.tmp" "$work/receipt.tlog-proof"; fi
     if [[ $rc -ne 0 && $rc -ne 3 ]]; then cat "$work/out.txt"; exit 1; fi
 }
 
@@ -119,7 +119,7 @@ say "Status"
 
 say "Verifying the last receipt offline against the node key"
 node_key=$("$ian" status --json | sed -n 's/.*"public_key": *"\([0-9a-f]*\)".*/\1/p' | head -1)
-"$ian" verify "$work/receipt.json" --node-key "$node_key"
+"$ian" verify "$work/receipt.tlog-proof" --node-key "$node_key"
 
 say "Leaderboard page: $IAN_NODE/  (stopping the node now)"
 kill -TERM "$node_pid"

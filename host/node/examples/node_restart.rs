@@ -28,94 +28,9 @@ use ian_node::runtime::config::Config;
 use ian_node::runtime::service::Node;
 use ian_store::Store;
 
-const CONTRIBUTORS: u64 = 1000;
-
-fn entries(m: &GoalManifest, n: u64) -> impl Iterator<Item = Vec<u8>> + '_ {
-    let contributors: Vec<PublicKeyBytes> = (0..CONTRIBUTORS as u32)
-        .map(|i| {
-            let mut seed = [0u8; 32];
-            seed[..4].copy_from_slice(&i.to_be_bytes());
-            PublicKeyBytes::of(&ed25519_dalek::SigningKey::from_bytes(&seed))
-        })
-        .collect();
-    let goal_hash = m.goal_hash();
-    (0..n).map(move |i| {
-        // Rewards in [0, 0.2), risk in [0, 0.3]: inside the goal's thresholds.
-        let x = (i.wrapping_mul(2_654_435_761) % 10_000) as f64 / 10_000.0;
-        let metrics = Metrics::new(
-            Finite::new(0.2 * x).unwrap(),
-            Finite::new(0.3 * (1.0 - x)).unwrap(),
-            Finite::new(100.0).unwrap(),
-        );
-        let score = ian_core::pipeline::score_of(m, &metrics).expect("entry passes the goal");
-        LogEntry {
-            goal_id: m.id.clone(),
-            goal_hash,
-            log_index: i,
-            timestamp_ms: 1_700_000_000_000 + i,
-            pack_hash: sha256(&i.to_be_bytes()),
-            contributor: contributors[(i % CONTRIBUTORS) as usize],
-            nonce: i / CONTRIBUTORS + 1,
-            proofs_hash: Hash32::ZERO,
-            signature: SignatureBytes([0; 64]),
-            metrics,
-            score,
-            fuel_used: 1000,
-            engine_version: "wasmtime 48.0.8".into(),
-            config_hash: Hash32([7; 32]),
-            abi_version: "ian:eval@0.1.0".into(),
-            harness_hash: m.harness.component,
-        }
-        .to_canonical_bytes()
-    })
-}
-
-fn populate(data: &Path, n: u64) {
-    let goal = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/goals/trading.toml");
-    let req = ian_node::cli::ops::publish_request(&goal).expect("example goal");
-    let (manifest, blobs) = ian_node::cli::ops::load_goal_file(&goal).expect("example goal");
-    std::fs::create_dir_all(data).unwrap();
-    let store = Store::open(data.join("ian.redb")).unwrap();
-    for (h, b) in blobs {
-        store.put_blob(h.0, b).unwrap().wait().unwrap();
-    }
-    let id = manifest.id.as_str().to_string();
-    store
-        .put_meta(&format!("goal-toml/{id}"), req.goal_toml.into_bytes())
-        .unwrap()
-        .wait()
-        .unwrap();
-    store
-        .put_goal(&id, manifest.to_canonical_bytes())
-        .unwrap()
-        .wait()
-        .unwrap();
-    let mut pending = std::collections::VecDeque::new();
-    for (i, e) in entries(&manifest, n).enumerate() {
-        if pending.len() == 4096 {
-            let t: ian_store::Ticket<u64> = pending.pop_front().unwrap();
-            t.wait().unwrap();
-        }
-        pending.push_back(store.append(&id, i as u64, e).unwrap());
-    }
-    for t in pending {
-        t.wait().unwrap();
-    }
-    store.close().unwrap();
-}
-
-fn open(data: &Path) -> (std::sync::Arc<Node>, Duration) {
-    let d = data.display().to_string();
-    let lookup = move |k: &str| match k {
-        "IAN_DATA_DIR" => Some(d.clone()),
-        "IAN_OPERATOR_KEY" => Some("restart-bench-operator-key".into()),
-        _ => None,
-    };
-    let cfg = Config::build(None, &lookup).unwrap();
-    let t = Instant::now();
-    let node = Node::open(cfg).expect("node opens");
-    (node, t.elapsed())
-}
+#[path = "support/synthetic.rs"]
+mod synthetic;
+use synthetic::{open, populate};
 
 fn drop_snapshot(data: &Path) {
     let store = Store::open(data.join("ian.redb")).unwrap();

@@ -1,0 +1,74 @@
+//! How fast a warm node serves c2sp.org/tlog-tiles resources, through the
+//! real `Node::tile` on a real store (the HTTP layer excluded).
+//!
+//! A fresh data directory gets the example trading goal and N synthetic
+//! entries (see `support/synthetic.rs`); the node is opened (which signs a
+//! checkpoint for them), each resource kind is read once to warm the
+//! store's cache, then for two seconds per kind random tiles are served on
+//! one thread. Prints a Markdown table. Run:
+//! `cargo run --release -p ian-node --example tile_bench -- 1000000`
+//! (the guest components must be built: `./scripts/build-guests.sh`).
+
+use std::time::{Duration, Instant};
+
+#[path = "support/synthetic.rs"]
+mod synthetic;
+
+const GOAL: &str = "trading-v1";
+
+fn main() {
+    let n: u64 = std::env::args()
+        .nth(1)
+        .map(|a| a.parse().expect("entry count"))
+        .unwrap_or(1_000_000);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    synthetic::populate(&data, n);
+    let (node, _) = synthetic::open(&data);
+    let full0 = n / 256;
+    let full1 = n / 65_536;
+    let kinds: Vec<(&str, Box<dyn Fn(u64) -> String>)> = vec![
+        (
+            "level-0 hash tile (256 leaf hashes)",
+            Box::new(move |r| format!("0/{}", ian_node::runtime::service::tile_index_path(r % full0))),
+        ),
+        (
+            "level-1 hash tile (256 subtree hashes)",
+            Box::new(move |r| format!("1/{}", ian_node::runtime::service::tile_index_path(r % full1.max(1)))),
+        ),
+        (
+            "entry bundle (256 entries)",
+            Box::new(move |r| {
+                format!("entries/{}", ian_node::runtime::service::tile_index_path(r % full0))
+            }),
+        ),
+    ];
+    println!("| log size | resource | tiles/s | µs/tile | bytes/tile |");
+    println!("| ---: | --- | ---: | ---: | ---: |");
+    for (name, path) in kinds {
+        let bytes = node.tile(GOAL, &path(0)).expect("tile").len();
+        // Warm: touch every tile of this kind once (bounded).
+        for i in 0..full0.min(4096) {
+            let _ = node.tile(GOAL, &path(i));
+        }
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let (mut served, t) = (0u64, Instant::now());
+        while t.elapsed() < Duration::from_secs(2) {
+            for _ in 0..64 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let b = node.tile(GOAL, &path(x)).expect("tile");
+                std::hint::black_box(b);
+                served += 1;
+            }
+        }
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "| {n} | {name} | {:.0} | {:.1} | {bytes} |",
+            served as f64 / secs,
+            secs * 1e6 / served as f64
+        );
+    }
+    node.shutdown(Duration::from_secs(5));
+}
