@@ -94,6 +94,9 @@ pub fn open(data: &Path) -> (std::sync::Arc<Node>, Duration) {
     let lookup = move |k: &str| match k {
         "IAN_DATA_DIR" => Some(d.clone()),
         "IAN_OPERATOR_KEY" => Some("restart-bench-operator-key".into()),
+        // Benchmarks measure the node, not its per-address rate limiter.
+        "IAN_IP_RATE" => Some("1000000000".into()),
+        "IAN_IP_BURST" => Some("1000000000".into()),
         _ => None,
     };
     let cfg = Config::build(None, &lookup).unwrap();
@@ -101,4 +104,3 @@ pub fn open(data: &Path) -> (std::sync::Arc<Node>, Duration) {
     let node = Node::open(cfg).expect("node opens");
     (node, t.elapsed())
 }
-
