@@ -18,6 +18,9 @@ mod synthetic;
 
 const GOAL: &str = "trading-v1";
 
+/// The tile path (below `tile/`) for a random number.
+type TilePathOf = Box<dyn Fn(u64) -> String>;
+
 fn main() {
     let n: u64 = std::env::args()
         .nth(1)
@@ -29,7 +32,7 @@ fn main() {
     let (node, _) = synthetic::open(&data);
     let full0 = n / 256;
     let full1 = n / 65_536;
-    let kinds: Vec<(&str, Box<dyn Fn(u64) -> String>)> = vec![
+    let kinds: Vec<(&str, TilePathOf)> = vec![
         (
             "level-0 hash tile (256 leaf hashes)",
             Box::new(move |r| {
