@@ -18,14 +18,8 @@
 //! (the guest components must be built: `./scripts/build-guests.sh`).
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ian_core::encoding::Finite;
-use ian_core::hash::{Hash32, sha256};
-use ian_core::metrics::Metrics;
-use ian_core::{GoalManifest, LogEntry, PublicKeyBytes, SignatureBytes};
-use ian_node::runtime::config::Config;
-use ian_node::runtime::service::Node;
 use ian_store::Store;
 
 #[path = "support/synthetic.rs"]
