@@ -352,6 +352,24 @@ fn the_witness_answers_add_checkpoint_as_tlog_witness_specifies() {
     let mut above = add_checkpoint_body(&m, &s, 0, 5);
     above = above.replacen("old 0", "old 9", 1);
     assert_eq!(add(&above).0, 400);
+    // From 0 the proof must be empty, and a size-0 checkpoint must carry
+    // the empty tree's root: 422 both.
+    let mut padded = add_checkpoint_body(&m, &s, 0, 5);
+    padded = padded.replacen(
+        "old 0\n",
+        &format!("old 0\n{}\n", hash_to_base64(&m.root_at(1).unwrap())),
+        1,
+    );
+    assert_eq!(add(&padded).0, 422);
+    let zero = SignedCheckpoint::sign(
+        Checkpoint {
+            origin: "log.test/a".into(),
+            size: 0,
+            root: ian_core::Hash32([1; 32]),
+        },
+        &s,
+    );
+    assert_eq!(add(&format!("old 0\n\n{}", zero.to_text())).0, 422);
     // First checkpoint from 0: cosigned, and the line verifies.
     let (st, _, body) = add(&add_checkpoint_body(&m, &s, 0, 5));
     assert_eq!(st, 200, "{body}");
@@ -383,8 +401,22 @@ fn the_witness_answers_add_checkpoint_as_tlog_witness_specifies() {
         (m2, ())
     };
     assert_eq!(add(&add_checkpoint_body(&m2, &s, 5, 5)).0, 422);
+    // A signature line by the log's key name and id that does not verify:
+    // 403 (the note is malformed).
+    let good = add_checkpoint_body(&m, &s, 5, 12);
+    let sig_line = good.lines().last().unwrap().to_string();
+    let mut raw = ian_core::note::base64_decode(sig_line.rsplit(' ').next().unwrap()).unwrap();
+    raw[10] ^= 1;
+    let forged = good.replace(
+        &sig_line,
+        &format!(
+            "\u{2014} log.test/a {}",
+            ian_core::note::base64_encode(&raw)
+        ),
+    );
+    assert_eq!(add(&forged).0, 403);
     // The right proof from 5 to 12: cosigned.
-    assert_eq!(add(&add_checkpoint_body(&m, &s, 5, 12)).0, 200);
+    assert_eq!(add(&good).0, 200);
     // The latest cosigned checkpoint survives a restart: old 5 is now a
     // conflict at 12, and the monitoring route serves it.
     assert!(w.stop());
@@ -400,6 +432,37 @@ fn the_witness_answers_add_checkpoint_as_tlog_witness_specifies() {
     let cp = SignedCheckpoint::parse(served.as_bytes()).unwrap();
     assert_eq!(cp.checkpoint.size, 12);
     assert_eq!(cp.cosigned_by([&wv]).unwrap().len(), 1);
+}
+
+#[test]
+fn concurrent_add_checkpoints_from_one_old_size_cosign_exactly_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (m, _) = test_log(12);
+    let logs: Vec<NoteSigner> = (0..8u8)
+        .map(|i| {
+            NoteSigner::new(
+                &format!("log.test/race{i}"),
+                ed25519_dalek::SigningKey::from_bytes(&[i + 20; 32]),
+            )
+            .unwrap()
+        })
+        .collect();
+    let vkeys: Vec<String> = logs.iter().map(|l| l.verifier().to_vkey()).collect();
+    let w = start_witness(tmp.path(), &vkeys);
+    for l in &logs {
+        // Two clients race from old size 0 to different sizes: the check
+        // and the update are one step, so one wins and the other sees 409.
+        let (a, b) = (
+            add_checkpoint_body(&m, l, 0, 5),
+            add_checkpoint_body(&m, l, 0, 12),
+        );
+        let (u1, u2) = (w.url.clone(), w.url.clone());
+        let t1 = std::thread::spawn(move || post(&u1, "/witness/add-checkpoint", &a));
+        let t2 = std::thread::spawn(move || post(&u2, "/witness/add-checkpoint", &b));
+        let mut codes = [t1.join().unwrap().0, t2.join().unwrap().0];
+        codes.sort();
+        assert_eq!(codes, [200, 409], "{}", l.name());
+    }
 }
 
 #[test]
@@ -435,7 +498,7 @@ fn a_checkpoint_is_final_only_with_the_quorum_and_receipts_carry_the_cosignature
         ("IAN_WITNESS_TIMEOUT_MS", "3000"),
         ("IAN_WITNESS_RETRY_MS", "100"),
     ];
-    let log = NodeProc::start(&data, &env);
+    let mut log = NodeProc::start(&data, &env);
     let replies = fill(&log, tmp.path(), 4);
     assert!(
         replies.iter().all(|r| r["witnessed"] == true),
@@ -482,13 +545,25 @@ fn a_checkpoint_is_final_only_with_the_quorum_and_receipts_carry_the_cosignature
             .checkpoint
             .size;
     assert_eq!(final_size, 4);
+    // A restarted log reloads its final checkpoint, starts each witness
+    // from 0, is told the witness's size (409) and goes on from there.
+    assert!(log.stop());
+    let log = NodeProc::start(&data, &env);
+    let after_restart = fill_more(&log, tmp.path(), "restart");
+    assert_eq!(after_restart["witnessed"], true, "{after_restart}");
+    let final_size =
+        SignedCheckpoint::parse(http_get(&log.url, &format!("/logs/{GOAL}/checkpoint")).as_bytes())
+            .unwrap()
+            .checkpoint
+            .size;
+    assert_eq!(final_size, 5);
     assert!(w2.stop());
-    let later = fill_more(&log, tmp.path());
+    let later = fill_more(&log, tmp.path(), "late");
     assert_eq!(later["witnessed"], false);
     let still =
         SignedCheckpoint::parse(http_get(&log.url, &format!("/logs/{GOAL}/checkpoint")).as_bytes())
             .unwrap();
-    assert_eq!(still.checkpoint.size, 4, "published without the quorum");
+    assert_eq!(still.checkpoint.size, 5, "published without the quorum");
     // Its receipt verifies under the log key, but not under the policy.
     let rfile = tmp.path().join("later.tlog-proof");
     std::fs::write(&rfile, later["receipt"].as_str().unwrap()).unwrap();
@@ -503,9 +578,10 @@ fn a_checkpoint_is_final_only_with_the_quorum_and_receipts_carry_the_cosignature
 }
 
 /// One more submission, with its own contributor (so nonces stay simple).
-fn fill_more(node: &NodeProc, dir: &Path) -> serde_json::Value {
-    let key = keygen(dir, "late.key");
-    let packed = pack(dir, "buy-and-hold", "position=0.25", "late.ianpack");
+fn fill_more(node: &NodeProc, dir: &Path, name: &str) -> serde_json::Value {
+    let key = keygen(dir, &format!("{name}.key"));
+    let params = format!("position=0.{}", name.len());
+    let packed = pack(dir, "buy-and-hold", &params, &format!("{name}.ianpack"));
     let o = node.cli(&[
         "submit",
         packed.to_str().unwrap(),

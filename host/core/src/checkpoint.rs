@@ -23,7 +23,7 @@ pub const TLOG_PROOF_HEADER: &str = "c2sp.org/tlog-proof@v1";
 
 /// Largest receipt accepted: a 64 KiB entry in base64, 64 proof lines and
 /// a note with its cosignatures.
-pub const MAX_RECEIPT_BYTES: usize = 256 * 1024;
+pub const MAX_RECEIPT_BYTES: usize = 320 * 1024;
 
 /// The origin of a goal's log on a node: `<node name>/<goal id>`.
 pub fn log_origin(node_name: &str, goal_id: &str) -> String {
@@ -151,6 +151,13 @@ impl SignedCheckpoint {
     /// Checks the log's signature: the note must carry a valid signature by
     /// `log` (other lines are ignored, as signed-note requires).
     pub fn verify(&self, log: &NoteVerifier) -> Result<(), CheckpointError> {
+        // tlog-checkpoint: the log's key name is its origin.
+        if self.checkpoint.origin != log.name {
+            return Err(CheckpointError::Body(format!(
+                "the checkpoint's origin {:?} is not the log key's name {:?}",
+                self.checkpoint.origin, log.name
+            )));
+        }
         log.verify(&self.note)?;
         if Checkpoint::parse_body(&self.note.text)? != self.checkpoint {
             return Err(CheckpointError::Body(

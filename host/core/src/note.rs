@@ -22,10 +22,9 @@ pub const TYPE_ED25519: u8 = 0x01;
 /// Signature type byte of timestamped Ed25519 cosignatures (tlog-cosignature).
 pub const TYPE_COSIGNATURE_V1: u8 = 0x04;
 
-/// Largest note accepted by [`Note::parse`]: a checkpoint body is under
-/// 200 bytes and a signature line under 200, so 64 KiB holds the 16
-/// signatures the spec requires verifiers to accept many times over.
-pub const MAX_NOTE_BYTES: usize = 64 * 1024;
+/// Largest note accepted by [`Note::parse`]: signed-note requires at least
+/// 16 signatures to be accepted, and post-quantum ones are up to ~5 kB each.
+pub const MAX_NOTE_BYTES: usize = 128 * 1024;
 /// Most signature lines accepted in one note (the spec's minimum is 16).
 pub const MAX_NOTE_SIGNATURES: usize = 64;
 
@@ -63,9 +62,13 @@ pub enum NoteError {
     Unsigned(String),
 }
 
-/// Whether `name` may be a key name: non-empty, no Unicode spaces, no `+`.
+/// Whether `name` may be a key name: non-empty, no Unicode spaces, no `+`,
+/// and no control character (a note may not carry one).
 pub fn valid_key_name(name: &str) -> bool {
-    !name.is_empty() && !name.chars().any(|c| c.is_whitespace() || c == '+')
+    !name.is_empty()
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c == '+' || c.is_control())
 }
 
 /// `SHA-256(name ‖ 0x0A ‖ type ‖ key)[:4]` as a big-endian u32.
@@ -137,7 +140,9 @@ impl Note {
             return Err(NoteError::TooLarge(bytes.len()));
         }
         let s = std::str::from_utf8(bytes).map_err(|_| NoteError::NotText)?;
-        if s.chars().any(|c| c.is_control() && c != '\n') {
+        // signed-note forbids ASCII controls other than newline (not DEL or
+        // C1 controls, which Go's note package accepts too).
+        if s.bytes().any(|b| b < 0x20 && b != b'\n') {
             return Err(NoteError::NotText);
         }
         let split = s.rfind("\n\n").ok_or(NoteError::NoSeparator)?;

@@ -101,6 +101,15 @@ impl Policy {
 
     /// Parses the tlog-policy text format.
     pub fn parse(text: &str) -> Result<Self, PolicyError> {
+        if text.len() > MAX_POLICY_BYTES {
+            return Err(PolicyError::Syntax {
+                line: 0,
+                reason: format!(
+                    "the policy is {} bytes, over {MAX_POLICY_BYTES}",
+                    text.len()
+                ),
+            });
+        }
         let mut p = Policy {
             logs: Vec::new(),
             witnesses: Vec::new(),
@@ -182,8 +191,8 @@ impl Policy {
                     let threshold = match *k {
                         "all" => n,
                         "any" => 1,
-                        k => match k.parse::<usize>() {
-                            Ok(t) if (1..=n).contains(&t) && !k.starts_with('0') => t,
+                        k => match crate::note::parse_decimal(k) {
+                            Some(t) if (1..=n as u64).contains(&t) => t as usize,
                             _ => {
                                 return Err(syntax(format!(
                                     "threshold {k:?} is not 1..={n}, all or any"
@@ -191,6 +200,12 @@ impl Policy {
                             }
                         },
                     };
+                    let mut seen = std::collections::HashSet::new();
+                    if let Some(d) = members.iter().find(|m| !seen.insert(**m)) {
+                        return Err(syntax(format!(
+                            "{d:?} is listed twice in group {name:?}: each member counts once"
+                        )));
+                    }
                     let members = members
                         .iter()
                         .map(|m| {
@@ -254,7 +269,7 @@ impl Policy {
 
     fn satisfied(&self, m: &Member, have: &[bool]) -> bool {
         match m {
-            Member::Witness(i) => have[*i],
+            Member::Witness(i) => have.get(*i).copied().unwrap_or(false),
             Member::Group(g) => {
                 let g = &self.groups[*g];
                 g.members.iter().filter(|m| self.satisfied(m, have)).count() >= g.threshold
@@ -400,6 +415,34 @@ mod tests {
             p.check(&cp, None),
             Err(PolicyError::UnknownLog(_))
         ));
+    }
+
+    #[test]
+    fn any_all_and_nested_groups_count_as_tlog_policy_says() {
+        let (_, mut cp, _) = setup();
+        let v = |i| cosigner(i).verifier().to_vkey();
+        let text = format!(
+            "witness a {}\nwitness b {}\nwitness c {}\ngroup ab any a b\ngroup both all ab c\nquorum both\n",
+            v(2),
+            v(3),
+            v(4)
+        );
+        let p = Policy::parse(&text).unwrap();
+        let log = NoteSigner::new("n.example/g", SigningKey::from_bytes(&[1; 32]))
+            .unwrap()
+            .verifier();
+        cp.note.add_signature(cosigner(4).cosign(&cp.note.text, 1));
+        assert!(p.check(&cp, Some(&log)).is_err(), "c alone");
+        cp.note.add_signature(cosigner(3).cosign(&cp.note.text, 1));
+        assert_eq!(p.check(&cp, Some(&log)).unwrap(), vec!["b", "c"]);
+    }
+
+    #[test]
+    fn a_member_listed_twice_in_a_group_is_refused() {
+        let v = cosigner(2).verifier().to_vkey();
+        let e = Policy::parse(&format!("witness a {v}\ngroup g 2 a a\nquorum g\n")).unwrap_err();
+        assert!(matches!(e, PolicyError::Syntax { line: 2, .. }), "{e}");
+        assert!(Policy::parse(&format!("witness a {v}\ngroup g +1 a\nquorum g\n")).is_err());
     }
 
     #[test]

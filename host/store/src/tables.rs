@@ -6,7 +6,11 @@ use redb::TableDefinition;
 
 /// Version of the table layout below. A store written with another version
 /// is refused on open with `StoreError::SchemaMismatch`.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// Version 2: checkpoint values are c2sp.org/tlog-checkpoint notes over RFC
+/// 6962 roots (version 1 held IAN's own binary checkpoints); a version-1
+/// store must be rebuilt.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Key in [`META`] under which the schema version is kept (u32 little-endian).
 pub(crate) const SCHEMA_KEY: &str = "schema_version";

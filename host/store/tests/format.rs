@@ -15,7 +15,7 @@ fn key_and_value_encodings_match_the_documented_vectors() {
     // Pending Tau ids: u64 LE.
     assert_eq!(<u64 as Value>::as_bytes(&0x0102), [2, 1, 0, 0, 0, 0, 0, 0]);
     // Schema version value: u32 LE of SCHEMA_VERSION.
-    assert_eq!(SCHEMA_VERSION.to_le_bytes(), [1, 0, 0, 0]);
+    assert_eq!(SCHEMA_VERSION.to_le_bytes(), [2, 0, 0, 0]);
 }
 
 #[test]

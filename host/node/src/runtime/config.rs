@@ -397,7 +397,13 @@ pub const KEYS: &[KeyDoc] = &[
         key: "witness.timeout_ms",
         env: "IAN_WITNESS_TIMEOUT_MS",
         default: "5000",
-        doc: "Upper bound on one add-checkpoint request to a witness, and on how long a submission waits for its checkpoint to be cosigned before it is answered with the log-signed receipt (`\"witnessed\": false`).",
+        doc: "Upper bound on one add-checkpoint request to a witness (its connection included).",
+    },
+    KeyDoc {
+        key: "witness.wait_ms",
+        env: "IAN_WITNESS_WAIT_MS",
+        default: "10000",
+        doc: "How long a submission waits for its checkpoint to be cosigned by the quorum before it is answered with the log-signed receipt (`\"witnessed\": false`). Must be below `server.request_timeout_ms`, which the wait counts against.",
     },
     KeyDoc {
         key: "witness.retry_ms",
@@ -511,6 +517,8 @@ pub struct WitnessConfig {
     pub policy_file: String,
     /// See [`KEYS`].
     pub timeout_ms: u64,
+    /// See [`KEYS`].
+    pub wait_ms: u64,
     /// See [`KEYS`].
     pub retry_ms: u64,
 }
@@ -886,6 +894,15 @@ impl Config {
         if self.witness.timeout_ms == 0 {
             return Err(bad("witness.timeout_ms", "must be at least 1"));
         }
+        if self.witness.wait_ms >= self.server.request_timeout_ms {
+            return Err(bad(
+                "witness.wait_ms",
+                format!(
+                    "must be below server.request_timeout_ms ({}): a submission waits for its cosignatures within its request",
+                    self.server.request_timeout_ms
+                ),
+            ));
+        }
         if self.log.format != "text" && self.log.format != "json" {
             return Err(bad(
                 "log.format",
@@ -1048,6 +1065,25 @@ mod tests {
         assert_eq!(c.limits.queue_capacity, 9);
         let c = Config::build(Some((Path::new("x.toml"), file)), &no_env).unwrap();
         assert_eq!(c.limits.queue_capacity, 7);
+    }
+
+    #[test]
+    fn a_witness_wait_that_outlasts_the_request_is_refused() {
+        let file = "[server]\nrequest_timeout_ms = 5000\n[witness]\nwait_ms = 5000\n";
+        let err = Config::build(Some((Path::new("x.toml"), file)), &no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("witness.wait_ms"), "{err}");
+        assert!(err.contains("request_timeout_ms (5000)"), "{err}");
+    }
+
+    #[test]
+    fn a_node_name_with_a_space_plus_or_control_character_is_refused() {
+        for bad in ["a b", "a+b", "a\u{1}b"] {
+            let env = |k: &str| (k == "IAN_NODE_NAME").then(|| bad.to_string());
+            let err = Config::build(None, &env).unwrap_err().to_string();
+            assert!(err.contains("server.name"), "{bad:?}: {err}");
+        }
     }
 
     #[test]

@@ -422,12 +422,18 @@ impl Node {
                     cfg.witness.policy_file
                 ))
             })?;
-            policy.needs_witnesses().then(|| {
-                Arc::new(Collector::new(
-                    policy,
-                    Duration::from_millis(cfg.witness.timeout_ms),
-                ))
-            })
+            if policy.needs_witnesses() {
+                let c = Collector::new(policy, Duration::from_millis(cfg.witness.timeout_ms))
+                    .map_err(|e| {
+                        NodeError::Config(format!(
+                            "witness.policy_file {}: {e}",
+                            cfg.witness.policy_file
+                        ))
+                    })?;
+                Some(Arc::new(c))
+            } else {
+                None
+            }
         };
         let witnessed_logs = if cfg.witness.enabled {
             let text = read_file("witness.logs_file", &cfg.witness.logs_file)?;

@@ -100,6 +100,13 @@ pub fn parse_witnessed_logs(text: &str) -> Result<Vec<NoteVerifier>, String> {
                         i + 1
                     ));
                 }
+                if out.iter().any(|o: &NoteVerifier| o.name == v.name) {
+                    return Err(format!(
+                        "line {}: origin {} is listed twice; one key per log",
+                        i + 1,
+                        v.name
+                    ));
+                }
                 out.push(v);
             }
             _ => return Err(format!("line {}: expected `log <vkey> [<url>]`", i + 1)),
@@ -225,12 +232,17 @@ impl Witness {
     }
 }
 
+/// Largest answer read from a witness: a few signature lines.
+const MAX_WITNESS_ANSWER: usize = 64 * 1024;
+
 /// The client side: asks the policy's witnesses to cosign.
 pub struct Collector {
     policy: Policy,
     timeout: Duration,
     http: HyperClient<HttpConnector, Full<Bytes>>,
     /// The size each witness last cosigned, per (witness index, origin).
+    /// Kept in memory: after a restart the first request of each witness
+    /// is answered 409 with its size, and the retry starts from there.
     known: Mutex<HashMap<(usize, String), u64>>,
 }
 
@@ -241,18 +253,40 @@ enum Answer {
     Refused(String),
 }
 
+/// The consistency proof from an old size to the checkpoint being sent.
+pub type ProofFrom = Arc<dyn Fn(u64) -> Option<ConsistencyProof> + Send + Sync>;
+
 impl Collector {
-    /// A collector for a policy (only witnesses with a URL are asked).
-    pub fn new(policy: Policy, timeout: Duration) -> Self {
+    /// A collector for a policy. Every witness URL must be `http://` (TLS
+    /// to witnesses is not built in: put a local TLS proxy in front), and
+    /// the witnesses that have a URL must be able to meet the quorum.
+    pub fn new(policy: Policy, timeout: Duration) -> Result<Self, String> {
+        for w in &policy.witnesses {
+            if let Some(u) = &w.url
+                && !u.starts_with("http://")
+            {
+                return Err(format!(
+                    "witness {}: URL {u} is not http:// (the node speaks plain HTTP to witnesses; reach an https witness through a local TLS proxy)",
+                    w.name
+                ));
+            }
+        }
+        let reachable: Vec<bool> = policy.witnesses.iter().map(|w| w.url.is_some()).collect();
+        if !policy.quorum_met(&reachable) {
+            return Err(format!(
+                "the quorum ({}) cannot be met by the witnesses that have a URL",
+                policy.describe_quorum()
+            ));
+        }
         let mut conn = HttpConnector::new();
         conn.set_nodelay(true);
         conn.set_connect_timeout(Some(timeout));
-        Collector {
+        Ok(Collector {
             policy,
             timeout,
             http: HyperClient::builder(TokioExecutor::new()).build(conn),
             known: Mutex::new(HashMap::new()),
-        }
+        })
     }
 
     /// The policy.
@@ -271,8 +305,7 @@ impl Collector {
         let fut = async {
             let resp = self.http.request(req).await.map_err(|e| e.to_string())?;
             let status = resp.status();
-            let body = resp
-                .into_body()
+            let body = http_body_util::Limited::new(resp.into_body(), MAX_WITNESS_ANSWER)
                 .collect()
                 .await
                 .map_err(|e| e.to_string())?
@@ -293,22 +326,27 @@ impl Collector {
                     Err(e) => Answer::Refused(format!("{url}: malformed cosignature: {e}")),
                 }
             }
-            409 => match text.trim().parse() {
-                Ok(n) => Answer::Conflict(n),
-                Err(_) => Answer::Refused(format!("{url}: 409 without a size")),
+            409 => match parse_decimal(text.trim_end_matches('\n')) {
+                Some(n) => Answer::Conflict(n),
+                None => Answer::Refused(format!("{url}: 409 without a size")),
             },
             s => Answer::Refused(format!("{url}: {s}: {}", text.trim())),
         }
     }
 
-    /// One round for one checkpoint: every witness with a URL is asked (in
-    /// parallel), valid cosignatures are added to `cp`. `proof(old)` gives
-    /// the consistency proof from `old` to `cp`'s size.
-    pub async fn round(
-        &self,
-        cp: &mut SignedCheckpoint,
-        proof: &(dyn Fn(u64) -> Option<ConsistencyProof> + Sync),
-    ) -> Vec<bool> {
+    /// Asks witness `i` (once more from its size after a 409) and returns
+    /// its valid cosignature lines over `cp`, recording the size it has now
+    /// cosigned.
+    async fn ask(
+        self: Arc<Self>,
+        i: usize,
+        cp: SignedCheckpoint,
+        proof: ProofFrom,
+    ) -> Vec<NoteSignature> {
+        let w = &self.policy.witnesses[i];
+        let Some(url) = w.url.clone() else {
+            return Vec::new();
+        };
         let origin = cp.checkpoint.origin.clone();
         let size = cp.checkpoint.size;
         let body = |old: u64| -> Option<String> {
@@ -322,93 +360,146 @@ impl Collector {
             s.push_str(&cp.to_text());
             Some(s)
         };
-        let asks = self
-            .policy
-            .witnesses
-            .iter()
-            .enumerate()
-            .filter_map(|(i, w)| w.url.as_ref().map(|u| (i, u.clone())))
-            .map(|(i, url)| {
-                let old = self
-                    .known
-                    .lock()
-                    .get(&(i, origin.clone()))
-                    .copied()
-                    .unwrap_or(0)
-                    .min(size);
-                let first = body(old);
-                let body = &body;
-                async move {
-                    let Some(b) = first else {
-                        return (i, Answer::Refused("no consistency proof".into()));
-                    };
-                    let mut answer = self.post(&url, b).await;
-                    if let Answer::Conflict(n) = answer {
-                        // The witness knows another size: once more from there.
-                        answer = match (n <= size).then(|| body(n)).flatten() {
-                            Some(b) => self.post(&url, b).await,
-                            None => Answer::Refused(format!(
-                                "{url}: witness has size {n}, beyond this checkpoint's {size}"
-                            )),
-                        };
-                    }
-                    (i, answer)
-                }
-            });
-        let answers = futures_join_all(asks).await;
-        for (i, a) in answers {
-            let w = &self.policy.witnesses[i];
-            match a {
-                Answer::Cosigned(sigs) => {
-                    for s in sigs.into_iter().filter(|s| w.key.matches(s)) {
-                        match w.key.check(&cp.note.text, &s) {
-                            Ok(_) => {
-                                cp.note.add_signature(s);
-                                self.known.lock().insert((i, origin.clone()), size);
-                            }
-                            Err(e) => warn!(witness = %w.name, error = %e, "invalid cosignature"),
+        let old = self
+            .known
+            .lock()
+            .get(&(i, origin.clone()))
+            .copied()
+            .unwrap_or(0)
+            .min(size);
+        let Some(first) = body(old) else {
+            return Vec::new();
+        };
+        let mut answer = self.post(&url, first).await;
+        if let Answer::Conflict(n) = answer {
+            self.known.lock().insert((i, origin.clone()), n);
+            answer = match (n <= size).then(|| body(n)).flatten() {
+                Some(b) => self.post(&url, b).await,
+                None => Answer::Refused(format!(
+                    "witness has size {n}, beyond this checkpoint's {size}"
+                )),
+            };
+        }
+        match answer {
+            Answer::Cosigned(sigs) => {
+                let valid: Vec<NoteSignature> = sigs
+                    .into_iter()
+                    .filter(|s| w.key.matches(s))
+                    .filter(|s| match w.key.check(&cp.note.text, s) {
+                        Ok(_) => true,
+                        Err(e) => {
+                            warn!(witness = %w.name, error = %e, "invalid cosignature");
+                            false
                         }
-                    }
+                    })
+                    .collect();
+                if !valid.is_empty() {
+                    self.known.lock().insert((i, origin), size);
                 }
-                Answer::Conflict(n) => {
-                    self.known.lock().insert((i, origin.clone()), n);
-                    warn!(witness = %w.name, size = n, "witness reports another size");
-                }
-                Answer::Refused(e) => warn!(witness = %w.name, error = %e, "witness refused"),
+                valid
+            }
+            Answer::Conflict(n) => {
+                warn!(witness = %w.name, size = n, "witness reports another size");
+                Vec::new()
+            }
+            Answer::Refused(e) => {
+                warn!(witness = %w.name, error = %e, "witness refused");
+                Vec::new()
             }
         }
-        self.policy.cosigners(cp).unwrap_or_default()
     }
-}
 
-/// Runs futures concurrently on the current task and collects their
-/// outputs (a tiny `join_all`, to keep `futures` out of the tree).
-async fn futures_join_all<F: std::future::Future>(fs: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let mut pinned: Vec<std::pin::Pin<Box<F>>> = fs.map(Box::pin).collect();
-    let mut out: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (f, o) in pinned.iter_mut().zip(out.iter_mut()) {
-            if o.is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => *o = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
+    /// One round for one checkpoint: every witness with a URL is asked in
+    /// parallel, and valid cosignatures are added to `cp` as they arrive.
+    /// Returns as soon as the quorum is met (the other requests finish in
+    /// the background) or every witness has answered.
+    pub async fn round(self: &Arc<Self>, cp: &mut SignedCheckpoint, proof: ProofFrom) -> Vec<bool> {
+        let n = self.policy.witnesses.len();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(n.max(1));
+        for i in 0..n {
+            let (me, snapshot, proof, tx) = (self.clone(), cp.clone(), proof.clone(), tx.clone());
+            tokio::spawn(async move {
+                let sigs = me.ask(i, snapshot, proof).await;
+                let _ = tx.send(sigs).await;
+            });
+        }
+        drop(tx);
+        let mut have = vec![false; n];
+        while let Some(sigs) = rx.recv().await {
+            for s in sigs {
+                cp.note.add_signature(s);
+            }
+            have = self.policy.cosigners(cp).unwrap_or_else(|_| vec![false; n]);
+            if self.policy.quorum_met(&have) {
+                break;
             }
         }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    out.into_iter()
-        .map(|o| o.expect("every future finished"))
-        .collect()
+        have
+    }
 }
 
 /// Logged once when a goal's checkpoint becomes final.
 pub(crate) fn log_final(goal: &str, size: u64, root: &Hash32, cosigners: usize) {
     info!(goal = %goal, size, root = %root, cosigners, "checkpoint cosigned by the witness quorum");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vkey(name: &str, seed: u8) -> String {
+        ian_core::note::NoteSigner::new(name, SigningKey::from_bytes(&[seed; 32]))
+            .unwrap()
+            .verifier()
+            .to_vkey()
+    }
+
+    #[test]
+    fn witnessed_logs_are_log_lines_with_one_key_per_origin() {
+        let ok = format!(
+            "# logs\nlog {}\n\nlog {} http://x\n",
+            vkey("a.example/1", 1),
+            vkey("a.example/2", 2)
+        );
+        assert_eq!(parse_witnessed_logs(&ok).unwrap().len(), 2);
+        let dup = format!(
+            "log {}\nlog {}\n",
+            vkey("a.example/1", 1),
+            vkey("a.example/1", 2)
+        );
+        assert!(parse_witnessed_logs(&dup).unwrap_err().contains("twice"));
+        let cosigner = Cosigner::new("w.example", SigningKey::from_bytes(&[3; 32])).unwrap();
+        let wrong = format!("log {}\n", cosigner.verifier().to_vkey());
+        assert!(
+            parse_witnessed_logs(&wrong)
+                .unwrap_err()
+                .contains("Ed25519")
+        );
+        assert!(
+            parse_witnessed_logs("witness a b\n")
+                .unwrap_err()
+                .contains("line 1")
+        );
+    }
+
+    #[test]
+    fn a_policy_with_https_witnesses_or_an_unreachable_quorum_is_refused() {
+        let w = Cosigner::new("w.example", SigningKey::from_bytes(&[3; 32]))
+            .unwrap()
+            .verifier()
+            .to_vkey();
+        let t = Duration::from_secs(1);
+        let https = Policy::parse(&format!("witness a {w} https://w.example\nquorum a\n")).unwrap();
+        assert!(Collector::new(https, t).err().unwrap().contains("http://"));
+        let no_url = Policy::parse(&format!("witness a {w}\nquorum a\n")).unwrap();
+        assert!(
+            Collector::new(no_url, t)
+                .err()
+                .unwrap()
+                .contains("cannot be met")
+        );
+        let fine = Policy::parse(&format!("witness a {w} http://127.0.0.1:1\nquorum a\n")).unwrap();
+        assert!(Collector::new(fine, t).is_ok());
+    }
+}
+

@@ -10,12 +10,13 @@ use std::time::Duration;
 
 use ian_core::checkpoint::{Receipt, SignedCheckpoint};
 use ian_core::mmr::ConsistencyProof;
+use ian_core::note::parse_decimal;
 use tracing::warn;
 
 use super::{GoalRt, Node, final_key, internal};
 use crate::runtime::error::ApiError;
 use crate::runtime::views::ReceiptView;
-use crate::runtime::witness::{Witness, log_final};
+use crate::runtime::witness::{ProofFrom, Witness, log_final};
 
 /// Hashes per tile (c2sp.org/tlog-tiles: tiles are 8 levels high).
 pub const TILE_WIDTH: u64 = 256;
@@ -48,10 +49,7 @@ pub fn parse_tile_path(rest: &str) -> Option<TilePath> {
     let (head, tail) = rest.split_once('/')?;
     let (n_part, width) = match tail.split_once(".p/") {
         Some((n, w)) => {
-            if w.starts_with('0') {
-                return None;
-            }
-            let w: u64 = w.parse().ok()?;
+            let w = parse_decimal(w)?;
             if !(1..TILE_WIDTH).contains(&w) {
                 return None;
             }
@@ -83,10 +81,7 @@ pub fn parse_tile_path(rest: &str) -> Option<TilePath> {
     if head == "entries" {
         return Some(TilePath::Entries { index, width });
     }
-    if head.len() > 1 && head.starts_with('0') {
-        return None;
-    }
-    let level: u8 = head.parse().ok()?;
+    let level = u8::try_from(parse_decimal(head)?).ok()?;
     if level > 63 {
         return None;
     }
@@ -241,6 +236,7 @@ impl Node {
         }
         let snap = self.store.snapshot().map_err(internal)?;
         let mut out = Vec::with_capacity(512 * width as usize);
+        let mut got = 0u64;
         for item in snap.entries(&g.id, start..end).map_err(internal)? {
             let (_, bytes) = item.map_err(internal)?;
             let len = u16::try_from(bytes.len()).map_err(|_| {
@@ -248,6 +244,13 @@ impl Node {
             })?;
             out.extend_from_slice(&len.to_be_bytes());
             out.extend_from_slice(&bytes);
+            got += 1;
+        }
+        // Served as immutable: never a short bundle.
+        if got != width {
+            return Err(internal(format!(
+                "entry bundle {index}: {got} of {width} entries read"
+            )));
         }
         Ok(out)
     }
@@ -277,10 +280,10 @@ impl Node {
                 let mut cp = cp;
                 let size = cp.checkpoint.size;
                 let gg = g.clone();
-                let proof = move |old: u64| -> Option<ConsistencyProof> {
+                let proof: ProofFrom = Arc::new(move |old: u64| -> Option<ConsistencyProof> {
                     gg.state.read().mmr().consistency_proof(old, size).ok()
-                };
-                let have = c.round(&mut cp, &proof).await;
+                });
+                let have = c.round(&mut cp, proof).await;
                 if !c.policy().quorum_met(&have) {
                     behind = true;
                     continue;
@@ -316,7 +319,7 @@ impl Node {
         }
     }
 
-    /// Waits (at most `witness.timeout_ms`) until the entry at `index` is
+    /// Waits (at most `witness.wait_ms`) until the entry at `index` is
     /// under a quorum-cosigned checkpoint; true when it is.
     pub async fn wait_witnessed(&self, goal: &str, index: u64) -> bool {
         let Ok(g) = self.goal(goal) else {
@@ -324,7 +327,7 @@ impl Node {
         };
         let mut rx = g.witnessed.subscribe();
         let wait = rx.wait_for(|size| *size > index);
-        let limit = Duration::from_millis(self.cfg.witness.timeout_ms);
+        let limit = Duration::from_millis(self.cfg.witness.wait_ms);
         matches!(tokio::time::timeout(limit, wait).await, Ok(Ok(_)))
     }
 }
@@ -366,6 +369,8 @@ mod tests {
     fn other_spellings_of_a_tile_are_refused() {
         for bad in [
             "0/5",
+            "+1/000",
+            "0/000.p/+5",
             "0/0005",
             "0/x000/005",
             "0/001/002",
