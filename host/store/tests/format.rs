@@ -65,7 +65,7 @@ fn store_file_has_the_documented_tables_and_keys() {
         .unwrap();
     assert_eq!(
         meta.get("schema_version").unwrap().unwrap().value(),
-        [1, 0, 0, 0]
+        [2, 0, 0, 0]
     );
     let goals = r
         .open_table(TableDefinition::<&str, &[u8]>::new("goals"))
