@@ -76,6 +76,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/blobs/{hash}"),
     ("GET", "/api/v1/packs/{hash}"),
     ("GET", "/api/v1/tau"),
+    ("GET", "/api/v1/evidence"),
     ("GET", "/logs/{goal}/checkpoint"),
     ("GET", "/logs/{goal}/tile/{*path}"),
     ("POST", "/witness/add-checkpoint"),
@@ -124,6 +125,7 @@ fn handler_for(method: &str, path: &str, state: &AppState) -> MethodRouter<AppSt
         ("GET", "/api/v1/blobs/{hash}") => on(get, blob),
         ("GET", "/api/v1/packs/{hash}") => on(get, pack),
         ("GET", "/api/v1/tau") => on(get, tau_status),
+        ("GET", "/api/v1/evidence") => on(get, evidence),
         ("GET", "/logs/{goal}/checkpoint") => on(get, log_checkpoint),
         ("GET", "/logs/{goal}/tile/{*path}") => on(get, log_tile),
         ("POST", "/witness/add-checkpoint") => on(post, add_checkpoint).layer(small),
@@ -361,6 +363,20 @@ async fn metrics(State(s): State<AppState>) -> Response {
             if let Some(t) = s.node.tau() {
                 text.push_str(&t.prometheus());
             }
+            if let Some(m) = s.node.witness().and_then(|w| w.mirror()) {
+                use std::fmt::Write as _;
+                use std::sync::atomic::Ordering::Relaxed;
+                let _ = writeln!(
+                    text,
+                    "# HELP ian_mirror_reevaluated_total Entries of mirrored logs re-evaluated to the recorded bits.\n# TYPE ian_mirror_reevaluated_total counter\nian_mirror_reevaluated_total {}",
+                    m.reevaluated.load(Relaxed)
+                );
+                let _ = writeln!(
+                    text,
+                    "# HELP ian_evidence_total Evidence records stored (entries that re-evaluated differently, entries that did not rebuild a signed root).\n# TYPE ian_evidence_total counter\nian_evidence_total {}",
+                    m.evidence.load(Relaxed)
+                );
+            }
             text
         },
     )
@@ -523,6 +539,21 @@ async fn log_tile(
     }
 }
 
+/// `GET /api/v1/evidence`: what this node, as a mirror, found a log doing
+/// wrong (empty on a node that is not a mirror).
+async fn evidence(State(s): State<AppState>) -> Response {
+    let node = s.node.clone();
+    let list = tokio::task::spawn_blocking(move || {
+        node.witness()
+            .and_then(|w| w.mirror())
+            .map(|m| m.evidence_list())
+            .unwrap_or_default()
+    })
+    .await
+    .unwrap_or_default();
+    json(StatusCode::OK, &serde_json::json!({ "evidence": list }))
+}
+
 /// `POST /witness/add-checkpoint` (c2sp.org/tlog-witness): cosignature
 /// lines, or 400/403/404/409/422 with a plain-text reason.
 async fn add_checkpoint(State(s): State<AppState>, body: axum::body::Bytes) -> Response {
@@ -557,6 +588,7 @@ async fn add_checkpoint(State(s): State<AppState>, body: axum::body::Bytes) -> R
                 W::UnknownLog(_) => StatusCode::NOT_FOUND,
                 W::Conflict(_) => StatusCode::CONFLICT,
                 W::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                W::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                 W::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             };
             match e {

@@ -21,7 +21,7 @@ use crate::runtime::service::{PublishRequest, SubmitAccepted, SubmitRequest};
 use crate::runtime::views::{ConsistencyView, InclusionView, LogRange, ManifestView};
 use ian_core::checkpoint::Receipt;
 use ian_core::note::NoteVerifier;
-use ian_core::pipeline::{Evaluator as _, InvariantChecker as _, Refusal, Verdict};
+use ian_core::pipeline::{Refusal, Verdict};
 use ian_core::policy::Policy;
 
 /// Build an `.ianpack` from a component or core module, params and metadata.
@@ -1209,29 +1209,10 @@ pub async fn replay(
             .map_err(CommandError::Usage)?;
         progress_done(progress, t, "compiled");
         let t = note(progress, "re-evaluating");
-        let ev = SandboxEvaluator::new(&judge, &loaded, CodeSource::Bytes(&code));
-        let h = entry.pack_hash;
-        let verdict = match ev
-            .validate_code(&manifest, &pack, &h)
-            .map_err(|f| ("structure".to_string(), f))
-            .and_then(|()| {
-                ev.check(&manifest, &pack, &h)
-                    .map_err(|f| (format!("invariant {}", f.invariant), f.failure))
-            }) {
-            Ok(()) => ev.evaluate(&manifest, &pack, &h),
-            Err((at, f)) => {
-                let v: Verdict = f.into();
-                match v {
-                    Verdict::Failed(g) => Verdict::Failed(ian_core::GuestFault::new(
-                        g.kind,
-                        format!("{at}: {}", g.message),
-                    )),
-                    other => other,
-                }
-            }
-        };
+        let judged =
+            crate::runtime::judge::rejudge_entry(&judge, &loaded, &manifest, &pack, &code, &entry);
         progress_done(progress, t, "re-evaluated");
-        let (differences, outcome) = match ian_core::pipeline::rejudge(&manifest, &entry, verdict) {
+        let (differences, outcome) = match judged {
             Ok(d) => (d, "accepted".to_string()),
             Err(Refusal::Rejected(r)) => (Vec::new(), format!("rejected: {r}")),
             Err(Refusal::Inconclusive(i)) => {

@@ -382,6 +382,12 @@ pub const KEYS: &[KeyDoc] = &[
         doc: "Act as a c2sp.org/tlog-witness for the logs in `witness.logs_file`: serve `POST /witness/add-checkpoint` and cosign (cosignature/v1) with a key derived from the node key.",
     },
     KeyDoc {
+        key: "witness.reevaluate",
+        env: "IAN_WITNESS_REEVALUATE",
+        default: "false",
+        doc: "Be a mirror: before cosigning a checkpoint, copy the log's new entries from its node (the URL on its `log` line), re-evaluate each in this node's sandbox and require the recorded bits and the signed root; an entry that differs is stored as evidence (`/api/v1/evidence`) and the checkpoint is refused.",
+    },
+    KeyDoc {
         key: "witness.logs_file",
         env: "IAN_WITNESS_LOGS_FILE",
         default: "\"\"",
@@ -511,6 +517,8 @@ pub struct ServerConfig {
 pub struct WitnessConfig {
     /// See [`KEYS`].
     pub enabled: bool,
+    /// See [`KEYS`].
+    pub reevaluate: bool,
     /// See [`KEYS`].
     pub logs_file: String,
     /// See [`KEYS`].
@@ -883,6 +891,12 @@ impl Config {
                     "`{}` is not a valid key name: no spaces or `+` allowed",
                     self.server.name
                 ),
+            ));
+        }
+        if self.witness.reevaluate && !self.witness.enabled {
+            return Err(bad(
+                "witness.reevaluate",
+                "needs witness.enabled: a mirror is a witness that re-evaluates",
             ));
         }
         if self.witness.enabled && self.witness.logs_file.is_empty() {

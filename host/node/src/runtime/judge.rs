@@ -98,6 +98,38 @@ pub fn failure_of(f: &Fault) -> Failure {
     Failure::Guest(GuestFault::new(kind, f.to_string()))
 }
 
+/// Re-runs a logged entry's pack through steps 2, 3 and 5 (code check,
+/// invariants, evaluation) and compares with step 6 ([`rejudge`]): the one
+/// path `replay` and a re-evaluating mirror share. An empty list means the
+/// entry is reproduced bit for bit.
+pub fn rejudge_entry(
+    judge: &Judge,
+    loaded: &LoadedGoal,
+    manifest: &GoalManifest,
+    pack: &AgentPack,
+    code: &[u8],
+    entry: &ian_core::LogEntry,
+) -> Result<Vec<ian_core::pipeline::Mismatch>, ian_core::pipeline::Refusal> {
+    let ev = SandboxEvaluator::new(judge, loaded, CodeSource::Bytes(code));
+    let h = entry.pack_hash;
+    let verdict = match ev
+        .validate_code(manifest, pack, &h)
+        .map_err(|f| ("structure".to_string(), f))
+        .and_then(|()| {
+            ev.check(manifest, pack, &h)
+                .map_err(|f| (format!("invariant {}", f.invariant), f.failure))
+        }) {
+        Ok(()) => ev.evaluate(manifest, pack, &h),
+        Err((at, f)) => match Verdict::from(f) {
+            Verdict::Failed(g) => {
+                Verdict::Failed(GuestFault::new(g.kind, format!("{at}: {}", g.message)))
+            }
+            other => other,
+        },
+    };
+    ian_core::pipeline::rejudge(manifest, entry, verdict)
+}
+
 /// The pipeline's evaluator and invariant checker for one contribution,
 /// backed by the real sandbox. It loads the agent once (step 2), runs the
 /// invariants against it (step 3) and the harness over the goal's seeds

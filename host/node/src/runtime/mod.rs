@@ -9,6 +9,7 @@ pub mod error;
 pub mod judge;
 pub mod keyfile;
 pub mod metrics;
+pub mod mirror;
 pub mod ratelimit;
 pub mod service;
 pub mod tau;

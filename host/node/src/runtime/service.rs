@@ -51,6 +51,7 @@ use crate::runtime::config::Config;
 use crate::runtime::error::ApiError;
 use crate::runtime::judge::{CodeSource, Judge, LoadedGoal, SandboxEvaluator};
 use crate::runtime::metrics::Metrics;
+use crate::runtime::mirror::Mirror;
 use crate::runtime::ratelimit::RateLimiter;
 use crate::runtime::views::{
     ConsistencyView, GoalList, GoalStatus, InclusionView, Leaderboard, LogRange, ManifestView,
@@ -462,18 +463,6 @@ impl Node {
             message: e.to_string(),
         })?;
         let store = Arc::new(Store::open_with(data_dir.join("ian.redb"), store_cfg)?);
-        let witness = match witnessed_logs {
-            None => None,
-            Some(logs) => Some(
-                Witness::new(
-                    &format!("{name}/witness"),
-                    witness_key(&signing),
-                    logs,
-                    store.clone(),
-                )
-                .map_err(NodeError::Config)?,
-            ),
-        };
         let judge = Arc::new(
             Judge::new(
                 cfg.sandbox_config()
@@ -482,6 +471,45 @@ impl Node {
             )
             .map_err(NodeError::Sandbox)?,
         );
+        let witness = match witnessed_logs {
+            None => None,
+            Some(logs) => {
+                let mirror = if cfg.witness.reevaluate {
+                    let mut urls = std::collections::HashMap::new();
+                    for (v, url) in &logs {
+                        let url = url.clone().ok_or_else(|| {
+                            NodeError::Config(format!(
+                                "witness.logs_file: log {} has no URL; a re-evaluating witness copies each log from its node (`log <vkey> <url>`)",
+                                v.name
+                            ))
+                        })?;
+                        urls.insert(v.name.clone(), url);
+                    }
+                    Some(Arc::new(
+                        Mirror::new(
+                            judge.clone(),
+                            store.clone(),
+                            urls,
+                            Duration::from_millis(cfg.witness.timeout_ms),
+                            cfg.limits.worker_stack_bytes as usize,
+                        )
+                        .map_err(NodeError::Config)?,
+                    ))
+                } else {
+                    None
+                };
+                Some(
+                    Witness::new(
+                        &format!("{name}/witness"),
+                        witness_key(&signing),
+                        logs.into_iter().map(|(v, _)| v).collect(),
+                        store.clone(),
+                        mirror,
+                    )
+                    .map_err(NodeError::Config)?,
+                )
+            }
+        };
         let metrics = Arc::new(Metrics::default());
         metrics
             .queue_capacity
@@ -956,6 +984,7 @@ impl Node {
             version: env!("CARGO_PKG_VERSION").to_string(),
             name: self.name.clone(),
             witness_vkey: self.witness.as_ref().map(|w| w.vkey()),
+            reevaluates: self.witness.as_ref().is_some_and(|w| w.mirror().is_some()),
         }
     }
 

@@ -27,6 +27,11 @@ pub struct NodeInfo {
     /// The witness key (cosignature/v1 vkey) when this node is a witness.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub witness_vkey: Option<String>,
+    /// Whether this witness re-evaluates every entry before it cosigns (a
+    /// mirror): its cosignature then also states "every entry up to this
+    /// size re-evaluates to the recorded bits".
+    #[serde(default)]
+    pub reevaluates: bool,
 }
 
 /// A log entry as shown on a board: the fields people compare.

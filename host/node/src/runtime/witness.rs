@@ -32,6 +32,8 @@ use ian_core::note::{
 use ian_core::policy::Policy;
 use ian_core::{Hash32, sha256};
 use ian_store::Store;
+
+use crate::runtime::mirror::{Mirror, MirrorRefusal};
 use parking_lot::Mutex;
 use tracing::{debug, info, warn};
 
@@ -66,6 +68,9 @@ pub enum WitnessError {
     /// 422: the proof does not verify, or the roots disagree.
     #[error("{0}")]
     Unprocessable(String),
+    /// 503: a mirror could not copy the log's new entries (try later).
+    #[error("{0}")]
+    Unavailable(String),
     /// 500: the record could not be made durable.
     #[error("witness store: {0}")]
     Store(String),
@@ -74,6 +79,9 @@ pub enum WitnessError {
 /// The witness role.
 pub struct Witness {
     cosigner: Cosigner,
+    /// Re-evaluates mirrored logs before cosigning, when the node is a
+    /// mirror.
+    mirror: Option<Arc<Mirror>>,
     logs: HashMap<String, NoteVerifier>,
     store: Arc<Store>,
     lock: Mutex<()>,
@@ -84,15 +92,16 @@ fn record_key(origin: &str) -> String {
 }
 
 /// Reads the `log <vkey> [url]` lines of a tlog-policy file (other lines
-/// are not allowed here: this file only lists the logs to witness).
-pub fn parse_witnessed_logs(text: &str) -> Result<Vec<NoteVerifier>, String> {
+/// are not allowed here: this file only lists the logs to witness). The
+/// URL is the base URL of the log's node, which a mirror copies from.
+pub fn parse_witnessed_logs(text: &str) -> Result<Vec<(NoteVerifier, Option<String>)>, String> {
     let mut out = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let words: Vec<&str> = raw.split([' ', '\t']).filter(|w| !w.is_empty()).collect();
         match words.as_slice() {
             [] => {}
             [w, ..] if w.starts_with('#') => {}
-            ["log", vkey] | ["log", vkey, _] => {
+            ["log", vkey, rest @ ..] if rest.len() <= 1 => {
                 let v = NoteVerifier::parse(vkey).map_err(|e| format!("line {}: {e}", i + 1))?;
                 if v.sig_type != ian_core::note::TYPE_ED25519 {
                     return Err(format!(
@@ -100,14 +109,17 @@ pub fn parse_witnessed_logs(text: &str) -> Result<Vec<NoteVerifier>, String> {
                         i + 1
                     ));
                 }
-                if out.iter().any(|o: &NoteVerifier| o.name == v.name) {
+                if out
+                    .iter()
+                    .any(|(o, _): &(NoteVerifier, _)| o.name == v.name)
+                {
                     return Err(format!(
                         "line {}: origin {} is listed twice; one key per log",
                         i + 1,
                         v.name
                     ));
                 }
-                out.push(v);
+                out.push((v, rest.first().map(|u| u.trim_end_matches('/').to_string())));
             }
             _ => return Err(format!("line {}: expected `log <vkey> [<url>]`", i + 1)),
         }
@@ -122,14 +134,21 @@ impl Witness {
         key: SigningKey,
         logs: Vec<NoteVerifier>,
         store: Arc<Store>,
+        mirror: Option<Arc<Mirror>>,
     ) -> Result<Self, String> {
         let cosigner = Cosigner::new(name, key).map_err(|e| e.to_string())?;
         Ok(Witness {
             cosigner,
+            mirror,
             logs: logs.into_iter().map(|v| (v.name.clone(), v)).collect(),
             store,
             lock: Mutex::new(()),
         })
+    }
+
+    /// The mirror role, when this witness re-evaluates.
+    pub fn mirror(&self) -> Option<&Arc<Mirror>> {
+        self.mirror.as_ref()
     }
 
     /// The witness's vkey (type 0x04), for policies.
@@ -219,6 +238,12 @@ impl Witness {
                 "consistency from size {old} to {size} of {origin}: {e}"
             ))
         })?;
+        if let Some(m) = self.mirror.as_ref().filter(|m| m.mirrors(&origin)) {
+            m.catch_up(&cp).map_err(|e| match e {
+                MirrorRefusal::Unavailable(m) => WitnessError::Unavailable(m),
+                other => WitnessError::Unprocessable(other.to_string()),
+            })?;
+        }
         let line = self.cosigner.cosign(&cp.note.text, now_secs);
         let mut kept = cp.clone();
         kept.note.signatures.retain(|s| log.matches(s));
@@ -502,4 +527,3 @@ mod tests {
         assert!(Collector::new(fine, t).is_ok());
     }
 }
-

@@ -1,0 +1,515 @@
+//! The mirror: a witness that re-evaluates before it cosigns.
+//!
+//! A witness only checks that a log grows append-only. A mirror also checks
+//! what was appended: before cosigning a checkpoint of a log it mirrors, it
+//! copies the new entries from the log's node (c2sp.org/tlog-tiles entry
+//! bundles, the goal's manifest and components, each pack and its code, all
+//! checked against their hashes), re-runs every new entry through its own
+//! sandbox — the same `rejudge_entry` path `ian-host replay` uses — and
+//! requires the entries to rebuild the checkpoint's root. Its cosignature
+//! therefore states "every entry up to this size re-evaluates to the
+//! recorded bits on this mirror" (the additional statement c2sp.org/
+//! tlog-cosignature lets a cosigner key imply).
+//!
+//! An entry that re-evaluates differently, or entries that do not rebuild
+//! the signed root, are stored as evidence (the log's own receipt for the
+//! entry and what differed) and the checkpoint is refused. An entry judged
+//! under another engine version or sandbox configuration is not judged at
+//! all: the mirror refuses and says why.
+//!
+//! Architecture Invariant: a mirror cosigns a checkpoint only after every
+//! entry below its size re-evaluated bit for bit in this process and the
+//! entries rebuilt the signed root.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use ian_core::checkpoint::{Receipt, SignedCheckpoint};
+use ian_core::pipeline::{GoalState, Mismatch, Refusal};
+use ian_core::{AgentPack, GoalManifest, Hash32, LogEntry, sha256};
+use ian_store::Store;
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+use crate::runtime::judge::{Judge, LoadedGoal, rejudge_entry};
+use crate::runtime::service::tile_index_path;
+use crate::runtime::views::ManifestView;
+
+/// Largest single download from a mirrored node (a component, a bundle).
+const MAX_FETCH: usize = 64 * 1024 * 1024;
+/// Entries per bundle (c2sp.org/tlog-tiles).
+const BUNDLE: u64 = 256;
+
+/// Why a mirror would not cosign.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MirrorRefusal {
+    /// The log's node could not be read (try again later).
+    #[error("cannot copy the log: {0}")]
+    Unavailable(String),
+    /// This mirror cannot judge these entries (another engine or sandbox
+    /// configuration, a goal it cannot load): it neither agrees nor
+    /// accuses.
+    #[error("this mirror cannot judge the log: {0}")]
+    CannotJudge(String),
+    /// An entry re-evaluated differently, or the entries do not rebuild the
+    /// signed root: evidence was stored.
+    #[error("{0}")]
+    Fraud(String),
+}
+
+/// Stored and served at `/api/v1/evidence`: a log's signed statement and
+/// what this mirror found instead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// `reevaluation_mismatch` (an entry re-evaluates to other bits),
+    /// `invalid_entry` (an entry the goal's rules refuse, e.g. a score that
+    /// is not its metrics' score) or `root_mismatch` (the entries served do
+    /// not rebuild the signed root).
+    pub kind: String,
+    /// The log.
+    pub origin: String,
+    /// The entry concerned (for `reevaluation_mismatch`).
+    pub index: Option<u64>,
+    /// The log's receipt for the entry under the checkpoint it sent (for
+    /// `reevaluation_mismatch`): the log's own signed statement.
+    pub receipt: Option<Receipt>,
+    /// The checkpoint note the log asked this mirror to cosign.
+    pub checkpoint: SignedCheckpoint,
+    /// What differed, field by field, or why it was refused.
+    pub differences: Vec<Mismatch>,
+    /// Human summary.
+    pub detail: String,
+}
+
+/// One mirrored log: its goal, compiled, and its state as re-evaluated so
+/// far.
+struct Replica {
+    manifest: GoalManifest,
+    loaded: Arc<LoadedGoal>,
+    state: GoalState,
+}
+
+/// The mirror role.
+pub struct Mirror {
+    judge: Arc<Judge>,
+    store: Arc<Store>,
+    /// Base URL of each mirrored log's node, by origin.
+    urls: HashMap<String, String>,
+    http: HyperClient<HttpConnector, Full<Bytes>>,
+    timeout: Duration,
+    replicas: Mutex<HashMap<String, Replica>>,
+    worker_stack: usize,
+    /// Entries re-evaluated identically, for `/metrics`.
+    pub reevaluated: std::sync::atomic::AtomicU64,
+    /// Evidence records stored, for `/metrics`.
+    pub evidence: std::sync::atomic::AtomicU64,
+}
+
+impl Mirror {
+    /// A mirror of the logs in `urls` (origin → base URL of their node).
+    pub fn new(
+        judge: Arc<Judge>,
+        store: Arc<Store>,
+        urls: HashMap<String, String>,
+        timeout: Duration,
+        worker_stack: usize,
+    ) -> Result<Self, String> {
+        for (o, u) in &urls {
+            if !u.starts_with("http://") {
+                return Err(format!("mirrored log {o}: URL {u} is not http://"));
+            }
+        }
+        let mut conn = HttpConnector::new();
+        conn.set_nodelay(true);
+        conn.set_connect_timeout(Some(timeout));
+        let evidence = store
+            .meta(EVIDENCE_COUNT)
+            .ok()
+            .flatten()
+            .and_then(|b| String::from_utf8(b).ok()?.parse().ok())
+            .unwrap_or(0);
+        Ok(Mirror {
+            judge,
+            store,
+            urls,
+            http: HyperClient::builder(TokioExecutor::new()).build(conn),
+            timeout,
+            replicas: Mutex::new(HashMap::new()),
+            worker_stack,
+            reevaluated: 0.into(),
+            evidence: evidence.into(),
+        })
+    }
+
+    /// Whether this mirror re-evaluates the log `origin`.
+    pub fn mirrors(&self, origin: &str) -> bool {
+        self.urls.contains_key(origin)
+    }
+
+    async fn get(&self, url: String) -> Result<Bytes, MirrorRefusal> {
+        let unavailable = |m: String| MirrorRefusal::Unavailable(m);
+        let fut = async {
+            let uri: hyper::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
+            let resp = self
+                .http
+                .get(uri)
+                .await
+                .map_err(|e| format!("{url}: {e}"))?;
+            let status = resp.status();
+            let body = http_body_util::Limited::new(resp.into_body(), MAX_FETCH)
+                .collect()
+                .await
+                .map_err(|e| format!("{url}: {e}"))?
+                .to_bytes();
+            if status != 200 {
+                return Err(format!(
+                    "{url}: {status}: {}",
+                    String::from_utf8_lossy(&body)
+                        .chars()
+                        .take(200)
+                        .collect::<String>()
+                ));
+            }
+            Ok(body)
+        };
+        tokio::time::timeout(self.timeout * 4, fut)
+            .await
+            .map_err(|_| unavailable(format!("{url}: no answer in time")))?
+            .map_err(unavailable)
+    }
+
+    async fn blob(&self, base: &str, h: Hash32) -> Result<Vec<u8>, MirrorRefusal> {
+        let b = self.get(format!("{base}/api/v1/blobs/{h}")).await?;
+        if sha256(&b) != h {
+            return Err(MirrorRefusal::Fraud(format!(
+                "the log's node served blob {h} with other bytes"
+            )));
+        }
+        Ok(b.to_vec())
+    }
+
+    /// Everything needed to judge entries `[from, to)`, fetched and checked
+    /// against hashes: the entries (from entry bundles), and each new
+    /// pack with its code.
+    async fn fetch(
+        &self,
+        base: &str,
+        goal: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Fetched, MirrorRefusal> {
+        let mut entries = Vec::new();
+        let mut n = from / BUNDLE;
+        while n * BUNDLE < to {
+            let width = (to - n * BUNDLE).min(BUNDLE);
+            let path = if width == BUNDLE {
+                tile_index_path(n)
+            } else {
+                format!("{}.p/{width}", tile_index_path(n))
+            };
+            let b = self
+                .get(format!("{base}/logs/{goal}/tile/entries/{path}"))
+                .await?;
+            let mut rest = &b[..];
+            let mut i = n * BUNDLE;
+            while !rest.is_empty() {
+                let bad = || MirrorRefusal::Fraud(format!("entry bundle {n} is malformed"));
+                let len = u16::from_be_bytes([
+                    *rest.first().ok_or_else(bad)?,
+                    *rest.get(1).ok_or_else(bad)?,
+                ]) as usize;
+                let bytes = rest.get(2..2 + len).ok_or_else(bad)?;
+                if i >= from {
+                    let e = LogEntry::from_canonical_bytes(bytes).map_err(|e| {
+                        MirrorRefusal::Fraud(format!("entry {i} does not decode: {e}"))
+                    })?;
+                    entries.push(e);
+                }
+                rest = &rest[2 + len..];
+                i += 1;
+            }
+            n += 1;
+        }
+        if entries.len() as u64 != to - from {
+            return Err(MirrorRefusal::Fraud(format!(
+                "the log's node served {} entries for [{from}, {to})",
+                entries.len()
+            )));
+        }
+        let mut packs = BTreeMap::new();
+        let mut code = BTreeMap::new();
+        for e in &entries {
+            if packs.contains_key(&e.pack_hash) {
+                continue;
+            }
+            let b = self
+                .get(format!("{base}/api/v1/packs/{}", e.pack_hash))
+                .await?;
+            let p: AgentPack = serde_json::from_slice(&b).map_err(|err| {
+                MirrorRefusal::Fraud(format!("pack {} is not a pack: {err}", e.pack_hash))
+            })?;
+            if p.pack_hash() != e.pack_hash {
+                return Err(MirrorRefusal::Fraud(format!(
+                    "the log's node served another pack for {}",
+                    e.pack_hash
+                )));
+            }
+            if let std::collections::btree_map::Entry::Vacant(slot) = code.entry(p.code_hash()) {
+                slot.insert(self.blob(base, p.code_hash()).await?);
+            }
+            packs.insert(e.pack_hash, p);
+        }
+        Ok(Fetched {
+            entries,
+            packs,
+            code,
+        })
+    }
+
+    async fn load(
+        &self,
+        base: &str,
+        goal: &str,
+    ) -> Result<(GoalManifest, Arc<LoadedGoal>), MirrorRefusal> {
+        let b = self
+            .get(format!("{base}/api/v1/goals/{goal}/manifest"))
+            .await?;
+        let v: ManifestView = serde_json::from_slice(&b)
+            .map_err(|e| MirrorRefusal::Unavailable(format!("manifest of {goal}: {e}")))?;
+        if v.manifest.id.as_str() != goal || v.manifest.goal_hash() != v.goal_hash {
+            return Err(MirrorRefusal::Fraud(format!(
+                "the manifest served for {goal} is for {} or does not hash to {}",
+                v.manifest.id, v.goal_hash
+            )));
+        }
+        if v.manifest.harness.dataset.is_some() {
+            return Err(MirrorRefusal::CannotJudge(format!(
+                "goal {goal} mounts a dataset, which this mirror does not copy yet"
+            )));
+        }
+        let mut blobs = HashMap::new();
+        let mut hashes = vec![v.manifest.harness.component];
+        hashes.extend(v.manifest.invariants.iter().map(|i| i.component));
+        for h in hashes {
+            blobs.insert(h, self.blob(base, h).await?);
+        }
+        let loaded = self
+            .judge
+            .load_goal(&v.manifest, &|h| blobs.get(&h).cloned(), None)
+            .map_err(|e| MirrorRefusal::CannotJudge(format!("goal {goal}: {e}")))?;
+        Ok((v.manifest, Arc::new(loaded)))
+    }
+
+    /// Brings the replica of `cp`'s log up to `cp` (whose signature and
+    /// consistency the witness has checked): copies, re-evaluates, and
+    /// checks the root. `Ok` means the mirror may cosign. Called from a
+    /// blocking thread inside the tokio runtime.
+    pub fn catch_up(&self, cp: &SignedCheckpoint) -> Result<(), MirrorRefusal> {
+        let origin = &cp.checkpoint.origin;
+        let Some(base) = self.urls.get(origin).cloned() else {
+            return Ok(());
+        };
+        let goal = cp.checkpoint.goal_id().to_string();
+        let rt = tokio::runtime::Handle::current();
+        let mut replicas = self.replicas.lock();
+        if !replicas.contains_key(origin) {
+            let (manifest, loaded) = rt.block_on(self.load(&base, &goal))?;
+            let state = GoalState::new(manifest.clone());
+            replicas.insert(
+                origin.clone(),
+                Replica {
+                    manifest,
+                    loaded,
+                    state,
+                },
+            );
+        }
+        let r = replicas.get_mut(origin).expect("inserted above");
+        let (from, to) = (r.state.size(), cp.checkpoint.size);
+        if to < from {
+            // The witness checked consistency from its own record; the
+            // replica may be ahead of it only if both were cosigned before.
+            return Ok(());
+        }
+        let fetched = rt.block_on(self.fetch(&base, &goal, from, to))?;
+        // The served entries must rebuild the signed root before anything
+        // else is believed about them; the same tree gives each entry the
+        // log's own receipt, for evidence.
+        let mut tree = r.state.mmr().clone();
+        for e in &fetched.entries {
+            let _ = tree.append(&e.to_canonical_bytes());
+        }
+        let rebuilt = tree.root().unwrap_or(Hash32::ZERO);
+        if rebuilt != cp.checkpoint.root {
+            return Err(self.record(Evidence {
+                kind: "root_mismatch".into(),
+                origin: origin.clone(),
+                index: None,
+                receipt: None,
+                checkpoint: cp.clone(),
+                differences: Vec::new(),
+                detail: format!(
+                    "the entries served for [{from}, {to}) rebuild root {rebuilt}, the checkpoint signs {}",
+                    cp.checkpoint.root
+                ),
+            }));
+        }
+        let receipt_of = |e: &LogEntry| {
+            tree.inclusion_proof(e.log_index, to)
+                .ok()
+                .map(|proof| Receipt {
+                    entry: e.clone(),
+                    proof,
+                    checkpoint: cp.clone(),
+                })
+        };
+        let mut next = r.state.clone();
+        let (engine, config) = (self.judge.engine_version(), self.judge.config_hash());
+        for e in &fetched.entries {
+            if e.engine_version != engine || e.config_hash != config {
+                return Err(MirrorRefusal::CannotJudge(format!(
+                    "entry {} was evaluated with {} and sandbox config {}; this mirror runs {engine} with config {config}",
+                    e.log_index, e.engine_version, e.config_hash
+                )));
+            }
+            if let Err(err) = next.apply(e) {
+                return Err(self.record(Evidence {
+                    kind: "invalid_entry".into(),
+                    origin: origin.clone(),
+                    index: Some(e.log_index),
+                    receipt: receipt_of(e),
+                    checkpoint: cp.clone(),
+                    differences: Vec::new(),
+                    detail: format!(
+                        "entry {} of {origin} is not a valid entry: {err}",
+                        e.log_index
+                    ),
+                }));
+            }
+        }
+        // Every entry re-evaluated, on a thread with the evaluation stack.
+        let judged = std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("ian-mirror".into())
+                .stack_size(self.worker_stack)
+                .spawn_scoped(s, || {
+                    fetched
+                        .entries
+                        .iter()
+                        .map(|e| {
+                            let pack = &fetched.packs[&e.pack_hash];
+                            let code = &fetched.code[&pack.code_hash()];
+                            rejudge_entry(&self.judge, &r.loaded, &r.manifest, pack, code, e)
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .map(|h| h.join())
+        });
+        let judged = match judged {
+            Ok(Ok(j)) => j,
+            _ => {
+                return Err(MirrorRefusal::Unavailable(
+                    "the evaluation thread failed".into(),
+                ));
+            }
+        };
+        for (e, j) in fetched.entries.iter().zip(judged) {
+            let differences = match j {
+                Ok(d) if d.is_empty() => continue,
+                Ok(d) => d,
+                Err(Refusal::Rejected(rej)) => vec![Mismatch {
+                    field: "outcome".into(),
+                    recorded: "accepted".into(),
+                    replayed: format!("rejected: {rej}"),
+                }],
+                Err(Refusal::Inconclusive(i)) => {
+                    return Err(MirrorRefusal::Unavailable(format!(
+                        "re-evaluating entry {} was inconclusive: {i}",
+                        e.log_index
+                    )));
+                }
+            };
+            let receipt = receipt_of(e);
+            let ev = Evidence {
+                kind: "reevaluation_mismatch".into(),
+                origin: origin.clone(),
+                index: Some(e.log_index),
+                receipt,
+                checkpoint: cp.clone(),
+                detail: format!(
+                    "entry {} of {origin} re-evaluates differently: {}",
+                    e.log_index,
+                    differences
+                        .iter()
+                        .map(|m| format!(
+                            "{} recorded {} replayed {}",
+                            m.field, m.recorded, m.replayed
+                        ))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                differences,
+            };
+            return Err(self.record(ev));
+        }
+        let n = to - from;
+        self.reevaluated
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        r.state = next;
+        if n > 0 {
+            info!(origin = %origin, from, to, "re-evaluated entries identically");
+        }
+        Ok(())
+    }
+
+    /// Stores evidence (durably) and returns the refusal naming it.
+    fn record(&self, ev: Evidence) -> MirrorRefusal {
+        let n = self
+            .evidence
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let detail = ev.detail.clone();
+        warn!(origin = %ev.origin, kind = %ev.kind, detail = %detail, "evidence recorded");
+        let json = serde_json::to_vec(&ev).unwrap_or_default();
+        let stored = self
+            .store
+            .put_meta(&format!("evidence/{n:016}"), json)
+            .and_then(|t| t.wait())
+            .and_then(|()| {
+                self.store
+                    .put_meta(EVIDENCE_COUNT, (n + 1).to_string().into_bytes())
+            })
+            .and_then(|t| t.wait());
+        if let Err(e) = stored {
+            warn!(error = %e, "evidence not stored");
+        }
+        MirrorRefusal::Fraud(detail)
+    }
+
+    /// Every evidence record, oldest first.
+    pub fn evidence_list(&self) -> Vec<Evidence> {
+        let n = self.evidence.load(std::sync::atomic::Ordering::SeqCst);
+        let Ok(snap) = self.store.snapshot() else {
+            return Vec::new();
+        };
+        (0..n)
+            .filter_map(|i| snap.meta(&format!("evidence/{i:016}")).ok().flatten())
+            .filter_map(|b| serde_json::from_slice(&b).ok())
+            .collect()
+    }
+}
+
+/// Where the number of evidence records is kept.
+const EVIDENCE_COUNT: &str = "evidence-count";
+
+struct Fetched {
+    entries: Vec<LogEntry>,
+    packs: BTreeMap<Hash32, AgentPack>,
+    code: BTreeMap<Hash32, Vec<u8>>,
+}
