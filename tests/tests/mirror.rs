@@ -319,4 +319,31 @@ fn an_entry_whose_metrics_were_altered_is_caught_stored_as_evidence_and_not_cosi
             .any(|d| d["field"] == "reward"),
         "{item}"
     );
+    // Offline, with only the log's key: the log did sign those bits.
+    let file = tmp.path().join("evidence.json");
+    std::fs::write(&file, serde_json::to_vec(&ev).unwrap()).unwrap();
+    let vkey = log.verifier().to_vkey();
+    let o = cli(&[
+        "verify-evidence",
+        file.to_str().unwrap(),
+        "--log-vkey",
+        &vkey,
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(json_out(&o)[0]["proven"], true);
+    let other = ian_core::note::NoteSigner::new(
+        &format!("byzantine.test/{GOAL}"),
+        ed25519_dalek::SigningKey::from_bytes(&[78; 32]),
+    )
+    .unwrap()
+    .verifier()
+    .to_vkey();
+    let o = cli(&[
+        "verify-evidence",
+        file.to_str().unwrap(),
+        "--log-vkey",
+        &other,
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", stdout(&o));
 }

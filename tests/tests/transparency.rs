@@ -392,15 +392,7 @@ fn the_witness_answers_add_checkpoint_as_tlog_witness_specifies() {
     let first_hash = bad.lines().nth(1).unwrap().to_string();
     bad = bad.replacen(&first_hash, &hash_to_base64(&ian_core::Hash32([9; 32])), 1);
     assert_eq!(add(&bad).0, 422);
-    // The same size with another root: 422.
-    let (m2, _) = {
-        let mut m2 = MemMmr::new_in_memory();
-        for i in 0..5u64 {
-            m2.append(&(i + 100).to_be_bytes()).unwrap();
-        }
-        (m2, ())
-    };
-    assert_eq!(add(&add_checkpoint_body(&m2, &s, 5, 5)).0, 422);
+    // (The same size with another root is a fork: see the test below.)
     // A signature line by the log's key name and id that does not verify:
     // 403 (the note is malformed).
     let good = add_checkpoint_body(&m, &s, 5, 12);
@@ -593,4 +585,40 @@ fn fill_more(node: &NodeProc, dir: &Path, name: &str) -> serde_json::Value {
     ]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     json_out(&o)
+}
+
+#[test]
+fn a_log_that_signs_two_trees_of_one_size_is_caught_and_no_longer_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (m, s) = test_log(12);
+    let w = start_witness(tmp.path(), &[s.verifier().to_vkey()]);
+    let add = |body: &str| post(&w.url, "/witness/add-checkpoint", body);
+    assert_eq!(add(&add_checkpoint_body(&m, &s, 0, 12)).0, 200);
+    // Another history of the same size, signed by the same key: 422.
+    let mut fork = MemMmr::new_in_memory();
+    for i in 0..12u64 {
+        fork.append(&(i + 100).to_be_bytes()).unwrap();
+    }
+    let (st, _, body) = add(&add_checkpoint_body(&fork, &s, 12, 12));
+    assert_eq!(st, 422, "{body}");
+    assert!(body.contains("fork"), "{body}");
+    // The log is not followed any more, even with an honest request.
+    let (st, _, body) = add(&add_checkpoint_body(&m, &s, 12, 12));
+    assert_eq!(st, 403, "{body}");
+    let ev = w.get_json("/api/v1/evidence");
+    assert_eq!(ev["evidence"][0]["kind"], "fork");
+    let metrics = http_get(&w.url, "/metrics");
+    assert!(metrics.contains("ian_evidence_total 1"), "{metrics}");
+    // Anyone holding the log's key can check the fork offline.
+    let file = tmp.path().join("fork.json");
+    std::fs::write(&file, serde_json::to_vec(&ev).unwrap()).unwrap();
+    let o = cli(&[
+        "verify-evidence",
+        file.to_str().unwrap(),
+        "--log-vkey",
+        &s.verifier().to_vkey(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(json_out(&o)[0]["proven"], true);
 }

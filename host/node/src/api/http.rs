@@ -363,19 +363,20 @@ async fn metrics(State(s): State<AppState>) -> Response {
             if let Some(t) = s.node.tau() {
                 text.push_str(&t.prometheus());
             }
-            if let Some(m) = s.node.witness().and_then(|w| w.mirror()) {
+            if let Some(w) = s.node.witness() {
                 use std::fmt::Write as _;
-                use std::sync::atomic::Ordering::Relaxed;
                 let _ = writeln!(
                     text,
-                    "# HELP ian_mirror_reevaluated_total Entries of mirrored logs re-evaluated to the recorded bits.\n# TYPE ian_mirror_reevaluated_total counter\nian_mirror_reevaluated_total {}",
-                    m.reevaluated.load(Relaxed)
+                    "# HELP ian_evidence_total Evidence records stored: forks, entries that re-evaluate differently or break the goal's rules, entries that do not rebuild a signed root.\n# TYPE ian_evidence_total counter\nian_evidence_total {}",
+                    w.evidence().count()
                 );
-                let _ = writeln!(
-                    text,
-                    "# HELP ian_evidence_total Evidence records stored (entries that re-evaluated differently, entries that did not rebuild a signed root).\n# TYPE ian_evidence_total counter\nian_evidence_total {}",
-                    m.evidence.load(Relaxed)
-                );
+                if let Some(m) = w.mirror() {
+                    let _ = writeln!(
+                        text,
+                        "# HELP ian_mirror_reevaluated_total Entries of mirrored logs re-evaluated to the recorded bits.\n# TYPE ian_mirror_reevaluated_total counter\nian_mirror_reevaluated_total {}",
+                        m.reevaluated.load(std::sync::atomic::Ordering::Relaxed)
+                    );
+                }
             }
             text
         },
@@ -545,8 +546,7 @@ async fn evidence(State(s): State<AppState>) -> Response {
     let node = s.node.clone();
     let list = tokio::task::spawn_blocking(move || {
         node.witness()
-            .and_then(|w| w.mirror())
-            .map(|m| m.evidence_list())
+            .map(|w| w.evidence().list())
             .unwrap_or_default()
     })
     .await

@@ -59,6 +59,9 @@ pub enum Command {
     Proof(ProofArgs),
     /// Verify a receipt offline against the node public key.
     Verify(VerifyArgs),
+    /// Check evidence (from a witness's or mirror's `/api/v1/evidence`)
+    /// offline: that the log signed what the record says it signed.
+    VerifyEvidence(VerifyEvidenceArgs),
     /// Evaluate a pack locally against a goal file (no server).
     Eval(EvalArgs),
     /// Make a contributor Ed25519 key.
@@ -222,6 +225,20 @@ pub struct VerifyArgs {
     /// quorum; its `log` lines may stand in for --node-key.
     #[arg(long)]
     pub witness_policy: Option<PathBuf>,
+}
+
+/// `verify-evidence`.
+#[derive(Debug, Args)]
+pub struct VerifyEvidenceArgs {
+    /// Evidence file: one record, or the `{"evidence": [...]}` list.
+    pub file: PathBuf,
+    /// The log's verifier key (c2sp.org/signed-note vkey; its name is the
+    /// log's origin).
+    #[arg(long, required_unless_present = "node_key")]
+    pub log_vkey: Option<String>,
+    /// Or the log node's public key (hex), or a file holding it.
+    #[arg(long)]
+    pub node_key: Option<String>,
 }
 
 /// `eval`.

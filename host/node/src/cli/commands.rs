@@ -48,6 +48,19 @@ pub fn run(cli: Cli) -> Result<i32, CommandError> {
             out.print(&r, || crate::cli::ops::render_receipt_check(&r));
             Ok(if r.valid { 0 } else { EXIT_MISMATCH })
         }
+        Command::VerifyEvidence(a) => {
+            let r = crate::cli::ops::verify_evidence_file(
+                &a.file,
+                a.log_vkey.as_deref(),
+                a.node_key.as_deref(),
+            )?;
+            out.print(&r, || crate::cli::ops::render_evidence_checks(&r));
+            Ok(if r.iter().all(|c| c.proven) {
+                0
+            } else {
+                EXIT_MISMATCH
+            })
+        }
         Command::Eval(a) => {
             crate::cli::telemetry::init(format, "warn");
             let progress = !out.json;
@@ -239,6 +252,7 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
         | Command::Keygen(_)
         | Command::Pack(_)
         | Command::Verify(_)
+        | Command::VerifyEvidence(_)
         | Command::Eval(_)
         | Command::Tau(TauCommand::Keygen(_)) => {
             unreachable!("handled without a runtime")

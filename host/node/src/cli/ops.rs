@@ -401,6 +401,139 @@ pub fn verify_receipt_file(
     })
 }
 
+/// What `ian-host verify-evidence` found in one record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceCheck {
+    /// The record's kind.
+    pub kind: String,
+    /// The log.
+    pub origin: String,
+    /// Whether the log's own signatures prove what the record claims.
+    pub proven: bool,
+    /// What was checked, or why it is not proven.
+    pub detail: String,
+}
+
+/// Checks evidence records offline against the log's key: a fork needs
+/// two valid checkpoints of one size with different roots; an entry claim
+/// needs the log's valid receipt for the entry (whose re-evaluation anyone
+/// can then repeat with `ian-host replay` or `eval`); a root mismatch
+/// cannot be shown without the entries and is reported as not proven.
+pub fn verify_evidence_file(
+    path: &Path,
+    log_vkey: Option<&str>,
+    node_key: Option<&str>,
+) -> Result<Vec<EvidenceCheck>, CommandError> {
+    use crate::runtime::evidence::Evidence;
+    let bytes = read(path)?;
+    let v: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| CommandError::Usage(format!("{}: not JSON: {e}", path.display())))?;
+    let items: Vec<Evidence> = match v.get("evidence") {
+        Some(list) => serde_json::from_value(list.clone()),
+        None => serde_json::from_value(v).map(|e| vec![e]),
+    }
+    .map_err(|e| CommandError::Usage(format!("{}: not evidence: {e}", path.display())))?;
+    let key = match node_key {
+        Some(k) => {
+            let t = if Path::new(k).is_file() {
+                crate::runtime::keyfile::read_secret(Path::new(k))?
+            } else {
+                k.trim().to_string()
+            };
+            Some(
+                PublicKeyBytes::from_hex(&t)
+                    .map_err(|e| CommandError::Usage(format!("node key: {e}")))?,
+            )
+        }
+        None => None,
+    };
+    let vkey = log_vkey
+        .map(NoteVerifier::parse)
+        .transpose()
+        .map_err(|e| CommandError::Usage(format!("log vkey: {e}")))?;
+    let mut out = Vec::new();
+    for ev in items {
+        let verifier = match (&vkey, &key) {
+            (Some(v), _) => v.clone(),
+            (None, Some(k)) => NoteVerifier::new(&ev.origin, ian_core::note::TYPE_ED25519, *k)
+                .map_err(|e| CommandError::Usage(format!("origin {}: {e}", ev.origin)))?,
+            (None, None) => {
+                return Err(CommandError::Usage("give --log-vkey or --node-key".into()));
+            }
+        };
+        let signed =
+            |cp: &ian_core::SignedCheckpoint| cp.verify(&verifier).map_err(|e| e.to_string());
+        let (proven, detail) = match ev.kind.as_str() {
+            "fork" => match (&ev.conflicting, signed(&ev.checkpoint)) {
+                (None, _) => (false, "no conflicting checkpoint in the record".to_string()),
+                (_, Err(e)) => (false, format!("checkpoint: {e}")),
+                (Some(other), Ok(())) => match signed(other) {
+                    Err(e) => (false, format!("conflicting checkpoint: {e}")),
+                    Ok(())
+                        if other.checkpoint.size == ev.checkpoint.checkpoint.size
+                            && other.checkpoint.root != ev.checkpoint.checkpoint.root =>
+                    {
+                        (
+                            true,
+                            format!(
+                                "the log signed two trees of size {}: roots {} and {}",
+                                other.checkpoint.size,
+                                other.checkpoint.root,
+                                ev.checkpoint.checkpoint.root
+                            ),
+                        )
+                    }
+                    Ok(()) => (false, "the two checkpoints do not conflict".to_string()),
+                },
+            },
+            "reevaluation_mismatch" | "invalid_entry" => match &ev.receipt {
+                None => (false, "no receipt for the entry in the record".to_string()),
+                Some(r) => match r.verify(&verifier) {
+                    Err(e) => (false, format!("receipt: {e}")),
+                    Ok(()) => (
+                        true,
+                        format!(
+                            "the log committed to entry {} with these bits (repeat the evaluation with `ian-host replay` or `eval`): {}",
+                            r.entry.log_index, ev.detail
+                        ),
+                    ),
+                },
+            },
+            _ => (
+                false,
+                format!(
+                    "{}: a {} claim needs the log's entries to check",
+                    signed(&ev.checkpoint).map_or_else(|e| e, |()| "checkpoint signed".to_string()),
+                    ev.kind
+                ),
+            ),
+        };
+        out.push(EvidenceCheck {
+            kind: ev.kind,
+            origin: ev.origin,
+            proven,
+            detail,
+        });
+    }
+    Ok(out)
+}
+
+/// Human text for `verify-evidence`.
+pub fn render_evidence_checks(v: &[EvidenceCheck]) -> String {
+    v.iter()
+        .map(|c| {
+            format!(
+                "{} {} of {}: {}",
+                if c.proven { "PROVEN" } else { "NOT PROVEN" },
+                c.kind,
+                c.origin,
+                c.detail
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// What `ian-host verify` found in a receipt file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReceiptCheck {

@@ -33,11 +33,10 @@ use hyper_util::rt::TokioExecutor;
 use ian_core::checkpoint::{Receipt, SignedCheckpoint};
 use ian_core::pipeline::{GoalState, Mismatch, Refusal};
 use ian_core::{AgentPack, GoalManifest, Hash32, LogEntry, sha256};
-use ian_store::Store;
 use parking_lot::Mutex;
-use serde::{Deserialize, Serialize};
-use tracing::{info, warn};
+use tracing::info;
 
+use crate::runtime::evidence::{Evidence, EvidenceLog};
 use crate::runtime::judge::{Judge, LoadedGoal, rejudge_entry};
 use crate::runtime::service::tile_index_path;
 use crate::runtime::views::ManifestView;
@@ -64,30 +63,6 @@ pub enum MirrorRefusal {
     Fraud(String),
 }
 
-/// Stored and served at `/api/v1/evidence`: a log's signed statement and
-/// what this mirror found instead.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Evidence {
-    /// `reevaluation_mismatch` (an entry re-evaluates to other bits),
-    /// `invalid_entry` (an entry the goal's rules refuse, e.g. a score that
-    /// is not its metrics' score) or `root_mismatch` (the entries served do
-    /// not rebuild the signed root).
-    pub kind: String,
-    /// The log.
-    pub origin: String,
-    /// The entry concerned (for `reevaluation_mismatch`).
-    pub index: Option<u64>,
-    /// The log's receipt for the entry under the checkpoint it sent (for
-    /// `reevaluation_mismatch`): the log's own signed statement.
-    pub receipt: Option<Receipt>,
-    /// The checkpoint note the log asked this mirror to cosign.
-    pub checkpoint: SignedCheckpoint,
-    /// What differed, field by field, or why it was refused.
-    pub differences: Vec<Mismatch>,
-    /// Human summary.
-    pub detail: String,
-}
-
 /// One mirrored log: its goal, compiled, and its state as re-evaluated so
 /// far.
 struct Replica {
@@ -99,7 +74,6 @@ struct Replica {
 /// The mirror role.
 pub struct Mirror {
     judge: Arc<Judge>,
-    store: Arc<Store>,
     /// Base URL of each mirrored log's node, by origin.
     urls: HashMap<String, String>,
     http: HyperClient<HttpConnector, Full<Bytes>>,
@@ -108,15 +82,14 @@ pub struct Mirror {
     worker_stack: usize,
     /// Entries re-evaluated identically, for `/metrics`.
     pub reevaluated: std::sync::atomic::AtomicU64,
-    /// Evidence records stored, for `/metrics`.
-    pub evidence: std::sync::atomic::AtomicU64,
+    evidence: Arc<EvidenceLog>,
 }
 
 impl Mirror {
     /// A mirror of the logs in `urls` (origin → base URL of their node).
     pub fn new(
         judge: Arc<Judge>,
-        store: Arc<Store>,
+        evidence: Arc<EvidenceLog>,
         urls: HashMap<String, String>,
         timeout: Duration,
         worker_stack: usize,
@@ -129,22 +102,15 @@ impl Mirror {
         let mut conn = HttpConnector::new();
         conn.set_nodelay(true);
         conn.set_connect_timeout(Some(timeout));
-        let evidence = store
-            .meta(EVIDENCE_COUNT)
-            .ok()
-            .flatten()
-            .and_then(|b| String::from_utf8(b).ok()?.parse().ok())
-            .unwrap_or(0);
         Ok(Mirror {
             judge,
-            store,
             urls,
             http: HyperClient::builder(TokioExecutor::new()).build(conn),
             timeout,
             replicas: Mutex::new(HashMap::new()),
             worker_stack,
             reevaluated: 0.into(),
-            evidence: evidence.into(),
+            evidence,
         })
     }
 
@@ -349,6 +315,7 @@ impl Mirror {
         let rebuilt = tree.root().unwrap_or(Hash32::ZERO);
         if rebuilt != cp.checkpoint.root {
             return Err(self.record(Evidence {
+                conflicting: None,
                 kind: "root_mismatch".into(),
                 origin: origin.clone(),
                 index: None,
@@ -381,6 +348,7 @@ impl Mirror {
             }
             if let Err(err) = next.apply(e) {
                 return Err(self.record(Evidence {
+                    conflicting: None,
                     kind: "invalid_entry".into(),
                     origin: origin.clone(),
                     index: Some(e.log_index),
@@ -438,6 +406,7 @@ impl Mirror {
             };
             let receipt = receipt_of(e);
             let ev = Evidence {
+                conflicting: None,
                 kind: "reevaluation_mismatch".into(),
                 origin: origin.clone(),
                 index: Some(e.log_index),
@@ -469,44 +438,13 @@ impl Mirror {
         Ok(())
     }
 
-    /// Stores evidence (durably) and returns the refusal naming it.
+    /// Stores evidence and returns the refusal naming it.
     fn record(&self, ev: Evidence) -> MirrorRefusal {
-        let n = self
-            .evidence
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let detail = ev.detail.clone();
-        warn!(origin = %ev.origin, kind = %ev.kind, detail = %detail, "evidence recorded");
-        let json = serde_json::to_vec(&ev).unwrap_or_default();
-        let stored = self
-            .store
-            .put_meta(&format!("evidence/{n:016}"), json)
-            .and_then(|t| t.wait())
-            .and_then(|()| {
-                self.store
-                    .put_meta(EVIDENCE_COUNT, (n + 1).to_string().into_bytes())
-            })
-            .and_then(|t| t.wait());
-        if let Err(e) = stored {
-            warn!(error = %e, "evidence not stored");
-        }
+        self.evidence.record(ev);
         MirrorRefusal::Fraud(detail)
     }
-
-    /// Every evidence record, oldest first.
-    pub fn evidence_list(&self) -> Vec<Evidence> {
-        let n = self.evidence.load(std::sync::atomic::Ordering::SeqCst);
-        let Ok(snap) = self.store.snapshot() else {
-            return Vec::new();
-        };
-        (0..n)
-            .filter_map(|i| snap.meta(&format!("evidence/{i:016}")).ok().flatten())
-            .filter_map(|b| serde_json::from_slice(&b).ok())
-            .collect()
-    }
 }
-
-/// Where the number of evidence records is kept.
-const EVIDENCE_COUNT: &str = "evidence-count";
 
 struct Fetched {
     entries: Vec<LogEntry>,

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod datasets;
 pub mod error;
+pub mod evidence;
 pub mod judge;
 pub mod keyfile;
 pub mod metrics;

@@ -49,6 +49,7 @@ use tracing::{Instrument as _, debug, error, info, info_span, warn};
 use crate::runtime::auth::OperatorKey;
 use crate::runtime::config::Config;
 use crate::runtime::error::ApiError;
+use crate::runtime::evidence::EvidenceLog;
 use crate::runtime::judge::{CodeSource, Judge, LoadedGoal, SandboxEvaluator};
 use crate::runtime::metrics::Metrics;
 use crate::runtime::mirror::Mirror;
@@ -474,6 +475,7 @@ impl Node {
         let witness = match witnessed_logs {
             None => None,
             Some(logs) => {
+                let evidence = Arc::new(EvidenceLog::open(store.clone()));
                 let mirror = if cfg.witness.reevaluate {
                     let mut urls = std::collections::HashMap::new();
                     for (v, url) in &logs {
@@ -488,7 +490,7 @@ impl Node {
                     Some(Arc::new(
                         Mirror::new(
                             judge.clone(),
-                            store.clone(),
+                            evidence.clone(),
                             urls,
                             Duration::from_millis(cfg.witness.timeout_ms),
                             cfg.limits.worker_stack_bytes as usize,
@@ -505,6 +507,7 @@ impl Node {
                         logs.into_iter().map(|(v, _)| v).collect(),
                         store.clone(),
                         mirror,
+                        evidence,
                     )
                     .map_err(NodeError::Config)?,
                 )

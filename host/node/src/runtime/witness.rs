@@ -33,6 +33,7 @@ use ian_core::policy::Policy;
 use ian_core::{Hash32, sha256};
 use ian_store::Store;
 
+use crate::runtime::evidence::{Evidence, EvidenceLog};
 use crate::runtime::mirror::{Mirror, MirrorRefusal};
 use parking_lot::Mutex;
 use tracing::{debug, info, warn};
@@ -82,6 +83,8 @@ pub struct Witness {
     /// Re-evaluates mirrored logs before cosigning, when the node is a
     /// mirror.
     mirror: Option<Arc<Mirror>>,
+    /// Forks found, and what a mirror found.
+    evidence: Arc<EvidenceLog>,
     logs: HashMap<String, NoteVerifier>,
     store: Arc<Store>,
     lock: Mutex<()>,
@@ -89,6 +92,11 @@ pub struct Witness {
 
 fn record_key(origin: &str) -> String {
     format!("witness/{}", sha256(origin.as_bytes()).to_hex())
+}
+
+/// Set once a log is caught forking: it is not followed any more.
+fn forked_key(origin: &str) -> String {
+    format!("witness-forked/{}", sha256(origin.as_bytes()).to_hex())
 }
 
 /// Reads the `log <vkey> [url]` lines of a tlog-policy file (other lines
@@ -135,15 +143,22 @@ impl Witness {
         logs: Vec<NoteVerifier>,
         store: Arc<Store>,
         mirror: Option<Arc<Mirror>>,
+        evidence: Arc<EvidenceLog>,
     ) -> Result<Self, String> {
         let cosigner = Cosigner::new(name, key).map_err(|e| e.to_string())?;
         Ok(Witness {
             cosigner,
             mirror,
+            evidence,
             logs: logs.into_iter().map(|v| (v.name.clone(), v)).collect(),
             store,
             lock: Mutex::new(()),
         })
+    }
+
+    /// Evidence this witness (or its mirror) stored.
+    pub fn evidence(&self) -> &EvidenceLog {
+        &self.evidence
     }
 
     /// The mirror role, when this witness re-evaluates.
@@ -206,6 +221,16 @@ impl Witness {
             )));
         }
         let _guard = self.lock.lock();
+        if self
+            .store
+            .meta(&forked_key(&origin))
+            .map_err(|e| WitnessError::Store(e.to_string()))?
+            .is_some()
+        {
+            return Err(WitnessError::Forbidden(format!(
+                "{origin} forked (evidence at /api/v1/evidence); this witness no longer follows it"
+            )));
+        }
         let key = record_key(&origin);
         let stored = self
             .store
@@ -217,6 +242,34 @@ impl Witness {
         let (stored_size, stored_root) = stored.as_ref().map_or((0, empty_root()), |s| {
             (s.checkpoint.size, s.checkpoint.root)
         });
+        // Two trees of one size under one key: a fork, whatever else is
+        // wrong with the request. Kept as evidence; the log is not followed
+        // any more.
+        if let Some(s) = &stored
+            && s.checkpoint.size == size
+            && s.checkpoint.root != cp.checkpoint.root
+        {
+            self.evidence.record(Evidence {
+                kind: "fork".into(),
+                origin: origin.clone(),
+                index: None,
+                receipt: None,
+                checkpoint: cp.clone(),
+                conflicting: Some(s.clone()),
+                differences: Vec::new(),
+                detail: format!(
+                    "{origin} signed two trees of size {size}: roots {} and {}",
+                    s.checkpoint.root, cp.checkpoint.root
+                ),
+            });
+            self.store
+                .put_meta(&forked_key(&origin), b"fork".to_vec())
+                .and_then(|t| t.wait())
+                .map_err(|e| WitnessError::Store(e.to_string()))?;
+            return Err(WitnessError::Unprocessable(format!(
+                "{origin} signed another root for size {size}: fork evidence stored; this log is no longer followed"
+            )));
+        }
         if old != stored_size {
             return Err(WitnessError::Conflict(stored_size));
         }
