@@ -3,7 +3,8 @@
 # with the example goals, submit the example agents (good ones with a couple
 # of parameter sets, and every hostile one) through the real HTTP API, print
 # the leaderboards and the rejections with their reasons, verify one
-# receipt offline, and stop the node cleanly.
+# receipt offline, have a second node mirror the trading log (re-evaluating
+# every entry before it cosigns), and stop the nodes cleanly.
 #
 # Environment:
 #   CARGO_TARGET_DIR   where the host binary is built (default: target)
@@ -26,11 +27,14 @@ ian="$target_dir/release/ian-host"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ian-demo.XXXXXX")
 node_pid=""
+mirror_pid=""
 cleanup() {
-    if [[ -n "$node_pid" ]] && kill -0 "$node_pid" 2>/dev/null; then
-        kill -TERM "$node_pid" 2>/dev/null || true
-        wait "$node_pid" 2>/dev/null || true
-    fi
+    for pid in "$node_pid" "$mirror_pid"; do
+        if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
     if [[ "${IAN_DEMO_KEEP:-0}" != 1 ]]; then rm -rf "$work"; else echo "kept $work"; fi
 }
 trap cleanup EXIT
@@ -120,6 +124,31 @@ say "Status"
 say "Verifying the last receipt offline against the node key"
 node_key=$("$ian" status --json | sed -n 's/.*"public_key": *"\([0-9a-f]*\)".*/\1/p' | head -1)
 "$ian" verify "$work/receipt.tlog-proof" --node-key "$node_key"
+
+say "A second node as a mirror: it re-evaluates every trading entry before it cosigns"
+trading_vkey=$("$ian" status "$trading" --json | sed -n 's/.*"log_vkey": *"\([^"]*\)".*/\1/p' | head -1)
+echo "log $trading_vkey $IAN_NODE" >"$work/mirrored-logs"
+IAN_LISTEN=127.0.0.1:0 IAN_DATA_DIR="$work/mirror" IAN_LOG=warn IAN_NODE_NAME=mirror.local \
+    IAN_WITNESS=true IAN_WITNESS_REEVALUATE=true IAN_WITNESS_LOGS_FILE="$work/mirrored-logs" \
+    "$ian" serve >"$work/mirror.log" 2>&1 &
+mirror_pid=$!
+for _ in $(seq 1 300); do
+    [[ -s "$work/mirror/node.addr" ]] && break
+    if ! kill -0 "$mirror_pid" 2>/dev/null; then cat "$work/mirror.log"; echo "mirror failed to start" >&2; exit 1; fi
+    sleep 0.1
+done
+mirror=$(cat "$work/mirror/node.addr")
+echo "mirror at $mirror"
+# The tlog-witness request a primary with a witness policy sends on its own:
+# `old <size>`, the consistency proof (none from 0), a blank line, the note.
+{ printf 'old 0\n\n'; "$ian" status "$trading" --json | jq -j .checkpoint; } >"$work/add-checkpoint.txt"
+echo "the primary's checkpoint of $trading:"
+sed -n '3,$p' "$work/add-checkpoint.txt" | sed 's/^/    /'
+echo "the mirror's cosignature (cosignature/v1):"
+curl -sS --fail-with-body --data-binary @"$work/add-checkpoint.txt" "$mirror/witness/add-checkpoint" | sed 's/^/    /'
+curl -sS "$mirror/metrics" | grep -E '^ian_(mirror_reevaluated|evidence)_total'
+kill -TERM "$mirror_pid"; wait "$mirror_pid" || true
+mirror_pid=""
 
 say "Leaderboard page: $IAN_NODE/  (stopping the node now)"
 kill -TERM "$node_pid"
