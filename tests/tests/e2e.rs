@@ -974,3 +974,38 @@ fn one_contributor_may_submit_in_parallel_and_every_submission_counts() {
         16
     );
 }
+
+#[test]
+fn code_cached_from_a_rejected_submission_must_be_sent_again_so_no_entry_lacks_its_code() {
+    let s = setup(&[], false);
+    let d = direct(&s);
+    let key = ed25519_dalek::SigningKey::from_bytes(&[61; 32]);
+    let post = |pack: ian_core::AgentPack, nonce: u64, code: Option<&[u8]>| {
+        let c = ian_node::cli::ops::sign(&s.goal, pack, nonce, &key).unwrap();
+        let req = ian_node::cli::ops::submit_request(&s.goal, c, code, 0);
+        d.rt.block_on(ian_node::cli::ops::post_submission(
+            &d.client, &s.goal, &req,
+        ))
+    };
+    // Params the agent cannot parse: rejected, though its code compiled.
+    let r = post(with_params(&d.pack, "position=oops"), 1, Some(&d.code)).unwrap();
+    assert!(
+        matches!(r, ian_node::cli::ops::SubmitOutcome::Rejected(_)),
+        "{r:?}"
+    );
+    // Without the code, a valid pack is refused: the node never stored it.
+    let e = post(with_params(&d.pack, "position=1.0"), 2, None).unwrap_err();
+    assert!(e.to_string().contains("unknown_code"), "{e}");
+    // With the code it is accepted, and from then on the code is durable.
+    let r = post(with_params(&d.pack, "position=1.0"), 3, Some(&d.code)).unwrap();
+    assert!(
+        matches!(r, ian_node::cli::ops::SubmitOutcome::Accepted(_)),
+        "{r:?}"
+    );
+    // Now stored with that entry, the code may be left out.
+    let r = post(with_params(&d.pack, "position=0.5"), 4, None).unwrap();
+    assert!(
+        matches!(r, ian_node::cli::ops::SubmitOutcome::Accepted(_)),
+        "{r:?}"
+    );
+}

@@ -22,21 +22,32 @@ pub async fn run(client: &Client, a: &BenchArgs) -> Result<BenchReport, CommandE
     let file = crate::cli::ops::read_pack(&a.pack)?;
     let (pack, code) = file.into_parts();
     let bits = pow_bits(client, &a.goal).await?;
-    // Upload the code once (its own submission, with its own params).
+    // Upload the code once, in its own submission (params numbered past
+    // the run's). It must be accepted: only an accepted submission stores
+    // its code, and the run's submissions leave the code out.
     let warm_key = SigningKey::from_bytes(&crate::runtime::keyfile::random32());
     let warm_pack = AgentPack::new(
         pack.code_hash(),
-        a.params.replace("{n}", "warmup").into_bytes(),
+        a.params.replace("{n}", &a.count.to_string()).into_bytes(),
         pack.metadata().clone(),
     )
     .map_err(|e| CommandError::Usage(e.to_string()))?;
     let c = sign(&a.goal, warm_pack, 1, &warm_key)?;
-    let _ = post_submission(
+    match post_submission(
         client,
         &a.goal,
         &submit_request(&a.goal, c, Some(&code), bits),
     )
-    .await?;
+    .await?
+    {
+        SubmitOutcome::Accepted(_) => {}
+        SubmitOutcome::Rejected(e) => {
+            return Err(CommandError::Usage(format!(
+                "the submission that uploads the code was rejected ({}: {}), so the node does not store the code; use a --params template that gives an accepted pack",
+                e.error.code, e.error.message
+            )));
+        }
+    }
 
     let next = Arc::new(AtomicU64::new(0));
     let shed = Arc::new(AtomicU64::new(0));

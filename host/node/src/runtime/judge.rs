@@ -291,15 +291,6 @@ impl Judge {
         Hash32(self.sandbox.config_hash())
     }
 
-    /// Whether the agent with this code hash is loaded (so its bytes need
-    /// not be sent again).
-    pub fn has_agent(&self, code_hash: &Hash32) -> bool {
-        self.agents
-            .lock()
-            .iter()
-            .any(|((h, _), r)| h == code_hash && r.is_ok())
-    }
-
     /// Compile a goal's harness and invariants; `blob` finds bytes by hash.
     /// A goal with a dataset needs `dataset`, the materialised (verified)
     /// directory its harness is granted read-only at `/data`.

@@ -1567,11 +1567,13 @@ impl Node {
                 Some(bytes)
             }
             None => {
-                if !self.judge.has_agent(&c.pack.code_hash())
-                    && !self
-                        .store
-                        .has_blob(&c.pack.code_hash().0)
-                        .map_err(internal)?
+                // Only code already in the store may be left out: an entry
+                // is never accepted without its code being durable (compiled
+                // code cached from a rejected submission does not count).
+                if !self
+                    .store
+                    .has_blob(&c.pack.code_hash().0)
+                    .map_err(internal)?
                 {
                     count("invalid");
                     return Err(ApiError::not_found(
