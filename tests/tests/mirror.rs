@@ -347,3 +347,47 @@ fn an_entry_whose_metrics_were_altered_is_caught_stored_as_evidence_and_not_cosi
     ]);
     assert_eq!(o.status.code(), Some(4), "{}", stdout(&o));
 }
+
+#[test]
+fn a_node_forwards_submissions_for_goals_it_does_not_hold_and_returns_the_primarys_answer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = NodeProc::start(
+        &tmp.path().join("primary"),
+        &[("IAN_NODE_NAME", "primary.test")],
+    );
+    p.publish(&trading_goal(tmp.path(), GOAL, false));
+    let f = NodeProc::start(
+        &tmp.path().join("follower"),
+        &[
+            ("IAN_NODE_NAME", "follower.test"),
+            ("IAN_FORWARD_TO", p.url.as_str()),
+        ],
+    );
+    let reply = submit_n(&f, tmp.path(), "e", 1).remove(0);
+    assert_eq!(reply["status"], "accepted");
+    // The receipt is the primary's: its origin, its key.
+    let receipt = tmp.path().join("fwd.tlog-proof");
+    std::fs::write(&receipt, reply["receipt"].as_str().unwrap()).unwrap();
+    let pkey = p.get_json("/api/v1/node")["public_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let o = cli(&["verify", receipt.to_str().unwrap(), "--node-key", &pkey]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("primary.test/"), "{}", stdout(&o));
+    assert_eq!(p.get_json(&format!("/api/v1/goals/{GOAL}"))["log_size"], 1);
+    assert_eq!(f.get_json("/api/v1/goals")["goals"], serde_json::json!([]));
+    // A rejection comes back as the primary's rejection.
+    let key = keygen(tmp.path(), "rej.key");
+    let bad = pack(tmp.path(), "buy-and-hold", "position=oops", "rej.ianpack");
+    let o = f.cli(&[
+        "submit",
+        bad.to_str().unwrap(),
+        "--goal",
+        GOAL,
+        "--key",
+        key.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}{}", stdout(&o), stderr(&o));
+}

@@ -435,6 +435,12 @@ async fn publish(
 }
 
 async fn goal_status(State(s): State<AppState>, Path(goal): Path<String>) -> Response {
+    let forward = &s.node.config().server.forward_to;
+    if !forward.is_empty() && !s.node.has_goal(&goal) {
+        // What a client reads before it submits (proof-of-work bits), from
+        // the primary the submission will be forwarded to.
+        return forward_request(forward, Method::GET, &format!("/api/v1/goals/{goal}"), None).await;
+    }
     ok(s.node.goal_status(&goal))
 }
 
@@ -457,6 +463,21 @@ async fn submit(
             return e.into_response();
         }
     };
+    let forward = &s.node.config().server.forward_to;
+    if !forward.is_empty() && !s.node.has_goal(&goal) {
+        return match serde_json::to_vec(&req) {
+            Ok(body) => {
+                forward_request(
+                    forward,
+                    Method::POST,
+                    &format!("/api/v1/goals/{goal}/contributions"),
+                    Some(body),
+                )
+                .await
+            }
+            Err(_) => ApiError::internal().into_response(),
+        };
+    }
     let rx = match s.node.enqueue(&goal, req, started) {
         Ok(rx) => rx,
         Err(e) => return e.into_response(),
@@ -473,6 +494,68 @@ async fn submit(
         .submit_seconds
         .observe(started.elapsed().as_secs_f64());
     resp
+}
+
+/// Sends a request about a goal this node does not hold to the primary
+/// (`server.forward_to`) and relays its answer, status and body, as is: a
+/// submission's receipt is the primary's, signed by its key.
+async fn forward_request(
+    primary: &str,
+    method: Method,
+    path: &str,
+    body: Option<Vec<u8>>,
+) -> Response {
+    use http_body_util::BodyExt;
+    static CLIENT: std::sync::OnceLock<
+        hyper_util::client::legacy::Client<
+            hyper_util::client::legacy::connect::HttpConnector,
+            http_body_util::Full<bytes::Bytes>,
+        >,
+    > = std::sync::OnceLock::new();
+    let client = CLIENT.get_or_init(|| {
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http()
+    });
+    let unavailable = |m: String| {
+        ApiError::unavailable(format!("forwarding to the primary {primary}: {m}")).into_response()
+    };
+    let url = format!("{}{path}", primary.trim_end_matches('/'));
+    let request = match axum::http::Request::builder()
+        .method(method)
+        .uri(&url)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            body.unwrap_or_default(),
+        ))) {
+        Ok(r) => r,
+        Err(e) => return unavailable(e.to_string()),
+    };
+    let resp = match client.request(request).await {
+        Ok(r) => r,
+        Err(e) => return unavailable(e.to_string()),
+    };
+    let status = resp.status();
+    let retry = resp.headers().get(header::RETRY_AFTER).cloned();
+    let bytes = match http_body_util::Limited::new(resp.into_body(), 16 << 20)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) => return unavailable(e.to_string()),
+    };
+    let mut out = (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        bytes,
+    )
+        .into_response();
+    if let Some(r) = retry {
+        out.headers_mut().insert(header::RETRY_AFTER, r);
+    }
+    out
 }
 
 /// Under a witness policy, waits (bounded) for the entry's checkpoint to

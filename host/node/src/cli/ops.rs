@@ -566,12 +566,18 @@ pub struct ReceiptCheck {
 pub fn render_receipt_check(r: &ReceiptCheck) -> String {
     match &r.error {
         None if r.valid => format!(
-            "receipt OK: entry {} of goal {} is in the log of size {} with root {} signed by {}",
+            "receipt OK: entry {} of goal {} is in the log {} of size {} with root {} signed by {}{}",
             r.log_index,
             r.goal,
+            r.origin,
             r.size,
             r.root,
-            r.node_key.to_hex()
+            r.node_key.to_hex(),
+            if r.witnesses.is_empty() {
+                String::new()
+            } else {
+                format!(", cosigned by {}", r.witnesses.join(", "))
+            }
         ),
         e => format!("receipt INVALID: {}", e.as_deref().unwrap_or("")),
     }

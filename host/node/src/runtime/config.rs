@@ -52,6 +52,12 @@ pub const KEYS: &[KeyDoc] = &[
         doc: "The node's name: each goal's log origin is `<name>/<goal id>` and signs under that key name (c2sp.org/tlog-checkpoint), so it is part of the log's identity and cannot change once checkpoints are stored. A schema-less URL such as `ian.example.org` is recommended; no spaces or `+`. Empty: `ian-` and the first 8 hex digits of SHA-256 of the node's public key.",
     },
     KeyDoc {
+        key: "server.forward_to",
+        env: "IAN_FORWARD_TO",
+        default: "\"\"",
+        doc: "Base URL (`http://`) of a primary node: a submission for a goal this node does not hold is forwarded there, and the primary's answer (its receipt, or its rejection) is returned as is. Empty: such submissions get 404 `unknown_goal`.",
+    },
+    KeyDoc {
         key: "server.request_timeout_ms",
         env: "IAN_REQUEST_TIMEOUT_MS",
         default: "30000",
@@ -492,6 +498,8 @@ pub struct ServerConfig {
     /// See [`KEYS`].
     pub name: String,
     /// See [`KEYS`].
+    pub forward_to: String,
+    /// See [`KEYS`].
     pub data_dir: PathBuf,
     /// See [`KEYS`].
     pub operator_key: String,
@@ -891,6 +899,12 @@ impl Config {
                     "`{}` is not a valid key name: no spaces or `+` allowed",
                     self.server.name
                 ),
+            ));
+        }
+        if !self.server.forward_to.is_empty() && !self.server.forward_to.starts_with("http://") {
+            return Err(bad(
+                "server.forward_to",
+                format!("`{}` is not an http:// URL", self.server.forward_to),
             ));
         }
         if self.witness.reevaluate && !self.witness.enabled {
