@@ -391,3 +391,37 @@ fn a_node_forwards_submissions_for_goals_it_does_not_hold_and_returns_the_primar
     ]);
     assert_eq!(o.status.code(), Some(3), "{}{}", stdout(&o), stderr(&o));
 }
+
+#[test]
+fn a_mirror_follows_the_log_on_its_own_and_reevaluates_new_entries_as_they_appear() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = NodeProc::start(
+        &tmp.path().join("primary"),
+        &[("IAN_NODE_NAME", "primary.test")],
+    );
+    p.publish(&trading_goal(tmp.path(), GOAL, false));
+    submit_n(&p, tmp.path(), "f", 1);
+    let log_vkey = p.get_json(&format!("/api/v1/goals/{GOAL}"))["log_vkey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // No witness policy on the primary: nobody asks the mirror to cosign.
+    let m = start_mirror(
+        &tmp.path().join("m4"),
+        &log_vkey,
+        &p.url,
+        &[("IAN_WITNESS_RETRY_MS", "50")],
+    );
+    submit_n(&p, tmp.path(), "gg", 2);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while metric(&m, "ian_mirror_reevaluated_total") < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the mirror did not follow the log: {}",
+            metric(&m, "ian_mirror_reevaluated_total")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(metric(&m, "ian_mirror_reevaluated_total"), 3);
+    assert_eq!(metric(&m, "ian_evidence_total"), 0);
+}

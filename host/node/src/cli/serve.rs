@@ -94,6 +94,9 @@ pub async fn serve(cfg: Config) -> Result<(), NodeError> {
     }
     if let Some(w) = node.witness() {
         info!(vkey = %w.vkey(), "witnessing the logs in witness.logs_file");
+        if w.mirror().is_some() {
+            tokio::spawn(node.clone().run_mirroring());
+        }
     }
     let listener = listener::bind(addr).map_err(|e| NodeError::Listen {
         addr: addr.to_string(),

@@ -114,6 +114,34 @@ impl Mirror {
         })
     }
 
+    /// The mirrored logs' origins.
+    pub fn origins(&self) -> Vec<String> {
+        self.urls.keys().cloned().collect()
+    }
+
+    /// The log's current checkpoint from its node, if it answers and the
+    /// note is validly signed by `key`; the replica's size beside it.
+    pub async fn pull(
+        &self,
+        origin: &str,
+        key: &ian_core::note::NoteVerifier,
+    ) -> Option<(SignedCheckpoint, u64)> {
+        let base = self.urls.get(origin)?;
+        let goal = origin.rsplit('/').next()?;
+        let b = self
+            .get(format!("{base}/logs/{goal}/checkpoint"))
+            .await
+            .ok()?;
+        let cp = SignedCheckpoint::parse(&b).ok()?;
+        cp.verify(key).ok()?;
+        let have = self
+            .replicas
+            .lock()
+            .get(origin)
+            .map_or(0, |r| r.state.size());
+        Some((cp, have))
+    }
+
     /// Whether this mirror re-evaluates the log `origin`.
     pub fn mirrors(&self, origin: &str) -> bool {
         self.urls.contains_key(origin)
@@ -299,9 +327,27 @@ impl Mirror {
         }
         let r = replicas.get_mut(origin).expect("inserted above");
         let (from, to) = (r.state.size(), cp.checkpoint.size);
-        if to < from {
-            // The witness checked consistency from its own record; the
-            // replica may be ahead of it only if both were cosigned before.
+        if to <= from {
+            // Already judged (the replica follows the log on its own): the
+            // checkpoint must name the tree the judged entries built.
+            let root = r.state.mmr().root_at(to).unwrap_or(Hash32::ZERO);
+            if root != cp.checkpoint.root {
+                let ev = Evidence {
+                    conflicting: None,
+                    kind: "root_mismatch".into(),
+                    origin: origin.clone(),
+                    index: None,
+                    receipt: None,
+                    checkpoint: cp.clone(),
+                    differences: Vec::new(),
+                    detail: format!(
+                        "the log's entries [0, {to}), already copied and judged, rebuild root {root}; this checkpoint signs {}",
+                        cp.checkpoint.root
+                    ),
+                };
+                drop(replicas);
+                return Err(self.record(ev));
+            }
             return Ok(());
         }
         let fetched = rt.block_on(self.fetch(&base, &goal, from, to))?;

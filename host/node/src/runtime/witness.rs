@@ -156,6 +156,11 @@ impl Witness {
         })
     }
 
+    /// The key this witness follows for a log.
+    pub fn log_key(&self, origin: &str) -> Option<&NoteVerifier> {
+        self.logs.get(origin)
+    }
+
     /// Evidence this witness (or its mirror) stored.
     pub fn evidence(&self) -> &EvidenceLog {
         &self.evidence

@@ -319,6 +319,42 @@ impl Node {
         }
     }
 
+    /// As a mirror, follows each mirrored log's published checkpoint and
+    /// copies and re-evaluates new entries as they appear, so that a
+    /// cosignature request finds them already judged. Evidence and
+    /// refusals are the same as on the request path. Runs until shutdown.
+    pub async fn run_mirroring(self: Arc<Self>) {
+        let Some(m) = self.witness.as_ref().and_then(|w| w.mirror()).cloned() else {
+            return;
+        };
+        let every = Duration::from_millis(self.cfg.witness.retry_ms.max(10));
+        loop {
+            for origin in m.origins() {
+                let Some(key) = self
+                    .witness
+                    .as_ref()
+                    .and_then(|w| w.log_key(&origin))
+                    .cloned()
+                else {
+                    continue;
+                };
+                if let Some((cp, have)) = m.pull(&origin, &key).await
+                    && cp.checkpoint.size > have
+                {
+                    let mm = m.clone();
+                    let r = tokio::task::spawn_blocking(move || mm.catch_up(&cp)).await;
+                    if let Ok(Err(e)) = r {
+                        warn!(origin = %origin, error = %e, "mirror could not follow the log");
+                    }
+                }
+            }
+            if self.failed.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+
     /// Waits (at most `witness.wait_ms`) until the entry at `index` is
     /// under a quorum-cosigned checkpoint; true when it is.
     pub async fn wait_witnessed(&self, goal: &str, index: u64) -> bool {
