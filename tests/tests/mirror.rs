@@ -302,6 +302,8 @@ fn an_entry_whose_metrics_were_altered_is_caught_stored_as_evidence_and_not_cosi
     assert!(out.contains("reward"), "{out}");
     assert_eq!(metric(&m, "ian_evidence_total"), 1);
     assert_eq!(metric(&m, "ian_mirror_reevaluated_total"), 0);
+    let page = http_get(&m.url, "/");
+    assert!(page.contains("stored: <strong>1</strong>"), "{page}");
     // The evidence carries the log's own signed receipt for the entry:
     // anyone holding the log's key can check the log really said it.
     let ev = m.get_json("/api/v1/evidence");

@@ -307,7 +307,22 @@ pub fn page(node: &Node) -> String {
             rejections,
         });
     }
-    render_page(&node.public_key().to_hex(), &views)
+    let mut html = render_page(&node.public_key().to_hex(), &views);
+    if let Some(w) = node.witness() {
+        let n = w.evidence().count();
+        let role = if w.mirror().is_some() {
+            "a mirror: it re-evaluates every entry of the logs it follows before it cosigns"
+        } else {
+            "a witness for other logs"
+        };
+        let section = format!(
+            "<h2>Witnessing</h2><p class=\"cp\">This node is {role}. Evidence of misbehaviour stored: <strong>{n}</strong> (<a href=\"/api/v1/evidence\">/api/v1/evidence</a>).</p>"
+        );
+        if let Some(at) = html.rfind("</body>") {
+            html.insert_str(at, &section);
+        }
+    }
+    html
 }
 
 #[cfg(test)]
