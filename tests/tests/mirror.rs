@@ -199,7 +199,11 @@ fn a_mirror_with_another_sandbox_configuration_refuses_to_judge_and_says_why() {
 /// A byzantine log: serves a real node's goal, packs and code, but its own
 /// entry bundle (an entry whose metrics were altered after evaluation) under
 /// its own signed checkpoint. Answers GETs until the test ends.
-fn byzantine_log(real: &str, bundle: Vec<u8>) -> String {
+fn byzantine_log(
+    real: &str,
+    bundle: Vec<u8>,
+    checkpoint: std::sync::Arc<std::sync::Mutex<String>>,
+) -> String {
     use std::io::{BufRead, BufReader, Write};
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
@@ -221,6 +225,8 @@ fn byzantine_log(real: &str, bundle: Vec<u8>) -> String {
             let path = line.split(' ').nth(1).unwrap_or("/").to_string();
             let body = if path.starts_with(&format!("/logs/{GOAL}/tile/entries/")) {
                 bundle.clone()
+            } else if path == format!("/logs/{GOAL}/checkpoint") {
+                checkpoint.lock().unwrap().clone().into_bytes()
             } else {
                 // Everything else is the honest node's, byte for byte.
                 let addr = real.trim_start_matches("http://");
@@ -270,7 +276,8 @@ fn an_entry_whose_metrics_were_altered_is_caught_stored_as_evidence_and_not_cosi
     let bytes = entry.to_canonical_bytes();
     let mut bundle = (bytes.len() as u16).to_be_bytes().to_vec();
     bundle.extend_from_slice(&bytes);
-    let url = byzantine_log(&p.url, bundle);
+    let served = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let url = byzantine_log(&p.url, bundle, served.clone());
     // Its own log key signs a checkpoint over the altered entry.
     let key = ed25519_dalek::SigningKey::from_bytes(&[77; 32]);
     let log = ian_core::note::NoteSigner::new(&format!("byzantine.test/{GOAL}"), key).unwrap();
@@ -284,7 +291,13 @@ fn an_entry_whose_metrics_were_altered_is_caught_stored_as_evidence_and_not_cosi
         },
         &log,
     );
-    let m = start_mirror(&tmp.path().join("m3"), &log.verifier().to_vkey(), &url, &[]);
+    *served.lock().unwrap() = cp.to_text();
+    let m = start_mirror(
+        &tmp.path().join("m3"),
+        &log.verifier().to_vkey(),
+        &url,
+        &[("IAN_WITNESS_RETRY_MS", "50")],
+    );
     let addr = m.url.trim_start_matches("http://").to_string();
     let body = format!("old 0\n\n{}", cp.to_text());
     let mut s = std::net::TcpStream::connect(&addr).unwrap();
@@ -300,6 +313,9 @@ fn an_entry_whose_metrics_were_altered_is_caught_stored_as_evidence_and_not_cosi
     assert!(out.starts_with("HTTP/1.1 422"), "{out}");
     assert!(out.contains("re-evaluates differently"), "{out}");
     assert!(out.contains("reward"), "{out}");
+    // Following the log and being asked again give the same refusal, not
+    // a new download and a new record each time.
+    std::thread::sleep(Duration::from_millis(500));
     assert_eq!(metric(&m, "ian_evidence_total"), 1);
     assert_eq!(metric(&m, "ian_mirror_reevaluated_total"), 0);
     let page = http_get(&m.url, "/");
@@ -348,6 +364,50 @@ fn an_entry_whose_metrics_were_altered_is_caught_stored_as_evidence_and_not_cosi
         &other,
     ]);
     assert_eq!(o.status.code(), Some(4), "{}", stdout(&o));
+    // An honest receipt relabelled as another entry's accusation is not
+    // shown by the log's signature.
+    let mut forged = ev.clone();
+    forged["evidence"][0]["index"] = serde_json::json!(5);
+    std::fs::write(&file, serde_json::to_vec(&forged).unwrap()).unwrap();
+    let o = cli(&[
+        "verify-evidence",
+        file.to_str().unwrap(),
+        "--log-vkey",
+        &vkey,
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", stdout(&o));
+    assert_eq!(json_out(&o)[0]["proven"], false);
+}
+
+#[test]
+fn two_nodes_forwarding_to_each_other_do_not_loop() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (pa, pb) = (free_port(), free_port());
+    let (la, lb) = (format!("127.0.0.1:{pa}"), format!("127.0.0.1:{pb}"));
+    let (ua, ub) = (format!("http://{la}"), format!("http://{lb}"));
+    let a = NodeProc::start(
+        &tmp.path().join("a"),
+        &[("IAN_LISTEN", la.as_str()), ("IAN_FORWARD_TO", ub.as_str())],
+    );
+    let _b = NodeProc::start(
+        &tmp.path().join("b"),
+        &[("IAN_LISTEN", lb.as_str()), ("IAN_FORWARD_TO", ua.as_str())],
+    );
+    // a forwards once to b; b does not forward a forwarded request back.
+    let addr = a.url.trim_start_matches("http://").to_string();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    use std::io::{Read, Write};
+    write!(
+        s,
+        "GET /api/v1/goals/nowhere HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 404"), "{out}");
+    assert!(out.contains("unknown_goal"), "{out}");
 }
 
 #[test]

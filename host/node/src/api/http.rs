@@ -434,9 +434,27 @@ async fn publish(
     }
 }
 
-async fn goal_status(State(s): State<AppState>, Path(goal): Path<String>) -> Response {
+/// Set on forwarded requests: a node never forwards a request it received
+/// forwarded, so two nodes pointing at each other cannot loop.
+const FORWARDED: &str = "x-ian-forwarded";
+
+/// Whether a request about `goal` goes to `server.forward_to`: the node
+/// does not hold the goal, the id is a valid goal id, and the request was
+/// not itself forwarded.
+fn forwards(s: &AppState, headers: &HeaderMap, goal: &str) -> bool {
+    !s.node.config().server.forward_to.is_empty()
+        && !s.node.has_goal(goal)
+        && !headers.contains_key(FORWARDED)
+        && ian_core::GoalId::new(goal).is_ok()
+}
+
+async fn goal_status(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(goal): Path<String>,
+) -> Response {
     let forward = &s.node.config().server.forward_to;
-    if !forward.is_empty() && !s.node.has_goal(&goal) {
+    if forwards(&s, &headers, &goal) {
         // What a client reads before it submits (proof-of-work bits), from
         // the primary the submission will be forwarded to.
         return forward_request(forward, Method::GET, &format!("/api/v1/goals/{goal}"), None).await;
@@ -450,6 +468,7 @@ async fn goal_manifest(State(s): State<AppState>, Path(goal): Path<String>) -> R
 
 async fn submit(
     State(s): State<AppState>,
+    headers: HeaderMap,
     Path(goal): Path<String>,
     body: Result<ApiJson<crate::runtime::service::SubmitRequest>, ApiError>,
 ) -> Response {
@@ -464,7 +483,7 @@ async fn submit(
         }
     };
     let forward = &s.node.config().server.forward_to;
-    if !forward.is_empty() && !s.node.has_goal(&goal) {
+    if forwards(&s, &headers, &goal) {
         return match serde_json::to_vec(&req) {
             Ok(body) => {
                 forward_request(
@@ -513,8 +532,10 @@ async fn forward_request(
         >,
     > = std::sync::OnceLock::new();
     let client = CLIENT.get_or_init(|| {
+        let mut conn = hyper_util::client::legacy::connect::HttpConnector::new();
+        conn.set_connect_timeout(Some(Duration::from_secs(5)));
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build_http()
+            .build(conn)
     });
     let unavailable = |m: String| {
         ApiError::unavailable(format!("forwarding to the primary {primary}: {m}")).into_response()
@@ -524,6 +545,7 @@ async fn forward_request(
         .method(method)
         .uri(&url)
         .header(header::CONTENT_TYPE, "application/json")
+        .header(FORWARDED, "1")
         .body(http_body_util::Full::new(bytes::Bytes::from(
             body.unwrap_or_default(),
         ))) {

@@ -408,7 +408,10 @@ pub struct EvidenceCheck {
     pub kind: String,
     /// The log.
     pub origin: String,
-    /// Whether the log's own signatures prove what the record claims.
+    /// Whether the log's own signatures show what the record says the log
+    /// signed: a fork is then proven; for an entry it shows the log
+    /// committed to those bits, and the claimed difference is re-checked by
+    /// running the entry again.
     pub proven: bool,
     /// What was checked, or why it is not proven.
     pub detail: String,
@@ -488,13 +491,35 @@ pub fn verify_evidence_file(
             },
             "reevaluation_mismatch" | "invalid_entry" => match &ev.receipt {
                 None => (false, "no receipt for the entry in the record".to_string()),
+                Some(r)
+                    if Some(r.entry.log_index) != ev.index
+                        || r.checkpoint != ev.checkpoint
+                        || r.checkpoint.checkpoint.origin != ev.origin =>
+                {
+                    (
+                        false,
+                        "the receipt is not for the record's entry, checkpoint and log".to_string(),
+                    )
+                }
                 Some(r) => match r.verify(&verifier) {
                     Err(e) => (false, format!("receipt: {e}")),
+                    // What the log's signature shows is that it committed to
+                    // these bits; that they re-evaluate otherwise is the
+                    // record's claim, which anyone re-checks by running the
+                    // entry again, not by trusting the record.
                     Ok(()) => (
                         true,
                         format!(
-                            "the log committed to entry {} with these bits (repeat the evaluation with `ian-host replay` or `eval`): {}",
-                            r.entry.log_index, ev.detail
+                            "the log signed entry {} of size {} with these bits; re-run it (`ian-host replay {} {}` against the log's node, or `eval` with its pack) to check the claimed difference in {}",
+                            r.entry.log_index,
+                            r.checkpoint.checkpoint.size,
+                            r.entry.goal_id,
+                            r.entry.log_index,
+                            ev.differences
+                                .iter()
+                                .map(|d| d.field.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ),
                     ),
                 },
@@ -524,7 +549,11 @@ pub fn render_evidence_checks(v: &[EvidenceCheck]) -> String {
         .map(|c| {
             format!(
                 "{} {} of {}: {}",
-                if c.proven { "PROVEN" } else { "NOT PROVEN" },
+                match (c.proven, c.kind.as_str()) {
+                    (true, "fork") => "PROVEN",
+                    (true, _) => "SIGNED BY THE LOG",
+                    (false, _) => "NOT SHOWN",
+                },
                 c.kind,
                 c.origin,
                 c.detail

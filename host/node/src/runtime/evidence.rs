@@ -55,6 +55,8 @@ const EVIDENCE_COUNT: &str = "evidence-count";
 pub struct EvidenceLog {
     store: Arc<Store>,
     count: AtomicU64,
+    /// One record written at a time, so the stored count never goes back.
+    write: parking_lot::Mutex<()>,
 }
 
 impl EvidenceLog {
@@ -69,6 +71,7 @@ impl EvidenceLog {
         EvidenceLog {
             store,
             count: AtomicU64::new(count),
+            write: parking_lot::Mutex::new(()),
         }
     }
 
@@ -80,6 +83,7 @@ impl EvidenceLog {
     /// Stores a record durably (a failure is logged: evidence is never a
     /// reason to fail the request that found it).
     pub fn record(&self, ev: Evidence) {
+        let _one_at_a_time = self.write.lock();
         let n = self.count.fetch_add(1, Ordering::SeqCst);
         warn!(origin = %ev.origin, kind = %ev.kind, detail = %ev.detail, "evidence recorded");
         let json = serde_json::to_vec(&ev).unwrap_or_default();

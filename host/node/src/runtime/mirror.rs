@@ -79,6 +79,15 @@ pub struct Mirror {
     http: HyperClient<HttpConnector, Full<Bytes>>,
     timeout: Duration,
     replicas: Mutex<HashMap<String, Replica>>,
+    /// Entries judged per origin, readable without waiting on a replica
+    /// that is being brought up to date.
+    judged: Mutex<HashMap<String, u64>>,
+    /// The last checkpoint refused per origin (size, root) and why: the
+    /// same checkpoint asked again gets the same answer without a new
+    /// download, a new re-evaluation or a second evidence record.
+    refused: Mutex<HashMap<String, (u64, Hash32, MirrorRefusal)>>,
+    /// The runtime the downloads run on (the node's).
+    rt: Option<tokio::runtime::Handle>,
     worker_stack: usize,
     /// Entries re-evaluated identically, for `/metrics`.
     pub reevaluated: std::sync::atomic::AtomicU64,
@@ -108,6 +117,9 @@ impl Mirror {
             http: HyperClient::builder(TokioExecutor::new()).build(conn),
             timeout,
             replicas: Mutex::new(HashMap::new()),
+            judged: Mutex::new(HashMap::new()),
+            refused: Mutex::new(HashMap::new()),
+            rt: tokio::runtime::Handle::try_current().ok(),
             worker_stack,
             reevaluated: 0.into(),
             evidence,
@@ -134,12 +146,13 @@ impl Mirror {
             .ok()?;
         let cp = SignedCheckpoint::parse(&b).ok()?;
         cp.verify(key).ok()?;
-        let have = self
-            .replicas
+        let have = self.judged.lock().get(origin).copied().unwrap_or(0);
+        let refused = self
+            .refused
             .lock()
             .get(origin)
-            .map_or(0, |r| r.state.size());
-        Some((cp, have))
+            .is_some_and(|(s, r, _)| *s == cp.checkpoint.size && *r == cp.checkpoint.root);
+        (!refused).then_some((cp, have))
     }
 
     /// Whether this mirror re-evaluates the log `origin`.
@@ -215,6 +228,11 @@ impl Mirror {
             let mut i = n * BUNDLE;
             while !rest.is_empty() {
                 let bad = || MirrorRefusal::Fraud(format!("entry bundle {n} is malformed"));
+                if i == n * BUNDLE + width {
+                    return Err(MirrorRefusal::Fraud(format!(
+                        "entry bundle {n} holds more than its {width} entries"
+                    )));
+                }
                 let len = u16::from_be_bytes([
                     *rest.first().ok_or_else(bad)?,
                     *rest.get(1).ok_or_else(bad)?,
@@ -228,6 +246,12 @@ impl Mirror {
                 }
                 rest = &rest[2 + len..];
                 i += 1;
+            }
+            if i != n * BUNDLE + width {
+                return Err(MirrorRefusal::Fraud(format!(
+                    "entry bundle {n} holds {} of its {width} entries",
+                    i - n * BUNDLE
+                )));
             }
             n += 1;
         }
@@ -307,12 +331,46 @@ impl Mirror {
     /// blocking thread inside the tokio runtime.
     pub fn catch_up(&self, cp: &SignedCheckpoint) -> Result<(), MirrorRefusal> {
         let origin = &cp.checkpoint.origin;
+        let (size, root) = (cp.checkpoint.size, cp.checkpoint.root);
+        // One catch-up at a time (the request path and the follower may ask
+        // at once): the second finds the first's answer.
+        let mut replicas = self.replicas.lock();
+        if let Some((_, _, why)) = self
+            .refused
+            .lock()
+            .get(origin)
+            .filter(|(s, r, _)| *s == size && *r == root)
+        {
+            return Err(why.clone());
+        }
+        let result = self.catch_up_locked(&mut replicas, cp);
+        match &result {
+            Ok(()) => {}
+            Err(MirrorRefusal::Unavailable(_)) => {}
+            Err(why) => {
+                self.refused
+                    .lock()
+                    .insert(origin.clone(), (size, root, why.clone()));
+            }
+        }
+        result
+    }
+
+    fn catch_up_locked(
+        &self,
+        replicas: &mut HashMap<String, Replica>,
+        cp: &SignedCheckpoint,
+    ) -> Result<(), MirrorRefusal> {
+        let origin = &cp.checkpoint.origin;
         let Some(base) = self.urls.get(origin).cloned() else {
             return Ok(());
         };
         let goal = cp.checkpoint.goal_id().to_string();
-        let rt = tokio::runtime::Handle::current();
-        let mut replicas = self.replicas.lock();
+        let Some(rt) = self.rt.clone() else {
+            return Err(MirrorRefusal::Unavailable(
+                "the mirror runs outside the node's runtime".into(),
+            ));
+        };
         if !replicas.contains_key(origin) {
             let (manifest, loaded) = rt.block_on(self.load(&base, &goal))?;
             let state = GoalState::new(manifest.clone());
@@ -345,12 +403,27 @@ impl Mirror {
                         cp.checkpoint.root
                     ),
                 };
-                drop(replicas);
                 return Err(self.record(ev));
             }
             return Ok(());
         }
         let fetched = rt.block_on(self.fetch(&base, &goal, from, to))?;
+        // The manifest was only checked against the hash served beside it:
+        // the signed entries say which goal they are for.
+        if let Some(e) = fetched
+            .entries
+            .iter()
+            .find(|e| e.goal_hash != r.manifest.goal_hash())
+        {
+            let why = format!(
+                "entry {} is for goal hash {}, the manifest served hashes to {}",
+                e.log_index,
+                e.goal_hash,
+                r.manifest.goal_hash()
+            );
+            replicas.remove(origin);
+            return Err(MirrorRefusal::Unavailable(why));
+        }
         // The served entries must rebuild the signed root before anything
         // else is believed about them; the same tree gives each entry the
         // log's own receipt, for evidence.
@@ -478,6 +551,7 @@ impl Mirror {
         self.reevaluated
             .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         r.state = next;
+        self.judged.lock().insert(origin.clone(), to);
         if n > 0 {
             info!(origin = %origin, from, to, "re-evaluated entries identically");
         }

@@ -156,6 +156,14 @@ impl Witness {
         })
     }
 
+    /// Whether the log was caught forking (it is not followed any more).
+    pub fn is_forked(&self, origin: &str) -> bool {
+        self.store
+            .meta(&forked_key(origin))
+            .map(|v| v.is_some())
+            .unwrap_or(true)
+    }
+
     /// The key this witness follows for a log.
     pub fn log_key(&self, origin: &str) -> Option<&NoteVerifier> {
         self.logs.get(origin)
@@ -224,6 +232,17 @@ impl Witness {
             return Err(bad(format!(
                 "old size {old} is above the checkpoint size {size}"
             )));
+        }
+        // A mirror judges the new entries before the witness lock is taken
+        // (its replica has its own), so one slow log never holds up the
+        // others; the checks below still run on the record under the lock.
+        if let Some(m) = self.mirror.as_ref().filter(|m| m.mirrors(&origin))
+            && !self.is_forked(&origin)
+        {
+            m.catch_up(&cp).map_err(|e| match e {
+                MirrorRefusal::Unavailable(m) => WitnessError::Unavailable(m),
+                other => WitnessError::Unprocessable(other.to_string()),
+            })?;
         }
         let _guard = self.lock.lock();
         if self
@@ -296,12 +315,6 @@ impl Witness {
                 "consistency from size {old} to {size} of {origin}: {e}"
             ))
         })?;
-        if let Some(m) = self.mirror.as_ref().filter(|m| m.mirrors(&origin)) {
-            m.catch_up(&cp).map_err(|e| match e {
-                MirrorRefusal::Unavailable(m) => WitnessError::Unavailable(m),
-                other => WitnessError::Unprocessable(other.to_string()),
-            })?;
-        }
         let line = self.cosigner.cosign(&cp.note.text, now_secs);
         let mut kept = cp.clone();
         kept.note.signatures.retain(|s| log.matches(s));

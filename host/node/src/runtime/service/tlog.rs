@@ -330,14 +330,15 @@ impl Node {
         let every = Duration::from_millis(self.cfg.witness.retry_ms.max(10));
         loop {
             for origin in m.origins() {
-                let Some(key) = self
-                    .witness
-                    .as_ref()
-                    .and_then(|w| w.log_key(&origin))
-                    .cloned()
-                else {
+                let Some(w) = self.witness.as_ref() else {
+                    return;
+                };
+                let Some(key) = w.log_key(&origin).cloned() else {
                     continue;
                 };
+                if w.is_forked(&origin) {
+                    continue;
+                }
                 if let Some((cp, have)) = m.pull(&origin, &key).await
                     && cp.checkpoint.size > have
                 {
