@@ -12,12 +12,17 @@ use ian_tests::*;
 
 const GOAL: &str = "mirrored";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
+/// A primary (`primary.test`) with the trading goal and one accepted
+/// entry; its log's vkey.
+fn primary_with_one_entry(dir: &Path, tag: &str) -> (NodeProc, String) {
+    let p = NodeProc::start(&dir.join("primary"), &[("IAN_NODE_NAME", "primary.test")]);
+    p.publish(&trading_goal(dir, GOAL, false));
+    submit_n(&p, dir, tag, 1);
+    let vkey = p.get_json(&format!("/api/v1/goals/{GOAL}"))["log_vkey"]
+        .as_str()
         .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+        .to_string();
+    (p, vkey)
 }
 
 fn metric(node: &NodeProc, name: &str) -> u64 {
@@ -156,16 +161,7 @@ fn a_mirror_reevaluates_every_entry_before_the_primary_publishes_and_catches_up_
 #[test]
 fn a_mirror_with_another_sandbox_configuration_refuses_to_judge_and_says_why() {
     let tmp = tempfile::tempdir().unwrap();
-    let p = NodeProc::start(
-        &tmp.path().join("primary"),
-        &[("IAN_NODE_NAME", "primary.test")],
-    );
-    p.publish(&trading_goal(tmp.path(), GOAL, false));
-    submit_n(&p, tmp.path(), "c", 1);
-    let log_vkey = p.get_json(&format!("/api/v1/goals/{GOAL}"))["log_vkey"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (p, log_vkey) = primary_with_one_entry(tmp.path(), "c");
     // The WASI wall clock is part of the sandbox configuration hash.
     let m = start_mirror(
         &tmp.path().join("m2"),
@@ -174,19 +170,9 @@ fn a_mirror_with_another_sandbox_configuration_refuses_to_judge_and_says_why() {
         &[("IAN_SANDBOX_WASI_WALL_CLOCK_SECS", "1")],
     );
     let note = http_get(&p.url, &format!("/logs/{GOAL}/checkpoint"));
-    let addr = m.url.trim_start_matches("http://").to_string();
     let body = format!("old 0\n\n{note}");
-    let mut s = std::net::TcpStream::connect(&addr).unwrap();
-    use std::io::{Read, Write};
-    write!(
-        s,
-        "POST /witness/add-checkpoint HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    assert!(out.starts_with("HTTP/1.1 422"), "{out}");
+    let (status, _, out) = http_post(&m.url, "/witness/add-checkpoint", &body);
+    assert_eq!(status, 422, "{out}");
     assert!(out.contains("cannot judge"), "{out}");
     assert!(out.contains("config"), "{out}");
     assert_eq!(
@@ -298,19 +284,9 @@ fn an_entry_whose_metrics_were_altered_is_caught_stored_as_evidence_and_not_cosi
         &url,
         &[("IAN_WITNESS_RETRY_MS", "50")],
     );
-    let addr = m.url.trim_start_matches("http://").to_string();
     let body = format!("old 0\n\n{}", cp.to_text());
-    let mut s = std::net::TcpStream::connect(&addr).unwrap();
-    use std::io::{Read, Write};
-    write!(
-        s,
-        "POST /witness/add-checkpoint HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    assert!(out.starts_with("HTTP/1.1 422"), "{out}");
+    let (status, _, out) = http_post(&m.url, "/witness/add-checkpoint", &body);
+    assert_eq!(status, 422, "{out}");
     assert!(out.contains("re-evaluates differently"), "{out}");
     assert!(out.contains("reward"), "{out}");
     // Following the log and being asked again give the same refusal, not
@@ -457,16 +433,7 @@ fn a_node_forwards_submissions_for_goals_it_does_not_hold_and_returns_the_primar
 #[test]
 fn a_mirror_follows_the_log_on_its_own_and_reevaluates_new_entries_as_they_appear() {
     let tmp = tempfile::tempdir().unwrap();
-    let p = NodeProc::start(
-        &tmp.path().join("primary"),
-        &[("IAN_NODE_NAME", "primary.test")],
-    );
-    p.publish(&trading_goal(tmp.path(), GOAL, false));
-    submit_n(&p, tmp.path(), "f", 1);
-    let log_vkey = p.get_json(&format!("/api/v1/goals/{GOAL}"))["log_vkey"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (p, log_vkey) = primary_with_one_entry(tmp.path(), "f");
     // No witness policy on the primary: nobody asks the mirror to cosign.
     let m = start_mirror(
         &tmp.path().join("m4"),

@@ -11,7 +11,6 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use ian_core::checkpoint::{Checkpoint, SignedCheckpoint};
 use ian_core::mmr::MemMmr;
@@ -104,32 +103,6 @@ fn fill(node: &NodeProc, dir: &Path, n: u64) -> Vec<serde_json::Value> {
     });
     assert_eq!(replies.len() as u64, n);
     replies
-}
-
-/// One HTTP/1.1 POST with a text body; (status, content type, body).
-fn post(base: &str, path: &str, body: &str) -> (u16, String, String) {
-    let addr = base.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).unwrap();
-    let (head, body) = buf.split_once("\r\n\r\n").unwrap_or((&buf, ""));
-    let status = head[9..12].parse().unwrap();
-    let ctype = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-type")
-                .then(|| v.trim().to_string())
-        })
-        .unwrap_or_default();
-    (status, ctype, body.to_string())
 }
 
 fn goal_status(node: &NodeProc) -> serde_json::Value {
@@ -331,7 +304,7 @@ fn the_witness_answers_add_checkpoint_as_tlog_witness_specifies() {
         .to_string();
     let wv = ian_core::note::NoteVerifier::parse(&vkey).unwrap();
     let url = w.url.clone();
-    let add = |body: &str| post(&url, "/witness/add-checkpoint", body);
+    let add = |body: &str| http_post(&url, "/witness/add-checkpoint", body);
 
     // Unknown origin: 404.
     let other = NoteSigner::new(
@@ -413,7 +386,7 @@ fn the_witness_answers_add_checkpoint_as_tlog_witness_specifies() {
     // conflict at 12, and the monitoring route serves it.
     assert!(w.stop());
     let w = start_witness(tmp.path(), &[s.verifier().to_vkey()]);
-    let (st, _, body) = post(
+    let (st, _, body) = http_post(
         &w.url,
         "/witness/add-checkpoint",
         &add_checkpoint_body(&m, &s, 5, 20),
@@ -449,8 +422,8 @@ fn concurrent_add_checkpoints_from_one_old_size_cosign_exactly_one() {
             add_checkpoint_body(&m, l, 0, 12),
         );
         let (u1, u2) = (w.url.clone(), w.url.clone());
-        let t1 = std::thread::spawn(move || post(&u1, "/witness/add-checkpoint", &a));
-        let t2 = std::thread::spawn(move || post(&u2, "/witness/add-checkpoint", &b));
+        let t1 = std::thread::spawn(move || http_post(&u1, "/witness/add-checkpoint", &a));
+        let t2 = std::thread::spawn(move || http_post(&u2, "/witness/add-checkpoint", &b));
         let mut codes = [t1.join().unwrap().0, t2.join().unwrap().0];
         codes.sort();
         assert_eq!(codes, [200, 409], "{}", l.name());
@@ -592,7 +565,7 @@ fn a_log_that_signs_two_trees_of_one_size_is_caught_and_no_longer_followed() {
     let tmp = tempfile::tempdir().unwrap();
     let (m, s) = test_log(12);
     let w = start_witness(tmp.path(), &[s.verifier().to_vkey()]);
-    let add = |body: &str| post(&w.url, "/witness/add-checkpoint", body);
+    let add = |body: &str| http_post(&w.url, "/witness/add-checkpoint", body);
     assert_eq!(add(&add_checkpoint_body(&m, &s, 0, 12)).0, 200);
     // Another history of the same size, signed by the same key: 422.
     let mut fork = MemMmr::new_in_memory();

@@ -390,20 +390,13 @@ impl Mirror {
             // checkpoint must name the tree the judged entries built.
             let root = r.state.mmr().root_at(to).unwrap_or(Hash32::ZERO);
             if root != cp.checkpoint.root {
-                let ev = Evidence {
-                    conflicting: None,
-                    kind: "root_mismatch".into(),
-                    origin: origin.clone(),
-                    index: None,
-                    receipt: None,
-                    checkpoint: cp.clone(),
-                    differences: Vec::new(),
-                    detail: format!(
+                return Err(self.record(root_mismatch(
+                    cp,
+                    format!(
                         "the log's entries [0, {to}), already copied and judged, rebuild root {root}; this checkpoint signs {}",
                         cp.checkpoint.root
                     ),
-                };
-                return Err(self.record(ev));
+                )));
             }
             return Ok(());
         }
@@ -433,19 +426,13 @@ impl Mirror {
         }
         let rebuilt = tree.root().unwrap_or(Hash32::ZERO);
         if rebuilt != cp.checkpoint.root {
-            return Err(self.record(Evidence {
-                conflicting: None,
-                kind: "root_mismatch".into(),
-                origin: origin.clone(),
-                index: None,
-                receipt: None,
-                checkpoint: cp.clone(),
-                differences: Vec::new(),
-                detail: format!(
+            return Err(self.record(root_mismatch(
+                cp,
+                format!(
                     "the entries served for [{from}, {to}) rebuild root {rebuilt}, the checkpoint signs {}",
                     cp.checkpoint.root
                 ),
-            }));
+            )));
         }
         let receipt_of = |e: &LogEntry| {
             tree.inclusion_proof(e.log_index, to)
@@ -563,6 +550,20 @@ impl Mirror {
         let detail = ev.detail.clone();
         self.evidence.record(ev);
         MirrorRefusal::Fraud(detail)
+    }
+}
+
+/// Evidence that entries do not rebuild the root `cp` signs.
+fn root_mismatch(cp: &SignedCheckpoint, detail: String) -> Evidence {
+    Evidence {
+        kind: "root_mismatch".into(),
+        origin: cp.checkpoint.origin.clone(),
+        index: None,
+        receipt: None,
+        checkpoint: cp.clone(),
+        conflicting: None,
+        differences: Vec::new(),
+        detail,
     }
 }
 
