@@ -425,6 +425,31 @@ pub fn pack(dir: &Path, component_name: &str, params: &str, out_name: &str) -> P
     out
 }
 
+/// Submits a buy-and-hold pack with `params` to `goal` under a new
+/// contributor key named `name`, with the CLI; it must be accepted. The
+/// reply (`submit --json`).
+pub fn submit_as_new_contributor(
+    node: &NodeProc,
+    dir: &Path,
+    goal: &str,
+    name: &str,
+    params: &str,
+) -> Value {
+    let key = keygen(dir, &format!("{name}.key"));
+    let packed = pack(dir, "buy-and-hold", params, &format!("{name}.ianpack"));
+    let o = node.cli(&[
+        "submit",
+        packed.to_str().unwrap(),
+        "--goal",
+        goal,
+        "--key",
+        key.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    json_out(&o)
+}
+
 /// Make a contributor key with the CLI.
 pub fn keygen(dir: &Path, name: &str) -> PathBuf {
     let p = dir.join(name);

@@ -54,24 +54,8 @@ fn start_mirror(dir: &Path, log_vkey: &str, primary: &str, env: &[(&str, &str)])
 fn submit_n(node: &NodeProc, dir: &Path, tag: &str, n: usize) -> Vec<serde_json::Value> {
     (0..n)
         .map(|i| {
-            let key = keygen(dir, &format!("{tag}{i}.key"));
-            let packed = pack(
-                dir,
-                "buy-and-hold",
-                &format!("position=0.{}{i}", tag.len()),
-                &format!("{tag}{i}.ianpack"),
-            );
-            let o = node.cli(&[
-                "submit",
-                packed.to_str().unwrap(),
-                "--goal",
-                GOAL,
-                "--key",
-                key.to_str().unwrap(),
-                "--json",
-            ]);
-            assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-            json_out(&o)
+            let params = format!("position=0.{}{i}", tag.len());
+            submit_as_new_contributor(node, dir, GOAL, &format!("{tag}{i}"), &params)
         })
         .collect()
 }

@@ -544,20 +544,8 @@ fn a_checkpoint_is_final_only_with_the_quorum_and_receipts_carry_the_cosignature
 
 /// One more submission, with its own contributor (so nonces stay simple).
 fn fill_more(node: &NodeProc, dir: &Path, name: &str) -> serde_json::Value {
-    let key = keygen(dir, &format!("{name}.key"));
     let params = format!("position=0.{}", name.len());
-    let packed = pack(dir, "buy-and-hold", &params, &format!("{name}.ianpack"));
-    let o = node.cli(&[
-        "submit",
-        packed.to_str().unwrap(),
-        "--goal",
-        GOAL,
-        "--key",
-        key.to_str().unwrap(),
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-    json_out(&o)
+    submit_as_new_contributor(node, dir, GOAL, name, &params)
 }
 
 #[test]
