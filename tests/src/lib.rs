@@ -522,6 +522,32 @@ pub fn http_get(base: &str, path: &str) -> String {
     }
 }
 
+/// A plain HTTP/1.1 GET of a binary body (a blob, a tile) over loopback;
+/// asserts a 200 with a `Content-Length` body and returns its bytes.
+pub fn http_get_bytes(base: &str, path: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to node");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    let at = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of the header");
+    let head = String::from_utf8_lossy(&buf[..at]).to_string();
+    assert!(head.starts_with("HTTP/1.1 200"), "GET {path}: {head}");
+    assert!(
+        !head.to_ascii_lowercase().contains("chunked"),
+        "GET {path}: chunked body"
+    );
+    buf[at + 4..].to_vec()
+}
+
 /// Decode an HTTP/1.1 chunked body.
 fn dechunk(mut rest: &str) -> String {
     let mut out = String::new();

@@ -12,6 +12,9 @@
 //! The binary only parses flags and calls into this library, so tests drive
 //! the same code paths.
 
+// The OpenAPI document is one `json!` literal.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod cli;
 pub mod runtime;

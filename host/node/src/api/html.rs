@@ -308,13 +308,18 @@ pub fn page(node: &Node) -> String {
         });
     }
     let mut html = render_page(&node.public_key().to_hex(), &views);
-    if let Some(w) = node.witness() {
-        let n = w.evidence().count();
-        let role = if w.mirror().is_some() {
-            "a mirror: it re-evaluates every entry of the logs it follows before it cosigns"
-        } else {
-            "a witness for other logs"
-        };
+    let n = node.evidence().count();
+    let role = match node.witness() {
+        Some(w) if w.mirror().is_some() => {
+            Some("a mirror: it re-evaluates every entry of the logs it follows before it cosigns")
+        }
+        Some(_) => Some("a witness for other logs"),
+        None if node.p2p().is_some() || n > 0 => {
+            Some("a peer on the libp2p network: it checks every checkpoint it hears")
+        }
+        None => None,
+    };
+    if let Some(role) = role {
         let section = format!(
             "<h2>Witnessing</h2><p class=\"cp\">This node is {role}. Evidence of misbehaviour stored: <strong>{n}</strong> (<a href=\"/api/v1/evidence\">/api/v1/evidence</a>).</p>"
         );

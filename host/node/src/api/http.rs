@@ -77,6 +77,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/packs/{hash}"),
     ("GET", "/api/v1/tau"),
     ("GET", "/api/v1/evidence"),
+    ("GET", "/api/v1/peers"),
     ("GET", "/logs/{goal}/checkpoint"),
     ("GET", "/logs/{goal}/tile/{*path}"),
     ("POST", "/witness/add-checkpoint"),
@@ -126,6 +127,7 @@ fn handler_for(method: &str, path: &str, state: &AppState) -> MethodRouter<AppSt
         ("GET", "/api/v1/packs/{hash}") => on(get, pack),
         ("GET", "/api/v1/tau") => on(get, tau_status),
         ("GET", "/api/v1/evidence") => on(get, evidence),
+        ("GET", "/api/v1/peers") => on(get, peers),
         ("GET", "/logs/{goal}/checkpoint") => on(get, log_checkpoint),
         ("GET", "/logs/{goal}/tile/{*path}") => on(get, log_tile),
         ("POST", "/witness/add-checkpoint") => on(post, add_checkpoint).layer(small),
@@ -363,13 +365,32 @@ async fn metrics(State(s): State<AppState>) -> Response {
             if let Some(t) = s.node.tau() {
                 text.push_str(&t.prometheus());
             }
-            if let Some(w) = s.node.witness() {
-                use std::fmt::Write as _;
-                let _ = writeln!(
+            use std::fmt::Write as _;
+            let _ = writeln!(
+                text,
+                "# HELP ian_evidence_total Evidence records stored: forks, entries that re-evaluate differently or break the goal's rules, entries that do not rebuild a signed root, peers serving bad data.\n# TYPE ian_evidence_total counter\nian_evidence_total {}",
+                s.node.evidence().count()
+            );
+            if let Some(p) = s.node.p2p() {
+                let c = p.counters();
+                let get = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+                let _ = write!(
                     text,
-                    "# HELP ian_evidence_total Evidence records stored: forks, entries that re-evaluate differently or break the goal's rules, entries that do not rebuild a signed root.\n# TYPE ian_evidence_total counter\nian_evidence_total {}",
-                    w.evidence().count()
+                    "# HELP ian_p2p_peers libp2p peers connected.\n# TYPE ian_p2p_peers gauge\nian_p2p_peers {}\n\
+                     # HELP ian_p2p_invalid_messages_total Announcements rejected by validation (their senders are scored down).\n# TYPE ian_p2p_invalid_messages_total counter\nian_p2p_invalid_messages_total {}\n\
+                     # HELP ian_p2p_rate_limited_total Sync requests refused by the per-peer rate limit.\n# TYPE ian_p2p_rate_limited_total counter\nian_p2p_rate_limited_total {}\n\
+                     # HELP ian_p2p_requests_served_total Sync requests served to peers.\n# TYPE ian_p2p_requests_served_total counter\nian_p2p_requests_served_total {}\n\
+                     # HELP ian_p2p_checkpoints_announced_total Checkpoints of this node's logs announced.\n# TYPE ian_p2p_checkpoints_announced_total counter\nian_p2p_checkpoints_announced_total {}\n\
+                     # HELP ian_p2p_checkpoints_heard_total Newer checkpoints of other logs heard and verified.\n# TYPE ian_p2p_checkpoints_heard_total counter\nian_p2p_checkpoints_heard_total {}\n",
+                    p.connected(),
+                    get(&c.invalid_messages),
+                    get(&c.rate_limited),
+                    get(&c.served),
+                    get(&c.announced),
+                    get(&c.heard),
                 );
+            }
+            if let Some(w) = s.node.witness() {
                 if let Some(m) = w.mirror() {
                     let _ = writeln!(
                         text,
@@ -649,14 +670,22 @@ async fn log_tile(
 /// wrong (empty on a node that is not a mirror).
 async fn evidence(State(s): State<AppState>) -> Response {
     let node = s.node.clone();
-    let list = tokio::task::spawn_blocking(move || {
-        node.witness()
-            .map(|w| w.evidence().list())
-            .unwrap_or_default()
-    })
-    .await
-    .unwrap_or_default();
+    let list = tokio::task::spawn_blocking(move || node.evidence().list())
+        .await
+        .unwrap_or_default();
     json(StatusCode::OK, &serde_json::json!({ "evidence": list }))
+}
+
+/// `GET /api/v1/peers`: this node's libp2p identity, its peers with their
+/// verifier keys and scores, and the logs it has heard of.
+async fn peers(State(s): State<AppState>) -> Response {
+    match s.node.p2p() {
+        Some(p) => json(
+            StatusCode::OK,
+            &serde_json::json!({"enabled": true, "status": p.status()}),
+        ),
+        None => json(StatusCode::OK, &serde_json::json!({"enabled": false})),
+    }
 }
 
 /// `POST /witness/add-checkpoint` (c2sp.org/tlog-witness): cosignature

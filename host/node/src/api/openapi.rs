@@ -90,6 +90,8 @@ pub fn document() -> Value {
             "responses": {"200": ok("Tau status", "TauStatus")}}},
         "/api/v1/evidence": {"get": {"summary": "Evidence a mirror stored: entries that re-evaluated differently (with the log's own receipt for them) and entry ranges that did not rebuild a signed root.", "operationId": "evidence",
             "responses": {"200": {"description": "`{\"evidence\": [...]}`", "content": {"application/json": {}}}}}},
+        "/api/v1/peers": {"get": {"summary": "The node on the libp2p network: its peer id and listen addresses, each peer (agent, addresses, public key, log verifier keys, gossipsub score, invalid announcements, rate-limited and served sync requests) and each log heard of (newest checkpoint, holders, forked). `{\"enabled\": false}` without `p2p.enabled`.", "operationId": "peers",
+            "responses": {"200": {"description": "`{\"enabled\": bool, \"status\": {...}}`", "content": {"application/json": {}}}}}},
         "/logs/{goal}/checkpoint": {"get": {"summary": "c2sp.org/tlog-tiles checkpoint: the published (under a witness policy: quorum-cosigned) checkpoint note, text/plain.", "operationId": "tlogCheckpoint",
             "parameters": [goal_param()], "responses": {"200": {"description": "c2sp.org/tlog-checkpoint signed note", "content": {"text/plain": {}}}, "404": err_ref()}}},
         "/logs/{goal}/tile/{*path}": {"get": {"summary": "c2sp.org/tlog-tiles: `tile/<L>/<N>[.p/<W>]` hash tiles and `tile/entries/<N>[.p/<W>]` entry bundles (u16-length-framed entries), immutable.", "operationId": "tlogTile",

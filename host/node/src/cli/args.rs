@@ -62,6 +62,9 @@ pub enum Command {
     /// Check evidence (from a witness's or mirror's `/api/v1/evidence`)
     /// offline: that the log signed what the record says it signed.
     VerifyEvidence(VerifyEvidenceArgs),
+    /// The node's libp2p peers, their log keys and scores, and the logs it
+    /// has heard of.
+    Peers(PeersArgs),
     /// Evaluate a pack locally against a goal file (no server).
     Eval(EvalArgs),
     /// Make a contributor Ed25519 key.
@@ -73,6 +76,14 @@ pub enum Command {
     Tau(TauCommand),
     /// Load generator: signed submissions over HTTP; reports throughput and latency.
     BenchSubmit(BenchArgs),
+}
+
+/// `peers`.
+#[derive(Debug, Args)]
+pub struct PeersArgs {
+    /// Node.
+    #[command(flatten)]
+    pub node: NodeArgs,
 }
 
 /// `serve`.

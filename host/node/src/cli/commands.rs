@@ -236,6 +236,12 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
             out.print(&v, || crate::cli::ops::render_replay(&v));
             Ok(if same { 0 } else { EXIT_MISMATCH })
         }
+        Command::Peers(a) => {
+            let client = node_client(&a.node.node)?;
+            let v: Value = client.get("/api/v1/peers").await?;
+            out.print(&v, || render::peers(&v));
+            Ok(0)
+        }
         Command::Tau(TauCommand::Status(a)) => {
             let client = node_client(&a.node.node)?;
             let v: Value = client.get("/api/v1/tau").await?;

@@ -190,3 +190,54 @@ mod tests {
         assert_eq!(num(0.0), "0.000000");
     }
 }
+
+/// `ian-host peers`: one line per peer, then one per log heard of.
+pub fn peers(v: &serde_json::Value) -> String {
+    if v["enabled"].as_bool() != Some(true) {
+        return "libp2p is off on this node (set p2p.enabled = true or IAN_P2P=true)".into();
+    }
+    let s = &v["status"];
+    let text = |x: &serde_json::Value| x.as_str().unwrap_or("").to_string();
+    let mut o = format!("peer id {}\n", text(&s["peer_id"]));
+    for a in s["listen"].as_array().into_iter().flatten() {
+        o.push_str(&format!("  listening on {}\n", text(a)));
+    }
+    let peers = s["peers"].as_array().cloned().unwrap_or_default();
+    o.push_str(&format!("{} peers\n", peers.len()));
+    for p in &peers {
+        o.push_str(&format!(
+            "  {} {} score={:.1} invalid={} rate_limited={} served={} bad_answers={} [{}]\n",
+            text(&p["peer_id"]),
+            if p["connected"].as_bool() == Some(true) {
+                "connected"
+            } else {
+                "known"
+            },
+            p["score"].as_f64().unwrap_or(0.0),
+            p["invalid_messages"],
+            p["rate_limited"],
+            p["served"],
+            p["bad_answers"],
+            text(&p["agent"]),
+        ));
+        for k in p["log_vkeys"].as_array().into_iter().flatten() {
+            o.push_str(&format!("      log key {}\n", text(k)));
+        }
+    }
+    let logs = s["logs"].as_array().cloned().unwrap_or_default();
+    o.push_str(&format!("{} logs heard of\n", logs.len()));
+    for l in &logs {
+        o.push_str(&format!(
+            "  {} size={} holders={}{}\n",
+            text(&l["origin"]),
+            l["size"],
+            l["holders"].as_array().map_or(0, Vec::len),
+            if l["forked"].as_bool() == Some(true) {
+                " FORKED"
+            } else {
+                ""
+            },
+        ));
+    }
+    o.trim_end().to_string()
+}

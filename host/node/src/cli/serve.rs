@@ -88,6 +88,9 @@ pub async fn serve(cfg: Config) -> Result<(), NodeError> {
         node.set_tau(wiring);
         info!(endpoint = %node.config().tau.endpoint, "Tau commitments enabled");
     }
+    if node.config().p2p.enabled {
+        crate::runtime::service::start_p2p(&node).await?;
+    }
     if node.has_witness_policy() {
         tokio::spawn(node.clone().run_witnessing());
         info!(policy = %node.config().witness.policy_file, "checkpoints are final once the witness quorum cosigns");

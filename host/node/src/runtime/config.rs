@@ -424,6 +424,54 @@ pub const KEYS: &[KeyDoc] = &[
         doc: "Pause before asking witnesses again after a round that did not reach the quorum.",
     },
     KeyDoc {
+        key: "p2p.enabled",
+        env: "IAN_P2P",
+        default: "false",
+        doc: "Join the libp2p network (docs/FEDERATION.md): the node key is the libp2p identity; the node serves its logs over `/ian/sync/1`, announces each published checkpoint on gossipsub and hears other logs' checkpoints. Off: HTTP only.",
+    },
+    KeyDoc {
+        key: "p2p.listen",
+        env: "IAN_P2P_LISTEN",
+        default: "\"/ip4/127.0.0.1/tcp/0\"",
+        doc: "Multiaddrs to listen on, comma-separated, e.g. `/ip4/0.0.0.0/tcp/7879`. The bound addresses, with `/p2p/<peer id>`, are written to `<data_dir>/node.p2p`.",
+    },
+    KeyDoc {
+        key: "p2p.bootstrap",
+        env: "IAN_P2P_BOOTSTRAP",
+        default: "\"\"",
+        doc: "Peers to dial at start and seed Kademlia with: comma-separated multiaddrs, each ending in `/p2p/<peer id>`. Other peers are found through them.",
+    },
+    KeyDoc {
+        key: "p2p.request_timeout_ms",
+        env: "IAN_P2P_REQUEST_TIMEOUT_MS",
+        default: "10000",
+        doc: "Upper bound on one sync request to a peer, its answer included.",
+    },
+    KeyDoc {
+        key: "p2p.max_response_bytes",
+        env: "IAN_P2P_MAX_RESPONSE_BYTES",
+        default: "67108864",
+        doc: "Largest sync answer accepted from a peer (a component is the largest thing asked for); larger answers fail with an error naming the limit.",
+    },
+    KeyDoc {
+        key: "p2p.requests_per_sec",
+        env: "IAN_P2P_REQUESTS_PER_SEC",
+        default: "500.0",
+        doc: "Sync requests one peer may make per second, sustained (token bucket). Over it the peer is answered `rate_limited` at once, without reading the store.",
+    },
+    KeyDoc {
+        key: "p2p.request_burst",
+        env: "IAN_P2P_REQUEST_BURST",
+        default: "2000",
+        doc: "Sync requests one peer may make in a burst (a mirror catching up asks for one pack and one code blob per new agent).",
+    },
+    KeyDoc {
+        key: "p2p.discovery_ms",
+        env: "IAN_P2P_DISCOVERY_MS",
+        default: "30000",
+        doc: "How often to redial bootstrap peers that are not connected and refresh Kademlia.",
+    },
+    KeyDoc {
         key: "store.queue_capacity",
         env: "IAN_STORE_QUEUE_CAPACITY",
         default: "65536",
@@ -481,6 +529,8 @@ pub struct Config {
     pub tau: TauConfig,
     /// Witnessing: as a witness for other logs, and the policy for ours.
     pub witness: WitnessConfig,
+    /// The libp2p network.
+    pub p2p: P2pSection,
     /// Engine and pool settings handed to `ian-sandbox` (see
     /// [`Config::sandbox_config`]); keys as in [`KEYS`].
     pub sandbox: toml::Table,
@@ -537,6 +587,28 @@ pub struct WitnessConfig {
     pub wait_ms: u64,
     /// See [`KEYS`].
     pub retry_ms: u64,
+}
+
+/// `[p2p]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct P2pSection {
+    /// See [`KEYS`].
+    pub enabled: bool,
+    /// See [`KEYS`].
+    pub listen: String,
+    /// See [`KEYS`].
+    pub bootstrap: String,
+    /// See [`KEYS`].
+    pub request_timeout_ms: u64,
+    /// See [`KEYS`].
+    pub max_response_bytes: u64,
+    /// See [`KEYS`].
+    pub requests_per_sec: f64,
+    /// See [`KEYS`].
+    pub request_burst: u64,
+    /// See [`KEYS`].
+    pub discovery_ms: u64,
 }
 
 /// `[limits]` section.
@@ -918,6 +990,23 @@ impl Config {
                 "witness.logs_file",
                 "required when witness.enabled is true",
             ));
+        }
+        let p = &self.p2p;
+        if !(p.requests_per_sec.is_finite() && p.requests_per_sec > 0.0) {
+            return Err(bad("p2p.requests_per_sec", "must be a finite number > 0"));
+        }
+        for (key, v) in [
+            ("p2p.request_timeout_ms", p.request_timeout_ms),
+            ("p2p.max_response_bytes", p.max_response_bytes),
+            ("p2p.request_burst", p.request_burst),
+            ("p2p.discovery_ms", p.discovery_ms),
+        ] {
+            if v == 0 {
+                return Err(bad(key, "must be at least 1"));
+            }
+        }
+        if p.request_burst > u64::from(u32::MAX) {
+            return Err(bad("p2p.request_burst", "must be at most 4294967295"));
         }
         if self.witness.timeout_ms == 0 {
             return Err(bad("witness.timeout_ms", "must be at least 1"));

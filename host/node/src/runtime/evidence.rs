@@ -46,6 +46,10 @@ pub struct Evidence {
     pub differences: Vec<Mismatch>,
     /// Human summary.
     pub detail: String,
+    /// For data a libp2p peer served that failed a hash or root check
+    /// (kind `bad_peer_data`): the peer. The log is not accused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_by: Option<String>,
 }
 
 /// Where the number of evidence records is kept.

@@ -11,6 +11,12 @@
 //! recorded bits on this mirror" (the additional statement c2sp.org/
 //! tlog-cosignature lets a cosigner key imply).
 //!
+//! A log is copied from its node's HTTP API (`log <vkey> <url>`) or, over
+//! libp2p (`log <vkey> p2p`), from any peer that serves it: every byte is
+//! checked the same way, so who served it does not matter. A peer whose
+//! bytes fail a hash or do not rebuild the signed root is struck (not asked
+//! again, scored down) and the evidence names the peer, not the log.
+//!
 //! An entry that re-evaluates differently, or entries that do not rebuild
 //! the signed root, are stored as evidence (the log's own receipt for the
 //! entry and what differed) and the checkpoint is refused. An entry judged
@@ -40,6 +46,7 @@ use crate::runtime::evidence::{Evidence, EvidenceLog};
 use crate::runtime::judge::{Judge, LoadedGoal, rejudge_entry};
 use crate::runtime::service::tile_index_path;
 use crate::runtime::views::ManifestView;
+use ian_p2p::SyncRequest;
 
 /// Largest single download from a mirrored node (a component, a bundle).
 const MAX_FETCH: usize = 64 * 1024 * 1024;
@@ -71,11 +78,23 @@ struct Replica {
     state: GoalState,
 }
 
+/// Where one catch-up copies a log from.
+#[derive(Debug, Clone)]
+enum Via {
+    /// The base URL of the log's node.
+    Http(String),
+    /// A libp2p peer that serves the log.
+    Peer(ian_p2p::PeerId),
+}
+
 /// The mirror role.
 pub struct Mirror {
     judge: Arc<Judge>,
-    /// Base URL of each mirrored log's node, by origin.
+    /// Where each mirrored log is copied from, by origin: a base URL, or
+    /// `p2p` for any libp2p peer that serves it.
     urls: HashMap<String, String>,
+    /// The libp2p network, for logs copied over it.
+    p2p: std::sync::OnceLock<ian_p2p::P2p>,
     http: HyperClient<HttpConnector, Full<Bytes>>,
     timeout: Duration,
     replicas: Mutex<HashMap<String, Replica>>,
@@ -104,8 +123,10 @@ impl Mirror {
         worker_stack: usize,
     ) -> Result<Self, String> {
         for (o, u) in &urls {
-            if !u.starts_with("http://") {
-                return Err(format!("mirrored log {o}: URL {u} is not http://"));
+            if !u.starts_with("http://") && u != "p2p" {
+                return Err(format!(
+                    "mirrored log {o}: source {u} is neither an http:// URL nor `p2p`"
+                ));
             }
         }
         let mut conn = HttpConnector::new();
@@ -114,6 +135,7 @@ impl Mirror {
         Ok(Mirror {
             judge,
             urls,
+            p2p: std::sync::OnceLock::new(),
             http: HyperClient::builder(TokioExecutor::new()).build(conn),
             timeout,
             replicas: Mutex::new(HashMap::new()),
@@ -131,20 +153,29 @@ impl Mirror {
         self.urls.keys().cloned().collect()
     }
 
-    /// The log's current checkpoint from its node, if it answers and the
-    /// note is validly signed by `key`; the replica's size beside it.
+    /// Copies logs marked `p2p` over this network.
+    pub fn set_p2p(&self, p2p: ian_p2p::P2p) {
+        let _ = self.p2p.set(p2p);
+    }
+
+    /// The log's current checkpoint from its node (or, over libp2p, the
+    /// newest one announced), if the note is validly signed by `key`; the
+    /// replica's size beside it.
     pub async fn pull(
         &self,
         origin: &str,
         key: &ian_core::note::NoteVerifier,
     ) -> Option<(SignedCheckpoint, u64)> {
-        let base = self.urls.get(origin)?;
-        let goal = origin.rsplit('/').next()?;
-        let b = self
-            .get(format!("{base}/logs/{goal}/checkpoint"))
-            .await
-            .ok()?;
-        let cp = SignedCheckpoint::parse(&b).ok()?;
+        let source = self.urls.get(origin)?;
+        let cp = if source == "p2p" {
+            self.p2p.get()?.latest(origin)?
+        } else {
+            let b = self
+                .get(&Via::Http(source.clone()), checkpoint_request(origin))
+                .await
+                .ok()?;
+            SignedCheckpoint::parse(&b).ok()?
+        };
         cp.verify(key).ok()?;
         let have = self.judged.lock().get(origin).copied().unwrap_or(0);
         let refused = self
@@ -160,7 +191,25 @@ impl Mirror {
         self.urls.contains_key(origin)
     }
 
-    async fn get(&self, url: String) -> Result<Bytes, MirrorRefusal> {
+    /// One thing from where the log is copied: the same bytes over HTTP
+    /// and over libp2p.
+    async fn get(&self, via: &Via, req: SyncRequest) -> Result<Bytes, MirrorRefusal> {
+        match via {
+            Via::Http(base) => self.get_url(http_url(base, &req)).await,
+            Via::Peer(peer) => {
+                let p2p = self
+                    .p2p
+                    .get()
+                    .ok_or_else(|| MirrorRefusal::Unavailable("libp2p is not running".into()))?;
+                p2p.request(*peer, req)
+                    .await
+                    .map(Bytes::from)
+                    .map_err(|e| MirrorRefusal::Unavailable(e.to_string()))
+            }
+        }
+    }
+
+    async fn get_url(&self, url: String) -> Result<Bytes, MirrorRefusal> {
         let unavailable = |m: String| MirrorRefusal::Unavailable(m);
         let fut = async {
             let uri: hyper::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
@@ -192,8 +241,10 @@ impl Mirror {
             .map_err(unavailable)
     }
 
-    async fn blob(&self, base: &str, h: Hash32) -> Result<Vec<u8>, MirrorRefusal> {
-        let b = self.get(format!("{base}/api/v1/blobs/{h}")).await?;
+    async fn blob(&self, via: &Via, h: Hash32) -> Result<Vec<u8>, MirrorRefusal> {
+        let b = self
+            .get(via, SyncRequest::Blob { hash: h.to_hex() })
+            .await?;
         if sha256(&b) != h {
             return Err(MirrorRefusal::Fraud(format!(
                 "the log's node served blob {h} with other bytes"
@@ -207,8 +258,8 @@ impl Mirror {
     /// pack with its code.
     async fn fetch(
         &self,
-        base: &str,
-        goal: &str,
+        via: &Via,
+        origin: &str,
         from: u64,
         to: u64,
     ) -> Result<Fetched, MirrorRefusal> {
@@ -222,7 +273,13 @@ impl Mirror {
                 format!("{}.p/{width}", tile_index_path(n))
             };
             let b = self
-                .get(format!("{base}/logs/{goal}/tile/entries/{path}"))
+                .get(
+                    via,
+                    SyncRequest::Tile {
+                        origin: origin.to_string(),
+                        path: format!("entries/{path}"),
+                    },
+                )
                 .await?;
             let mut rest = &b[..];
             let mut i = n * BUNDLE;
@@ -268,7 +325,12 @@ impl Mirror {
                 continue;
             }
             let b = self
-                .get(format!("{base}/api/v1/packs/{}", e.pack_hash))
+                .get(
+                    via,
+                    SyncRequest::Pack {
+                        hash: e.pack_hash.to_hex(),
+                    },
+                )
                 .await?;
             let p: AgentPack = serde_json::from_slice(&b).map_err(|err| {
                 MirrorRefusal::Fraud(format!("pack {} is not a pack: {err}", e.pack_hash))
@@ -280,7 +342,7 @@ impl Mirror {
                 )));
             }
             if let std::collections::btree_map::Entry::Vacant(slot) = code.entry(p.code_hash()) {
-                slot.insert(self.blob(base, p.code_hash()).await?);
+                slot.insert(self.blob(via, p.code_hash()).await?);
             }
             packs.insert(e.pack_hash, p);
         }
@@ -293,11 +355,17 @@ impl Mirror {
 
     async fn load(
         &self,
-        base: &str,
+        via: &Via,
+        origin: &str,
         goal: &str,
     ) -> Result<(GoalManifest, Arc<LoadedGoal>), MirrorRefusal> {
         let b = self
-            .get(format!("{base}/api/v1/goals/{goal}/manifest"))
+            .get(
+                via,
+                SyncRequest::Manifest {
+                    origin: origin.to_string(),
+                },
+            )
             .await?;
         let v: ManifestView = serde_json::from_slice(&b)
             .map_err(|e| MirrorRefusal::Unavailable(format!("manifest of {goal}: {e}")))?;
@@ -316,7 +384,7 @@ impl Mirror {
         let mut hashes = vec![v.manifest.harness.component];
         hashes.extend(v.manifest.invariants.iter().map(|i| i.component));
         for h in hashes {
-            blobs.insert(h, self.blob(base, h).await?);
+            blobs.insert(h, self.blob(via, h).await?);
         }
         let loaded = self
             .judge
@@ -362,8 +430,26 @@ impl Mirror {
         cp: &SignedCheckpoint,
     ) -> Result<(), MirrorRefusal> {
         let origin = &cp.checkpoint.origin;
-        let Some(base) = self.urls.get(origin).cloned() else {
+        let Some(source) = self.urls.get(origin).cloned() else {
             return Ok(());
+        };
+        let via = if source == "p2p" {
+            let p2p = self
+                .p2p
+                .get()
+                .ok_or_else(|| MirrorRefusal::Unavailable("libp2p is not running".into()))?;
+            let peer = p2p.holders(origin).into_iter().next().ok_or_else(|| {
+                MirrorRefusal::Unavailable(format!("no libp2p peer serves {origin} yet"))
+            })?;
+            Via::Peer(peer)
+        } else {
+            Via::Http(source)
+        };
+        // What the source served failed a check: over libp2p that is the
+        // peer's fault, not the log's.
+        let blame = |e: MirrorRefusal| match (&via, e) {
+            (Via::Peer(p), MirrorRefusal::Fraud(why)) => self.bad_peer(*p, cp, why),
+            (_, e) => e,
         };
         let goal = cp.checkpoint.goal_id().to_string();
         let Some(rt) = self.rt.clone() else {
@@ -372,7 +458,7 @@ impl Mirror {
             ));
         };
         if !replicas.contains_key(origin) {
-            let (manifest, loaded) = rt.block_on(self.load(&base, &goal))?;
+            let (manifest, loaded) = rt.block_on(self.load(&via, origin, &goal)).map_err(blame)?;
             let state = GoalState::new(manifest.clone());
             replicas.insert(
                 origin.clone(),
@@ -400,7 +486,9 @@ impl Mirror {
             }
             return Ok(());
         }
-        let fetched = rt.block_on(self.fetch(&base, &goal, from, to))?;
+        let fetched = rt
+            .block_on(self.fetch(&via, origin, from, to))
+            .map_err(blame)?;
         // The manifest was only checked against the hash served beside it:
         // the signed entries say which goal they are for.
         if let Some(e) = fetched
@@ -415,7 +503,10 @@ impl Mirror {
                 r.manifest.goal_hash()
             );
             replicas.remove(origin);
-            return Err(MirrorRefusal::Unavailable(why));
+            return Err(match via {
+                Via::Peer(p) => self.bad_peer(p, cp, why),
+                Via::Http(_) => MirrorRefusal::Unavailable(why),
+            });
         }
         // The served entries must rebuild the signed root before anything
         // else is believed about them; the same tree gives each entry the
@@ -426,13 +517,14 @@ impl Mirror {
         }
         let rebuilt = tree.root().unwrap_or(Hash32::ZERO);
         if rebuilt != cp.checkpoint.root {
-            return Err(self.record(root_mismatch(
-                cp,
-                format!(
-                    "the entries served for [{from}, {to}) rebuild root {rebuilt}, the checkpoint signs {}",
-                    cp.checkpoint.root
-                ),
-            )));
+            let why = format!(
+                "the entries served for [{from}, {to}) rebuild root {rebuilt}, the checkpoint signs {}",
+                cp.checkpoint.root
+            );
+            return Err(match via {
+                Via::Peer(p) => self.bad_peer(p, cp, why),
+                Via::Http(_) => self.record(root_mismatch(cp, why)),
+            });
         }
         let receipt_of = |e: &LogEntry| {
             tree.inclusion_proof(e.log_index, to)
@@ -461,6 +553,7 @@ impl Mirror {
                     receipt: receipt_of(e),
                     checkpoint: cp.clone(),
                     differences: Vec::new(),
+                    served_by: None,
                     detail: format!(
                         "entry {} of {origin} is not a valid entry: {err}",
                         e.log_index
@@ -531,6 +624,7 @@ impl Mirror {
                         .join("; ")
                 ),
                 differences,
+                served_by: None,
             };
             return Err(self.record(ev));
         }
@@ -543,6 +637,30 @@ impl Mirror {
             info!(origin = %origin, from, to, "re-evaluated entries identically");
         }
         Ok(())
+    }
+
+    /// A peer served bytes that failed a hash or root check: evidence
+    /// naming the peer, the peer struck (not asked again), and the log is
+    /// tried again from another peer.
+    fn bad_peer(&self, peer: ian_p2p::PeerId, cp: &SignedCheckpoint, why: String) -> MirrorRefusal {
+        let origin = &cp.checkpoint.origin;
+        self.evidence.record(Evidence {
+            kind: "bad_peer_data".into(),
+            origin: origin.clone(),
+            index: None,
+            receipt: None,
+            checkpoint: cp.clone(),
+            conflicting: None,
+            differences: Vec::new(),
+            detail: format!("peer {peer} served {origin} with bad data: {why}"),
+            served_by: Some(peer.to_string()),
+        });
+        if let Some(p2p) = self.p2p.get() {
+            p2p.strike(peer);
+        }
+        MirrorRefusal::Unavailable(format!(
+            "peer {peer} served bad data ({why}); asking another"
+        ))
     }
 
     /// Stores evidence and returns the refusal naming it.
@@ -564,6 +682,33 @@ fn root_mismatch(cp: &SignedCheckpoint, detail: String) -> Evidence {
         conflicting: None,
         differences: Vec::new(),
         detail,
+        served_by: None,
+    }
+}
+
+/// The request for a log's checkpoint.
+fn checkpoint_request(origin: &str) -> SyncRequest {
+    SyncRequest::Checkpoint {
+        origin: origin.to_string(),
+    }
+}
+
+/// The HTTP URL that serves what `req` asks for.
+fn http_url(base: &str, req: &SyncRequest) -> String {
+    let goal = |origin: &str| origin.rsplit('/').next().unwrap_or_default().to_string();
+    match req {
+        SyncRequest::Logs => format!("{base}/api/v1/goals"),
+        SyncRequest::Checkpoint { origin } => format!("{base}/logs/{}/checkpoint", goal(origin)),
+        SyncRequest::Tile { origin, path } => format!("{base}/logs/{}/tile/{path}", goal(origin)),
+        SyncRequest::Blob { hash } => format!("{base}/api/v1/blobs/{hash}"),
+        SyncRequest::Pack { hash } => format!("{base}/api/v1/packs/{hash}"),
+        SyncRequest::Manifest { origin } => {
+            format!("{base}/api/v1/goals/{}/manifest", goal(origin))
+        }
+        SyncRequest::Consistency { origin, old, new } => format!(
+            "{base}/api/v1/goals/{}/consistency?from={old}&to={new}",
+            goal(origin)
+        ),
     }
 }
 

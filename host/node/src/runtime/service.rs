@@ -350,6 +350,13 @@ pub struct Node {
     collector: Option<Arc<Collector>>,
     /// Wakes the witnessing task after a batch is signed.
     witness_wake: tokio::sync::Notify,
+    /// Wakes the mirroring task when a mirrored log announces a checkpoint.
+    mirror_wake: tokio::sync::Notify,
+    /// Evidence of misbehaviour this node found (forks heard, entries that
+    /// re-evaluate differently, peers serving bad data).
+    evidence: Arc<EvidenceLog>,
+    /// The libp2p network, once started (`p2p.enabled`).
+    p2p: std::sync::OnceLock<ian_p2p::P2p>,
     operator: OperatorKey,
     metrics: Arc<Metrics>,
     judge: Arc<Judge>,
@@ -368,7 +375,9 @@ pub struct Node {
     checkpoint_writes: Mutex<Vec<(String, Ticket<bool>)>>,
 }
 
+mod federation;
 mod tlog;
+pub use federation::{p2p_config, start_p2p};
 pub use tlog::{TILE_WIDTH, TilePath, parse_tile_path, tile_index_path};
 
 fn now_ms() -> u64 {
@@ -472,19 +481,25 @@ impl Node {
             )
             .map_err(NodeError::Sandbox)?,
         );
+        let evidence = Arc::new(EvidenceLog::open(store.clone()));
         let witness = match witnessed_logs {
             None => None,
             Some(logs) => {
-                let evidence = Arc::new(EvidenceLog::open(store.clone()));
                 let mirror = if cfg.witness.reevaluate {
                     let mut urls = std::collections::HashMap::new();
                     for (v, url) in &logs {
                         let url = url.clone().ok_or_else(|| {
                             NodeError::Config(format!(
-                                "witness.logs_file: log {} has no URL; a re-evaluating witness copies each log from its node (`log <vkey> <url>`)",
+                                "witness.logs_file: log {} has no source; a re-evaluating witness copies each log from its node (`log <vkey> <url>`) or from libp2p peers (`log <vkey> p2p`)",
                                 v.name
                             ))
                         })?;
+                        if url == "p2p" && !cfg.p2p.enabled {
+                            return Err(NodeError::Config(format!(
+                                "witness.logs_file: log {} is copied over libp2p (`p2p`), which needs p2p.enabled = true",
+                                v.name
+                            )));
+                        }
                         urls.insert(v.name.clone(), url);
                     }
                     Some(Arc::new(
@@ -507,7 +522,7 @@ impl Node {
                         logs.into_iter().map(|(v, _)| v).collect(),
                         store.clone(),
                         mirror,
-                        evidence,
+                        evidence.clone(),
                     )
                     .map_err(NodeError::Config)?,
                 )
@@ -533,6 +548,9 @@ impl Node {
             witness,
             collector,
             witness_wake: tokio::sync::Notify::new(),
+            mirror_wake: tokio::sync::Notify::new(),
+            evidence,
+            p2p: std::sync::OnceLock::new(),
             operator: OperatorKey::new(&operator_key),
             metrics,
             judge,
@@ -1962,6 +1980,8 @@ impl Node {
             }
             if self.collector.is_some() {
                 self.witness_wake.notify_one();
+            } else {
+                self.announce(&cp);
             }
             // 3. Replies, each a receipt under the batch's checkpoint.
             for (p, proof) in ps.into_iter().zip(proofs) {

@@ -164,6 +164,22 @@ impl Witness {
             .unwrap_or(true)
     }
 
+    /// The logs this witness follows.
+    pub fn origins(&self) -> Vec<String> {
+        self.logs.keys().cloned().collect()
+    }
+
+    /// Stops following a log caught forking elsewhere (the evidence is
+    /// already stored).
+    pub fn mark_forked(&self, origin: &str) {
+        if self.logs.contains_key(origin) {
+            let _ = self
+                .store
+                .put_meta(&forked_key(origin), b"fork".to_vec())
+                .and_then(|t| t.wait());
+        }
+    }
+
     /// The key this witness follows for a log.
     pub fn log_key(&self, origin: &str) -> Option<&NoteVerifier> {
         self.logs.get(origin)
@@ -281,6 +297,7 @@ impl Witness {
                 checkpoint: cp.clone(),
                 conflicting: Some(s.clone()),
                 differences: Vec::new(),
+                served_by: None,
                 detail: format!(
                     "{origin} signed two trees of size {size}: roots {} and {}",
                     s.checkpoint.root, cp.checkpoint.root

@@ -296,6 +296,7 @@ impl Node {
                 match durable {
                     Ok(Ok(())) => {
                         log_final(&g.id, size, &cp.checkpoint.root, n);
+                        self.announce(&cp);
                         *g.final_checkpoint.write() = Some(cp);
                         g.witnessed.send_replace(size);
                         self.metrics
@@ -352,7 +353,8 @@ impl Node {
             if self.failed.load(std::sync::atomic::Ordering::SeqCst) {
                 return;
             }
-            tokio::time::sleep(every).await;
+            // Woken early by a mirrored log's announcement over libp2p.
+            let _ = tokio::time::timeout(every, self.mirror_wake.notified()).await;
         }
     }
 
