@@ -3,8 +3,8 @@
 # with the example goals, submit the example agents (good ones with a couple
 # of parameter sets, and every hostile one) through the real HTTP API, print
 # the leaderboards and the rejections with their reasons, verify one
-# receipt offline, have a second node mirror the trading log (re-evaluating
-# every entry before it cosigns), and stop the nodes cleanly.
+# receipt offline, have a second node mirror the trading log over libp2p
+# (re-evaluating every entry before it cosigns), and stop the nodes cleanly.
 #
 # Environment:
 #   CARGO_TARGET_DIR   where the host binary is built (default: target)
@@ -40,7 +40,7 @@ cleanup() {
 trap cleanup EXIT
 
 say "Starting a node on a free loopback port (data dir $work/data)"
-IAN_LISTEN=127.0.0.1:0 IAN_DATA_DIR="$work/data" IAN_LOG=warn "$ian" serve >"$work/node.log" 2>&1 &
+IAN_LISTEN=127.0.0.1:0 IAN_DATA_DIR="$work/data" IAN_LOG=warn IAN_P2P=true "$ian" serve >"$work/node.log" 2>&1 &
 node_pid=$!
 for _ in $(seq 1 300); do
     [[ -s "$work/data/node.addr" ]] && break
@@ -125,11 +125,13 @@ say "Verifying the last receipt offline against the node key"
 node_key=$("$ian" status --json | sed -n 's/.*"public_key": *"\([0-9a-f]*\)".*/\1/p' | head -1)
 "$ian" verify "$work/receipt.tlog-proof" --node-key "$node_key"
 
-say "A second node as a mirror: it re-evaluates every trading entry before it cosigns"
+say "A second node as a mirror over libp2p: it re-evaluates every trading entry before it cosigns"
 trading_vkey=$("$ian" status "$trading" --json | sed -n 's/.*"log_vkey": *"\([^"]*\)".*/\1/p' | head -1)
-echo "log $trading_vkey $IAN_NODE" >"$work/mirrored-logs"
+# `p2p`: copy the log from any libp2p peer that serves it (here, the node).
+echo "log $trading_vkey p2p" >"$work/mirrored-logs"
 IAN_LISTEN=127.0.0.1:0 IAN_DATA_DIR="$work/mirror" IAN_LOG=warn IAN_NODE_NAME=mirror.local \
     IAN_WITNESS=true IAN_WITNESS_REEVALUATE=true IAN_WITNESS_LOGS_FILE="$work/mirrored-logs" \
+    IAN_P2P=true IAN_P2P_BOOTSTRAP="$(head -1 "$work/data/node.p2p")" \
     "$ian" serve >"$work/mirror.log" 2>&1 &
 mirror_pid=$!
 for _ in $(seq 1 300); do
@@ -145,8 +147,18 @@ echo "mirror at $mirror"
 echo "the primary's checkpoint of $trading:"
 sed -n '3,$p' "$work/add-checkpoint.txt" | sed 's/^/    /'
 echo "the mirror's cosignature (cosignature/v1):"
-curl -sS --fail-with-body --data-binary @"$work/add-checkpoint.txt" "$mirror/witness/add-checkpoint" | sed 's/^/    /'
-curl -sS "$mirror/metrics" | grep -E '^ian_(mirror_reevaluated|evidence)_total'
+# 503 until the mirror has met the node on libp2p; then it copies,
+# re-evaluates and cosigns.
+for _ in $(seq 1 100); do
+    if curl -sS --fail-with-body --data-binary @"$work/add-checkpoint.txt" "$mirror/witness/add-checkpoint" >"$work/cosignature.txt" 2>/dev/null; then
+        break
+    fi
+    sleep 0.2
+done
+[[ -s "$work/cosignature.txt" ]] || { cat "$work/mirror.log"; echo "the mirror did not cosign" >&2; exit 1; }
+sed 's/^/    /' "$work/cosignature.txt"
+curl -sS "$mirror/metrics" | grep -E '^ian_(mirror_reevaluated|evidence)_total|^ian_p2p_peers'
+"$ian" peers --node "$mirror"
 kill -TERM "$mirror_pid"; wait "$mirror_pid" || true
 mirror_pid=""
 

@@ -263,11 +263,24 @@ impl NodeProc {
     /// extra env; returns once the node has written its address file,
     /// which it does only after it listens.
     pub fn start(data: &Path, env: &[(&str, &str)]) -> NodeProc {
+        Self::start_in(None, data, env)
+    }
+
+    /// As [`NodeProc::start`], inside the network namespace `netns` when
+    /// given (`ip netns exec`, which execs the node: the child is the node).
+    pub fn start_in(netns: Option<&str>, data: &Path, env: &[(&str, &str)]) -> NodeProc {
         std::fs::create_dir_all(data).unwrap();
         let _ = std::fs::remove_file(data.join("node.addr"));
         let log = data.with_extension("log");
         let out = std::fs::File::create(&log).unwrap();
-        let mut cmd = Command::new(bin());
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
         cmd.arg("serve")
             .env("IAN_LISTEN", "127.0.0.1:0")
             .env("IAN_DATA_DIR", data)

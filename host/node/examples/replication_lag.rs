@@ -2,13 +2,16 @@
 //!
 //! Starts two `ian-host serve` processes on loopback (the release binary
 //! next to this example): a primary with the example trading goal, and a
-//! mirror that follows its log (polling the published checkpoint every
-//! 20 ms) and re-evaluates every entry. Then submits buy-and-hold packs at
+//! mirror that follows its log and re-evaluates every entry. Over `http`
+//! the mirror polls the published checkpoint every 20 ms and copies with
+//! HTTP GETs; over `p2p` it hears each checkpoint on gossipsub and copies
+//! over `/ian/sync/1`. Then submits buy-and-hold packs at
 //! a fixed rate for a fixed time and records, per entry, when the primary
 //! acknowledged it and when the mirror had re-evaluated it. Prints a
 //! Markdown table of the lag (mirror judged − primary acknowledged). Run:
-//! `cargo build --release -p ian-node --bin ian-host && cargo run --release -p ian-node --example replication_lag -- 500 10`
-//! (rate per second, seconds; the guest components must be built).
+//! `cargo build --release -p ian-node --bin ian-host && cargo run --release -p ian-node --example replication_lag -- 500 10 p2p`
+//! (rate per second, seconds, `http` or `p2p`; the guest components must
+//! be built).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -86,8 +89,18 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let rate: u64 = args.next().map_or(500, |a| a.parse().expect("rate"));
     let secs: u64 = args.next().map_or(10, |a| a.parse().expect("seconds"));
+    let transport = args.next().unwrap_or_else(|| "http".into());
+    let p2p = match transport.as_str() {
+        "http" => false,
+        "p2p" => true,
+        other => panic!("transport {other}: expected http or p2p"),
+    };
     let tmp = tempfile::tempdir().unwrap();
-    let (_p, purl) = serve(&tmp.path().join("p"), &[("IAN_NODE_NAME", "p.lag".into())]);
+    let mut penv = vec![("IAN_NODE_NAME", "p.lag".to_string())];
+    if p2p {
+        penv.push(("IAN_P2P", "true".into()));
+    }
+    let (_p, purl) = serve(&tmp.path().join("p"), &penv);
     let goal = root().join("examples/goals/trading.toml");
     let req = ian_node::cli::ops::publish_request(&goal).expect("example goal");
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -104,20 +117,24 @@ fn main() {
         .expect("publish");
     let id = status["id"].as_str().unwrap().to_string();
     let vkey = status["log_vkey"].as_str().unwrap().to_string();
-    std::fs::write(tmp.path().join("logs"), format!("log {vkey} {purl}\n")).unwrap();
-    let (_m, murl) = serve(
-        &tmp.path().join("m"),
-        &[
-            ("IAN_NODE_NAME", "m.lag".into()),
-            ("IAN_WITNESS", "true".into()),
-            ("IAN_WITNESS_REEVALUATE", "true".into()),
-            (
-                "IAN_WITNESS_LOGS_FILE",
-                tmp.path().join("logs").display().to_string(),
-            ),
-            ("IAN_WITNESS_RETRY_MS", "20".into()),
-        ],
-    );
+    let source = if p2p { "p2p".to_string() } else { purl.clone() };
+    std::fs::write(tmp.path().join("logs"), format!("log {vkey} {source}\n")).unwrap();
+    let mut menv = vec![
+        ("IAN_NODE_NAME", "m.lag".to_string()),
+        ("IAN_WITNESS", "true".into()),
+        ("IAN_WITNESS_REEVALUATE", "true".into()),
+        (
+            "IAN_WITNESS_LOGS_FILE",
+            tmp.path().join("logs").display().to_string(),
+        ),
+        ("IAN_WITNESS_RETRY_MS", "20".into()),
+    ];
+    if p2p {
+        let addr = std::fs::read_to_string(tmp.path().join("p/node.p2p")).unwrap();
+        menv.push(("IAN_P2P", "true".into()));
+        menv.push(("IAN_P2P_BOOTSTRAP", addr.lines().next().unwrap().into()));
+    }
+    let (_m, murl) = serve(&tmp.path().join("m"), &menv);
     let code = std::fs::read(root().join("target/components/buy-and-hold.wasm")).unwrap();
     let meta = Metadata::new([("name", "buy-and-hold")]).unwrap();
     let (pack0, code) = PackFile::new(code, b"position=1.0".to_vec(), meta.clone())
@@ -200,15 +217,18 @@ fn main() {
     lag.sort_by(f64::total_cmp);
     let offered = total as f64 / started.elapsed().as_secs_f64().max(1e-9);
     println!(
-        "| offered rate | acknowledged | re-evaluated by the mirror | lag p50 | lag p99 | lag max |"
+        "| transport | offered rate | acknowledged | re-evaluated by the mirror | lag p50 | lag p99 | lag max |"
     );
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     if lag.is_empty() {
-        println!("| {rate}/s | {} | 0 | - | - | - |", acked.len());
+        println!(
+            "| {transport} | {rate}/s | {} | 0 | - | - | - |",
+            acked.len()
+        );
         return;
     }
     println!(
-        "| {rate}/s ({offered:.0}/s sent) | {} | {} | {:.0} ms | {:.0} ms | {:.0} ms |",
+        "| {transport} | {rate}/s ({offered:.0}/s sent) | {} | {} | {:.0} ms | {:.0} ms | {:.0} ms |",
         acked.len(),
         lag.len(),
         pct(&lag, 0.5),

@@ -61,6 +61,9 @@ pub struct P2pConfig {
     pub discovery_interval: Duration,
     /// identify's agent string, e.g. `ian-host/0.1.0 ian.example.org`.
     pub agent: String,
+    /// Log keys known before the first peer is heard: the node's own logs
+    /// and the logs it witnesses (origin, Ed25519 key).
+    pub pinned: Vec<(String, [u8; 32])>,
 }
 
 /// Serves sync requests from the node's own data. Called on a blocking
@@ -249,10 +252,19 @@ impl P2p {
         cfg: P2pConfig,
         secret: [u8; 32],
         server: Arc<dyn SyncServer>,
-    ) -> Result<(P2p, mpsc::Receiver<Event>), P2pError> {
+    ) -> Result<(P2p, mpsc::UnboundedReceiver<Event>), P2pError> {
         let shared = Arc::new(Shared::default());
+        {
+            let mut logs = shared.logs.lock();
+            for (origin, key) in &cfg.pinned {
+                logs.pin(origin, *key);
+            }
+        }
         let (cmd_tx, cmd_rx) = mpsc::channel(1024);
-        let (ev_tx, ev_rx) = mpsc::channel(1024);
+        // Unbounded: events are only made for checkpoints that verified and
+        // are newer (so at most a few per log per batch), and a fork must
+        // never be dropped.
+        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
         let (stop_tx, stop_rx) = oneshot::channel();
         let local =
             swarm::spawn(cfg, secret, server, shared.clone(), cmd_rx, ev_tx, stop_rx).await?;
@@ -315,7 +327,7 @@ impl P2p {
     /// Pins the key of a log (the operator's configured logs): a peer
     /// cannot claim the origin under another key.
     pub fn pin(&self, origin: &str, key: [u8; 32]) {
-        self.shared.logs.lock().pinned.insert(origin.into(), key);
+        self.shared.logs.lock().pin(origin, key);
         self.follow(origin);
     }
 
@@ -344,10 +356,11 @@ impl P2p {
         }
     }
 
-    /// Peers that serve `origin` and have not given a bad answer,
-    /// connected ones first: peers that announced it or named it in a
-    /// `Logs` answer, and the connected peer whose key is the log's key
-    /// (its owner, which serves it even before it publishes a checkpoint).
+    /// Peers that serve `origin` and have not given a bad answer: the
+    /// log's own node first (the peer whose key is the log's key; it serves
+    /// the log even before it publishes a checkpoint), then other
+    /// connected peers that announced it or named it in a `Logs` answer,
+    /// then the rest.
     pub fn holders(&self, origin: &str) -> Vec<PeerId> {
         let logs = self.shared.logs.lock();
         let peers = self.shared.peers.lock();
@@ -364,13 +377,17 @@ impl P2p {
                     .map(|(id, _)| *id),
             );
         }
-        let mut out: Vec<(bool, PeerId)> = all
+        let key = logs.key_of(origin);
+        let mut out: Vec<(bool, bool, PeerId)> = all
             .into_iter()
             .filter(|p| peers.get(p).is_none_or(|i| i.bad_answers == 0))
-            .map(|p| (!peers.get(&p).is_some_and(|i| i.connected), p))
+            .map(|p| {
+                let owner = key.is_some() && logs::peer_key(&p) == key;
+                (!owner, !peers.get(&p).is_some_and(|i| i.connected), p)
+            })
             .collect();
         out.sort();
-        out.into_iter().map(|(_, p)| p).collect()
+        out.into_iter().map(|(_, _, p)| p).collect()
     }
 
     /// The newest checkpoint heard of `origin` (verified under its key),

@@ -24,7 +24,17 @@ use crate::protocol::{
 use crate::{Command, Event, P2pConfig, P2pError, PeerInfo, Shared, SyncServer, bump};
 
 /// Most checkpoints one `Logs` answer may carry.
-const MAX_LOGS_ANSWER: usize = 4096;
+const MAX_LOGS_ANSWER: usize = 256;
+/// Largest `Logs` answer read (256 notes with cosignatures).
+const MAX_LOGS_ANSWER_BYTES: usize = 1 << 20;
+/// Most sync requests served at once, all peers together; more are
+/// answered `busy`.
+const MAX_SERVING: usize = 256;
+/// Most log topics followed.
+const MAX_FOLLOWED: usize = 4096;
+/// Peers remembered; past it, disconnected peers with a clean record are
+/// forgotten.
+const MAX_PEERS: usize = 10_000;
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {
@@ -111,7 +121,7 @@ pub(crate) async fn spawn(
     server: Arc<dyn SyncServer>,
     shared: Arc<Shared>,
     cmd: mpsc::Receiver<Command>,
-    events: mpsc::Sender<Event>,
+    events: mpsc::UnboundedSender<Event>,
     stop: oneshot::Receiver<()>,
 ) -> Result<PeerId, P2pError> {
     let mut secret = secret;
@@ -191,6 +201,7 @@ pub(crate) async fn spawn(
         server,
         shared,
         events,
+        serving: Arc::default(),
         pending: HashMap::new(),
         asked_logs: HashMap::new(),
         buckets: HashMap::new(),
@@ -210,7 +221,9 @@ struct Task {
     cfg: P2pConfig,
     server: Arc<dyn SyncServer>,
     shared: Arc<Shared>,
-    events: mpsc::Sender<Event>,
+    events: mpsc::UnboundedSender<Event>,
+    /// Sync requests being served on blocking threads, all peers.
+    serving: Arc<std::sync::atomic::AtomicUsize>,
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<SyncResponse, String>>>,
     /// Our own `Logs` requests, by id: the answer is judged here.
     asked_logs: HashMap<OutboundRequestId, PeerId>,
@@ -299,7 +312,7 @@ impl Task {
     }
 
     fn follow(&mut self, origin: &str) {
-        if self.followed.insert(origin.to_string()) {
+        if self.followed.len() < MAX_FOLLOWED && self.followed.insert(origin.to_string()) {
             let t = IdentTopic::new(log_topic(origin));
             let gs = &mut self.swarm.behaviour_mut().gossipsub;
             let _ = gs.subscribe(&t);
@@ -382,6 +395,10 @@ impl Task {
                 ..
             } => {
                 self.peer(peer_id).connected = false;
+                let mut peers = self.shared.peers.lock();
+                if peers.len() > MAX_PEERS {
+                    peers.retain(|_, p| p.connected || p.bad_answers > 0 || p.invalid_messages > 0);
+                }
             }
             SwarmEvent::NewListenAddr { address, .. } => {
                 let mut l = self.shared.listen.lock();
@@ -398,13 +415,11 @@ impl Task {
                 peer,
                 addresses,
                 ..
-            })) => {
-                if peer != *self.swarm.local_peer_id() && !self.swarm.is_connected(&peer) {
-                    let opts = DialOpts::peer_id(peer)
-                        .addresses(addresses.into_vec())
-                        .build();
-                    let _ = self.swarm.dial(opts);
-                }
+            })) if peer != *self.swarm.local_peer_id() && !self.swarm.is_connected(&peer) => {
+                let opts = DialOpts::peer_id(peer)
+                    .addresses(addresses.into_vec())
+                    .build();
+                let _ = self.swarm.dial(opts);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
                 propagation_source,
@@ -493,7 +508,7 @@ impl Task {
                 accept(self, MessageAcceptance::Accept, "");
                 bump(&self.shared.counters.heard);
                 self.follow(&cp.checkpoint.origin);
-                let _ = self.events.try_send(Event::Checkpoint {
+                let _ = self.events.send(Event::Checkpoint {
                     checkpoint: cp,
                     from,
                 });
@@ -502,7 +517,7 @@ impl Task {
                 accept(self, MessageAcceptance::Accept, "");
                 self.unfollow(&heard.checkpoint.origin);
                 warn!(origin = %heard.checkpoint.origin, size = heard.checkpoint.size, "a log signed two trees of one size");
-                let _ = self.events.try_send(Event::Fork { known, heard, from });
+                let _ = self.events.send(Event::Fork { known, heard, from });
             }
             Verdict::Ignore(why) => accept(self, MessageAcceptance::Ignore, &why),
             Verdict::Reject(why) => accept(self, MessageAcceptance::Reject, &why),
@@ -570,20 +585,41 @@ impl Task {
             return;
         }
         b.0 -= 1.0;
-        if self.buckets.len() > 10_000 {
-            self.buckets.retain(|_, (t, _)| *t < burst);
+        if self.buckets.len() > MAX_PEERS {
+            // Forget buckets that would be full by now: those peers start
+            // again with a full burst, as they would anyway.
+            self.buckets
+                .retain(|_, (t, at)| *t + now.duration_since(*at).as_secs_f64() * rate < burst);
+        }
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.serving.fetch_add(1, SeqCst) >= MAX_SERVING {
+            self.serving.fetch_sub(1, SeqCst);
+            let _ = self.swarm.behaviour_mut().sync.send_response(
+                channel,
+                Err(ServeError::new(
+                    "busy",
+                    format!("{MAX_SERVING} requests are being served; try again"),
+                )),
+            );
+            return;
         }
         bump(&self.shared.counters.served);
         self.peer(peer).served += 1;
         let server = self.server.clone();
         let tx = self.done_tx.clone();
+        let serving = self.serving.clone();
         tokio::task::spawn_blocking(move || {
             let resp = server.serve(&peer, &req);
+            serving.fetch_sub(1, SeqCst);
             let _ = tx.send((channel, resp));
         });
     }
 
     fn on_logs(&mut self, peer: PeerId, resp: SyncResponse) {
+        if resp.as_ref().is_ok_and(|b| b.len() > MAX_LOGS_ANSWER_BYTES) {
+            debug!(peer = %peer, "Logs answer over {MAX_LOGS_ANSWER_BYTES} bytes; ignored");
+            return;
+        }
         let texts: Vec<String> = match resp.map(|b| serde_json::from_slice(&b)) {
             Ok(Ok(t)) => t,
             Ok(Err(e)) => {

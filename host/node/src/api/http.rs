@@ -390,14 +390,12 @@ async fn metrics(State(s): State<AppState>) -> Response {
                     get(&c.heard),
                 );
             }
-            if let Some(w) = s.node.witness() {
-                if let Some(m) = w.mirror() {
+            if let Some(m) = s.node.witness().and_then(|w| w.mirror()) {
                     let _ = writeln!(
                         text,
                         "# HELP ian_mirror_reevaluated_total Entries of mirrored logs re-evaluated to the recorded bits.\n# TYPE ian_mirror_reevaluated_total counter\nian_mirror_reevaluated_total {}",
                         m.reevaluated.load(std::sync::atomic::Ordering::Relaxed)
                     );
-                }
             }
             text
         },

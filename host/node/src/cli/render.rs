@@ -178,19 +178,6 @@ pub fn log(l: &LogRange) -> String {
     o
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_switch_to_scientific_only_at_the_extremes() {
-        assert_eq!(num(0.5), "0.500000");
-        assert_eq!(num(2_000_000.0), "2.0000e6");
-        assert_eq!(num(0.0001), "1.0000e-4");
-        assert_eq!(num(0.0), "0.000000");
-    }
-}
-
 /// `ian-host peers`: one line per peer, then one per log heard of.
 pub fn peers(v: &serde_json::Value) -> String {
     if v["enabled"].as_bool() != Some(true) {
@@ -240,4 +227,17 @@ pub fn peers(v: &serde_json::Value) -> String {
         ));
     }
     o.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_switch_to_scientific_only_at_the_extremes() {
+        assert_eq!(num(0.5), "0.500000");
+        assert_eq!(num(2_000_000.0), "2.0000e6");
+        assert_eq!(num(0.0001), "1.0000e-4");
+        assert_eq!(num(0.0), "0.000000");
+    }
 }

@@ -391,7 +391,7 @@ pub const KEYS: &[KeyDoc] = &[
         key: "witness.reevaluate",
         env: "IAN_WITNESS_REEVALUATE",
         default: "false",
-        doc: "Be a mirror: before cosigning a checkpoint, copy the log's new entries from its node (the URL on its `log` line), re-evaluate each in this node's sandbox and require the recorded bits and the signed root; an entry that differs is stored as evidence (`/api/v1/evidence`) and the checkpoint is refused.",
+        doc: "Be a mirror: before cosigning a checkpoint, copy the log's new entries from its node (the URL on its `log` line) or, for `log <vkey> p2p`, from any libp2p peer that serves it, re-evaluate each in this node's sandbox and require the recorded bits and the signed root; an entry that differs is stored as evidence (`/api/v1/evidence`) and the checkpoint is refused.",
     },
     KeyDoc {
         key: "witness.logs_file",

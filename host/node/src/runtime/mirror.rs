@@ -74,6 +74,9 @@ pub enum MirrorRefusal {
 /// far.
 struct Replica {
     manifest: GoalManifest,
+    /// The libp2p peer the manifest came from: if the signed entries name
+    /// another goal, that peer is to blame.
+    manifest_from: Option<ian_p2p::PeerId>,
     loaded: Arc<LoadedGoal>,
     state: GoalState,
 }
@@ -98,6 +101,9 @@ pub struct Mirror {
     http: HyperClient<HttpConnector, Full<Bytes>>,
     timeout: Duration,
     replicas: Mutex<HashMap<String, Replica>>,
+    /// Failed copies per origin over libp2p: the next copy asks the next
+    /// peer that serves the log, so one unhelpful peer cannot stall it.
+    attempts: Mutex<HashMap<String, usize>>,
     /// Entries judged per origin, readable without waiting on a replica
     /// that is being brought up to date.
     judged: Mutex<HashMap<String, u64>>,
@@ -139,6 +145,7 @@ impl Mirror {
             http: HyperClient::builder(TokioExecutor::new()).build(conn),
             timeout,
             replicas: Mutex::new(HashMap::new()),
+            attempts: Mutex::new(HashMap::new()),
             judged: Mutex::new(HashMap::new()),
             refused: Mutex::new(HashMap::new()),
             rt: tokio::runtime::Handle::try_current().ok(),
@@ -414,7 +421,9 @@ impl Mirror {
         let result = self.catch_up_locked(&mut replicas, cp);
         match &result {
             Ok(()) => {}
-            Err(MirrorRefusal::Unavailable(_)) => {}
+            Err(MirrorRefusal::Unavailable(_)) => {
+                *self.attempts.lock().entry(origin.clone()).or_default() += 1;
+            }
             Err(why) => {
                 self.refused
                     .lock()
@@ -438,10 +447,14 @@ impl Mirror {
                 .p2p
                 .get()
                 .ok_or_else(|| MirrorRefusal::Unavailable("libp2p is not running".into()))?;
-            let peer = p2p.holders(origin).into_iter().next().ok_or_else(|| {
-                MirrorRefusal::Unavailable(format!("no libp2p peer serves {origin} yet"))
-            })?;
-            Via::Peer(peer)
+            let holders = p2p.holders(origin);
+            if holders.is_empty() {
+                return Err(MirrorRefusal::Unavailable(format!(
+                    "no libp2p peer serves {origin} yet"
+                )));
+            }
+            let n = self.attempts.lock().get(origin).copied().unwrap_or(0);
+            Via::Peer(holders[n % holders.len()])
         } else {
             Via::Http(source)
         };
@@ -458,11 +471,27 @@ impl Mirror {
             ));
         };
         if !replicas.contains_key(origin) {
-            let (manifest, loaded) = rt.block_on(self.load(&via, origin, &goal)).map_err(blame)?;
+            let (manifest, loaded) =
+                rt.block_on(self.load(&via, origin, &goal))
+                    .map_err(|e| match (&via, e) {
+                        // Nothing signed says this is the log's goal yet: a
+                        // peer's manifest this mirror cannot load is the
+                        // peer's problem until the entries confirm it.
+                        (Via::Peer(p), MirrorRefusal::CannotJudge(why)) => {
+                            MirrorRefusal::Unavailable(format!(
+                                "peer {p} served a goal this mirror cannot load: {why}"
+                            ))
+                        }
+                        (_, e) => blame(e),
+                    })?;
             let state = GoalState::new(manifest.clone());
             replicas.insert(
                 origin.clone(),
                 Replica {
+                    manifest_from: match &via {
+                        Via::Peer(p) => Some(*p),
+                        Via::Http(_) => None,
+                    },
                     manifest,
                     loaded,
                     state,
@@ -502,10 +531,11 @@ impl Mirror {
                 e.goal_hash,
                 r.manifest.goal_hash()
             );
+            let from = r.manifest_from;
             replicas.remove(origin);
-            return Err(match via {
-                Via::Peer(p) => self.bad_peer(p, cp, why),
-                Via::Http(_) => MirrorRefusal::Unavailable(why),
+            return Err(match from {
+                Some(p) => self.bad_peer(p, cp, format!("its manifest: {why}")),
+                None => MirrorRefusal::Unavailable(why),
             });
         }
         // The served entries must rebuild the signed root before anything

@@ -1460,6 +1460,13 @@ impl Node {
         self.goals.write().insert(id.clone(), rt.clone());
         self.metrics.set_log_size(&id, 0);
         info!(goal = %id, goal_hash = %rt.manifest.goal_hash(), "goal published");
+        if let Some(p) = self.p2p() {
+            // Nobody else may announce this node's new log.
+            p.pin(
+                &ian_core::checkpoint::log_origin(&self.name, &id),
+                self.public.0,
+            );
+        }
         if let Some(t) = self.tau() {
             t.goal_published(&rt.manifest);
         }

@@ -31,6 +31,7 @@ fn json<T: serde::Serialize>(v: &T) -> SyncResponse {
 pub fn p2p_config(
     cfg: &crate::runtime::config::Config,
     name: &str,
+    pinned: Vec<(String, [u8; 32])>,
 ) -> Result<P2pConfig, NodeError> {
     let p = &cfg.p2p;
     let addrs = |key: &str, text: &str| -> Result<Vec<Multiaddr>, NodeError> {
@@ -61,6 +62,7 @@ pub fn p2p_config(
         request_burst: p.request_burst as u32,
         discovery_interval: Duration::from_millis(p.discovery_ms),
         agent: format!("ian-host/{} {name}", env!("CARGO_PKG_VERSION")),
+        pinned,
     })
 }
 
@@ -146,10 +148,22 @@ impl Node {
     }
 
     /// Records that the log `known.origin` signed two trees of one size,
-    /// and stops following it as a witness.
+    /// and stops following it as a witness. Only for logs this node
+    /// witnesses: their key is the operator's, so both notes are checked
+    /// again under it here. For any other log the key was only learned
+    /// from the network, and anyone can mint a key, a name and two notes:
+    /// that is not worth a durable record (the log is still dropped, and
+    /// shown as forked in `/api/v1/peers`).
     fn record_fork(&self, known: SignedCheckpoint, heard: SignedCheckpoint, from: PeerId) {
         let origin = heard.checkpoint.origin.clone();
         let size = heard.checkpoint.size;
+        let Some(key) = self.witness().and_then(|w| w.log_key(&origin)) else {
+            warn!(origin = %origin, size, peer = %from, "a log this node does not witness signed two trees of one size; not followed");
+            return;
+        };
+        if known.verify(key).is_err() || heard.verify(key).is_err() {
+            return;
+        }
         self.evidence.record(Evidence {
             kind: "fork".into(),
             origin: origin.clone(),
@@ -170,13 +184,26 @@ impl Node {
     }
 }
 
-/// Starts the libp2p network for `node`: binds, pins the keys of mirrored
-/// logs, announces every published checkpoint, and handles what peers
-/// announce until the node stops. Writes the listen addresses (with
-/// `/p2p/<peer id>`) to `<data_dir>/node.p2p` for tools and other nodes'
-/// bootstrap lists.
+/// Starts the libp2p network for `node`: pins the keys of its own and its
+/// witnessed logs, binds, announces every published checkpoint, and
+/// handles what peers announce until the node stops. Writes the listen
+/// addresses (with `/p2p/<peer id>`) to `<data_dir>/node.p2p` for tools
+/// and other nodes' bootstrap lists.
 pub async fn start_p2p(node: &Arc<Node>) -> Result<(), NodeError> {
-    let cfg = p2p_config(node.config(), node.name())?;
+    let own = node.public_key().0;
+    let mut pinned: Vec<(String, [u8; 32])> = node
+        .goal_list()
+        .iter()
+        .map(|g| (ian_core::checkpoint::log_origin(node.name(), &g.id), own))
+        .collect();
+    if let Some(w) = node.witness() {
+        pinned.extend(
+            w.origins()
+                .into_iter()
+                .filter_map(|o| w.log_key(&o).map(|k| (o.clone(), k.key.0))),
+        );
+    }
+    let cfg = p2p_config(node.config(), node.name(), pinned.clone())?;
     let secret = node.signing.to_bytes();
     let server = Arc::new(NodeSync(Arc::downgrade(node)));
     let (p2p, events) = P2p::start(cfg, secret, server)
@@ -185,11 +212,11 @@ pub async fn start_p2p(node: &Arc<Node>) -> Result<(), NodeError> {
             addr: node.config().p2p.listen.clone(),
             message: e.to_string(),
         })?;
+    for (origin, _) in &pinned {
+        p2p.follow(origin);
+    }
     if let Some(w) = node.witness() {
         for origin in w.origins() {
-            if let Some(k) = w.log_key(&origin) {
-                p2p.pin(&origin, k.key.0);
-            }
             if w.is_forked(&origin) {
                 p2p.mark_forked(&origin);
             }
@@ -199,11 +226,6 @@ pub async fn start_p2p(node: &Arc<Node>) -> Result<(), NodeError> {
         }
     }
     let _ = node.p2p.set(p2p.clone());
-    // Nobody else may announce this node's own logs.
-    let own = node.public_key().0;
-    for g in node.goal_list() {
-        p2p.pin(&ian_core::checkpoint::log_origin(node.name(), &g.id), own);
-    }
     for g in node.goal_list() {
         if let Ok(cp) = node.published_checkpoint(&g.id) {
             p2p.announce(&cp);
@@ -220,7 +242,7 @@ pub async fn start_p2p(node: &Arc<Node>) -> Result<(), NodeError> {
     Ok(())
 }
 
-async fn run_events(node: Weak<Node>, mut events: tokio::sync::mpsc::Receiver<Event>) {
+async fn run_events(node: Weak<Node>, mut events: tokio::sync::mpsc::UnboundedReceiver<Event>) {
     while let Some(ev) = events.recv().await {
         let Some(node) = node.upgrade() else {
             return;
