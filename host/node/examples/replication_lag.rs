@@ -135,6 +135,19 @@ fn main() {
         menv.push(("IAN_P2P_BOOTSTRAP", addr.lines().next().unwrap().into()));
     }
     let (_m, murl) = serve(&tmp.path().join("m"), &menv);
+    let menv2: Vec<(&str, String)> = menv
+        .iter()
+        .map(|(k, v)| {
+            (
+                *k,
+                if *k == "IAN_NODE_NAME" {
+                    "m2.lag".into()
+                } else {
+                    v.clone()
+                },
+            )
+        })
+        .collect();
     let code = std::fs::read(root().join("target/components/buy-and-hold.wasm")).unwrap();
     let meta = Metadata::new([("name", "buy-and-hold")]).unwrap();
     let (pack0, code) = PackFile::new(code, b"position=1.0".to_vec(), meta.clone())
@@ -234,5 +247,20 @@ fn main() {
         pct(&lag, 0.5),
         pct(&lag, 0.99),
         lag[lag.len() - 1]
+    );
+    // Catch-up: a fresh mirror joins the finished log and copies, checks
+    // and re-evaluates all of it.
+    let size = acked.len() as u64;
+    let t = Instant::now();
+    let (_m2, m2url) = serve(&tmp.path().join("m2"), &menv2);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while metric(&m2url, "ian_mirror_reevaluated_total") < size && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let took = t.elapsed().as_secs_f64();
+    let got = metric(&m2url, "ian_mirror_reevaluated_total");
+    println!(
+        "\ncatch-up over {transport}: a fresh mirror re-evaluated {got} of {size} entries in {took:.2} s ({:.0} entries/s, start-up included)",
+        got as f64 / took
     );
 }

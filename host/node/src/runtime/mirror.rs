@@ -208,10 +208,22 @@ impl Mirror {
                     .p2p
                     .get()
                     .ok_or_else(|| MirrorRefusal::Unavailable("libp2p is not running".into()))?;
-                p2p.request(*peer, req)
-                    .await
-                    .map(Bytes::from)
-                    .map_err(|e| MirrorRefusal::Unavailable(e.to_string()))
+                // A peer that is only busy or rate-limiting is asked again
+                // after a pause (a catch-up asks for one pack per agent),
+                // within the same bound as one HTTP download.
+                let deadline = tokio::time::Instant::now() + self.timeout * 4;
+                loop {
+                    match p2p.request(*peer, req.clone()).await {
+                        Ok(b) => return Ok(Bytes::from(b)),
+                        Err(ian_p2p::P2pError::Refused { error, .. })
+                            if (error.code == "rate_limited" || error.code == "busy")
+                                && tokio::time::Instant::now() < deadline =>
+                        {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                        Err(e) => return Err(MirrorRefusal::Unavailable(e.to_string())),
+                    }
+                }
             }
         }
     }
