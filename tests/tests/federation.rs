@@ -305,6 +305,27 @@ fn plain_node(dir: &Path, name: &str, extra: &[(&str, &str)]) -> NodeProc {
     start(dir, &env)
 }
 
+/// A node `name` with libp2p, the trading goal and `n` accepted entries
+/// (each from its own contributor); its log's vkey.
+fn node_with_entries(dir: &Path, name: &str, n: usize) -> (NodeProc, String) {
+    let node = plain_node(&dir.join(name), name, &[]);
+    node.publish(&trading_goal(dir, GOAL, false));
+    for i in 0..n {
+        submit_as_new_contributor(
+            &node,
+            dir,
+            GOAL,
+            &format!("k{i}"),
+            &format!("position=0.{i}"),
+        );
+    }
+    let vkey = node.get_json(&format!("/api/v1/goals/{GOAL}"))["log_vkey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (node, vkey)
+}
+
 #[test]
 fn a_checkpoint_not_signed_by_the_logs_key_is_dropped_and_its_sender_scored_down() {
     let tmp = tempfile::tempdir().unwrap();
@@ -469,21 +490,7 @@ fn a_split_view_is_stored_as_fork_evidence_that_verifies_offline_and_the_log_is_
 #[test]
 fn a_peer_serving_a_tampered_entry_is_struck_with_evidence_and_the_mirror_copies_from_the_log() {
     let tmp = tempfile::tempdir().unwrap();
-    let p = plain_node(&tmp.path().join("p"), "primary.test", &[]);
-    p.publish(&trading_goal(tmp.path(), GOAL, false));
-    for i in 0..2 {
-        submit_as_new_contributor(
-            &p,
-            tmp.path(),
-            GOAL,
-            &format!("k{i}"),
-            &format!("position=0.{i}"),
-        );
-    }
-    let log_vkey = p.get_json(&format!("/api/v1/goals/{GOAL}"))["log_vkey"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (p, log_vkey) = node_with_entries(tmp.path(), "primary.test", 2);
     let real = http_get(&p.url, &format!("/logs/{GOAL}/checkpoint"));
     // The rogue claims to serve the primary's log (its Logs answer carries
     // the real checkpoint) and alters a byte of every entry bundle.
@@ -597,21 +604,7 @@ fn a_peer_flooding_sync_requests_is_rate_limited_and_others_are_still_served() {
 #[test]
 fn a_mirror_killed_while_copying_over_libp2p_restarts_and_catches_up() {
     let tmp = tempfile::tempdir().unwrap();
-    let p = plain_node(&tmp.path().join("p"), "primary.test", &[]);
-    p.publish(&trading_goal(tmp.path(), GOAL, false));
-    for i in 0..6 {
-        submit_as_new_contributor(
-            &p,
-            tmp.path(),
-            GOAL,
-            &format!("k{i}"),
-            &format!("position=0.{i}"),
-        );
-    }
-    let log_vkey = p.get_json(&format!("/api/v1/goals/{GOAL}"))["log_vkey"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (p, log_vkey) = node_with_entries(tmp.path(), "primary.test", 6);
     let served_before = metric(&p, "ian_p2p_requests_served_total");
     let dir = tmp.path().join("m");
     let mut m = start_p2p_mirror(&dir, "mirror.test", &log_vkey, &p2p_addr(&p));

@@ -5,7 +5,6 @@
 //! receipts; witnesses speak c2sp.org/tlog-witness to each other, and a
 //! node publishes a checkpoint as final only with its policy's quorum.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -181,7 +180,7 @@ fn tiles_and_entry_bundles_are_immutable_and_refused_beyond_the_signed_size() {
     let node = NodeProc::start(&tmp.path().join("data"), &[]);
     node.publish(&trading_goal(tmp.path(), GOAL, false));
     fill(&node, tmp.path(), 5);
-    let (status, _, tile) = get(&node.url, &format!("/logs/{GOAL}/tile/0/000.p/5"));
+    let (status, _, tile) = http_get_raw(&node.url, &format!("/logs/{GOAL}/tile/0/000.p/5"));
     assert_eq!(status, 200);
     assert_eq!(tile.len(), 5 * 32);
     // The partial level-0 tile holds the leaf hashes; the log's own proof
@@ -190,7 +189,8 @@ fn tiles_and_entry_bundles_are_immutable_and_refused_beyond_the_signed_size() {
     let leaf: ian_core::Hash32 = serde_json::from_value(proof["leaf_hash"].clone()).unwrap();
     assert_eq!(tile[4 * 32..], leaf.0);
     // The bundle frames the five entries: u16 length, entry bytes.
-    let (status, _, bundle) = get(&node.url, &format!("/logs/{GOAL}/tile/entries/000.p/5"));
+    let (status, _, bundle) =
+        http_get_raw(&node.url, &format!("/logs/{GOAL}/tile/entries/000.p/5"));
     assert_eq!(status, 200);
     let mut rest = &bundle[..];
     let mut n = 0;
@@ -208,41 +208,16 @@ fn tiles_and_entry_bundles_are_immutable_and_refused_beyond_the_signed_size() {
         (format!("/logs/{GOAL}/tile/entries/000.p/9"), 404),
         (format!("/logs/{GOAL}/tile/0/0"), 404),
     ] {
-        let (status, _, _) = get(&node.url, &path);
+        let (status, _, _) = http_get_raw(&node.url, &path);
         assert_eq!(status, code, "{path}");
     }
-    let (_, headers, _) = get(&node.url, &format!("/logs/{GOAL}/tile/0/000.p/5"));
+    let (_, headers, _) = http_get_raw(&node.url, &format!("/logs/{GOAL}/tile/0/000.p/5"));
     assert!(headers.contains("immutable"), "{headers}");
-    let (_, headers, note) = get(&node.url, &format!("/logs/{GOAL}/checkpoint"));
+    let (_, headers, note) = http_get_raw(&node.url, &format!("/logs/{GOAL}/checkpoint"));
     assert!(headers.contains("text/plain"), "{headers}");
     assert!(!headers.contains("immutable"), "{headers}");
     let cp = SignedCheckpoint::parse(&note).unwrap();
     assert_eq!(cp.checkpoint.size, 5);
-}
-
-/// GET without asserting the status: (status, lower-cased headers, body
-/// bytes; the node answers these with a Content-Length, never chunked).
-fn get(base: &str, path: &str) -> (u16, String, Vec<u8>) {
-    let addr = base.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).unwrap();
-    let split = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a complete response");
-    let head = String::from_utf8_lossy(&buf[..split]).to_ascii_lowercase();
-    assert!(!head.contains("chunked"), "{head}");
-    (
-        head[9..12].parse().unwrap(),
-        head,
-        buf[split + 4..].to_vec(),
-    )
 }
 
 /// A log of `n` one-byte entries signed by a test key, and its signer.

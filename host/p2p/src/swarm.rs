@@ -575,14 +575,8 @@ impl Task {
         if b.0 < 1.0 {
             bump(&self.shared.counters.rate_limited);
             self.peer(peer).rate_limited += 1;
-            let _ = self.swarm.behaviour_mut().sync.send_response(
-                channel,
-                Err(ServeError::new(
-                    "rate_limited",
-                    format!("more than {rate} requests/s (burst {burst}); slow down"),
-                )),
-            );
-            return;
+            let why = format!("more than {rate} requests/s (burst {burst}); slow down");
+            return self.refuse(channel, "rate_limited", why);
         }
         b.0 -= 1.0;
         if self.buckets.len() > MAX_PEERS {
@@ -594,14 +588,8 @@ impl Task {
         use std::sync::atomic::Ordering::SeqCst;
         if self.serving.fetch_add(1, SeqCst) >= MAX_SERVING {
             self.serving.fetch_sub(1, SeqCst);
-            let _ = self.swarm.behaviour_mut().sync.send_response(
-                channel,
-                Err(ServeError::new(
-                    "busy",
-                    format!("{MAX_SERVING} requests are being served; try again"),
-                )),
-            );
-            return;
+            let why = format!("{MAX_SERVING} requests are being served; try again");
+            return self.refuse(channel, "busy", why);
         }
         bump(&self.shared.counters.served);
         self.peer(peer).served += 1;
@@ -613,6 +601,15 @@ impl Task {
             serving.fetch_sub(1, SeqCst);
             let _ = tx.send((channel, resp));
         });
+    }
+
+    /// Answers a request with an error at once, without the node.
+    fn refuse(&mut self, channel: ResponseChannel<SyncResponse>, code: &str, message: String) {
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_response(channel, Err(ServeError::new(code, message)));
     }
 
     fn on_logs(&mut self, peer: PeerId, resp: SyncResponse) {
