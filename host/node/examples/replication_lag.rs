@@ -113,7 +113,7 @@ fn main() {
                 .to_string(),
         ));
     let status: serde_json::Value = rt
-        .block_on(client.json(hyper::Method::POST, "/api/v1/goals", Some(&req)))
+        .block_on(client.json(reqwest::Method::POST, "/api/v1/goals", Some(&req)))
         .expect("publish");
     let id = status["id"].as_str().unwrap().to_string();
     let vkey = status["log_vkey"].as_str().unwrap().to_string();

@@ -110,6 +110,7 @@ fn http(node: &std::sync::Arc<ian_node::runtime::service::Node>, full0: u64) {
             l,
             router,
             settings,
+            None,
             async move {
                 let _ = stop_rx.await;
             },
@@ -133,7 +134,7 @@ fn http(node: &std::sync::Arc<ian_node::runtime::service::Node>, full0: u64) {
                         ian_node::runtime::service::tile_index_path(x % full0)
                     );
                     let r = client
-                        .raw(hyper::Method::GET, &path, None)
+                        .raw(reqwest::Method::GET, &path, None)
                         .await
                         .expect("GET tile");
                     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));

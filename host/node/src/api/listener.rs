@@ -185,6 +185,7 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     settings: ListenerSettings,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
     drain_limit: Duration,
 ) {
@@ -242,6 +243,7 @@ pub async fn serve(
                     settings,
                     peer,
                     stop: stop_rx.clone(),
+                    tls: tls.clone(),
                 };
                 tokio::spawn(conn.run(stream, slot));
             }
@@ -694,25 +696,47 @@ struct Connection {
     settings: ListenerSettings,
     peer: SocketAddr,
     stop: watch::Receiver<bool>,
+    /// TLS, when the node serves HTTPS itself.
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Connection {
     /// Serve the connection until the client closes it, a clock expires,
     /// or shutdown has let its current request finish. `slot` is released
-    /// when this returns.
+    /// when this returns. Over TLS the handshake must complete within the
+    /// header timeout.
     async fn run(self, stream: TcpStream, slot: Slot) {
         let _slot = slot;
+        let activity = Arc::new(Activity::new());
+        let io = WatchedIo {
+            inner: stream,
+            activity: activity.clone(),
+        };
+        match self.tls.clone() {
+            None => self.serve(TokioIo::new(io), activity).await,
+            Some(acceptor) => {
+                let peer = self.peer;
+                match tokio::time::timeout(self.settings.header_timeout, acceptor.accept(io)).await
+                {
+                    Ok(Ok(tls)) => self.serve(TokioIo::new(tls), activity).await,
+                    Ok(Err(e)) => debug!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => debug!(%peer, "TLS handshake timed out"),
+                }
+            }
+        }
+    }
+
+    async fn serve<I>(self, io: TokioIo<I>, activity: Arc<Activity>)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let Connection {
             router,
             settings,
             peer,
             mut stop,
+            tls: _,
         } = self;
-        let activity = Arc::new(Activity::new());
-        let io = TokioIo::new(WatchedIo {
-            inner: stream,
-            activity: activity.clone(),
-        });
         let service_activity = activity.clone();
         let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
             let in_flight = service_activity.begin();

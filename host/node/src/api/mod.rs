@@ -6,3 +6,4 @@ pub mod html;
 pub mod http;
 pub mod listener;
 pub mod openapi;
+pub mod tls;

@@ -32,9 +32,33 @@ pub struct Cli {
 /// Where a client command finds the node.
 #[derive(Debug, Clone, Args)]
 pub struct NodeArgs {
-    /// Node base URL.
-    #[arg(long, env = "IAN_NODE", default_value = DEFAULT_NODE)]
-    pub node: String,
+    /// Node base URL (`http://` or `https://`). Default: the node running
+    /// from `$IAN_DATA_DIR` (or `./ian-data`), as its `node.addr` says,
+    /// else http://127.0.0.1:7878.
+    #[arg(long, env = "IAN_NODE")]
+    pub node: Option<String>,
+    /// PEM file of a CA to trust for an `https://` node, besides the
+    /// Mozilla and system roots.
+    #[arg(long, env = "IAN_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl NodeArgs {
+    /// The node's URL: the flag, else a local node's `node.addr`, else the
+    /// default.
+    pub fn url(&self) -> String {
+        if let Some(n) = &self.node {
+            return n.clone();
+        }
+        let dir = std::env::var_os("IAN_DATA_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("ian-data"));
+        std::fs::read_to_string(dir.join("node.addr"))
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| DEFAULT_NODE.to_string())
+    }
 }
 
 /// Every subcommand.

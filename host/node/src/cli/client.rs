@@ -1,14 +1,14 @@
-//! A small HTTP/1.1 JSON client for the CLI and the load generator.
+//! The CLI's and the load generator's JSON client, on reqwest and rustls.
 //!
-//! Plain HTTP: a node is meant to listen on loopback or behind a reverse
-//! proxy that terminates TLS.
+//! Speaks `http://` (a node on loopback) and `https://` (a node serving
+//! TLS itself or behind a proxy). Server certificates are checked against
+//! the Mozilla roots (webpki-roots) and the system's, plus any CA given with
+//! `--ca-cert` / `IAN_CA_CERT`.
+
+use std::path::Path;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::{Method, Request, StatusCode};
-use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -18,8 +18,16 @@ use crate::runtime::error::ErrorBody;
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The node URL is malformed.
-    #[error("invalid node URL `{0}`")]
+    #[error("invalid node URL `{0}`: expected http://host:port or https://host[:port]")]
     BadUrl(String),
+    /// The CA certificate file cannot be used.
+    #[error("CA certificate {path}: {message}")]
+    CaCert {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
     /// Could not connect or the connection broke.
     #[error("cannot reach the node at {url}: {message}")]
     Transport {
@@ -54,7 +62,7 @@ pub enum ClientError {
 #[derive(Clone)]
 pub struct Client {
     base: String,
-    http: HyperClient<HttpConnector, Full<Bytes>>,
+    http: reqwest::Client,
     operator_key: Option<String>,
 }
 
@@ -70,17 +78,44 @@ pub struct RawResponse {
 }
 
 impl Client {
-    /// A client for `base` (e.g. `http://127.0.0.1:7878`).
+    /// A client for `base` (e.g. `http://127.0.0.1:7878`,
+    /// `https://ian.example.org`).
     pub fn new(base: &str) -> Result<Self, ClientError> {
+        Self::with_ca(base, None)
+    }
+
+    /// As [`Client::new`], also trusting the CA certificate(s) in the PEM
+    /// file `ca_cert` (a node with a private or self-made certificate).
+    pub fn with_ca(base: &str, ca_cert: Option<&Path>) -> Result<Self, ClientError> {
         let base = base.trim_end_matches('/').to_string();
-        if !base.starts_with("http://") {
+        let parsed = reqwest::Url::parse(&base).map_err(|_| ClientError::BadUrl(base.clone()))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
             return Err(ClientError::BadUrl(base));
         }
-        let mut conn = HttpConnector::new();
-        conn.set_nodelay(true);
-        let http = HyperClient::builder(TokioExecutor::new())
+        let mut b = reqwest::Client::builder()
+            .use_rustls_tls()
+            .tcp_nodelay(true)
             .pool_max_idle_per_host(256)
-            .build(conn);
+            .no_proxy();
+        if let Some(path) = ca_cert {
+            let bad = |m: String| ClientError::CaCert {
+                path: path.display().to_string(),
+                message: m,
+            };
+            let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| bad(format!("not a PEM certificate: {e}")))?;
+            if certs.is_empty() {
+                return Err(bad("holds no PEM certificate".into()));
+            }
+            for c in certs {
+                b = b.add_root_certificate(c);
+            }
+        }
+        let http = b.build().map_err(|e| ClientError::Transport {
+            url: base.clone(),
+            message: error_chain(&e),
+        })?;
         Ok(Client {
             base,
             http,
@@ -107,39 +142,25 @@ impl Client {
         body: Option<Vec<u8>>,
     ) -> Result<RawResponse, ClientError> {
         let url = format!("{}{}", self.base, path);
-        let mut req = Request::builder().method(method).uri(&url);
-        if body.is_some() {
-            req = req.header("content-type", "application/json");
+        let mut req = self.http.request(method, &url);
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
         }
         if let Some(k) = &self.operator_key {
             req = req.header("authorization", format!("Bearer {k}"));
         }
-        let req = req
-            .body(Full::new(Bytes::from(body.unwrap_or_default())))
-            .map_err(|_| ClientError::BadUrl(url.clone()))?;
-        let resp = self
-            .http
-            .request(req)
-            .await
-            .map_err(|e| ClientError::Transport {
-                url: self.base.clone(),
-                message: error_chain(&e),
-            })?;
+        let transport = |e: reqwest::Error| ClientError::Transport {
+            url: self.base.clone(),
+            message: explain(&e),
+        };
+        let resp = req.send().await.map_err(transport)?;
         let status = resp.status();
         let retry_after = resp
             .headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| ClientError::Transport {
-                url: self.base.clone(),
-                message: e.to_string(),
-            })?
-            .to_bytes();
+        let body = resp.bytes().await.map_err(transport)?;
         Ok(RawResponse {
             status,
             retry_after,
@@ -163,6 +184,24 @@ impl Client {
     /// GET and decode.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         self.json::<T>(Method::GET, path, None::<&()>).await
+    }
+}
+
+/// A transport error in words a user can act on: a certificate problem
+/// says which flag fixes it.
+fn explain(e: &reqwest::Error) -> String {
+    let chain = error_chain(e);
+    let lower = chain.to_ascii_lowercase();
+    if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
+        format!(
+            "the node's TLS certificate is not signed by a trusted CA (pass --ca-cert FILE or set IAN_CA_CERT to trust the node's CA): {chain}"
+        )
+    } else if lower.contains("notvalidforname") || lower.contains("not valid for name") {
+        format!("the node's TLS certificate is not for this host name: {chain}")
+    } else if lower.contains("certificate") && lower.contains("expired") {
+        format!("the node's TLS certificate has expired: {chain}")
+    } else {
+        chain
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::io::Write as _;
 
-use hyper::Method;
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::cli::args::{Cli, Command, GoalCommand, TauCommand};
@@ -119,8 +119,8 @@ impl Out {
     }
 }
 
-fn node_client(url: &str) -> Result<Client, CommandError> {
-    Ok(Client::new(url)?)
+fn node_client(n: &crate::cli::args::NodeArgs) -> Result<Client, CommandError> {
+    Ok(Client::with_ca(&n.url(), n.ca_cert.as_deref())?)
 }
 
 async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
@@ -135,7 +135,7 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
                     ));
                 }
             };
-            let client = node_client(&a.node.node)?.with_operator_key(Some(key));
+            let client = node_client(&a.node)?.with_operator_key(Some(key));
             let req = crate::cli::ops::publish_request(&a.goal)?;
             let v: Value = client
                 .json(Method::POST, "/api/v1/goals", Some(&req))
@@ -151,7 +151,7 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
             Ok(0)
         }
         Command::Submit(a) => {
-            let client = node_client(&a.node.node)?;
+            let client = node_client(&a.node)?;
             let key = keyfile::read_signing_key(&a.key)?;
             let pack = read(&a.pack)?;
             match crate::cli::ops::submit(&client, &a.goal, &pack, &key, true).await? {
@@ -169,7 +169,7 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
             }
         }
         Command::Status(a) => {
-            let client = node_client(&a.node.node)?;
+            let client = node_client(&a.node)?;
             match &a.goal {
                 Some(g) => {
                     let v: GoalStatus = client.get(&format!("/api/v1/goals/{g}")).await?;
@@ -188,7 +188,7 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
             Ok(0)
         }
         Command::Leaderboard(a) => {
-            let client = node_client(&a.node.node)?;
+            let client = node_client(&a.node)?;
             let v: Leaderboard = client
                 .get(&format!("/api/v1/goals/{}/leaderboard", a.goal))
                 .await?;
@@ -196,7 +196,7 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
             Ok(0)
         }
         Command::Log(a) => {
-            let client = node_client(&a.node.node)?;
+            let client = node_client(&a.node)?;
             let v: LogRange = client
                 .get(&format!(
                     "/api/v1/goals/{}/log?start={}&limit={}",
@@ -207,7 +207,7 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
             Ok(0)
         }
         Command::Proof(a) => {
-            let client = node_client(&a.node.node)?;
+            let client = node_client(&a.node)?;
             let q = match (a.from, a.index) {
                 (Some(from), _) => crate::cli::ops::ProofQuery::Consistency { from, to: a.to },
                 (None, Some(index)) => crate::cli::ops::ProofQuery::Inclusion {
@@ -223,7 +223,7 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
             Ok(0)
         }
         Command::Replay(a) => {
-            let client = node_client(&a.node.node)?;
+            let client = node_client(&a.node)?;
             let v = crate::cli::ops::replay(
                 &client,
                 &a.goal,
@@ -237,19 +237,19 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
             Ok(if same { 0 } else { EXIT_MISMATCH })
         }
         Command::Peers(a) => {
-            let client = node_client(&a.node.node)?;
+            let client = node_client(&a.node)?;
             let v: Value = client.get("/api/v1/peers").await?;
             out.print(&v, || render::peers(&v));
             Ok(0)
         }
         Command::Tau(TauCommand::Status(a)) => {
-            let client = node_client(&a.node.node)?;
+            let client = node_client(&a.node)?;
             let v: Value = client.get("/api/v1/tau").await?;
             out.print(&v, || crate::cli::tau::render_status(&v));
             Ok(0)
         }
         Command::BenchSubmit(a) => {
-            let client = node_client(&a.node.node)?;
+            let client = node_client(&a.node)?;
             let v = crate::cli::bench::run(&client, &a).await?;
             out.print(&v, || crate::cli::bench::render(&v));
             Ok(0)

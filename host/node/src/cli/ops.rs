@@ -5,10 +5,10 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::SigningKey;
-use hyper::Method;
 use ian_core::{
     AgentPack, Contribution, GoalId, GoalSpec, Metadata, PackFile, ProofBundle, PublicKeyBytes,
 };
+use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

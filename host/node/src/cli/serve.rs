@@ -101,6 +101,24 @@ pub async fn serve(cfg: Config) -> Result<(), NodeError> {
             tokio::spawn(node.clone().run_mirroring());
         }
     }
+    // HTTPS: the certificate is read before anything listens, so a bad
+    // file refuses the start and names the file.
+    let tls = if node.config().server.tls_cert.is_empty() {
+        None
+    } else {
+        let s = &node.config().server;
+        let certs = crate::api::tls::Certs::open(
+            std::path::Path::new(&s.tls_cert),
+            std::path::Path::new(&s.tls_key),
+        )
+        .map_err(|e| NodeError::Config(e.to_string()))?;
+        let acceptor = certs
+            .acceptor()
+            .map_err(|e| NodeError::Config(e.to_string()))?;
+        tokio::spawn(certs.watch());
+        Some(acceptor)
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = listener::bind(addr).map_err(|e| NodeError::Listen {
         addr: addr.to_string(),
         message: e.to_string(),
@@ -112,9 +130,11 @@ pub async fn serve(cfg: Config) -> Result<(), NodeError> {
     listener::warn_if_fd_limit_is_tight(&settings);
     // Tools (and scripts/demo.sh) find a node started on port 0 here.
     let addr_file = node.data_dir().join("node.addr");
-    std::fs::write(&addr_file, format!("http://{local}\n")).map_err(|e| NodeError::DataDir {
-        path: addr_file.clone(),
-        message: e.to_string(),
+    std::fs::write(&addr_file, format!("{scheme}://{local}\n")).map_err(|e| {
+        NodeError::DataDir {
+            path: addr_file.clone(),
+            message: e.to_string(),
+        }
     })?;
     info!(addr = %local, public_key = %node.public_key().to_hex(), goals = node.goal_count(), "node serving");
     let router = app(AppState::new(node.clone()));
@@ -124,7 +144,7 @@ pub async fn serve(cfg: Config) -> Result<(), NodeError> {
         shutdown_signal().await;
         *mark.lock() = Some(std::time::Instant::now());
     };
-    listener::serve(listener, router, settings, signal, drain_limit).await;
+    listener::serve(listener, router, settings, tls, signal, drain_limit).await;
     info!("HTTP stopped; draining queued contributions");
     // What is left of the grace after the HTTP drain.
     let spent = stopping.lock().map_or(Duration::ZERO, |t| t.elapsed());

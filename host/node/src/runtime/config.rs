@@ -58,6 +58,18 @@ pub const KEYS: &[KeyDoc] = &[
         doc: "Base URL (`http://`) of a primary node: a submission for a goal this node does not hold is forwarded there, and the primary's answer (its receipt, or its rejection) is returned as is. Empty: such submissions get 404 `unknown_goal`.",
     },
     KeyDoc {
+        key: "server.tls_cert",
+        env: "IAN_TLS_CERT",
+        default: "\"\"",
+        doc: "PEM certificate chain: with `server.tls_key`, the node serves HTTPS itself (rustls, TLS 1.2 and 1.3, HTTP/1.1) and `node.addr` says `https://`. Reloaded on SIGHUP and when the file changes; a reload that fails keeps the certificate in use. Empty: plain HTTP (for loopback, or behind a TLS proxy).",
+    },
+    KeyDoc {
+        key: "server.tls_key",
+        env: "IAN_TLS_KEY",
+        default: "\"\"",
+        doc: "PEM private key (PKCS#8, PKCS#1 or SEC1) of `server.tls_cert`; both or neither must be set.",
+    },
+    KeyDoc {
         key: "server.request_timeout_ms",
         env: "IAN_REQUEST_TIMEOUT_MS",
         default: "30000",
@@ -550,6 +562,10 @@ pub struct ServerConfig {
     /// See [`KEYS`].
     pub forward_to: String,
     /// See [`KEYS`].
+    pub tls_cert: String,
+    /// See [`KEYS`].
+    pub tls_key: String,
+    /// See [`KEYS`].
     pub data_dir: PathBuf,
     /// See [`KEYS`].
     pub operator_key: String,
@@ -897,6 +913,12 @@ impl Config {
             return Err(bad(
                 "server.listen",
                 format!("`{}` is not an IP:port address", self.server.listen),
+            ));
+        }
+        if self.server.tls_cert.is_empty() != self.server.tls_key.is_empty() {
+            return Err(bad(
+                "server.tls_cert",
+                "server.tls_cert and server.tls_key must be set together (or neither)",
             ));
         }
         if self.server.data_dir.as_os_str().is_empty() {
