@@ -15,7 +15,8 @@ pub const DEFAULT_NODE: &str = "http://127.0.0.1:7878";
 #[command(
     name = "ian-host",
     version,
-    about = "Run an IAN node, or talk to one: publish goals, submit agents, verify receipts."
+    about = "Run an IAN node, or talk to one: publish goals, submit agents, verify receipts.",
+    after_help = "Exit codes: 0 success; 1 the command failed (bad input, unreachable node, I/O); 2 wrong usage (flags); 3 the node or the local evaluation rejected the pack; 4 a verification or replay found a mismatch; 5 a local evaluation was inconclusive (not a verdict on the pack)."
 )]
 pub struct Cli {
     /// Print machine-readable JSON instead of tables.
@@ -100,6 +101,26 @@ pub enum Command {
     Tau(TauCommand),
     /// Load generator: signed submissions over HTTP; reports throughput and latency.
     BenchSubmit(BenchArgs),
+    /// Print a shell completion script (e.g. `ian-host completions bash >
+    /// /etc/bash_completion.d/ian-host`).
+    Completions(CompletionsArgs),
+    /// Write man pages (ian-host.1 and one per subcommand) into a directory.
+    Man(ManArgs),
+}
+
+/// `completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    pub shell: clap_complete::Shell,
+}
+
+/// `man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Directory to write the pages into (created if missing).
+    #[arg(long, default_value = ".")]
+    pub out_dir: PathBuf,
 }
 
 /// `peers`.

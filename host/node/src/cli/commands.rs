@@ -72,6 +72,20 @@ pub fn run(cli: Cli) -> Result<i32, CommandError> {
                 _ => EXIT_REJECTED,
             })
         }
+        Command::Completions(a) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(a.shell, &mut cmd, "ian-host", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man(a) => {
+            std::fs::create_dir_all(&a.out_dir).map_err(file_err(&a.out_dir))?;
+            let cmd = <Cli as clap::CommandFactory>::command();
+            clap_mangen::generate_to(cmd, &a.out_dir).map_err(file_err(&a.out_dir))?;
+            out.print(&json!({"dir": a.out_dir}), || {
+                format!("wrote man pages into {}", a.out_dir.display())
+            });
+            Ok(0)
+        }
         Command::Tau(TauCommand::Keygen(a)) => {
             crate::cli::telemetry::init(format, "warn");
             let r = crate::cli::tau::keygen(&a.out, a.force)?;
@@ -260,6 +274,8 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
         | Command::Verify(_)
         | Command::VerifyEvidence(_)
         | Command::Eval(_)
+        | Command::Completions(_)
+        | Command::Man(_)
         | Command::Tau(TauCommand::Keygen(_)) => {
             unreachable!("handled without a runtime")
         }
