@@ -150,6 +150,22 @@ pub struct ServeArgs {
 pub enum GoalCommand {
     /// Publish a goal file and its components to a node (operator key).
     Publish(PublishArgs),
+    /// Download a goal from a node (manifest, components, dataset; every
+    /// hash checked) into a directory `eval --goal DIR` uses as is.
+    Fetch(FetchArgs),
+}
+
+/// `goal fetch`.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// The goal id on the node.
+    pub id: String,
+    /// Node.
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// Directory to write (default: `./<id>`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// `goal publish`.
@@ -300,9 +316,17 @@ pub struct VerifyEvidenceArgs {
 /// `eval`.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Goal file (TOML).
+    /// Goal file (TOML), or a directory written by `goal fetch`.
+    #[arg(long, required_unless_present = "goal_id", conflicts_with = "goal_id")]
+    pub goal: Option<PathBuf>,
+    /// A goal on a node (`--node`): its manifest and components are fetched
+    /// and checked, the pack is evaluated here with the node's code path,
+    /// and the score is placed on the node's current board.
     #[arg(long)]
-    pub goal: PathBuf,
+    pub goal_id: Option<String>,
+    /// The node, with `--goal-id`.
+    #[command(flatten)]
+    pub node: NodeArgs,
     /// The .ianpack file (or a bare component .wasm, evaluated with empty params).
     pub pack: PathBuf,
 }

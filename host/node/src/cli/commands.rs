@@ -61,10 +61,11 @@ pub fn run(cli: Cli) -> Result<i32, CommandError> {
                 EXIT_MISMATCH
             })
         }
-        Command::Eval(a) => {
+        Command::Eval(a) if a.goal_id.is_none() => {
             crate::cli::telemetry::init(format, "warn");
             let progress = !out.json;
-            let r = crate::cli::ops::eval_local(&a.goal, &a.pack, progress)?;
+            let goal = a.goal.clone().unwrap_or_default();
+            let r = crate::cli::ops::eval_local(&goal, &a.pack, progress)?;
             out.print(&r, || crate::cli::ops::render_eval(&r));
             Ok(match r.verdict.as_str() {
                 "accepted" => 0,
@@ -256,6 +257,37 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
             out.print(&v, || render::peers(&v));
             Ok(0)
         }
+        Command::Goal(GoalCommand::Fetch(a)) => {
+            let client = node_client(&a.node)?;
+            let dir = a
+                .out
+                .clone()
+                .unwrap_or_else(|| std::path::PathBuf::from(&a.id));
+            let r = crate::cli::ops::fetch_goal_dir(&client, &a.id, &dir).await?;
+            out.print(&r, || {
+                format!(
+                    "fetched goal {} (goal hash {}) into {}: manifest and {} blobs, {} bytes, every hash checked\nevaluate a pack against it: ian-host eval --goal {} PACK",
+                    r.goal,
+                    r.goal_hash,
+                    r.dir.display(),
+                    r.blobs,
+                    r.bytes,
+                    r.dir.display()
+                )
+            });
+            Ok(0)
+        }
+        Command::Eval(a) => {
+            let client = node_client(&a.node)?;
+            let id = a.goal_id.clone().unwrap_or_default();
+            let r = crate::cli::ops::eval_remote(&client, &id, &a.pack, !out.json).await?;
+            out.print(&r, || crate::cli::ops::render_eval(&r));
+            Ok(match r.verdict.as_str() {
+                "accepted" => 0,
+                "inconclusive" => EXIT_INCONCLUSIVE,
+                _ => EXIT_REJECTED,
+            })
+        }
         Command::Tau(TauCommand::Status(a)) => {
             let client = node_client(&a.node)?;
             let v: Value = client.get("/api/v1/tau").await?;
@@ -273,7 +305,6 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
         | Command::Pack(_)
         | Command::Verify(_)
         | Command::VerifyEvidence(_)
-        | Command::Eval(_)
         | Command::Completions(_)
         | Command::Man(_)
         | Command::Tau(TauCommand::Keygen(_)) => {

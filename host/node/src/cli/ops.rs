@@ -674,6 +674,9 @@ fn local_judge() -> Result<crate::runtime::judge::Judge, CommandError> {
 pub fn load_goal_file(
     goal: &Path,
 ) -> Result<(ian_core::GoalManifest, BTreeMap<ian_core::Hash32, Vec<u8>>), CommandError> {
+    if goal.is_dir() {
+        return load_goal_dir(goal);
+    }
     let req = publish_request(goal)?;
     let spec = GoalSpec::from_toml(&req.goal_toml)
         .map_err(|e| CommandError::Usage(format!("{}: {e}", goal.display())))?;
@@ -806,6 +809,7 @@ fn eval_manifest(
         max: all_steps.iter().copied().max().unwrap_or(0),
     });
     let mut v = EvalReport {
+        on_board: None,
         goal: manifest.id.as_str().to_string(),
         pack_hash: pack.pack_hash(),
         code_hash: pack.code_hash(),
@@ -854,6 +858,9 @@ fn eval_manifest(
 pub struct EvalReport {
     /// Goal id.
     pub goal: String,
+    /// Where the score would stand on the node's board (`--goal-id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_board: Option<BoardPlace>,
     /// The pack.
     pub pack_hash: ian_core::Hash32,
     /// Its component.
@@ -953,6 +960,20 @@ pub fn render_eval(v: &EvalReport) -> String {
     use crate::cli::render::num;
     let mut o = String::new();
     let _ = writeln!(o, "goal      {}", v.goal);
+    if let Some(b) = &v.on_board {
+        match b.rank {
+            Some(r) => {
+                let _ = writeln!(o, "on board  would rank {r} of {} on the node now", b.of);
+            }
+            None => {
+                let _ = writeln!(
+                    o,
+                    "on board  below the node's top {} (of {} entries)",
+                    b.top, b.of
+                );
+            }
+        }
+    }
     let _ = writeln!(o, "pack      {}", v.pack_hash);
     let reason = v.reason.as_deref().unwrap_or("");
     let message = v.message.as_deref().unwrap_or("");
@@ -1037,6 +1058,182 @@ pub async fn node_key(
     let key = PublicKeyBytes::from_hex(&text)
         .map_err(|e| CommandError::Usage(format!("node key: {e}")))?;
     Ok((key, pinned.is_some()))
+}
+
+/// The file in a fetched goal directory that holds the manifest.
+pub const GOAL_DIR_MANIFEST: &str = "manifest.json";
+/// The directory in a fetched goal directory that holds its blobs, each
+/// named by its SHA-256.
+pub const GOAL_DIR_BLOBS: &str = "blobs";
+
+/// What `goal fetch` wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct FetchedGoal {
+    /// The goal.
+    pub goal: String,
+    /// Its hash.
+    pub goal_hash: ian_core::Hash32,
+    /// The directory.
+    pub dir: PathBuf,
+    /// Blobs written (components, dataset listing and files).
+    pub blobs: usize,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+/// `ian-host goal fetch`: the manifest and every blob the goal names, each
+/// checked against its hash, written as a directory `eval --goal` reads.
+pub async fn fetch_goal_dir(
+    client: &Client,
+    goal: &str,
+    dir: &Path,
+) -> Result<FetchedGoal, CommandError> {
+    let (manifest, blobs) = fetch_goal(client, goal).await?;
+    let blob_dir = dir.join(GOAL_DIR_BLOBS);
+    std::fs::create_dir_all(&blob_dir).map_err(crate::cli::common::file_err(&blob_dir))?;
+    for (h, b) in &blobs {
+        let p = blob_dir.join(h.to_hex());
+        std::fs::write(&p, b).map_err(crate::cli::common::file_err(&p))?;
+    }
+    let view = serde_json::json!({
+        "goal_hash": manifest.goal_hash(),
+        "manifest": manifest,
+    });
+    let p = dir.join(GOAL_DIR_MANIFEST);
+    std::fs::write(&p, serde_json::to_vec_pretty(&view).unwrap_or_default())
+        .map_err(crate::cli::common::file_err(&p))?;
+    Ok(FetchedGoal {
+        goal: goal.to_string(),
+        goal_hash: manifest.goal_hash(),
+        dir: dir.to_path_buf(),
+        blobs: blobs.len(),
+        bytes: blobs.values().map(|b| b.len() as u64).sum(),
+    })
+}
+
+/// A goal's manifest and the blobs it names, from a node, all checked.
+async fn fetch_goal(
+    client: &Client,
+    goal: &str,
+) -> Result<(ian_core::GoalManifest, BTreeMap<ian_core::Hash32, Vec<u8>>), CommandError> {
+    let manifest = fetch_manifest(client, goal).await?;
+    let mut hashes = vec![manifest.harness.component];
+    hashes.extend(manifest.invariants.iter().map(|i| i.component));
+    hashes.extend(manifest.harness.dataset);
+    let blobs = fetch_blobs(client, hashes, manifest.harness.dataset).await?;
+    Ok((manifest, blobs))
+}
+
+/// Reads a directory written by `goal fetch`, checking the manifest against
+/// its goal hash and every blob against its name.
+fn load_goal_dir(
+    dir: &Path,
+) -> Result<(ian_core::GoalManifest, BTreeMap<ian_core::Hash32, Vec<u8>>), CommandError> {
+    #[derive(Deserialize)]
+    struct Stored {
+        goal_hash: ian_core::Hash32,
+        manifest: ian_core::GoalManifest,
+    }
+    let p = dir.join(GOAL_DIR_MANIFEST);
+    let bytes = read(&p)?;
+    let s: Stored = serde_json::from_slice(&bytes).map_err(|e| {
+        CommandError::Usage(format!(
+            "{}: not a goal directory's manifest (written by `ian-host goal fetch`): {e}",
+            p.display()
+        ))
+    })?;
+    if s.manifest.goal_hash() != s.goal_hash {
+        return Err(CommandError::Usage(format!(
+            "{}: the manifest hashes to {}, not the goal hash {} it states",
+            p.display(),
+            s.manifest.goal_hash(),
+            s.goal_hash
+        )));
+    }
+    let mut blobs = BTreeMap::new();
+    for entry in std::fs::read_dir(dir.join(GOAL_DIR_BLOBS))
+        .map_err(crate::cli::common::file_err(&dir.join(GOAL_DIR_BLOBS)))?
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(h) = ian_core::Hash32::from_hex(&name) else {
+            continue;
+        };
+        let b = read(&entry.path())?;
+        if ian_core::sha256(&b) != h {
+            return Err(CommandError::Usage(format!(
+                "{}: the file does not hash to its name (changed since `goal fetch`?)",
+                entry.path().display()
+            )));
+        }
+        blobs.insert(h, b);
+    }
+    let mut needed = vec![s.manifest.harness.component];
+    needed.extend(s.manifest.invariants.iter().map(|i| i.component));
+    if let Some(h) = needed.iter().find(|h| !blobs.contains_key(h)) {
+        return Err(CommandError::Usage(format!(
+            "{}: component {h} is missing; fetch the goal again",
+            dir.display()
+        )));
+    }
+    Ok((s.manifest, blobs))
+}
+
+/// Where a result would stand on a node's current board.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BoardPlace {
+    /// 1-based rank by score among the node's top entries, or `None` when
+    /// it falls below them.
+    pub rank: Option<u64>,
+    /// Entries in the node's log.
+    pub of: u64,
+    /// How many top entries the node shows.
+    pub top: usize,
+}
+
+/// `ian-host eval --goal-id ID --node URL`: evaluates a pack locally
+/// against a node's goal (its manifest and components, checked against
+/// their hashes) with the node's own code path, and places the score on
+/// the node's current board.
+pub async fn eval_remote(
+    client: &Client,
+    goal: &str,
+    pack: &Path,
+    progress: bool,
+) -> Result<EvalReport, CommandError> {
+    let (manifest, blobs) = fetch_goal(client, goal).await?;
+    let l = &manifest.limits;
+    let max = l
+        .max_component_bytes
+        .saturating_add(l.max_params_bytes)
+        .saturating_add(64 << 10);
+    let file = read_pack_within(
+        pack,
+        max,
+        &format!(
+            "the goal's limit (max_component_bytes {} + max_params_bytes {} + 64 KiB)",
+            l.max_component_bytes, l.max_params_bytes
+        ),
+    )?;
+    let mut report = tokio::task::spawn_blocking(move || {
+        run_on_eval_thread(move || eval_manifest(manifest, blobs, file, progress))
+    })
+    .await
+    .map_err(|e| CommandError::Usage(format!("evaluation task failed: {e}")))???;
+    if let Some(score) = report.score {
+        let board: crate::runtime::views::Leaderboard = client
+            .get(&format!("/api/v1/goals/{goal}/leaderboard"))
+            .await?;
+        // Entries already on the board win ties (they came first).
+        let better = board.top.iter().filter(|e| e.score.get() >= score).count();
+        report.on_board = Some(BoardPlace {
+            rank: (better < board.top.len() || board.top.len() as u64 == board.size)
+                .then_some(better as u64 + 1),
+            of: board.size + 1,
+            top: board.top.len(),
+        });
+    }
+    Ok(report)
 }
 
 /// Fetches a goal's manifest and checks that it hashes to the goal hash the
