@@ -131,3 +131,16 @@ fn fetching_a_goal_the_node_does_not_have_names_it() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("nope"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_mistyped_goal_id_is_answered_with_the_goals_and_the_nearest_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (node, _) = node_with_one_entry(tmp.path());
+    let o = node.cli(&["status", "remot"]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("did you mean `remote`?") && err.contains("its goals: remote"),
+        "{err}"
+    );
+}

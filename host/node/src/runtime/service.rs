@@ -387,9 +387,46 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-fn goal_missing(goal: &str) -> ApiError {
+/// 404 for a goal id this node does not hold, listing the ones it does
+/// (up to 20) and naming the nearest when it is a likely typo.
+fn goal_missing(goal: &str, known: &[&str]) -> ApiError {
     let shown: String = goal.chars().take(64).collect();
-    ApiError::not_found("unknown_goal", format!("no goal `{shown}` on this node"))
+    let mut msg = format!("no goal `{shown}` on this node");
+    if let Some((_, near)) = known
+        .iter()
+        .map(|k| (edit_distance(&shown, k), *k))
+        .min()
+        .filter(|(d, k)| *d <= 3.max(k.len() / 3))
+    {
+        msg.push_str(&format!("; did you mean `{near}`?"));
+    }
+    if known.is_empty() {
+        msg.push_str("; it holds no goals yet");
+    } else {
+        let list: Vec<&str> = known.iter().take(20).copied().collect();
+        msg.push_str(&format!(
+            "; its goals: {}{}",
+            list.join(", "),
+            if known.len() > 20 { ", ..." } else { "" }
+        ));
+    }
+    ApiError::not_found("unknown_goal", msg)
+}
+
+/// Levenshtein distance (goal ids are short).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 fn parse_hash(s: &str) -> Result<Hash32, ApiError> {
@@ -970,11 +1007,14 @@ impl Node {
     }
     /// A goal's runtime.
     pub fn goal(&self, goal: &str) -> Result<Arc<GoalRt>, ApiError> {
-        self.goals
-            .read()
-            .get(goal)
-            .cloned()
-            .ok_or_else(|| goal_missing(goal))
+        let goals = self.goals.read();
+        match goals.get(goal) {
+            Some(g) => Ok(g.clone()),
+            None => {
+                let known: Vec<&str> = goals.keys().map(String::as_str).collect();
+                Err(goal_missing(goal, &known))
+            }
+        }
     }
     /// All goals.
     pub fn goal_list(&self) -> Vec<Arc<GoalRt>> {
@@ -2122,4 +2162,31 @@ pub fn ranking_text(m: &GoalManifest) -> String {
 /// Tracing instrumentation helper for async callers.
 pub async fn in_span<F: std::future::Future>(span: tracing::Span, f: F) -> F::Output {
     f.instrument(span).await
+}
+
+#[cfg(test)]
+mod goal_missing_tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_goal_id_lists_the_goals_and_suggests_the_nearest() {
+        let e = goal_missing("trading-v2", &["bandit-v1", "trading-v1"]);
+        assert!(
+            e.message.contains("did you mean `trading-v1`?"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("bandit-v1, trading-v1"), "{}", e.message);
+        let far = goal_missing("zzzzzzzzzz", &["bandit-v1"]);
+        assert!(!far.message.contains("did you mean"), "{}", far.message);
+        let none = goal_missing("x", &[]);
+        assert!(none.message.contains("holds no goals"), "{}", none.message);
+    }
+
+    #[test]
+    fn edit_distance_counts_single_character_edits() {
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("same", "same"), 0);
+    }
 }
