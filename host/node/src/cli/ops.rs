@@ -717,25 +717,30 @@ pub fn load_goal_file(
     Ok((manifest, blobs))
 }
 
-/// `ian-host eval`: the whole nine-step pipeline locally, against a fresh
-/// log, with a throwaway contributor key.
-pub fn eval_local(goal: &Path, pack: &Path, progress: bool) -> Result<EvalReport, CommandError> {
-    let (manifest, blobs) = load_goal_file(goal)?;
-    // A pack file holds the component, the params and the metadata; the
-    // goal bounds the first two, 64 KiB covers the framing and metadata.
+/// Reads a pack file within what `manifest` allows: a pack holds the
+/// component, the params and the metadata; the goal bounds the first two,
+/// 64 KiB covers the framing and metadata.
+fn read_pack_for(manifest: &ian_core::GoalManifest, pack: &Path) -> Result<PackFile, CommandError> {
     let l = &manifest.limits;
     let max = l
         .max_component_bytes
         .saturating_add(l.max_params_bytes)
         .saturating_add(64 << 10);
-    let file = read_pack_within(
+    read_pack_within(
         pack,
         max,
         &format!(
             "the goal's limit (max_component_bytes {} + max_params_bytes {} + 64 KiB)",
             l.max_component_bytes, l.max_params_bytes
         ),
-    )?;
+    )
+}
+
+/// `ian-host eval`: the whole nine-step pipeline locally, against a fresh
+/// log, with a throwaway contributor key.
+pub fn eval_local(goal: &Path, pack: &Path, progress: bool) -> Result<EvalReport, CommandError> {
+    let (manifest, blobs) = load_goal_file(goal)?;
+    let file = read_pack_for(&manifest, pack)?;
     run_on_eval_thread(move || eval_manifest(manifest, blobs, file, progress))?
 }
 
@@ -1202,19 +1207,7 @@ pub async fn eval_remote(
     progress: bool,
 ) -> Result<EvalReport, CommandError> {
     let (manifest, blobs) = fetch_goal(client, goal).await?;
-    let l = &manifest.limits;
-    let max = l
-        .max_component_bytes
-        .saturating_add(l.max_params_bytes)
-        .saturating_add(64 << 10);
-    let file = read_pack_within(
-        pack,
-        max,
-        &format!(
-            "the goal's limit (max_component_bytes {} + max_params_bytes {} + 64 KiB)",
-            l.max_component_bytes, l.max_params_bytes
-        ),
-    )?;
+    let file = read_pack_for(&manifest, pack)?;
     let mut report = tokio::task::spawn_blocking(move || {
         run_on_eval_thread(move || eval_manifest(manifest, blobs, file, progress))
     })
