@@ -79,3 +79,43 @@ fn help_documents_the_exit_codes() {
         );
     }
 }
+
+#[test]
+fn componentize_turns_a_core_module_into_a_component_the_eval_accepts() {
+    let tmp = tempfile::tempdir().unwrap();
+    // scripts/build-guests.sh builds the guests' core modules next to the
+    // components it makes from them.
+    let core = components()
+        .parent()
+        .unwrap()
+        .join("guests/wasm32-unknown-unknown/release/buy_and_hold.wasm");
+    if !core.is_file() {
+        // The guests are built by scripts/build-guests.sh before the suite.
+        panic!("{} missing: run ./scripts/build-guests.sh", core.display());
+    }
+    let out = tmp.path().join("bh.wasm");
+    let o = cli(&[
+        "componentize",
+        core.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = json_out(&o);
+    assert_eq!(r[0]["action"], "encoded", "{r}");
+    let bytes = std::fs::read(&out).unwrap();
+    // A component's preamble: magic, then layer 1 (version 0x0d).
+    assert_eq!(&bytes[..8], b"\0asm\x0d\0\x01\0");
+    let goal = trading_goal(tmp.path(), "g", false);
+    let e = cli(&[
+        "eval",
+        "--goal",
+        goal.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(e.status.success(), "{}{}", stdout(&e), stderr(&e));
+    assert_eq!(json_out(&e)["verdict"], "accepted");
+    let odd = cli(&["componentize", core.to_str().unwrap()]);
+    assert!(!odd.status.success());
+}

@@ -101,11 +101,22 @@ pub enum Command {
     Tau(TauCommand),
     /// Load generator: signed submissions over HTTP; reports throughput and latency.
     BenchSubmit(BenchArgs),
+    /// Turn core wasm modules into components (components are copied
+    /// through): `ian-host componentize IN OUT [IN OUT ...]`.
+    Componentize(ComponentizeArgs),
     /// Print a shell completion script (e.g. `ian-host completions bash >
     /// /etc/bash_completion.d/ian-host`).
     Completions(CompletionsArgs),
     /// Write man pages (ian-host.1 and one per subcommand) into a directory.
     Man(ManArgs),
+}
+
+/// `componentize`.
+#[derive(Debug, Args)]
+pub struct ComponentizeArgs {
+    /// Input and output paths in pairs: `in.wasm out.wasm [in2.wasm out2.wasm ...]`.
+    #[arg(required = true, num_args = 2.., value_name = "IN OUT")]
+    pub pairs: Vec<PathBuf>,
 }
 
 /// `completions`.

@@ -73,6 +73,43 @@ pub fn run(cli: Cli) -> Result<i32, CommandError> {
                 _ => EXIT_REJECTED,
             })
         }
+        Command::Componentize(a) => {
+            if !a.pairs.len().is_multiple_of(2) {
+                return Err(CommandError::Usage(format!(
+                    "componentize takes input and output paths in pairs (got {} paths)",
+                    a.pairs.len()
+                )));
+            }
+            let mut done = Vec::new();
+            for pair in a.pairs.chunks(2) {
+                let (input, output) = (&pair[0], &pair[1]);
+                let bytes = read(input)?;
+                let c = ian_componentize::componentize(&bytes).map_err(|e| {
+                    CommandError::Usage(format!("componentizing {}: {e}", input.display()))
+                })?;
+                std::fs::write(output, &c.bytes).map_err(file_err(output))?;
+                let what = match c.input {
+                    ian_componentize::InputKind::CoreModule => "encoded",
+                    ian_componentize::InputKind::Component => "copied",
+                };
+                done.push(json!({"input": input, "output": output, "bytes": c.bytes.len(), "action": what}));
+            }
+            out.print(&done, || {
+                done.iter()
+                    .map(|d| {
+                        format!(
+                            "{} {} -> {} ({} bytes)",
+                            d["action"].as_str().unwrap_or(""),
+                            d["input"].as_str().unwrap_or(""),
+                            d["output"].as_str().unwrap_or(""),
+                            d["bytes"]
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            Ok(0)
+        }
         Command::Completions(a) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(a.shell, &mut cmd, "ian-host", &mut std::io::stdout());
@@ -305,6 +342,7 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
         | Command::Pack(_)
         | Command::Verify(_)
         | Command::VerifyEvidence(_)
+        | Command::Componentize(_)
         | Command::Completions(_)
         | Command::Man(_)
         | Command::Tau(TauCommand::Keygen(_)) => {
