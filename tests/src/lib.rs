@@ -555,6 +555,17 @@ pub fn http_get(base: &str, path: &str) -> String {
     }
 }
 
+/// A counter or gauge without labels from the node's `/metrics`.
+pub fn metric(node: &NodeProc, name: &str) -> u64 {
+    http_get(&node.url, "/metrics")
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("{name} missing from /metrics"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 /// A plain HTTP/1.1 GET over loopback, whatever the answer: (status,
 /// lower-cased headers, body bytes). For the node's binary bodies (tiles,
 /// blobs), which carry a Content-Length and are never chunked.

@@ -60,16 +60,6 @@ fn peer_view(node: &NodeProc, peer: &str) -> Option<Value> {
         .cloned()
 }
 
-fn metric(node: &NodeProc, name: &str) -> u64 {
-    http_get(&node.url, "/metrics")
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("{name} missing from /metrics"))
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 fn p2p_env(port: &str) -> Vec<(String, String)> {
     vec![
         ("IAN_P2P".into(), "true".into()),
@@ -159,14 +149,7 @@ fn three_nodes_hold_the_same_cosigned_checkpoints_and_find_each_other_through_ka
         peer_view(&c, &a_peer).filter(|p| p["connected"] == true)
     });
 
-    for i in 0..3 {
-        let r = submit_as_new_contributor(
-            &a,
-            tmp.path(),
-            GOAL,
-            &format!("k{i}"),
-            &format!("position=0.{i}"),
-        );
+    for r in submit_keys(&a, tmp.path(), 0..3) {
         assert_eq!(r["witnessed"], true, "{r}");
     }
     let published = http_get(&a.url, &format!("/logs/{GOAL}/checkpoint"));
@@ -305,20 +288,27 @@ fn plain_node(dir: &Path, name: &str, extra: &[(&str, &str)]) -> NodeProc {
     start(dir, &env)
 }
 
+/// Submits one pack per index in `keys`, each under its own key `k<i>` and
+/// with `position=0.<i>`; the replies.
+fn submit_keys(node: &NodeProc, dir: &Path, keys: std::ops::Range<usize>) -> Vec<Value> {
+    keys.map(|i| {
+        submit_as_new_contributor(
+            node,
+            dir,
+            GOAL,
+            &format!("k{i}"),
+            &format!("position=0.{i}"),
+        )
+    })
+    .collect()
+}
+
 /// A node `name` with libp2p, the trading goal and `n` accepted entries
 /// (each from its own contributor); its log's vkey.
 fn node_with_entries(dir: &Path, name: &str, n: usize) -> (NodeProc, String) {
     let node = plain_node(&dir.join(name), name, &[]);
     node.publish(&trading_goal(dir, GOAL, false));
-    for i in 0..n {
-        submit_as_new_contributor(
-            &node,
-            dir,
-            GOAL,
-            &format!("k{i}"),
-            &format!("position=0.{i}"),
-        );
-    }
+    submit_keys(&node, dir, 0..n);
     let vkey = node.get_json(&format!("/api/v1/goals/{GOAL}"))["log_vkey"]
         .as_str()
         .unwrap()
@@ -757,15 +747,7 @@ fn a_partitioned_mirror_falls_behind_and_catches_up_when_the_network_heals() {
     };
     let a = in_ns(0, &tmp.path().join("a"), &env(0, "primary.test"));
     a.publish(&trading_goal(tmp.path(), GOAL, false));
-    for i in 0..2 {
-        submit_as_new_contributor(
-            &a,
-            tmp.path(),
-            GOAL,
-            &format!("k{i}"),
-            &format!("position=0.{i}"),
-        );
-    }
+    submit_keys(&a, tmp.path(), 0..2);
     let log_vkey = a.get_json(&format!("/api/v1/goals/{GOAL}"))["log_vkey"]
         .as_str()
         .unwrap()
@@ -790,14 +772,7 @@ fn a_partitioned_mirror_falls_behind_and_catches_up_when_the_network_heals() {
 
     hosts.link(1, false);
     // The primary goes on alone.
-    for i in 2..5 {
-        let r = submit_as_new_contributor(
-            &a,
-            tmp.path(),
-            GOAL,
-            &format!("k{i}"),
-            &format!("position=0.{i}"),
-        );
+    for r in submit_keys(&a, tmp.path(), 2..5) {
         assert_eq!(r["status"], "accepted", "{r}");
     }
     // The mirror, asked from inside its own host, has not heard of them.

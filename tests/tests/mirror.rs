@@ -25,16 +25,6 @@ fn primary_with_one_entry(dir: &Path, tag: &str) -> (NodeProc, String) {
     (p, vkey)
 }
 
-fn metric(node: &NodeProc, name: &str) -> u64 {
-    let text = http_get(&node.url, "/metrics");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("{name} missing from /metrics"))
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 fn start_mirror(dir: &Path, log_vkey: &str, primary: &str, env: &[(&str, &str)]) -> NodeProc {
     std::fs::create_dir_all(dir).unwrap();
     let logs = dir.join("logs");
