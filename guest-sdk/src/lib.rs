@@ -1,7 +1,7 @@
 //! Write IAN agents, goal harnesses and goal invariants in plain Rust.
 //!
 //! An IAN component is a WebAssembly component implementing one world of the
-//! `ian:eval@0.1.0` WIT package (`wit/ian-eval.wit`). This crate hides the
+//! `ian:eval@0.1.0` WIT package (`wit/ian-eval.wit`, shipped inside this crate). This crate hides the
 //! generated bindings behind three small traits and three export macros, so
 //! that a contestant writes only its strategy:
 //!
@@ -48,7 +48,7 @@ pub use wit_bindgen as __wit_bindgen;
 #[doc(hidden)]
 pub mod agent_world {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "agent-pack",
         with: { "ian:eval/types@0.1.0": crate::types },
         pub_export_macro: true,
@@ -62,7 +62,7 @@ pub mod agent_world {
 #[doc(hidden)]
 pub mod harness_world {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "goal-harness",
         with: { "ian:eval/types@0.1.0": crate::types },
         pub_export_macro: true,
@@ -78,7 +78,7 @@ pub mod harness_world {
 #[doc(hidden)]
 pub mod invariant_world {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "goal-invariant",
         with: {
             "ian:eval/types@0.1.0": crate::types,
@@ -127,30 +127,210 @@ pub trait Invariant {
 /// The agent under evaluation, as seen from a harness or invariant. Calls go
 /// through the host, which runs the agent in its own sandbox with its own
 /// fuel and memory; the harness never sees agent memory.
-#[derive(Debug)]
+///
+/// In native unit tests, [`Policy::native`] stands in for the host: it runs
+/// a real [`Agent`] type in-process with the host's rules (lazy `init`,
+/// sticky first fault, non-finite actions refused), so a harness or
+/// invariant is tested against real agent code, not against closures.
 pub struct Policy {
-    _private: (),
+    backend: Backend,
+}
+
+enum Backend {
+    Host,
+    #[cfg(not(target_family = "wasm"))]
+    Native(native::NativeAgent),
+}
+
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.backend {
+            Backend::Host => f.write_str("Policy(host)"),
+            #[cfg(not(target_family = "wasm"))]
+            Backend::Native(a) => write!(f, "Policy(native, {} act calls)", a.acts),
+        }
+    }
 }
 
 impl Policy {
     #[doc(hidden)]
     pub fn __new() -> Self {
-        Policy { _private: () }
+        Policy {
+            backend: Backend::Host,
+        }
+    }
+
+    /// A policy backed by the agent type `A`, run natively in this process
+    /// with `params` as its parameter bytes: for unit tests of harnesses and
+    /// invariants (`cargo test` on the host target). Like the host, it calls
+    /// `A::init` before the first `act` and on every `reset`, turns a panic
+    /// into [`AgentError::Trap`] with the panic message, refuses actions
+    /// with non-finite values or more than 64 values
+    /// ([`AgentError::InvalidAction`]), and answers every call after the
+    /// first fault with that fault. Fuel and memory are not metered.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn native<A: Agent>(params: &[u8]) -> Self {
+        Policy {
+            backend: Backend::Native(native::NativeAgent::new::<A>(params)),
+        }
+    }
+
+    /// How many `act` calls reached the agent (native policies only; the
+    /// host keeps its own count). Lets a test check that a harness stops at
+    /// the first error or plays the number of steps it promises.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn act_calls(&self) -> u64 {
+        match &self.backend {
+            Backend::Native(a) => a.acts,
+            Backend::Host => 0,
+        }
     }
 
     /// Asks the agent for an action. After the first `Err`, every later call
     /// returns the same error; stop and return it (`?` converts it to
     /// `String`).
     pub fn act(&mut self, obs: &Observation) -> Result<Action, AgentError> {
-        harness_world::ian::eval::policy::act(obs)
+        match &mut self.backend {
+            Backend::Host => harness_world::ian::eval::policy::act(obs),
+            #[cfg(not(target_family = "wasm"))]
+            Backend::Native(a) => a.act(obs),
+        }
     }
 
     /// Replaces the agent by a fresh instance initialised with the same
     /// parameters (between episodes). Fuel used so far still counts.
     pub fn reset(&mut self) -> Result<(), AgentError> {
-        harness_world::ian::eval::policy::reset()
+        match &mut self.backend {
+            Backend::Host => harness_world::ian::eval::policy::reset(),
+            #[cfg(not(target_family = "wasm"))]
+            Backend::Native(a) => a.reset(),
+        }
     }
 }
+
+#[cfg(not(target_family = "wasm"))]
+mod native {
+    //! The in-process stand-in for the host's agent sandbox.
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    use crate::{Action, Agent, AgentError, Observation};
+
+    /// The host's default `limits.max_action_len`.
+    const MAX_ACTION_LEN: usize = 64;
+
+    type Act = Box<dyn FnMut(&Observation) -> Action>;
+    type Init = fn(&[u8]) -> Result<Act, String>;
+
+    pub(crate) struct NativeAgent {
+        init: Init,
+        params: Vec<u8>,
+        live: Option<Act>,
+        fault: Option<AgentError>,
+        pub(crate) acts: u64,
+    }
+
+    fn init_boxed<A: Agent>(params: &[u8]) -> Result<Act, String> {
+        let mut agent = A::init(params)?;
+        Ok(Box::new(move |obs: &Observation| agent.act(obs)))
+    }
+
+    fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(non-text panic payload)".into());
+        format!("panicked: {msg}")
+    }
+
+    impl NativeAgent {
+        pub(crate) fn new<A: Agent>(params: &[u8]) -> Self {
+            NativeAgent {
+                init: init_boxed::<A>,
+                params: params.to_vec(),
+                live: None,
+                fault: None,
+                acts: 0,
+            }
+        }
+
+        fn start(&mut self) -> Result<(), AgentError> {
+            let init = self.init;
+            let params = self.params.clone();
+            match catch_unwind(move || init(&params)) {
+                Ok(Ok(act)) => {
+                    self.live = Some(act);
+                    Ok(())
+                }
+                Ok(Err(msg)) => Err(self.fail(AgentError::InitFailed(msg))),
+                Err(p) => Err(self.fail(AgentError::InitFailed(panic_text(p)))),
+            }
+        }
+
+        fn fail(&mut self, e: AgentError) -> AgentError {
+            self.live = None;
+            self.fault = Some(e.clone());
+            e
+        }
+
+        pub(crate) fn act(&mut self, obs: &Observation) -> Result<Action, AgentError> {
+            if let Some(f) = &self.fault {
+                return Err(f.clone());
+            }
+            if self.live.is_none() {
+                self.start()?;
+            }
+            let Some(act) = self.live.as_mut() else {
+                unreachable!("start() either sets `live` or returns an error")
+            };
+            self.acts += 1;
+            let action = match catch_unwind(AssertUnwindSafe(|| act(obs))) {
+                Ok(a) => a,
+                Err(p) => return Err(self.fail(AgentError::Trap(panic_text(p)))),
+            };
+            if action.len() > MAX_ACTION_LEN {
+                let reason = format!(
+                    "{} values, over the limit of {MAX_ACTION_LEN}",
+                    action.len()
+                );
+                return Err(self.fail(AgentError::InvalidAction(reason)));
+            }
+            if let Some(i) = action.iter().position(|v| !v.is_finite()) {
+                let reason = format!("value #{i} is not finite ({})", action[i]);
+                return Err(self.fail(AgentError::InvalidAction(reason)));
+            }
+            Ok(action)
+        }
+
+        pub(crate) fn reset(&mut self) -> Result<(), AgentError> {
+            if let Some(f) = &self.fault {
+                return Err(f.clone());
+            }
+            self.live = None;
+            self.start()
+        }
+    }
+}
+
+/// What a harness returns to blame the agent for an action the goal
+/// refuses (wrong length, outside the goal's range): the host records
+/// `agent_invalid_action` against the agent's last `act` call, not a fault
+/// of the harness. A plain `Err(String)` stays the harness's own fault.
+///
+/// ```ignore
+/// let [position] = action[..] else {
+///     return Err(ian_guest_sdk::agent_invalid_action(format!(
+///         "expected 1 value, got {}", action.len()
+///     )));
+/// };
+/// ```
+pub fn agent_invalid_action(reason: impl std::fmt::Display) -> String {
+    format!("{AGENT_INVALID_ACTION_TAG}{reason}")
+}
+
+/// The marker [`agent_invalid_action`] puts in front of its reason; the
+/// host matches it exactly.
+pub const AGENT_INVALID_ACTION_TAG: &str = "ian:agent-invalid-action: ";
 
 #[doc(hidden)]
 pub mod __private {

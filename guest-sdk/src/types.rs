@@ -4,7 +4,7 @@
 //! so these hand-written types are what crosses the component boundary.
 //! Authors therefore never see generated code, and the SDK's API does not
 //! change when the binding generator is upgraded. Field names and shapes
-//! must match `wit/ian-eval.wit` exactly.
+//! must match `guest-sdk/wit/ian-eval.wit` exactly.
 
 use std::fmt;
 

@@ -77,16 +77,16 @@ pub fn play(
                 *a as usize
             }
             [a] => {
-                return Err(format!(
-                    "invalid action at step {t}: arm {a} is not an integer in 0..{}",
+                return Err(ian_guest_sdk::agent_invalid_action(format!(
+                    "step {t}: arm {a} is not an integer in 0..{}",
                     cfg.arms
-                ));
+                )));
             }
             other => {
-                return Err(format!(
-                    "invalid action at step {t}: expected 1 value, got {}",
+                return Err(ian_guest_sdk::agent_invalid_action(format!(
+                    "step {t}: expected 1 value, got {}",
                     other.len()
-                ));
+                )));
             }
         };
         let reward = if draws.next_f64() < probs[arm] {

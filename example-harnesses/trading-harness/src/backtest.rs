@@ -86,15 +86,15 @@ pub fn backtest(
         let position = match action.as_slice() {
             [p] if p.is_finite() && p.abs() <= 1.0 => *p,
             [p] => {
-                return Err(format!(
-                    "invalid action at step {t}: position {p} is outside [-1, 1]"
-                ));
+                return Err(ian_guest_sdk::agent_invalid_action(format!(
+                    "step {t}: position {p} is outside [-1, 1]"
+                )));
             }
             other => {
-                return Err(format!(
-                    "invalid action at step {t}: expected 1 value, got {}",
+                return Err(ian_guest_sdk::agent_invalid_action(format!(
+                    "step {t}: expected 1 value, got {}",
                     other.len()
-                ));
+                )));
             }
         };
         let change = (position - previous).abs();

@@ -261,13 +261,56 @@ mod tests {
     }
 
     #[test]
-    fn refuses_position_above_one() {
+    fn a_position_above_one_is_blamed_on_the_agent() {
         let err =
             backtest(&PRICES, Config::parse(b"", ROWS).unwrap(), 1, constant(1.5)).unwrap_err();
         assert!(
-            err.contains("invalid action at step 0") && err.contains("1.5"),
+            err.starts_with(ian_guest_sdk::AGENT_INVALID_ACTION_TAG)
+                && err.contains("step 0")
+                && err.contains("1.5"),
             "{err}"
         );
+    }
+
+    /// Goes long after a rise and short after a fall: a real agent type,
+    /// run natively through `Policy::native` as the host would run it.
+    struct Momentum {
+        size: f64,
+    }
+
+    impl ian_guest_sdk::Agent for Momentum {
+        fn init(params: &[u8]) -> Result<Self, String> {
+            let size = ian_guest_sdk::params::Params::parse(params)?.f64_or("size", 1.0)?;
+            Ok(Momentum { size })
+        }
+        fn act(&mut self, obs: &Observation) -> Action {
+            vec![self.size * obs.features[1].signum()]
+        }
+    }
+
+    #[test]
+    fn the_harness_scores_a_real_agent_through_the_native_policy() {
+        let mut half = Policy::native::<Momentum>(b"size=0.5");
+        let m = Trading::evaluate(b"steps=64,fee_bps=0", 3, &mut half).unwrap();
+        assert_eq!(half.act_calls(), 64);
+        assert!(m.risk >= 0.0 && m.reward != 0.0);
+        // The same agent at double size moves twice as far each day.
+        let mut full = Policy::native::<Momentum>(b"size=1");
+        let m2 = Trading::evaluate(b"steps=1,fee_bps=0", 3, &mut full).unwrap();
+        let mut half1 = Policy::native::<Momentum>(b"size=0.5");
+        let m1 = Trading::evaluate(b"steps=1,fee_bps=0", 3, &mut half1).unwrap();
+        assert!((m2.reward - 2.0 * m1.reward).abs() < 1e-15);
+    }
+
+    #[test]
+    fn an_oversized_agent_position_is_the_agents_invalid_action() {
+        let mut p = Policy::native::<Momentum>(b"size=2");
+        let err = Trading::evaluate(b"steps=8", 1, &mut p).unwrap_err();
+        assert!(
+            err.starts_with(ian_guest_sdk::AGENT_INVALID_ACTION_TAG),
+            "{err}"
+        );
+        assert_eq!(p.act_calls(), 1);
     }
 
     #[test]

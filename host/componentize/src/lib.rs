@@ -18,7 +18,7 @@ use wit_parser::Resolve;
 
 /// The WIT contract shared by every IAN component, compiled into the crate so
 /// that [`embed_world`] works without access to the source tree.
-pub const IAN_EVAL_WIT: &str = include_str!("../../../wit/ian-eval.wit");
+pub const IAN_EVAL_WIT: &str = include_str!("../../../guest-sdk/wit/ian-eval.wit");
 
 /// Version of the WIT package this crate encodes against; it appears in
 /// every import/export name of an IAN component.

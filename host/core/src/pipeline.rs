@@ -304,7 +304,7 @@ pub enum Rejection {
     #[error("agent code refused: {0}")]
     InvalidCode(GuestFault),
     /// Step 3.
-    #[error("invariant {invariant} refused the pack: {fault}")]
+    #[error("{}", invariant_text(invariant, fault))]
     InvariantViolated {
         /// Invariant name.
         invariant: String,
@@ -315,7 +315,7 @@ pub enum Rejection {
     #[error("proof check failed: {0}")]
     ProofFailed(ProofFailure),
     /// Step 5.
-    #[error("evaluation failed: {0}")]
+    #[error("{}", evaluation_text(.0))]
     EvaluationFailed(GuestFault),
     /// Step 5: the evaluator's report is malformed (e.g. an over-long
     /// engine version string).
@@ -333,6 +333,29 @@ pub enum Rejection {
     /// Step 6: a Pareto objective names a metric the evaluation lacks.
     #[error("metric {0:?} required by a ranking objective is missing")]
     MissingMetric(String),
+}
+
+/// Blames the right party: an invariant that merely probed a failing agent
+/// did not refuse anything, the agent failed.
+fn invariant_text(invariant: &str, fault: &GuestFault) -> String {
+    match fault.kind {
+        FaultKind::AgentInitFailed => format!(
+            "your agent's init failed: {fault} (while invariant {invariant} probed the agent)"
+        ),
+        k if k.is_agent_fault() => {
+            format!("your agent failed while invariant {invariant} probed it: {fault}")
+        }
+        _ => format!("invariant {invariant} refused the pack: {fault}"),
+    }
+}
+
+/// As [`invariant_text`], for the harness's runs.
+fn evaluation_text(fault: &GuestFault) -> String {
+    match fault.kind {
+        FaultKind::AgentInitFailed => format!("your agent's init failed: {fault}"),
+        k if k.is_agent_fault() => format!("your agent failed during evaluation: {fault}"),
+        _ => format!("evaluation failed: {fault}"),
+    }
 }
 
 impl Rejection {

@@ -1,4 +1,4 @@
-//! Host bindings generated from `wit/ian-eval.wit`, one module per world.
+//! Host bindings generated from `guest-sdk/wit/ian-eval.wit`, one module per world.
 //!
 //! The shared `types` interface and the `policy` interface are generated once
 //! and reused through `with`, so one `policy::Host` implementation serves both
@@ -6,14 +6,14 @@
 
 pub(crate) mod agent {
     wasmtime::component::bindgen!({
-        path: "../../wit",
+        path: "../../guest-sdk/wit",
         world: "agent-pack",
     });
 }
 
 pub(crate) mod harness {
     wasmtime::component::bindgen!({
-        path: "../../wit",
+        path: "../../guest-sdk/wit",
         world: "goal-harness",
         with: { "ian:eval/types": super::agent::ian::eval::types },
         imports: { default: trappable },
@@ -22,7 +22,7 @@ pub(crate) mod harness {
 
 pub(crate) mod invariant {
     wasmtime::component::bindgen!({
-        path: "../../wit",
+        path: "../../guest-sdk/wit",
         world: "goal-invariant",
         with: {
             "ian:eval/types": super::agent::ian::eval::types,

@@ -184,8 +184,9 @@ pub enum Fault {
         /// What is wrong with it, as the component runtime reported it.
         reason: String,
     },
-    /// `init` returned an error or trapped.
-    #[error("agent init failed {at}: {message}")]
+    /// `init` returned an error or trapped. Displayed as the agent's own
+    /// text first: callers add "your agent's init failed: " in front.
+    #[error("{message} ({at})")]
     AgentInitFailed {
         /// Where.
         at: AgentCall,

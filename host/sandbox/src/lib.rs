@@ -29,8 +29,8 @@ pub use goal::GoalReport;
 pub use lift::{MAX_EXTRA_METRICS, MAX_METRIC_NAME_BYTES};
 pub use pool::EvalPool;
 pub use sandbox::{
-    ABI_VERSION, EvalReport, InvariantReport, LoadedAgent, LoadedHarness, LoadedInvariant, Metrics,
-    PackInfo, Sandbox, WASMTIME_VERSION,
+    ABI_VERSION, AGENT_INVALID_ACTION_TAG, EvalReport, InvariantReport, LoadedAgent, LoadedHarness,
+    LoadedInvariant, Metrics, PackInfo, Sandbox, WASMTIME_VERSION,
 };
 pub use wasi::CapturedOutput;
 

@@ -302,6 +302,29 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
+/// The prefix with which a harness blames the agent for an action it
+/// refuses (wrong length, out of the goal's range), instead of reporting a
+/// fault of its own. `ian_guest_sdk::agent_invalid_action` writes it.
+pub const AGENT_INVALID_ACTION_TAG: &str = "ian:agent-invalid-action: ";
+
+/// What a harness's `Err(message)` means: the agent's invalid action when
+/// the harness says so (with [`AGENT_INVALID_ACTION_TAG`]) after at least
+/// one action, else the harness's own fault.
+fn harness_error(role: Role, message: String, slot: &crate::run::AgentSlot) -> Fault {
+    match message.strip_prefix(AGENT_INVALID_ACTION_TAG) {
+        Some(reason) if !slot.act_fuel.is_empty() => Fault::AgentInvalidAction {
+            at: crate::fault::AgentCall::Act {
+                index: slot.act_fuel.len() as u64 - 1,
+            },
+            reason: format!("the harness refused it: {reason}"),
+        },
+        _ => Fault::HarnessFault {
+            role,
+            message: format!("evaluate returned an error: {message}"),
+        },
+    }
+}
+
 fn host_fault(message: impl Into<String>) -> Fault {
     Fault::Inconclusive {
         cause: InconclusiveCause::Host {
@@ -846,10 +869,7 @@ impl Sandbox {
                     limits.wall_backstop_ms,
                     phase,
                 )),
-                Ok(Err(GuestText(message))) => Err(Fault::HarnessFault {
-                    role,
-                    message: format!("evaluate returned an error: {message}"),
-                }),
+                Ok(Err(GuestText(message))) => Err(harness_error(role, message, slot)),
                 Ok(Ok(m)) => finish_metrics(
                     wit::Metrics {
                         reward: m.reward,

@@ -25,7 +25,7 @@ fn engine_version_matches_the_pinned_wasmtime() {
 fn abi_version_is_the_wit_package() {
     let wit = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../wit/ian-eval.wit"
+        "/../../guest-sdk/wit/ian-eval.wit"
     ))
     .unwrap();
     assert!(wit.contains(&format!("package {ABI_VERSION};")));

@@ -113,14 +113,16 @@ fn action_length_limit_is_configurable() {
         max_action_len: 1_000_000,
         ..limits()
     };
-    // The harness now receives the long action and refuses it itself.
+    // The harness now receives the long action and refuses it itself,
+    // blaming the agent.
     let fault = run("hostile-oversized-action", &limits);
-    let Fault::HarnessFault { message, .. } = &fault else {
-        panic!("expected harness_fault, got {fault:?}");
+    let Fault::AgentInvalidAction { reason, .. } = &fault else {
+        panic!("expected agent_invalid_action from the harness, got {fault:?}");
     };
     assert!(
-        message.contains("expected 1 value, got 1000000"),
-        "{message}"
+        reason.contains("the harness refused it")
+            && reason.contains("expected 1 value, got 1000000"),
+        "{reason}"
     );
 }
 
@@ -197,4 +199,26 @@ fn init_agent_checks_params_without_a_harness() {
         .init_agent(&a, Some(b"short=9,long=3"), &limits())
         .unwrap_err();
     assert_eq!(fault.reason_code(), "agent_init_failed");
+}
+
+#[test]
+fn an_action_the_harness_refuses_is_the_agents_invalid_action_not_a_harness_fault() {
+    // A trading agent answers the bandit goal with a position (here 0.5),
+    // not an arm index; the bandit harness blames the agent for it.
+    let sb = shared();
+    let h = harness(sb, "bandit-harness");
+    let a = agent(sb, "buy-and-hold");
+    let fault = sb
+        .evaluate(&h, &a, b"position=0.5", b"", 1, &limits())
+        .outcome
+        .expect_err("a position is not an arm");
+    let Fault::AgentInvalidAction { at, reason } = &fault else {
+        panic!("expected agent_invalid_action, got {fault:?}");
+    };
+    assert_eq!(*at, FIRST_ACT);
+    assert!(
+        reason.starts_with("the harness refused it: step 0"),
+        "{reason}"
+    );
+    assert!(fault.is_agent_fault());
 }
