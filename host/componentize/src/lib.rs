@@ -211,6 +211,36 @@ pub fn surface(component: &[u8]) -> Result<Surface, ComponentizeError> {
     Ok(surface)
 }
 
+/// The WASI imports of a core module (`wasi_snapshot_preview1::fd_write`,
+/// what a `wasm32-wasip1` build asks for) or of a component (`wasi:cli/...`,
+/// a `wasm32-wasip2` build), in binary order. IAN agents import nothing, so
+/// tools use this to tell a user which `--target` they built for by mistake.
+pub fn wasi_imports(bytes: &[u8]) -> Result<Vec<String>, ComponentizeError> {
+    match classify(bytes)? {
+        InputKind::Component => Ok(surface(bytes)?
+            .imports
+            .into_iter()
+            .filter(|i| i.starts_with("wasi:"))
+            .collect()),
+        InputKind::CoreModule => {
+            let mut out = Vec::new();
+            for payload in Parser::new(0).parse_all(bytes) {
+                let payload = payload.map_err(|e| ComponentizeError::Malformed(e.to_string()))?;
+                if let Payload::ImportSection(reader) = payload {
+                    for import in reader.into_imports() {
+                        let import =
+                            import.map_err(|e| ComponentizeError::Malformed(e.to_string()))?;
+                        if import.module.starts_with("wasi") {
+                            out.push(format!("{}::{}", import.module, import.name));
+                        }
+                    }
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
 fn has_component_type_section(module: &[u8]) -> Result<bool, ComponentizeError> {
     for payload in Parser::new(0).parse_all(module) {
         let payload = payload.map_err(|e| ComponentizeError::Malformed(e.to_string()))?;

@@ -339,9 +339,9 @@ pub enum Rejection {
 /// did not refuse anything, the agent failed.
 fn invariant_text(invariant: &str, fault: &GuestFault) -> String {
     match fault.kind {
-        FaultKind::AgentInitFailed => format!(
-            "your agent's init failed: {fault} (while invariant {invariant} probed the agent)"
-        ),
+        FaultKind::AgentInitFailed => {
+            format!("your agent's init failed while invariant {invariant} probed it: {fault}")
+        }
         k if k.is_agent_fault() => {
             format!("your agent failed while invariant {invariant} probed it: {fault}")
         }

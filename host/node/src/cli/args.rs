@@ -109,6 +109,59 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Write man pages (ian-host.1 and one per subcommand) into a directory.
     Man(ManArgs),
+    /// Write a ready project: `new agent|harness|invariant|goal DIR`.
+    New(NewArgs),
+    /// Build, componentize and evaluate the agent in DIR against a goal;
+    /// `--watch` repeats on every change, `--sweep` tabulates parameters.
+    Dev(DevArgs),
+}
+
+/// `new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// What to create.
+    #[arg(value_enum)]
+    pub kind: crate::cli::new::Kind,
+    /// The project directory (created; must be new or empty).
+    pub dir: PathBuf,
+    /// Package (or goal) name. Default: the directory's name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Use this ian-guest-sdk directory instead of a vendored copy.
+    #[arg(long, value_name = "DIR")]
+    pub sdk: Option<PathBuf>,
+}
+
+/// `dev`.
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// The agent's cargo project (default: the current directory).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Goal file (TOML), or a directory written by `goal fetch`.
+    #[arg(long, required_unless_present = "goal_id", conflicts_with = "goal_id")]
+    pub goal: Option<PathBuf>,
+    /// A goal on a node (`--node`), fetched once and checked; the result is
+    /// placed on the node's current board.
+    #[arg(long)]
+    pub goal_id: Option<String>,
+    /// The node, with `--goal-id`.
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// Agent params, `key=value` (repeatable; `a=1,b=2` sets two).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+    /// Evaluate once per value and print a table: `--sweep lookback=5,10,20`
+    /// (repeatable: every combination).
+    #[arg(long, value_name = "KEY=V1,V2,...")]
+    pub sweep: Vec<String>,
+    /// Rebuild and evaluate again whenever a file in DIR changes (outside
+    /// `target/`), until interrupted.
+    #[arg(long)]
+    pub watch: bool,
+    /// The package to build, in a workspace with several cdylibs.
+    #[arg(long, short = 'p')]
+    pub package: Option<String>,
 }
 
 /// `componentize`.
@@ -338,8 +391,13 @@ pub struct EvalArgs {
     /// The node, with `--goal-id`.
     #[command(flatten)]
     pub node: NodeArgs,
-    /// The .ianpack file (or a bare component .wasm, evaluated with empty params).
+    /// The .ianpack file, or a bare .wasm (component or core module,
+    /// evaluated with empty params).
     pub pack: PathBuf,
+    /// Override the pack's params, `key=value` (repeatable; `a=1,b=2` sets
+    /// two): what-if runs without repacking.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
 }
 
 /// `keygen`.

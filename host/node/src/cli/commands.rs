@@ -65,7 +65,7 @@ pub fn run(cli: Cli) -> Result<i32, CommandError> {
             crate::cli::telemetry::init(format, "warn");
             let progress = !out.json;
             let goal = a.goal.clone().unwrap_or_default();
-            let r = crate::cli::ops::eval_local(&goal, &a.pack, progress)?;
+            let r = crate::cli::ops::eval_local(&goal, &a.pack, &a.params, progress)?;
             out.print(&r, || crate::cli::ops::render_eval(&r));
             Ok(match r.verdict.as_str() {
                 "accepted" => 0,
@@ -123,6 +123,15 @@ pub fn run(cli: Cli) -> Result<i32, CommandError> {
                 format!("wrote man pages into {}", a.out_dir.display())
             });
             Ok(0)
+        }
+        Command::New(a) => {
+            let r = crate::cli::new::create(a.kind, &a.dir, a.name.as_deref(), a.sdk.as_deref())?;
+            out.print(&r, || crate::cli::new::render(&r));
+            Ok(0)
+        }
+        Command::Dev(a) => {
+            crate::cli::telemetry::init(format, "warn");
+            crate::cli::dev::run(&a, out)
         }
         Command::Tau(TauCommand::Keygen(a)) => {
             crate::cli::telemetry::init(format, "warn");
@@ -317,7 +326,8 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
         Command::Eval(a) => {
             let client = node_client(&a.node)?;
             let id = a.goal_id.clone().unwrap_or_default();
-            let r = crate::cli::ops::eval_remote(&client, &id, &a.pack, !out.json).await?;
+            let r =
+                crate::cli::ops::eval_remote(&client, &id, &a.pack, &a.params, !out.json).await?;
             out.print(&r, || crate::cli::ops::render_eval(&r));
             Ok(match r.verdict.as_str() {
                 "accepted" => 0,
@@ -345,6 +355,8 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
         | Command::Componentize(_)
         | Command::Completions(_)
         | Command::Man(_)
+        | Command::New(_)
+        | Command::Dev(_)
         | Command::Tau(TauCommand::Keygen(_)) => {
             unreachable!("handled without a runtime")
         }

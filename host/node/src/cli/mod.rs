@@ -8,6 +8,8 @@ pub mod bench;
 pub mod client;
 pub mod commands;
 pub mod common;
+pub mod dev;
+pub mod new;
 pub mod ops;
 pub mod render;
 pub mod serve;

@@ -31,6 +31,16 @@ pub fn build_pack(a: &PackArgs) -> Result<PackReport, CommandError> {
         ian_core::goal::HARD_MAX_COMPONENT_BYTES,
         "the largest component any goal accepts",
     )?;
+    if let Ok(wasi) = ian_componentize::wasi_imports(&wasm)
+        && let Some(problem) = crate::cli::dev::wasi_problem(&wasi)
+    {
+        // A warning, not a refusal: a goal may one day run WASI agents, and
+        // the node's own check (forbidden_import) stays the authority.
+        eprintln!(
+            "warning: {}: {problem}; goals that run agents without WASI will refuse it",
+            a.wasm.display()
+        );
+    }
     let c = ian_componentize::componentize(&wasm)
         .map_err(|e| CommandError::Usage(format!("{}: {e}", a.wasm.display())))?;
     let params = match (&a.params, &a.params_file) {
@@ -88,9 +98,71 @@ pub fn read_pack_within(path: &Path, max: u64, what: &str) -> Result<PackFile, C
         PackFile::from_bytes(&bytes)
             .map_err(|e| CommandError::Usage(format!("{}: {e}", path.display())))
     } else {
+        // A bare .wasm: a component, or a core module componentized as
+        // `pack` does; anything else is left to the sandbox to name.
+        let bytes = match ian_componentize::componentize(&bytes) {
+            Ok(c) => c.bytes,
+            Err(_) => bytes,
+        };
         PackFile::new(bytes, Vec::new(), Metadata::empty())
             .map_err(|e| CommandError::Usage(format!("{}: {e}", path.display())))
     }
+}
+
+/// The pack's params with `key=value` overrides applied (`--params`):
+/// existing keys keep their place with the new value, new keys are
+/// appended. Each override may hold several entries (`a=1,b=2`). The
+/// pack's params must be the text format agents parse (see
+/// `ian_guest_sdk::params`), or empty.
+pub fn override_params(base: &[u8], overrides: &[String]) -> Result<Vec<u8>, CommandError> {
+    if overrides.is_empty() {
+        return Ok(base.to_vec());
+    }
+    let text = std::str::from_utf8(base).map_err(|_| {
+        CommandError::Usage(
+            "the pack's params are not key=value text, so --params cannot override them".into(),
+        )
+    })?;
+    let entries = |s: &str, what: &str| -> Result<Vec<(String, String)>, CommandError> {
+        s.split([',', '\n'])
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(|e| match e.split_once('=') {
+                Some((k, v)) if !k.trim().is_empty() => {
+                    Ok((k.trim().to_string(), v.trim().to_string()))
+                }
+                _ => Err(CommandError::Usage(format!(
+                    "{what} entry `{e}` is not key=value"
+                ))),
+            })
+            .collect()
+    };
+    let mut merged = entries(text, "the pack's params")?;
+    for o in overrides {
+        for (k, v) in entries(o, "--params")? {
+            match merged.iter_mut().find(|(key, _)| *key == k) {
+                Some(slot) => slot.1 = v,
+                None => merged.push((k, v)),
+            }
+        }
+    }
+    Ok(merged
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+        .into_bytes())
+}
+
+/// `file` with its params overridden (see [`override_params`]).
+pub fn with_params(file: PackFile, overrides: &[String]) -> Result<PackFile, CommandError> {
+    if overrides.is_empty() {
+        return Ok(file);
+    }
+    let params = override_params(file.pack().params(), overrides)?;
+    let metadata = file.pack().metadata().clone();
+    let (_, code) = file.into_parts();
+    PackFile::new(code, params, metadata).map_err(|e| CommandError::Usage(format!("--params: {e}")))
 }
 
 /// Read a goal file and every component it names into a publish request.
@@ -108,10 +180,17 @@ pub fn publish_request(goal: &Path) -> Result<PublishRequest, CommandError> {
         let bytes = std::fs::read(&full).map_err(|e| CommandError::File {
             path: full.clone(),
             message: format!(
-                "{e} (named in {}; run scripts/build-guests.sh to build the components)",
+                "{e} (named in {}; build the components first: `cargo build --release` in a project from `ian-host new goal`, scripts/build-guests.sh in the IAN repository)",
                 goal.display()
             ),
         })?;
+        // A goal may name its components' core modules (cargo's output):
+        // they are componentized here exactly as `ian-host componentize`
+        // would, so the goal hash covers the component.
+        let bytes = match ian_componentize::componentize(&bytes) {
+            Ok(c) => c.bytes,
+            Err(_) => bytes,
+        };
         components.insert(p, b64(&bytes));
     }
     let dataset = match &spec.harness.dataset {
@@ -738,9 +817,26 @@ fn read_pack_for(manifest: &ian_core::GoalManifest, pack: &Path) -> Result<PackF
 
 /// `ian-host eval`: the whole nine-step pipeline locally, against a fresh
 /// log, with a throwaway contributor key.
-pub fn eval_local(goal: &Path, pack: &Path, progress: bool) -> Result<EvalReport, CommandError> {
+pub fn eval_local(
+    goal: &Path,
+    pack: &Path,
+    params: &[String],
+    progress: bool,
+) -> Result<EvalReport, CommandError> {
     let (manifest, blobs) = load_goal_file(goal)?;
-    let file = read_pack_for(&manifest, pack)?;
+    let file = with_params(read_pack_for(&manifest, pack)?, params)?;
+    run_on_eval_thread(move || eval_manifest(manifest, blobs, file, progress))?
+}
+
+/// Evaluates `file` against a loaded goal on a thread with the node's
+/// worker stack size.
+pub fn eval_loaded(
+    manifest: &ian_core::GoalManifest,
+    blobs: &BTreeMap<ian_core::Hash32, Vec<u8>>,
+    file: PackFile,
+    progress: bool,
+) -> Result<EvalReport, CommandError> {
+    let (manifest, blobs) = (manifest.clone(), blobs.clone());
     run_on_eval_thread(move || eval_manifest(manifest, blobs, file, progress))?
 }
 
@@ -1004,6 +1100,12 @@ pub fn render_eval(v: &EvalReport) -> String {
                 v.step.as_deref().unwrap_or("")
             );
             let _ = writeln!(o, "reason    {message}");
+            if reason == "forbidden_import" && message.contains("`wasi") {
+                let _ = writeln!(
+                    o,
+                    "fix       the agent was built for a WASI target: build it with `--target wasm32-unknown-unknown` and `crate-type = [\"cdylib\"]`"
+                );
+            }
         }
     }
     if let Some(m) = &v.metrics {
@@ -1014,18 +1116,47 @@ pub fn render_eval(v: &EvalReport) -> String {
             num(m.risk),
             num(m.complexity)
         );
+        if !m.extra.is_empty() {
+            let extras: Vec<String> = m
+                .extra
+                .iter()
+                .map(|(n, x)| format!("{n} {}", num(*x)))
+                .collect();
+            let _ = writeln!(o, "extra     {}", extras.join("  "));
+        }
     }
-    let _ = writeln!(
-        o,
-        "{:>6} {:>8} {:>8} {:>14} {:>14}",
-        "SEED", "OUTCOME", "STEPS", "AGENT FUEL", "HARNESS FUEL"
-    );
-    for s in &v.seeds {
-        let _ = writeln!(
-            o,
-            "{:>6} {:>8} {:>8} {:>14} {:>14}",
-            s.seed, s.outcome, s.steps, s.agent_fuel, s.harness_fuel
-        );
+    if !v.seeds.is_empty() {
+        let mut rows = vec![
+            [
+                "SEED",
+                "OUTCOME",
+                "REWARD",
+                "RISK",
+                "STEPS",
+                "AGENT FUEL",
+                "HARNESS FUEL",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ];
+        for s in &v.seeds {
+            let (reward, risk) = s
+                .metrics
+                .as_ref()
+                .map_or(("-".to_string(), "-".to_string()), |m| {
+                    (num(m.reward), num(m.risk))
+                });
+            rows.push(vec![
+                s.seed.to_string(),
+                s.outcome.clone(),
+                reward,
+                risk,
+                s.steps.to_string(),
+                s.agent_fuel.to_string(),
+                s.harness_fuel.to_string(),
+            ]);
+        }
+        let _ = writeln!(o, "{}", crate::cli::render::table(&rows));
     }
     if let Some(p) = &v.fuel_per_step {
         let _ = writeln!(
@@ -1037,12 +1168,10 @@ pub fn render_eval(v: &EvalReport) -> String {
             p.steps
         );
     }
-    let _ = write!(
-        o,
-        "fuel total {}",
-        v.fuel_total.map_or("-".to_string(), |f| f.to_string())
-    );
-    o
+    if let Some(f) = v.fuel_total {
+        let _ = writeln!(o, "fuel total {f}");
+    }
+    o.trim_end().to_string()
 }
 
 /// The node key a client checks signatures with: the one the user pinned
@@ -1117,7 +1246,7 @@ pub async fn fetch_goal_dir(
 }
 
 /// A goal's manifest and the blobs it names, from a node, all checked.
-async fn fetch_goal(
+pub async fn fetch_goal(
     client: &Client,
     goal: &str,
 ) -> Result<(ian_core::GoalManifest, BTreeMap<ian_core::Hash32, Vec<u8>>), CommandError> {
@@ -1204,29 +1333,39 @@ pub async fn eval_remote(
     client: &Client,
     goal: &str,
     pack: &Path,
+    params: &[String],
     progress: bool,
 ) -> Result<EvalReport, CommandError> {
     let (manifest, blobs) = fetch_goal(client, goal).await?;
-    let file = read_pack_for(&manifest, pack)?;
+    let file = with_params(read_pack_for(&manifest, pack)?, params)?;
     let mut report = tokio::task::spawn_blocking(move || {
         run_on_eval_thread(move || eval_manifest(manifest, blobs, file, progress))
     })
     .await
     .map_err(|e| CommandError::Usage(format!("evaluation task failed: {e}")))???;
     if let Some(score) = report.score {
-        let board: crate::runtime::views::Leaderboard = client
-            .get(&format!("/api/v1/goals/{goal}/leaderboard"))
-            .await?;
-        // Entries already on the board win ties (they came first).
-        let better = board.top.iter().filter(|e| e.score.get() >= score).count();
-        report.on_board = Some(BoardPlace {
-            rank: (better < board.top.len() || board.top.len() as u64 == board.size)
-                .then_some(better as u64 + 1),
-            of: board.size + 1,
-            top: board.top.len(),
-        });
+        report.on_board = Some(board_place(client, goal, score).await?);
     }
     Ok(report)
+}
+
+/// Where `score` would rank on the node's current board of `goal`.
+pub async fn board_place(
+    client: &Client,
+    goal: &str,
+    score: f64,
+) -> Result<BoardPlace, CommandError> {
+    let board: crate::runtime::views::Leaderboard = client
+        .get(&format!("/api/v1/goals/{goal}/leaderboard"))
+        .await?;
+    // Entries already on the board win ties (they came first).
+    let better = board.top.iter().filter(|e| e.score.get() >= score).count();
+    Ok(BoardPlace {
+        rank: (better < board.top.len() || board.top.len() as u64 == board.size)
+            .then_some(better as u64 + 1),
+        of: board.size + 1,
+        top: board.top.len(),
+    })
 }
 
 /// Fetches a goal's manifest and checks that it hashes to the goal hash the

@@ -241,3 +241,33 @@ mod tests {
         assert_eq!(num(0.0), "0.000000");
     }
 }
+
+/// Aligns rows of cells into columns (two spaces apart); the first row is
+/// the header. Never prints an empty table: no data rows gives "(none)".
+pub fn table(rows: &[Vec<String>]) -> String {
+    if rows.len() < 2 {
+        return "(none)".to_string();
+    }
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let width: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    rows.iter()
+        .map(|r| {
+            r.iter()
+                .enumerate()
+                .map(|(c, s)| format!("{s:<w$}", w = width[c]))
+                .collect::<Vec<_>>()
+                .join("  ")
+                .trim_end()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

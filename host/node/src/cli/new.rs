@@ -1,0 +1,420 @@
+//! `ian-host new agent|harness|invariant|goal DIR`: ready projects.
+//!
+//! The templates live in `host/node/templates/` and are compiled into the
+//! binary, together with the guest SDK's own sources: a new project gets a
+//! copy of `ian-guest-sdk` in `vendor/ian-guest-sdk` that matches this
+//! `ian-host` exactly, so it builds anywhere with nothing but the crate
+//! registry (for wit-bindgen) and the `wasm32-unknown-unknown` target.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::cli::common::{CommandError, file_err};
+
+/// What to create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A contributor's agent (a momentum strategy for the trading goal).
+    Agent,
+    /// A goal harness (a forecasting episode scored by error).
+    Harness,
+    /// A goal invariant (probes the agent before evaluation).
+    Invariant,
+    /// A whole goal: harness, invariant, baseline agent and goal file.
+    Goal,
+}
+
+/// What `new` wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewReport {
+    /// The kind of project.
+    pub kind: Kind,
+    /// Its package (or goal) name.
+    pub name: String,
+    /// Where.
+    pub dir: PathBuf,
+    /// Every file written, relative to `dir`.
+    pub files: Vec<String>,
+    /// The next commands, as the project's README gives them.
+    pub next: Vec<String>,
+}
+
+macro_rules! template {
+    ($path:literal) => {
+        ($path, include_str!(concat!("../../templates/", $path)))
+    };
+}
+
+const CONFIG: &str = include_str!("../../templates/common/config.toml");
+const PROFILE: &str = include_str!("../../templates/common/profile.toml");
+
+const AGENT: [(&str, &str); 3] = [
+    template!("agent/Cargo.toml"),
+    template!("agent/src/lib.rs"),
+    template!("agent/README.md"),
+];
+const HARNESS: [(&str, &str); 3] = [
+    template!("harness/Cargo.toml"),
+    template!("harness/src/lib.rs"),
+    template!("harness/README.md"),
+];
+const INVARIANT: [(&str, &str); 3] = [
+    template!("invariant/Cargo.toml"),
+    template!("invariant/src/lib.rs"),
+    template!("invariant/README.md"),
+];
+const GOAL: [(&str, &str); 5] = [
+    template!("goal/Cargo.toml"),
+    template!("goal/goal.toml"),
+    template!("goal/README.md"),
+    template!("goal/baseline/Cargo.toml"),
+    template!("goal/baseline/src/lib.rs"),
+];
+
+/// The guest SDK's sources, vendored into every new project.
+const SDK_FILES: [(&str, &str); 6] = [
+    (
+        "src/lib.rs",
+        include_str!("../../../../guest-sdk/src/lib.rs"),
+    ),
+    (
+        "src/params.rs",
+        include_str!("../../../../guest-sdk/src/params.rs"),
+    ),
+    (
+        "src/rng.rs",
+        include_str!("../../../../guest-sdk/src/rng.rs"),
+    ),
+    (
+        "src/types.rs",
+        include_str!("../../../../guest-sdk/src/types.rs"),
+    ),
+    (
+        "wit/ian-eval.wit",
+        include_str!("../../../../guest-sdk/wit/ian-eval.wit"),
+    ),
+    ("README.md", include_str!("../../../../guest-sdk/README.md")),
+];
+
+/// The vendored SDK's manifest. Its dependency lines are the workspace's
+/// own (a unit test holds them equal), so a new project builds the same
+/// bindings as the example guests.
+const SDK_WIT_BINDGEN: &str = r#"wit-bindgen = { version = "=0.63.0", default-features = false, features = ["macros", "realloc"] }"#;
+const SDK_THISERROR: &str = r#"thiserror = "2""#;
+
+fn sdk_manifest() -> String {
+    format!(
+        "[package]\nname = \"ian-guest-sdk\"\nversion = \"{}\"\nedition = \"2024\"\nlicense = \"Apache-2.0\"\n\
+         description = \"Write IAN agents, goal harnesses and goal invariants in Rust (vendored by ian-host new)\"\n\n\
+         [dependencies]\n{SDK_WIT_BINDGEN}\n{SDK_THISERROR}\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// A cargo package name from a free-form one: lowercase ASCII letters,
+/// digits, `-` and `_`, starting with a letter.
+pub fn package_name(raw: &str) -> Result<String, CommandError> {
+    let name: String = raw
+        .trim()
+        .chars()
+        .map(|c| match c {
+            'A'..='Z' => c.to_ascii_lowercase(),
+            'a'..='z' | '0'..='9' | '-' | '_' => c,
+            _ => '-',
+        })
+        .collect();
+    let name = name.trim_matches('-').to_string();
+    if !name.starts_with(|c: char| c.is_ascii_lowercase()) || name.len() > 48 {
+        return Err(CommandError::Usage(format!(
+            "`{raw}` cannot name a project: use --name with 1 to 48 letters, digits, `-` or `_`, starting with a letter"
+        )));
+    }
+    Ok(name)
+}
+
+/// This machine's target triple, for the `cargo test-native` alias.
+fn host_triple() -> String {
+    std::process::Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()))
+        .arg("-vV")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("host: ").map(str::to_string))
+        })
+        .unwrap_or_else(|| {
+            format!(
+                "{}-unknown-{}-gnu",
+                std::env::consts::ARCH,
+                std::env::consts::OS
+            )
+        })
+}
+
+struct Writer {
+    root: PathBuf,
+    files: Vec<String>,
+}
+
+impl Writer {
+    fn put(&mut self, rel: &str, text: &str) -> Result<(), CommandError> {
+        let path = self.root.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(file_err(parent))?;
+        }
+        std::fs::write(&path, text).map_err(file_err(&path))?;
+        self.files.push(rel.to_string());
+        Ok(())
+    }
+}
+
+fn fill(text: &str, vars: &[(&str, &str)]) -> String {
+    let mut out = text.to_string();
+    for (k, v) in vars {
+        out = out.replace(&format!("{{{{{k}}}}}"), v);
+    }
+    out
+}
+
+fn sdk_dep(sdk: Option<&Path>, depth: usize) -> String {
+    match sdk {
+        Some(p) => format!(
+            "ian-guest-sdk = {{ path = {:?} }}",
+            p.to_string_lossy().replace('\\', "/")
+        ),
+        None => format!(
+            "ian-guest-sdk = {{ version = \"{}\", path = \"{}vendor/ian-guest-sdk\" }}",
+            env!("CARGO_PKG_VERSION"),
+            "../".repeat(depth)
+        ),
+    }
+}
+
+/// Next commands for each kind (the README's "Next steps").
+fn next_steps(kind: Kind, name: &str) -> Vec<String> {
+    let krate = name.replace('-', "_");
+    match kind {
+        Kind::Agent => vec![
+            "cargo test-native".into(),
+            "ian-host dev --goal-id trading-v1 --node URL".into(),
+            "ian-host dev --goal-id trading-v1 --node URL --watch --params lookback=20".into(),
+        ],
+        Kind::Harness | Kind::Invariant => vec![
+            "cargo test-native".into(),
+            "cargo build --release".into(),
+            "ian-host goal check goal.toml --baseline AGENT.wasm".into(),
+        ],
+        Kind::Goal => vec![
+            "cargo build --release && cargo test-native".into(),
+            format!(
+                "ian-host goal check goal.toml --baseline target/wasm32-unknown-unknown/release/{krate}_baseline.wasm"
+            ),
+            "ian-host goal publish goal.toml --node URL".into(),
+        ],
+    }
+}
+
+/// Writes a new project of `kind` into `dir`, which must not exist or be
+/// empty. `sdk` points the project at an SDK checkout instead of a vendored
+/// copy.
+pub fn create(
+    kind: Kind,
+    dir: &Path,
+    name: Option<&str>,
+    sdk: Option<&Path>,
+) -> Result<NewReport, CommandError> {
+    if dir.exists() {
+        let mut entries = std::fs::read_dir(dir).map_err(file_err(dir))?;
+        if entries.next().is_some() {
+            return Err(CommandError::Usage(format!(
+                "{} already exists and is not empty; `ian-host new` only writes into a new or empty directory",
+                dir.display()
+            )));
+        }
+    }
+    let raw = match name {
+        Some(n) => n.to_string(),
+        None => dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "my-project".into()),
+    };
+    let name = package_name(&raw)?;
+    let sdk = match sdk {
+        None => None,
+        Some(p) => Some(std::fs::canonicalize(p).map_err(|e| CommandError::File {
+            path: p.to_path_buf(),
+            message: format!("{e} (--sdk must be a directory holding ian-guest-sdk's Cargo.toml)"),
+        })?),
+    };
+    let host = host_triple();
+    let mut w = Writer {
+        root: dir.to_path_buf(),
+        files: Vec::new(),
+    };
+    let standalone =
+        "\n# A project of its own, even when created inside another workspace.\n[workspace]\n";
+    let root_vars = |pkg: &str, ws: &'static str| -> Vec<(&'static str, String)> {
+        vec![
+            ("name", pkg.to_string()),
+            ("crate", pkg.replace('-', "_")),
+            ("sdk", sdk_dep(sdk.as_deref(), 0)),
+            ("workspace", ws.to_string()),
+        ]
+    };
+    let write_set = |w: &mut Writer,
+                     set: &[(&str, &str)],
+                     strip: &str,
+                     prefix: &str,
+                     vars: &[(&str, String)]|
+     -> Result<(), CommandError> {
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        for (path, text) in set {
+            let rel = format!("{prefix}{}", path.strip_prefix(strip).unwrap_or(path));
+            let mut body = fill(text, &vars);
+            if rel.ends_with("Cargo.toml") && prefix.is_empty() {
+                body.push_str(PROFILE);
+            }
+            w.put(&rel, &body)?;
+        }
+        Ok(())
+    };
+    match kind {
+        Kind::Agent => write_set(&mut w, &AGENT, "agent/", "", &root_vars(&name, ""))?,
+        Kind::Harness => write_set(
+            &mut w,
+            &HARNESS,
+            "harness/",
+            "",
+            &root_vars(&name, standalone),
+        )?,
+        Kind::Invariant => write_set(
+            &mut w,
+            &INVARIANT,
+            "invariant/",
+            "",
+            &root_vars(&name, standalone),
+        )?,
+        Kind::Goal => {
+            let id = format!("{name}-v1");
+            let krate = name.replace('-', "_");
+            let top = vec![
+                ("name", name.clone()),
+                ("crate", krate.clone()),
+                ("id", id.clone()),
+            ];
+            write_set(&mut w, &GOAL[..3], "goal/", "", &top)?;
+            for (member, set, strip) in [
+                ("harness", &HARNESS[..2], "harness/"),
+                ("invariant", &INVARIANT[..2], "invariant/"),
+                ("baseline", &GOAL[3..], "goal/baseline/"),
+            ] {
+                let vars = vec![
+                    ("name", format!("{name}-{member}")),
+                    ("crate", format!("{krate}_{member}")),
+                    ("sdk", sdk_dep(sdk.as_deref(), 1)),
+                    ("workspace", String::new()),
+                ];
+                write_set(&mut w, set, strip, &format!("{member}/"), &vars)?;
+            }
+        }
+    }
+    w.put(".cargo/config.toml", &fill(CONFIG, &[("host", &host)]))?;
+    w.put(".gitignore", "target/\n")?;
+    if sdk.is_none() {
+        w.put("vendor/ian-guest-sdk/Cargo.toml", &sdk_manifest())?;
+        for (rel, text) in SDK_FILES {
+            w.put(&format!("vendor/ian-guest-sdk/{rel}"), text)?;
+        }
+    }
+    Ok(NewReport {
+        kind,
+        next: next_steps(kind, &name),
+        name,
+        dir: dir.to_path_buf(),
+        files: w.files,
+    })
+}
+
+/// Human text for `new`.
+pub fn render(r: &NewReport) -> String {
+    let kind = match r.kind {
+        Kind::Agent => "agent",
+        Kind::Harness => "harness",
+        Kind::Invariant => "invariant",
+        Kind::Goal => "goal",
+    };
+    let mut o = format!(
+        "created {kind} project `{}` in {} ({} files)\nnext, in {}:",
+        r.name,
+        r.dir.display(),
+        r.files.len(),
+        r.dir.display()
+    );
+    for n in &r.next {
+        o.push_str("\n  ");
+        o.push_str(n);
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_vendored_sdk_depends_on_what_the_workspace_pins() {
+        let ws = include_str!("../../../../Cargo.toml");
+        for line in [SDK_WIT_BINDGEN, SDK_THISERROR] {
+            assert!(
+                ws.lines().any(|l| l.trim() == line),
+                "workspace Cargo.toml has no line `{line}`: update the vendored SDK manifest"
+            );
+        }
+    }
+
+    #[test]
+    fn the_vendored_sdk_has_every_source_file_of_the_sdk() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../guest-sdk/src");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| format!("src/{}", e.unwrap().file_name().to_string_lossy()))
+            .collect();
+        on_disk.sort();
+        let mut vendored: Vec<String> = SDK_FILES
+            .iter()
+            .map(|(p, _)| p.to_string())
+            .filter(|p| p.starts_with("src/"))
+            .collect();
+        vendored.sort();
+        assert_eq!(on_disk, vendored);
+    }
+
+    #[test]
+    fn package_names_are_cleaned_or_refused() {
+        assert_eq!(package_name("My Agent").unwrap(), "my-agent");
+        assert_eq!(package_name("maze_12x12").unwrap(), "maze_12x12");
+        assert!(package_name("42").is_err());
+        assert!(package_name("").is_err());
+    }
+
+    #[test]
+    fn every_placeholder_is_filled() {
+        let dir = std::env::temp_dir().join(format!("ian-new-unit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for kind in [Kind::Agent, Kind::Harness, Kind::Invariant, Kind::Goal] {
+            let d = dir.join(format!("{kind:?}").to_lowercase());
+            let r = create(kind, &d, None, None).unwrap();
+            for f in &r.files {
+                let text = std::fs::read_to_string(d.join(f)).unwrap();
+                assert!(!text.contains("{{"), "{f} of {kind:?} keeps a placeholder");
+            }
+        }
+        let err = create(Kind::Agent, &dir.join("agent"), None, None).unwrap_err();
+        assert!(err.to_string().contains("not empty"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
