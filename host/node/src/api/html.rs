@@ -27,6 +27,8 @@ pub struct GoalView {
     pub recent: Vec<RowView>,
     /// Most recent rejections, newest first.
     pub rejections: Vec<RejectionView>,
+    /// When the goal was retired (RFC 3339), if it was.
+    pub retired_at: Option<String>,
 }
 
 /// A checkpoint as displayed.
@@ -99,27 +101,7 @@ fn short(hex: &str) -> String {
     hex.chars().take(12).collect()
 }
 
-/// Unix seconds as `YYYY-MM-DD hh:mm:ss UTC` (proleptic Gregorian; the
-/// civil-from-days algorithm, so no date library is needed).
-pub fn utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
+pub use crate::runtime::timefmt::utc;
 
 fn num(v: f64) -> String {
     if v.abs() >= 1e6 || (v != 0.0 && v.abs() < 1e-3) {
@@ -133,7 +115,7 @@ const CSS: &str = "body{font-family:system-ui,sans-serif;margin:2rem auto;max-wi
 h1{font-size:1.6rem}h2{margin-top:2.5rem;border-bottom:2px solid #d0d7de;padding-bottom:.3rem}h3{font-size:1.05rem;margin-top:1.5rem}\
 table{border-collapse:collapse;width:100%;font-size:.92rem}th,td{padding:.35rem .6rem;border-bottom:1px solid #e3e6ea;text-align:left}\
 th{background:#f0f2f4}td.n{text-align:right;font-variant-numeric:tabular-nums}code{font-size:.85rem}\
-.cp{background:#f0f2f4;padding:.6rem .8rem;border-radius:6px;font-size:.9rem;overflow-wrap:anywhere}.muted{color:#57606a}\
+.cp{background:#f0f2f4;padding:.6rem .8rem;border-radius:6px;font-size:.9rem;overflow-wrap:anywhere}.muted{color:#57606a}.retired{font-size:.8rem;background:#fff1e5;color:#953800;border:1px solid #ffb77c;border-radius:4px;padding:.05rem .4rem;vertical-align:middle}.retired-note{color:#953800}\
 nav a{margin-right:1rem}";
 
 /// Render the whole page.
@@ -165,12 +147,24 @@ pub fn render_page(node_key_hex: &str, goals: &[GoalView]) -> String {
 fn render_goal(o: &mut String, g: &GoalView) {
     let _ = write!(
         o,
-        "<section id=\"goal-{id}\"><h2>{title} <span class=\"muted\">({id})</span></h2><p>Ranking: {rank}. Log entries: {size}.</p>",
+        "<section id=\"goal-{id}\"><h2>{title} <span class=\"muted\">({id})</span>{retired}</h2><p>Ranking: {rank}. Log entries: {size}.</p>",
         id = escape(&g.id),
         title = escape(&g.title),
+        retired = if g.retired_at.is_some() {
+            " <span class=\"retired\">retired</span>"
+        } else {
+            ""
+        },
         rank = escape(&g.ranking),
         size = g.log_size
     );
+    if let Some(at) = &g.retired_at {
+        let _ = write!(
+            o,
+            "<p class=\"retired-note\">Retired {}: no new submissions. The log, board and proofs below stay verifiable.</p>",
+            escape(at)
+        );
+    }
     match &g.checkpoint {
         Some(c) => {
             let _ = write!(
@@ -305,6 +299,10 @@ pub fn page(node: &Node) -> String {
             top,
             recent,
             rejections,
+            retired_at: g
+                .retired_at_ms
+                .read()
+                .map(crate::runtime::timefmt::rfc3339_ms),
         });
     }
     let mut html = render_page(&node.public_key().to_hex(), &views);

@@ -64,6 +64,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/goals"),
     ("POST", "/api/v1/goals"),
     ("GET", "/api/v1/goals/{goal}"),
+    ("POST", "/api/v1/goals/{goal}/retire"),
     ("GET", "/api/v1/goals/{goal}/manifest"),
     ("POST", "/api/v1/goals/{goal}/contributions"),
     ("GET", "/api/v1/goals/{goal}/leaderboard"),
@@ -108,6 +109,9 @@ fn handler_for(method: &str, path: &str, state: &AppState) -> MethodRouter<AppSt
                 state.clone(),
                 operator_before_body,
             )),
+        ("POST", "/api/v1/goals/{goal}/retire") => on(post, retire).layer(
+            middleware::from_fn_with_state(state.clone(), operator_before_body),
+        ),
         ("GET", "/api/v1/goals/{goal}") => on(get, goal_status),
         ("GET", "/api/v1/goals/{goal}/manifest") => on(get, goal_manifest),
         ("POST", "/api/v1/goals/{goal}/contributions") => on(post, submit)
@@ -421,6 +425,15 @@ async fn node_info(State(s): State<AppState>) -> Response {
 
 async fn list_goals(State(s): State<AppState>) -> Response {
     json(StatusCode::OK, &s.node.goal_statuses())
+}
+
+async fn retire(State(s): State<AppState>, Path(goal): Path<String>) -> Response {
+    let node = s.node.clone();
+    match tokio::task::spawn_blocking(move || node.retire(&goal)).await {
+        Ok(Ok(status)) => json(StatusCode::OK, &status),
+        Ok(Err(e)) => e.into_response(),
+        Err(_) => ApiError::internal().into_response(),
+    }
 }
 
 async fn publish(

@@ -52,6 +52,9 @@ pub fn document() -> Value {
         },
         "/api/v1/goals/{goal}": {"get": {"summary": "Goal status: log size, latest checkpoint, top entry, Tau state.", "operationId": "goalStatus",
             "parameters": [goal_param()], "responses": {"200": ok("Status", "GoalStatus"), "404": err_ref()}}},
+        "/api/v1/goals/{goal}/retire": {"post": {"summary": "Retire a goal (operator key): submissions are refused with `goal_retired`; the log, board and proofs stay readable. Idempotent.", "operationId": "retireGoal",
+            "security": [{"operatorKey": []}],
+            "parameters": [goal_param()], "responses": {"200": ok("Status with retired_at", "GoalStatus"), "401": err_ref(), "404": err_ref()}}},
         "/api/v1/goals/{goal}/manifest": {"get": {"summary": "The goal file as published and its component hashes.", "operationId": "goalManifest",
             "parameters": [goal_param()], "responses": {"200": ok("Manifest", "Manifest"), "404": err_ref()}}},
         "/api/v1/goals/{goal}/contributions": {"post": {"summary": "Submit a signed contribution. Replies only after the entry is durable, with a receipt; or a typed rejection.", "operationId": "submit",
@@ -113,7 +116,7 @@ pub fn document() -> Value {
           "NodeInfo": {"type": "object", "properties": {"public_key": {"type": "string"}, "engine_version": {"type": "string"}, "abi_version": {"type": "string"}, "config_hash": {"type": "string"}, "version": {"type": "string"}, "name": {"type": "string"}, "witness_vkey": {"type": "string"}}},
           "GoalList": {"type": "object", "properties": {"goals": {"type": "array", "items": {"$ref": "#/components/schemas/GoalStatus"}}}},
           "GoalStatus": {"type": "object", "properties": {"id": {"type": "string"}, "title": {"type": "string"}, "goal_hash": {"type": "string"}, "log_size": {"type": "integer"}, "root": {"type": "string"},
-              "checkpoint": {"$ref": "#/components/schemas/SignedCheckpoint"}, "origin": {"type": "string"}, "log_vkey": {"type": "string"}, "tiles": {"type": "string"}, "top": {"type": "object"}, "pow_bits": {"type": "integer"}, "tau": {"type": "object"}}},
+              "checkpoint": {"$ref": "#/components/schemas/SignedCheckpoint"}, "origin": {"type": "string"}, "log_vkey": {"type": "string"}, "tiles": {"type": "string"}, "top": {"type": "object"}, "pow_bits": {"type": "integer"}, "tau": {"type": "object"}, "retired_at": {"type": "string", "format": "date-time", "description": "When the operator retired the goal; absent while it takes submissions."}}},
           "PublishRequest": {"type": "object", "required": ["goal_toml", "components"], "properties": {
               "goal_toml": {"type": "string", "description": "The goal file text."},
               "components": {"type": "object", "additionalProperties": {"type": "string", "description": "base64 bytes"}, "description": "Component path as written in the goal file -> base64 bytes."},

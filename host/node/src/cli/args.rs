@@ -217,6 +217,43 @@ pub enum GoalCommand {
     /// Download a goal from a node (manifest, components, dataset; every
     /// hash checked) into a directory `eval --goal DIR` uses as is.
     Fetch(FetchArgs),
+    /// Check a goal file without publishing it: load its components, run
+    /// the harness with a baseline agent on every seed, and refuse
+    /// objectives that name metrics the harness never emits.
+    Check(CheckArgs),
+    /// Retire a goal on a node (operator key): no new submissions; its
+    /// log, board and proofs stay readable and verifiable.
+    Retire(RetireArgs),
+}
+
+/// `goal check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The goal file (TOML); component paths are relative to it.
+    pub goal: PathBuf,
+    /// A baseline agent (.ianpack, or a .wasm component or core module) run
+    /// on every seed.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// Params for the baseline, `key=value` (repeatable).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+}
+
+/// `goal retire`.
+#[derive(Debug, Args)]
+pub struct RetireArgs {
+    /// The goal id on the node.
+    pub id: String,
+    /// Node.
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// Operator API key.
+    #[arg(long, env = "IAN_OPERATOR_KEY", hide_env_values = true)]
+    pub operator_key: Option<String>,
+    /// File holding the operator API key (e.g. `<data_dir>/operator.key`).
+    #[arg(long)]
+    pub operator_key_file: Option<PathBuf>,
 }
 
 /// `goal fetch`.

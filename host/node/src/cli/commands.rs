@@ -124,6 +124,13 @@ pub fn run(cli: Cli) -> Result<i32, CommandError> {
             });
             Ok(0)
         }
+        Command::Goal(GoalCommand::Check(a)) => {
+            crate::cli::telemetry::init(format, "warn");
+            let r =
+                crate::cli::ops::check_goal(&a.goal, a.baseline.as_deref(), &a.params, !out.json)?;
+            out.print(&r, || crate::cli::ops::render_goal_check(&r));
+            Ok(if r.problems.is_empty() { 0 } else { 1 })
+        }
         Command::New(a) => {
             let r = crate::cli::new::create(a.kind, &a.dir, a.name.as_deref(), a.sdk.as_deref())?;
             out.print(&r, || crate::cli::new::render(&r));
@@ -180,22 +187,56 @@ impl Out {
     }
 }
 
+/// The operator key from the flag, the environment or a file.
+fn operator_key(
+    what: &str,
+    key: Option<&str>,
+    file: Option<&std::path::Path>,
+) -> Result<String, CommandError> {
+    match (key, file) {
+        (Some(k), _) => Ok(k.to_string()),
+        (None, Some(f)) => Ok(keyfile::read_secret(f)?),
+        (None, None) => Err(CommandError::Usage(format!(
+            "{what} needs the operator key: --operator-key, IAN_OPERATOR_KEY or --operator-key-file <data_dir>/operator.key"
+        ))),
+    }
+}
+
 fn node_client(n: &crate::cli::args::NodeArgs) -> Result<Client, CommandError> {
     Ok(Client::with_ca(&n.url(), n.ca_cert.as_deref())?)
 }
 
 async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
     match cmd {
+        Command::Goal(GoalCommand::Retire(a)) => {
+            let key = operator_key(
+                "goal retire",
+                a.operator_key.as_deref(),
+                a.operator_key_file.as_deref(),
+            )?;
+            let client = node_client(&a.node)?.with_operator_key(Some(key));
+            let v: GoalStatus = client
+                .json(
+                    Method::POST,
+                    &format!("/api/v1/goals/{}/retire", a.id),
+                    None::<&Value>,
+                )
+                .await?;
+            out.print(&v, || {
+                format!(
+                    "goal {} is retired (since {}): new submissions are refused; its log, leaderboard and proofs stay readable",
+                    v.id,
+                    v.retired_at.as_deref().unwrap_or("now")
+                )
+            });
+            Ok(0)
+        }
         Command::Goal(GoalCommand::Publish(a)) => {
-            let key = match (&a.operator_key, &a.operator_key_file) {
-                (Some(k), _) => k.clone(),
-                (None, Some(f)) => keyfile::read_secret(f)?,
-                (None, None) => {
-                    return Err(CommandError::Usage(
-                        "goal publish needs the operator key: --operator-key, IAN_OPERATOR_KEY or --operator-key-file <data_dir>/operator.key".into(),
-                    ));
-                }
-            };
+            let key = operator_key(
+                "goal publish",
+                a.operator_key.as_deref(),
+                a.operator_key_file.as_deref(),
+            )?;
             let client = node_client(&a.node)?.with_operator_key(Some(key));
             let req = crate::cli::ops::publish_request(&a.goal)?;
             let v: Value = client
@@ -357,6 +398,7 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
         | Command::Man(_)
         | Command::New(_)
         | Command::Dev(_)
+        | Command::Goal(GoalCommand::Check(_))
         | Command::Tau(TauCommand::Keygen(_)) => {
             unreachable!("handled without a runtime")
         }

@@ -1174,6 +1174,145 @@ pub fn render_eval(v: &EvalReport) -> String {
     o.trim_end().to_string()
 }
 
+/// What `goal check` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct GoalCheck {
+    /// Goal id.
+    pub goal: String,
+    /// The goal hash it would publish under.
+    pub goal_hash: ian_core::Hash32,
+    /// Harness plus invariants, all compiled.
+    pub components: usize,
+    /// The metrics the harness emitted for the baseline, in order.
+    pub metrics: Vec<String>,
+    /// The baseline's evaluation, when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<EvalReport>,
+    /// Everything wrong with the goal; empty when it is fit to publish.
+    pub problems: Vec<String>,
+    /// Things worth knowing that do not stop publication.
+    pub notes: Vec<String>,
+}
+
+/// `ian-host goal check`: loads and compiles every component of a goal
+/// file, runs the harness with the baseline on every seed, and checks that
+/// every metric the ranking names is one the harness emits. Publishes
+/// nothing.
+pub fn check_goal(
+    goal: &Path,
+    baseline: Option<&Path>,
+    params: &[String],
+    progress: bool,
+) -> Result<GoalCheck, CommandError> {
+    let (manifest, blobs) = load_goal_file(goal)?;
+    let goal_hash = manifest.goal_hash();
+    let components = 1 + manifest.invariants.len();
+    let mut check = GoalCheck {
+        goal: manifest.id.as_str().to_string(),
+        goal_hash,
+        components,
+        metrics: vec!["reward".into(), "risk".into(), "complexity".into()],
+        baseline: None,
+        problems: Vec::new(),
+        notes: Vec::new(),
+    };
+    let Some(baseline) = baseline else {
+        // Compile the components: a goal that does not load must not pass.
+        let (m, b) = (manifest.clone(), blobs.clone());
+        run_on_eval_thread(move || -> Result<(), CommandError> {
+            let judge = local_judge()?;
+            let dataset = local_dataset(&m, &b)?;
+            judge
+                .load_goal(&m, &|h| b.get(&h).cloned(), dataset.as_deref())
+                .map(|_| ())
+                .map_err(|e| CommandError::Usage(format!("goal components: {e}")))
+        })??;
+        check.notes.push(
+            "no --baseline: the harness did not run, so metric names were not checked".into(),
+        );
+        return Ok(check);
+    };
+    let file = with_params(read_pack_for(&manifest, baseline)?, params)?;
+    let report = eval_loaded(&manifest, &blobs, file, progress)?;
+    let emitted: Vec<String> = report
+        .metrics
+        .as_ref()
+        .map(|m| m.extra.iter().map(|(n, _)| n.clone()).collect())
+        .or_else(|| {
+            report.seeds.iter().find_map(|s| {
+                s.metrics
+                    .as_ref()
+                    .map(|m| m.extra.iter().map(|(n, _)| n.clone()).collect())
+            })
+        })
+        .unwrap_or_default();
+    check.metrics.extend(emitted.iter().cloned());
+    let ran = report.metrics.is_some() || report.seeds.iter().any(|s| s.metrics.is_some());
+    match (report.verdict.as_str(), report.reason.as_deref()) {
+        ("accepted", _) => {}
+        ("inconclusive", _) => check.problems.push(format!(
+            "the baseline's evaluation was inconclusive: {}",
+            report.message.as_deref().unwrap_or("")
+        )),
+        (_, Some(r @ ("harness_fault" | "non_finite_metric" | "missing_metric"))) => {
+            check.problems.push(format!(
+                "the goal's components failed on the baseline ({r}): {}",
+                report.message.as_deref().unwrap_or("")
+            ))
+        }
+        (_, reason) => check.notes.push(format!(
+            "the baseline was rejected ({}): {}",
+            reason.unwrap_or(""),
+            report.message.as_deref().unwrap_or("")
+        )),
+    }
+    if ran {
+        for o in &manifest.ranking.objectives {
+            if !check.metrics.contains(&o.metric) {
+                check.problems.push(format!(
+                    "ranking objective `{}` names a metric the harness never emits (it emits: {})",
+                    o.metric,
+                    check.metrics.join(", ")
+                ));
+            }
+        }
+    } else {
+        check
+            .notes
+            .push("the baseline produced no metrics, so objective names were not checked".into());
+    }
+    check.baseline = Some(report);
+    Ok(check)
+}
+
+/// Human text for `goal check`.
+pub fn render_goal_check(c: &GoalCheck) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "goal      {} (goal hash {})", c.goal, c.goal_hash);
+    let _ = writeln!(o, "loaded    {} components", c.components);
+    if c.baseline.is_some() {
+        let _ = writeln!(o, "metrics   {}", c.metrics.join(", "));
+    }
+    if let Some(b) = &c.baseline {
+        let _ = writeln!(o, "baseline:");
+        for line in render_eval(b).lines() {
+            let _ = writeln!(o, "  {line}");
+        }
+    }
+    for n in &c.notes {
+        let _ = writeln!(o, "note      {n}");
+    }
+    if c.problems.is_empty() {
+        let _ = write!(o, "ok        the goal is fit to publish");
+    } else {
+        for p in &c.problems {
+            let _ = writeln!(o, "problem   {p}");
+        }
+        let _ = write!(o, "FAILED    {} problem(s)", c.problems.len());
+    }
+    o
+}
+
 /// The node key a client checks signatures with: the one the user pinned
 /// (`--node-key`, hex or a file holding hex), or else the one the node
 /// reports (`GET /api/v1/node`), which the output then names as unpinned.

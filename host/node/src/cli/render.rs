@@ -69,6 +69,13 @@ pub fn rejected(b: &ErrorBody) -> String {
 }
 
 fn goal_rows(o: &mut String, goals: &[GoalStatus]) {
+    if goals.is_empty() {
+        let _ = writeln!(
+            o,
+            "no goals yet (an operator publishes one with `ian-host goal publish goal.toml`)"
+        );
+        return;
+    }
     let _ = writeln!(
         o,
         "{:<24} {:>8} {:>9} {:>9}  ROOT",
@@ -77,8 +84,16 @@ fn goal_rows(o: &mut String, goals: &[GoalStatus]) {
     for g in goals {
         let _ = writeln!(
             o,
-            "{:<24} {:>8} {:>9} {:>9}  {}",
-            g.id, g.log_size, g.accepted, g.rejected, g.root
+            "{:<24} {:>8} {:>9} {:>9}  {}{}",
+            g.id,
+            g.log_size,
+            g.accepted,
+            g.rejected,
+            g.root,
+            g.retired_at
+                .as_deref()
+                .map(|t| format!("  (retired {t})"))
+                .unwrap_or_default()
         );
     }
 }

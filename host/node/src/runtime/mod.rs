@@ -14,5 +14,6 @@ pub mod mirror;
 pub mod ratelimit;
 pub mod service;
 pub mod tau;
+pub mod timefmt;
 pub mod views;
 pub mod witness;

@@ -277,6 +277,9 @@ pub struct GoalRt {
     pub accepted: AtomicU64,
     /// Counters.
     pub rejected: AtomicU64,
+    /// When the operator retired the goal (ms since the Unix epoch): no
+    /// submissions after it; the log, board and proofs stay served.
+    pub retired_at_ms: RwLock<Option<u64>>,
 }
 
 impl LogIndex for GoalRt {
@@ -748,6 +751,7 @@ impl Node {
                 names: Mutex::new(names),
                 accepted: AtomicU64::new(size),
                 rejected: AtomicU64::new(0),
+                retired_at_ms: RwLock::new(retired_at(&snap, &id)),
             });
             self.goals.write().insert(id, rt);
         }
@@ -1083,7 +1087,31 @@ impl Node {
             pow_bits: self.pow_bits(g),
             ranking: ranking_text(&g.manifest),
             tau: self.tau().map(|t| t.goal_status(&g.id)),
+            retired_at: g
+                .retired_at_ms
+                .read()
+                .map(crate::runtime::timefmt::rfc3339_ms),
         }
+    }
+
+    /// Retires a goal (operator): durable before it takes effect, and
+    /// idempotent (a retired goal keeps its first retirement time). Entries
+    /// already queued are still decided; nothing is removed.
+    pub fn retire(&self, goal: &str) -> Result<GoalStatus, ApiError> {
+        let g = self.goal(goal)?;
+        let _serial = self.publish_lock.lock();
+        if g.retired_at_ms.read().is_none() {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            self.store
+                .put_meta(&retired_key(&g.id), now.to_string().into_bytes())
+                .and_then(|t| t.wait())
+                .map_err(internal)?;
+            *g.retired_at_ms.write() = Some(now);
+            info!(goal = %g.id, "goal retired");
+        }
+        Ok(self.status_of(&g))
     }
 
     /// All goal statuses.
@@ -1496,6 +1524,7 @@ impl Node {
             names: Mutex::new(BTreeMap::new()),
             accepted: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
+            retired_at_ms: RwLock::new(None),
         });
         self.goals.write().insert(id.clone(), rt.clone());
         self.metrics.set_log_size(&id, 0);
@@ -1582,6 +1611,18 @@ impl Node {
     ) -> Result<tokio::sync::oneshot::Receiver<Result<SubmitAccepted, ApiError>>, ApiError> {
         let g = self.goal(goal)?;
         let count = |outcome: &str| self.metrics.submissions.inc(&[&g.id, outcome]);
+        if let Some(at) = *g.retired_at_ms.read() {
+            count("invalid");
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "goal_retired",
+                format!(
+                    "goal `{}` was retired at {} and takes no new submissions; its log, leaderboard and proofs stay readable",
+                    g.id,
+                    crate::runtime::timefmt::rfc3339_ms(at)
+                ),
+            ));
+        }
         if self.failed.load(Ordering::Relaxed) {
             return Err(ApiError::unavailable(
                 "the node's store failed; it accepts no contributions until restarted",
@@ -2141,6 +2182,19 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 }
 
 /// The ranking rule in words.
+/// Store key (node metadata) of a goal's retirement time: decimal ms since
+/// the Unix epoch (docs/STORE.md).
+fn retired_key(goal: &str) -> String {
+    format!("retired/{goal}")
+}
+
+/// When `goal` was retired, from the store.
+fn retired_at(snap: &ian_store::Snapshot, goal: &str) -> Option<u64> {
+    let b = snap.meta(&retired_key(goal)).ok().flatten()?;
+    std::str::from_utf8(&b).ok()?.trim().parse().ok()
+}
+
+/// The ranking rule in words (goal status, page).
 pub fn ranking_text(m: &GoalManifest) -> String {
     let r = &m.ranking;
     match r.kind {

@@ -88,6 +88,10 @@ pub struct GoalStatus {
     pub ranking: String,
     /// Tau commitment state, when Tau wiring is on.
     pub tau: Option<serde_json::Value>,
+    /// When the operator retired the goal (RFC 3339 UTC); absent while it
+    /// takes submissions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_at: Option<String>,
 }
 
 /// `GET /api/v1/goals`.
