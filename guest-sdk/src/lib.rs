@@ -372,6 +372,12 @@ pub mod __private {
 #[macro_export]
 macro_rules! export_agent {
     ($agent:ty) => {
+        // Native builds (unit tests) export nothing: the component exports
+        // exist only on wasm, where a native linker never sees their names.
+        #[cfg(not(target_family = "wasm"))]
+        const _: fn(&[u8]) -> ::core::result::Result<$agent, ::std::string::String> =
+            <$agent as $crate::Agent>::init;
+        #[cfg(target_family = "wasm")]
         const _: () = {
             struct __IanAgentGlue;
             impl $crate::agent_world::exports::ian::eval::agent::Guest for __IanAgentGlue {
@@ -396,6 +402,14 @@ macro_rules! export_agent {
 #[macro_export]
 macro_rules! export_harness {
     ($harness:ty) => {
+        #[cfg(not(target_family = "wasm"))]
+        const _: fn(
+            &[u8],
+            u64,
+            &mut $crate::Policy,
+        ) -> ::core::result::Result<$crate::Metrics, ::std::string::String> =
+            <$harness as $crate::Harness>::evaluate;
+        #[cfg(target_family = "wasm")]
         const _: () = {
             struct __IanHarnessGlue;
             impl $crate::harness_world::exports::ian::eval::harness::Guest for __IanHarnessGlue {
@@ -419,6 +433,13 @@ macro_rules! export_harness {
 #[macro_export]
 macro_rules! export_invariant {
     ($invariant:ty) => {
+        #[cfg(not(target_family = "wasm"))]
+        const _: fn(
+            &$crate::PackInfo,
+            &mut $crate::Policy,
+        ) -> ::core::result::Result<(), ::std::string::String> =
+            <$invariant as $crate::Invariant>::check;
+        #[cfg(target_family = "wasm")]
         const _: () = {
             struct __IanInvariantGlue;
             impl $crate::invariant_world::exports::ian::eval::invariant::Guest

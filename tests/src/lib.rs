@@ -122,29 +122,8 @@ fn build_host(profile_dir: &Path) {
             .map(|t| t.to_string_lossy().into_owned());
         target_dir = parent.to_path_buf();
     }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-    let mut cmd = Command::new(&cargo);
-    // The variables cargo sets for this test process describe ian-tests;
-    // build scripts that watch them (ring's does) would see a change and
-    // rebuild, and the next plain `cargo build` would rebuild them back.
-    for (k, _) in std::env::vars_os() {
-        let k = k.to_string_lossy();
-        if [
-            "CARGO_PKG_",
-            "CARGO_MANIFEST_",
-            "CARGO_CRATE_",
-            "CARGO_BIN_",
-            "CARGO_PRIMARY_",
-            "CARGO_TARGET_TMPDIR",
-        ]
-        .iter()
-        .any(|p| k.starts_with(p))
-            || k == "OUT_DIR"
-        {
-            cmd.env_remove(k.as_ref());
-        }
-    }
+    let mut cmd = cargo_cmd();
     cmd.args([
         "build",
         "-p",
@@ -179,6 +158,76 @@ fn build_host(profile_dir: &Path) {
          or set {HOST_BIN_ENV}:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Removes the variables cargo sets for this test process: they describe
+/// ian-tests, and build scripts that watch them (ring's does) would see a
+/// change and rebuild, and the next plain `cargo build` would rebuild them
+/// back. Every cargo (or `ian-host dev`, which runs cargo) a test starts
+/// goes through this.
+pub fn without_test_env(cmd: &mut Command) -> &mut Command {
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        if [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+            "CARGO_PRIMARY_",
+            "CARGO_TARGET_TMPDIR",
+            "CARGO_TARGET_DIR",
+        ]
+        .iter()
+        .any(|p| k.starts_with(p))
+            || k == "OUT_DIR"
+        {
+            cmd.env_remove(k.as_ref());
+        }
+    }
+    cmd
+}
+
+/// The cargo that runs these tests, with [`without_test_env`].
+pub fn cargo_cmd() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    without_test_env(&mut cmd);
+    cmd
+}
+
+/// Where projects made by `ian-host new` in tests build their wasm when a
+/// test shares one target dir between them: wit-bindgen and its macros are
+/// compiled once per machine, not once per test.
+pub fn template_target_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/template-builds")
+}
+
+/// `ian-host` run in `dir` (outside the repository, as a user would), with
+/// [`without_test_env`]; `target_dir` sets `CARGO_TARGET_DIR` for the cargo
+/// that `dev` runs.
+pub fn ian_in(dir: &Path, target_dir: Option<&Path>, args: &[&str]) -> Output {
+    let mut cmd = Command::new(bin());
+    without_test_env(&mut cmd).current_dir(dir).args(args);
+    if let Some(t) = target_dir {
+        cmd.env("CARGO_TARGET_DIR", t);
+    }
+    cmd.stdin(Stdio::null()).output().expect("run ian-host")
+}
+
+/// `cargo <args>` in `dir`, which must succeed; its output.
+pub fn cargo_in(dir: &Path, target_dir: Option<&Path>, args: &[&str]) -> Output {
+    let mut cmd = cargo_cmd();
+    cmd.current_dir(dir).args(args).stdin(Stdio::null());
+    if let Some(t) = target_dir {
+        cmd.env("CARGO_TARGET_DIR", t);
+    }
+    let o = cmd.output().expect("run cargo");
+    assert!(
+        o.status.success(),
+        "cargo {args:?} in {} failed:\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
 }
 
 /// Directory of built guest components; fails with the command that makes

@@ -1,5 +1,6 @@
-//! Shell completions and man pages, generated from the same clap
-//! definitions the binary parses with.
+//! What the shell sees: completions and man pages generated from the same
+//! clap definitions the binary parses with, and logs without colour codes
+//! when they do not go to a terminal.
 
 use ian_tests::*;
 
@@ -118,4 +119,17 @@ fn componentize_turns_a_core_module_into_a_component_the_eval_accepts() {
     assert_eq!(json_out(&e)["verdict"], "accepted");
     let odd = cli(&["componentize", core.to_str().unwrap()]);
     assert!(!odd.status.success());
+}
+
+#[test]
+fn logs_written_to_a_file_carry_no_colour_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut node = NodeProc::start(&tmp.path().join("data"), &[]);
+    assert!(node.stop());
+    let log = std::fs::read_to_string(&node.log).unwrap();
+    assert!(log.contains("INFO"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "ANSI escape in a log file: {log:?}"
+    );
 }

@@ -9,12 +9,13 @@ fn main() {
     match ian_node::cli::commands::run(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            let e = anyhow::Error::from(e);
+            let line = ian_node::cli::common::error_line(&e);
             if json {
-                let body = serde_json::json!({"error": {"code": "command_failed", "message": format!("{e:#}")}});
+                let body =
+                    serde_json::json!({"error": {"code": "command_failed", "message": line}});
                 println!("{body}");
             } else {
-                eprintln!("error: {e:#}");
+                eprintln!("error: {line}");
             }
             std::process::exit(1);
         }

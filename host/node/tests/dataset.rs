@@ -477,8 +477,10 @@ fn cli_eval_runs_a_dataset_goal_locally_with_the_embedded_harness_metrics() {
     let tmp = tempfile::tempdir().unwrap();
     let pack = tmp.path().join("ma.ianpack");
     std::fs::write(&pack, ma_crossover().to_bytes()).unwrap();
-    let wasi = ian_node::cli::ops::eval_local(&example_goal("trading-wasi"), &pack, false).unwrap();
-    let embedded = ian_node::cli::ops::eval_local(&example_goal("trading"), &pack, false).unwrap();
+    let wasi =
+        ian_node::cli::ops::eval_local(&example_goal("trading-wasi"), &pack, &[], false).unwrap();
+    let embedded =
+        ian_node::cli::ops::eval_local(&example_goal("trading"), &pack, &[], false).unwrap();
     assert_eq!(wasi.verdict, "accepted", "{wasi:?}");
     let (w, e) = (wasi.metrics.unwrap(), embedded.metrics.unwrap());
     for (field, a, b) in [

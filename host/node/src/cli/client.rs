@@ -229,12 +229,5 @@ pub fn decode<T: DeserializeOwned>(r: RawResponse) -> Result<T, ClientError> {
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
+    crate::cli::common::error_line(e)
 }

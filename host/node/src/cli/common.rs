@@ -92,3 +92,58 @@ pub fn progress_done(enabled: bool, started: Option<Instant>, msg: &str) {
         );
     }
 }
+
+/// An error and its causes as one line, each cause once: a cause whose text
+/// is already in the line (an error that prints its source itself) is not
+/// repeated, and the HTTP client's wrapper layers, which say nothing the
+/// line does not, are left out.
+pub fn error_line(e: &dyn std::error::Error) -> String {
+    let mut texts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        texts.push(c.to_string());
+        cur = c.source();
+    }
+    let wrapper =
+        |t: &str| t.starts_with("error sending request for url") || t.starts_with("client error (");
+    let mut line = String::new();
+    let last = texts.len() - 1;
+    for (i, text) in texts.iter().enumerate() {
+        if text.is_empty() || (wrapper(text) && i < last) || line.contains(text.as_str()) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("key file k: {source}")]
+    struct Outer {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_the_message_already_shows_is_printed_once() {
+        let e = Outer {
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        };
+        assert_eq!(error_line(&e), "key file k: no such file");
+    }
+
+    #[test]
+    fn a_cause_the_message_does_not_show_is_appended() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("reading the goal")]
+        struct Ctx(#[source] std::io::Error);
+        let e = Ctx(std::io::Error::other("disk on fire"));
+        assert_eq!(error_line(&e), "reading the goal: disk on fire");
+    }
+}

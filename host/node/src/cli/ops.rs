@@ -1254,12 +1254,12 @@ pub fn check_goal(
             "the baseline's evaluation was inconclusive: {}",
             report.message.as_deref().unwrap_or("")
         )),
-        (_, Some(r @ ("harness_fault" | "non_finite_metric" | "missing_metric"))) => {
-            check.problems.push(format!(
-                "the goal's components failed on the baseline ({r}): {}",
-                report.message.as_deref().unwrap_or("")
-            ))
-        }
+        // Reported below, by name, as an objective problem.
+        (_, Some("missing_metric")) => {}
+        (_, Some(r @ ("harness_fault" | "non_finite_metric"))) => check.problems.push(format!(
+            "the goal's components failed on the baseline ({r}): {}",
+            report.message.as_deref().unwrap_or("")
+        )),
         (_, reason) => check.notes.push(format!(
             "the baseline was rejected ({}): {}",
             reason.unwrap_or(""),

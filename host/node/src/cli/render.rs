@@ -244,19 +244,6 @@ pub fn peers(v: &serde_json::Value) -> String {
     o.trim_end().to_string()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_switch_to_scientific_only_at_the_extremes() {
-        assert_eq!(num(0.5), "0.500000");
-        assert_eq!(num(2_000_000.0), "2.0000e6");
-        assert_eq!(num(0.0001), "1.0000e-4");
-        assert_eq!(num(0.0), "0.000000");
-    }
-}
-
 /// Aligns rows of cells into columns (two spaces apart); the first row is
 /// the header. Never prints an empty table: no data rows gives "(none)".
 pub fn table(rows: &[Vec<String>]) -> String {
@@ -285,4 +272,17 @@ pub fn table(rows: &[Vec<String>]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_switch_to_scientific_only_at_the_extremes() {
+        assert_eq!(num(0.5), "0.500000");
+        assert_eq!(num(2_000_000.0), "2.0000e6");
+        assert_eq!(num(0.0001), "1.0000e-4");
+        assert_eq!(num(0.0), "0.000000");
+    }
 }

@@ -34,6 +34,7 @@ pub fn init(format: LogFormat, filter: &str) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(color_on_stderr())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
@@ -44,4 +45,13 @@ pub fn init(format: LogFormat, filter: &str) {
             .with_span_list(false)
             .try_init(),
     };
+}
+
+/// Whether stderr gets ANSI colours: only on a terminal, and never when
+/// `NO_COLOR` is set to anything non-empty (no-color.org), so log files,
+/// pipes and CI output hold plain text.
+pub fn color_on_stderr() -> bool {
+    use std::io::IsTerminal as _;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    !no_color && std::io::stderr().is_terminal()
 }

@@ -1,0 +1,234 @@
+//! The goal author's path from outside this repository: `ian-host new goal`
+//! writes a workspace (harness, invariant, baseline) that builds, passes
+//! its own native tests and `goal check`, publishes to a real node and
+//! takes submissions; standalone harness and invariant templates make a
+//! goal of their own; `goal check` refuses objectives naming metrics the
+//! harness never emits; `goal retire` closes a goal for good.
+
+use std::path::Path;
+
+use ian_tests::*;
+use serde_json::Value;
+
+fn check_json(dir: &Path, goal: &Path, baseline: &Path) -> (i32, Value) {
+    let o = ian_in(
+        dir,
+        None,
+        &[
+            "goal",
+            "check",
+            goal.to_str().unwrap(),
+            "--baseline",
+            baseline.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    (o.status.code().unwrap_or(-1), json_out(&o))
+}
+
+#[test]
+fn a_new_goal_builds_passes_its_tests_and_goal_check_and_takes_submissions_on_a_node() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("forecast");
+    let o = ian_in(tmp.path(), None, &["new", "goal", dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Its own target dir: goal.toml names the wasm under ./target.
+    cargo_in(&dir, None, &["build", "--release"]);
+    let tests = cargo_in(&dir, None, &["test-native"]);
+    let text = String::from_utf8_lossy(&tests.stdout);
+    assert!(
+        text.contains("scores_a_real_agent_deterministically ... ok")
+            && text.contains("refuses_an_agent_that_leaves_the_range_naming_the_step ... ok"),
+        "{text}"
+    );
+    let baseline = dir.join("target/wasm32-unknown-unknown/release/forecast_baseline.wasm");
+    let goal = dir.join("goal.toml");
+    let (code, check) = check_json(&dir, &goal, &baseline);
+    assert_eq!(code, 0, "{check}");
+    assert_eq!(check["problems"], Value::Array(vec![]), "{check}");
+    assert_eq!(check["components"], 2);
+    assert_eq!(check["metrics"][3], "hit_rate", "{check}");
+    assert_eq!(check["baseline"]["verdict"], "accepted", "{check}");
+    // Published as is (core modules are componentized) and submitted to.
+    let node = NodeProc::start(&tmp.path().join("data"), &[]);
+    node.publish(&goal);
+    let key = keygen(tmp.path(), "author");
+    let pack = tmp.path().join("baseline.ianpack");
+    let o = cli(&[
+        "pack",
+        baseline.to_str().unwrap(),
+        "--out",
+        pack.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = node.cli(&[
+        "submit",
+        pack.to_str().unwrap(),
+        "--goal",
+        "forecast-v1",
+        "--key",
+        key.to_str().unwrap(),
+        "--json",
+    ]);
+    let reply = json_out(&o);
+    assert_eq!(reply["status"], "accepted", "{reply}");
+    // The node recorded the score goal check predicted.
+    assert_eq!(
+        reply["entry"]["score"], check["baseline"]["score"],
+        "{reply}"
+    );
+}
+
+#[test]
+fn standalone_harness_and_invariant_templates_make_a_goal_that_evaluates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let target = template_target_dir();
+    let mut wasm = Vec::new();
+    for (kind, name) in [("harness", "my-harness"), ("invariant", "my-invariant")] {
+        let dir = tmp.path().join(name);
+        let o = ian_in(tmp.path(), None, &["new", kind, dir.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        cargo_in(&dir, Some(&target), &["build", "--release"]);
+        wasm.push(target.join(format!(
+            "wasm32-unknown-unknown/release/{}.wasm",
+            name.replace('-', "_")
+        )));
+    }
+    let goal = tmp.path().join("mine.toml");
+    std::fs::write(
+        &goal,
+        format!(
+            "id = \"mine\"\ntitle = \"Mine\"\n[harness]\ncomponent = \"{}\"\nconfig = \"steps=50\"\nseeds = [1, 2]\n\
+             [[invariants]]\nname = \"sane\"\ncomponent = \"{}\"\n[ranking]\nkind = \"scalar\"\nreward = 1.0\nrisk = 0.0\ncomplexity = 0.0\n",
+            wasm[0].display(),
+            wasm[1].display()
+        ),
+    )
+    .unwrap();
+    // A constant agent predicts 0.25 every step: scored, not refused.
+    let agent = pack(tmp.path(), "buy-and-hold", "position=0.25", "flat.ianpack");
+    let o = cli(&[
+        "eval",
+        "--json",
+        "--goal",
+        goal.to_str().unwrap(),
+        agent.to_str().unwrap(),
+    ]);
+    let r = json_out(&o);
+    assert_eq!(r["verdict"], "accepted", "{r}");
+    assert_eq!(r["metrics"]["extra"][0][0], "hit_rate", "{r}");
+    assert_eq!(r["seeds"].as_array().unwrap().len(), 2);
+    // The invariant probes every pack before the harness runs: an agent
+    // answering with infinities is stopped there, and blamed.
+    let inf = tmp.path().join("inf.ianpack");
+    let o = cli(&[
+        "pack",
+        component("hostile-infinite-action").to_str().unwrap(),
+        "--out",
+        inf.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = cli(&[
+        "eval",
+        "--json",
+        "--goal",
+        goal.to_str().unwrap(),
+        inf.to_str().unwrap(),
+    ]);
+    let r = json_out(&o);
+    assert_eq!(r["verdict"], "rejected", "{r}");
+    assert_eq!(r["step"], "invariants", "{r}");
+    assert_eq!(r["reason"], "agent_invalid_action", "{r}");
+}
+
+#[test]
+fn goal_check_refuses_an_objective_naming_a_metric_the_harness_never_emits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let goal = example_goal(tmp.path(), "trading");
+    let text = std::fs::read_to_string(&goal).unwrap();
+    let mut t: toml::Table = toml::from_str(&text).unwrap();
+    let ranking = t["ranking"].as_table_mut().unwrap();
+    ranking.insert("kind".into(), "pareto".into());
+    ranking.insert(
+        "objectives".into(),
+        toml::Value::Array(vec!["reward:max".into(), "sortino:max".into()]),
+    );
+    std::fs::write(&goal, toml::to_string(&t).unwrap()).unwrap();
+    let (code, check) = check_json(tmp.path(), &goal, &component("buy-and-hold"));
+    assert_eq!(code, 1, "{check}");
+    let problems = check["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{check}");
+    let p = problems[0].as_str().unwrap();
+    assert!(
+        p.contains("`sortino`") && p.contains("sharpe, turnover"),
+        "{p}"
+    );
+    // Without a baseline the components still load, and the report says
+    // what went unchecked.
+    let o = ian_in(tmp.path(), None, &["goal", "check", goal.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("no --baseline"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_retired_goal_refuses_submissions_and_stays_readable_across_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let mut node = NodeProc::start(&data, &[]);
+    node.publish(&trading_goal(tmp.path(), "closing", false));
+    let first = submit_as_new_contributor(&node, tmp.path(), "closing", "early", "position=0.5");
+    assert_eq!(first["status"], "accepted");
+    let o = node.cli(&[
+        "goal",
+        "retire",
+        "closing",
+        "--operator-key",
+        &node.operator_key(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("retired"), "{}", stdout(&o));
+    let late = |node: &NodeProc, name: &str| {
+        let key = keygen(tmp.path(), name);
+        let p = pack(
+            tmp.path(),
+            "buy-and-hold",
+            "position=0.4",
+            &format!("{name}.ianpack"),
+        );
+        node.cli(&[
+            "submit",
+            p.to_str().unwrap(),
+            "--goal",
+            "closing",
+            "--key",
+            key.to_str().unwrap(),
+            "--json",
+        ])
+    };
+    // Refused before anything is evaluated: a refused request (exit 1),
+    // naming the reason and the time.
+    let o = late(&node, "late");
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("goal_retired"), "{}", stdout(&o));
+    // Without the operator key, nobody else can retire a goal.
+    let o = node.cli(&["goal", "retire", "closing", "--operator-key", "wrong"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(node.stop());
+    let node = NodeProc::start(&data, &[]);
+    let status = node.get_json("/api/v1/goals/closing");
+    assert!(
+        status["retired_at"].as_str().unwrap().ends_with('Z'),
+        "{status}"
+    );
+    assert_eq!(status["log_size"], 1);
+    let board = node.get_json("/api/v1/goals/closing/leaderboard");
+    assert_eq!(board["size"], 1, "{board}");
+    let page = http_get(&node.url, "/");
+    assert!(
+        page.contains("class=\"retired\""),
+        "the page marks the goal"
+    );
+    let o = late(&node, "later");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("goal_retired"));
+}
