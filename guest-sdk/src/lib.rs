@@ -44,13 +44,18 @@ pub use types::{Action, AgentError, Metrics, Observation, PackInfo};
 #[doc(hidden)]
 pub use wit_bindgen as __wit_bindgen;
 
-/// Generated bindings of the `agent-pack` world (used by [`export_agent!`]).
+/// Generated bindings of the `agent-pack-reporting` world (used by
+/// [`export_agent!`]): the agent world plus the panic report, so that a
+/// panic's message reaches the contributor instead of a bare trap.
 #[doc(hidden)]
 pub mod agent_world {
     wit_bindgen::generate!({
         path: "wit",
-        world: "agent-pack",
-        with: { "ian:eval/types@0.1.0": crate::types },
+        world: "agent-pack-reporting",
+        with: {
+            "ian:eval/types@0.1.0": crate::types,
+            "ian:diagnostics/panic@0.1.0": generate,
+        },
         pub_export_macro: true,
         export_macro_name: "__ian_export_agent_pack",
         default_bindings_module: "ian_guest_sdk::agent_world",
@@ -353,7 +358,23 @@ pub mod __private {
         static AGENT: RefCell<Option<Box<dyn DynAgent>>> = const { RefCell::new(None) };
     }
 
+    /// Sends the panic message to the host (`ian:diagnostics/panic`)
+    /// before the abort turns it into a bare trap. Installed once per
+    /// instance, at the first `init`.
+    #[cfg(target_family = "wasm")]
+    fn report_panics() {
+        use std::sync::Once;
+        static HOOK: Once = Once::new();
+        HOOK.call_once(|| {
+            std::panic::set_hook(Box::new(|info| {
+                crate::agent_world::ian::diagnostics::panic::report(&info.to_string());
+            }));
+        });
+    }
+
     pub fn agent_init<T: Agent>(params: &[u8]) -> Result<(), String> {
+        #[cfg(target_family = "wasm")]
+        report_panics();
         let agent = T::init(params)?;
         AGENT.with_borrow_mut(|slot| *slot = Some(Box::new(agent)));
         Ok(())

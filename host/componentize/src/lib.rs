@@ -20,6 +20,11 @@ use wit_parser::Resolve;
 /// that [`embed_world`] works without access to the source tree.
 pub const IAN_EVAL_WIT: &str = include_str!("../../../guest-sdk/wit/ian-eval.wit");
 
+/// The `ian:diagnostics@0.1.0` package `ian:eval`'s `agent-pack-reporting`
+/// world imports; push it into a `Resolve` before [`IAN_EVAL_WIT`].
+pub const IAN_DIAGNOSTICS_WIT: &str =
+    include_str!("../../../guest-sdk/wit/deps/diagnostics/panic.wit");
+
 /// Version of the WIT package this crate encodes against; it appears in
 /// every import/export name of an IAN component.
 pub const ABI_VERSION: &str = "ian:eval@0.1.0";
@@ -161,6 +166,9 @@ pub fn embed_world(module: &[u8], world: World) -> Result<Vec<u8>, ComponentizeE
         ));
     }
     let mut resolve = Resolve::default();
+    resolve
+        .push_str("panic.wit", IAN_DIAGNOSTICS_WIT)
+        .map_err(|e| ComponentizeError::Wit(format!("{e:#}")))?;
     let package = resolve
         .push_str("ian-eval.wit", IAN_EVAL_WIT)
         .map_err(|e| ComponentizeError::Wit(format!("{e:#}")))?;

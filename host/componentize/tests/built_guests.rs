@@ -26,6 +26,7 @@ const INVARIANTS: &[&str] = &["position-limit-invariant", "param-bounds-invarian
 
 const TYPES: &str = "ian:eval/types@0.1.0";
 const POLICY: &str = "ian:eval/policy@0.1.0";
+const PANIC: &str = "ian:diagnostics/panic@0.1.0";
 
 fn components_dir() -> PathBuf {
     std::env::var_os("IAN_COMPONENTS_DIR")
@@ -46,7 +47,7 @@ fn load(name: &str) -> Vec<u8> {
 }
 
 #[test]
-fn agents_export_agent_and_import_only_the_type_only_interface() {
+fn agents_export_agent_and_import_only_the_type_only_interface_and_the_panic_report() {
     for name in AGENTS {
         let s = surface(&load(name)).unwrap();
         assert_eq!(
@@ -54,7 +55,7 @@ fn agents_export_agent_and_import_only_the_type_only_interface() {
             vec![World::AgentPack.exported_interface()],
             "{name}"
         );
-        assert_eq!(s.imports, vec![TYPES], "{name}");
+        assert_eq!(s.imports, vec![PANIC, TYPES], "{name}");
     }
 }
 

@@ -284,6 +284,56 @@ pub(crate) struct AgentLimits {
 
 pub(crate) struct AgentState {
     mem: MemCap,
+    /// The panic message the agent reported (`ian:diagnostics/panic`)
+    /// before trapping, clipped.
+    panic: Option<String>,
+}
+
+/// Store data that can hold a guest's reported panic message.
+pub(crate) trait PanicSlot {
+    fn panic_slot(&mut self) -> &mut Option<String>;
+}
+
+impl PanicSlot for AgentState {
+    fn panic_slot(&mut self) -> &mut Option<String> {
+        &mut self.panic
+    }
+}
+
+impl PanicSlot for HostState {
+    fn panic_slot(&mut self) -> &mut Option<String> {
+        &mut self.panic
+    }
+}
+
+/// `ian:diagnostics/panic.report`: keeps the first message of the
+/// instance, clipped to [`MAX_GUEST_TEXT`] bytes; later calls are not even
+/// read, so a guest cannot make the host copy its memory in a loop.
+fn report_panic<T: PanicSlot>(
+    mut cx: wasmtime::StoreContextMut<'_, T>,
+    message: &wasmtime::component::WasmStr,
+) {
+    if cx.data_mut().panic_slot().is_some() {
+        return;
+    }
+    let text = match message.to_str(&cx) {
+        Ok(t) => t.replace('\n', " "),
+        Err(_) => "(panic message not readable)".to_string(),
+    };
+    *cx.data_mut().panic_slot() = Some(clip(text.trim().to_string()));
+}
+
+/// Defines `ian:diagnostics/panic` in `linker`: optional for every role.
+pub(crate) fn add_panic_report<T: PanicSlot + 'static>(
+    linker: &mut wasmtime::component::Linker<T>,
+) -> wasmtime::Result<()> {
+    linker.instance(crate::validate::PANIC_IMPORT)?.func_wrap(
+        "report",
+        |cx: wasmtime::StoreContextMut<'_, T>, (message,): (wasmtime::component::WasmStr,)| {
+            report_panic(cx, &message);
+            Ok(())
+        },
+    )
 }
 
 /// Where the agent's functions are in its component; looked up once at load.
@@ -386,6 +436,7 @@ impl AgentSlot {
         at: AgentCall,
         budget: FuelBudget,
         phase: Phase,
+        panic: Option<String>,
     ) {
         match classify(err) {
             Classified::OutOfFuel => self.set_fault(Fault::AgentOutOfFuel { at, budget }),
@@ -396,10 +447,19 @@ impl AgentSlot {
             Classified::Interrupt => self.set_abort(InconclusiveCause::WallBackstop {
                 ms: self.deadline.ms,
             }),
-            Classified::Guest(message) => match at {
-                AgentCall::Init { .. } => self.set_fault(Fault::AgentInitFailed { at, message }),
-                AgentCall::Act { .. } => self.set_fault(Fault::AgentTrap { at, message }),
-            },
+            Classified::Guest(trap) => {
+                // The agent's own words first, when its panic hook sent them.
+                let message = match panic {
+                    Some(p) => clip(format!("{p}; {trap}")),
+                    None => trap,
+                };
+                match at {
+                    AgentCall::Init { .. } => {
+                        self.set_fault(Fault::AgentInitFailed { at, message })
+                    }
+                    AgentCall::Act { .. } => self.set_fault(Fault::AgentTrap { at, message }),
+                }
+            }
             Classified::Exit(code) => self.set_fault(Fault::AgentTrap {
                 at,
                 message: format!("agent called exit({code})"),
@@ -438,6 +498,7 @@ impl AgentSlot {
             &self.engine,
             AgentState {
                 mem: MemCap::new(self.limits.memory_cap, self.limits.max_table_elements),
+                panic: None,
             },
         );
         store.limiter(|s| &mut s.mem);
@@ -474,7 +535,10 @@ impl AgentSlot {
         self.init_fuel += used;
         match result {
             Ok((_, act)) => self.live = Some((store, act)),
-            Err(e) => self.record_error(&e, at, kind, Phase::Instantiate),
+            Err(e) => {
+                let panic = store.data_mut().panic.take();
+                self.record_error(&e, at, kind, Phase::Instantiate, panic)
+            }
         }
     }
 
@@ -514,7 +578,10 @@ impl AgentSlot {
             Ok((_, Err(GuestText(message)))) => {
                 self.set_fault(Fault::AgentInitFailed { at, message })
             }
-            Err((e, phase)) => self.record_error(&e, at, kind, phase),
+            Err((e, phase)) => {
+                let panic = store.data_mut().panic.take();
+                self.record_error(&e, at, kind, phase, panic)
+            }
         }
     }
 
@@ -585,7 +652,10 @@ impl AgentSlot {
                     return Ok(Ok(action));
                 }
             }
-            Err(e) => self.record_error(&e, at, kind, Phase::Call),
+            Err(e) => {
+                let panic = store.data_mut().panic.take();
+                self.record_error(&e, at, kind, Phase::Call, panic)
+            }
         }
         self.stopped()
             .unwrap_or_else(|| Err(wasmtime::Error::new(HostAbort)))
@@ -643,6 +713,8 @@ fn agent_error(f: &Fault) -> AgentError {
 /// Store data of a harness or invariant.
 pub(crate) struct HostState {
     pub(crate) mem: MemCap,
+    /// The harness's or invariant's reported panic message.
+    pub(crate) panic: Option<String>,
     pub(crate) agent: AgentSlot,
     pub(crate) wasi: Option<WasiParts>,
     /// Only used when a WASI context has to be made up on the spot.

@@ -302,6 +302,20 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
+/// A harness or invariant trap with the panic message the guest reported
+/// in front, when it reported one.
+fn with_reported_panic(fault: Fault, panic: &Option<String>) -> Fault {
+    match (fault, panic) {
+        (Fault::HarnessFault { role, message }, Some(p)) if message.starts_with("trapped") => {
+            Fault::HarnessFault {
+                role,
+                message: crate::run::clip(format!("{p}; {message}")),
+            }
+        }
+        (fault, _) => fault,
+    }
+}
+
 /// The prefix with which a harness blames the agent for an action it
 /// refuses (wrong length, out of the goal's range), instead of reporting a
 /// fault of its own. `ian_guest_sdk::agent_invalid_action` writes it.
@@ -342,7 +356,10 @@ impl Sandbox {
             .map_err(|e| SandboxError::Engine(format!("{e:#}")))?;
         let engine_err = |e: wasmtime::Error| SandboxError::Engine(format!("{e:#}"));
 
-        let agent_linker = Linker::<AgentState>::new(&engine);
+        let mut agent_linker = Linker::<AgentState>::new(&engine);
+        // Optional for every role (ian:eval's `agent-pack-reporting` world
+        // imports it); components of the plain worlds import nothing more.
+        crate::run::add_panic_report(&mut agent_linker).map_err(engine_err)?;
         let mut harness_linker = Linker::<HostState>::new(&engine);
         GoalHarness::add_to_linker::<HostState, HasSelf<HostState>>(&mut harness_linker, |s| s)
             .map_err(engine_err)?;
@@ -353,6 +370,13 @@ impl Sandbox {
         let mut invariant_linker = Linker::<HostState>::new(&engine);
         GoalInvariant::add_to_linker::<HostState, HasSelf<HostState>>(&mut invariant_linker, |s| s)
             .map_err(engine_err)?;
+        for linker in [
+            &mut harness_linker,
+            &mut dataset_linker,
+            &mut invariant_linker,
+        ] {
+            crate::run::add_panic_report(linker).map_err(engine_err)?;
+        }
 
         let config_hash = sha256(canonical_description(&config).as_bytes());
         let compat = compatibility_digest(&engine);
@@ -805,6 +829,7 @@ impl Sandbox {
             None => None,
         };
         let state = HostState {
+            panic: None,
             mem: MemCap::new(self.memory_cap(limits), cfg.max_table_elements),
             agent: self.agent_slot(agent, params, limits, deadline.clone()),
             wasi,
@@ -862,12 +887,15 @@ impl Sandbox {
             })
         } else {
             match result {
-                Err((e, phase)) => Err(harness_outcome_from_error(
-                    &e,
-                    role,
-                    limits.harness_fuel,
-                    limits.wall_backstop_ms,
-                    phase,
+                Err((e, phase)) => Err(with_reported_panic(
+                    harness_outcome_from_error(
+                        &e,
+                        role,
+                        limits.harness_fuel,
+                        limits.wall_backstop_ms,
+                        phase,
+                    ),
+                    &state.panic,
                 )),
                 Ok(Err(GuestText(message))) => Err(harness_error(role, message, slot)),
                 Ok(Ok(m)) => finish_metrics(
@@ -921,6 +949,7 @@ impl Sandbox {
         let cfg = &self.inner.config;
         let deadline = self.deadline(limits);
         let state = HostState {
+            panic: None,
             mem: MemCap::new(self.memory_cap(limits), cfg.max_table_elements),
             agent: self.agent_slot(agent, &pack.params, limits, deadline.clone()),
             wasi: None,
@@ -974,12 +1003,15 @@ impl Sandbox {
             })
         } else {
             match result {
-                Err((e, phase)) => Err(harness_outcome_from_error(
-                    &e,
-                    Role::Invariant,
-                    limits.harness_fuel,
-                    limits.wall_backstop_ms,
-                    phase,
+                Err((e, phase)) => Err(with_reported_panic(
+                    harness_outcome_from_error(
+                        &e,
+                        Role::Invariant,
+                        limits.harness_fuel,
+                        limits.wall_backstop_ms,
+                        phase,
+                    ),
+                    &state.panic,
                 )),
                 Ok(Err(GuestText(reason))) => Err(Fault::InvariantViolated { reason }),
                 Ok(Ok(())) => Ok(()),

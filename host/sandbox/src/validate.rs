@@ -22,6 +22,9 @@ use wasmparser::{
 pub(crate) const TYPES_IMPORT: &str = "ian:eval/types@0.1.0";
 /// The host-served interface harnesses and invariants import.
 pub(crate) const POLICY_IMPORT: &str = "ian:eval/policy@0.1.0";
+/// The optional panic report (`ian:diagnostics`) any guest may import;
+/// ian-guest-sdk's agents do (world `agent-pack-reporting`).
+pub(crate) const PANIC_IMPORT: &str = "ian:diagnostics/panic@0.1.0";
 
 /// WASI p2 interfaces a dataset harness may import: I/O, CLI stdio,
 /// clocks, random and read-only filesystem. Sockets are deliberately absent.
@@ -51,7 +54,7 @@ const WASI_ALLOWED: &[&str] = &[
 /// Whether `name` (a full import name such as `wasi:io/streams@0.2.6`) may
 /// be imported by a component of `role`.
 pub(crate) fn import_allowed(role: Role, name: &str) -> bool {
-    if name == TYPES_IMPORT {
+    if name == TYPES_IMPORT || name == PANIC_IMPORT {
         return true;
     }
     match role {
@@ -284,6 +287,9 @@ mod tests {
     fn agent_may_import_only_the_type_interface() {
         assert!(import_allowed(Role::Agent, "ian:eval/types@0.1.0"));
         assert!(!import_allowed(Role::Agent, "ian:eval/policy@0.1.0"));
+        assert!(import_allowed(Role::Agent, "ian:diagnostics/panic@0.1.0"));
+        assert!(import_allowed(Role::Harness, "ian:diagnostics/panic@0.1.0"));
+        assert!(!import_allowed(Role::Agent, "ian:diagnostics/panic@0.2.0"));
         assert!(!import_allowed(Role::Agent, "wasi:io/streams@0.2.6"));
         assert!(!import_allowed(Role::Agent, "ian:eval/types@0.2.0"));
     }

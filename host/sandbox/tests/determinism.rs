@@ -60,12 +60,12 @@ fn golden_fuel_of_reference_evaluations() {
     let sb = shared();
     let h = harness(sb, "trading-harness");
     let cases = [
-        ("buy-and-hold", &b""[..], 150_183u64, 679u64, 110_340u64),
+        ("buy-and-hold", &b""[..], 150_227u64, 723u64, 110_340u64),
         (
             "ma-crossover",
             &b"short=5,long=20"[..],
-            311_532,
-            5_944,
+            311_576,
+            5_988,
             110_340,
         ),
     ];

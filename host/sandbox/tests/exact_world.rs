@@ -179,3 +179,23 @@ fn hand_written_components_of_exactly_their_world_load() {
     ))
     .unwrap();
 }
+
+#[test]
+fn an_agent_of_the_plain_agent_pack_world_is_still_accepted_and_evaluated() {
+    // Built against `agent-pack` (no panic report), as agents were before
+    // `agent-pack-reporting`: the host keeps accepting it.
+    let bytes = component_for(&[IAN_EVAL_WIT], "agent-pack", &WatAgent::default().wat());
+    let surface = ian_componentize::surface(&bytes).unwrap();
+    assert!(
+        !surface
+            .imports
+            .iter()
+            .any(|i| i.starts_with("ian:diagnostics")),
+        "{surface:?}"
+    );
+    let sb = fresh();
+    let agent = sb.load_agent(&bytes).expect("the plain world loads");
+    let h = harness(&sb, "trading-harness");
+    let r = sb.evaluate(&h, &agent, b"", TRADING_CONFIG, 1, &limits());
+    assert!(r.outcome.is_ok(), "{:?}", r.outcome);
+}

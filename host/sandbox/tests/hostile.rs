@@ -75,6 +75,19 @@ fn panicking_agent_is_an_agent_trap_marked_as_panic() {
 }
 
 #[test]
+fn a_panicking_agent_built_with_the_sdk_reports_its_panic_message_and_location() {
+    let fault = run("hostile-panic", &limits());
+    let Fault::AgentTrap { message, .. } = &fault else {
+        panic!("expected agent_trap, got {fault:?}");
+    };
+    assert!(
+        message.starts_with("panicked at example-agents/hostile-panic/src/lib.rs:")
+            && message.contains("hostile-panic refuses to act at step 0"),
+        "{message}"
+    );
+}
+
+#[test]
 fn nan_action_is_invalid() {
     assert_eq!(
         run("hostile-nan-action", &limits()),

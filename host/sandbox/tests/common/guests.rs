@@ -22,6 +22,10 @@ pub fn ian_component(world: World, wat: &str) -> Vec<u8> {
 /// package, resolved in order), built with `wit-component` directly.
 pub fn component_for(wit: &[&str], world: &str, wat: &str) -> Vec<u8> {
     let mut resolve = Resolve::default();
+    // `ian:eval` refers to `ian:diagnostics` (its reporting agent world).
+    resolve
+        .push_str("panic.wit", ian_componentize::IAN_DIAGNOSTICS_WIT)
+        .expect("diagnostics WIT resolves");
     let mut last = None;
     for (i, text) in wit.iter().enumerate() {
         last = Some(
