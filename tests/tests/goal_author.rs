@@ -232,3 +232,70 @@ fn a_retired_goal_refuses_submissions_and_stays_readable_across_a_restart() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("goal_retired"));
 }
+
+/// Dotted key paths of a TOML value (arrays of tables add their keys under
+/// the array's name).
+fn key_paths(prefix: &str, v: &toml::Value, out: &mut std::collections::BTreeSet<String>) {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                key_paths(&p, v, out);
+            }
+        }
+        toml::Value::Array(a) if a.iter().all(toml::Value::is_table) && !a.is_empty() => {
+            for v in a {
+                key_paths(prefix, v, out);
+            }
+        }
+        _ => {
+            out.insert(prefix.to_string());
+        }
+    }
+}
+
+#[test]
+fn the_goal_file_reference_documents_every_key_the_parser_knows() {
+    let doc = std::fs::read_to_string(repo_path("docs/GOALS.md")).unwrap();
+    let documented: std::collections::BTreeSet<String> = doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split_once("` |").map(|(k, _)| k.to_string()))
+        .collect();
+    let example = doc
+        .split("## Complete example")
+        .nth(1)
+        .and_then(|s| s.split("```toml\n").nth(1))
+        .and_then(|s| s.split("\n```").next())
+        .expect("GOALS.md has a complete example in a toml block");
+    // The example parses, and holds every documented key.
+    let spec = ian_core::goal::GoalSpec::from_toml(example)
+        .unwrap_or_else(|e| panic!("the complete example does not parse: {e}"));
+    let mut in_example = std::collections::BTreeSet::new();
+    key_paths(
+        "",
+        &toml::from_str::<toml::Value>(example).unwrap(),
+        &mut in_example,
+    );
+    assert_eq!(
+        in_example, documented,
+        "the example and the key table differ"
+    );
+    // What the parser keeps of it, written back, has exactly those keys: a
+    // key the parser knows but the table lacks (or the reverse) fails here.
+    let mut parsed = std::collections::BTreeSet::new();
+    key_paths("", &toml::Value::try_from(&spec).unwrap(), &mut parsed);
+    assert_eq!(
+        parsed, documented,
+        "the parser's keys and the documented keys differ"
+    );
+    // And a key outside the table is refused, naming it.
+    let err = ian_core::goal::GoalSpec::from_toml(&format!("{example}\n[extra]\nkey = 1\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("extra"), "{err}");
+}

@@ -74,7 +74,7 @@ const GOAL: [(&str, &str); 5] = [
 ];
 
 /// The guest SDK's sources, vendored into every new project.
-const SDK_FILES: [(&str, &str); 6] = [
+const SDK_FILES: [(&str, &str); 7] = [
     (
         "src/lib.rs",
         include_str!("../../../../guest-sdk/src/lib.rs"),
@@ -94,6 +94,10 @@ const SDK_FILES: [(&str, &str); 6] = [
     (
         "wit/ian-eval.wit",
         include_str!("../../../../guest-sdk/wit/ian-eval.wit"),
+    ),
+    (
+        "wit/deps/diagnostics/panic.wit",
+        include_str!("../../../../guest-sdk/wit/deps/diagnostics/panic.wit"),
     ),
     ("README.md", include_str!("../../../../guest-sdk/README.md")),
 ];
@@ -376,18 +380,30 @@ mod tests {
         }
     }
 
+    /// Every file under `dir`, as paths relative to `root`.
+    fn files_under(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                files_under(root, &p, out);
+            } else {
+                let rel = p.strip_prefix(root).unwrap();
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+
     #[test]
-    fn the_vendored_sdk_has_every_source_file_of_the_sdk() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../guest-sdk/src");
-        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| format!("src/{}", e.unwrap().file_name().to_string_lossy()))
-            .collect();
+    fn the_vendored_sdk_has_every_source_and_wit_file_of_the_sdk() {
+        let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../guest-sdk"));
+        let mut on_disk = Vec::new();
+        files_under(root, &root.join("src"), &mut on_disk);
+        files_under(root, &root.join("wit"), &mut on_disk);
         on_disk.sort();
         let mut vendored: Vec<String> = SDK_FILES
             .iter()
             .map(|(p, _)| p.to_string())
-            .filter(|p| p.starts_with("src/"))
+            .filter(|p| p.starts_with("src/") || p.starts_with("wit/"))
             .collect();
         vendored.sort();
         assert_eq!(on_disk, vendored);

@@ -454,6 +454,16 @@ impl Node {
         let signing =
             crate::runtime::keyfile::load_or_create_signing_key(&data_dir.join("node.key"))?;
         let public = PublicKeyBytes::of(&signing);
+        // The public half, for people to hand out and for `verify
+        // --node-key <data_dir>/node.pub`; rewritten from node.key on every
+        // start, so it can never disagree with it.
+        let pub_file = data_dir.join("node.pub");
+        std::fs::write(&pub_file, format!("{}\n", public.to_hex())).map_err(|e| {
+            NodeError::DataDir {
+                path: pub_file.clone(),
+                message: e.to_string(),
+            }
+        })?;
         let name = if cfg.server.name.is_empty() {
             format!("ian-{}", &ian_core::sha256(&public.0).to_hex()[..8])
         } else {
