@@ -316,3 +316,51 @@ fn an_init_failure_is_reported_as_the_agents_with_its_own_message() {
     assert!(!stdout(&o).contains("SEED"), "{}", stdout(&o));
     assert!(!stdout(&o).contains("null"), "{}", stdout(&o));
 }
+
+#[test]
+fn pack_names_the_cdylib_fix_when_the_wasm_output_is_missing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp
+        .path()
+        .join("target/wasm32-unknown-unknown/release/my_agent.wasm");
+    let out = tmp.path().join("x.ianpack");
+    let o = cli(&[
+        "pack",
+        missing.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains(r#"crate-type = [\"cdylib\"]"#) || err.contains(r#"crate-type = ["cdylib"]"#),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn dev_against_a_goal_on_a_node_places_the_score_on_its_board() {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = NodeProc::start(&tmp.path().join("data"), &[]);
+    node.publish(&example_goal(tmp.path(), "trading"));
+    let dir = new_agent(tmp.path(), "remote-dev", &[]);
+    let o = ian_in(
+        tmp.path(),
+        Some(&template_target_dir()),
+        &[
+            "dev",
+            dir.to_str().unwrap(),
+            "--goal-id",
+            "trading-v1",
+            "--node",
+            &node.url,
+            "--json",
+        ],
+    );
+    let r = json_out(&o);
+    assert_eq!(r["verdict"], "accepted", "{r}");
+    // The board is empty: first of one.
+    assert_eq!(r["on_board"]["rank"], 1, "{r}");
+    assert_eq!(r["on_board"]["of"], 1, "{r}");
+}

@@ -26,6 +26,12 @@ use ian_core::policy::Policy;
 
 /// Build an `.ianpack` from a component or core module, params and metadata.
 pub fn build_pack(a: &PackArgs) -> Result<PackReport, CommandError> {
+    if !a.wasm.exists() && a.wasm.to_string_lossy().contains("wasm32-") {
+        return Err(CommandError::File {
+            path: a.wasm.clone(),
+            message: "no such file: cargo writes a .wasm here only for a crate with `[lib] crate-type = [\"cdylib\"]` built with `cargo build --release --target wasm32-unknown-unknown` (`ian-host dev` builds and finds it for you)".into(),
+        });
+    }
     let wasm = read_at_most(
         &a.wasm,
         ian_core::goal::HARD_MAX_COMPONENT_BYTES,

@@ -129,11 +129,15 @@ pub fn leaderboard(b: &Leaderboard) -> String {
         b.top.len(),
         b.ranking
     );
-    let _ = writeln!(
-        o,
-        "{:>4} {:>6}  {:<22} {:<12} {:>12} {:>12} {:>12} {:>12}",
-        "RANK", "INDEX", "AGENT", "PACK", "REWARD", "RISK", "COMPLEXITY", "SCORE"
-    );
+    if b.top.is_empty() {
+        let _ = writeln!(o, "no accepted entries yet");
+    } else {
+        let _ = writeln!(
+            o,
+            "{:>4} {:>6}  {:<22} {:<12} {:>12} {:>12} {:>12} {:>12}",
+            "RANK", "INDEX", "AGENT", "PACK", "REWARD", "RISK", "COMPLEXITY", "SCORE"
+        );
+    }
     for (i, r) in b.top.iter().enumerate() {
         let _ = writeln!(
             o,
@@ -172,11 +176,15 @@ pub fn leaderboard(b: &Leaderboard) -> String {
 /// Human text for a log range.
 pub fn log(l: &LogRange) -> String {
     let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "{:>6}  {:<12} {:<12} {:>12} {:>12} {:>12}",
-        "INDEX", "PACK", "CONTRIBUTOR", "REWARD", "RISK", "SCORE"
-    );
+    if l.entries.is_empty() {
+        let _ = writeln!(o, "no entries in this range");
+    } else {
+        let _ = writeln!(
+            o,
+            "{:>6}  {:<12} {:<12} {:>12} {:>12} {:>12}",
+            "INDEX", "PACK", "CONTRIBUTOR", "REWARD", "RISK", "SCORE"
+        );
+    }
     for e in &l.entries {
         let _ = writeln!(
             o,
@@ -277,6 +285,18 @@ pub fn table(rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_table_is_said_in_words_not_printed_as_a_header() {
+        assert_eq!(table(&[vec!["A".into(), "B".into()]]), "(none)");
+        assert_eq!(
+            table(&[
+                vec!["A".into(), "BB".into()],
+                vec!["xyz".into(), "1".into()]
+            ]),
+            "A    BB\nxyz  1"
+        );
+    }
 
     #[test]
     fn numbers_switch_to_scientific_only_at_the_extremes() {
