@@ -65,6 +65,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/goals"),
     ("GET", "/api/v1/goals/{goal}"),
     ("POST", "/api/v1/goals/{goal}/retire"),
+    ("POST", "/api/v1/admin/backup"),
     ("GET", "/api/v1/goals/{goal}/manifest"),
     ("POST", "/api/v1/goals/{goal}/contributions"),
     ("GET", "/api/v1/goals/{goal}/leaderboard"),
@@ -112,6 +113,10 @@ fn handler_for(method: &str, path: &str, state: &AppState) -> MethodRouter<AppSt
         ("POST", "/api/v1/goals/{goal}/retire") => on(post, retire).layer(
             middleware::from_fn_with_state(state.clone(), operator_before_body),
         ),
+        ("POST", "/api/v1/admin/backup") => on(post, backup).layer(middleware::from_fn_with_state(
+            state.clone(),
+            operator_before_body,
+        )),
         ("GET", "/api/v1/goals/{goal}") => on(get, goal_status),
         ("GET", "/api/v1/goals/{goal}/manifest") => on(get, goal_manifest),
         ("POST", "/api/v1/goals/{goal}/contributions") => on(post, submit)
@@ -425,6 +430,49 @@ async fn node_info(State(s): State<AppState>) -> Response {
 
 async fn list_goals(State(s): State<AppState>) -> Response {
     json(StatusCode::OK, &s.node.goal_statuses())
+}
+
+/// Streams a consistent copy of the store (operator key): what `ian-host
+/// backup` saves and `ian-host restore` checks.
+async fn backup(State(s): State<AppState>) -> Response {
+    use std::io::Read as _;
+    let node = s.node.clone();
+    let (mut file, len) = match tokio::task::spawn_blocking(move || node.backup()).await {
+        Ok(Ok(x)) => x,
+        Ok(Err(e)) => return e.into_response(),
+        Err(_) => return ApiError::internal().into_response(),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::task::spawn_blocking(move || {
+        let mut buf = vec![0u8; BLOB_CHUNK];
+        loop {
+            match file.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    if tx
+                        .blocking_send(Ok(bytes::Bytes::copy_from_slice(&buf[..n])))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "backup download aborted");
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            }
+        }
+    });
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        )],
+        Body::new(BlobBody { rx, len }),
+    )
+        .into_response()
 }
 
 async fn retire(State(s): State<AppState>, Path(goal): Path<String>) -> Response {

@@ -109,11 +109,48 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Write man pages (ian-host.1 and one per subcommand) into a directory.
     Man(ManArgs),
+    /// Save a consistent online backup of a running node's store (operator
+    /// key); submissions go on while it is taken.
+    Backup(BackupArgs),
+    /// Restore a backup into a new data directory, usable only after every
+    /// checkpoint signature and every replayed root checked out.
+    Restore(RestoreArgs),
     /// Write a ready project: `new agent|harness|invariant|goal DIR`.
     New(NewArgs),
     /// Build, componentize and evaluate the agent in DIR against a goal;
     /// `--watch` repeats on every change, `--sweep` tabulates parameters.
     Dev(DevArgs),
+}
+
+/// `backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Where to write the backup (must not exist).
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// Node.
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// Operator API key.
+    #[arg(long, env = "IAN_OPERATOR_KEY", hide_env_values = true)]
+    pub operator_key: Option<String>,
+    /// File holding the operator API key (e.g. `<data_dir>/operator.key`).
+    #[arg(long)]
+    pub operator_key_file: Option<PathBuf>,
+}
+
+/// `restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup file (from `ian-host backup`).
+    pub backup: PathBuf,
+    /// The data directory to restore into (must hold no store).
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// The node.key of the node that made the backup (default: the one
+    /// already in the data directory). Copied into the data directory.
+    #[arg(long)]
+    pub node_key: Option<PathBuf>,
 }
 
 /// `new`.

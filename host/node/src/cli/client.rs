@@ -185,6 +185,49 @@ impl Client {
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         self.json::<T>(Method::GET, path, None::<&()>).await
     }
+
+    /// POST with no body and stream a successful answer into `out` (chunk
+    /// by chunk: a large answer is never held in memory); an error answer
+    /// is decoded as usual. Returns the bytes written and their SHA-256.
+    pub async fn download_post(
+        &self,
+        path: &str,
+        out: &mut std::fs::File,
+    ) -> Result<(u64, ian_core::Hash32), ClientError> {
+        use sha2::Digest as _;
+        use std::io::Write as _;
+        let url = format!("{}{}", self.base, path);
+        let mut req = self.http.request(Method::POST, &url);
+        if let Some(k) = &self.operator_key {
+            req = req.header("authorization", format!("Bearer {k}"));
+        }
+        let transport = |e: reqwest::Error| ClientError::Transport {
+            url: self.base.clone(),
+            message: explain(&e),
+        };
+        let mut resp = req.send().await.map_err(transport)?;
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let body = resp.bytes().await.map_err(transport)?;
+            return decode::<serde_json::Value>(RawResponse {
+                status,
+                retry_after: None,
+                body,
+            })
+            .map(|_| (0, ian_core::Hash32([0; 32])));
+        }
+        let mut hasher = sha2::Sha256::new();
+        let mut written = 0u64;
+        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+            hasher.update(&chunk);
+            out.write_all(&chunk).map_err(|e| ClientError::Transport {
+                url: self.base.clone(),
+                message: format!("writing the download: {e}"),
+            })?;
+            written += chunk.len() as u64;
+        }
+        Ok((written, ian_core::Hash32(hasher.finalize().into())))
+    }
 }
 
 /// A transport error in words a user can act on: a certificate problem

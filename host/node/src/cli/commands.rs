@@ -131,6 +131,33 @@ pub fn run(cli: Cli) -> Result<i32, CommandError> {
             out.print(&r, || crate::cli::ops::render_goal_check(&r));
             Ok(if r.problems.is_empty() { 0 } else { 1 })
         }
+        Command::Restore(a) => {
+            crate::cli::telemetry::init(format, "warn");
+            let key = a
+                .node_key
+                .clone()
+                .unwrap_or_else(|| a.data_dir.join("node.key"));
+            if !key.exists() {
+                return Err(CommandError::Usage(format!(
+                    "restore needs the node.key of the node that made the backup: pass --node-key FILE (nothing at {})",
+                    key.display()
+                )));
+            }
+            let r = crate::runtime::backup::restore(&a.backup, &a.data_dir, &key)
+                .map_err(|e| CommandError::Usage(format!("restore refused: {e}")))?;
+            out.print(&r, || {
+                format!(
+                    "restored {} goal(s), {} entries into {}: {} checkpoint signatures verified under node key {} and every root replayed\nstart it: ian-host serve --data-dir {}",
+                    r.goals,
+                    r.entries,
+                    r.store.display(),
+                    r.checkpoints,
+                    r.node_key,
+                    a.data_dir.display()
+                )
+            });
+            Ok(0)
+        }
         Command::New(a) => {
             let r = crate::cli::new::create(a.kind, &a.dir, a.name.as_deref(), a.sdk.as_deref())?;
             out.print(&r, || crate::cli::new::render(&r));
@@ -208,6 +235,50 @@ fn node_client(n: &crate::cli::args::NodeArgs) -> Result<Client, CommandError> {
 
 async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
     match cmd {
+        Command::Backup(a) => {
+            let key = operator_key(
+                "backup",
+                a.operator_key.as_deref(),
+                a.operator_key_file.as_deref(),
+            )?;
+            let client = node_client(&a.node)?.with_operator_key(Some(key));
+            if a.out.exists() {
+                return Err(CommandError::Usage(format!(
+                    "{} already exists; a backup is never written over a file",
+                    a.out.display()
+                )));
+            }
+            let partial = a.out.with_extension("partial");
+            let mut file = std::fs::File::create(&partial).map_err(file_err(&partial))?;
+            let got = client
+                .download_post("/api/v1/admin/backup", &mut file)
+                .await;
+            let (bytes, sha) = match got.and_then(|r| {
+                file.sync_all()
+                    .map_err(|e| crate::cli::client::ClientError::Transport {
+                        url: client.base().to_string(),
+                        message: format!("writing the backup: {e}"),
+                    })?;
+                Ok(r)
+            }) {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&partial);
+                    return Err(e.into());
+                }
+            };
+            std::fs::rename(&partial, &a.out).map_err(file_err(&a.out))?;
+            let v = json!({"file": a.out, "bytes": bytes, "sha256": sha.to_hex()});
+            out.print(&v, || {
+                format!(
+                    "wrote backup {} ({bytes} bytes, sha256 {})\nit holds no secret: keep node.key with it; restore with ian-host restore {} --data-dir DIR --node-key node.key",
+                    a.out.display(),
+                    sha.to_hex(),
+                    a.out.display()
+                )
+            });
+            Ok(0)
+        }
         Command::Goal(GoalCommand::Retire(a)) => {
             let key = operator_key(
                 "goal retire",
@@ -397,6 +468,7 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
         | Command::Completions(_)
         | Command::Man(_)
         | Command::New(_)
+        | Command::Restore(_)
         | Command::Dev(_)
         | Command::Goal(GoalCommand::Check(_))
         | Command::Tau(TauCommand::Keygen(_)) => {

@@ -3,6 +3,7 @@
 //! [`crate::cli`].
 
 pub mod auth;
+pub mod backup;
 pub mod config;
 pub mod datasets;
 pub mod error;

@@ -127,6 +127,10 @@ pub enum NodeError {
     /// Tau wiring could not start.
     #[error("tau: {0}")]
     Tau(String),
+    /// `node.key` is not the key this store's checkpoints were signed
+    /// with, or is missing next to a store.
+    #[error("identity: {0}")]
+    Identity(String),
 }
 
 /// Body of `POST /api/v1/goals`.
@@ -451,9 +455,29 @@ impl Node {
             path: data_dir.clone(),
             message: e.to_string(),
         })?;
-        let signing =
-            crate::runtime::keyfile::load_or_create_signing_key(&data_dir.join("node.key"))?;
+        let key_file = data_dir.join("node.key");
+        let store_file = data_dir.join("ian.redb");
+        // A store without its key must not get a new one: every checkpoint
+        // already handed out was signed by the old key, and a new identity
+        // would serve the same log under a name nobody can check.
+        if store_file.exists() && !key_file.exists() {
+            return Err(NodeError::Identity(format!(
+                "{} holds a store but there is no {}: the key that signed its checkpoints is not here. \
+                 Put that node.key back into {} (from where the store came from, or your backup of it); \
+                 a node never makes a new key for an existing store",
+                store_file.display(),
+                key_file.display(),
+                data_dir.display()
+            )));
+        }
+        let signing = crate::runtime::keyfile::load_or_create_signing_key(&key_file)?;
         let public = PublicKeyBytes::of(&signing);
+        let store_cfg = cfg.store_config().map_err(|e| NodeError::DataDir {
+            path: store_file.clone(),
+            message: e.to_string(),
+        })?;
+        let store = Arc::new(Store::open_with(&store_file, store_cfg)?);
+        let unrecorded = check_identity(&store, &public, &key_file)?;
         // The public half, for people to hand out and for `verify
         // --node-key <data_dir>/node.pub`; rewritten from node.key on every
         // start, so it can never disagree with it.
@@ -518,11 +542,6 @@ impl Node {
         } else {
             cfg.server.operator_key.clone()
         };
-        let store_cfg = cfg.store_config().map_err(|e| NodeError::DataDir {
-            path: data_dir.join("ian.redb"),
-            message: e.to_string(),
-        })?;
-        let store = Arc::new(Store::open_with(data_dir.join("ian.redb"), store_cfg)?);
         let judge = Arc::new(
             Judge::new(
                 cfg.sandbox_config()
@@ -617,6 +636,13 @@ impl Node {
             cfg,
         });
         node.rebuild()?;
+        if unrecorded {
+            // Only now: the replay has checked every stored checkpoint
+            // against this key, so the record cannot pin a wrong one.
+            node.store
+                .put_meta(IDENTITY_KEY, node.public.to_hex().into_bytes())
+                .and_then(|t| t.wait())?;
+        }
         node.start_threads()?;
         Ok(node)
     }
@@ -1102,6 +1128,24 @@ impl Node {
                 .read()
                 .map(crate::runtime::timefmt::rfc3339_ms),
         }
+    }
+
+    /// A consistent online copy of the whole store (one read snapshot;
+    /// submissions go on), as an open file already unlinked from the data
+    /// dir, with its length: the caller streams it and nothing is left
+    /// behind, even if the download is cut.
+    pub fn backup(&self) -> Result<(std::fs::File, u64), ApiError> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let path = self.data_dir.join(format!(".backup-{nanos}.redb"));
+        self.store.backup_to(&path).map_err(internal)?;
+        let file = std::fs::File::open(&path).map_err(internal);
+        let _ = std::fs::remove_file(&path);
+        let file = file?;
+        let len = file.metadata().map_err(internal)?.len();
+        info!(bytes = len, "backup taken");
+        Ok((file, len))
     }
 
     /// Retires a goal (operator): durable before it takes effect, and
@@ -2192,6 +2236,35 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 }
 
 /// The ranking rule in words.
+/// Store key (node metadata) of the public key that signs this store's
+/// checkpoints (hex), written at the first start with the store.
+pub(crate) const IDENTITY_KEY: &str = "node-public-key";
+
+/// Refuses a `node.key` other than the one this store was signed with,
+/// naming both keys and the fix. `Ok(true)`: the store has no record yet
+/// (its first start, or a store from before the record), and the caller
+/// records the key once the replay has checked it against every stored
+/// checkpoint.
+fn check_identity(
+    store: &Store,
+    public: &PublicKeyBytes,
+    key_file: &Path,
+) -> Result<bool, NodeError> {
+    let ours = public.to_hex();
+    match store.snapshot()?.meta(IDENTITY_KEY)? {
+        Some(stored) if stored == ours.as_bytes() => Ok(false),
+        Some(stored) => Err(NodeError::Identity(format!(
+            "{} holds key {ours}, but this store's checkpoints were signed by key {}. \
+             Put the node.key with public key {} back, or start this key on a new data directory; \
+             serving this store under another key would make every receipt already given out unverifiable",
+            key_file.display(),
+            String::from_utf8_lossy(&stored),
+            String::from_utf8_lossy(&stored)
+        ))),
+        None => Ok(true),
+    }
+}
+
 /// Store key (node metadata) of a goal's retirement time: decimal ms since
 /// the Unix epoch (docs/STORE.md).
 fn retired_key(goal: &str) -> String {
