@@ -33,6 +33,8 @@ pub struct AppState {
     pub node: Arc<Node>,
     /// Per-IP limiter over all routes.
     pub ip_limiter: Arc<RateLimiter<std::net::IpAddr>>,
+    /// One `ian::access` log line per request (`server.access_log`).
+    pub access_log: bool,
 }
 
 impl AppState {
@@ -44,7 +46,18 @@ impl AppState {
             l.ip_burst,
             l.rate_table_entries as usize,
         ));
-        AppState { node, ip_limiter }
+        AppState {
+            node,
+            ip_limiter,
+            access_log: false,
+        }
+    }
+
+    /// Logs every request (method, route template, status, latency, client
+    /// address) at info under the target `ian::access`.
+    pub fn with_access_log(mut self, on: bool) -> Self {
+        self.access_log = on;
+        self
     }
 
     fn metrics(&self) -> &Metrics {
@@ -245,6 +258,8 @@ async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Respo
         .get::<axum::extract::MatchedPath>()
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().clone();
+    let started = Instant::now();
     let resp = match state.ip_limiter.check(&ip) {
         Ok(()) => next.run(req).await,
         Err(secs) => {
@@ -256,6 +271,17 @@ async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Respo
         .metrics()
         .http_responses
         .inc(&[&route, resp.status().as_str()]);
+    if state.access_log {
+        tracing::info!(
+            target: "ian::access",
+            method = %method,
+            route = %route,
+            status = resp.status().as_u16(),
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            client = %ip,
+            "request"
+        );
+    }
     resp
 }
 

@@ -61,12 +61,13 @@ pub fn run(a: ServeArgs, cli_format: LogFormat) -> Result<i32, CommandError> {
         .thread_name("ian-http")
         .build()
         .map_err(|e| CommandError::Usage(format!("cannot start the async runtime: {e}")))?;
-    rt.block_on(serve(cfg))?;
+    rt.block_on(serve(cfg, format))?;
     Ok(0)
 }
 
-/// Serve until a shutdown signal.
-pub async fn serve(cfg: Config) -> Result<(), NodeError> {
+/// Serve until a shutdown signal. `format` is the log format in use
+/// (`server.access_log = "auto"` follows it).
+pub async fn serve(cfg: Config, format: LogFormat) -> Result<(), NodeError> {
     let grace = Duration::from_millis(cfg.server.shutdown_grace_ms);
     let addr = cfg.listen_addr();
     let settings = ListenerSettings::from_config(&cfg.server).map_err(|e| NodeError::Listen {
@@ -137,7 +138,12 @@ pub async fn serve(cfg: Config) -> Result<(), NodeError> {
         }
     })?;
     info!(addr = %local, public_key = %node.public_key().to_hex(), goals = node.goal_count(), "node serving");
-    let router = app(AppState::new(node.clone()));
+    let access_log = match node.config().server.access_log.as_str() {
+        "on" => true,
+        "off" => false,
+        _ => format == LogFormat::Json,
+    };
+    let router = app(AppState::new(node.clone()).with_access_log(access_log));
     let stopping = std::sync::Arc::new(parking_lot::Mutex::new(None::<std::time::Instant>));
     let mark = stopping.clone();
     let signal = async move {

@@ -43,7 +43,7 @@ pub const KEYS: &[KeyDoc] = &[
         key: "server.operator_key",
         env: "IAN_OPERATOR_KEY",
         default: "\"\"",
-        doc: "Operator API key for admin routes (goal publish). Empty: a random key is generated on first start and kept in `<data_dir>/operator.key`.",
+        doc: "Operator API key for admin routes (goal publish, goal retire, backup). Empty: a random key is generated on first start and kept in `<data_dir>/operator.key`.",
     },
     KeyDoc {
         key: "server.name",
@@ -68,6 +68,12 @@ pub const KEYS: &[KeyDoc] = &[
         env: "IAN_TLS_KEY",
         default: "\"\"",
         doc: "PEM private key (PKCS#8, PKCS#1 or SEC1) of `server.tls_cert`; both or neither must be set.",
+    },
+    KeyDoc {
+        key: "server.access_log",
+        env: "IAN_ACCESS_LOG",
+        default: "\"auto\"",
+        doc: "One log line per HTTP request (method, route template, status, latency, client address; target `ian::access`, level info). `auto`: on when logs are JSON (`--log-format json`), off in text mode; `on` / `off` force it.",
     },
     KeyDoc {
         key: "server.request_timeout_ms",
@@ -570,6 +576,8 @@ pub struct ServerConfig {
     /// See [`KEYS`].
     pub operator_key: String,
     /// See [`KEYS`].
+    pub access_log: String,
+    /// See [`KEYS`].
     pub request_timeout_ms: u64,
     /// See [`KEYS`].
     pub shutdown_grace_ms: u64,
@@ -994,6 +1002,16 @@ impl Config {
                     self.server.name
                 ),
             ));
+        }
+        if !matches!(self.server.access_log.as_str(), "auto" | "on" | "off") {
+            return Err(ConfigError::Invalid {
+                key: "server.access_log",
+                env: "IAN_ACCESS_LOG",
+                message: format!(
+                    "`{}` is not one of `auto`, `on`, `off`",
+                    self.server.access_log
+                ),
+            });
         }
         if !self.server.forward_to.is_empty() && !self.server.forward_to.starts_with("http://") {
             return Err(bad(

@@ -700,8 +700,16 @@ impl Node {
             let restored = self.restore_state(&snap, &id, &manifest, size);
             let from_snapshot = restored.as_ref().map_or(0, |s| s.size());
             let mut state = restored.unwrap_or_else(|| GoalState::new(manifest.clone()));
+            if size > from_snapshot {
+                info!(goal = %id, entries = size - from_snapshot, from_snapshot, "replaying the log");
+            }
+            let mut progress = Instant::now();
             for item in snap.entries(&id, from_snapshot..size)? {
-                let (_, bytes) = item?;
+                let (index, bytes) = item?;
+                if progress.elapsed() >= REPLAY_PROGRESS_EVERY {
+                    progress = Instant::now();
+                    info!(goal = %id, done = index - from_snapshot, of = size - from_snapshot, "replaying the log");
+                }
                 let entry = LogEntry::from_canonical_bytes(&bytes)
                     .map_err(|e| bad(format!("entry decode: {e}")))?;
                 state.apply(&entry).map_err(|e| bad(e.to_string()))?;
@@ -1793,7 +1801,15 @@ impl Node {
             step: step.name().to_string(),
             detail: message.clone(),
         });
-        info!(code, step = step.name(), reason = %message, "contribution rejected");
+        info!(
+            goal = %g.id,
+            pack = %c.pack.pack_hash(),
+            contributor = %c.contributor.to_hex(),
+            code,
+            step = step.name(),
+            reason = %message,
+            "contribution rejected"
+        );
         let status = match r {
             Rejection::Duplicate { .. } | Rejection::ReplayedSubmission { .. } => {
                 StatusCode::CONFLICT
@@ -2130,6 +2146,16 @@ impl Node {
                 g.accepted.fetch_add(1, Ordering::Relaxed);
                 self.metrics.submissions.inc(&[&g.id, "accepted"]);
                 let index = p.entry.log_index;
+                info!(
+                    goal = %g.id,
+                    index,
+                    pack = %p.entry.pack_hash,
+                    contributor = %p.entry.contributor.to_hex(),
+                    score = p.entry.score.get(),
+                    rank = p.rank,
+                    latency_ms = p.enqueued.elapsed().as_millis() as u64,
+                    "contribution accepted"
+                );
                 let _ = p.reply.send(Ok(SubmitAccepted {
                     status: "accepted".into(),
                     entry: p.entry.clone(),
@@ -2142,7 +2168,6 @@ impl Node {
                     witnessed: self.collector.is_none(),
                 }));
                 self.in_flight.fetch_sub(1, Ordering::SeqCst);
-                debug!(goal = %g.id, index, latency_ms = p.enqueued.elapsed().as_millis() as u64, "contribution durable");
             }
         }
     }
@@ -2236,6 +2261,9 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 }
 
 /// The ranking rule in words.
+/// How often a long start-up replay reports its progress.
+const REPLAY_PROGRESS_EVERY: Duration = Duration::from_secs(2);
+
 /// Store key (node metadata) of the public key that signs this store's
 /// checkpoints (hex), written at the first start with the store.
 pub(crate) const IDENTITY_KEY: &str = "node-public-key";
