@@ -82,6 +82,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/goals/{goal}/manifest"),
     ("POST", "/api/v1/goals/{goal}/contributions"),
     ("GET", "/api/v1/goals/{goal}/leaderboard"),
+    ("GET", "/api/v1/goals/{goal}/contributors/{key}"),
     ("GET", "/api/v1/goals/{goal}/log"),
     ("GET", "/api/v1/goals/{goal}/log/{index}/proof"),
     ("GET", "/api/v1/goals/{goal}/receipts/{index}"),
@@ -139,6 +140,7 @@ fn handler_for(method: &str, path: &str, state: &AppState) -> MethodRouter<AppSt
                 "limits.max_body_bytes / IAN_MAX_BODY_BYTES",
             )),
         ("GET", "/api/v1/goals/{goal}/leaderboard") => on(get, leaderboard),
+        ("GET", "/api/v1/goals/{goal}/contributors/{key}") => on(get, contributor_history),
         ("GET", "/api/v1/goals/{goal}/log") => on(get, log_range),
         ("GET", "/api/v1/goals/{goal}/log/{index}/proof") => on(get, inclusion_proof),
         ("GET", "/api/v1/goals/{goal}/receipts/{index}") => on(get, receipt),
@@ -499,6 +501,15 @@ async fn backup(State(s): State<AppState>) -> Response {
         Body::new(BlobBody { rx, len }),
     )
         .into_response()
+}
+
+async fn contributor_history(
+    State(s): State<AppState>,
+    Path((goal, key)): Path<(String, String)>,
+) -> Response {
+    let node = s.node.clone();
+    let r = tokio::task::spawn_blocking(move || node.contributor_history(&goal, &key)).await;
+    ok(r.unwrap_or_else(|_| Err(ApiError::internal())))
 }
 
 async fn retire(State(s): State<AppState>, Path(goal): Path<String>) -> Response {

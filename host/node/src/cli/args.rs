@@ -78,6 +78,9 @@ pub enum Command {
     Status(StatusArgs),
     /// Leaderboard of a goal (top-K and Pareto frontier).
     Leaderboard(GoalArgs),
+    /// A contributor's accepted and rejected submissions, with their place
+    /// on each board.
+    History(HistoryArgs),
     /// Log entries of a goal.
     Log(LogArgs),
     /// Inclusion proof of an entry, or consistency proof between sizes.
@@ -375,6 +378,28 @@ pub struct StatusArgs {
 pub struct GoalArgs {
     /// Goal id.
     pub goal: String,
+    /// Node.
+    #[command(flatten)]
+    pub node: NodeArgs,
+}
+
+/// `history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Contributor key file (from `ian-host keygen`): its public half is
+    /// looked up.
+    #[arg(
+        long,
+        required_unless_present = "public_key",
+        conflicts_with = "public_key"
+    )]
+    pub key: Option<PathBuf>,
+    /// Or the contributor's public key, hex.
+    #[arg(long)]
+    pub public_key: Option<String>,
+    /// Only this goal (default: every goal on the node).
+    #[arg(long)]
+    pub goal: Option<String>,
     /// Node.
     #[command(flatten)]
     pub node: NodeArgs,

@@ -360,6 +360,40 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
             }
             Ok(0)
         }
+        Command::History(a) => {
+            let client = node_client(&a.node)?;
+            let public = match (&a.key, &a.public_key) {
+                (Some(f), _) => {
+                    hex::encode(keyfile::read_signing_key(f)?.verifying_key().to_bytes())
+                }
+                (None, Some(k)) => k.clone(),
+                (None, None) => unreachable!("clap requires --key or --public-key"),
+            };
+            let goals: Vec<String> = match &a.goal {
+                Some(g) => vec![g.clone()],
+                None => {
+                    let list: GoalList = client.get("/api/v1/goals").await?;
+                    list.goals.into_iter().map(|g| g.id).collect()
+                }
+            };
+            let mut all = Vec::new();
+            for g in goals {
+                let h: crate::runtime::views::ContributorHistory = client
+                    .get(&format!("/api/v1/goals/{g}/contributors/{public}"))
+                    .await?;
+                all.push(h);
+            }
+            out.print(&all, || {
+                if all.is_empty() {
+                    return "the node has no goals".to_string();
+                }
+                all.iter()
+                    .map(render::history)
+                    .collect::<Vec<_>>()
+                    .join("\n\n")
+            });
+            Ok(0)
+        }
         Command::Leaderboard(a) => {
             let client = node_client(&a.node)?;
             let v: Leaderboard = client

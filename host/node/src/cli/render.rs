@@ -42,8 +42,12 @@ pub struct StatusReport {
 pub fn accepted(a: &SubmitAccepted) -> String {
     let e = &a.receipt.entry;
     let cp = &a.receipt.checkpoint.checkpoint;
+    let rank = match a.rank {
+        Some(r) => format!("rank {r} of {}", cp.size),
+        None => format!("below the board's top entries ({} in the log)", cp.size),
+    };
     format!(
-        "accepted: goal {} entry #{} pack {}\n  reward {}  risk {}  complexity {}  score {}  fuel {}\n  durable; checkpoint of {} size {} root {}{}",
+        "accepted: goal {} entry #{} pack {}, {rank}\n  reward {}  risk {}  complexity {}  score {}  fuel {}\n  durable; checkpoint of {} size {} root {}{}",
         e.goal_id,
         e.log_index,
         short_hash(&e.pack_hash),
@@ -60,6 +64,62 @@ pub fn accepted(a: &SubmitAccepted) -> String {
         } else {
             "\n  not yet cosigned by the witness quorum (fetch the receipt again later)"
         }
+    )
+}
+
+/// Human text for a contributor's history on one goal.
+pub fn history(h: &crate::runtime::views::ContributorHistory) -> String {
+    let mut rows = vec![
+        ["WHEN", "RESULT", "ENTRY", "PACK", "AGENT", "DETAIL"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    let mut events: Vec<(u64, Vec<String>)> = Vec::new();
+    for e in &h.accepted {
+        let place = match e.rank {
+            Some(r) => format!("rank {r} of {}", h.log_size),
+            None => format!("not in the top entries of {}", h.log_size),
+        };
+        events.push((
+            e.timestamp_ms,
+            vec![
+                crate::runtime::timefmt::utc(e.timestamp_ms / 1000),
+                "accepted".into(),
+                format!("#{}", e.log_index),
+                short(&e.pack_hash),
+                e.name.clone(),
+                format!("score {}, {place}", num(e.score)),
+            ],
+        ));
+    }
+    for r in &h.rejected {
+        events.push((
+            r.time_ms,
+            vec![
+                crate::runtime::timefmt::utc(r.time_ms / 1000),
+                format!("rejected: {}", r.code),
+                "-".into(),
+                short(&r.pack_hash),
+                r.name.clone(),
+                r.detail.clone(),
+            ],
+        ));
+    }
+    events.sort_by_key(|(t, _)| *t);
+    if events.is_empty() {
+        return format!(
+            "goal {}: no submissions from {} (the node keeps the newest rejections of each goal)",
+            h.goal,
+            short(&h.contributor)
+        );
+    }
+    rows.extend(events.into_iter().map(|(_, r)| r));
+    format!(
+        "goal {}: {} accepted, {} rejected\n{}",
+        h.goal,
+        h.accepted.len(),
+        h.rejected.len(),
+        table(&rows)
     )
 }
 

@@ -196,6 +196,12 @@ pub const KEYS: &[KeyDoc] = &[
         doc: "Most log entries returned by one log-range request.",
     },
     KeyDoc {
+        key: "limits.stored_rejections",
+        env: "IAN_STORED_REJECTIONS",
+        default: "1000",
+        doc: "Rejections kept per goal (reason code, step, message, time, pack, contributor), durable across restarts; the oldest is overwritten first. They back `GET /api/v1/goals/{goal}/contributors/{key}` and `ian-host history`. At most 1,000,000.",
+    },
+    KeyDoc {
         key: "limits.max_goals",
         env: "IAN_MAX_GOALS",
         default: "256",
@@ -668,6 +674,8 @@ pub struct LimitsConfig {
     /// See [`KEYS`].
     pub max_goals: u64,
     /// See [`KEYS`].
+    pub stored_rejections: u64,
+    /// See [`KEYS`].
     pub dataset_max_files: u64,
     /// See [`KEYS`].
     pub dataset_max_bytes: u64,
@@ -936,7 +944,11 @@ impl Config {
             return Err(bad("server.operator_key", "must be at least 16 characters"));
         }
         let l = &self.limits;
-        let positive: [(&'static str, u64); 9] = [
+        if l.stored_rejections > 1_000_000 {
+            return Err(bad("limits.stored_rejections", "must be at most 1000000"));
+        }
+        let positive: [(&'static str, u64); 10] = [
+            ("limits.stored_rejections", l.stored_rejections),
             ("limits.max_body_bytes", l.max_body_bytes),
             ("limits.max_publish_bytes", l.max_publish_bytes),
             ("limits.queue_capacity", l.queue_capacity),

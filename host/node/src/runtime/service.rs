@@ -55,8 +55,8 @@ use crate::runtime::metrics::Metrics;
 use crate::runtime::mirror::Mirror;
 use crate::runtime::ratelimit::RateLimiter;
 use crate::runtime::views::{
-    ConsistencyView, GoalList, GoalStatus, InclusionView, Leaderboard, LogRange, ManifestView,
-    NodeInfo, RankedEntry, RecentRejection,
+    ConsistencyView, ContributorHistory, GoalList, GoalStatus, HistoryEntry, InclusionView,
+    Leaderboard, LogRange, ManifestView, NodeInfo, RankedEntry, RecentRejection,
 };
 use crate::runtime::witness::{Collector, Witness, parse_witnessed_logs, witness_key};
 
@@ -284,6 +284,9 @@ pub struct GoalRt {
     /// When the operator retired the goal (ms since the Unix epoch): no
     /// submissions after it; the log, board and proofs stay served.
     pub retired_at_ms: RwLock<Option<u64>>,
+    /// The next rejection's sequence number (stored rejections are a ring
+    /// of `limits.stored_rejections` slots, slot = seq mod size).
+    pub rejection_seq: AtomicU64,
 }
 
 impl LogIndex for GoalRt {
@@ -780,6 +783,7 @@ impl Node {
             }
             self.metrics.set_log_size(&id, size);
             let final_cp = self.stored_final(&snap, &id, &state, &log);
+            let stored = stored_rejections(&snap, &id, self.cfg.limits.stored_rejections);
             let final_size = final_cp.as_ref().map_or(0, |c| c.checkpoint.size);
             let rt = Arc::new(GoalRt {
                 id: id.clone(),
@@ -791,11 +795,19 @@ impl Node {
                 checkpoint: RwLock::new(latest),
                 final_checkpoint: RwLock::new(final_cp),
                 witnessed: tokio::sync::watch::channel(final_size).0,
-                rejections: Mutex::new(VecDeque::new()),
+                rejections: Mutex::new(
+                    stored
+                        .iter()
+                        .rev()
+                        .take(RECENT_REJECTIONS)
+                        .cloned()
+                        .collect(),
+                ),
                 names: Mutex::new(names),
                 accepted: AtomicU64::new(size),
                 rejected: AtomicU64::new(0),
                 retired_at_ms: RwLock::new(retired_at(&snap, &id)),
+                rejection_seq: AtomicU64::new(stored.last().map_or(0, |r| r.seq + 1)),
             });
             self.goals.write().insert(id, rt);
         }
@@ -1136,6 +1148,67 @@ impl Node {
                 .read()
                 .map(crate::runtime::timefmt::rfc3339_ms),
         }
+    }
+
+    /// `GET /api/v1/goals/{goal}/contributors/{key}`: the contributor's
+    /// accepted entries (a scan of the stored log) with their place on the
+    /// board, and their stored rejections.
+    pub fn contributor_history(
+        &self,
+        goal: &str,
+        key: &str,
+    ) -> Result<ContributorHistory, ApiError> {
+        let g = self.goal(goal)?;
+        let contributor = PublicKeyBytes::from_hex(key).map_err(|_| {
+            ApiError::bad_request(
+                "invalid_key",
+                "expected an Ed25519 public key as 64 hex digits",
+            )
+        })?;
+        let (size, ranks) = {
+            let st = g.state.read();
+            let ranks: BTreeMap<u64, u64> = st
+                .leaderboard()
+                .entries()
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (m.log_index, i as u64 + 1))
+                .collect();
+            (st.size(), ranks)
+        };
+        let snap = self.store.snapshot().map_err(internal)?;
+        let mut accepted = Vec::new();
+        for item in snap.entries(&g.id, 0..size).map_err(internal)? {
+            let (index, bytes) = item.map_err(internal)?;
+            let entry = LogEntry::from_canonical_bytes(&bytes).map_err(internal)?;
+            if entry.contributor != contributor {
+                continue;
+            }
+            accepted.push(HistoryEntry {
+                log_index: index,
+                pack_hash: entry.pack_hash.to_hex(),
+                name: g
+                    .names
+                    .lock()
+                    .get(&entry.pack_hash)
+                    .cloned()
+                    .unwrap_or_default(),
+                score: entry.score.get(),
+                timestamp_ms: entry.timestamp_ms,
+                rank: ranks.get(&index).copied(),
+            });
+        }
+        let rejected = stored_rejections(&snap, &g.id, self.cfg.limits.stored_rejections)
+            .into_iter()
+            .filter(|r| r.contributor == contributor.to_hex())
+            .collect();
+        Ok(ContributorHistory {
+            goal: g.id.clone(),
+            contributor: contributor.to_hex(),
+            log_size: size,
+            accepted,
+            rejected,
+        })
     }
 
     /// A consistent online copy of the whole store (one read snapshot;
@@ -1587,6 +1660,7 @@ impl Node {
             accepted: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             retired_at_ms: RwLock::new(None),
+            rejection_seq: AtomicU64::new(0),
         });
         self.goals.write().insert(id.clone(), rt.clone());
         self.metrics.set_log_size(&id, 0);
@@ -1794,13 +1868,30 @@ impl Node {
         let message = r.to_string();
         self.metrics.submissions.inc(&[&g.id, code]);
         g.rejected.fetch_add(1, Ordering::Relaxed);
-        g.push_rejection(RecentRejection {
+        let seq = g.rejection_seq.fetch_add(1, Ordering::Relaxed);
+        let record = RecentRejection {
             pack_hash: c.pack.pack_hash().to_hex(),
             name: c.pack.metadata().get("name").unwrap_or("").to_string(),
             code: code.to_string(),
             step: step.name().to_string(),
             detail: message.clone(),
-        });
+            contributor: c.contributor.to_hex(),
+            time_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64),
+            seq,
+        };
+        // Kept for the contributor's history; not waited for: a rejection
+        // never holds up the pipeline, and a flood of them only rewrites
+        // the goal's bounded ring of slots.
+        let slot = seq % self.cfg.limits.stored_rejections;
+        if let Err(e) = self.store.put_meta(
+            &rejection_key(&g.id, slot),
+            serde_json::to_vec(&record).unwrap_or_default(),
+        ) {
+            warn!(goal = %g.id, error = %e, "rejection not stored");
+        }
+        g.push_rejection(record);
         info!(
             goal = %g.id,
             pack = %c.pack.pack_hash(),
@@ -2261,6 +2352,21 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 }
 
 /// The ranking rule in words.
+/// Store key (node metadata) of one slot of a goal's stored rejections.
+fn rejection_key(goal: &str, slot: u64) -> String {
+    format!("rejection/{goal}/{slot}")
+}
+
+/// A goal's stored rejections, oldest first.
+fn stored_rejections(snap: &ian_store::Snapshot, goal: &str, slots: u64) -> Vec<RecentRejection> {
+    let mut out: Vec<RecentRejection> = (0..slots)
+        .map_while(|slot| snap.meta(&rejection_key(goal, slot)).ok().flatten())
+        .filter_map(|b| serde_json::from_slice(&b).ok())
+        .collect();
+    out.sort_by_key(|r| r.seq);
+    out
+}
+
 /// How often a long start-up replay reports its progress.
 const REPLAY_PROGRESS_EVERY: Duration = Duration::from_secs(2);
 

@@ -114,6 +114,49 @@ pub struct RecentRejection {
     pub step: String,
     /// Message.
     pub detail: String,
+    /// The contributor's public key, hex.
+    #[serde(default)]
+    pub contributor: String,
+    /// When the node refused it (ms since the Unix epoch).
+    #[serde(default)]
+    pub time_ms: u64,
+    /// Position among this goal's stored rejections (0 = the first ever).
+    #[serde(default)]
+    pub seq: u64,
+}
+
+/// `GET /api/v1/goals/{goal}/contributors/{key}`: one contributor's
+/// submissions to a goal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContributorHistory {
+    /// Goal id.
+    pub goal: String,
+    /// The contributor's public key, hex.
+    pub contributor: String,
+    /// Entries in the log (the board's `M` in "N of M").
+    pub log_size: u64,
+    /// Accepted entries, oldest first, with their place on the board.
+    pub accepted: Vec<HistoryEntry>,
+    /// Stored rejections (the newest `limits.stored_rejections` of the
+    /// goal), oldest first.
+    pub rejected: Vec<RecentRejection>,
+}
+
+/// One accepted entry in a contributor's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// Log index.
+    pub log_index: u64,
+    /// Pack hash, hex.
+    pub pack_hash: String,
+    /// Agent name from metadata.
+    pub name: String,
+    /// Score.
+    pub score: f64,
+    /// When it was accepted (ms since the Unix epoch).
+    pub timestamp_ms: u64,
+    /// Its place on the board now (1 = best), when it is in the top-K.
+    pub rank: Option<u64>,
 }
 
 /// `GET /api/v1/goals/{goal}/leaderboard`.
