@@ -9,6 +9,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use ian_tests::*;
 use serde_json::Value;
 
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 #[test]
 fn a_backup_taken_under_load_restores_into_a_node_that_serves_every_acknowledged_receipt() {
     let tmp = tempfile::tempdir().unwrap();
@@ -34,9 +42,22 @@ fn a_backup_taken_under_load_restores_into_a_node_that_serves_every_acknowledged
                 i += 1;
             }
         });
-        while replies.lock().unwrap().len() < 4 {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        // Stops the submitter however this closure ends (a failed assert
+        // included), so the scope never waits on it forever.
+        let _stop = StopOnDrop(&stop);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let wait_for = |n: usize| {
+            while replies.lock().unwrap().len() < n {
+                // A submitter that failed stops adding: fail, do not hang.
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "submissions stalled at {}",
+                    replies.lock().unwrap().len()
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        };
+        wait_for(4);
         let before = replies.lock().unwrap().clone();
         let o = node.cli(&[
             "backup",
@@ -51,9 +72,7 @@ fn a_backup_taken_under_load_restores_into_a_node_that_serves_every_acknowledged
         assert!(made["bytes"].as_u64().unwrap() > 0, "{made}");
         // Keep submitting a little after the backup, then stop.
         let after = replies.lock().unwrap().len();
-        while replies.lock().unwrap().len() < after + 2 {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        wait_for(after + 2);
         stop.store(true, Ordering::Relaxed);
         before
     });

@@ -127,6 +127,16 @@ fn dev_sweeps_a_parameter_grid_one_row_per_point() {
     assert_eq!(text.lines().count(), 3, "{text}");
 }
 
+/// Kills the child on drop, so a failing test never leaks a `dev --watch`.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn dev_watch_evaluates_again_after_a_source_change() {
     let tmp = tempfile::tempdir().unwrap();
@@ -145,31 +155,47 @@ fn dev_watch_evaluates_again_after_a_source_change() {
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = cmd.spawn().unwrap();
+        .stderr(Stdio::piped());
+    let mut child = KillOnDrop(cmd.spawn().unwrap());
     let (tx, rx) = mpsc::channel();
-    let out = child.stdout.take().unwrap();
+    let out = child.0.stdout.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if line.starts_with("metrics") && tx.send(line).is_err() {
+            // Every evaluation prints its pack hash, whatever the verdict;
+            // the edit changes the code, so the hash.
+            if line.starts_with("pack ") && tx.send(line).is_err() {
                 return;
             }
         }
     });
+    // stderr is kept to explain a timeout (a failed build, say).
+    let err_log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = err_log.clone();
+    let err = child.0.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            let mut s = sink.lock().unwrap();
+            s.push_str(&line);
+            s.push('\n');
+        }
+    });
     let wait = |what: &str| {
         rx.recv_timeout(Duration::from_secs(300))
-            .unwrap_or_else(|_| panic!("no evaluation {what}"))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "no evaluation {what}; dev's stderr:\n{}",
+                    err_log.lock().unwrap()
+                )
+            })
     };
     let first = wait("at start");
-    // Halve the default position size: every reward changes.
+    // Halve the default position size: new code, a new pack.
     let lib = dir.join("src/lib.rs");
     let src = std::fs::read_to_string(&lib).unwrap();
     let edited = src.replace(r#"p.f64_or("size", 1.0)"#, r#"p.f64_or("size", 0.5)"#);
     assert_ne!(src, edited, "the template's default size moved");
     std::fs::write(&lib, edited).unwrap();
     let second = wait("after the edit");
-    let _ = child.kill();
-    let _ = child.wait();
     assert_ne!(first, second);
 }
 

@@ -317,10 +317,25 @@ fn report_panic<T: PanicSlot>(
         return;
     }
     let text = match message.to_str(&cx) {
-        Ok(t) => t.replace('\n', " "),
+        // Borrowed from guest memory: only the clipped head is copied.
+        Ok(t) => {
+            let mut cut = t.len().min(MAX_GUEST_TEXT);
+            while !t.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let head: String = t[..cut]
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            if cut < t.len() {
+                format!("{}...", head.trim())
+            } else {
+                head.trim().to_string()
+            }
+        }
         Err(_) => "(panic message not readable)".to_string(),
     };
-    *cx.data_mut().panic_slot() = Some(clip(text.trim().to_string()));
+    *cx.data_mut().panic_slot() = Some(text);
 }
 
 /// Defines `ian:diagnostics/panic` in `linker`: optional for every role.

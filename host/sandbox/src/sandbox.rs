@@ -38,8 +38,10 @@ pub const WASMTIME_VERSION: &str = "48.0.8";
 
 /// Version of the host-side semantics (fuel accounting, complexity, fault
 /// mapping). Part of the config hash: a change here changes recorded
-/// numbers even when wasmtime does not.
-const HOST_SEMANTICS: &str = "ian-sandbox/2";
+/// numbers even when wasmtime does not. 3: any guest may import
+/// `ian:diagnostics/panic`, a harness may blame the agent with
+/// `agent_invalid_action`, reported panic messages join trap faults.
+const HOST_SEMANTICS: &str = "ian-sandbox/3";
 
 /// Scores produced by a harness. `complexity` is set by the host to the mean
 /// agent fuel per `act` call, whatever the harness reported.

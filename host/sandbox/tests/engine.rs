@@ -37,7 +37,7 @@ fn config_hash_of_the_default_config_is_pinned() {
     // together with the golden-fuel test.
     assert_eq!(
         hex::encode(shared().config_hash()),
-        "97776d17cf4f62a644818ef83b99917a259fdaca6da7807f80b5e7bbeb4668e2"
+        "a639ffea154fa4d0687a4c901d218ccc98c79706653c9195e8eebaca4beb2460"
     );
 }
 

@@ -146,8 +146,16 @@ pub fn run(cli: Cli) -> Result<i32, CommandError> {
             let r = crate::runtime::backup::restore(&a.backup, &a.data_dir, &key)
                 .map_err(|e| CommandError::Usage(format!("restore refused: {e}")))?;
             out.print(&r, || {
+                let tail = if r.unsigned_entries > 0 {
+                    format!(
+                        "\n{} entries follow their goal's last stored checkpoint (durable before the backup, not yet signed): the node signs them when it starts",
+                        r.unsigned_entries
+                    )
+                } else {
+                    String::new()
+                };
                 format!(
-                    "restored {} goal(s), {} entries into {}: {} checkpoint signatures verified under node key {} and every root replayed\nstart it: ian-host serve --data-dir {}",
+                    "restored {} goal(s), {} entries into {}: {} checkpoint signatures verified under node key {} and every root replayed{tail}\nstart it: ian-host serve --data-dir {}",
                     r.goals,
                     r.entries,
                     r.store.display(),

@@ -391,8 +391,9 @@ fn render_sweep(sweep: &[(String, Vec<String>)], rows: &[SweepRow]) -> String {
     crate::cli::render::table(&table)
 }
 
-/// Files under `dir` (outside `target/` and hidden directories) with their
-/// modification time and length, plus `extra`.
+/// Files under `dir` (outside `target/` and hidden directories, without
+/// the `Cargo.lock` the build writes) with their modification time and
+/// length, plus `extra`.
 fn snapshot(dir: &Path, extra: Option<&Path>) -> BTreeMap<PathBuf, (SystemTime, u64)> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -419,6 +420,10 @@ fn snapshot(dir: &Path, extra: Option<&Path>) -> BTreeMap<PathBuf, (SystemTime, 
                 if name != "target" && !name.starts_with('.') {
                     stack.push(entry.path());
                 }
+            } else if name == "Cargo.lock" {
+                // Written by the build itself; a change of dependencies
+                // shows in Cargo.toml.
+                continue;
             } else if let Ok(m) = entry.metadata() {
                 out.insert(
                     entry.path(),
@@ -430,10 +435,9 @@ fn snapshot(dir: &Path, extra: Option<&Path>) -> BTreeMap<PathBuf, (SystemTime, 
     out
 }
 
-/// Blocks until something under `dir` (or `extra`) changes and then stays
-/// unchanged for [`SETTLE`].
-fn wait_for_change(dir: &Path, extra: Option<&Path>) {
-    let before = snapshot(dir, extra);
+/// Blocks until something under `dir` (or `extra`) differs from `before`
+/// and then stays unchanged for [`SETTLE`].
+fn wait_for_change(dir: &Path, extra: Option<&Path>, before: BTreeMap<PathBuf, (SystemTime, u64)>) {
     loop {
         std::thread::sleep(POLL);
         let mut now = snapshot(dir, extra);
@@ -465,11 +469,13 @@ pub fn run(a: &DevArgs, out: Out) -> Result<i32, CommandError> {
         return once(a, &goal, &sweep, out);
     }
     loop {
+        // Taken before the build: a file saved while it runs still counts.
+        let before = snapshot(&a.dir, goal.watched_file());
         if let Err(e) = once(a, &goal, &sweep, out) {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", crate::cli::common::error_line(&e));
         }
         eprintln!("watching {} for changes (Ctrl-C to stop)", a.dir.display());
-        wait_for_change(&a.dir, goal.watched_file());
+        wait_for_change(&a.dir, goal.watched_file(), before);
     }
 }
 

@@ -65,6 +65,10 @@ pub struct RestoreReport {
     pub entries: u64,
     /// Checkpoint signatures verified (and roots matched).
     pub checkpoints: u64,
+    /// Entries after the last stored checkpoint of their goal (durable
+    /// before the backup, checkpoint not yet written): the restored node
+    /// signs a checkpoint over them when it starts.
+    pub unsigned_entries: u64,
     /// The node key they verified under (hex).
     pub node_key: String,
 }
@@ -72,7 +76,7 @@ pub struct RestoreReport {
 /// Checks every goal of the (closed) store at `path`: each entry decodes
 /// and replays, each stored checkpoint is signed by `key` under the log's
 /// origin and commits to the replayed root at its size.
-pub fn verify_store(path: &Path, key: &PublicKeyBytes) -> Result<(u64, u64, usize), RestoreError> {
+pub fn verify_store(path: &Path, key: &PublicKeyBytes) -> Result<Verified, RestoreError> {
     let store = Store::open(path)?;
     let snap = store.snapshot()?;
     if let Some(stored) = snap.meta(crate::runtime::service::IDENTITY_KEY)? {
@@ -84,7 +88,7 @@ pub fn verify_store(path: &Path, key: &PublicKeyBytes) -> Result<(u64, u64, usiz
             });
         }
     }
-    let (mut entries, mut checkpoints) = (0u64, 0u64);
+    let (mut entries, mut checkpoints, mut unsigned) = (0u64, 0u64, 0u64);
     let goals = snap.goals()?;
     for g in &goals {
         let bad = |message: String| RestoreError::Goal {
@@ -106,7 +110,9 @@ pub fn verify_store(path: &Path, key: &PublicKeyBytes) -> Result<(u64, u64, usiz
                 .map_err(|e| bad(format!("entry {index} does not replay: {e}")))?;
             entries += 1;
         }
-        for size in snap.checkpoint_sizes(&g.goal)? {
+        let sizes = snap.checkpoint_sizes(&g.goal)?;
+        unsigned += g.size - sizes.iter().copied().max().unwrap_or(0).min(g.size);
+        for size in sizes {
             let bytes = snap
                 .checkpoint(&g.goal, size)?
                 .ok_or_else(|| bad(format!("checkpoint {size} vanished")))?;
@@ -142,7 +148,25 @@ pub fn verify_store(path: &Path, key: &PublicKeyBytes) -> Result<(u64, u64, usiz
     }
     drop(snap);
     store.close()?;
-    Ok((entries, checkpoints, goals.len()))
+    Ok(Verified {
+        goals: goals.len(),
+        entries,
+        checkpoints,
+        unsigned,
+    })
+}
+
+/// What [`verify_store`] checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    /// Goals.
+    pub goals: usize,
+    /// Entries replayed.
+    pub entries: u64,
+    /// Checkpoints verified.
+    pub checkpoints: u64,
+    /// Entries after their goal's last checkpoint.
+    pub unsigned: u64,
 }
 
 /// `ian-host restore`: copies `backup` into `data_dir` as its store, next
@@ -175,37 +199,58 @@ pub fn restore(
     let partial = data_dir.join("ian.redb.restoring");
     let _ = std::fs::remove_file(&partial);
     std::fs::copy(backup, &partial).map_err(file_err(backup))?;
-    let checked = verify_store(&partial, &public);
-    let (entries, checkpoints, goals) = match checked {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            return Err(e);
-        }
+    let cleanup = |e: RestoreError| {
+        let _ = std::fs::remove_file(&partial);
+        e
     };
+    let v = verify_store(&partial, &public).map_err(cleanup)?;
     let node_key = data_dir.join("node.key");
-    let same_file = std::fs::canonicalize(key_file).ok() == std::fs::canonicalize(&node_key).ok();
-    if !same_file {
-        if node_key.exists() {
-            let _ = std::fs::remove_file(&partial);
-            return Err(RestoreError::File {
+    let mut wrote_key = false;
+    match crate::runtime::keyfile::read_signing_key(&node_key) {
+        // The same key already there (given as itself or as a copy).
+        Ok(k) if k.to_bytes() == signing.to_bytes() => {}
+        Ok(_) => {
+            return Err(cleanup(RestoreError::File {
                 path: node_key,
-                message: "another node.key is already there; restore into an empty data directory"
-                    .into(),
-            });
+                message: "holds another key; restore into an empty data directory".into(),
+            }));
         }
-        crate::runtime::keyfile::write_secret(&node_key, &hex::encode(signing.to_bytes()), false)
-            .map_err(|e| RestoreError::File {
-            path: node_key.clone(),
-            message: e.to_string(),
-        })?;
+        Err(_) if node_key.exists() => {
+            return Err(cleanup(RestoreError::File {
+                path: node_key,
+                message: "is not a readable key; restore into an empty data directory".into(),
+            }));
+        }
+        Err(_) => {
+            crate::runtime::keyfile::write_secret(
+                &node_key,
+                &hex::encode(signing.to_bytes()),
+                false,
+            )
+            .map_err(|e| {
+                cleanup(RestoreError::File {
+                    path: node_key.clone(),
+                    message: e.to_string(),
+                })
+            })?;
+            wrote_key = true;
+        }
     }
-    std::fs::rename(&partial, &target).map_err(file_err(&target))?;
+    if let Err(e) = std::fs::rename(&partial, &target) {
+        if wrote_key {
+            let _ = std::fs::remove_file(&node_key);
+        }
+        return Err(cleanup(RestoreError::File {
+            path: target,
+            message: e.to_string(),
+        }));
+    }
     Ok(RestoreReport {
         store: target,
-        goals,
-        entries,
-        checkpoints,
+        goals: v.goals,
+        entries: v.entries,
+        checkpoints: v.checkpoints,
+        unsigned_entries: v.unsigned,
         node_key: public.to_hex(),
     })
 }

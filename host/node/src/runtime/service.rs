@@ -380,6 +380,8 @@ pub struct Node {
     in_flight: AtomicU64,
     tau: Mutex<Option<TauHandle>>,
     publish_lock: Mutex<()>,
+    /// Held while a backup copy is taken.
+    backup_lock: Mutex<()>,
     /// Checkpoint records queued by the durability thread, checked at the
     /// next batch (see `settle_checkpoint_writes`).
     checkpoint_writes: Mutex<Vec<(String, Ticket<bool>)>>,
@@ -481,6 +483,7 @@ impl Node {
         })?;
         let store = Arc::new(Store::open_with(&store_file, store_cfg)?);
         let unrecorded = check_identity(&store, &public, &key_file)?;
+        remove_backup_files(&data_dir);
         // The public half, for people to hand out and for `verify
         // --node-key <data_dir>/node.pub`; rewritten from node.key on every
         // start, so it can never disagree with it.
@@ -635,6 +638,7 @@ impl Node {
             in_flight: AtomicU64::new(0),
             tau: Mutex::new(None),
             publish_lock: Mutex::new(()),
+            backup_lock: Mutex::new(()),
             checkpoint_writes: Mutex::new(Vec::new()),
             cfg,
         });
@@ -1216,11 +1220,22 @@ impl Node {
     /// dir, with its length: the caller streams it and nothing is left
     /// behind, even if the download is cut.
     pub fn backup(&self) -> Result<(std::fs::File, u64), ApiError> {
+        // One at a time: each copy is the size of the store.
+        let Some(_one) = self.backup_lock.try_lock() else {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "backup_running",
+                "another backup is being taken; try again when it is done",
+            ));
+        };
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        let path = self.data_dir.join(format!(".backup-{nanos}.redb"));
-        self.store.backup_to(&path).map_err(internal)?;
+        let path = self.data_dir.join(format!("{BACKUP_PREFIX}{nanos}.redb"));
+        if let Err(e) = self.store.backup_to(&path) {
+            remove_backup_files(&self.data_dir);
+            return Err(internal(e));
+        }
         let file = std::fs::File::open(&path).map_err(internal);
         let _ = std::fs::remove_file(&path);
         let file = file?;
@@ -1863,6 +1878,9 @@ impl Node {
     }
 
     fn reject(&self, g: &GoalRt, c: &Contribution, r: &Rejection, reply: Reply) {
+        // A contribution whose signature does not verify names a key that
+        // may not be its author's: it is kept, but in nobody's history.
+        let attributed = !matches!(r, Rejection::BadSignature);
         let code = r.reason_code();
         let step = r.step();
         let message = r.to_string();
@@ -1875,7 +1893,11 @@ impl Node {
             code: code.to_string(),
             step: step.name().to_string(),
             detail: message.clone(),
-            contributor: c.contributor.to_hex(),
+            contributor: if attributed {
+                c.contributor.to_hex()
+            } else {
+                String::new()
+            },
             time_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64),
@@ -2352,6 +2374,19 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 }
 
 /// The ranking rule in words.
+/// File-name prefix of the store copies a backup streams from the data
+/// dir (unlinked once open; any left by a crash go at the next start).
+const BACKUP_PREFIX: &str = ".backup-";
+
+/// Removes backup copies (and their `.partial` files) from `data_dir`.
+fn remove_backup_files(data_dir: &Path) {
+    for e in std::fs::read_dir(data_dir).into_iter().flatten().flatten() {
+        if e.file_name().to_string_lossy().starts_with(BACKUP_PREFIX) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Store key (node metadata) of one slot of a goal's stored rejections.
 fn rejection_key(goal: &str, slot: u64) -> String {
     format!("rejection/{goal}/{slot}")
@@ -2360,7 +2395,7 @@ fn rejection_key(goal: &str, slot: u64) -> String {
 /// A goal's stored rejections, oldest first.
 fn stored_rejections(snap: &ian_store::Snapshot, goal: &str, slots: u64) -> Vec<RecentRejection> {
     let mut out: Vec<RecentRejection> = (0..slots)
-        .map_while(|slot| snap.meta(&rejection_key(goal, slot)).ok().flatten())
+        .filter_map(|slot| snap.meta(&rejection_key(goal, slot)).ok().flatten())
         .filter_map(|b| serde_json::from_slice(&b).ok())
         .collect();
     out.sort_by_key(|r| r.seq);
