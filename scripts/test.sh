@@ -28,6 +28,11 @@ if ! [ -d /usr/share/gocode/src/golang.org/x/mod/sumdb/tlog ] || ! command -v go
     fi
 fi
 
+# cargo-deb builds the Debian package tests/tests/deploy.rs installs.
+if ! cargo deb --version >/dev/null 2>&1; then
+    cargo install cargo-deb --locked --version 3.8.0
+fi
+
 ./scripts/build-guests.sh
 # Builds the workspace's tests, then checks that `cargo test --release -p
 # <crate>` after that build reuses its wasmtime (and every other heavy
