@@ -18,6 +18,15 @@ if ! command -v chromium >/dev/null 2>&1; then
     fi
 fi
 
+# promtool (Debian package prometheus) checks deploy/prometheus in tests/tests/monitoring.rs.
+if ! command -v promtool >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+    else
+        echo "note: promtool not installed; the alert-rule tests will be skipped" >&2
+    fi
+fi
+
 # Go's sumdb note/tlog packages (Debian) verify the log in tests/tests/transparency.rs.
 if ! [ -d /usr/share/gocode/src/golang.org/x/mod/sumdb/tlog ] || ! command -v go >/dev/null 2>&1; then
     if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then

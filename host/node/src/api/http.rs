@@ -414,6 +414,11 @@ async fn metrics(State(s): State<AppState>) -> Response {
                 "# HELP ian_evidence_total Evidence records stored: forks, entries that re-evaluate differently or break the goal's rules, entries that do not rebuild a signed root, peers serving bad data.\n# TYPE ian_evidence_total counter\nian_evidence_total {}",
                 s.node.evidence().count()
             );
+            let _ = writeln!(
+                text,
+                "# HELP ian_store_failed 1 when a store commit failed: the node accepts no contributions until restarted.\n# TYPE ian_store_failed gauge\nian_store_failed {}",
+                u8::from(s.node.store_failed())
+            );
             if let Some(p) = s.node.p2p() {
                 let c = p.counters();
                 let get = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);

@@ -1025,6 +1025,12 @@ impl Node {
         }
     }
 
+    /// Whether a store commit failed (the node then refuses contributions
+    /// until restarted): the `ian_store_failed` gauge.
+    pub fn store_failed(&self) -> bool {
+        self.failed.load(Ordering::SeqCst)
+    }
+
     /// Why the node refuses contributions right now, if it does: a failed
     /// store commit (until restarted) or a shutdown in progress.
     pub fn refusing(&self) -> Option<&'static str> {
