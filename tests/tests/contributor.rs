@@ -23,6 +23,20 @@ fn new_agent(tmp: &Path, name: &str, extra: &[&str]) -> PathBuf {
     dir
 }
 
+/// `ian-host dev` (text) of the project in `dir` against the example
+/// trading goal, with `extra` flags.
+fn dev_text(tmp: &Path, dir: &Path, extra: &[&str]) -> std::process::Output {
+    let goal = example_goal(tmp, "trading");
+    let mut args = vec![
+        "dev",
+        dir.to_str().unwrap(),
+        "--goal",
+        goal.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    ian_in(tmp, Some(&template_target_dir()), &args)
+}
+
 /// `ian-host dev --json` of the project in `dir` against the example
 /// trading goal, with `extra` flags; (exit code, parsed stdout, stderr).
 fn dev_json(tmp: &Path, dir: &Path, extra: &[&str]) -> (i32, Value, String) {
@@ -106,19 +120,7 @@ fn dev_sweeps_a_parameter_grid_one_row_per_point() {
         rows[3]["report"]["metrics"]["reward"]
     );
     // The text table names the swept keys and the goal's extra metrics.
-    let goal = example_goal(tmp.path(), "trading");
-    let o = ian_in(
-        tmp.path(),
-        Some(&template_target_dir()),
-        &[
-            "dev",
-            dir.to_str().unwrap(),
-            "--goal",
-            goal.to_str().unwrap(),
-            "--sweep",
-            "lookback=20,60",
-        ],
-    );
+    let o = dev_text(tmp.path(), &dir, &["--sweep", "lookback=20,60"]);
     let text = stdout(&o);
     let header = text.lines().next().unwrap_or("");
     for col in ["LOOKBACK", "VERDICT", "SCORE", "SHARPE", "TURNOVER"] {
@@ -259,17 +261,7 @@ fn dev_names_the_fix_when_the_crate_builds_no_cdylib() {
         ),
     )
     .unwrap();
-    let goal = example_goal(tmp.path(), "trading");
-    let o = ian_in(
-        tmp.path(),
-        Some(&template_target_dir()),
-        &[
-            "dev",
-            dir.to_str().unwrap(),
-            "--goal",
-            goal.to_str().unwrap(),
-        ],
-    );
+    let o = dev_text(tmp.path(), &dir, &[]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains(r#"crate-type = ["cdylib"]"#), "{err}");

@@ -62,6 +62,17 @@ impl NodeArgs {
     }
 }
 
+/// The operator API key, for the admin routes (publish, retire, backup).
+#[derive(Debug, Clone, Args)]
+pub struct OperatorKeyArgs {
+    /// Operator API key.
+    #[arg(long, env = "IAN_OPERATOR_KEY", hide_env_values = true)]
+    pub operator_key: Option<String>,
+    /// File holding the operator API key (e.g. `<data_dir>/operator.key`).
+    #[arg(long)]
+    pub operator_key_file: Option<PathBuf>,
+}
+
 /// Every subcommand.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -134,12 +145,9 @@ pub struct BackupArgs {
     /// Node.
     #[command(flatten)]
     pub node: NodeArgs,
-    /// Operator API key.
-    #[arg(long, env = "IAN_OPERATOR_KEY", hide_env_values = true)]
-    pub operator_key: Option<String>,
-    /// File holding the operator API key (e.g. `<data_dir>/operator.key`).
-    #[arg(long)]
-    pub operator_key_file: Option<PathBuf>,
+    /// The operator API key.
+    #[command(flatten)]
+    pub operator: OperatorKeyArgs,
 }
 
 /// `restore`.
@@ -288,12 +296,9 @@ pub struct RetireArgs {
     /// Node.
     #[command(flatten)]
     pub node: NodeArgs,
-    /// Operator API key.
-    #[arg(long, env = "IAN_OPERATOR_KEY", hide_env_values = true)]
-    pub operator_key: Option<String>,
-    /// File holding the operator API key (e.g. `<data_dir>/operator.key`).
-    #[arg(long)]
-    pub operator_key_file: Option<PathBuf>,
+    /// The operator API key.
+    #[command(flatten)]
+    pub operator: OperatorKeyArgs,
 }
 
 /// `goal fetch`.
@@ -317,12 +322,9 @@ pub struct PublishArgs {
     /// Node.
     #[command(flatten)]
     pub node: NodeArgs,
-    /// Operator API key.
-    #[arg(long, env = "IAN_OPERATOR_KEY", hide_env_values = true)]
-    pub operator_key: Option<String>,
-    /// File holding the operator API key (e.g. `<data_dir>/operator.key`).
-    #[arg(long)]
-    pub operator_key_file: Option<PathBuf>,
+    /// The operator API key.
+    #[command(flatten)]
+    pub operator: OperatorKeyArgs,
 }
 
 /// `pack`.

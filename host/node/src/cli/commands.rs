@@ -223,18 +223,23 @@ impl Out {
 }
 
 /// The operator key from the flag, the environment or a file.
-fn operator_key(
-    what: &str,
-    key: Option<&str>,
-    file: Option<&std::path::Path>,
-) -> Result<String, CommandError> {
-    match (key, file) {
-        (Some(k), _) => Ok(k.to_string()),
+fn operator_key(what: &str, a: &crate::cli::args::OperatorKeyArgs) -> Result<String, CommandError> {
+    match (&a.operator_key, &a.operator_key_file) {
+        (Some(k), _) => Ok(k.clone()),
         (None, Some(f)) => Ok(keyfile::read_secret(f)?),
         (None, None) => Err(CommandError::Usage(format!(
             "{what} needs the operator key: --operator-key, IAN_OPERATOR_KEY or --operator-key-file <data_dir>/operator.key"
         ))),
     }
+}
+
+/// A client that sends the operator key (admin routes).
+fn admin_client(
+    what: &str,
+    n: &crate::cli::args::NodeArgs,
+    key: &crate::cli::args::OperatorKeyArgs,
+) -> Result<Client, CommandError> {
+    Ok(node_client(n)?.with_operator_key(Some(operator_key(what, key)?)))
 }
 
 fn node_client(n: &crate::cli::args::NodeArgs) -> Result<Client, CommandError> {
@@ -244,12 +249,7 @@ fn node_client(n: &crate::cli::args::NodeArgs) -> Result<Client, CommandError> {
 async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
     match cmd {
         Command::Backup(a) => {
-            let key = operator_key(
-                "backup",
-                a.operator_key.as_deref(),
-                a.operator_key_file.as_deref(),
-            )?;
-            let client = node_client(&a.node)?.with_operator_key(Some(key));
+            let client = admin_client("backup", &a.node, &a.operator)?;
             if a.out.exists() {
                 return Err(CommandError::Usage(format!(
                     "{} already exists; a backup is never written over a file",
@@ -288,12 +288,7 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
             Ok(0)
         }
         Command::Goal(GoalCommand::Retire(a)) => {
-            let key = operator_key(
-                "goal retire",
-                a.operator_key.as_deref(),
-                a.operator_key_file.as_deref(),
-            )?;
-            let client = node_client(&a.node)?.with_operator_key(Some(key));
+            let client = admin_client("goal retire", &a.node, &a.operator)?;
             let v: GoalStatus = client
                 .json(
                     Method::POST,
@@ -311,12 +306,7 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
             Ok(0)
         }
         Command::Goal(GoalCommand::Publish(a)) => {
-            let key = operator_key(
-                "goal publish",
-                a.operator_key.as_deref(),
-                a.operator_key_file.as_deref(),
-            )?;
-            let client = node_client(&a.node)?.with_operator_key(Some(key));
+            let client = admin_client("goal publish", &a.node, &a.operator)?;
             let req = crate::cli::ops::publish_request(&a.goal)?;
             let v: Value = client
                 .json(Method::POST, "/api/v1/goals", Some(&req))
