@@ -81,3 +81,49 @@ fn text_logs_have_no_access_log_unless_asked_for() {
         "{text}"
     );
 }
+
+#[test]
+fn a_request_cut_by_the_timeout_is_still_in_the_access_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let env = [
+        ("IAN_LOG_FORMAT", "json"),
+        ("IAN_REQUEST_TIMEOUT_MS", "1"),
+        ("IAN_WITNESS_WAIT_MS", "0"),
+    ];
+    let mut node = NodeProc::start(&tmp.path().join("data"), &env);
+    // Publishing takes longer than 1 ms: the answer may be a 503 while the
+    // goal is still published, so wait for it to appear.
+    let goal = trading_goal(tmp.path(), "slow", false);
+    let _ = node.cli(&[
+        "goal",
+        "publish",
+        goal.to_str().unwrap(),
+        "--operator-key",
+        &node.operator_key(),
+    ]);
+    let t = std::time::Instant::now();
+    while http_get_raw(&node.url, "/api/v1/goals/slow").0 != 200 {
+        assert!(t.elapsed().as_secs() < 60, "the goal never appeared");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // An evaluation takes far longer than 1 ms.
+    let key = keygen(tmp.path(), "k");
+    let p = pack(tmp.path(), "buy-and-hold", "position=0.5", "p.ianpack");
+    let o = node.cli(&[
+        "submit",
+        p.to_str().unwrap(),
+        "--goal",
+        "slow",
+        "--key",
+        key.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(node.stop());
+    let all = lines(&node);
+    assert!(
+        all.iter().any(|l| l["target"] == "ian::access"
+            && l["route"] == "/api/v1/goals/{goal}/contributions"
+            && l["status"] == 503),
+        "no access line for the timed-out submission: {all:?}"
+    );
+}

@@ -223,9 +223,10 @@ pub fn app(state: AppState) -> Router {
         router = router.route(p, handler_for(m, p, &state));
     }
     let timeout = Duration::from_millis(state.node.config().server.request_timeout_ms);
+    // The guard (rate limit, response metrics, access log) is the outer
+    // layer, so it also sees the 503s the timeout produces.
     router
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), guard))
         .layer(middleware::from_fn(
             move |req: Request, next: Next| async move {
                 let submission = req.method() == Method::POST
@@ -251,6 +252,7 @@ pub fn app(state: AppState) -> Router {
                 }
             },
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
 }
 
