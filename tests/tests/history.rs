@@ -65,6 +65,17 @@ fn a_contributor_sees_accepted_and_rejected_submissions_across_a_restart() {
     assert_eq!(h["rejected"].as_array().unwrap().len(), 1, "{h}");
     assert_eq!(h["rejected"][0]["code"], "agent_init_failed", "{h}");
     assert!(h["rejected"][0]["time_ms"].as_u64().unwrap() > 0);
+    // An entry made after the first look shows on the next one.
+    let later = pack(tmp.path(), "buy-and-hold", "position=0.25", "later.ianpack");
+    assert!(submit(&node, &later, &me, true).status.success());
+    let h = history(&node, &me);
+    let indices: Vec<u64> = h["accepted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["log_index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(indices, [0, 1], "{h}");
     assert!(node.stop());
     let node = NodeProc::start(&data, &[]);
     let again = history(&node, &me);
@@ -76,7 +87,7 @@ fn a_contributor_sees_accepted_and_rejected_submissions_across_a_restart() {
     let o = node.cli(&["history", "--key", me.to_str().unwrap()]);
     let text = stdout(&o);
     assert!(
-        text.contains("rejected: agent_init_failed") && text.contains("rank 1 of 1"),
+        text.contains("rejected: agent_init_failed") && text.contains("rank 1 of 2"),
         "{text}"
     );
     // The page's recent rejections come back too.

@@ -287,6 +287,19 @@ pub struct GoalRt {
     /// The next rejection's sequence number (stored rejections are a ring
     /// of `limits.stored_rejections` slots, slot = seq mod size).
     pub rejection_seq: AtomicU64,
+    /// Which log entries each contributor made, for their history: built
+    /// from the store on the first history request and extended by later
+    /// ones with only the entries appended since, so a request never
+    /// rescans the log.
+    pub contributors: Mutex<ContributorIndex>,
+}
+
+/// Contributor key -> the log indices of their accepted entries, covering
+/// the first `indexed` entries of the log.
+#[derive(Debug, Default)]
+pub struct ContributorIndex {
+    indexed: u64,
+    by_key: std::collections::HashMap<[u8; 32], Vec<u64>>,
 }
 
 impl LogIndex for GoalRt {
@@ -812,6 +825,7 @@ impl Node {
                 rejected: AtomicU64::new(0),
                 retired_at_ms: RwLock::new(retired_at(&snap, &id)),
                 rejection_seq: AtomicU64::new(stored.last().map_or(0, |r| r.seq + 1)),
+                contributors: Mutex::new(ContributorIndex::default()),
             });
             self.goals.write().insert(id, rt);
         }
@@ -1161,8 +1175,8 @@ impl Node {
     }
 
     /// `GET /api/v1/goals/{goal}/contributors/{key}`: the contributor's
-    /// accepted entries (a scan of the stored log) with their place on the
-    /// board, and their stored rejections.
+    /// accepted entries (through the goal's contributor index) with their
+    /// place on the board, and their stored rejections.
     pub fn contributor_history(
         &self,
         goal: &str,
@@ -1187,13 +1201,27 @@ impl Node {
             (st.size(), ranks)
         };
         let snap = self.store.snapshot().map_err(internal)?;
-        let mut accepted = Vec::new();
-        for item in snap.entries(&g.id, 0..size).map_err(internal)? {
-            let (index, bytes) = item.map_err(internal)?;
-            let entry = LogEntry::from_canonical_bytes(&bytes).map_err(internal)?;
-            if entry.contributor != contributor {
-                continue;
+        let mine = {
+            let mut idx = g.contributors.lock();
+            if idx.indexed < size {
+                for item in snap.entries(&g.id, idx.indexed..size).map_err(internal)? {
+                    let (index, bytes) = item.map_err(internal)?;
+                    let entry = LogEntry::from_canonical_bytes(&bytes).map_err(internal)?;
+                    idx.by_key
+                        .entry(entry.contributor.0)
+                        .or_default()
+                        .push(index);
+                    idx.indexed = index + 1;
+                }
             }
+            idx.by_key.get(&contributor.0).cloned().unwrap_or_default()
+        };
+        let mut accepted = Vec::new();
+        for index in mine {
+            let Some(bytes) = snap.entry(&g.id, index).map_err(internal)? else {
+                continue;
+            };
+            let entry = LogEntry::from_canonical_bytes(&bytes).map_err(internal)?;
             accepted.push(HistoryEntry {
                 log_index: index,
                 pack_hash: entry.pack_hash.to_hex(),
@@ -1682,6 +1710,7 @@ impl Node {
             rejected: AtomicU64::new(0),
             retired_at_ms: RwLock::new(None),
             rejection_seq: AtomicU64::new(0),
+            contributors: Mutex::new(ContributorIndex::default()),
         });
         self.goals.write().insert(id.clone(), rt.clone());
         self.metrics.set_log_size(&id, 0);
