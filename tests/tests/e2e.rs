@@ -717,12 +717,12 @@ fn a_logged_pack_has_its_receipt_by_pack_hash_and_an_unlogged_one_is_404() {
 }
 
 #[test]
-fn a_store_whose_checkpoints_another_key_signed_is_refused_at_start() {
+fn a_store_whose_node_key_is_gone_is_refused_at_start_without_a_new_key() {
     let mut s = setup(&[], false);
     submit_buy_and_hold(&s, &["position=1.0"]);
     assert!(s.node.stop(), "node did not stop cleanly");
     let data = s.dir.join("data");
-    // Another identity: the stored checkpoints no longer verify.
+    // The key that signed the store is gone: no new identity is made.
     std::fs::remove_file(data.join("node.key")).unwrap();
     let o = std::process::Command::new(bin())
         .arg("serve")
