@@ -106,12 +106,19 @@ pub fn read_pack_within(path: &Path, max: u64, what: &str) -> Result<PackFile, C
     } else {
         // A bare .wasm: a component, or a core module componentized as
         // `pack` does; anything else is left to the sandbox to name.
-        let bytes = match ian_componentize::componentize(&bytes) {
-            Ok(c) => c.bytes,
-            Err(_) => bytes,
-        };
+        let bytes = componentized_or_as_is(bytes);
         PackFile::new(bytes, Vec::new(), Metadata::empty())
             .map_err(|e| CommandError::Usage(format!("{}: {e}", path.display())))
+    }
+}
+
+/// A core module turned into a component (components come back as they
+/// are); bytes that are neither are returned unchanged, for the sandbox to
+/// refuse with its own typed fault.
+fn componentized_or_as_is(bytes: Vec<u8>) -> Vec<u8> {
+    match ian_componentize::componentize(&bytes) {
+        Ok(c) => c.bytes,
+        Err(_) => bytes,
     }
 }
 
@@ -193,10 +200,7 @@ pub fn publish_request(goal: &Path) -> Result<PublishRequest, CommandError> {
         // A goal may name its components' core modules (cargo's output):
         // they are componentized here exactly as `ian-host componentize`
         // would, so the goal hash covers the component.
-        let bytes = match ian_componentize::componentize(&bytes) {
-            Ok(c) => c.bytes,
-            Err(_) => bytes,
-        };
+        let bytes = componentized_or_as_is(bytes);
         components.insert(p, b64(&bytes));
     }
     let dataset = match &spec.harness.dataset {

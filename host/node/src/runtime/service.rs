@@ -1285,9 +1285,7 @@ impl Node {
         let g = self.goal(goal)?;
         let _serial = self.publish_lock.lock();
         if g.retired_at_ms.read().is_none() {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64);
+            let now = now_ms();
             self.store
                 .put_meta(&retired_key(&g.id), now.to_string().into_bytes())
                 .and_then(|t| t.wait())
@@ -1933,9 +1931,7 @@ impl Node {
             } else {
                 String::new()
             },
-            time_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64),
+            time_ms: now_ms(),
             seq,
         };
         // Kept for the contributor's history; not waited for: a rejection
