@@ -14,8 +14,11 @@ if ! command -v chromium >/dev/null 2>&1; then
     if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
     else
-        echo "note: chromium not installed; the leaderboard page test will be skipped" >&2
+        echo "note: chromium not installed; the page tests in headless Chromium will be skipped" >&2
     fi
+fi
+if command -v chromium >/dev/null 2>&1; then
+    export IAN_REQUIRE_CHROMIUM=1
 fi
 
 # promtool (Debian package prometheus) checks deploy/prometheus in tests/tests/monitoring.rs.

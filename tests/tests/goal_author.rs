@@ -225,9 +225,11 @@ fn a_retired_goal_refuses_submissions_and_stays_readable_across_a_restart() {
     assert_eq!(board["size"], 1, "{board}");
     let page = http_get(&node.url, "/");
     assert!(
-        page.contains("class=\"retired\""),
-        "the page marks the goal"
+        page.contains("<span class=\"badge retired\">retired</span>"),
+        "the node page marks the goal"
     );
+    let page = http_get(&node.url, "/goals/closing");
+    assert!(page.contains("no new submissions"), "the goal page says so");
     let o = late(&node, "later");
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("goal_retired"));

@@ -312,7 +312,7 @@ async fn per_ip_rate_limit_answers_429_with_retry_after() {
 }
 
 #[tokio::test]
-async fn leaderboard_page_is_html_without_scripts() {
+async fn node_page_is_html_without_scripts() {
     let t = node_with(&[]);
     let (s, body, headers) = call(&t, get("/")).await;
     assert_eq!(s, StatusCode::OK);
@@ -323,7 +323,7 @@ async fn leaderboard_page_is_html_without_scripts() {
             .starts_with("text/html")
     );
     let page = String::from_utf8(body).unwrap();
-    assert!(page.contains("<h1>IAN leaderboard</h1>"));
+    assert!(page.contains("IAN node"));
     assert!(page.contains("No goals published yet."));
     assert!(!page.contains("<script"));
 }

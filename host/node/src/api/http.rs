@@ -16,7 +16,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -70,6 +70,9 @@ impl AppState {
 /// OpenAPI document against it.
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/"),
+    ("GET", "/goals/{goal}"),
+    ("GET", "/goals/{goal}/contributors/{key}"),
+    ("GET", "/goals/{goal}/entries/{index}"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
     ("GET", "/api/v1/openapi.json"),
@@ -109,6 +112,9 @@ fn handler_for(method: &str, path: &str, state: &AppState) -> MethodRouter<AppSt
     let post = MethodFilter::POST;
     match (method, path) {
         ("GET", "/") => on(get, page),
+        ("GET", "/goals/{goal}") => on(get, goal_page),
+        ("GET", "/goals/{goal}/contributors/{key}") => on(get, contributor_page),
+        ("GET", "/goals/{goal}/entries/{index}") => on(get, entry_page),
         ("GET", "/healthz") => on(get, healthz),
         ("GET", "/metrics") => on(get, metrics),
         ("GET", "/api/v1/openapi.json") => on(get, openapi),
@@ -459,10 +465,43 @@ async fn openapi() -> Response {
 
 async fn page(State(s): State<AppState>) -> Response {
     let node = s.node.clone();
-    match tokio::task::spawn_blocking(move || crate::api::html::page(&node)).await {
-        Ok(html) => Html(html).into_response(),
-        Err(_) => ApiError::internal().into_response(),
-    }
+    crate::api::page::build(move || crate::api::page::node_page(&node)).await
+}
+
+async fn goal_page(State(s): State<AppState>, Path(goal): Path<String>) -> Response {
+    let node = s.node.clone();
+    crate::api::page::build(move || crate::api::page::goal_page(&node, &goal)).await
+}
+
+async fn contributor_page(
+    State(s): State<AppState>,
+    Path((goal, key)): Path<(String, String)>,
+) -> Response {
+    let node = s.node.clone();
+    crate::api::page::build(move || crate::api::page::contributor_page(&node, &goal, &key)).await
+}
+
+async fn entry_page(
+    State(s): State<AppState>,
+    Path((goal, index)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let node = s.node.clone();
+    let scheme = if node.config().server.tls_cert.is_empty() {
+        "http"
+    } else {
+        "https"
+    };
+    // The host the client used, for the `curl` line the page shows (only
+    // ever rendered escaped); the node's own address when none was sent.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_graphic()))
+        .map(str::to_string)
+        .unwrap_or_else(|| node.config().server.listen.clone());
+    let base = format!("{scheme}://{host}");
+    crate::api::page::build(move || crate::api::page::entry_page(&node, &goal, &index, base)).await
 }
 
 async fn node_info(State(s): State<AppState>) -> Response {

@@ -2,8 +2,8 @@
 //! document and the server-rendered leaderboard page. Architecture
 //! invariant: depends on [`crate::runtime`] only, never on [`crate::cli`].
 
-pub mod html;
 pub mod http;
 pub mod listener;
 pub mod openapi;
+pub mod page;
 pub mod tls;

@@ -15,6 +15,10 @@ fn ok(desc: &str, schema: &str) -> Value {
     json!({"description": desc, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})
 }
 
+fn html(desc: &str) -> Value {
+    json!({"description": desc, "content": {"text/html": {"schema": {"type": "string"}}}})
+}
+
 fn goal_param() -> Value {
     json!({"name": "goal", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"}})
 }
@@ -37,8 +41,16 @@ pub fn document() -> Value {
             "responses": {"200": ok("Healthy", "Health")}}},
         "/metrics": {"get": {"summary": "Prometheus text exposition.", "operationId": "metrics",
             "responses": {"200": {"description": "Metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
-        "/": {"get": {"summary": "Leaderboard web page (HTML, no scripts).", "operationId": "page",
-            "responses": {"200": {"description": "Page", "content": {"text/html": {"schema": {"type": "string"}}}}}}},
+        "/": {"get": {"summary": "The node's web page: health and goals (HTML, no scripts).", "operationId": "page",
+            "responses": {"200": html("Page")}}},
+        "/goals/{goal}": {"get": {"summary": "A goal's web page: description, rules, board, frontier and best-score charts, recent entries and rejections.", "operationId": "goalPage",
+            "parameters": [goal_param()], "responses": {"200": html("Page"), "404": html("No such goal")}}},
+        "/goals/{goal}/contributors/{key}": {"get": {"summary": "A contributor's web page: accepted entries with rank, stored rejections.", "operationId": "contributorPage",
+            "parameters": [goal_param(), {"name": "key", "in": "path", "required": true, "description": "The contributor's Ed25519 public key, 64 hex digits.", "schema": {"type": "string"}}],
+            "responses": {"200": html("Page"), "400": html("Not a key"), "404": html("No such goal")}}},
+        "/goals/{goal}/entries/{index}": {"get": {"summary": "An entry's web page: metrics, per-seed results, fuel, the receipt and the command that verifies it.", "operationId": "entryPage",
+            "parameters": [goal_param(), {"name": "index", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0}}],
+            "responses": {"200": html("Page"), "400": html("Not an index"), "404": html("No such entry")}}},
         "/api/v1/openapi.json": {"get": {"summary": "This document.", "operationId": "openapi",
             "responses": {"200": {"description": "OpenAPI document", "content": {"application/json": {}}}}}},
         "/api/v1/node": {"get": {"summary": "Node identity: public key that signs checkpoints, engine and ABI versions.", "operationId": "nodeInfo",

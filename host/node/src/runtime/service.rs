@@ -56,7 +56,7 @@ use crate::runtime::mirror::Mirror;
 use crate::runtime::ratelimit::RateLimiter;
 use crate::runtime::views::{
     ConsistencyView, ContributorHistory, GoalList, GoalStatus, HistoryEntry, InclusionView,
-    Leaderboard, LogRange, ManifestView, NodeInfo, RankedEntry, RecentRejection,
+    Leaderboard, LogRange, ManifestView, NodeInfo, RankedEntry, RecentRejection, SeedResult,
 };
 use crate::runtime::witness::{Collector, Witness, parse_witnessed_logs, witness_key};
 
@@ -233,6 +233,9 @@ struct Job {
 /// durable before it is signed for and acknowledged.
 struct Pending {
     tickets: Vec<Ticket<bool>>,
+    /// The per-seed results kept for display; written with the entry, but
+    /// a failure only loses the display (the entry stands).
+    seeds: Option<Ticket<()>>,
     append: Ticket<u64>,
     ack: Ack,
 }
@@ -294,12 +297,27 @@ pub struct GoalRt {
     pub contributors: Mutex<ContributorIndex>,
 }
 
-/// Contributor key -> the log indices of their accepted entries, covering
-/// the first `indexed` entries of the log.
+/// What the pages and histories need from the whole log, covering its
+/// first `indexed` entries: contributor key -> the log indices of their
+/// accepted entries, and every entry that was the best so far when it was
+/// accepted (the "best over time" series).
 #[derive(Debug, Default)]
 pub struct ContributorIndex {
     indexed: u64,
     by_key: std::collections::HashMap<[u8; 32], Vec<u64>>,
+    best: Vec<ian_core::ContributionMeta>,
+}
+
+impl ContributorIndex {
+    /// The entries that each became the best so far, in log order.
+    pub fn best_over_time(&self) -> &[ian_core::ContributionMeta] {
+        &self.best
+    }
+
+    /// Log indices of `key`'s accepted entries, oldest first.
+    pub fn entries_of(&self, key: &PublicKeyBytes) -> &[u64] {
+        self.by_key.get(&key.0).map_or(&[], |v| v.as_slice())
+    }
 }
 
 impl LogIndex for GoalRt {
@@ -405,7 +423,7 @@ mod tlog;
 pub use federation::{p2p_config, start_p2p};
 pub use tlog::{TILE_WIDTH, TilePath, parse_tile_path, tile_index_path};
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -1201,21 +1219,10 @@ impl Node {
             (st.size(), ranks)
         };
         let snap = self.store.snapshot().map_err(internal)?;
-        let mine = {
-            let mut idx = g.contributors.lock();
-            if idx.indexed < size {
-                for item in snap.entries(&g.id, idx.indexed..size).map_err(internal)? {
-                    let (index, bytes) = item.map_err(internal)?;
-                    let entry = LogEntry::from_canonical_bytes(&bytes).map_err(internal)?;
-                    idx.by_key
-                        .entry(entry.contributor.0)
-                        .or_default()
-                        .push(index);
-                    idx.indexed = index + 1;
-                }
-            }
-            idx.by_key.get(&contributor.0).cloned().unwrap_or_default()
-        };
+        let mine = self
+            .log_index(&g, &snap, size)?
+            .entries_of(&contributor)
+            .to_vec();
         let mut accepted = Vec::new();
         for index in mine {
             let Some(bytes) = snap.entry(&g.id, index).map_err(internal)? else {
@@ -1247,6 +1254,45 @@ impl Node {
             accepted,
             rejected,
         })
+    }
+
+    /// The goal's [`ContributorIndex`] extended to cover the first `size`
+    /// entries: built on first use, then fed only what was appended since.
+    pub fn log_index<'g>(
+        &self,
+        g: &'g GoalRt,
+        snap: &ian_store::Snapshot,
+        size: u64,
+    ) -> Result<parking_lot::MutexGuard<'g, ContributorIndex>, ApiError> {
+        let mut idx = g.contributors.lock();
+        if idx.indexed < size {
+            for item in snap.entries(&g.id, idx.indexed..size).map_err(internal)? {
+                let (index, bytes) = item.map_err(internal)?;
+                let entry = LogEntry::from_canonical_bytes(&bytes).map_err(internal)?;
+                idx.by_key
+                    .entry(entry.contributor.0)
+                    .or_default()
+                    .push(index);
+                let meta = entry.meta();
+                if idx
+                    .best
+                    .last()
+                    .is_none_or(|b| ian_core::leaderboard::ranks_above(&meta, b))
+                {
+                    idx.best.push(meta);
+                }
+                idx.indexed = index + 1;
+            }
+        }
+        Ok(idx)
+    }
+
+    /// The per-seed results the node kept when it accepted entry `index`
+    /// (`None` for entries it did not evaluate itself, e.g. restored from
+    /// an older store).
+    pub fn seed_results(&self, goal: &str, index: u64) -> Option<Vec<SeedResult>> {
+        let bytes = self.store.meta(&seeds_key(goal, index)).ok().flatten()?;
+        serde_json::from_slice(&bytes).ok()
     }
 
     /// A consistent online copy of the whole store (one read snapshot;
@@ -2089,12 +2135,19 @@ impl Node {
             }
         };
         drop(st);
+        let seeds = seed_results(&ev.runs()).and_then(|r| {
+            self.store
+                .put_meta(&seeds_key(&g.id, index), r)
+                .map_err(|e| warn!(goal = %g.id, index, error = %e, "per-seed results not stored"))
+                .ok()
+        });
         if let Some(n) = c.pack.metadata().get("name") {
             g.names.lock().insert(pack_hash, n.to_string());
         }
         let durable_tx = self.durable_tx.lock().clone();
         let pending = Pending {
             tickets,
+            seeds,
             append,
             ack: Ack {
                 reply,
@@ -2193,10 +2246,14 @@ impl Node {
         let mut durable: BTreeMap<String, Vec<Ack>> = BTreeMap::new();
         for Pending {
             tickets,
+            seeds,
             append,
             ack: p,
         } in batch
         {
+            if let Some(Err(e)) = seeds.map(Ticket::wait) {
+                warn!(goal = %p.goal.id, index = p.entry.log_index, error = %e, "per-seed results not stored");
+            }
             let mut ok = true;
             if let Err(e) = append.wait() {
                 error!(goal = %p.goal.id, error = %e, "log append not durable");
@@ -2315,6 +2372,33 @@ impl Node {
             }
         }
     }
+}
+
+/// Where the per-seed results of accepted entry `index` are kept.
+pub(crate) fn seeds_key(goal: &str, index: u64) -> String {
+    format!("seeds/{goal}/{index}")
+}
+
+/// The stored form of an evaluation's per-seed results (JSON list of
+/// [`SeedResult`]), or `None` when some seed has no metrics.
+fn seed_results(runs: &[crate::runtime::judge::SeedRun]) -> Option<Vec<u8>> {
+    let results = runs
+        .iter()
+        .map(|r| {
+            let m = r.report.outcome.as_ref().ok()?;
+            Some(SeedResult {
+                seed: r.seed,
+                reward: m.reward,
+                risk: m.risk,
+                complexity: m.complexity,
+                extra: m.extra.clone(),
+                agent_fuel: r.report.agent_fuel,
+                harness_fuel: r.report.harness_fuel,
+                steps: r.report.steps,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    serde_json::to_vec(&results).ok()
 }
 
 /// Entries a start must have replayed before it saves a fresh snapshot, so

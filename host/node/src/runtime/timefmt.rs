@@ -1,36 +1,38 @@
-//! Times for people: Unix times as UTC calendar dates, without a time-zone
-//! database or a dependency (the node only ever prints UTC).
+//! Times for people: Unix times as UTC calendar dates (the node only ever
+//! prints UTC), through the `time` crate.
 
-/// Seconds since the Unix epoch as (year, month, day, hour, minute,
-/// second) in UTC (H. Hinnant's days-to-civil algorithm).
-fn civil(secs: u64) -> (i64, i64, i64, u64, u64, u64) {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
+use time::OffsetDateTime;
+use time::format_description::FormatItem;
+use time::macros::format_description;
+
+const UTC_TEXT: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+const RFC3339_MS: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+
+/// `ms` as a date, or `None` past year 9999 (a timestamp no clock of ours
+/// wrote, but a mirrored log may carry any number).
+fn at_ms(ms: u64) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .filter(|t| t.year() <= 9999)
 }
 
-/// `secs` since the Unix epoch as `YYYY-MM-DD HH:MM:SS UTC` (the page).
+/// `secs` since the Unix epoch as `YYYY-MM-DD HH:MM:SS UTC` (CLI tables,
+/// the page).
 pub fn utc(secs: u64) -> String {
-    let (y, m, d, hh, mm, ss) = civil(secs);
-    format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02} UTC")
+    secs.checked_mul(1000)
+        .and_then(at_ms)
+        .and_then(|t| t.format(UTC_TEXT).ok())
+        .unwrap_or_else(|| format!("{secs} s after the Unix epoch"))
 }
 
-/// `ms` since the Unix epoch as RFC 3339 UTC with milliseconds (the API).
+/// `ms` since the Unix epoch as RFC 3339 UTC with milliseconds (the API,
+/// the page's machine-readable `datetime` attributes).
 pub fn rfc3339_ms(ms: u64) -> String {
-    let (y, m, d, hh, mm, ss) = civil(ms / 1000);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{:03}Z",
-        ms % 1000
-    )
+    at_ms(ms)
+        .and_then(|t| t.format(RFC3339_MS).ok())
+        .unwrap_or_else(|| format!("{ms} ms after the Unix epoch"))
 }
 
 #[cfg(test)]
@@ -43,5 +45,24 @@ mod tests {
         // `date -u -d @1780000000` and a leap day.
         assert_eq!(rfc3339_ms(1_780_000_000_123), "2026-05-28T20:26:40.123Z");
         assert_eq!(rfc3339_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn seconds_since_the_epoch_read_as_utc_text() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
+    }
+
+    #[test]
+    fn times_past_year_9999_are_shown_as_numbers_not_a_panic() {
+        assert_eq!(
+            rfc3339_ms(u64::MAX),
+            format!("{} ms after the Unix epoch", u64::MAX)
+        );
+        assert_eq!(
+            utc(u64::MAX),
+            format!("{} s after the Unix epoch", u64::MAX)
+        );
     }
 }

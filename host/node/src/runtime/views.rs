@@ -159,6 +159,30 @@ pub struct HistoryEntry {
     pub rank: Option<u64>,
 }
 
+/// One seed's result for an accepted entry, as the node measured it when
+/// it accepted the entry. The log keeps only the mean over seeds; these are
+/// kept beside it (display data, re-computable by `ian-host replay`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeedResult {
+    /// The seed.
+    pub seed: u64,
+    /// Reward on this seed.
+    pub reward: f64,
+    /// Risk on this seed.
+    pub risk: f64,
+    /// Complexity (agent fuel per `act`) on this seed.
+    pub complexity: f64,
+    /// Extra metrics, in the harness's order.
+    #[serde(default)]
+    pub extra: Vec<(String, f64)>,
+    /// All agent fuel on this seed.
+    pub agent_fuel: u64,
+    /// Harness fuel on this seed.
+    pub harness_fuel: u64,
+    /// `act` calls served.
+    pub steps: u64,
+}
+
 /// `GET /api/v1/goals/{goal}/leaderboard`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Leaderboard {
