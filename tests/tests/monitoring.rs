@@ -25,12 +25,19 @@ fn exported() -> (BTreeSet<String>, String) {
     (families, text)
 }
 
-/// `ian_*` names in an expression, histogram suffixes folded to the family.
+/// `ian_*` and `process_*` names in an expression, histogram suffixes
+/// folded to the family.
 fn named(expr: &str) -> BTreeSet<String> {
+    let mut out = named_with(expr, "ian_");
+    out.extend(named_with(expr, "process_"));
+    out
+}
+
+fn named_with(expr: &str, prefix: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let bytes = expr.as_bytes();
     let mut i = 0;
-    while let Some(at) = expr[i..].find("ian_") {
+    while let Some(at) = expr[i..].find(prefix) {
         let start = i + at;
         let mut end = start;
         while end < bytes.len() && (bytes[end].is_ascii_lowercase() || bytes[end] == b'_') {

@@ -279,12 +279,45 @@ async fn metrics_exposes_prometheus_series() {
         headers["content-type"]
             .to_str()
             .unwrap()
-            .starts_with("text/plain")
+            .starts_with("text/plain; version=0.0.4")
     );
     let text = String::from_utf8(body).unwrap();
-    assert!(text.contains("# TYPE ian_evaluation_seconds histogram"));
+    assert!(
+        text.contains("# TYPE ian_checkpoints_signed_total counter"),
+        "{text}"
+    );
     assert!(text.contains("ian_queue_capacity 1024"));
     assert!(text.contains("ian_http_responses_total{route=\"/healthz\",status=\"200\"} 1"));
+    assert!(text.contains("ian_build_info{version=\""), "{text}");
+    assert!(text.contains("ian_store_commits_total "), "{text}");
+    assert!(text.contains("ian_store_failed 0\n"), "{text}");
+}
+
+#[tokio::test]
+async fn metrics_are_openmetrics_when_the_scraper_asks_for_it() {
+    let t = node_with(&[]);
+    let req = Request::builder()
+        .uri("/metrics")
+        .header(
+            "accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        )
+        .body(Body::empty())
+        .unwrap();
+    let (s, body, headers) = call(&t, req).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text; version=1.0.0")
+    );
+    let text = String::from_utf8(body).unwrap();
+    assert!(
+        text.contains("# TYPE ian_checkpoints_signed counter"),
+        "{text}"
+    );
+    assert!(text.ends_with("# EOF\n"));
 }
 
 #[tokio::test]

@@ -740,19 +740,20 @@ async fn live_node_admits_a_goal_registration() {
 }
 
 #[test]
-fn status_renders_prometheus_counters_and_committed_sizes() {
+fn status_counts_sent_and_confirmed_transactions_and_committed_sizes() {
     let log = TestLog::new();
     let (mut c, store) = registered_core(1, 300);
     c.notify(&store, log.append(GOAL, 2)).unwrap();
     let id = c.plan(&store, log.as_ref(), 1_000).unwrap()[0];
     confirm(&mut c, &store, id, 1_000);
-    let text = c.status().prometheus();
-    assert!(text.contains("\nian_tau_sent_total 2\n"), "{text}");
-    assert!(text.contains("\nian_tau_confirmed_total 2\n"), "{text}");
-    assert!(text.contains("\nian_tau_pending_txs 0\n"), "{text}");
-    assert!(
-        text.contains("ian_tau_committed_size{goal=\"trading-v1\"} 2\n"),
-        "{text}"
+    let s = c.status();
+    assert_eq!(s.counters.sent, 2, "{s:?}");
+    assert_eq!(s.counters.confirmed, 2, "{s:?}");
+    assert_eq!(s.pending, 0, "{s:?}");
+    assert_eq!(
+        s.goals[GOAL].last_committed.as_ref().map(|c| c.size),
+        Some(2),
+        "{s:?}"
     );
 }
 

@@ -403,58 +403,26 @@ async fn healthz(State(s): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(s): State<AppState>) -> Response {
+/// OpenMetrics for scrapers that ask for it (Prometheus does), the
+/// Prometheus text format otherwise.
+async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    use crate::runtime::metrics::{CONTENT_TYPE, TEXT_CONTENT_TYPE, to_text_format};
     s.node.refresh_gauges();
+    let text = s.metrics().render();
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
+    let (ctype, body) = if openmetrics {
+        (CONTENT_TYPE, text)
+    } else {
+        (TEXT_CONTENT_TYPE, to_text_format(&text))
+    };
     (
         StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-        )],
-        {
-            let mut text = s.metrics().render();
-            if let Some(t) = s.node.tau() {
-                text.push_str(&t.prometheus());
-            }
-            use std::fmt::Write as _;
-            let _ = writeln!(
-                text,
-                "# HELP ian_evidence_total Evidence records stored: forks, entries that re-evaluate differently or break the goal's rules, entries that do not rebuild a signed root, peers serving bad data.\n# TYPE ian_evidence_total counter\nian_evidence_total {}",
-                s.node.evidence().count()
-            );
-            let _ = writeln!(
-                text,
-                "# HELP ian_store_failed 1 when a store commit failed: the node accepts no contributions until restarted.\n# TYPE ian_store_failed gauge\nian_store_failed {}",
-                u8::from(s.node.store_failed())
-            );
-            if let Some(p) = s.node.p2p() {
-                let c = p.counters();
-                let get = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
-                let _ = write!(
-                    text,
-                    "# HELP ian_p2p_peers libp2p peers connected.\n# TYPE ian_p2p_peers gauge\nian_p2p_peers {}\n\
-                     # HELP ian_p2p_invalid_messages_total Announcements rejected by validation (their senders are scored down).\n# TYPE ian_p2p_invalid_messages_total counter\nian_p2p_invalid_messages_total {}\n\
-                     # HELP ian_p2p_rate_limited_total Sync requests refused by the per-peer rate limit.\n# TYPE ian_p2p_rate_limited_total counter\nian_p2p_rate_limited_total {}\n\
-                     # HELP ian_p2p_requests_served_total Sync requests served to peers.\n# TYPE ian_p2p_requests_served_total counter\nian_p2p_requests_served_total {}\n\
-                     # HELP ian_p2p_checkpoints_announced_total Checkpoints of this node's logs announced.\n# TYPE ian_p2p_checkpoints_announced_total counter\nian_p2p_checkpoints_announced_total {}\n\
-                     # HELP ian_p2p_checkpoints_heard_total Newer checkpoints of other logs heard and verified.\n# TYPE ian_p2p_checkpoints_heard_total counter\nian_p2p_checkpoints_heard_total {}\n",
-                    p.connected(),
-                    get(&c.invalid_messages),
-                    get(&c.rate_limited),
-                    get(&c.served),
-                    get(&c.announced),
-                    get(&c.heard),
-                );
-            }
-            if let Some(m) = s.node.witness().and_then(|w| w.mirror()) {
-                    let _ = writeln!(
-                        text,
-                        "# HELP ian_mirror_reevaluated_total Entries of mirrored logs re-evaluated to the recorded bits.\n# TYPE ian_mirror_reevaluated_total counter\nian_mirror_reevaluated_total {}",
-                        m.reevaluated.load(std::sync::atomic::Ordering::Relaxed)
-                    );
-            }
-            text
-        },
+        [(header::CONTENT_TYPE, HeaderValue::from_static(ctype))],
+        body,
     )
         .into_response()
 }
@@ -679,8 +647,7 @@ async fn submit(
         }
     };
     s.metrics()
-        .submit_seconds
-        .observe(started.elapsed().as_secs_f64());
+        .observe_submit(&goal_label(&s, &goal), started.elapsed().as_secs_f64());
     resp
 }
 
@@ -858,9 +825,7 @@ async fn add_checkpoint(State(s): State<AppState>, body: axum::body::Bytes) -> R
         )
         .into_response(),
         Ok(Some(Ok(lines))) => {
-            s.metrics()
-                .witness_cosigned
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            s.metrics().witness_cosigned.inc();
             text(StatusCode::OK, lines, no_cache)
         }
         Ok(Some(Err(e))) => {

@@ -74,8 +74,8 @@ pub trait TauHooks: Send + Sync {
     fn status(&self) -> Value;
     /// Transactions persisted and not yet confirmed.
     fn pending_count(&self) -> u64;
-    /// Prometheus text for `/metrics`.
-    fn prometheus(&self) -> String;
+    /// Counters and gauges for `/metrics` (names prefixed `ian_tau_`).
+    fn samples(&self) -> Vec<crate::runtime::metrics::Sample>;
 }
 
 /// Shared handle.
@@ -635,9 +635,7 @@ impl Node {
             }
         };
         let metrics = Arc::new(Metrics::default());
-        metrics
-            .queue_capacity
-            .store(cfg.limits.queue_capacity, Ordering::Relaxed);
+        metrics.queue_capacity.set(cfg.limits.queue_capacity as i64);
         let (tx, rx) = bounded::<Job>(cfg.limits.queue_capacity as usize);
         let l = &cfg.limits;
         let node = Arc::new(Node {
@@ -672,6 +670,18 @@ impl Node {
             backup_lock: Mutex::new(()),
             checkpoint_writes: Mutex::new(Vec::new()),
             cfg,
+        });
+        node.metrics.set_build_info(
+            env!("CARGO_PKG_VERSION"),
+            &node.judge.engine_version(),
+            node.judge.abi_version(),
+            &node.judge.config_hash().to_hex(),
+        );
+        let weak = Arc::downgrade(&node);
+        node.metrics.set_scrape(move || {
+            weak.upgrade()
+                .map(|n| n.scrape_samples())
+                .unwrap_or_default()
         });
         node.rebuild()?;
         if unrecorded {
@@ -977,7 +987,7 @@ impl Node {
                 .stack_size(self.cfg.limits.worker_stack_bytes as usize)
                 .spawn(move || {
                     while let Ok(job) = rx.recv() {
-                        node.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
+                        node.metrics.queue_depth.dec();
                         node.process(job);
                     }
                 })
@@ -1124,14 +1134,83 @@ impl Node {
     }
 
     /// Update gauges that are read rather than counted.
-    pub fn refresh_gauges(&self) {
+    /// What `/metrics` reads from elsewhere at each scrape: the store,
+    /// evidence, the libp2p network, the mirror and the Tau bridge.
+    fn scrape_samples(&self) -> Vec<crate::runtime::metrics::Sample> {
+        use crate::runtime::metrics::Sample;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let st = self.store.stats();
-        self.metrics
-            .store_commits
-            .store(st.commits, Ordering::Relaxed);
-        self.metrics
-            .store_ops
-            .store(st.ops_committed, Ordering::Relaxed);
+        let mut out = vec![
+            Sample::counter(
+                "ian_store_commits",
+                "Store transactions committed with fsync (group commit).",
+                st.commits,
+            ),
+            Sample::counter(
+                "ian_store_writes",
+                "Writes made durable by those commits.",
+                st.ops_committed,
+            ),
+            Sample::gauge(
+                "ian_store_failed",
+                "1 when a store commit failed: the node accepts no contributions until restarted.",
+                f64::from(u8::from(self.store_failed())),
+            ),
+            Sample::counter(
+                "ian_evidence",
+                "Evidence records stored: forks, entries that re-evaluate differently or break the goal's rules, entries that do not rebuild a signed root, peers serving bad data.",
+                self.evidence().count(),
+            ),
+        ];
+        if let Some(p) = self.p2p() {
+            let c = p.counters();
+            out.extend([
+                Sample::gauge(
+                    "ian_p2p_peers",
+                    "libp2p peers connected.",
+                    p.connected() as f64,
+                ),
+                Sample::counter(
+                    "ian_p2p_invalid_messages",
+                    "Announcements rejected by validation (their senders are scored down).",
+                    get(&c.invalid_messages),
+                ),
+                Sample::counter(
+                    "ian_p2p_rate_limited",
+                    "Sync requests refused by the per-peer rate limit.",
+                    get(&c.rate_limited),
+                ),
+                Sample::counter(
+                    "ian_p2p_requests_served",
+                    "Sync requests served to peers.",
+                    get(&c.served),
+                ),
+                Sample::counter(
+                    "ian_p2p_checkpoints_announced",
+                    "Checkpoints of this node's logs announced.",
+                    get(&c.announced),
+                ),
+                Sample::counter(
+                    "ian_p2p_checkpoints_heard",
+                    "Newer checkpoints of other logs heard and verified.",
+                    get(&c.heard),
+                ),
+            ]);
+        }
+        if let Some(m) = self.witness().and_then(|w| w.mirror()) {
+            out.push(Sample::counter(
+                "ian_mirror_reevaluated",
+                "Entries of mirrored logs re-evaluated to the recorded bits.",
+                get(&m.reevaluated),
+            ));
+        }
+        if let Some(t) = self.tau() {
+            out.extend(t.samples());
+        }
+        out
+    }
+
+    pub fn refresh_gauges(&self) {
         for g in self.goal_list() {
             self.metrics.set_log_size(&g.id, g.state.read().size());
         }
@@ -1937,7 +2016,7 @@ impl Node {
         self.in_flight.fetch_add(1, Ordering::SeqCst);
         match queue.try_send(job) {
             Ok(()) => {
-                self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+                self.metrics.queue_depth.inc();
                 Ok(rx)
             }
             Err(TrySendError::Full(_)) => {
@@ -2087,11 +2166,7 @@ impl Node {
             pipeline::evaluate(&g.manifest, &admitted, &ev)
         };
         self.metrics
-            .evaluation_seconds
-            .observe(started.elapsed().as_secs_f64());
-        if let Some(f) = ev.fuel() {
-            self.metrics.evaluation_fuel.observe(f as f64);
-        }
+            .observe_evaluation(&g.id, started.elapsed().as_secs_f64(), ev.fuel());
         // Steps 6-9 under the goal's write lock; then queue the durable
         // writes in order. The agent's code is stored only with an entry
         // that needs it.
@@ -2326,9 +2401,7 @@ impl Node {
                     *cur = Some(cp.clone());
                 }
             }
-            self.metrics
-                .checkpoints_signed
-                .fetch_add(1, Ordering::Relaxed);
+            self.metrics.checkpoints_signed.inc();
             let new_top = ps
                 .iter()
                 .rev()

@@ -20,6 +20,7 @@ use parking_lot::Mutex;
 use serde_json::{Value, json};
 use tracing::warn;
 
+use crate::runtime::metrics::Sample;
 use crate::runtime::service::{Node, TauHooks};
 
 /// The bridge's queue and state, kept in the node's store (table of pending
@@ -319,7 +320,58 @@ impl TauHooks for BridgeWiring {
         self.bridge.status().pending as u64
     }
 
-    fn prometheus(&self) -> String {
-        self.bridge.status().prometheus()
+    fn samples(&self) -> Vec<Sample> {
+        let st = self.bridge.status();
+        let c = &st.counters;
+        let mut out = vec![
+            Sample::gauge(
+                "ian_tau_pending_txs",
+                "Tau transactions waiting to be sent or confirmed.",
+                st.pending as f64,
+            ),
+            Sample::counter(
+                "ian_tau_sent",
+                "Tau transactions admitted by the node.",
+                c.sent,
+            ),
+            Sample::counter(
+                "ian_tau_confirmed",
+                "Tau transactions found in a block.",
+                c.confirmed,
+            ),
+            Sample::counter(
+                "ian_tau_failed",
+                "Tau transactions dropped after a permanent refusal.",
+                c.failed,
+            ),
+            Sample::counter(
+                "ian_tau_retried",
+                "Retries of Tau transactions (transport, busy, re-sign).",
+                c.retried,
+            ),
+            Sample::counter(
+                "ian_tau_rule_rejected",
+                "Events refused by the rule pre-check.",
+                c.rule_rejected,
+            ),
+            Sample::gauge(
+                "ian_tau_last_error",
+                "1 if the last attempt failed.",
+                f64::from(u8::from(st.last_error.is_some())),
+            ),
+        ];
+        for (goal, g) in &st.goals {
+            if let Some(cp) = &g.last_committed {
+                out.push(Sample {
+                    labels: vec![("goal", goal.clone())],
+                    ..Sample::gauge(
+                        "ian_tau_committed_size",
+                        "Log size of the last checkpoint confirmed on Tau.",
+                        cp.size as f64,
+                    )
+                });
+            }
+        }
+        out
     }
 }

@@ -299,9 +299,7 @@ impl Node {
                         self.announce(&cp);
                         *g.final_checkpoint.write() = Some(cp);
                         g.witnessed.send_replace(size);
-                        self.metrics
-                            .checkpoints_cosigned
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        self.metrics.checkpoints_cosigned.inc();
                     }
                     other => {
                         warn!(goal = %g.id, result = ?other.map(|r| r.err()), "cosigned checkpoint not durable");
