@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use libp2p::futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance};
@@ -195,6 +195,11 @@ pub(crate) async fn spawn(
     }
     info!(peer_id = %local, listen = ?shared.listen.lock(), "libp2p listening");
     let (done_tx, done_rx) = mpsc::unbounded_channel();
+    let limiter = ian_ratelimit::RateLimiter::new(
+        cfg.requests_per_sec,
+        u64::from(cfg.request_burst),
+        MAX_PEERS,
+    );
     let mut task = Task {
         swarm,
         cfg,
@@ -204,7 +209,7 @@ pub(crate) async fn spawn(
         serving: Arc::default(),
         pending: HashMap::new(),
         asked_logs: HashMap::new(),
-        buckets: HashMap::new(),
+        limiter,
         announced: HashSet::new(),
         followed: HashSet::new(),
         done_tx,
@@ -227,8 +232,8 @@ struct Task {
     pending: HashMap<OutboundRequestId, oneshot::Sender<Result<SyncResponse, String>>>,
     /// Our own `Logs` requests, by id: the answer is judged here.
     asked_logs: HashMap<OutboundRequestId, PeerId>,
-    /// Token bucket per peer: (tokens, last refill).
-    buckets: HashMap<PeerId, (f64, Instant)>,
+    /// Sync requests per peer (GCRA, at most `MAX_PEERS` peers kept).
+    limiter: ian_ratelimit::RateLimiter<PeerId>,
     announced: HashSet<String>,
     followed: HashSet<String>,
     done_tx: mpsc::UnboundedSender<(ResponseChannel<SyncResponse>, SyncResponse)>,
@@ -567,23 +572,14 @@ impl Task {
         req: SyncRequest,
         channel: ResponseChannel<SyncResponse>,
     ) {
-        let (rate, burst) = (self.cfg.requests_per_sec, f64::from(self.cfg.request_burst));
-        let now = Instant::now();
-        let b = self.buckets.entry(peer).or_insert((burst, now));
-        b.0 = (b.0 + now.duration_since(b.1).as_secs_f64() * rate).min(burst);
-        b.1 = now;
-        if b.0 < 1.0 {
+        if self.limiter.check(&peer).is_err() {
             bump(&self.shared.counters.rate_limited);
             self.peer(peer).rate_limited += 1;
-            let why = format!("more than {rate} requests/s (burst {burst}); slow down");
+            let why = format!(
+                "more than {} requests/s (burst {}); slow down",
+                self.cfg.requests_per_sec, self.cfg.request_burst
+            );
             return self.refuse(channel, "rate_limited", why);
-        }
-        b.0 -= 1.0;
-        if self.buckets.len() > MAX_PEERS {
-            // Forget buckets that would be full by now: those peers start
-            // again with a full burst, as they would anyway.
-            self.buckets
-                .retain(|_, (t, at)| *t + now.duration_since(*at).as_secs_f64() * rate < burst);
         }
         use std::sync::atomic::Ordering::SeqCst;
         if self.serving.fetch_add(1, SeqCst) >= MAX_SERVING {

@@ -9,7 +9,7 @@
 //! queued tx answers INVALID_SEQUENCE), so its recovery lives in
 //! [`TxSender`], which probes `gettxstatus` instead of re-sending blindly.
 //!
-//! A client-side token bucket keeps the connection under the node's rate
+//! A client-side pacer (governor's GCRA) keeps the connection under the node's rate
 //! limit (burst 10, 5 commands/s; `checktx` additionally burst 2, 0.5/s), so
 //! RATE_LIMITED is not the normal way to learn about it.
 
@@ -19,9 +19,10 @@ use crate::protocol::{
     Response, SendTxAccepted, TxStatus, parse_response,
 };
 use crate::tx::{FeeLimit, SignedTx, TxError, UnsignedTx};
+use backon::Retryable as _;
 use serde_json::{Map, Value};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -150,6 +151,19 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The same schedule for `backon`, for at most `attempts` attempts in
+    /// all: exponential from `base_delay`, capped at `max_delay`, each wait
+    /// drawn uniformly from its upper half ("equal jitter": backon adds up
+    /// to one more delay, so the base and cap are halved).
+    pub fn backoff(&self, attempts: u32) -> backon::ExponentialBuilder {
+        backon::ExponentialBuilder::default()
+            .with_min_delay(self.base_delay / 2)
+            .with_max_delay(self.max_delay / 2)
+            .with_factor(2.0)
+            .with_max_times(attempts.saturating_sub(1) as usize)
+            .with_jitter()
+    }
+
     /// Delay before retry number `retry` (0-based): `min(max, base * 2^retry)`
     /// with "equal jitter": uniformly in `[d/2, d]`, so many clients that
     /// failed together do not come back together, yet each still waits.
@@ -197,37 +211,18 @@ impl Default for RateLimit {
     }
 }
 
-#[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    burst: f64,
-    rate: f64,
-    at: Instant,
-}
+/// One GCRA limiter (`governor`), the exact form of a token bucket.
+type Pacer = governor::DefaultDirectRateLimiter;
 
-impl Bucket {
-    fn new(burst: f64, rate: f64) -> Self {
-        Self {
-            tokens: burst,
-            burst,
-            rate,
-            at: Instant::now(),
-        }
+fn pacer(burst: f64, per_second: f64) -> Option<Pacer> {
+    // A non-positive rate means no pacing on this bucket.
+    if !(per_second.is_finite() && per_second > 0.0) {
+        return None;
     }
-
-    /// Time to wait before a token is available (and takes it).
-    fn take(&mut self) -> Duration {
-        let now = Instant::now();
-        self.tokens =
-            (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate).min(self.burst);
-        self.at = now;
-        self.tokens -= 1.0;
-        if self.tokens >= 0.0 || self.rate <= 0.0 {
-            Duration::ZERO
-        } else {
-            Duration::from_secs_f64(-self.tokens / self.rate)
-        }
-    }
+    let period = std::time::Duration::try_from_secs_f64(1.0 / per_second).ok()?;
+    let burst = std::num::NonZeroU32::new(burst.max(1.0).min(f64::from(u32::MAX)) as u32)?;
+    let quota = governor::Quota::with_period(period)?.allow_burst(burst);
+    Some(governor::RateLimiter::direct(quota))
 }
 
 /// Client settings.
@@ -268,8 +263,8 @@ struct Conn {
 }
 
 struct Limiter {
-    all: Bucket,
-    checktx: Bucket,
+    all: Option<Pacer>,
+    checktx: Option<Pacer>,
 }
 
 /// Handshake answer.
@@ -288,7 +283,7 @@ pub struct HelloInfo {
 pub struct TauClient {
     cfg: ClientConfig,
     conn: tokio::sync::Mutex<Option<Conn>>,
-    limiter: Option<std::sync::Mutex<Limiter>>,
+    limiter: Option<Limiter>,
 }
 
 impl std::fmt::Debug for TauClient {
@@ -302,11 +297,9 @@ impl std::fmt::Debug for TauClient {
 impl TauClient {
     /// A client; connects lazily on the first request.
     pub fn new(cfg: ClientConfig) -> Self {
-        let limiter = cfg.rate_limit.map(|r| {
-            std::sync::Mutex::new(Limiter {
-                all: Bucket::new(r.burst, r.per_second),
-                checktx: Bucket::new(r.checktx_burst, r.checktx_per_second),
-            })
+        let limiter = cfg.rate_limit.map(|r| Limiter {
+            all: pacer(r.burst, r.per_second),
+            checktx: pacer(r.checktx_burst, r.checktx_per_second),
         });
         Self {
             cfg,
@@ -327,16 +320,13 @@ impl TauClient {
 
     async fn pace(&self, cmd: &Command) {
         let Some(l) = &self.limiter else { return };
-        let wait = {
-            let mut l = l.lock().expect("limiter lock");
-            let mut w = l.all.take();
-            if matches!(cmd, Command::CheckTx(_)) {
-                w = w.max(l.checktx.take());
-            }
-            w
-        };
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
+        if let Some(p) = &l.all {
+            p.until_ready().await;
+        }
+        if matches!(cmd, Command::CheckTx(_))
+            && let Some(p) = &l.checktx
+        {
+            p.until_ready().await;
         }
     }
 
@@ -386,26 +376,21 @@ impl TauClient {
         } else {
             1
         };
-        let mut last = None;
-        for attempt in 0..attempts {
-            if attempt > 0 {
-                tokio::time::sleep(self.cfg.retry.delay(attempt - 1)).await;
-                tracing::debug!(attempt, command = %cmd.word(), "retrying Tau request");
-            }
-            match self.request_line(cmd).await {
-                Ok(line) => return Ok(parse_response(&line)?),
-                Err(e) if e.is_transport() => last = Some(e),
-                Err(e) => return Err(e),
-            }
-        }
-        let last = last.expect("at least one attempt");
-        if attempts > 1 {
-            Err(TauError::RetriesExhausted {
-                attempts,
-                last: Box::new(last),
+        let line = (|| self.request_line(cmd))
+            .retry(self.cfg.retry.backoff(attempts))
+            .sleep(tokio::time::sleep)
+            .when(TauError::is_transport)
+            .notify(|e, wait| {
+                tracing::debug!(command = %cmd.word(), error = %e, ?wait, "retrying Tau request");
             })
-        } else {
-            Err(last)
+            .await;
+        match line {
+            Ok(line) => Ok(parse_response(&line)?),
+            Err(e) if e.is_transport() && attempts > 1 => Err(TauError::RetriesExhausted {
+                attempts,
+                last: Box::new(e),
+            }),
+            Err(e) => Err(e),
         }
     }
 
@@ -711,16 +696,16 @@ impl TxSender {
     pub async fn send(&mut self, tx: &SignedTx) -> Result<SendOutcome, TauError> {
         let seq = tx.sequence_number();
         let retry = self.client.config().retry;
-        let mut attempt = 0;
-        let result = loop {
-            match self.client.send_tx(tx).await {
-                Err(e) if e.is_transport() && attempt + 1 < retry.max_attempts => {
-                    tokio::time::sleep(retry.delay(attempt)).await;
-                    attempt += 1;
-                }
-                other => break other,
-            }
-        };
+        let client = &self.client;
+        let tries = std::sync::atomic::AtomicU32::new(0);
+        let result = (|| {
+            tries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            client.send_tx(tx)
+        })
+        .retry(retry.backoff(retry.max_attempts))
+        .sleep(tokio::time::sleep)
+        .when(TauError::is_transport)
+        .await;
         match result {
             Ok(accepted) => {
                 if let Some(s) = seq {
@@ -750,11 +735,51 @@ impl TxSender {
                 }
                 Ok(SendOutcome::StaleSequence { expected, received })
             }
-            Err(e) if e.is_transport() && attempt > 0 => Err(TauError::RetriesExhausted {
-                attempts: attempt + 1,
-                last: Box::new(e),
-            }),
+            Err(e) if e.is_transport() && tries.load(std::sync::atomic::Ordering::Relaxed) > 1 => {
+                Err(TauError::RetriesExhausted {
+                    attempts: tries.load(std::sync::atomic::Ordering::Relaxed),
+                    last: Box::new(e),
+                })
+            }
             Err(e) => Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use backon::BackoffBuilder as _;
+
+    #[test]
+    fn backoff_waits_in_the_upper_half_of_each_doubling_delay_up_to_the_cap() {
+        let p = RetryPolicy {
+            max_attempts: 8,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(2),
+        };
+        let waits: Vec<Duration> = p.backoff(p.max_attempts).build().collect();
+        assert_eq!(waits.len(), 7, "attempts include the first: 7 retries");
+        for (n, w) in waits.iter().enumerate() {
+            let full = (p.base_delay * 2u32.pow(n as u32)).min(p.max_delay);
+            assert!(
+                *w >= full / 2 && *w <= full,
+                "retry {n}: {w:?} outside [{:?}, {full:?}]",
+                full / 2
+            );
+        }
+    }
+
+    #[test]
+    fn one_attempt_means_no_retry() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.backoff(1).build().count(), 0);
+    }
+
+    #[test]
+    fn a_zero_or_negative_rate_paces_nothing() {
+        assert!(pacer(9.0, 0.0).is_none());
+        assert!(pacer(9.0, -1.0).is_none());
+        assert!(pacer(9.0, 5.0).is_some_and(|p| p.check().is_ok()));
     }
 }

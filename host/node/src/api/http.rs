@@ -23,8 +23,8 @@ use serde::de::DeserializeOwned;
 
 use crate::runtime::error::ApiError;
 use crate::runtime::metrics::Metrics;
-use crate::runtime::ratelimit::RateLimiter;
 use crate::runtime::service::Node;
+use ian_ratelimit::RateLimiter;
 
 /// Shared state of every handler.
 #[derive(Clone)]

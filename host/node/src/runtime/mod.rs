@@ -12,7 +12,6 @@ pub mod judge;
 pub mod keyfile;
 pub mod metrics;
 pub mod mirror;
-pub mod ratelimit;
 pub mod service;
 pub mod tau;
 pub mod timefmt;

@@ -53,12 +53,12 @@ use crate::runtime::evidence::EvidenceLog;
 use crate::runtime::judge::{CodeSource, Judge, LoadedGoal, SandboxEvaluator};
 use crate::runtime::metrics::Metrics;
 use crate::runtime::mirror::Mirror;
-use crate::runtime::ratelimit::RateLimiter;
 use crate::runtime::views::{
     ConsistencyView, ContributorHistory, GoalList, GoalStatus, HistoryEntry, InclusionView,
     Leaderboard, LogRange, ManifestView, NodeInfo, RankedEntry, RecentRejection, SeedResult,
 };
 use crate::runtime::witness::{Collector, Witness, parse_witnessed_logs, witness_key};
+use ian_ratelimit::RateLimiter;
 
 /// What the node reports to the Tau side (implemented by
 /// [`crate::runtime::tau::BridgeWiring`]). Implementations queue work and
