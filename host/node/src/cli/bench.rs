@@ -52,8 +52,10 @@ pub async fn run(client: &Client, a: &BenchArgs) -> Result<BenchReport, CommandE
     let next = Arc::new(AtomicU64::new(0));
     let shed = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
+    let bar = crate::cli::progress::items(a.count, "submitting");
     let mut tasks = Vec::new();
     for _ in 0..a.concurrency.max(1) {
+        let bar = bar.clone();
         let client = client.clone();
         let next = next.clone();
         let shed = shed.clone();
@@ -109,6 +111,7 @@ pub async fn run(client: &Client, a: &BenchArgs) -> Result<BenchReport, CommandE
                         }
                     }
                 }
+                bar.inc(1);
             }
             (lat, rejected, errors)
         }));
@@ -126,6 +129,7 @@ pub async fn run(client: &Client, a: &BenchArgs) -> Result<BenchReport, CommandE
         }
         errors += e;
     }
+    bar.finish_and_clear();
     let elapsed = started.elapsed();
     lat.sort();
     let pct = |p: f64| -> f64 {

@@ -193,6 +193,7 @@ impl Client {
         &self,
         path: &str,
         out: &mut std::fs::File,
+        progress: &indicatif::ProgressBar,
     ) -> Result<(u64, ian_core::Hash32), ClientError> {
         use sha2::Digest as _;
         use std::io::Write as _;
@@ -218,7 +219,11 @@ impl Client {
         }
         let mut hasher = sha2::Sha256::new();
         let mut written = 0u64;
+        if let Some(len) = resp.content_length() {
+            progress.set_length(len);
+        }
         while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+            progress.inc(chunk.len() as u64);
             hasher.update(&chunk);
             out.write_all(&chunk).map_err(|e| ClientError::Transport {
                 url: self.base.clone(),

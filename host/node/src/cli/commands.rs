@@ -143,8 +143,15 @@ pub fn run(cli: Cli) -> Result<i32, CommandError> {
                     key.display()
                 )));
             }
-            let r = crate::runtime::backup::restore(&a.backup, &a.data_dir, &key)
-                .map_err(|e| CommandError::Usage(format!("restore refused: {e}")))?;
+            let bar = crate::cli::progress::items(0, "checking entries and checkpoints");
+            let r =
+                crate::runtime::backup::restore(&a.backup, &a.data_dir, &key, &|done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                })
+                .map_err(|e| CommandError::Usage(format!("restore refused: {e}")));
+            bar.finish_and_clear();
+            let r = r?;
             out.print(&r, || {
                 let tail = if r.unsigned_entries > 0 {
                     format!(
@@ -258,9 +265,11 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
             }
             let partial = a.out.with_extension("partial");
             let mut file = std::fs::File::create(&partial).map_err(file_err(&partial))?;
+            let bar = crate::cli::progress::bytes(None, "downloading the backup");
             let got = client
-                .download_post("/api/v1/admin/backup", &mut file)
+                .download_post("/api/v1/admin/backup", &mut file, &bar)
                 .await;
+            bar.finish_and_clear();
             let (bytes, sha) = match got.and_then(|r| {
                 file.sync_all()
                     .map_err(|e| crate::cli::client::ClientError::Transport {

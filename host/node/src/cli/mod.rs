@@ -11,6 +11,7 @@ pub mod common;
 pub mod dev;
 pub mod new;
 pub mod ops;
+pub mod progress;
 pub mod render;
 pub mod serve;
 pub mod tau;

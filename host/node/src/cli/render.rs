@@ -136,26 +136,28 @@ fn goal_rows(o: &mut String, goals: &[GoalStatus]) {
         );
         return;
     }
-    let _ = writeln!(
-        o,
-        "{:<24} {:>8} {:>9} {:>9}  ROOT",
-        "GOAL", "ENTRIES", "ACCEPTED", "REJECTED"
-    );
+    let mut rows = vec![vec![
+        "GOAL".to_string(),
+        "ENTRIES".into(),
+        "ACCEPTED".into(),
+        "REJECTED".into(),
+        "ROOT".into(),
+        "STATUS".into(),
+    ]];
     for g in goals {
-        let _ = writeln!(
-            o,
-            "{:<24} {:>8} {:>9} {:>9}  {}{}",
-            g.id,
-            g.log_size,
-            g.accepted,
-            g.rejected,
-            g.root,
+        rows.push(vec![
+            g.id.clone(),
+            g.log_size.to_string(),
+            g.accepted.to_string(),
+            g.rejected.to_string(),
+            g.root.to_hex(),
             g.retired_at
                 .as_deref()
-                .map(|t| format!("  (retired {t})"))
-                .unwrap_or_default()
-        );
+                .map(|t| format!("retired {t}"))
+                .unwrap_or_else(|| "open".into()),
+        ]);
     }
+    let _ = writeln!(o, "{}", table(&rows));
 }
 
 /// Human text for the node and its goals.
@@ -192,25 +194,33 @@ pub fn leaderboard(b: &Leaderboard) -> String {
     if b.top.is_empty() {
         let _ = writeln!(o, "no accepted entries yet");
     } else {
-        let _ = writeln!(
-            o,
-            "{:>4} {:>6}  {:<22} {:<12} {:>12} {:>12} {:>12} {:>12}",
-            "RANK", "INDEX", "AGENT", "PACK", "REWARD", "RISK", "COMPLEXITY", "SCORE"
-        );
-    }
-    for (i, r) in b.top.iter().enumerate() {
-        let _ = writeln!(
-            o,
-            "{:>4} {:>6}  {:<22} {:<12} {:>12} {:>12} {:>12} {:>12}",
-            i + 1,
-            r.log_index,
-            r.name,
-            short_hash(&r.pack_hash),
-            num(r.metrics.reward.get()),
-            num(r.metrics.risk.get()),
-            num(r.metrics.complexity.get()),
-            num(r.score.get())
-        );
+        let mut rows = vec![
+            [
+                "RANK",
+                "INDEX",
+                "AGENT",
+                "PACK",
+                "REWARD",
+                "RISK",
+                "COMPLEXITY",
+                "SCORE",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ];
+        for (i, r) in b.top.iter().enumerate() {
+            rows.push(vec![
+                (i + 1).to_string(),
+                r.log_index.to_string(),
+                r.name.clone(),
+                short_hash(&r.pack_hash),
+                num(r.metrics.reward.get()),
+                num(r.metrics.risk.get()),
+                num(r.metrics.complexity.get()),
+                num(r.score.get()),
+            ]);
+        }
+        let _ = writeln!(o, "{}", table(&rows));
     }
     if !b.pareto.is_empty() {
         let _ = writeln!(
@@ -225,10 +235,11 @@ pub fn leaderboard(b: &Leaderboard) -> String {
         );
     }
     if !b.rejections.is_empty() {
-        let _ = writeln!(o, "recent rejections:");
+        let mut rows = vec![["AGENT", "CODE", "DETAIL"].map(String::from).to_vec()];
         for r in &b.rejections {
-            let _ = writeln!(o, "  {:<24} {:<26} {}", r.name, r.code, r.detail);
+            rows.push(vec![r.name.clone(), r.code.clone(), r.detail.clone()]);
         }
+        let _ = writeln!(o, "recent rejections:\n{}", table(&rows));
     }
     o.trim_end().to_string()
 }
@@ -239,23 +250,22 @@ pub fn log(l: &LogRange) -> String {
     if l.entries.is_empty() {
         let _ = writeln!(o, "no entries in this range");
     } else {
-        let _ = writeln!(
-            o,
-            "{:>6}  {:<12} {:<12} {:>12} {:>12} {:>12}",
-            "INDEX", "PACK", "CONTRIBUTOR", "REWARD", "RISK", "SCORE"
-        );
-    }
-    for e in &l.entries {
-        let _ = writeln!(
-            o,
-            "{:>6}  {:<12} {:<12} {:>12} {:>12} {:>12}",
-            e.log_index,
-            short_hash(&e.pack_hash),
-            short(&e.contributor.to_hex()),
-            num(e.metrics.reward.get()),
-            num(e.metrics.risk.get()),
-            num(e.score.get())
-        );
+        let mut rows = vec![
+            ["INDEX", "PACK", "CONTRIBUTOR", "REWARD", "RISK", "SCORE"]
+                .map(String::from)
+                .to_vec(),
+        ];
+        for e in &l.entries {
+            rows.push(vec![
+                e.log_index.to_string(),
+                short_hash(&e.pack_hash),
+                short(&e.contributor.to_hex()),
+                num(e.metrics.reward.get()),
+                num(e.metrics.risk.get()),
+                num(e.score.get()),
+            ]);
+        }
+        let _ = writeln!(o, "{}", table(&rows));
     }
     let _ = write!(o, "log size {}", l.size);
     o
@@ -312,32 +322,39 @@ pub fn peers(v: &serde_json::Value) -> String {
     o.trim_end().to_string()
 }
 
-/// Aligns rows of cells into columns (two spaces apart); the first row is
-/// the header. Never prints an empty table: no data rows gives "(none)".
+/// Aligns rows of cells into columns (two spaces apart, numbers to the
+/// right) with `comfy-table`; the first row is the header. Never prints an
+/// empty table: no data rows gives "(none)". No borders and no wrapping, so
+/// the output stays one record per line for `grep` and `awk`.
 pub fn table(rows: &[Vec<String>]) -> String {
+    use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
     if rows.len() < 2 {
         return "(none)".to_string();
     }
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let width: Vec<usize> = (0..cols)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
+    let numeric = |c: usize| {
+        rows[1..].iter().all(|r| {
+            r.get(c)
+                .is_none_or(|v| v == "—" || v == "-" || v.replace(',', "").parse::<f64>().is_ok())
         })
-        .collect();
-    rows.iter()
-        .map(|r| {
-            r.iter()
-                .enumerate()
-                .map(|(c, s)| format!("{s:<w$}", w = width[c]))
-                .collect::<Vec<_>>()
-                .join("  ")
-                .trim_end()
-                .to_string()
-        })
+    };
+    let mut t = Table::new();
+    t.load_preset(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(rows[0].clone());
+    for r in &rows[1..] {
+        t.add_row(r.clone());
+    }
+    for c in 0..cols {
+        if let Some(col) = t.column_mut(c) {
+            col.set_padding((0, if c + 1 == cols { 0 } else { 2 }));
+            if numeric(c) {
+                col.set_cell_alignment(CellAlignment::Right);
+            }
+        }
+    }
+    t.lines()
+        .map(|l| l.trim_end().to_string())
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -354,8 +371,18 @@ mod tests {
                 vec!["A".into(), "BB".into()],
                 vec!["xyz".into(), "1".into()]
             ]),
-            "A    BB\nxyz  1"
+            "A    BB\nxyz   1"
         );
+    }
+
+    #[test]
+    fn numeric_columns_align_right_and_text_columns_left() {
+        let t = table(&[
+            vec!["agent".into(), "score".into()],
+            vec!["a".into(), "1.5".into()],
+            vec!["longer".into(), "-10.25".into()],
+        ]);
+        assert_eq!(t, "agent    score\na          1.5\nlonger  -10.25");
     }
 
     #[test]

@@ -76,7 +76,14 @@ pub struct RestoreReport {
 /// Checks every goal of the (closed) store at `path`: each entry decodes
 /// and replays, each stored checkpoint is signed by `key` under the log's
 /// origin and commits to the replayed root at its size.
-pub fn verify_store(path: &Path, key: &PublicKeyBytes) -> Result<Verified, RestoreError> {
+///
+/// `progress(done, total)` is told how many entries are replayed, every
+/// 1,000 entries and at the end.
+pub fn verify_store(
+    path: &Path,
+    key: &PublicKeyBytes,
+    progress: &dyn Fn(u64, u64),
+) -> Result<Verified, RestoreError> {
     let store = Store::open(path)?;
     let snap = store.snapshot()?;
     if let Some(stored) = snap.meta(crate::runtime::service::IDENTITY_KEY)? {
@@ -90,6 +97,7 @@ pub fn verify_store(path: &Path, key: &PublicKeyBytes) -> Result<Verified, Resto
     }
     let (mut entries, mut checkpoints, mut unsigned) = (0u64, 0u64, 0u64);
     let goals = snap.goals()?;
+    let total: u64 = goals.iter().map(|g| g.size).sum();
     for g in &goals {
         let bad = |message: String| RestoreError::Goal {
             goal: g.goal.clone(),
@@ -109,6 +117,9 @@ pub fn verify_store(path: &Path, key: &PublicKeyBytes) -> Result<Verified, Resto
                 .apply(&entry)
                 .map_err(|e| bad(format!("entry {index} does not replay: {e}")))?;
             entries += 1;
+            if entries % 1000 == 0 {
+                progress(entries, total);
+            }
         }
         let sizes = snap.checkpoint_sizes(&g.goal)?;
         unsigned += g.size - sizes.iter().copied().max().unwrap_or(0).min(g.size);
@@ -146,6 +157,7 @@ pub fn verify_store(path: &Path, key: &PublicKeyBytes) -> Result<Verified, Resto
             checkpoints += 1;
         }
     }
+    progress(entries, total);
     drop(snap);
     store.close()?;
     Ok(Verified {
@@ -177,6 +189,7 @@ pub fn restore(
     backup: &Path,
     data_dir: &Path,
     key_file: &Path,
+    progress: &dyn Fn(u64, u64),
 ) -> Result<RestoreReport, RestoreError> {
     let file_err = |path: &Path| {
         let path = path.to_path_buf();
@@ -203,7 +216,7 @@ pub fn restore(
         let _ = std::fs::remove_file(&partial);
         e
     };
-    let v = verify_store(&partial, &public).map_err(cleanup)?;
+    let v = verify_store(&partial, &public, progress).map_err(cleanup)?;
     let node_key = data_dir.join("node.key");
     let mut wrote_key = false;
     match crate::runtime::keyfile::read_signing_key(&node_key) {
