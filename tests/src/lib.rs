@@ -338,6 +338,15 @@ impl NodeProc {
     /// As [`NodeProc::start`], inside the network namespace `netns` when
     /// given (`ip netns exec`, which execs the node: the child is the node).
     pub fn start_in(netns: Option<&str>, data: &Path, env: &[(&str, &str)]) -> NodeProc {
+        Self::launch(netns, data, env, &[])
+    }
+
+    /// As [`NodeProc::start`], with extra `serve` flags (`--new-identity`).
+    pub fn start_with_flags(data: &Path, env: &[(&str, &str)], flags: &[&str]) -> NodeProc {
+        Self::launch(None, data, env, flags)
+    }
+
+    fn launch(netns: Option<&str>, data: &Path, env: &[(&str, &str)], flags: &[&str]) -> NodeProc {
         std::fs::create_dir_all(data).unwrap();
         let _ = std::fs::remove_file(data.join("node.addr"));
         let log = data.with_extension("log");
@@ -351,6 +360,7 @@ impl NodeProc {
             None => Command::new(bin()),
         };
         cmd.arg("serve")
+            .args(flags)
             .env("IAN_LISTEN", "127.0.0.1:0")
             .env("IAN_DATA_DIR", data)
             .env("IAN_LOG", "info")

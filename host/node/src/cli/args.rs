@@ -255,6 +255,14 @@ pub struct ServeArgs {
     /// Override `server.data_dir`.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Rotate the node key of the existing store first: a new `node.key`,
+    /// the old one kept as `node.key.retired-<id>`, and a rotation
+    /// statement signed by the new key and the old one (when `node.key`
+    /// still holds it) recorded in the store and served at
+    /// `/api/v1/node`. Receipts already given out keep verifying under the
+    /// old key.
+    #[arg(long)]
+    pub new_identity: bool,
 }
 
 /// `goal ...`.

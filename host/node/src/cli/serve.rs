@@ -56,6 +56,26 @@ pub fn run(a: ServeArgs, cli_format: LogFormat) -> Result<i32, CommandError> {
         cli_format
     };
     telemetry::init(format, &cfg.log.filter);
+    if a.new_identity {
+        let r = crate::runtime::rotate::rotate(
+            std::path::Path::new(&cfg.server.data_dir),
+            &cfg.server.name,
+            crate::runtime::service::now_ms(),
+        )
+        .map_err(|e| CommandError::Usage(format!("--new-identity: {e}")))?;
+        info!(
+            old_key = %r.old_key,
+            new_key = %r.new_key,
+            signed_by_old_key = r.old_key_signed,
+            retired_key_file = ?r.retired_key_file,
+            "node key rotated"
+        );
+        if !r.old_key_signed && !r.statement.is_empty() {
+            tracing::warn!(
+                "the old node.key was not here: the rotation is signed by the new key alone, so verifiers must be told of the new key out of band"
+            );
+        }
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("ian-http")

@@ -12,6 +12,7 @@ pub mod judge;
 pub mod keyfile;
 pub mod metrics;
 pub mod mirror;
+pub mod rotate;
 pub mod service;
 pub mod tau;
 pub mod timefmt;

@@ -383,6 +383,11 @@ pub struct Node {
     store: Arc<Store>,
     signing: SigningKey,
     public: PublicKeyBytes,
+    /// Keys that signed this store before `public` (rotations, oldest
+    /// first): stored checkpoints signed by them still verify.
+    past_keys: Vec<PublicKeyBytes>,
+    /// The stored rotation statements (signed notes), oldest first.
+    rotations: Vec<String>,
     /// The node's name: origins are `<name>/<goal id>`.
     name: String,
     /// The witness role, when `witness.enabled`.
@@ -500,7 +505,8 @@ impl Node {
             return Err(NodeError::Identity(format!(
                 "{} holds a store but there is no {}: the key that signed its checkpoints is not here. \
                  Put that node.key back into {} (from where the store came from, or your backup of it); \
-                 a node never makes a new key for an existing store",
+                 a node never makes a new key for an existing store on its own (`serve --new-identity` \
+                 does, on purpose, recording the rotation)",
                 store_file.display(),
                 key_file.display(),
                 data_dir.display()
@@ -514,6 +520,17 @@ impl Node {
         })?;
         let store = Arc::new(Store::open_with(&store_file, store_cfg)?);
         let unrecorded = check_identity(&store, &public, &key_file)?;
+        let (past_keys, rotations, stored_name) = {
+            let snap = store.snapshot()?;
+            let name = snap
+                .meta(crate::runtime::rotate::NODE_NAME)?
+                .map(|b| String::from_utf8_lossy(&b).into_owned());
+            (
+                crate::runtime::rotate::past_keys(&snap),
+                crate::runtime::rotate::statements(&snap),
+                name,
+            )
+        };
         remove_backup_files(&data_dir);
         // The public half, for people to hand out and for `verify
         // --node-key <data_dir>/node.pub`; rewritten from node.key on every
@@ -525,10 +542,13 @@ impl Node {
                 message: e.to_string(),
             }
         })?;
-        let name = if cfg.server.name.is_empty() {
-            format!("ian-{}", &ian_core::sha256(&public.0).to_hex()[..8])
-        } else {
+        // A rotated store keeps the name its logs were published under.
+        let name = if !cfg.server.name.is_empty() {
             cfg.server.name.clone()
+        } else if let Some(n) = stored_name {
+            n
+        } else {
+            format!("ian-{}", &ian_core::sha256(&public.0).to_hex()[..8])
         };
         let read_file = |what: &'static str, path: &str| {
             std::fs::read_to_string(path)
@@ -648,6 +668,8 @@ impl Node {
             store,
             signing,
             public,
+            past_keys,
+            rotations,
             name,
             witness,
             collector,
@@ -789,10 +811,11 @@ impl Node {
                 // signed; checking them again would make a start linear in
                 // the log after all (one signature per durable batch).
                 if cp_size > from_snapshot {
-                    cp.verify(&log.verifier()).map_err(|e| {
+                    self.signed_by_us(&cp).map_err(|e| {
                         bad(format!(
-                            "stored checkpoint at size {cp_size} does not verify under this node's key {}: {e}",
-                            self.public.to_hex()
+                            "stored checkpoint at size {cp_size} does not verify under this node's key {}{}: {e}",
+                            self.public.to_hex(),
+                            if self.past_keys.is_empty() { "" } else { " or an earlier one" }
                         ))
                     })?;
                 }
@@ -819,6 +842,14 @@ impl Node {
                     .wait()?;
                 info!(goal = %id, size, "signed a checkpoint for entries durable after the last one");
                 latest = Some(cp);
+            }
+            // After a key rotation the latest checkpoint carries only the
+            // old key's signature: the node adds its own (deterministic:
+            // the same bytes at every start) and serves both.
+            if let Some(cp) = latest.as_mut()
+                && cp.verify(&log.verifier()).is_err()
+            {
+                cp.note.signatures.push(log.sign(&cp.note.text));
             }
             info!(goal = %id, entries = size, from_snapshot, root = %state.root(), elapsed_ms = started.elapsed().as_millis() as u64, "goal rebuilt from store");
             if size - from_snapshot >= SNAPSHOT_AFTER_REPLAYING {
@@ -861,6 +892,15 @@ impl Node {
     }
 
     /// The note signer of a goal's log on this node.
+    /// Whether a stored checkpoint was signed by this node: its current
+    /// key or one it rotated away from.
+    fn signed_by_us(
+        &self,
+        cp: &SignedCheckpoint,
+    ) -> Result<(), ian_core::checkpoint::CheckpointError> {
+        crate::runtime::rotate::signed_by_us(cp, &self.public, &self.past_keys)
+    }
+
     fn log_signer(&self, goal: &str) -> Result<NoteSigner, NodeError> {
         NoteSigner::new(&log_origin(&self.name, goal), self.signing.clone())
             .map_err(|e| NodeError::Config(format!("server.name: {e}")))
@@ -879,7 +919,8 @@ impl Node {
         let c = self.collector.as_ref()?;
         let bytes = snap.meta(&final_key(id)).ok().flatten()?;
         let cp = SignedCheckpoint::parse(&bytes).ok()?;
-        let ok = cp.verify(&log.verifier()).is_ok()
+        let ok = self.signed_by_us(&cp).is_ok()
+            && log.name() == cp.checkpoint.origin
             && state
                 .mmr()
                 .root_at(cp.checkpoint.size)
@@ -927,7 +968,8 @@ impl Node {
             .and_then(|b| SignedCheckpoint::from_canonical_bytes(&b).ok())
             .filter(|cp| {
                 self.log_signer(id)
-                    .is_ok_and(|l| cp.verify(&l.verifier()).is_ok())
+                    .is_ok_and(|l| l.name() == cp.checkpoint.origin)
+                    && self.signed_by_us(cp).is_ok()
             });
         match signed {
             Some(cp) if at <= log_size && state.matches_checkpoint(&cp.checkpoint) => Some(state),
@@ -1227,6 +1269,7 @@ impl Node {
             name: self.name.clone(),
             witness_vkey: self.witness.as_ref().map(|w| w.vkey()),
             reevaluates: self.witness.as_ref().is_some_and(|w| w.mirror().is_some()),
+            key_rotations: self.rotations.clone(),
         }
     }
 
@@ -2613,7 +2656,8 @@ fn check_identity(
         Some(stored) => Err(NodeError::Identity(format!(
             "{} holds key {ours}, but this store's checkpoints were signed by key {}. \
              Put the node.key with public key {} back, or start this key on a new data directory; \
-             serving this store under another key would make every receipt already given out unverifiable",
+             serving this store under another key would make every receipt already given out unverifiable. \
+             To change the key on purpose, put the old node.key back and start once with --new-identity",
             key_file.display(),
             String::from_utf8_lossy(&stored),
             String::from_utf8_lossy(&stored)

@@ -32,6 +32,11 @@ pub struct NodeInfo {
     /// size re-evaluates to the recorded bits".
     #[serde(default)]
     pub reevaluates: bool,
+    /// Key rotations, oldest first: each a signed note naming the old and
+    /// the new key, signed by the new key and (when it was at hand) the old
+    /// one. Checkpoints signed before a rotation verify under the old key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_rotations: Vec<String>,
 }
 
 /// A log entry as shown on a board: the fields people compare.
