@@ -40,6 +40,24 @@ if ! [ -d /usr/share/gocode/src/golang.org/x/mod/sumdb/tlog ] || ! command -v go
     fi
 fi
 
+# schemathesis (PyPI, pinned) fuzzes the OpenAPI document against a live node
+# in tests/tests/openapi.rs; kept in a venv under target/ between runs.
+SCHEMATHESIS_VERSION=4.32.5
+st_dir=target/tools/schemathesis
+if ! "$st_dir/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    rm -rf "$st_dir"
+    if python3 -m venv "$st_dir" >/dev/null 2>&1 \
+        && "$st_dir/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION" >/dev/null 2>&1; then
+        :
+    else
+        rm -rf "$st_dir"
+        echo "note: schemathesis could not be installed; its test will be skipped" >&2
+    fi
+fi
+if [ -x "$st_dir/bin/schemathesis" ]; then
+    export IAN_REQUIRE_SCHEMATHESIS=1
+fi
+
 # cargo-deb builds the Debian package tests/tests/deploy.rs installs.
 if ! cargo deb --version >/dev/null 2>&1; then
     cargo install cargo-deb --locked --version 3.8.0

@@ -24,6 +24,7 @@ pub const MAX_ENTRY_BYTES: usize = 65_535;
 /// version, sandbox config hash, ABI version, harness hash, goal hash) so a
 /// re-evaluation can reproduce the metrics bit for bit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LogEntry {
     /// The goal.
@@ -179,6 +180,7 @@ impl LogEntry {
 /// What the leaderboard and frontier keep per contribution: small, and
 /// enough to rank and to find the full entry by log index.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ContributionMeta {
     /// Position in the log; earlier wins ties.

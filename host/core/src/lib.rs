@@ -41,6 +41,8 @@ pub mod leaderboard;
 pub mod metrics;
 pub mod mmr;
 pub mod note;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod pack;
 pub mod pipeline;
 pub mod policy;

@@ -134,7 +134,7 @@ pub enum NodeError {
 }
 
 /// Body of `POST /api/v1/goals`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublishRequest {
     /// The goal file text.
@@ -148,7 +148,7 @@ pub struct PublishRequest {
 }
 
 /// One file of a published dataset.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetUpload {
     /// Path relative to the dataset directory, `/`-separated.
@@ -180,10 +180,12 @@ fn stored_dataset_limits() -> ian_core::dataset::DatasetLimits {
 }
 
 /// Body of `POST /api/v1/goals/{goal}/contributions`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRequest {
-    /// The signed contribution.
+    /// The signed contribution (ian-core's JSON form: goal id, pack,
+    /// contributor key, nonce, proofs, signature).
+    #[schema(value_type = Object)]
     pub contribution: Contribution,
     /// Component bytes, base64; may be left out when the node already holds
     /// the pack's code hash.
@@ -195,7 +197,7 @@ pub struct SubmitRequest {
 }
 
 /// Reply to an accepted submission.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SubmitAccepted {
     /// Always `accepted`.
     pub status: String,

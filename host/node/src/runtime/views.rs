@@ -10,7 +10,7 @@ use ian_core::{
 use serde::{Deserialize, Serialize};
 
 /// `GET /api/v1/node`: who this node is and what it evaluates with.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NodeInfo {
     /// The checkpoint-signing key, hex.
     pub public_key: PublicKeyBytes,
@@ -40,7 +40,7 @@ pub struct NodeInfo {
 }
 
 /// A log entry as shown on a board: the fields people compare.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RankedEntry {
     /// Position in the goal's log.
     pub log_index: u64,
@@ -59,7 +59,7 @@ pub struct RankedEntry {
 }
 
 /// `GET /api/v1/goals/{goal}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GoalStatus {
     /// Goal id.
     pub id: String,
@@ -92,6 +92,7 @@ pub struct GoalStatus {
     /// The ranking rule in words.
     pub ranking: String,
     /// Tau commitment state, when Tau wiring is on.
+    #[schema(value_type = Option<Object>)]
     pub tau: Option<serde_json::Value>,
     /// When the operator retired the goal (RFC 3339 UTC); absent while it
     /// takes submissions.
@@ -100,14 +101,14 @@ pub struct GoalStatus {
 }
 
 /// `GET /api/v1/goals`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GoalList {
     /// Every goal's status.
     pub goals: Vec<GoalStatus>,
 }
 
 /// A rejection kept for display.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecentRejection {
     /// Pack hash, hex.
     pub pack_hash: String,
@@ -132,7 +133,7 @@ pub struct RecentRejection {
 
 /// `GET /api/v1/goals/{goal}/contributors/{key}`: one contributor's
 /// submissions to a goal.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ContributorHistory {
     /// Goal id.
     pub goal: String,
@@ -148,7 +149,7 @@ pub struct ContributorHistory {
 }
 
 /// One accepted entry in a contributor's history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
     /// Log index.
     pub log_index: u64,
@@ -167,7 +168,7 @@ pub struct HistoryEntry {
 /// One seed's result for an accepted entry, as the node measured it when
 /// it accepted the entry. The log keeps only the mean over seeds; these are
 /// kept beside it (display data, re-computable by `ian-host replay`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SeedResult {
     /// The seed.
     pub seed: u64,
@@ -189,7 +190,7 @@ pub struct SeedResult {
 }
 
 /// `GET /api/v1/goals/{goal}/leaderboard`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Leaderboard {
     /// Goal id.
     pub goal: String,
@@ -206,7 +207,7 @@ pub struct Leaderboard {
 }
 
 /// `GET /api/v1/goals/{goal}/log`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LogRange {
     /// Goal id.
     pub goal: String,
@@ -219,7 +220,7 @@ pub struct LogRange {
 }
 
 /// `GET /api/v1/goals/{goal}/log/{index}/proof`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InclusionView {
     /// Goal id.
     pub goal: String,
@@ -236,7 +237,7 @@ pub struct InclusionView {
 }
 
 /// `GET /api/v1/goals/{goal}/consistency`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConsistencyView {
     /// Goal id.
     pub goal: String,
@@ -253,18 +254,19 @@ pub struct ConsistencyView {
 }
 
 /// `GET /api/v1/goals/{goal}/manifest`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ManifestView {
     /// The goal file as published.
     pub goal_toml: String,
     /// The resolved manifest.
+    #[schema(value_type = Object)]
     pub manifest: GoalManifest,
     /// Its hash, as the node computes it.
     pub goal_hash: Hash32,
 }
 
 /// `GET /healthz`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Health {
     /// `ok`, or `unhealthy` (HTTP 503) while the node refuses submissions.
     pub status: String,
@@ -277,7 +279,7 @@ pub struct Health {
 
 /// `GET /api/v1/goals/{goal}/receipts/{index}` and the by-pack route: the
 /// entry as JSON beside its c2sp.org/tlog-proof receipt.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReceiptView {
     /// The entry (the same one the receipt's `extra` line carries).
     pub entry: LogEntry,
