@@ -449,6 +449,13 @@ pub mod domain {
     pub const PACK: &str = "ian/pack/v1";
     /// Resolved goal manifest -> goal hash.
     pub const GOAL: &str = "ian/goal/v1";
+    /// A goal manifest with competition rules (v1's fields, then the
+    /// competition's); a goal without them keeps v1 and its hash.
+    pub const GOAL_V2: &str = "ian/goal/v2";
+    /// A hidden-seed secret -> the commitment a manifest carries.
+    pub const HIDDEN_SEEDS_COMMITMENT: &str = "ian/hidden-seeds-commitment/v1";
+    /// A hidden-seed secret and an index -> one hidden seed.
+    pub const HIDDEN_SEED: &str = "ian/hidden-seed/v1";
     /// The message a contributor signs.
     pub const CONTRIBUTION_MESSAGE: &str = "ian/contribution/v1";
     /// A whole contribution (message fields + key + signature), for transport.
@@ -466,7 +473,7 @@ pub mod domain {
     /// Dataset listing -> dataset hash.
     pub const DATASET: &str = "ian/dataset/v1";
     /// A goal's whole in-memory state, for restarting without a replay.
-    pub const GOAL_STATE: &str = "ian/goal-state/v2";
+    pub const GOAL_STATE: &str = "ian/goal-state/v3";
 }
 
 #[cfg(test)]

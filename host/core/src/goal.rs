@@ -8,6 +8,7 @@
 //! caller's job: [`GoalSpec::resolve`] takes the computed hashes and checks
 //! them against any pins in the file.
 
+use crate::competition::{Competition, CompetitionOptions, Phase};
 use crate::encoding::{DecodeError, Decoder, Encoder, Finite, domain};
 use crate::hash::Hash32;
 pub use crate::keys::PublicKeyBytes;
@@ -820,6 +821,12 @@ pub struct GoalSpec {
     /// Proof policy.
     #[serde(default)]
     pub proofs: ProofPolicy,
+    /// Submission windows (`[[phases]]`), in time order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<Phase>,
+    /// Hidden seeds, final selections, board rows (`[competition]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub competition: Option<CompetitionOptions>,
 }
 
 /// The hashes a caller computed for the components a goal file names.
@@ -867,6 +874,7 @@ impl GoalSpec {
         self.limits.validate()?;
         self.leaderboard.validate()?;
         self.proofs.validate()?;
+        Competition::from_spec(&self.phases, self.competition.as_ref())?;
         Ok(())
     }
 
@@ -925,6 +933,7 @@ impl GoalSpec {
             limits: self.limits.clone(),
             leaderboard: self.leaderboard,
             proofs: self.proofs.clone(),
+            competition: Competition::from_spec(&self.phases, self.competition.as_ref())?,
         };
         m.validate()?;
         Ok(m)
@@ -1015,6 +1024,10 @@ pub struct GoalManifest {
     /// Proof policy.
     #[serde(default)]
     pub proofs: ProofPolicy,
+    /// Phases, quotas, hidden seeds: a competition's rules. Absent for a
+    /// goal that is always open (and then its encoding is `ian/goal/v1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub competition: Option<Competition>,
 }
 
 /// The JSON shape of a manifest before validation.
@@ -1038,6 +1051,8 @@ struct UncheckedManifest {
     leaderboard: LeaderboardSpec,
     #[serde(default)]
     proofs: ProofPolicy,
+    #[serde(default)]
+    competition: Option<Competition>,
 }
 
 impl TryFrom<UncheckedManifest> for GoalManifest {
@@ -1054,6 +1069,7 @@ impl TryFrom<UncheckedManifest> for GoalManifest {
             limits: u.limits,
             leaderboard: u.leaderboard,
             proofs: u.proofs,
+            competition: u.competition,
         };
         m.validate()?;
         Ok(m)
@@ -1084,6 +1100,9 @@ impl GoalManifest {
         self.limits.validate()?;
         self.leaderboard.validate()?;
         self.proofs.validate()?;
+        if let Some(c) = &self.competition {
+            c.validate()?;
+        }
         Ok(())
     }
 
@@ -1092,9 +1111,14 @@ impl GoalManifest {
         serde_json::from_str(text).map_err(|e| GoalError::Json(e.to_string()))
     }
 
-    /// Canonical bytes (domain `ian/goal/v1`).
+    /// Canonical bytes: domain `ian/goal/v1`, or `ian/goal/v2` with the
+    /// competition's fields after v1's when the goal has competition rules.
     pub fn to_canonical_bytes(&self) -> Vec<u8> {
-        let mut e = Encoder::new(domain::GOAL);
+        let tag = match self.competition {
+            None => domain::GOAL,
+            Some(_) => domain::GOAL_V2,
+        };
+        let mut e = Encoder::new(tag);
         e.str(self.id.as_str())
             .str(&self.title)
             .str(&self.description);
@@ -1116,6 +1140,9 @@ impl GoalManifest {
         e.u32(self.leaderboard.capacity)
             .u32(self.leaderboard.frontier_capacity);
         self.proofs.encode_into(&mut e);
+        if let Some(c) = &self.competition {
+            c.encode_into(&mut e);
+        }
         e.finish()
     }
 
@@ -1133,7 +1160,11 @@ impl GoalManifest {
                 max: MAX_MANIFEST_BYTES as u64,
             });
         }
-        let mut d = Decoder::new(b, domain::GOAL)?;
+        let (mut d, v2) = match Decoder::new(b, domain::GOAL) {
+            Ok(d) => (d, false),
+            Err(DecodeError::WrongDomain { .. }) => (Decoder::new(b, domain::GOAL_V2)?, true),
+            Err(e) => return Err(e),
+        };
         let id = GoalId::decode_from(&mut d, "goal.id")?;
         let title = d.str("goal.title", MAX_TITLE_BYTES)?.to_string();
         let description = d
@@ -1166,6 +1197,11 @@ impl GoalManifest {
             frontier_capacity: d.u32("goal.leaderboard.frontier_capacity")?,
         };
         let proofs = ProofPolicy::decode_from(&mut d)?;
+        let competition = if v2 {
+            Some(Competition::decode_from(&mut d)?)
+        } else {
+            None
+        };
         d.finish()?;
         let m = GoalManifest {
             id,
@@ -1183,6 +1219,7 @@ impl GoalManifest {
             limits,
             leaderboard,
             proofs,
+            competition,
         };
         m.validate()
             .map_err(|e| DecodeError::invalid("goal manifest", e))?;

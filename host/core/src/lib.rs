@@ -29,6 +29,7 @@
 //!   (admit, evaluate, commit).
 
 pub mod checkpoint;
+pub mod competition;
 pub mod contribution;
 pub mod dataset;
 pub mod dedup;

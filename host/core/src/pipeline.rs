@@ -31,6 +31,7 @@
 //! recorded.
 
 use crate::checkpoint::{Checkpoint, SignedCheckpoint};
+use crate::competition::{PhaseRefusal, UtcTime, utc_day};
 use crate::contribution::Contribution;
 use crate::dedup::Dedup;
 use crate::encoding::Finite;
@@ -333,6 +334,37 @@ pub enum Rejection {
     /// Step 6: a Pareto objective names a metric the evaluation lacks.
     #[error("metric {0:?} required by a ranking objective is missing")]
     MissingMetric(String),
+    /// Step 2: the entry's time is outside every phase of the goal.
+    #[error("{0}")]
+    OutsidePhase(PhaseRefusal),
+    /// Step 2: the contributor used up a quota of the current phase.
+    #[error("{}", quota_text(.0))]
+    QuotaExceeded(QuotaExceeded),
+}
+
+/// Which quota a submission ran into, and when it frees up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaExceeded {
+    /// `max_per_day` or `max_total`.
+    pub quota: &'static str,
+    /// The phase whose quota it is.
+    pub phase: String,
+    /// The limit.
+    pub limit: u32,
+    /// When a submission fits again: the next 00:00 UTC for a daily quota
+    /// (unless the phase closes first), `None` for the phase's total.
+    pub resets_at: Option<UtcTime>,
+}
+
+fn quota_text(q: &QuotaExceeded) -> String {
+    let when = match q.resets_at {
+        Some(t) => format!("it resets at {t}"),
+        None => "it does not reset in this phase".to_string(),
+    };
+    format!(
+        "quota {} of phase {} is used up ({} evaluated submissions); {when}",
+        q.quota, q.phase, q.limit
+    )
 }
 
 /// Blames the right party: an invariant that merely probed a failing agent
@@ -376,6 +408,8 @@ impl Rejection {
             Rejection::BelowThreshold(_) => "below_threshold",
             Rejection::NonFiniteScore(_) => "non_finite_score",
             Rejection::MissingMetric(_) => "missing_metric",
+            Rejection::OutsidePhase(p) => p.code(),
+            Rejection::QuotaExceeded(_) => "quota_exceeded",
         }
     }
 
@@ -405,7 +439,9 @@ impl Rejection {
             | Rejection::TooLarge { .. }
             | Rejection::ReplayedSubmission { .. }
             | Rejection::BadSignature
-            | Rejection::InvalidCode(_) => Step::Structure,
+            | Rejection::InvalidCode(_)
+            | Rejection::OutsidePhase(_)
+            | Rejection::QuotaExceeded(_) => Step::Structure,
             Rejection::InvariantViolated { .. } => Step::Invariants,
             Rejection::ProofFailed(_) => Step::Proofs,
             Rejection::EvaluationFailed(_) | Rejection::InvalidEvaluation(_) => Step::Evaluation,
@@ -901,7 +937,19 @@ pub enum ReplayError {
         /// Recomputed.
         computed: f64,
     },
-    /// The entry should have been rejected at step 6.
+    /// The entry's time is before its predecessor's.
+    #[error(
+        "entry {index} is timestamped {timestamp_ms} ms, before the previous entry's {previous_ms} ms"
+    )]
+    TimeWentBackwards {
+        /// The entry.
+        index: u64,
+        /// Its timestamp.
+        timestamp_ms: u64,
+        /// The previous entry's.
+        previous_ms: u64,
+    },
+    /// The entry should have been rejected at step 2 or 6.
     #[error("entry {index} should not have been accepted: {reason}")]
     NotAcceptable {
         /// The entry.
@@ -924,7 +972,26 @@ pub struct GoalState {
     nonces: HashMap<PublicKeyBytes, NonceWindow>,
     leaderboard: Leaderboard,
     frontier: Option<ParetoFrontier>,
+    /// The last entry's timestamp: the next one is never earlier.
+    last_timestamp_ms: u64,
+    /// Per contributor, what the current phase's quotas count (only for
+    /// goals with phases).
+    usage: HashMap<PublicKeyBytes, Usage>,
     scratch: Vec<u8>,
+}
+
+/// A contributor's submissions counted against the quotas. Timestamps
+/// never go backwards, so only the latest phase and day need counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Usage {
+    /// Index of the phase of the contributor's last entry.
+    pub(crate) phase: u32,
+    /// Entries in that phase.
+    pub(crate) phase_total: u32,
+    /// UTC day of the last entry.
+    pub(crate) day: u64,
+    /// Entries on that day in that phase.
+    pub(crate) day_count: u32,
 }
 
 impl PartialEq for GoalState {
@@ -936,6 +1003,8 @@ impl PartialEq for GoalState {
             && self.nonces == o.nonces
             && self.leaderboard == o.leaderboard
             && self.frontier == o.frontier
+            && self.last_timestamp_ms == o.last_timestamp_ms
+            && self.usage == o.usage
     }
 }
 
@@ -980,6 +1049,8 @@ impl GoalState {
             nonces: HashMap::new(),
             leaderboard,
             frontier,
+            last_timestamp_ms: 0,
+            usage: HashMap::new(),
             scratch: Vec::with_capacity(512),
         }
     }
@@ -997,6 +1068,104 @@ impl GoalState {
     /// Number of log entries.
     pub fn size(&self) -> u64 {
         self.mmr.size()
+    }
+
+    /// The time the next entry will carry if it is committed at `now_ms`:
+    /// never earlier than the last entry's, so a log's timestamps never go
+    /// backwards even when the node's clock does.
+    pub fn entry_time(&self, now_ms: u64) -> u64 {
+        now_ms.max(self.last_timestamp_ms)
+    }
+
+    /// The last entry's timestamp (0 for an empty log).
+    pub fn last_timestamp_ms(&self) -> u64 {
+        self.last_timestamp_ms
+    }
+
+    /// Step 2's time rules for `contributor` submitting at entry time
+    /// `t_ms`: a phase is open, and the contributor has quota left in it.
+    /// The node asks before evaluating (with its clock) and commit asks
+    /// again with the entry's own time, which is what a replay checks.
+    pub fn check_open(&self, contributor: &PublicKeyBytes, t_ms: u64) -> Result<(), Rejection> {
+        let Some(c) = &self.manifest.competition else {
+            return Ok(());
+        };
+        let Some(phase) = c.phase_at(t_ms).map_err(Rejection::OutsidePhase)? else {
+            return Ok(());
+        };
+        let index = c
+            .phases
+            .iter()
+            .position(|p| p.name == phase.name)
+            .unwrap_or(0) as u32;
+        let (total, today) = match self.usage.get(contributor) {
+            Some(u) if u.phase == index => (
+                u.phase_total,
+                if u.day == utc_day(t_ms) {
+                    u.day_count
+                } else {
+                    0
+                },
+            ),
+            _ => (0, 0),
+        };
+        let exceeded = |quota, limit, resets_at| {
+            Err(Rejection::QuotaExceeded(QuotaExceeded {
+                quota,
+                phase: phase.name.clone(),
+                limit,
+                resets_at,
+            }))
+        };
+        if let Some(max) = phase.max_total
+            && total >= max
+        {
+            return exceeded("max_total", max, None);
+        }
+        if let Some(max) = phase.max_per_day
+            && today >= max
+        {
+            let midnight = (utc_day(t_ms) + 1) * crate::competition::DAY_MS;
+            let resets = (midnight < phase.closes_at.0).then_some(UtcTime(midnight));
+            return exceeded("max_per_day", max, resets);
+        }
+        Ok(())
+    }
+
+    /// Counts an entry at `t_ms` against its contributor's quotas.
+    fn count_usage(&mut self, contributor: PublicKeyBytes, t_ms: u64) {
+        let Some(c) = &self.manifest.competition else {
+            return;
+        };
+        let Ok(Some(phase)) = c.phase_at(t_ms) else {
+            return;
+        };
+        let index = c
+            .phases
+            .iter()
+            .position(|p| p.name == phase.name)
+            .unwrap_or(0) as u32;
+        let day = utc_day(t_ms);
+        let u = self.usage.entry(contributor).or_insert(Usage {
+            phase: index,
+            phase_total: 0,
+            day,
+            day_count: 0,
+        });
+        if u.phase != index {
+            *u = Usage {
+                phase: index,
+                phase_total: 0,
+                day,
+                day_count: 0,
+            };
+        }
+        if u.day != day {
+            u.day = day;
+            u.day_count = 0;
+        }
+        u.phase_total = u.phase_total.saturating_add(1);
+        u.day_count = u.day_count.saturating_add(1);
     }
 
     /// Current MMR root.
@@ -1100,6 +1269,8 @@ impl GoalState {
             .into());
         }
         check_fresh(self, c, &pack_hash)?;
+        let timestamp_ms = self.entry_time(now_ms);
+        self.check_open(&c.contributor, timestamp_ms)?;
         let ev = match verdict {
             Verdict::Evaluated(ev) => ev,
             Verdict::Failed(f) => return Err(Rejection::EvaluationFailed(f).into()),
@@ -1119,7 +1290,7 @@ impl GoalState {
             goal_id: self.manifest.id.clone(),
             goal_hash: self.goal_hash,
             log_index: self.mmr.size(),
-            timestamp_ms: now_ms,
+            timestamp_ms,
             pack_hash,
             contributor: c.contributor,
             nonce: c.nonce,
@@ -1201,6 +1372,8 @@ impl GoalState {
     /// Steps 8 and 9.
     fn record(&mut self, entry: &LogEntry) -> (LeaderboardChange, Option<FrontierChange>) {
         self.dedup.insert(entry.pack_hash, entry.log_index);
+        self.last_timestamp_ms = entry.timestamp_ms;
+        self.count_usage(entry.contributor, entry.timestamp_ms);
         self.nonces
             .entry(entry.contributor)
             .and_modify(|w| w.record(entry.nonce))
@@ -1252,6 +1425,18 @@ impl GoalState {
                 last,
             });
         }
+        if entry.timestamp_ms < self.last_timestamp_ms {
+            return Err(ReplayError::TimeWentBackwards {
+                index,
+                timestamp_ms: entry.timestamp_ms,
+                previous_ms: self.last_timestamp_ms,
+            });
+        }
+        self.check_open(&entry.contributor, entry.timestamp_ms)
+            .map_err(|r| ReplayError::NotAcceptable {
+                index,
+                reason: r.to_string(),
+            })?;
         if entry.harness_hash != self.manifest.harness.component {
             return Err(ReplayError::NotAcceptable {
                 index,

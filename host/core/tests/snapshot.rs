@@ -77,13 +77,15 @@ struct Layout {
 
 fn layout(b: &[u8]) -> Layout {
     let u64_at = |o: usize| u64::from_be_bytes(b[o..o + 8].try_into().unwrap());
-    let size = 4 + "ian/goal-state/v2".len() + 32;
+    let size = 4 + "ian/goal-state/v3".len() + 32;
     let node_count = size + 8;
     let nodes = node_count + 8;
     let pack_count = nodes + 32 * node_count_of(u64_at(size));
     let packs = pack_count + 8;
     let nonce_count = packs + 32 * u64_at(size) as usize;
-    let leaderboard = nonce_count + 8 + 48 * u64_at(nonce_count) as usize;
+    // last_timestamp_ms, then the usage count and 52-byte usage records.
+    let usage_count = nonce_count + 8 + 48 * u64_at(nonce_count) as usize + 8;
+    let leaderboard = usage_count + 8 + 52 * u64_at(usage_count) as usize;
     Layout {
         size,
         node_count,

@@ -260,3 +260,61 @@ fn proof_of_work_vector() {
         "b8a0ffeb387d067eea3eb3b17ab4b30c8771c63d644f7045ab96cf4f4711b54f"
     );
 }
+
+#[test]
+fn hidden_seed_commitment_and_seed_vectors() {
+    use ian_core::competition::SeedSecret;
+    let mut b = [0u8; 32];
+    for (i, x) in b.iter_mut().enumerate() {
+        *x = i as u8;
+    }
+    let s = SeedSecret::from_bytes(b);
+    assert_eq!(
+        s.commitment().to_hex(),
+        "37e1d73b560274ae2e451285362cd12a715d10c11a798feb96bd98ea30486e75"
+    );
+    assert_eq!(
+        s.seeds(3),
+        vec![
+            3218912813780288611,
+            14182107745176822292,
+            3672961934087729566
+        ]
+    );
+}
+
+#[test]
+fn competition_goal_manifest_vector() {
+    let spec = GoalSpec::from_toml(concat!(
+        "id = \"bandit-v1\"\ntitle = \"Bandit\"\n[harness]\ncomponent = \"h.wasm\"\nseeds = [7]\n",
+        "[[phases]]\nname = \"main\"\nopens_at = \"2026-12-06T12:00:00Z\"\n",
+        "closes_at = \"2026-12-20T12:00:00Z\"\nmax_per_day = 5\n",
+        "[competition]\nboard = \"per-contributor\"\n",
+        "hidden_seeds = { commitment = \"37e1d73b560274ae2e451285362cd12a715d10c11a798feb96bd98ea30486e75\", count = 3 }\n",
+    ))
+    .unwrap();
+    let man = spec
+        .resolve(&ResolvedComponents {
+            harness: sha256(b"harness"),
+            invariants: vec![],
+            dataset: None,
+        })
+        .unwrap();
+    assert_eq!(
+        hex::encode(man.to_canonical_bytes()),
+        "0000000b69616e2f676f616c2f76320000000962616e6469742d76310000000642616e6469740000000049f756463ad9dcfb9b6ade54d7d6f15476e7214f46a65b4b0c55d46845b12f70000000000000000100000000000000070000000000000000003ff000000000000000000000000000000000000000000000000000000000000002faf08000000000004c4b40000000001dcd650000000000040000000000000000400000000000000000004000000000000027100000000000010000000000000000000a000003e800000000000000000001000000046d61696e000001a24b39aa00000001a29352b2000100000005000137e1d73b560274ae2e451285362cd12a715d10c11a798feb96bd98ea30486e75000000030000000201"
+    );
+    assert_eq!(
+        man.goal_hash().to_hex(),
+        "4cb74d1104494bb14dc9f9b920544631d809723de5002d71d6841e0b02f1edd6"
+    );
+    // The manifest reads back from its bytes and from its JSON alike.
+    let back = ian_core::GoalManifest::from_canonical_bytes(&man.to_canonical_bytes()).unwrap();
+    assert_eq!(back, man);
+    let json = serde_json::to_string(&man).unwrap();
+    assert!(
+        json.contains("\"opens_at\":\"2026-12-06T12:00:00Z\""),
+        "{json}"
+    );
+    assert_eq!(ian_core::GoalManifest::from_json(&json).unwrap(), man);
+}

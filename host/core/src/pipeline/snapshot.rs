@@ -4,7 +4,7 @@
 //! the dedup, nonce and ranking updates. A snapshot instead records what
 //! that replay would end with — the MMR node hashes, the pack hashes in
 //! log order, the last nonce per contributor, the leaderboard and the
-//! frontier — in the canonical encoding (tag `ian/goal-state/v2`, layout in
+//! frontier — in the canonical encoding (tag `ian/goal-state/v3`, layout in
 //! `docs/ENCODING.md`), followed by a SHA-256 checksum of everything before
 //! it.
 //!
@@ -29,7 +29,7 @@
 //! per key, and a stored filter would have to be checked bit for bit — a
 //! missing bit would be a false negative, i.e. a duplicate let through.
 
-use super::{GoalState, NonceWindow, score_of};
+use super::{GoalState, NonceWindow, Usage, score_of};
 use crate::checkpoint::Checkpoint;
 use crate::dedup::Dedup;
 use crate::encoding::{DecodeError, Decoder, Encoder, domain};
@@ -45,6 +45,8 @@ use std::collections::HashMap;
 const CHECKSUM_BYTES: usize = 32;
 /// Bytes of one `(contributor, highest nonce, window bitmap)` record.
 const NONCE_BYTES: usize = 32 + 8 + 8;
+/// Bytes per quota-usage record: key, phase, phase total, day, day count.
+const USAGE_BYTES: usize = 32 + 4 + 4 + 8 + 4;
 
 /// Why snapshot bytes could not be restored. Each variant names the part
 /// that is wrong, so an operator can tell a truncated file from a snapshot
@@ -270,7 +272,7 @@ fn members(
 
 impl GoalState {
     /// The whole in-memory state as canonical bytes (tag
-    /// `ian/goal-state/v2`), so that a node can restart from it instead of
+    /// `ian/goal-state/v3`), so that a node can restart from it instead of
     /// replaying its log; see [`GoalState::restore`]. Deterministic: equal
     /// states give identical bytes (the nonces are sorted by key, the pack
     /// hashes are in log order), which lets a node compare or dedupe
@@ -309,6 +311,17 @@ impl GoalState {
         e.u64(nonces.len() as u64);
         for (k, w) in nonces {
             e.fixed(&k.0).u64(w.max).u64(w.seen);
+        }
+        e.u64(self.last_timestamp_ms);
+        let mut usage: Vec<(&PublicKeyBytes, &Usage)> = self.usage.iter().collect();
+        usage.sort_unstable_by_key(|(k, _)| *k);
+        e.u64(usage.len() as u64);
+        for (k, u) in usage {
+            e.fixed(&k.0)
+                .u32(u.phase)
+                .u32(u.phase_total)
+                .u64(u.day)
+                .u32(u.day_count);
         }
         e.count(self.leaderboard.len());
         for m in self.leaderboard.entries() {
@@ -428,6 +441,46 @@ impl GoalState {
             let max = d.u64("nonces.max")?;
             let seen = d.u64("nonces.seen")?;
             s.nonces.insert(key, NonceWindow { max, seen });
+        }
+
+        // Time and quota usage: at most one usage record per contributor
+        // with an entry, keys strictly increasing, each within its phase.
+        s.last_timestamp_ms = d.u64("last_timestamp_ms")?;
+        let n = d.u64("usage")?;
+        let n = fits(&d, "usage", n, USAGE_BYTES)?;
+        if n > s.nonces.len() {
+            return Err(SnapshotError::TooMany {
+                field: "usage",
+                count: n as u64,
+                max: s.nonces.len() as u64,
+            });
+        }
+        let phases = s
+            .manifest
+            .competition
+            .as_ref()
+            .map_or(0, |c| c.phases.len());
+        let mut prev: Option<PublicKeyBytes> = None;
+        for _ in 0..n {
+            let key = PublicKeyBytes::new(d.array("usage.contributor")?)
+                .map_err(|e| DecodeError::invalid("usage.contributor", e))?;
+            if prev.is_some_and(|p| p >= key) || !s.nonces.contains_key(&key) {
+                return Err(inconsistent(
+                    "usage",
+                    "contributors are not in strictly increasing key order, or have no entry",
+                ));
+            }
+            prev = Some(key);
+            let u = Usage {
+                phase: d.u32("usage.phase")?,
+                phase_total: d.u32("usage.phase_total")?,
+                day: d.u64("usage.day")?,
+                day_count: d.u32("usage.day_count")?,
+            };
+            if u.phase as usize >= phases || u.day_count == 0 || u.day_count > u.phase_total {
+                return Err(inconsistent("usage", "a count outside its phase"));
+            }
+            s.usage.insert(key, u);
         }
 
         // Leaderboard, best first.
