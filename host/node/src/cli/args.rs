@@ -280,6 +280,21 @@ pub enum GoalCommand {
     /// Retire a goal on a node (operator key): no new submissions; its
     /// log, board and proofs stay readable and verifiable.
     Retire(RetireArgs),
+    /// Make a hidden-seed secret for a competition: writes it (owner-only)
+    /// and prints the `[competition]` lines with its commitment for the
+    /// goal file. Keep the file off the node until the close.
+    Secret(SecretArgs),
+}
+
+/// `goal secret`.
+#[derive(Debug, Args)]
+pub struct SecretArgs {
+    /// Where to write the secret (64 hex digits); refused if it exists.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// How many hidden seeds the goal derives from it.
+    #[arg(long, default_value_t = 8)]
+    pub count: u32,
 }
 
 /// `goal check`.

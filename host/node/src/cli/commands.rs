@@ -124,6 +124,33 @@ pub fn run(cli: Cli) -> Result<i32, CommandError> {
             });
             Ok(0)
         }
+        Command::Goal(GoalCommand::Secret(a)) => {
+            let max = ian_core::competition::MAX_HIDDEN_SEEDS;
+            if a.count == 0 || a.count > max {
+                return Err(CommandError::Usage(format!("--count must be 1..={max}")));
+            }
+            let secret =
+                ian_core::competition::SeedSecret::from_bytes(crate::runtime::keyfile::random32());
+            crate::runtime::keyfile::write_secret(
+                &a.out,
+                &format!("{}\n", secret.to_hex()),
+                false,
+            )?;
+            let commitment = secret.commitment();
+            out.print(
+                &json!({"file": a.out, "commitment": commitment, "count": a.count}),
+                || {
+                    format!(
+                        "wrote the secret to {} (keep it private until the last phase closes)\n\
+                         add to the goal file:\n\n[competition]\n\
+                         hidden_seeds = {{ commitment = \"{commitment}\", count = {} }}",
+                        a.out.display(),
+                        a.count
+                    )
+                },
+            );
+            Ok(0)
+        }
         Command::Goal(GoalCommand::Check(a)) => {
             crate::cli::telemetry::init(format, "warn");
             let r =
@@ -512,6 +539,7 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
         | Command::Restore(_)
         | Command::Dev(_)
         | Command::Goal(GoalCommand::Check(_))
+        | Command::Goal(GoalCommand::Secret(_))
         | Command::Tau(TauCommand::Keygen(_)) => {
             unreachable!("handled without a runtime")
         }

@@ -54,8 +54,9 @@ use crate::runtime::judge::{CodeSource, Judge, LoadedGoal, SandboxEvaluator};
 use crate::runtime::metrics::Metrics;
 use crate::runtime::mirror::Mirror;
 use crate::runtime::views::{
-    ConsistencyView, ContributorHistory, GoalList, GoalStatus, HistoryEntry, InclusionView,
-    Leaderboard, LogRange, ManifestView, NodeInfo, RankedEntry, RecentRejection, SeedResult,
+    CompetitionView, ConsistencyView, ContributorHistory, GoalList, GoalStatus, HistoryEntry,
+    InclusionView, Leaderboard, LogRange, ManifestView, NodeInfo, RankedEntry, RecentRejection,
+    SeedResult,
 };
 use crate::runtime::witness::{Collector, Witness, parse_witnessed_logs, witness_key};
 use ian_ratelimit::RateLimiter;
@@ -1313,6 +1314,7 @@ impl Node {
                 .retired_at_ms
                 .read()
                 .map(crate::runtime::timefmt::rfc3339_ms),
+            competition: CompetitionView::of(&g.manifest, now_ms()),
         }
     }
 
@@ -1983,6 +1985,17 @@ impl Node {
             ));
         }
         let c = &req.contribution;
+        // Phases and quotas, asked before any work with the node's clock;
+        // commit asks again with the entry's own time, which is what counts.
+        let now = now_ms();
+        let open = {
+            let st = g.state.read();
+            st.check_open(&c.contributor, st.entry_time(now))
+        };
+        if let Err(r) = open {
+            count(r.code());
+            return Err(rejection_error(&r, now));
+        }
         // The contributor's token bucket is charged only once the signature
         // verifies (on the worker), so a forger naming someone else's key
         // cannot spend their budget; the per-IP bucket already ran.
@@ -2124,17 +2137,7 @@ impl Node {
             reason = %message,
             "contribution rejected"
         );
-        let status = match r {
-            Rejection::Duplicate { .. } | Rejection::ReplayedSubmission { .. } => {
-                StatusCode::CONFLICT
-            }
-            _ => StatusCode::UNPROCESSABLE_ENTITY,
-        };
-        let _ = reply.send(Err(ApiError::new(
-            status,
-            code,
-            format!("{message} (pipeline step: {step})"),
-        )));
+        let _ = reply.send(Err(rejection_error(r, now_ms())));
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 
@@ -2600,6 +2603,29 @@ fn names_for_display(
 
 /// Most recent entries whose names are loaded at start (the page shows 10).
 const RECENT_NAMES: u64 = 32;
+
+/// The HTTP answer to a rejection: 409 for a pack or nonce already used,
+/// 403 outside every phase, 429 for a used-up quota (with `Retry-After`
+/// when it resets), 422 for everything the pipeline judged.
+fn rejection_error(r: &Rejection, now_ms: u64) -> ApiError {
+    let code = r.reason_code();
+    let message = format!("{r} (pipeline step: {})", r.step());
+    match r {
+        Rejection::Duplicate { .. } | Rejection::ReplayedSubmission { .. } => {
+            ApiError::new(StatusCode::CONFLICT, code, message)
+        }
+        Rejection::OutsidePhase(_) => ApiError::new(StatusCode::FORBIDDEN, code, message),
+        Rejection::QuotaExceeded(q) => match q.resets_at {
+            Some(t) => ApiError::too_many(
+                code,
+                message,
+                t.0.saturating_sub(now_ms).div_ceil(1000).max(1),
+            ),
+            None => ApiError::new(StatusCode::TOO_MANY_REQUESTS, code, message),
+        },
+        _ => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message),
+    }
+}
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     error!(error = %e, "internal error");

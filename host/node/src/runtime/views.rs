@@ -98,6 +98,92 @@ pub struct GoalStatus {
     /// takes submissions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retired_at: Option<String>,
+    /// The competition's phases and where it stands; absent for a goal
+    /// that is always open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub competition: Option<CompetitionView>,
+}
+
+/// Where a competition stands at the time of the answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CompetitionView {
+    /// The phases in time order, each with its state.
+    pub phases: Vec<PhaseView>,
+    /// The open phase's name, if one is open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_phase: Option<String>,
+    /// When the last phase closes (RFC 3339 UTC): after it, the final
+    /// board.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closes_at: Option<String>,
+    /// Hidden seeds committed to, revealed after the close (0: none).
+    pub hidden_seeds: u32,
+    /// The commitment to their secret (hex), when there are hidden seeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden_seeds_commitment: Option<Hash32>,
+    /// Entries per contributor the final evaluation counts.
+    pub final_selections: u32,
+    /// `per-pack` or `per-contributor`.
+    pub board: String,
+}
+
+/// One phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PhaseView {
+    /// Name.
+    pub name: String,
+    /// Opens (RFC 3339 UTC).
+    pub opens_at: String,
+    /// Closes (RFC 3339 UTC).
+    pub closes_at: String,
+    /// `upcoming`, `open` or `closed`.
+    pub state: String,
+    /// Evaluated submissions per contributor per UTC day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_per_day: Option<u32>,
+    /// Evaluated submissions per contributor in the phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_total: Option<u32>,
+}
+
+impl CompetitionView {
+    /// The view of `manifest`'s competition at `now_ms`, or `None`.
+    pub fn of(manifest: &GoalManifest, now_ms: u64) -> Option<CompetitionView> {
+        let c = manifest.competition.as_ref()?;
+        let phases = c
+            .phases
+            .iter()
+            .map(|p| PhaseView {
+                name: p.name.clone(),
+                opens_at: p.opens_at.to_string(),
+                closes_at: p.closes_at.to_string(),
+                state: if now_ms < p.opens_at.0 {
+                    "upcoming"
+                } else if now_ms < p.closes_at.0 {
+                    "open"
+                } else {
+                    "closed"
+                }
+                .to_string(),
+                max_per_day: p.max_per_day,
+                max_total: p.max_total,
+            })
+            .collect();
+        let h = c.options.hidden_seeds;
+        Some(CompetitionView {
+            phases,
+            current_phase: c.phase_at(now_ms).ok().flatten().map(|p| p.name.clone()),
+            closes_at: c.closes_at().map(|t| t.to_string()),
+            hidden_seeds: h.map_or(0, |h| h.count),
+            hidden_seeds_commitment: h.map(|h| h.commitment),
+            final_selections: c.options.final_selections,
+            board: match c.options.board {
+                ian_core::competition::BoardRows::PerPack => "per-pack",
+                ian_core::competition::BoardRows::PerContributor => "per-contributor",
+            }
+            .to_string(),
+        })
+    }
 }
 
 /// `GET /api/v1/goals`.

@@ -270,6 +270,10 @@ pub fn goal_page(node: &Node, goal: &str) -> Result<String, ApiError> {
         leaders,
         now_ms: crate::runtime::service::now_ms(),
         retired_at_ms: *g.retired_at_ms.read(),
+        competition: crate::runtime::views::CompetitionView::of(
+            m,
+            crate::runtime::service::now_ms(),
+        ),
     }))
 }
 

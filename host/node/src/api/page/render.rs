@@ -6,7 +6,7 @@
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::runtime::timefmt::{rfc3339_ms, utc};
-use crate::runtime::views::{ContributorHistory, RecentRejection, SeedResult};
+use crate::runtime::views::{CompetitionView, ContributorHistory, RecentRejection, SeedResult};
 
 use super::svg::{self, Axis, Point, num};
 use super::text::Text;
@@ -36,6 +36,7 @@ pre{white-space:pre-wrap;word-break:break-all;background:var(--head);padding:.6r
 .muted{color:var(--muted)}
 .badge{font-size:.78rem;border:1px solid currentColor;border-radius:4px;padding:0 .35rem;vertical-align:middle;white-space:nowrap}
 .badge.ok{color:var(--ok)}.badge.warn,.retired{color:var(--warn)}
+tr.open td{font-weight:600}.countdown{font-size:1.05rem}
 dl.facts{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:.25rem 1.2rem;margin:.5rem 0}
 dl.facts dt{color:var(--muted)}dl.facts dd{margin:0}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,22rem),1fr));gap:1.5rem}
@@ -303,6 +304,8 @@ pub struct GoalPage {
     pub now_ms: u64,
     /// When the goal was retired.
     pub retired_at_ms: Option<u64>,
+    /// The competition's phases and rules, for a goal that has them.
+    pub competition: Option<CompetitionView>,
 }
 
 /// Renders a goal page.
@@ -316,6 +319,7 @@ pub fn goal_page(g: &GoalPage) -> String {
         @if !g.description.is_empty() {
             div.desc { @for para in g.description.split("\n\n") { p { (Text(para)) } } }
         }
+        @if let Some(c) = &g.competition { (competition(c, g.now_ms)) }
         dl.facts {
             dt { "Ranking" } dd { (g.ranking) }
             dt { "Thresholds" } dd { @if g.thresholds.is_empty() { "none" } @else { (g.thresholds.join(", ")) } }
@@ -376,6 +380,73 @@ pub fn goal_page(g: &GoalPage) -> String {
         true,
         body,
     )
+}
+
+/// The phase timeline with a countdown to the next opening or closing
+/// (the page refreshes itself, so the countdown stays current without a
+/// script).
+fn competition(c: &CompetitionView, now_ms: u64) -> Markup {
+    let ms = |t: &str| {
+        ian_core::competition::UtcTime::parse(t)
+            .map(|t| t.0)
+            .unwrap_or(0)
+    };
+    let open = c.phases.iter().find(|p| p.state == "open");
+    let next = c.phases.iter().find(|p| p.state == "upcoming");
+    html! {
+        h2 { "Competition" }
+        p.countdown {
+            @if let Some(p) = open {
+                "Phase " strong { (p.name) } " is open: it closes in "
+                strong { (countdown(ms(&p.closes_at).saturating_sub(now_ms))) }
+                " (" (when(ms(&p.closes_at))) ")."
+            } @else if let Some(p) = next {
+                "Phase " strong { (p.name) } " opens in "
+                strong { (countdown(ms(&p.opens_at).saturating_sub(now_ms))) }
+                " (" (when(ms(&p.opens_at))) ")."
+            } @else if let Some(at) = &c.closes_at {
+                "The competition closed " (when(ms(at))) "."
+            }
+        }
+        @if !c.phases.is_empty() {
+            div.scroll { table.phases {
+                thead { tr { th { "Phase" } th { "Opens" } th { "Closes" } th { "Quota per contributor" } th { "State" } } }
+                tbody { @for p in &c.phases { tr class=(p.state) {
+                    td { (p.name) }
+                    td { (when(ms(&p.opens_at))) }
+                    td { (when(ms(&p.closes_at))) }
+                    td { @match (p.max_per_day, p.max_total) {
+                        (None, None) => "none",
+                        (Some(d), None) => { (d) " a day" },
+                        (None, Some(t)) => { (t) " in all" },
+                        (Some(d), Some(t)) => { (d) " a day, " (t) " in all" },
+                    } }
+                    td { (p.state) }
+                } } }
+            } }
+        }
+        dl.facts {
+            @if c.hidden_seeds > 0 {
+                dt { "Hidden seeds" }
+                dd { (c.hidden_seeds) " seeds, revealed after the close; commitment "
+                    @if let Some(h) = &c.hidden_seeds_commitment { code { (h.to_hex()) } } }
+                dt { "Final selections" } dd { (c.final_selections) " entries per contributor" }
+            }
+            dt { "Board" } dd { @if c.board == "per-contributor" { "one row per contributor" } @else { "one row per agent" } }
+        }
+    }
+}
+
+/// A duration for people: the two largest units (`3 d 4 h`, `12 min 5 s`).
+pub fn countdown(ms: u64) -> String {
+    let s = ms.div_ceil(1000);
+    let (d, h, m, sec) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{sec} s"),
+        (0, 0, _) => format!("{m} min {sec} s"),
+        (0, _, _) => format!("{h} h {m} min"),
+        _ => format!("{d} d {h} h"),
+    }
 }
 
 fn rows(goal: &str, rows: &[RowView], extras: &[String], ranked: bool) -> Markup {
@@ -619,6 +690,47 @@ mod tests {
         });
         assert!(page.contains("refusing submissions"));
         assert!(page.contains("the store failed"));
+    }
+
+    #[test]
+    fn countdowns_show_the_two_largest_units() {
+        assert_eq!(countdown(0), "0 s");
+        assert_eq!(countdown(999), "1 s");
+        assert_eq!(countdown(125_000), "2 min 5 s");
+        assert_eq!(countdown(3 * 3_600_000 + 60_000), "3 h 1 min");
+        assert_eq!(countdown(2 * 86_400_000 + 7_200_000), "2 d 2 h");
+    }
+
+    #[test]
+    fn an_open_phase_shows_its_countdown_and_the_timeline() {
+        use crate::runtime::views::PhaseView;
+        let page = goal_page(&GoalPage {
+            id: "g".into(),
+            now_ms: 1_796_558_400_000,
+            competition: Some(CompetitionView {
+                phases: vec![PhaseView {
+                    name: "main".into(),
+                    opens_at: "2026-12-06T00:00:00Z".into(),
+                    closes_at: "2026-12-07T00:00:00Z".into(),
+                    state: "open".into(),
+                    max_per_day: Some(5),
+                    max_total: None,
+                }],
+                current_phase: Some("main".into()),
+                closes_at: Some("2026-12-07T00:00:00Z".into()),
+                hidden_seeds: 3,
+                hidden_seeds_commitment: None,
+                final_selections: 2,
+                board: "per-contributor".into(),
+            }),
+            ..Default::default()
+        });
+        assert!(
+            page.contains("it closes in <strong>12 h 0 min</strong>"),
+            "{page}"
+        );
+        assert!(page.contains("5 a day"));
+        assert!(page.contains("one row per contributor"));
     }
 
     #[test]

@@ -1,0 +1,211 @@
+//! Competitions on a real node: phases decided by the entry's time,
+//! quotas counted from the log (and so kept across a restart), the phase
+//! timeline on the API and the page, and a hidden-seed commitment that
+//! gives nothing away before the reveal.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ian_core::competition::{SeedSecret, UtcTime};
+use ian_tests::*;
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// Sleeps until the wall clock reaches `t_ms` (plus a little).
+fn sleep_until(t_ms: u64) {
+    let now = now_ms();
+    if t_ms + 50 > now {
+        std::thread::sleep(Duration::from_millis(t_ms + 50 - now));
+    }
+}
+
+/// A trading goal with one phase `main` from `opens` to `closes` (ms) and
+/// the extra `[competition]` lines.
+fn competition_goal(
+    dir: &Path,
+    id: &str,
+    opens: u64,
+    closes: u64,
+    extra: &str,
+) -> std::path::PathBuf {
+    let p = trading_goal(dir, id, false);
+    let mut text = std::fs::read_to_string(&p).unwrap();
+    text.push_str(&format!(
+        "[[phases]]\nname = \"main\"\nopens_at = \"{}\"\ncloses_at = \"{}\"\nmax_total = 2\n{extra}",
+        UtcTime(opens),
+        UtcTime(closes)
+    ));
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn submit(
+    node: &NodeProc,
+    dir: &Path,
+    key: &Path,
+    params: &str,
+    name: &str,
+) -> std::process::Output {
+    let packed = pack(dir, "buy-and-hold", params, name);
+    node.cli(&[
+        "submit",
+        packed.to_str().unwrap(),
+        "--goal",
+        "race",
+        "--key",
+        key.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn a_phase_takes_submissions_only_while_open_and_counts_quotas_from_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let opens = now_ms() + 4_000;
+    let closes = opens + 25_000;
+    let goal = competition_goal(dir, "race", opens, closes, "");
+    let data = dir.join("data");
+    let mut node = NodeProc::start(&data, &[]);
+    node.publish(&goal);
+    let key = keygen(dir, "alice.key");
+
+    // Before the phase opens: refused, naming the phase and its time.
+    let o = submit(&node, dir, &key, "position=0.1", "a.ianpack");
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("phase_not_open") && err.contains("main"),
+        "{err}"
+    );
+    assert!(err.contains(&UtcTime(opens).to_string()), "{err}");
+
+    let status = node.get_json("/api/v1/goals/race");
+    assert_eq!(
+        status["competition"]["phases"][0]["state"], "upcoming",
+        "{status}"
+    );
+    assert!(http_get(&node.url, "/goals/race").contains("opens in"));
+
+    // While open: two fit, the third is over max_total.
+    sleep_until(opens);
+    for (i, p) in ["position=0.2", "position=0.3"].iter().enumerate() {
+        let o = submit(&node, dir, &key, p, &format!("ok{i}.ianpack"));
+        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    }
+    let status = node.get_json("/api/v1/goals/race");
+    assert_eq!(status["competition"]["current_phase"], "main", "{status}");
+    assert!(http_get(&node.url, "/goals/race").contains("it closes in"));
+    let over = |node: &NodeProc, name: &str| {
+        let o = submit(node, dir, &key, "position=0.4", name);
+        assert!(!o.status.success());
+        let err = stderr(&o);
+        assert!(
+            err.contains("quota_exceeded") && err.contains("max_total"),
+            "{err}"
+        );
+    };
+    over(&node, "over.ianpack");
+    // Another contributor has a quota of their own.
+    let bob = keygen(dir, "bob.key");
+    let o = submit(&node, dir, &bob, "position=0.5", "bob.ianpack");
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // The count comes from the log: a restarted node refuses alike.
+    assert!(node.stop());
+    let node = NodeProc::start(&data, &[]);
+    over(&node, "over2.ianpack");
+
+    // After the close: refused as closed; the log keeps its three entries.
+    sleep_until(closes);
+    let o = submit(&node, dir, &bob, "position=0.6", "late.ianpack");
+    let err = stderr(&o);
+    assert!(
+        !o.status.success() && err.contains("competition_closed"),
+        "{err}"
+    );
+    let status = node.get_json("/api/v1/goals/race");
+    assert_eq!(status["log_size"], 3, "{status}");
+    assert_eq!(status["competition"]["phases"][0]["state"], "closed");
+    assert!(http_get(&node.url, "/goals/race").contains("The competition closed"));
+}
+
+#[test]
+fn a_hidden_seed_commitment_gives_no_seed_away_before_the_reveal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let secret_file = dir.join("secret.hex");
+    let o = cli(&[
+        "goal",
+        "secret",
+        "--out",
+        secret_file.to_str().unwrap(),
+        "--count",
+        "4",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let made = json_out(&o);
+    let secret = SeedSecret::from_hex(&std::fs::read_to_string(&secret_file).unwrap()).unwrap();
+    assert_eq!(made["commitment"], secret.commitment().to_hex());
+    // Never overwritten: a second secret for the same file is refused.
+    let again = cli(&["goal", "secret", "--out", secret_file.to_str().unwrap()]);
+    assert!(!again.status.success());
+
+    let opens = now_ms();
+    let goal = competition_goal(
+        dir,
+        "race",
+        opens,
+        opens + 3_600_000,
+        &format!(
+            "[competition]\nhidden_seeds = {{ commitment = \"{}\", count = 4 }}\n",
+            secret.commitment()
+        ),
+    );
+    let node = NodeProc::start(&dir.join("data"), &[]);
+    node.publish(&goal);
+    let key = keygen(dir, "alice.key");
+    let o = submit(&node, dir, &key, "position=0.2", "a.ianpack");
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let status = node.get_json("/api/v1/goals/race");
+    assert_eq!(status["competition"]["hidden_seeds"], 4);
+    let seeds = secret.seeds(4);
+    for path in [
+        "/",
+        "/goals/race",
+        "/goals/race/entries/0",
+        "/api/v1/node",
+        "/api/v1/goals",
+        "/api/v1/goals/race",
+        "/api/v1/goals/race/manifest",
+        "/api/v1/goals/race/leaderboard",
+        "/api/v1/goals/race/log",
+        "/api/v1/goals/race/log/0/proof",
+        "/api/v1/goals/race/receipts/0",
+        "/api/v1/goals/race/checkpoint",
+        "/api/v1/openapi.json",
+        "/logs/race/checkpoint",
+        "/metrics",
+    ] {
+        let body = http_get(&node.url, path);
+        for s in &seeds {
+            for form in [s.to_string(), format!("{s:016x}"), hex_of(&s.to_be_bytes())] {
+                assert!(!body.contains(&form), "{path} gives away hidden seed {s}");
+            }
+        }
+        assert!(
+            !body.contains(&secret.to_hex()),
+            "{path} gives away the secret"
+        );
+    }
+}
+
+fn hex_of(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
