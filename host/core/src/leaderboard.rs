@@ -22,7 +22,9 @@ pub enum LeaderboardChange {
     Entered {
         /// 0-based rank.
         rank: usize,
-        /// The previous worst, when the board was full.
+        /// The previous worst, when the board was full; on a board with one
+        /// row per contributor, the contributor's own previous best when the
+        /// new entry replaced it.
         evicted: Option<ContributionMeta>,
     },
     /// Did not make the board.
@@ -31,27 +33,50 @@ pub enum LeaderboardChange {
 
 /// The best `capacity` contributions by score; ties go to the earlier log
 /// index, so an exact tie with a full board keeps the incumbent.
+///
+/// With one row per contributor the board is the top `capacity` of each
+/// contributor's best entry. Offering entries one by one keeps exactly
+/// that: a contributor's better entry replaces their row, and an entry of a
+/// contributor who fell off can only come back by beating the worst row,
+/// which their earlier best (below every row since) could not.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Leaderboard {
     capacity: usize,
+    per_contributor: bool,
     /// Best first.
     entries: Vec<ContributionMeta>,
 }
 
 impl Leaderboard {
-    /// An empty board (capacity at least 1).
+    /// An empty board (capacity at least 1), one row per entry.
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
         Leaderboard {
             capacity,
+            per_contributor: false,
             entries: Vec::with_capacity(capacity + 1),
         }
     }
 
-    /// A board holding `entries` (best first), as a snapshot recorded it.
-    /// The caller has checked the order and that they fit the capacity.
-    pub(crate) fn with_entries(capacity: usize, entries: Vec<ContributionMeta>) -> Self {
-        let mut b = Leaderboard::new(capacity);
+    /// An empty board with one row per contributor: their best entry.
+    pub fn per_contributor(capacity: usize) -> Self {
+        Leaderboard {
+            per_contributor: true,
+            ..Leaderboard::new(capacity)
+        }
+    }
+
+    /// True when a contributor has at most one row.
+    pub fn is_per_contributor(&self) -> bool {
+        self.per_contributor
+    }
+
+    /// This board emptied and refilled with `entries` (best first), as a
+    /// snapshot recorded them. The caller has checked the order, the
+    /// capacity and (per contributor) that no contributor appears twice.
+    pub(crate) fn with_entries(&self, entries: Vec<ContributionMeta>) -> Self {
+        let mut b = self.clone();
+        b.entries.clear();
         b.entries.extend(entries);
         b
     }
@@ -106,10 +131,28 @@ impl Leaderboard {
             })
     }
 
-    /// Offers an entry. O(log K) search plus an O(K) shift.
+    /// Offers an entry. O(log K) search plus an O(K) shift (and an O(K)
+    /// scan for the contributor's row on a per-contributor board).
     pub fn offer(&mut self, m: ContributionMeta) -> LeaderboardChange {
         if !self.would_enter(&m) {
             return LeaderboardChange::NotRanked;
+        }
+        if self.per_contributor
+            && let Some(own) = self
+                .entries
+                .iter()
+                .position(|e| e.contributor == m.contributor)
+        {
+            if !ranks_above(&m, &self.entries[own]) {
+                return LeaderboardChange::NotRanked;
+            }
+            let old = self.entries.remove(own);
+            let rank = self.entries.partition_point(|e| !ranks_above(&m, e));
+            self.entries.insert(rank, m);
+            return LeaderboardChange::Entered {
+                rank,
+                evicted: Some(old),
+            };
         }
         let rank = self.entries.partition_point(|e| !ranks_above(&m, e));
         self.entries.insert(rank, m);

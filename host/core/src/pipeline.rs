@@ -1033,7 +1033,16 @@ impl GoalState {
     /// An empty goal.
     pub fn new(manifest: GoalManifest) -> Self {
         let goal_hash = manifest.goal_hash();
-        let leaderboard = Leaderboard::new(manifest.leaderboard.capacity as usize);
+        let capacity = manifest.leaderboard.capacity as usize;
+        let per_contributor = manifest
+            .competition
+            .as_ref()
+            .is_some_and(|c| c.options.board == crate::competition::BoardRows::PerContributor);
+        let leaderboard = if per_contributor {
+            Leaderboard::per_contributor(capacity)
+        } else {
+            Leaderboard::new(capacity)
+        };
         let frontier = match manifest.ranking.kind {
             RankingKind::Pareto => Some(ParetoFrontier::new(
                 manifest.ranking.objectives.clone(),

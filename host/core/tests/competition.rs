@@ -186,3 +186,29 @@ fn a_goal_without_phases_is_always_open() {
             .is_ok()
     );
 }
+
+#[test]
+fn a_per_contributor_board_shows_each_contributors_best_once_and_survives_a_snapshot() {
+    let toml = format!("{GOAL_TOML}\n[competition]\nboard = \"per-contributor\"\n");
+    let mut s = GoalState::new(manifest_from(&toml));
+    for (n, (params, who)) in [
+        ("reward=0.1", 1),
+        ("reward=0.5", 1),
+        ("reward=0.3", 2),
+        ("reward=0.2", 1),
+    ]
+    .iter()
+    .enumerate()
+    {
+        submit(&mut s, &contribution(params, n as u64 + 1, *who), 0).unwrap();
+    }
+    let rows: Vec<(u64, f64)> = s
+        .leaderboard()
+        .entries()
+        .iter()
+        .map(|m| (m.log_index, m.metrics.reward.get()))
+        .collect();
+    assert_eq!(rows, vec![(1, 0.5), (2, 0.3)]);
+    let restored = GoalState::restore(s.manifest().clone(), &s.snapshot()).unwrap();
+    assert_eq!(restored, s);
+}

@@ -241,6 +241,25 @@ proptest! {
     }
 
     #[test]
+    fn a_per_contributor_board_holds_the_top_k_of_each_contributors_best(entries in prop::collection::vec((-5i32..5, 1u8..6), 0..200), k in 1usize..8) {
+        let mut lb = Leaderboard::per_contributor(k);
+        let all: Vec<ContributionMeta> = entries.iter().enumerate().map(|(i, (s, who))| ContributionMeta {
+            contributor: PublicKeyBytes::of(&key(*who)),
+            ..meta(*s as f64 / 2.0, 0.0, 0.0, i as u64)
+        }).collect();
+        for m in &all {
+            lb.offer(m.clone());
+        }
+        let order = |a: &ContributionMeta, b: &ContributionMeta| if ranks_above(a, b) { std::cmp::Ordering::Less } else { std::cmp::Ordering::Greater };
+        let mut sorted = all.clone();
+        sorted.sort_by(order);
+        let mut seen = std::collections::HashSet::new();
+        let mut best: Vec<ContributionMeta> = sorted.into_iter().filter(|m| seen.insert(m.contributor)).collect();
+        best.truncate(k);
+        prop_assert_eq!(lb.entries(), &best[..]);
+    }
+
+    #[test]
     fn pareto_frontier_equals_the_brute_force_non_dominated_set(pts in prop::collection::vec((0i32..6, 0i32..6), 0..80)) {
         let objs = vec![
             Objective { metric: "reward".into(), direction: Direction::Max },

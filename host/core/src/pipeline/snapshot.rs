@@ -37,7 +37,7 @@ use crate::entry::{ContributionMeta, META_MIN_BYTES};
 use crate::goal::{GoalManifest, RankingKind};
 use crate::hash::{Hash32, sha256};
 use crate::keys::PublicKeyBytes;
-use crate::leaderboard::{Leaderboard, ParetoFrontier, ranks_above};
+use crate::leaderboard::{ParetoFrontier, ranks_above};
 use crate::mmr::{MemMmr, MemNodes, first_bad_parent, node_count};
 use std::collections::HashMap;
 
@@ -494,7 +494,16 @@ impl GoalState {
                 ));
             }
         }
-        s.leaderboard = Leaderboard::with_entries(s.leaderboard.capacity(), board);
+        if s.leaderboard.is_per_contributor() {
+            let mut seen = std::collections::HashSet::with_capacity(board.len());
+            if !board.iter().all(|m| seen.insert(m.contributor)) {
+                return Err(inconsistent(
+                    "leaderboard",
+                    "a contributor holds two rows on a per-contributor board",
+                ));
+            }
+        }
+        s.leaderboard = s.leaderboard.with_entries(board);
 
         // Frontier, in log-index order; present exactly for Pareto goals.
         let present = d.option_tag("frontier")?;
