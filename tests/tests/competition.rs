@@ -169,6 +169,20 @@ fn a_hidden_seed_commitment_gives_no_seed_away_before_the_reveal() {
     );
     let node = NodeProc::start(&dir.join("data"), &[]);
     node.publish(&goal);
+    // The commitment cannot change once published: the same goal id with
+    // another commitment is another goal hash, refused.
+    let text = std::fs::read_to_string(&goal).unwrap();
+    let other = SeedSecret::from_bytes([9; 32]).commitment().to_hex();
+    std::fs::write(&goal, text.replace(&secret.commitment().to_hex(), &other)).unwrap();
+    let o = node.cli(&[
+        "goal",
+        "publish",
+        goal.to_str().unwrap(),
+        "--operator-key",
+        &node.operator_key(),
+    ]);
+    assert!(!o.status.success(), "a changed commitment was published");
+    assert!(format!("{}{}", stdout(&o), stderr(&o)).contains("goal_exists"));
     let key = keygen(dir, "alice.key");
     let o = submit(&node, dir, &key, "position=0.2", "a.ianpack");
     assert!(o.status.success(), "{}", stderr(&o));

@@ -32,8 +32,13 @@ fn site() -> Site {
              description = \"Trade one asset.\\n\\nSecond <b>paragraph</b>.\"\n\
              [harness]\ncomponent = \"{}\"\nconfig = \"steps=64,fee_bps=5\"\nseeds = [1, 2, 3]\n\
              [thresholds]\nmin_reward = -1.0\n[ranking]\nkind = \"scalar\"\nreward = 1.0\nrisk = 0.5\ncomplexity = 0.0\n\
-             [leaderboard]\ncapacity = 10\n",
-            component("trading-harness").display()
+             [leaderboard]\ncapacity = 10\n\
+             [[phases]]\nname = \"public-phase-with-a-long-name\"\nopens_at = \"2026-01-01T00:00:00Z\"\n\
+             closes_at = \"2099-01-01T00:00:00Z\"\nmax_per_day = 50\nmax_total = 500\n\
+             [[phases]]\nname = \"final\"\nopens_at = \"2099-01-02T00:00:00Z\"\ncloses_at = \"2099-02-01T00:00:00Z\"\n\
+             [competition]\nhidden_seeds = {{ commitment = \"{}\", count = 8 }}\n",
+            component("trading-harness").display(),
+            "37e1d73b560274ae2e451285362cd12a715d10c11a798feb96bd98ea30486e75"
         ),
     )
     .unwrap();
@@ -223,6 +228,11 @@ fn the_goal_page_shows_rules_board_charts_and_rejections_and_refreshes_itself() 
     );
     assert!(page.contains("reward ≥ -1"));
     assert!(page.contains("<code>1, 2, 3</code>"), "public seeds");
+    // The competition: the open phase with its countdown, the timeline.
+    assert!(page.contains("<h2>Competition</h2>"), "{page}");
+    assert!(page.contains("is open: it closes in"), "{page}");
+    assert!(page.contains("50 a day, 500 in all"), "{page}");
+    assert!(page.contains("<tr class=\"upcoming\">"), "{page}");
     // The board: three entries, each linking its entry and contributor
     // page, with its acceptance time.
     let board = between(&page, "<h2>Board</h2>", "</table>");
