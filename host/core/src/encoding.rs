@@ -466,6 +466,16 @@ pub mod domain {
     pub const ATTESTATION: &str = "ian/attestation/v1";
     /// One log entry (the MMR leaf content).
     pub const LOG_ENTRY: &str = "ian/log-entry/v1";
+    /// An evaluated, rejected submission (a log leaf).
+    pub const ATTEMPT_ENTRY: &str = "ian/attempt-entry/v1";
+    /// The message a contributor signs to select entries for the final.
+    pub const SELECTION_MESSAGE: &str = "ian/selection/v1";
+    /// A contributor's final selection (a log leaf).
+    pub const SELECTION_ENTRY: &str = "ian/selection-entry/v1";
+    /// The published hidden-seed secret (a log leaf).
+    pub const REVEAL_ENTRY: &str = "ian/reveal-entry/v1";
+    /// One selected entry's result on the hidden seeds (a log leaf).
+    pub const FINAL_ENTRY: &str = "ian/final-entry/v1";
     /// Inclusion proof.
     pub const INCLUSION_PROOF: &str = "ian/inclusion-proof/v2";
     /// Consistency proof.

@@ -49,6 +49,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod pow;
 pub mod proofs;
+pub mod record;
 pub mod verdict;
 
 pub use checkpoint::{Checkpoint, Receipt, SignedCheckpoint};

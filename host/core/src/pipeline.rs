@@ -52,7 +52,9 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt;
 
+mod finals;
 mod snapshot;
+pub use finals::{Finalist, RevealRefusal};
 pub use snapshot::SnapshotError;
 
 /// Metrics as an evaluator produced them: plain `f64`s, not yet checked.
@@ -977,6 +979,9 @@ pub struct GoalState {
     /// Per contributor, what the current phase's quotas count (only for
     /// goals with phases).
     usage: HashMap<PublicKeyBytes, Usage>,
+    /// Selections, the reveal and the final board (goals with hidden
+    /// seeds only).
+    finals: Option<Box<finals::Finals>>,
     scratch: Vec<u8>,
 }
 
@@ -1005,6 +1010,7 @@ impl PartialEq for GoalState {
             && self.frontier == o.frontier
             && self.last_timestamp_ms == o.last_timestamp_ms
             && self.usage == o.usage
+            && self.finals == o.finals
     }
 }
 
@@ -1038,11 +1044,19 @@ impl GoalState {
             .competition
             .as_ref()
             .is_some_and(|c| c.options.board == crate::competition::BoardRows::PerContributor);
-        let leaderboard = if per_contributor {
-            Leaderboard::per_contributor(capacity)
-        } else {
-            Leaderboard::new(capacity)
+        let board = || {
+            if per_contributor {
+                Leaderboard::per_contributor(capacity)
+            } else {
+                Leaderboard::new(capacity)
+            }
         };
+        let leaderboard = board();
+        let finals = manifest
+            .competition
+            .as_ref()
+            .and_then(|c| c.options.hidden_seeds)
+            .map(|_| Box::new(finals::Finals::new(board())));
         let frontier = match manifest.ranking.kind {
             RankingKind::Pareto => Some(ParetoFrontier::new(
                 manifest.ranking.objectives.clone(),
@@ -1060,6 +1074,7 @@ impl GoalState {
             frontier,
             last_timestamp_ms: 0,
             usage: HashMap::new(),
+            finals,
             scratch: Vec::with_capacity(512),
         }
     }
@@ -1139,6 +1154,14 @@ impl GoalState {
             return exceeded("max_per_day", max, resets);
         }
         Ok(())
+    }
+
+    /// Uses up a contributor's nonce.
+    fn record_nonce(&mut self, contributor: PublicKeyBytes, nonce: u64) {
+        self.nonces
+            .entry(contributor)
+            .and_modify(|w| w.record(nonce))
+            .or_insert_with(|| NonceWindow::first(nonce));
     }
 
     /// Counts an entry at `t_ms` against its contributor's quotas.
@@ -1383,10 +1406,8 @@ impl GoalState {
         self.dedup.insert(entry.pack_hash, entry.log_index);
         self.last_timestamp_ms = entry.timestamp_ms;
         self.count_usage(entry.contributor, entry.timestamp_ms);
-        self.nonces
-            .entry(entry.contributor)
-            .and_modify(|w| w.record(entry.nonce))
-            .or_insert_with(|| NonceWindow::first(entry.nonce));
+        self.record_nonce(entry.contributor, entry.nonce);
+        self.record_owned(entry.contributor, entry.log_index, entry.score);
         // Most entries neither rank nor join: build the meta only when needed.
         let frontier = self.frontier.as_mut().map(|f| f.offer(entry.meta()));
         let board = if self.leaderboard.would_rank(entry.score, entry.log_index) {

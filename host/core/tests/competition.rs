@@ -212,3 +212,204 @@ fn a_per_contributor_board_shows_each_contributors_best_once_and_survives_a_snap
     let restored = GoalState::restore(s.manifest().clone(), &s.snapshot()).unwrap();
     assert_eq!(restored, s);
 }
+
+mod finals {
+    use super::*;
+    use ian_core::competition::SeedSecret;
+    use ian_core::pipeline::{Evaluator, RevealRefusal};
+    use ian_core::record::{EvalEnv, FinalOutcome, LogRecord, sign_selection};
+
+    const CLOSE: &str = "2026-12-07T12:00:00Z";
+
+    fn secret() -> SeedSecret {
+        SeedSecret::from_bytes([42; 32])
+    }
+
+    fn hidden_goal() -> GoalState {
+        let toml = format!(
+            "{GOAL_TOML}\n[[phases]]\nname = \"main\"\nopens_at = \"{T0}\"\ncloses_at = \"{CLOSE}\"\n\
+             [competition]\nfinal_selections = 1\n\
+             hidden_seeds = {{ commitment = \"{}\", count = 5 }}\n",
+            secret().commitment()
+        );
+        GoalState::new(manifest_from(&toml))
+    }
+
+    fn env() -> EvalEnv {
+        EvalEnv {
+            fuel_used: 0,
+            engine_version: "wasmtime 48.0.8".into(),
+            config_hash: ian_core::sha256(b"sandbox config"),
+            abi_version: "ian:eval@0.1.0".into(),
+            harness_hash: ian_core::sha256(b"harness component"),
+        }
+    }
+
+    /// Alice logs 0.1 then 0.5 and selects her first entry; Bob logs 0.3
+    /// and selects nothing. Every leaf, in order.
+    fn competition_log(s: &mut GoalState) -> Vec<LogRecord> {
+        let mut log = Vec::new();
+        for (params, nonce, who) in [
+            ("reward=0.1", 1, 1),
+            ("reward=0.5", 2, 1),
+            ("reward=0.3", 1, 2),
+        ] {
+            let e = submit(s, &contribution(params, nonce, who), at(T0)).unwrap();
+            log.push(LogRecord::Entry(e));
+        }
+        let (k, sig) = sign_selection(&goal_id(), 1, &[0], &key(1));
+        log.push(s.commit_selection(k, 1, vec![0], sig, at(T0) + 1).unwrap());
+        log
+    }
+
+    /// Runs the final evaluation with the params evaluator until done.
+    fn run_finals(s: &mut GoalState, log: &mut Vec<LogRecord>, now: u64) {
+        let ev = ParamsEvaluator::default();
+        while let Some(next) = s.final_pending() {
+            let params = match next.index {
+                0 => "reward=0.1",
+                1 => "reward=0.5",
+                _ => "reward=0.3",
+            };
+            let p = pack(params);
+            assert_eq!(p.pack_hash(), next.pack_hash);
+            let verdict = ev.evaluate(s.manifest(), &p, &next.pack_hash);
+            log.push(s.commit_final(verdict, env(), now).unwrap());
+        }
+    }
+
+    #[test]
+    fn the_reveal_is_refused_before_the_close_and_with_the_wrong_secret() {
+        let mut s = hidden_goal();
+        competition_log(&mut s);
+        let early = s.commit_reveal(secret(), at(CLOSE) - 1).unwrap_err();
+        assert!(matches!(early, RevealRefusal::TooEarly { .. }), "{early}");
+        let wrong = s
+            .commit_reveal(SeedSecret::from_bytes([1; 32]), at(CLOSE))
+            .unwrap_err();
+        assert!(
+            matches!(wrong, RevealRefusal::WrongSecret { .. }),
+            "{wrong}"
+        );
+        assert_eq!(s.size(), 4, "a refused reveal leaves no leaf");
+        s.commit_reveal(secret(), at(CLOSE)).unwrap();
+        let twice = s.commit_reveal(secret(), at(CLOSE)).unwrap_err();
+        assert_eq!(twice, RevealRefusal::AlreadyRevealed);
+    }
+
+    #[test]
+    fn the_final_set_is_each_selection_or_else_each_contributors_best() {
+        let mut s = hidden_goal();
+        let mut log = competition_log(&mut s);
+        assert!(
+            s.final_pending().is_none(),
+            "nothing is due before the reveal"
+        );
+        log.push(s.commit_reveal(secret(), at(CLOSE)).unwrap());
+        assert_eq!(s.revealed_seeds(), Some(secret().seeds(5)));
+        // Alice's selection (entry 0, not her better entry 1); Bob's best.
+        assert_eq!(s.final_pending().map(|f| f.index), Some(0));
+        run_finals(&mut s, &mut log, at(CLOSE) + 10);
+        assert_eq!(s.final_progress(), Some((2, 2)));
+        let board: Vec<u64> = s
+            .final_board()
+            .unwrap()
+            .entries()
+            .iter()
+            .map(|m| m.log_index)
+            .collect();
+        assert_eq!(
+            board,
+            vec![2, 0],
+            "Bob's 0.3 ranks above Alice's selected 0.1"
+        );
+    }
+
+    #[test]
+    fn the_final_board_is_replayed_bit_for_bit_from_the_log() {
+        let mut s = hidden_goal();
+        let mut log = competition_log(&mut s);
+        log.push(s.commit_reveal(secret(), at(CLOSE)).unwrap());
+        run_finals(&mut s, &mut log, at(CLOSE) + 10);
+        // From the leaves' bytes alone, on a fresh state.
+        let decoded: Vec<LogRecord> = log
+            .iter()
+            .map(|r| LogRecord::from_canonical_bytes(&r.to_canonical_bytes()).unwrap())
+            .collect();
+        let replayed = GoalState::replay_records(s.manifest().clone(), &decoded).unwrap();
+        assert_eq!(replayed, s);
+        assert_eq!(replayed.root(), s.root());
+        assert_eq!(replayed.final_board(), s.final_board());
+    }
+
+    #[test]
+    fn a_snapshot_at_any_point_restores_the_final_state() {
+        let mut s = hidden_goal();
+        let mut log = competition_log(&mut s);
+        let check = |s: &GoalState| {
+            let r = GoalState::restore(s.manifest().clone(), &s.snapshot()).unwrap();
+            assert_eq!(&r, s);
+        };
+        check(&s);
+        log.push(s.commit_reveal(secret(), at(CLOSE)).unwrap());
+        check(&s);
+        let next = s.final_pending().unwrap();
+        let verdict =
+            ParamsEvaluator::default().evaluate(s.manifest(), &pack("reward=0.1"), &next.pack_hash);
+        s.commit_final(verdict, env(), at(CLOSE) + 1).unwrap();
+        check(&s);
+        run_finals(&mut s, &mut log, at(CLOSE) + 2);
+        check(&s);
+    }
+
+    #[test]
+    fn replay_refuses_final_results_out_of_order_or_with_a_forged_score() {
+        let mut s = hidden_goal();
+        let mut log = competition_log(&mut s);
+        log.push(s.commit_reveal(secret(), at(CLOSE)).unwrap());
+        run_finals(&mut s, &mut log, at(CLOSE) + 10);
+        let n = log.len();
+        let mut swapped = log.clone();
+        swapped.swap(n - 1, n - 2);
+        for (i, r) in swapped.iter_mut().enumerate() {
+            if let LogRecord::Final(f) = r {
+                f.header.log_index = i as u64;
+            }
+        }
+        let e = GoalState::replay_records(s.manifest().clone(), &swapped).unwrap_err();
+        assert!(e.to_string().contains("is due"), "{e}");
+        let mut forged = log.clone();
+        if let Some(LogRecord::Final(f)) = forged.last_mut()
+            && let FinalOutcome::Scored { score, .. } = &mut f.outcome
+        {
+            *score = ian_core::Finite::new(9.0).unwrap();
+        }
+        let e = GoalState::replay_records(s.manifest().clone(), &forged).unwrap_err();
+        assert!(e.to_string().contains("records score"), "{e}");
+    }
+
+    #[test]
+    fn a_selection_after_the_close_or_of_someone_elses_entry_is_refused() {
+        let mut s = hidden_goal();
+        competition_log(&mut s);
+        let (k, sig) = sign_selection(&goal_id(), 2, &[2], &key(1));
+        let e = s
+            .commit_selection(k, 2, vec![2], sig, at(T0) + 5)
+            .unwrap_err();
+        assert!(
+            e.contains("not an accepted entry of this contributor"),
+            "{e}"
+        );
+        let (k, sig) = sign_selection(&goal_id(), 2, &[1], &key(1));
+        let e = s
+            .commit_selection(k, 2, vec![1], sig, at(CLOSE))
+            .unwrap_err();
+        assert!(e.contains("selections close"), "{e}");
+        let (k, _) = sign_selection(&goal_id(), 2, &[1], &key(1));
+        let (_, other) = sign_selection(&goal_id(), 2, &[1], &key(3));
+        let e = s
+            .commit_selection(k, 2, vec![1], other, at(T0) + 5)
+            .unwrap_err();
+        assert!(e.contains("signature"), "{e}");
+    }
+}

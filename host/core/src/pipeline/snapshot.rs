@@ -282,7 +282,9 @@ impl GoalState {
         let size = self.mmr.size();
         // The pipeline logs each pack once, so the dedup index maps onto
         // 0..size exactly: write it as one pack hash per log index.
-        let mut packs = vec![Hash32::ZERO; self.dedup.len()];
+        // Leaves that are not accepted entries (attempts, selections, the
+        // reveal, final results) hold no pack: their slot stays zero.
+        let mut packs = vec![Hash32::ZERO; usize::try_from(size).unwrap_or(0)];
         for (h, i) in self.dedup.pairs() {
             debug_assert!(i < size, "dedup index {i} beyond log size {size}");
             if let Some(slot) = usize::try_from(i).ok().and_then(|i| packs.get_mut(i)) {
@@ -330,6 +332,34 @@ impl GoalState {
         e.option(self.frontier.as_ref(), |e, f| {
             e.count(f.members().len());
             for m in f.members() {
+                m.encode_into(e);
+            }
+        });
+        e.option(self.finals.as_deref(), |e, f| {
+            let mut owned: Vec<_> = f.owned.iter().collect();
+            owned.sort_unstable_by_key(|(k, _)| *k);
+            e.u64(owned.len() as u64);
+            for (k, v) in owned {
+                e.fixed(&k.0).u64(v.len() as u64);
+                for (i, score) in v {
+                    e.u64(*i).f64(*score);
+                }
+            }
+            let mut sel: Vec<_> = f.selections.iter().collect();
+            sel.sort_unstable_by_key(|(k, _)| *k);
+            e.u64(sel.len() as u64);
+            for (k, (nonce, v)) in sel {
+                e.fixed(&k.0).u64(*nonce).count(v.len());
+                for i in v {
+                    e.u64(*i);
+                }
+            }
+            e.option(f.revealed.as_ref(), |e, s| {
+                e.fixed(s.as_bytes());
+            });
+            e.u64(f.done as u64);
+            e.count(f.board.len());
+            for m in f.board.entries() {
                 m.encode_into(e);
             }
         });
@@ -405,6 +435,9 @@ impl GoalState {
         let n = fits(&d, "dedup.packs", packs, 32)?;
         let mut index = HashMap::with_capacity(n);
         for (i, h) in hashes(&mut d, "dedup.packs", n)?.into_iter().enumerate() {
+            if h == Hash32::ZERO {
+                continue;
+            }
             if let Some(first) = index.insert(h, i as u64) {
                 return Err(SnapshotError::DuplicatePack {
                     pack_hash: h,
@@ -536,6 +569,18 @@ impl GoalState {
                 ms,
             ));
         }
+
+        // Final evaluation state; present exactly for goals with hidden seeds.
+        let present = d.option_tag("finals")?;
+        if present != s.finals.is_some() {
+            return Err(inconsistent(
+                "finals",
+                "present exactly for a goal with hidden seeds",
+            ));
+        }
+        if present {
+            restore_finals(&mut s, &mut d, size)?;
+        }
         d.finish()?;
         Ok(s)
     }
@@ -552,4 +597,84 @@ impl GoalState {
                 .root_at(checkpoint.size)
                 .is_ok_and(|r| r == checkpoint.root)
     }
+}
+
+/// Reads the final-evaluation part of a snapshot into `s` (which has an
+/// empty one): owned entries, selections, the secret, progress and board.
+fn restore_finals(s: &mut GoalState, d: &mut Decoder<'_>, size: u64) -> Result<(), SnapshotError> {
+    let key = |d: &mut Decoder<'_>, field: &'static str| {
+        PublicKeyBytes::new(d.array(field)?).map_err(|e| DecodeError::invalid(field, e))
+    };
+    let n = d.u64("finals.owned")?;
+    let n = fits(d, "finals.owned", n, 40)?;
+    let mut owned = std::collections::HashMap::with_capacity(n);
+    let mut prev: Option<PublicKeyBytes> = None;
+    for _ in 0..n {
+        let k = key(d, "finals.owned.contributor")?;
+        if prev.is_some_and(|p| p >= k) {
+            return Err(inconsistent("finals.owned", "keys not strictly increasing"));
+        }
+        prev = Some(k);
+        let m = d.u64("finals.owned.count")?;
+        let m = fits(d, "finals.owned.entries", m, 16)?;
+        let mut v: Vec<(u64, crate::encoding::Finite)> = Vec::with_capacity(m);
+        for _ in 0..m {
+            let i = d.u64("finals.owned.index")?;
+            if i >= size || v.last().is_some_and(|(j, _)| *j >= i) {
+                return Err(inconsistent(
+                    "finals.owned",
+                    "an index out of order or beyond the log",
+                ));
+            }
+            v.push((i, d.f64("finals.owned.score")?));
+        }
+        owned.insert(k, v);
+    }
+    let n = d.u64("finals.selections")?;
+    let n = fits(d, "finals.selections", n, 44)?;
+    let mut selections = std::collections::HashMap::with_capacity(n);
+    for _ in 0..n {
+        let k = key(d, "finals.selections.contributor")?;
+        let nonce = d.u64("finals.selections.nonce")?;
+        let m = d.count(
+            "finals.selections.entries",
+            crate::competition::MAX_FINAL_SELECTIONS as usize,
+            8,
+        )?;
+        let mut v = Vec::with_capacity(m);
+        for _ in 0..m {
+            v.push(d.u64("finals.selections.index")?);
+        }
+        selections.insert(k, (nonce, v));
+    }
+    let revealed = if d.option_tag("finals.revealed")? {
+        Some(crate::competition::SeedSecret::from_bytes(
+            d.array("finals.revealed")?,
+        ))
+    } else {
+        None
+    };
+    let done = d.u64("finals.done")?;
+    let Some(f) = s.finals.as_mut() else {
+        return Ok(());
+    };
+    f.owned = owned;
+    f.selections = selections;
+    let cap = f.board.capacity();
+    let board = members(d, "finals.board", cap)?;
+    if let Some(secret) = revealed {
+        s.open_finals_for_restore(secret);
+    }
+    let Some(f) = s.finals.as_mut() else {
+        return Ok(());
+    };
+    if done > f.queue.len() as u64 {
+        return Err(inconsistent(
+            "finals.done",
+            "more results than selected entries",
+        ));
+    }
+    f.done = done as usize;
+    f.board = f.board.with_entries(board);
+    Ok(())
 }
