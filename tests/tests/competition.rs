@@ -51,7 +51,10 @@ fn submit(
     params: &str,
     name: &str,
 ) -> std::process::Output {
-    let packed = pack(dir, "buy-and-hold", params, name);
+    let packed = dir.join(name);
+    if !packed.exists() {
+        pack(dir, "buy-and-hold", params, name);
+    }
     node.cli(&[
         "submit",
         packed.to_str().unwrap(),
@@ -66,13 +69,24 @@ fn submit(
 fn a_phase_takes_submissions_only_while_open_and_counts_quotas_from_the_log() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let opens = now_ms() + 4_000;
-    let closes = opens + 25_000;
-    let goal = competition_goal(dir, "race", opens, closes, "");
     let data = dir.join("data");
     let mut node = NodeProc::start(&data, &[]);
-    node.publish(&goal);
     let key = keygen(dir, "alice.key");
+    // Packs first, so the window below is spent on submissions only.
+    for (p, name) in [
+        ("position=0.1", "a.ianpack"),
+        ("position=0.2", "ok0.ianpack"),
+        ("position=0.3", "ok1.ianpack"),
+        ("position=0.4", "over.ianpack"),
+        ("position=0.5", "bob.ianpack"),
+        ("position=0.6", "late.ianpack"),
+    ] {
+        pack(dir, "buy-and-hold", p, name);
+    }
+    let opens = now_ms() + 5_000;
+    let closes = opens + 25_000;
+    let goal = competition_goal(dir, "race", opens, closes, "");
+    node.publish(&goal);
 
     // Before the phase opens: refused, naming the phase and its time.
     let o = submit(&node, dir, &key, "position=0.1", "a.ianpack");
@@ -222,4 +236,138 @@ fn a_hidden_seed_commitment_gives_no_seed_away_before_the_reveal() {
 
 fn hex_of(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[test]
+fn the_final_board_on_revealed_hidden_seeds_is_recomputed_bit_for_bit_elsewhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let secret_file = dir.join("secret.hex");
+    let o = cli(&[
+        "goal",
+        "secret",
+        "--out",
+        secret_file.to_str().unwrap(),
+        "--count",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let secret = SeedSecret::from_hex(&std::fs::read_to_string(&secret_file).unwrap()).unwrap();
+    let opens = now_ms();
+    let closes = opens + 12_000;
+    let goal = competition_goal(
+        dir,
+        "race",
+        opens,
+        closes,
+        &format!(
+            "[competition]\nfinal_selections = 1\nhidden_seeds = {{ commitment = \"{}\", count = 3 }}\n",
+            secret.commitment()
+        ),
+    );
+    let data = dir.join("data");
+    let mut node = NodeProc::start(&data, &[]);
+    node.publish(&goal);
+    let (alice, bob) = (keygen(dir, "alice.key"), keygen(dir, "bob.key"));
+    for (key, params, name) in [
+        (&alice, "position=0.2", "a1.ianpack"),
+        (&alice, "position=0.9", "a2.ianpack"),
+        (&bob, "position=0.5", "b1.ianpack"),
+    ] {
+        let o = submit(&node, dir, key, params, name);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let reveal = |node: &NodeProc, file: &Path| {
+        node.cli(&[
+            "goal",
+            "reveal",
+            "race",
+            "--secret-file",
+            file.to_str().unwrap(),
+            "--operator-key",
+            &node.operator_key(),
+        ])
+    };
+    // Not before the close, and never with another secret.
+    let o = reveal(&node, &secret_file);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("competition_open"), "{}", stderr(&o));
+    sleep_until(closes);
+    let wrong = dir.join("wrong.hex");
+    std::fs::write(&wrong, SeedSecret::from_bytes([3; 32]).to_hex()).unwrap();
+    let o = reveal(&node, &wrong);
+    assert!(stderr(&o).contains("wrong_secret"), "{}", stderr(&o));
+    let o = reveal(&node, &secret_file);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+
+    // The final evaluation: each contributor's best public entry.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let board = loop {
+        let b = node.get_json("/api/v1/goals/race/final");
+        if b["evaluated"] == 2 || std::time::Instant::now() > deadline {
+            break b;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(board["revealed"], true, "{board}");
+    assert_eq!(board["total"], 2, "{board}");
+    assert_eq!(board["evaluated"], 2, "{board}");
+    assert_eq!(
+        board["hidden_seeds"],
+        serde_json::json!(secret.seeds(3)),
+        "the seeds are the secret's"
+    );
+    let finalists: Vec<u64> = board["top"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["log_index"].as_u64().unwrap())
+        .collect();
+    // Each contributor's best public entry, as the public board ranks them.
+    let public = node.get_json("/api/v1/goals/race/leaderboard");
+    let mut expected = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for row in public["top"].as_array().unwrap() {
+        if seen.insert(row["contributor"].as_str().unwrap().to_string()) {
+            expected.push(row["log_index"].as_u64().unwrap());
+        }
+    }
+    let (mut a, mut b) = (finalists.clone(), expected.clone());
+    a.sort();
+    b.sort();
+    assert_eq!(
+        a, b,
+        "each contributor's best public entry: {board} {public}"
+    );
+    let log = node.get_json("/api/v1/goals/race/log");
+    let kinds: Vec<&str> = log["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["reveal", "final", "final"], "{log}");
+    assert!(http_get(&node.url, "/goals/race").contains("Final board (hidden seeds)"));
+
+    // Anyone re-computes the final board from the signed log alone.
+    let o = cli(&["replay", "--final", "race", "--node", &node.url, "--json"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let v = json_out(&o);
+    assert_eq!(v["identical"], true, "{v}");
+    assert_eq!(v["finals"], 2, "{v}");
+    let replayed: Vec<u64> = v["board"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["log_index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(replayed, finalists, "the same board, in the same order");
+
+    // A restarted node rebuilds the same final board from its log.
+    assert!(node.stop());
+    let node = NodeProc::start(&data, &[]);
+    assert_eq!(
+        node.get_json("/api/v1/goals/race/final")["top"],
+        board["top"]
+    );
 }

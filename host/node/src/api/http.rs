@@ -81,6 +81,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/goals"),
     ("GET", "/api/v1/goals/{goal}"),
     ("POST", "/api/v1/goals/{goal}/retire"),
+    ("POST", "/api/v1/goals/{goal}/reveal"),
+    ("GET", "/api/v1/goals/{goal}/final"),
     ("POST", "/api/v1/admin/backup"),
     ("GET", "/api/v1/goals/{goal}/manifest"),
     ("POST", "/api/v1/goals/{goal}/contributions"),
@@ -133,6 +135,10 @@ fn handler_for(method: &str, path: &str, state: &AppState) -> MethodRouter<AppSt
         ("POST", "/api/v1/goals/{goal}/retire") => on(post, retire).layer(
             middleware::from_fn_with_state(state.clone(), operator_before_body),
         ),
+        ("POST", "/api/v1/goals/{goal}/reveal") => on(post, reveal).layer(
+            middleware::from_fn_with_state(state.clone(), operator_before_body),
+        ),
+        ("GET", "/api/v1/goals/{goal}/final") => on(get, final_board),
         ("POST", "/api/v1/admin/backup") => on(post, backup).layer(middleware::from_fn_with_state(
             state.clone(),
             operator_before_body,
@@ -539,6 +545,28 @@ async fn retire(State(s): State<AppState>, Path(goal): Path<String>) -> Response
         Ok(Err(e)) => e.into_response(),
         Err(_) => ApiError::internal().into_response(),
     }
+}
+
+/// `POST /api/v1/goals/{goal}/reveal` (operator key): `{"secret": hex}`.
+async fn reveal(
+    State(s): State<AppState>,
+    Path(goal): Path<String>,
+    body: Result<ApiJson<crate::runtime::service::RevealRequest>, ApiError>,
+) -> Response {
+    let ApiJson(req) = match body {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let node = s.node.clone();
+    match tokio::task::spawn_blocking(move || node.reveal(&goal, &req.secret)).await {
+        Ok(Ok(v)) => json(StatusCode::OK, &v),
+        Ok(Err(e)) => e.into_response(),
+        Err(_) => ApiError::internal().into_response(),
+    }
+}
+
+async fn final_board(State(s): State<AppState>, Path(goal): Path<String>) -> Response {
+    ok(s.node.final_board(&goal))
 }
 
 async fn publish(

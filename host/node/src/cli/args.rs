@@ -284,6 +284,27 @@ pub enum GoalCommand {
     /// and prints the `[competition]` lines with its commitment for the
     /// goal file. Keep the file off the node until the close.
     Secret(SecretArgs),
+    /// Reveal a competition's hidden-seed secret on a node after its
+    /// close (operator key): the node checks it against the goal's
+    /// commitment, logs it, and evaluates every selected entry on the
+    /// hidden seeds.
+    Reveal(RevealArgs),
+}
+
+/// `goal reveal`.
+#[derive(Debug, Args)]
+pub struct RevealArgs {
+    /// The goal id on the node.
+    pub id: String,
+    /// The secret file `goal secret` wrote.
+    #[arg(long)]
+    pub secret_file: PathBuf,
+    /// Node.
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// The operator API key.
+    #[command(flatten)]
+    pub operator: OperatorKeyArgs,
 }
 
 /// `goal secret`.
@@ -541,7 +562,14 @@ pub struct ReplayArgs {
     /// Goal id.
     pub goal: String,
     /// Entry index.
-    pub index: u64,
+    #[arg(required_unless_present = "final_board")]
+    pub index: Option<u64>,
+    /// Re-compute a competition's final board instead: fetch the whole
+    /// signed log, check every leaf (the reveal against the commitment,
+    /// the order of the final results), re-evaluate every final result on
+    /// the revealed hidden seeds here, and compare bit for bit.
+    #[arg(long = "final", id = "final_board", conflicts_with = "index")]
+    pub final_board: bool,
     /// Node public key (hex, or a file holding it) to check the entry's
     /// signed checkpoint with; without it the key the node reports is used.
     #[arg(long)]

@@ -323,6 +323,29 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
             });
             Ok(0)
         }
+        Command::Goal(GoalCommand::Reveal(a)) => {
+            let client = admin_client("goal reveal", &a.node, &a.operator)?;
+            let secret =
+                std::fs::read_to_string(&a.secret_file).map_err(file_err(&a.secret_file))?;
+            let secret = ian_core::competition::SeedSecret::from_hex(&secret)
+                .map_err(|e| CommandError::Usage(format!("{}: {e}", a.secret_file.display())))?;
+            let v: crate::runtime::views::RevealView = client
+                .json(
+                    Method::POST,
+                    &format!("/api/v1/goals/{}/reveal", a.id),
+                    Some(&crate::runtime::service::RevealRequest {
+                        secret: secret.to_hex(),
+                    }),
+                )
+                .await?;
+            out.print(&v, || {
+                format!(
+                    "goal {}: hidden seeds revealed (log entry {}); the final evaluation of {} selected entries is running; follow it with GET /api/v1/goals/{}/final",
+                    v.goal, v.log_index, v.final_total, v.goal
+                )
+            });
+            Ok(0)
+        }
         Command::Goal(GoalCommand::Retire(a)) => {
             let client = admin_client("goal retire", &a.node, &a.operator)?;
             let v: GoalStatus = client
@@ -463,12 +486,20 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
             out.print(&v, || crate::cli::ops::render_proof(&v));
             Ok(0)
         }
+        Command::Replay(a) if a.final_board => {
+            let client = node_client(&a.node)?;
+            let v =
+                crate::cli::finals::replay_final(&client, &a.goal, a.node_key.as_deref()).await?;
+            let same = v.identical;
+            out.print(&v, || crate::cli::finals::render_final(&v));
+            Ok(if same { 0 } else { EXIT_MISMATCH })
+        }
         Command::Replay(a) => {
             let client = node_client(&a.node)?;
             let v = crate::cli::ops::replay(
                 &client,
                 &a.goal,
-                a.index,
+                a.index.unwrap_or(0),
                 a.node_key.as_deref(),
                 !out.json,
             )

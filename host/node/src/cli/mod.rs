@@ -9,6 +9,7 @@ pub mod client;
 pub mod commands;
 pub mod common;
 pub mod dev;
+pub mod finals;
 pub mod new;
 pub mod ops;
 pub mod progress;

@@ -254,7 +254,7 @@ pub fn dataset_cache_dir() -> PathBuf {
 
 /// Materialises the goal's dataset (if any) from `blobs`, which must hold
 /// the listing under the dataset hash and every file under its hash.
-fn local_dataset(
+pub(crate) fn local_dataset(
     manifest: &ian_core::GoalManifest,
     blobs: &BTreeMap<ian_core::Hash32, Vec<u8>>,
 ) -> Result<Option<PathBuf>, CommandError> {
@@ -731,7 +731,7 @@ pub fn render_pack(r: &PackReport) -> String {
     )
 }
 
-fn run_on_eval_thread<T: Send + 'static>(
+pub(crate) fn run_on_eval_thread<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, CommandError> {
     std::thread::Builder::new()
@@ -750,7 +750,7 @@ fn run_on_eval_thread<T: Send + 'static>(
 /// The sandbox `eval` and `replay` run in: configured exactly as a node
 /// started here would be (its file-less defaults plus the `IAN_*` table,
 /// `[sandbox]` keys included), so local verdicts match the node's.
-fn local_judge() -> Result<crate::runtime::judge::Judge, CommandError> {
+pub(crate) fn local_judge() -> Result<crate::runtime::judge::Judge, CommandError> {
     let cfg = crate::runtime::config::Config::load(None)?;
     crate::runtime::judge::Judge::new(
         cfg.sandbox_config()?,
@@ -1519,7 +1519,7 @@ pub async fn board_place(
 
 /// Fetches a goal's manifest and checks that it hashes to the goal hash the
 /// node states for it.
-async fn fetch_manifest(
+pub(crate) async fn fetch_manifest(
     client: &Client,
     goal: &str,
 ) -> Result<ian_core::GoalManifest, CommandError> {
@@ -1539,7 +1539,7 @@ async fn fetch_manifest(
 
 /// Fetches blobs by hash, each checked against its name; a dataset
 /// listing pulls in its files.
-async fn fetch_blobs(
+pub(crate) async fn fetch_blobs(
     client: &Client,
     mut hashes: Vec<ian_core::Hash32>,
     dataset: Option<ian_core::Hash32>,

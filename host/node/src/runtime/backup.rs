@@ -9,11 +9,11 @@
 
 use std::path::{Path, PathBuf};
 
+use ian_core::GoalManifest;
 use ian_core::checkpoint::SignedCheckpoint;
 use ian_core::keys::PublicKeyBytes;
 use ian_core::note::{NoteVerifier, TYPE_ED25519};
 use ian_core::pipeline::GoalState;
-use ian_core::{GoalManifest, LogEntry};
 use ian_store::{Store, StoreError};
 use serde::Serialize;
 
@@ -113,10 +113,10 @@ pub fn verify_store(
         let mut state = GoalState::new(manifest);
         for item in snap.entries(&g.goal, 0..g.size)? {
             let (index, bytes) = item?;
-            let entry = LogEntry::from_canonical_bytes(&bytes)
+            let record = ian_core::record::LogRecord::from_canonical_bytes(&bytes)
                 .map_err(|e| bad(format!("entry {index}: {e}")))?;
             state
-                .apply(&entry)
+                .apply_record(&record)
                 .map_err(|e| bad(format!("entry {index} does not replay: {e}")))?;
             entries += 1;
             if entries % 1000 == 0 {

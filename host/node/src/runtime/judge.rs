@@ -141,6 +141,9 @@ pub struct SandboxEvaluator<'a> {
     agent: OnceCell<Result<Arc<LoadedAgent>, Failure>>,
     runs: RefCell<Vec<SeedRun>>,
     verdict: RefCell<Option<Verdict>>,
+    /// Seeds to run instead of the goal's public ones (a competition's
+    /// hidden seeds, after the reveal).
+    seeds: Option<Vec<u64>>,
 }
 
 impl<'a> SandboxEvaluator<'a> {
@@ -153,7 +156,16 @@ impl<'a> SandboxEvaluator<'a> {
             agent: OnceCell::new(),
             runs: RefCell::new(Vec::new()),
             verdict: RefCell::new(None),
+            seeds: None,
         }
+    }
+
+    /// The same evaluator over `seeds` instead of the goal's public seeds:
+    /// the final evaluation of a competition runs the selected packs on
+    /// the revealed hidden seeds through exactly this path.
+    pub fn on_seeds(mut self, seeds: Vec<u64>) -> Self {
+        self.seeds = Some(seeds);
+        self
     }
 
     fn agent(&self, pack: &AgentPack) -> Result<Arc<LoadedAgent>, Failure> {
@@ -197,7 +209,10 @@ impl Evaluator for SandboxEvaluator<'_> {
             Ok(a) => a,
             Err(f) => return f.into(),
         };
-        let (verdict, runs) = self.judge.evaluate_seeds(self.goal, &agent, pack.params());
+        let seeds = self.seeds.as_deref().unwrap_or(&self.goal.seeds);
+        let (verdict, runs) = self
+            .judge
+            .evaluate_seeds(self.goal, &agent, pack.params(), seeds);
         *self.runs.borrow_mut() = runs;
         *self.verdict.borrow_mut() = Some(verdict.clone());
         verdict
@@ -389,7 +404,8 @@ impl Judge {
         r.map_err(|f| failure_of(&f))
     }
 
-    /// Evaluate over the goal's seeds with the sandbox's own aggregation
+    /// Evaluate over `seeds` (the goal's public ones, or the revealed
+    /// hidden ones) with the sandbox's own aggregation
     /// (mean per field in seed order; complexity measured by the host as
     /// agent fuel per `act` call); the first fault is the outcome.
     pub fn evaluate_seeds(
@@ -397,10 +413,11 @@ impl Judge {
         g: &LoadedGoal,
         agent: &LoadedAgent,
         params: &[u8],
+        seeds: &[u64],
     ) -> (Verdict, Vec<SeedRun>) {
         let report = self
             .sandbox
-            .evaluate_goal(&g.harness, agent, params, &g.config, &g.seeds, &g.limits);
+            .evaluate_goal(&g.harness, agent, params, &g.config, seeds, &g.limits);
         let runs: Vec<SeedRun> = report
             .runs
             .iter()

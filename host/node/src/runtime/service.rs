@@ -36,6 +36,7 @@ use ian_core::pipeline::{
     self, GoalState, Inconclusive, LogIndex, Refusal, Rejection, VerifiedContribution,
 };
 use ian_core::policy::Policy;
+use ian_core::record::LogRecord;
 use ian_core::{
     AgentPack, Contribution, GoalManifest, GoalSpec, Hash32, LogEntry, PublicKeyBytes,
     StandardProofVerifier,
@@ -56,7 +57,7 @@ use crate::runtime::mirror::Mirror;
 use crate::runtime::views::{
     CompetitionView, ConsistencyView, ContributorHistory, GoalList, GoalStatus, HistoryEntry,
     InclusionView, Leaderboard, LogRange, ManifestView, NodeInfo, RankedEntry, RecentRejection,
-    SeedResult,
+    RecordView, SeedResult,
 };
 use crate::runtime::witness::{Collector, Witness, parse_witnessed_logs, witness_key};
 use ian_ratelimit::RateLimiter;
@@ -178,6 +179,14 @@ fn stored_dataset_limits() -> ian_core::dataset::DatasetLimits {
         max_files: ian_core::dataset::HARD_MAX_DATASET_FILES,
         max_bytes: ian_core::dataset::HARD_MAX_DATASET_BYTES,
     }
+}
+
+/// Body of `POST /api/v1/goals/{goal}/reveal`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevealRequest {
+    /// The hidden-seed secret: 64 hex digits.
+    pub secret: String,
 }
 
 /// Body of `POST /api/v1/goals/{goal}/contributions`.
@@ -414,6 +423,8 @@ pub struct Node {
     queue_rx: Receiver<Job>,
     durable_tx: Mutex<Option<Sender<Pending>>>,
     workers: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// Goals whose final evaluation runs now (one runner per goal).
+    finals_running: Mutex<std::collections::HashSet<String>>,
     contributor_limiter: RateLimiter<[u8; 32]>,
     failed: AtomicBool,
     in_flight: AtomicU64,
@@ -427,6 +438,7 @@ pub struct Node {
 }
 
 mod federation;
+mod finals;
 mod tlog;
 pub use federation::{p2p_config, start_p2p};
 pub use tlog::{TILE_WIDTH, TilePath, parse_tile_path, tile_index_path};
@@ -688,6 +700,7 @@ impl Node {
             queue_rx: rx,
             durable_tx: Mutex::new(None),
             workers: Mutex::new(Vec::new()),
+            finals_running: Mutex::new(std::collections::HashSet::new()),
             failed: AtomicBool::new(false),
             in_flight: AtomicU64::new(0),
             tau: Mutex::new(None),
@@ -717,6 +730,11 @@ impl Node {
                 .and_then(|t| t.wait())?;
         }
         node.start_threads()?;
+        // A final evaluation cut short (a crash, a shutdown) resumes where
+        // the log stops.
+        for g in node.goal_list() {
+            node.start_finals(&g);
+        }
         Ok(node)
     }
 
@@ -783,9 +801,11 @@ impl Node {
                     progress = Instant::now();
                     info!(goal = %id, done = index - from_snapshot, of = size - from_snapshot, "replaying the log");
                 }
-                let entry = LogEntry::from_canonical_bytes(&bytes)
+                let record = LogRecord::from_canonical_bytes(&bytes)
                     .map_err(|e| bad(format!("entry decode: {e}")))?;
-                state.apply(&entry).map_err(|e| bad(e.to_string()))?;
+                state
+                    .apply_record(&record)
+                    .map_err(|e| bad(e.to_string()))?;
             }
             let names = names_for_display(&snap, &id, &state)?;
             let log = self.log_signer(&id)?;
@@ -1314,7 +1334,7 @@ impl Node {
                 .retired_at_ms
                 .read()
                 .map(crate::runtime::timefmt::rfc3339_ms),
-            competition: CompetitionView::of(&g.manifest, now_ms()),
+            competition: CompetitionView::of(&g.manifest, now_ms(), &st),
         }
     }
 
@@ -1394,7 +1414,10 @@ impl Node {
         if idx.indexed < size {
             for item in snap.entries(&g.id, idx.indexed..size).map_err(internal)? {
                 let (index, bytes) = item.map_err(internal)?;
-                let entry = LogEntry::from_canonical_bytes(&bytes).map_err(internal)?;
+                idx.indexed = index + 1;
+                let Ok(LogRecord::Entry(entry)) = LogRecord::from_canonical_bytes(&bytes) else {
+                    continue;
+                };
                 idx.by_key
                     .entry(entry.contributor.0)
                     .or_default()
@@ -1407,7 +1430,6 @@ impl Node {
                 {
                     idx.best.push(meta);
                 }
-                idx.indexed = index + 1;
             }
         }
         Ok(idx)
@@ -1513,6 +1535,24 @@ impl Node {
         })
     }
 
+    /// `GET /api/v1/goals/{goal}/final`.
+    pub fn final_board(&self, goal: &str) -> Result<crate::runtime::views::FinalBoard, ApiError> {
+        let g = self.goal(goal)?;
+        let st = g.state.read();
+        let (evaluated, total) = st.final_progress().unwrap_or((0, 0));
+        Ok(crate::runtime::views::FinalBoard {
+            goal: g.id.clone(),
+            revealed: st.revealed_seeds().is_some(),
+            hidden_seeds: st.revealed_seeds().unwrap_or_default(),
+            evaluated: evaluated as u64,
+            total: total as u64,
+            top: st
+                .final_board()
+                .map(|b| b.entries().iter().map(|m| g.ranked(m)).collect())
+                .unwrap_or_default(),
+        })
+    }
+
     /// `GET /api/v1/goals/{goal}/log`.
     pub fn log_range(
         &self,
@@ -1531,14 +1571,17 @@ impl Node {
             ));
         }
         let end = start.saturating_add(limit).min(size);
-        let mut entries = Vec::new();
+        let (mut entries, mut records) = (Vec::new(), Vec::new());
         if start < end {
             let snap = self.store.snapshot().map_err(internal)?;
             for item in snap.entries(&g.id, start..end).map_err(internal)? {
                 let (_, bytes) = item.map_err(internal)?;
-                let e =
-                    LogEntry::from_canonical_bytes(&bytes).map_err(|e| internal(format!("{e}")))?;
-                entries.push(e);
+                match LogRecord::from_canonical_bytes(&bytes)
+                    .map_err(|e| internal(format!("{e}")))?
+                {
+                    LogRecord::Entry(e) => entries.push(e),
+                    other => records.extend(RecordView::of(&other)),
+                }
             }
         }
         Ok(LogRange {
@@ -1546,6 +1589,7 @@ impl Node {
             start,
             size,
             entries,
+            records,
         })
     }
 
@@ -1634,7 +1678,22 @@ impl Node {
         let bytes = bytes.ok_or_else(|| {
             ApiError::not_found("index_out_of_range", format!("no entry {index}"))
         })?;
-        let entry = LogEntry::from_canonical_bytes(&bytes).map_err(|e| internal(e.to_string()))?;
+        let entry = match LogRecord::from_canonical_bytes(&bytes)
+            .map_err(|e| internal(e.to_string()))?
+        {
+            LogRecord::Entry(e) => e,
+            other => {
+                return Err(ApiError::not_found(
+                    "not_an_entry",
+                    format!(
+                        "leaf {index} of goal {} is a {} record, not an accepted entry: receipts are for entries; its inclusion proof is at /api/v1/goals/{}/log/{index}/proof",
+                        g.id,
+                        other.kind(),
+                        g.id
+                    ),
+                ));
+            }
+        };
         Ok(Receipt {
             entry,
             proof,
@@ -2291,11 +2350,16 @@ impl Node {
     }
 
     fn fail(&self, g: &GoalRt, reply: Reply, why: String) {
-        error!(goal = %g.id, reason = %why, "commit path failed; the node stops accepting contributions until restarted");
-        let first = !self.failed.swap(true, Ordering::SeqCst);
         let _ = reply.send(Err(ApiError::internal()));
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        if first {
+        self.halt(g, &why);
+    }
+
+    /// A write path failed: refuse everything until restarted, and serve
+    /// what the store holds.
+    fn halt(&self, g: &GoalRt, why: &str) {
+        error!(goal = %g.id, reason = %why, "commit path failed; the node stops accepting contributions until restarted");
+        if !self.failed.swap(true, Ordering::SeqCst) {
             self.roll_back_to_disk();
         }
     }
@@ -2317,8 +2381,8 @@ impl Node {
             let replayed = snap.entries(&g.id, 0..size).map(|items| {
                 items.into_iter().all(|item| {
                     item.ok()
-                        .and_then(|(_, b)| LogEntry::from_canonical_bytes(&b).ok())
-                        .is_some_and(|e| state.apply(&e).is_ok())
+                        .and_then(|(_, b)| LogRecord::from_canonical_bytes(&b).ok())
+                        .is_some_and(|r| state.apply_record(&r).is_ok())
                 })
             });
             if matches!(replayed, Ok(true)) {

@@ -125,6 +125,12 @@ pub struct CompetitionView {
     pub final_selections: u32,
     /// `per-pack` or `per-contributor`.
     pub board: String,
+    /// Whether the hidden seeds were revealed.
+    pub revealed: bool,
+    /// Final results in the log, once revealed.
+    pub final_evaluated: u64,
+    /// Selected entries the final evaluation runs, once revealed.
+    pub final_total: u64,
 }
 
 /// One phase.
@@ -148,7 +154,11 @@ pub struct PhaseView {
 
 impl CompetitionView {
     /// The view of `manifest`'s competition at `now_ms`, or `None`.
-    pub fn of(manifest: &GoalManifest, now_ms: u64) -> Option<CompetitionView> {
+    pub fn of(
+        manifest: &GoalManifest,
+        now_ms: u64,
+        state: &ian_core::GoalState,
+    ) -> Option<CompetitionView> {
         let c = manifest.competition.as_ref()?;
         let phases = c
             .phases
@@ -182,6 +192,9 @@ impl CompetitionView {
                 ian_core::competition::BoardRows::PerContributor => "per-contributor",
             }
             .to_string(),
+            revealed: state.revealed_seeds().is_some(),
+            final_evaluated: state.final_progress().map_or(0, |p| p.0 as u64),
+            final_total: state.final_progress().map_or(0, |p| p.1 as u64),
         })
     }
 }
@@ -301,8 +314,120 @@ pub struct LogRange {
     pub start: u64,
     /// Entries in the log.
     pub size: u64,
-    /// The entries, in log order.
+    /// The accepted entries in the range, in log order.
     pub entries: Vec<LogEntry>,
+    /// The range's other leaves (a competition's reveal and final
+    /// results), in log order; absent when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<RecordView>,
+}
+
+/// `GET /api/v1/goals/{goal}/final`: the board on the hidden seeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FinalBoard {
+    /// Goal id.
+    pub goal: String,
+    /// Whether the secret was revealed (nothing below before that).
+    pub revealed: bool,
+    /// The hidden seeds, once revealed.
+    pub hidden_seeds: Vec<u64>,
+    /// Final results in the log.
+    pub evaluated: u64,
+    /// Selected entries to evaluate.
+    pub total: u64,
+    /// Best first; `log_index` is the public entry, the metrics and score
+    /// are on the hidden seeds.
+    pub top: Vec<RankedEntry>,
+}
+
+/// `POST /api/v1/goals/{goal}/reveal`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RevealView {
+    /// Goal id.
+    pub goal: String,
+    /// Where the reveal is in the log.
+    pub log_index: u64,
+    /// Final results in the log so far.
+    pub final_evaluated: u64,
+    /// Selected entries the final evaluation runs.
+    pub final_total: u64,
+}
+
+/// A leaf that is not an accepted entry, as people read it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RecordView {
+    /// Position in the log.
+    pub log_index: u64,
+    /// `attempt`, `selection`, `reveal` or `final`.
+    pub kind: String,
+    /// Node time (ms since the Unix epoch).
+    pub timestamp_ms: u64,
+    /// The contributor it concerns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contributor: Option<PublicKeyBytes>,
+    /// For a final result: the public entry it re-evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub of_index: Option<u64>,
+    /// For a scored final result: its metrics on the hidden seeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Metrics>,
+    /// For a scored final result: its score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<f64>)]
+    pub score: Option<Finite>,
+    /// For an attempt or a failed final result: the reason code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// For a selection: the entries selected.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selected: Vec<u64>,
+    /// For a reveal: the hidden seeds' secret (hex), public from then on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+impl RecordView {
+    /// The view of a leaf; `None` for an accepted entry (shown as one).
+    pub fn of(r: &ian_core::record::LogRecord) -> Option<RecordView> {
+        use ian_core::record::{FinalOutcome, LogRecord};
+        let h = r.header();
+        let mut v = RecordView {
+            log_index: h.log_index,
+            kind: r.kind().to_string(),
+            timestamp_ms: h.timestamp_ms,
+            contributor: None,
+            of_index: None,
+            metrics: None,
+            score: None,
+            reason: None,
+            selected: Vec::new(),
+            secret: None,
+        };
+        match r {
+            LogRecord::Entry(_) => return None,
+            LogRecord::Attempt(a) => {
+                v.contributor = Some(a.contributor);
+                v.reason = Some(a.reason.clone());
+            }
+            LogRecord::Selection(s) => {
+                v.contributor = Some(s.contributor);
+                v.selected = s.selected.clone();
+            }
+            LogRecord::Reveal(x) => v.secret = Some(x.secret.to_hex()),
+            LogRecord::Final(f) => {
+                v.contributor = Some(f.contributor);
+                v.of_index = Some(f.of_index);
+                match &f.outcome {
+                    FinalOutcome::Scored { metrics, score } => {
+                        v.metrics = Some(metrics.clone());
+                        v.score = Some(*score);
+                    }
+                    FinalOutcome::Failed { reason } => v.reason = Some(reason.clone()),
+                }
+            }
+        }
+        Some(v)
+    }
 }
 
 /// `GET /api/v1/goals/{goal}/log/{index}/proof`.

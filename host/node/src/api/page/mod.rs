@@ -12,7 +12,6 @@ pub mod svg;
 pub mod text;
 
 use axum::response::{Html, IntoResponse, Response};
-use ian_core::LogEntry;
 use ian_core::goal::{Direction, RankingKind};
 
 use crate::runtime::error::ApiError;
@@ -106,9 +105,9 @@ pub fn node_page(node: &Node) -> Result<String, ApiError> {
 fn last_timestamp(node: &Node, g: &GoalRt, size: u64) -> Option<u64> {
     let index = size.checked_sub(1)?;
     let bytes = node.store().snapshot().ok()?.entry(&g.id, index).ok()??;
-    LogEntry::from_canonical_bytes(&bytes)
+    ian_core::record::LogRecord::from_canonical_bytes(&bytes)
         .ok()
-        .map(|e| e.timestamp_ms)
+        .map(|r| r.header().timestamp_ms)
 }
 
 /// The two objectives the frontier chart plots: a Pareto goal's first two,
@@ -175,7 +174,11 @@ pub fn goal_page(node: &Node, goal: &str) -> Result<String, ApiError> {
         .map_err(|_| ApiError::internal())?
     {
         let (_, bytes) = item.map_err(|_| ApiError::internal())?;
-        let e = LogEntry::from_canonical_bytes(&bytes).map_err(|_| ApiError::internal())?;
+        let Ok(ian_core::record::LogRecord::Entry(e)) =
+            ian_core::record::LogRecord::from_canonical_bytes(&bytes)
+        else {
+            continue;
+        };
         let meta = e.meta();
         let rank = board
             .iter()
@@ -273,7 +276,15 @@ pub fn goal_page(node: &Node, goal: &str) -> Result<String, ApiError> {
         competition: crate::runtime::views::CompetitionView::of(
             m,
             crate::runtime::service::now_ms(),
+            &g.state.read(),
         ),
+        final_board: g.state.read().final_board().map(|b| {
+            b.entries()
+                .iter()
+                .enumerate()
+                .map(|(i, m)| row(Some(i + 1), m))
+                .collect()
+        }),
     }))
 }
 
@@ -312,7 +323,19 @@ pub fn entry_page(
         .and_then(|s| s.entry(&g.id, index))
         .map_err(|_| ApiError::internal())?
         .ok_or_else(ApiError::internal)?;
-    let entry = LogEntry::from_canonical_bytes(&bytes).map_err(|_| ApiError::internal())?;
+    let entry = match ian_core::record::LogRecord::from_canonical_bytes(&bytes) {
+        Ok(ian_core::record::LogRecord::Entry(e)) => e,
+        Ok(other) => {
+            return Err(ApiError::not_found(
+                "not_an_entry",
+                format!(
+                    "leaf {index} of goal {goal} is a {} record, not an accepted entry (see /api/v1/goals/{goal}/log?start={index}&limit=1)",
+                    other.kind()
+                ),
+            ));
+        }
+        Err(_) => return Err(ApiError::internal()),
+    };
     let rank = g
         .state
         .read()

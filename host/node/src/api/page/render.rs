@@ -306,6 +306,8 @@ pub struct GoalPage {
     pub retired_at_ms: Option<u64>,
     /// The competition's phases and rules, for a goal that has them.
     pub competition: Option<CompetitionView>,
+    /// After the reveal: the board on the hidden seeds, best first.
+    pub final_board: Option<Vec<RowView>>,
 }
 
 /// Renders a goal page.
@@ -331,7 +333,18 @@ pub fn goal_page(g: &GoalPage) -> String {
                 a href={"/api/v1/goals/" (g.id)} { "JSON" } " · "
                 a href={"/api/v1/goals/" (g.id) "/manifest"} { "manifest" } }
         }
-        h2 { "Board" }
+        @if let Some(rows_final) = &g.final_board {
+            h2 { "Final board (hidden seeds)" }
+            @if let Some(c) = &g.competition {
+                p.muted { (c.final_evaluated) " of " (c.final_total)
+                    " selected entries evaluated on the " (c.hidden_seeds)
+                    " revealed hidden seeds; the public board follows." }
+            }
+            @if rows_final.is_empty() { p { "No final results yet." } } @else {
+                (rows(&g.id, rows_final, &g.extras, true))
+            }
+        }
+        h2 { @if g.final_board.is_some() { "Public board" } @else { "Board" } }
         @if g.board.is_empty() {
             p { "No accepted agents yet." }
         } @else {
@@ -722,6 +735,9 @@ mod tests {
                 hidden_seeds_commitment: None,
                 final_selections: 2,
                 board: "per-contributor".into(),
+                revealed: false,
+                final_evaluated: 0,
+                final_total: 0,
             }),
             ..Default::default()
         });
