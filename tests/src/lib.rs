@@ -672,3 +672,19 @@ fn dechunk(mut rest: &str) -> String {
             .expect("CRLF after chunk");
     }
 }
+
+/// A node that mirrors `log_vkey`'s log from `primary` (a witness that
+/// re-evaluates every entry before it cosigns), named `mirror.test`.
+pub fn start_mirror(dir: &Path, log_vkey: &str, primary: &str, env: &[(&str, &str)]) -> NodeProc {
+    std::fs::create_dir_all(dir).unwrap();
+    let logs = dir.join("logs");
+    std::fs::write(&logs, format!("log {log_vkey} {primary}\n")).unwrap();
+    let mut all = vec![
+        ("IAN_NODE_NAME", "mirror.test"),
+        ("IAN_WITNESS", "true"),
+        ("IAN_WITNESS_REEVALUATE", "true"),
+        ("IAN_WITNESS_LOGS_FILE", logs.to_str().unwrap()),
+    ];
+    all.extend_from_slice(env);
+    NodeProc::start(&dir.join("data"), &all)
+}

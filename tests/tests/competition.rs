@@ -363,6 +363,35 @@ fn the_final_board_on_revealed_hidden_seeds_is_recomputed_bit_for_bit_elsewhere(
         .collect();
     assert_eq!(replayed, finalists, "the same board, in the same order");
 
+    // A mirror copies the whole log, reveal and final results included, and
+    // re-evaluates every leaf it can judge, finals on the hidden seeds.
+    let vkey = node.get_json("/api/v1/goals/race")["log_vkey"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let m = start_mirror(
+        &dir.join("m"),
+        &vkey,
+        &node.url,
+        &[("IAN_WITNESS_RETRY_MS", "50")],
+    );
+    let size = node.get_json("/api/v1/goals/race")["log_size"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(size, 6, "three entries, the reveal, two final results");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while metric(&m, "ian_mirror_reevaluated_total") < size {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the mirror did not follow the competition's log: {} of {size}; evidence {}",
+            metric(&m, "ian_mirror_reevaluated_total"),
+            http_get(&m.url, "/api/v1/evidence")
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(metric(&m, "ian_evidence_total"), 0);
+    drop(m);
+
     // A restarted node rebuilds the same final board from its log.
     assert!(node.stop());
     let node = NodeProc::start(&data, &[]);

@@ -25,20 +25,6 @@ fn primary_with_one_entry(dir: &Path, tag: &str) -> (NodeProc, String) {
     (p, vkey)
 }
 
-fn start_mirror(dir: &Path, log_vkey: &str, primary: &str, env: &[(&str, &str)]) -> NodeProc {
-    std::fs::create_dir_all(dir).unwrap();
-    let logs = dir.join("logs");
-    std::fs::write(&logs, format!("log {log_vkey} {primary}\n")).unwrap();
-    let mut all = vec![
-        ("IAN_NODE_NAME", "mirror.test"),
-        ("IAN_WITNESS", "true"),
-        ("IAN_WITNESS_REEVALUATE", "true"),
-        ("IAN_WITNESS_LOGS_FILE", logs.to_str().unwrap()),
-    ];
-    all.extend_from_slice(env);
-    NodeProc::start(&dir.join("data"), &all)
-}
-
 /// Submits `n` distinct packs with the CLI, each under its own key; the
 /// replies.
 fn submit_n(node: &NodeProc, dir: &Path, tag: &str, n: usize) -> Vec<serde_json::Value> {

@@ -54,7 +54,7 @@ use std::fmt;
 
 mod finals;
 mod snapshot;
-pub use finals::{Finalist, RevealRefusal};
+pub use finals::{Finalist, RevealRefusal, judge_final};
 pub use snapshot::SnapshotError;
 
 /// Metrics as an evaluator produced them: plain `f64`s, not yet checked.

@@ -520,46 +520,7 @@ impl GoalState {
         now_ms: u64,
     ) -> Option<LogRecord> {
         let next = self.final_pending()?;
-        let (outcome, env) = match verdict {
-            Verdict::Inconclusive(_) => return None,
-            Verdict::Failed(g) => (
-                FinalOutcome::Failed {
-                    reason: g.kind.code().to_string(),
-                },
-                EvalEnv {
-                    fuel_used: 0,
-                    ..failure_env
-                },
-            ),
-            Verdict::Evaluated(ev) => match judge_evaluation(&self.manifest, ev) {
-                Ok(Judged {
-                    metrics,
-                    score,
-                    fuel_used,
-                    engine_version,
-                    config_hash,
-                    abi_version,
-                }) => (
-                    FinalOutcome::Scored { metrics, score },
-                    EvalEnv {
-                        fuel_used,
-                        engine_version,
-                        config_hash,
-                        abi_version,
-                        harness_hash: self.manifest.harness.component,
-                    },
-                ),
-                Err(r) => (
-                    FinalOutcome::Failed {
-                        reason: r.reason_code().to_string(),
-                    },
-                    EvalEnv {
-                        fuel_used: 0,
-                        ..failure_env
-                    },
-                ),
-            },
-        };
+        let (outcome, env) = judge_final(&self.manifest, verdict, failure_env)?;
         let r = FinalEntry {
             header: self.next_header(now_ms),
             of_index: next.index,
@@ -573,4 +534,50 @@ impl GoalState {
         self.record_final(&r);
         Some(record)
     }
+}
+
+/// What a verdict on the hidden seeds becomes in a final result: a score
+/// when it evaluated within the thresholds, the reason code otherwise
+/// (failures record `failure_env` with no fuel); `None` for an
+/// inconclusive verdict. A mirror compares a logged result with this.
+pub fn judge_final(
+    manifest: &crate::goal::GoalManifest,
+    verdict: Verdict,
+    failure_env: EvalEnv,
+) -> Option<(FinalOutcome, EvalEnv)> {
+    let failed = |reason: &str| {
+        (
+            FinalOutcome::Failed {
+                reason: reason.to_string(),
+            },
+            EvalEnv {
+                fuel_used: 0,
+                ..failure_env.clone()
+            },
+        )
+    };
+    Some(match verdict {
+        Verdict::Inconclusive(_) => return None,
+        Verdict::Failed(g) => failed(g.kind.code()),
+        Verdict::Evaluated(ev) => match judge_evaluation(manifest, ev) {
+            Ok(Judged {
+                metrics,
+                score,
+                fuel_used,
+                engine_version,
+                config_hash,
+                abi_version,
+            }) => (
+                FinalOutcome::Scored { metrics, score },
+                EvalEnv {
+                    fuel_used,
+                    engine_version,
+                    config_hash,
+                    abi_version,
+                    harness_hash: manifest.harness.component,
+                },
+            ),
+            Err(r) => failed(r.reason_code()),
+        },
+    })
 }

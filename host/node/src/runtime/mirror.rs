@@ -38,12 +38,13 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use ian_core::checkpoint::{Receipt, SignedCheckpoint};
 use ian_core::pipeline::{GoalState, Mismatch, Refusal};
+use ian_core::record::LogRecord;
 use ian_core::{AgentPack, GoalManifest, Hash32, LogEntry, sha256};
 use parking_lot::Mutex;
 use tracing::info;
 
 use crate::runtime::evidence::{Evidence, EvidenceLog};
-use crate::runtime::judge::{Judge, LoadedGoal, rejudge_entry};
+use crate::runtime::judge::{CodeSource, Judge, LoadedGoal, SandboxEvaluator, rejudge_entry};
 use crate::runtime::service::tile_index_path;
 use crate::runtime::views::ManifestView;
 use ian_p2p::SyncRequest;
@@ -282,7 +283,7 @@ impl Mirror {
         from: u64,
         to: u64,
     ) -> Result<Fetched, MirrorRefusal> {
-        let mut entries = Vec::new();
+        let (mut entries, mut records) = (Vec::new(), Vec::new());
         let mut n = from / BUNDLE;
         while n * BUNDLE < to {
             let width = (to - n * BUNDLE).min(BUNDLE);
@@ -315,10 +316,13 @@ impl Mirror {
                 ]) as usize;
                 let bytes = rest.get(2..2 + len).ok_or_else(bad)?;
                 if i >= from {
-                    let e = LogEntry::from_canonical_bytes(bytes).map_err(|e| {
+                    let r = LogRecord::from_canonical_bytes(bytes).map_err(|e| {
                         MirrorRefusal::Fraud(format!("entry {i} does not decode: {e}"))
                     })?;
-                    entries.push(e);
+                    if let LogRecord::Entry(e) = &r {
+                        entries.push(e.clone());
+                    }
+                    records.push(r);
                 }
                 rest = &rest[2 + len..];
                 i += 1;
@@ -331,42 +335,53 @@ impl Mirror {
             }
             n += 1;
         }
-        if entries.len() as u64 != to - from {
+        if records.len() as u64 != to - from {
             return Err(MirrorRefusal::Fraud(format!(
                 "the log's node served {} entries for [{from}, {to})",
-                entries.len()
+                records.len()
             )));
         }
         let mut packs = BTreeMap::new();
         let mut code = BTreeMap::new();
-        for e in &entries {
-            if packs.contains_key(&e.pack_hash) {
+        // Entries' packs, and the packs final results re-evaluated (those
+        // of earlier entries, perhaps copied in an earlier catch-up).
+        let wanted: Vec<Hash32> = records
+            .iter()
+            .filter_map(|r| match r {
+                LogRecord::Entry(e) => Some(e.pack_hash),
+                LogRecord::Final(f) => Some(f.pack_hash),
+                _ => None,
+            })
+            .collect();
+        for pack_hash in wanted {
+            if packs.contains_key(&pack_hash) {
                 continue;
             }
             let b = self
                 .get(
                     via,
                     SyncRequest::Pack {
-                        hash: e.pack_hash.to_hex(),
+                        hash: pack_hash.to_hex(),
                     },
                 )
                 .await?;
             let p: AgentPack = serde_json::from_slice(&b).map_err(|err| {
-                MirrorRefusal::Fraud(format!("pack {} is not a pack: {err}", e.pack_hash))
+                MirrorRefusal::Fraud(format!("pack {} is not a pack: {err}", pack_hash))
             })?;
-            if p.pack_hash() != e.pack_hash {
+            if p.pack_hash() != pack_hash {
                 return Err(MirrorRefusal::Fraud(format!(
                     "the log's node served another pack for {}",
-                    e.pack_hash
+                    pack_hash
                 )));
             }
             if let std::collections::btree_map::Entry::Vacant(slot) = code.entry(p.code_hash()) {
                 slot.insert(self.blob(via, p.code_hash()).await?);
             }
-            packs.insert(e.pack_hash, p);
+            packs.insert(pack_hash, p);
         }
         Ok(Fetched {
             entries,
+            records,
             packs,
             code,
         })
@@ -532,15 +547,16 @@ impl Mirror {
             .map_err(blame)?;
         // The manifest was only checked against the hash served beside it:
         // the signed entries say which goal they are for.
-        if let Some(e) = fetched
-            .entries
+        if let Some(h) = fetched
+            .records
             .iter()
-            .find(|e| e.goal_hash != r.manifest.goal_hash())
+            .map(LogRecord::header)
+            .find(|h| h.goal_hash != r.manifest.goal_hash())
         {
             let why = format!(
                 "entry {} is for goal hash {}, the manifest served hashes to {}",
-                e.log_index,
-                e.goal_hash,
+                h.log_index,
+                h.goal_hash,
                 r.manifest.goal_hash()
             );
             let from = r.manifest_from;
@@ -554,8 +570,8 @@ impl Mirror {
         // else is believed about them; the same tree gives each entry the
         // log's own receipt, for evidence.
         let mut tree = r.state.mmr().clone();
-        for e in &fetched.entries {
-            let _ = tree.append(&e.to_canonical_bytes());
+        for rec in &fetched.records {
+            let _ = tree.append(&rec.to_canonical_bytes());
         }
         let rebuilt = tree.root().unwrap_or(Hash32::ZERO);
         if rebuilt != cp.checkpoint.root {
@@ -579,26 +595,44 @@ impl Mirror {
         };
         let mut next = r.state.clone();
         let (engine, config) = (self.judge.engine_version(), self.judge.config_hash());
-        for e in &fetched.entries {
-            if e.engine_version != engine || e.config_hash != config {
+        for rec in &fetched.records {
+            let (index, evaluated_by) = match rec {
+                LogRecord::Entry(e) => (e.log_index, Some((&e.engine_version, e.config_hash))),
+                LogRecord::Final(f) => (
+                    f.header.log_index,
+                    Some((&f.env.engine_version, f.env.config_hash)),
+                ),
+                LogRecord::Attempt(a) => {
+                    return Err(MirrorRefusal::CannotJudge(format!(
+                        "entry {} is an attempt, which this mirror does not re-evaluate yet",
+                        a.header.log_index
+                    )));
+                }
+                LogRecord::Selection(_) | LogRecord::Reveal(_) => (rec.header().log_index, None),
+            };
+            if let Some((e_engine, e_config)) = evaluated_by
+                && (*e_engine != engine || e_config != config)
+            {
                 return Err(MirrorRefusal::CannotJudge(format!(
-                    "entry {} was evaluated with {} and sandbox config {}; this mirror runs {engine} with config {config}",
-                    e.log_index, e.engine_version, e.config_hash
+                    "entry {index} was evaluated with {e_engine} and sandbox config {e_config}; this mirror runs {engine} with config {config}"
                 )));
             }
-            if let Err(err) = next.apply(e) {
+            if let Err(err) = next.apply_record(rec) {
                 return Err(self.record(Evidence {
                     conflicting: None,
                     kind: "invalid_entry".into(),
                     origin: origin.clone(),
-                    index: Some(e.log_index),
-                    receipt: receipt_of(e),
+                    index: Some(index),
+                    receipt: match rec {
+                        LogRecord::Entry(e) => receipt_of(e),
+                        _ => None,
+                    },
                     checkpoint: cp.clone(),
                     differences: Vec::new(),
                     served_by: None,
                     detail: format!(
-                        "entry {} of {origin} is not a valid entry: {err}",
-                        e.log_index
+                        "{} {index} of {origin} is not a valid leaf: {err}",
+                        rec.kind()
                     ),
                 }));
             }
@@ -670,6 +704,7 @@ impl Mirror {
             };
             return Err(self.record(ev));
         }
+        self.rejudge_finals(&r.manifest, &r.loaded, &next, &fetched, origin, cp)?;
         let n = to - from;
         self.reevaluated
             .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
@@ -677,6 +712,102 @@ impl Mirror {
         self.judged.lock().insert(origin.clone(), to);
         if n > 0 {
             info!(origin = %origin, from, to, "re-evaluated entries identically");
+        }
+        Ok(())
+    }
+
+    /// Every final result of the range evaluated again here on the
+    /// revealed hidden seeds; one that differs is evidence.
+    fn rejudge_finals(
+        &self,
+        manifest: &GoalManifest,
+        loaded: &LoadedGoal,
+        state: &GoalState,
+        fetched: &Fetched,
+        origin: &str,
+        cp: &SignedCheckpoint,
+    ) -> Result<(), MirrorRefusal> {
+        let finals: Vec<&ian_core::record::FinalEntry> = fetched
+            .records
+            .iter()
+            .filter_map(|r| match r {
+                LogRecord::Final(f) => Some(f),
+                _ => None,
+            })
+            .collect();
+        if finals.is_empty() {
+            return Ok(());
+        }
+        let Some(seeds) = state.revealed_seeds() else {
+            return Err(MirrorRefusal::Fraud(format!(
+                "{origin} holds final results without a reveal"
+            )));
+        };
+        let env = ian_core::record::EvalEnv {
+            fuel_used: 0,
+            engine_version: self.judge.engine_version(),
+            config_hash: self.judge.config_hash(),
+            abi_version: self.judge.abi_version().to_string(),
+            harness_hash: manifest.harness.component,
+        };
+        let judged = std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("ian-mirror-finals".into())
+                .stack_size(self.worker_stack)
+                .spawn_scoped(s, || {
+                    finals
+                        .iter()
+                        .map(|f| {
+                            let pack = &fetched.packs[&f.pack_hash];
+                            let code = &fetched.code[&pack.code_hash()];
+                            let ev =
+                                SandboxEvaluator::new(&self.judge, loaded, CodeSource::Bytes(code))
+                                    .on_seeds(seeds.clone());
+                            let verdict = ian_core::pipeline::Evaluator::evaluate(
+                                &ev,
+                                manifest,
+                                pack,
+                                &f.pack_hash,
+                            );
+                            ian_core::pipeline::judge_final(manifest, verdict, env.clone())
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .map(|h| h.join())
+        });
+        let Ok(Ok(judged)) = judged else {
+            return Err(MirrorRefusal::Unavailable(
+                "the evaluation thread failed".into(),
+            ));
+        };
+        for (f, mine) in finals.into_iter().zip(judged) {
+            let Some((outcome, env)) = mine else {
+                return Err(MirrorRefusal::Unavailable(format!(
+                    "re-evaluating final result {} was inconclusive",
+                    f.header.log_index
+                )));
+            };
+            if outcome == f.outcome && env == f.env {
+                continue;
+            }
+            return Err(self.record(Evidence {
+                conflicting: None,
+                kind: "reevaluation_mismatch".into(),
+                origin: origin.to_string(),
+                index: Some(f.header.log_index),
+                receipt: None,
+                checkpoint: cp.clone(),
+                differences: vec![Mismatch {
+                    field: "final".into(),
+                    recorded: format!("{:?} {:?}", f.outcome, f.env),
+                    replayed: format!("{outcome:?} {env:?}"),
+                }],
+                served_by: None,
+                detail: format!(
+                    "final result {} of {origin} (entry {} on the hidden seeds) re-evaluates differently",
+                    f.header.log_index, f.of_index
+                ),
+            }));
         }
         Ok(())
     }
@@ -755,7 +886,10 @@ fn http_url(base: &str, req: &SyncRequest) -> String {
 }
 
 struct Fetched {
+    /// The accepted entries among `records`.
     entries: Vec<LogEntry>,
+    /// Every leaf of the range, in order.
+    records: Vec<LogRecord>,
     packs: BTreeMap<Hash32, AgentPack>,
     code: BTreeMap<Hash32, Vec<u8>>,
 }
