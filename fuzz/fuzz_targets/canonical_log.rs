@@ -1,9 +1,11 @@
 //! Canonical decoders of the log side: log entry, checkpoint, signed
-//! checkpoint, receipt, inclusion and consistency proof. The first byte
+//! checkpoint, receipt, inclusion and consistency proof, and any log
+//! record (attempt, selection, reveal, final result). The first byte
 //! picks the decoder; whatever decodes must re-encode to the same bytes and
 //! survive a JSON round trip unchanged.
 #![no_main]
 
+use ian_core::record::LogRecord;
 use ian_core::{Checkpoint, ConsistencyProof, InclusionProof, LogEntry, Receipt, SignedCheckpoint};
 use ian_fuzz::{json_roundtrip, node_public, roundtrip};
 use libfuzzer_sys::fuzz_target;
@@ -12,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&sel, b)) = data.split_first() else {
         return;
     };
-    match sel % 6 {
+    match sel % 7 {
         0 => {
             let d = LogEntry::from_canonical_bytes;
             if let Some(e) = roundtrip("log entry", b, d(b), LogEntry::to_canonical_bytes, d) {
@@ -56,6 +58,15 @@ fuzz_target!(|data: &[u8]| {
             let enc = InclusionProof::to_canonical_bytes;
             if let Some(p) = roundtrip("inclusion proof", b, d(b), enc, d) {
                 json_roundtrip("inclusion proof", &p, enc);
+            }
+        }
+        5 => {
+            let d = LogRecord::from_canonical_bytes;
+            if let Some(r) = roundtrip("log record", b, d(b), LogRecord::to_canonical_bytes, d) {
+                assert_eq!(r.leaf_hash(), ian_core::mmr::leaf_hash(b), "leaf hash");
+                if let LogRecord::Selection(s) = &r {
+                    let _ = s.verify_signature();
+                }
             }
         }
         _ => {
