@@ -277,6 +277,33 @@ fn the_final_board_on_revealed_hidden_seeds_is_recomputed_bit_for_bit_elsewhere(
         let o = submit(&node, dir, key, params, name);
         assert!(o.status.success(), "{}", stderr(&o));
     }
+    // Alice selects her entry that ranks lower in public (entries 0 and 1
+    // are hers, 2 is Bob's); her selection, not her best, goes to the final.
+    let public = node.get_json("/api/v1/goals/race/leaderboard");
+    let rank_of = |i: u64| {
+        public["top"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|r| r["log_index"] == i)
+            .unwrap()
+    };
+    let alice_pick = if rank_of(0) > rank_of(1) { 0 } else { 1 };
+    let select = |entry: u64| {
+        node.cli(&[
+            "select",
+            &entry.to_string(),
+            "--goal",
+            "race",
+            "--key",
+            alice.to_str().unwrap(),
+        ])
+    };
+    let o = select(2);
+    assert!(!o.status.success(), "Bob's entry is not Alice's to select");
+    assert!(stderr(&o).contains("invalid_selection"), "{}", stderr(&o));
+    let o = select(alice_pick);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     let reveal = |node: &NodeProc, file: &Path| {
         node.cli(&[
             "goal",
@@ -323,22 +350,12 @@ fn the_final_board_on_revealed_hidden_seeds_is_recomputed_bit_for_bit_elsewhere(
         .iter()
         .map(|r| r["log_index"].as_u64().unwrap())
         .collect();
-    // Each contributor's best public entry, as the public board ranks them.
-    let public = node.get_json("/api/v1/goals/race/leaderboard");
-    let mut expected = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for row in public["top"].as_array().unwrap() {
-        if seen.insert(row["contributor"].as_str().unwrap().to_string()) {
-            expected.push(row["log_index"].as_u64().unwrap());
-        }
-    }
-    let (mut a, mut b) = (finalists.clone(), expected.clone());
-    a.sort();
-    b.sort();
-    assert_eq!(
-        a, b,
-        "each contributor's best public entry: {board} {public}"
-    );
+    // Alice's selection and Bob's best (his only) entry.
+    let mut got = finalists.clone();
+    got.sort();
+    let mut want = vec![alice_pick, 2];
+    want.sort();
+    assert_eq!(got, want, "the selected entries: {board}");
     let log = node.get_json("/api/v1/goals/race/log");
     let kinds: Vec<&str> = log["records"]
         .as_array()
@@ -346,7 +363,11 @@ fn the_final_board_on_revealed_hidden_seeds_is_recomputed_bit_for_bit_elsewhere(
         .iter()
         .map(|r| r["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, vec!["reveal", "final", "final"], "{log}");
+    assert_eq!(
+        kinds,
+        vec!["selection", "reveal", "final", "final"],
+        "{log}"
+    );
     assert!(http_get(&node.url, "/goals/race").contains("Final board (hidden seeds)"));
 
     // Anyone re-computes the final board from the signed log alone.
@@ -378,7 +399,10 @@ fn the_final_board_on_revealed_hidden_seeds_is_recomputed_bit_for_bit_elsewhere(
     let size = node.get_json("/api/v1/goals/race")["log_size"]
         .as_u64()
         .unwrap();
-    assert_eq!(size, 6, "three entries, the reveal, two final results");
+    assert_eq!(
+        size, 7,
+        "three entries, a selection, the reveal, two final results"
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while metric(&m, "ian_mirror_reevaluated_total") < size {
         assert!(

@@ -82,6 +82,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/goals/{goal}"),
     ("POST", "/api/v1/goals/{goal}/retire"),
     ("POST", "/api/v1/goals/{goal}/reveal"),
+    ("POST", "/api/v1/goals/{goal}/selections"),
     ("GET", "/api/v1/goals/{goal}/final"),
     ("POST", "/api/v1/admin/backup"),
     ("GET", "/api/v1/goals/{goal}/manifest"),
@@ -139,6 +140,7 @@ fn handler_for(method: &str, path: &str, state: &AppState) -> MethodRouter<AppSt
             middleware::from_fn_with_state(state.clone(), operator_before_body),
         ),
         ("GET", "/api/v1/goals/{goal}/final") => on(get, final_board),
+        ("POST", "/api/v1/goals/{goal}/selections") => on(post, select),
         ("POST", "/api/v1/admin/backup") => on(post, backup).layer(middleware::from_fn_with_state(
             state.clone(),
             operator_before_body,
@@ -559,6 +561,24 @@ async fn reveal(
     };
     let node = s.node.clone();
     match tokio::task::spawn_blocking(move || node.reveal(&goal, &req.secret)).await {
+        Ok(Ok(v)) => json(StatusCode::OK, &v),
+        Ok(Err(e)) => e.into_response(),
+        Err(_) => ApiError::internal().into_response(),
+    }
+}
+
+/// `POST /api/v1/goals/{goal}/selections`: a signed selection.
+async fn select(
+    State(s): State<AppState>,
+    Path(goal): Path<String>,
+    body: Result<ApiJson<crate::runtime::service::SelectRequest>, ApiError>,
+) -> Response {
+    let ApiJson(req) = match body {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let node = s.node.clone();
+    match tokio::task::spawn_blocking(move || node.select(&goal, req)).await {
         Ok(Ok(v)) => json(StatusCode::OK, &v),
         Ok(Err(e)) => e.into_response(),
         Err(_) => ApiError::internal().into_response(),

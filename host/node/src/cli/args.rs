@@ -85,6 +85,10 @@ pub enum Command {
     Pack(PackArgs),
     /// Sign a pack and submit it; prints the receipt or the rejection.
     Submit(SubmitArgs),
+    /// Choose which of your entries a competition's final evaluation
+    /// counts (signed with your key; the last choice before the close
+    /// counts).
+    Select(SelectArgs),
     /// Node and goal status.
     Status(StatusArgs),
     /// Leaderboard of a goal (top-K and Pareto frontier).
@@ -388,6 +392,23 @@ pub struct PackArgs {
     /// Output file.
     #[arg(long, short)]
     pub out: PathBuf,
+}
+
+/// `select`.
+#[derive(Debug, Args)]
+pub struct SelectArgs {
+    /// Log indices of your accepted entries.
+    #[arg(required = true)]
+    pub entries: Vec<u64>,
+    /// Goal id.
+    #[arg(long)]
+    pub goal: String,
+    /// Contributor key file (from `ian-host keygen`).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// Node.
+    #[command(flatten)]
+    pub node: NodeArgs,
 }
 
 /// `submit`.

@@ -380,6 +380,37 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
             });
             Ok(0)
         }
+        Command::Select(a) => {
+            let client = node_client(&a.node)?;
+            let key = keyfile::read_signing_key(&a.key)?;
+            let goal = ian_core::GoalId::new(a.goal.clone())
+                .map_err(|e| CommandError::Usage(format!("goal id: {e}")))?;
+            let mut selected = a.entries.clone();
+            selected.sort_unstable();
+            selected.dedup();
+            let nonce = crate::cli::ops::nonce_now();
+            let (contributor, signature) =
+                ian_core::record::sign_selection(&goal, nonce, &selected, &key);
+            let v: crate::runtime::views::SelectView = client
+                .json(
+                    Method::POST,
+                    &format!("/api/v1/goals/{}/selections", a.goal),
+                    Some(&crate::runtime::service::SelectRequest {
+                        contributor,
+                        nonce,
+                        selected,
+                        signature,
+                    }),
+                )
+                .await?;
+            out.print(&v, || {
+                format!(
+                    "goal {}: entries {:?} selected for the final evaluation (log entry {})",
+                    v.goal, v.selected, v.log_index
+                )
+            });
+            Ok(0)
+        }
         Command::Submit(a) => {
             let client = node_client(&a.node)?;
             let key = keyfile::read_signing_key(&a.key)?;

@@ -181,6 +181,23 @@ fn stored_dataset_limits() -> ian_core::dataset::DatasetLimits {
     }
 }
 
+/// Body of `POST /api/v1/goals/{goal}/selections`: what
+/// `ian_core::record::sign_selection` signs, and the signature.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SelectRequest {
+    /// The contributor's Ed25519 public key (hex).
+    #[schema(value_type = String)]
+    pub contributor: PublicKeyBytes,
+    /// Above the contributor's previous selection nonce on this goal.
+    pub nonce: u64,
+    /// Log indices of the contributor's own accepted entries, increasing.
+    pub selected: Vec<u64>,
+    /// Ed25519 over the selection message (hex).
+    #[schema(value_type = String)]
+    pub signature: ian_core::SignatureBytes,
+}
+
 /// Body of `POST /api/v1/goals/{goal}/reveal`.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -340,6 +340,17 @@ pub struct FinalBoard {
     pub top: Vec<RankedEntry>,
 }
 
+/// `POST /api/v1/goals/{goal}/selections`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SelectView {
+    /// Goal id.
+    pub goal: String,
+    /// Where the selection is in the log.
+    pub log_index: u64,
+    /// The entries selected.
+    pub selected: Vec<u64>,
+}
+
 /// `POST /api/v1/goals/{goal}/reveal`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RevealView {

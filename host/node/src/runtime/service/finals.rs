@@ -23,7 +23,7 @@ use tracing::{error, info, warn};
 use super::{GoalRt, Node, internal, now_ms};
 use crate::runtime::error::ApiError;
 use crate::runtime::judge::{CodeSource, SandboxEvaluator};
-use crate::runtime::views::RevealView;
+use crate::runtime::views::{RevealView, SelectView};
 use axum::http::StatusCode;
 
 /// Final results written between two signed checkpoints.
@@ -77,6 +77,60 @@ impl Node {
             log_index: index,
             final_evaluated: done as u64,
             final_total: total as u64,
+        })
+    }
+
+    /// `POST /api/v1/goals/{goal}/selections`: a contributor's signed choice
+    /// of their entries for the final evaluation, checked under the core's
+    /// rules and logged durably before the answer. The last one before the
+    /// close counts.
+    pub fn select(
+        &self,
+        goal: &str,
+        req: crate::runtime::service::SelectRequest,
+    ) -> Result<SelectView, ApiError> {
+        let g = self.goal(goal)?;
+        if self.failed.load(Ordering::Relaxed) {
+            return Err(ApiError::unavailable(
+                "the node's store failed; it writes nothing until restarted",
+            ));
+        }
+        if let Err(secs) = self.contributor_limiter.check(&req.contributor.0) {
+            return Err(ApiError::too_many(
+                "rate_limited",
+                "too many requests from this contributor",
+                secs,
+            ));
+        }
+        let (index, ticket) = {
+            let mut st = g.state.write();
+            let record = st
+                .commit_selection(
+                    req.contributor,
+                    req.nonce,
+                    req.selected.clone(),
+                    req.signature,
+                    now_ms(),
+                )
+                .map_err(|why| {
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_selection", why)
+                })?;
+            let index = record.header().log_index;
+            match self.store.append(&g.id, index, record.to_canonical_bytes()) {
+                Ok(t) => (index, t),
+                Err(e) => {
+                    drop(st);
+                    self.halt(&g, &format!("store refused a selection: {e}"));
+                    return Err(ApiError::internal());
+                }
+            }
+        };
+        self.sign_durable(&g, vec![ticket], index + 1)?;
+        info!(goal = %g.id, index, contributor = %req.contributor.to_hex(), selected = ?req.selected, "final selection logged");
+        Ok(SelectView {
+            goal: g.id.clone(),
+            log_index: index,
+            selected: req.selected,
         })
     }
 
