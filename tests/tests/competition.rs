@@ -253,8 +253,18 @@ fn the_final_board_on_revealed_hidden_seeds_is_recomputed_bit_for_bit_elsewhere(
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let secret = SeedSecret::from_hex(&std::fs::read_to_string(&secret_file).unwrap()).unwrap();
+    let (alice, bob) = (keygen(dir, "alice.key"), keygen(dir, "bob.key"));
+    let panic_pack = pack(dir, "hostile-panic", "x=1", "panic.ianpack");
+    for (p, name) in [
+        ("position=0.2", "a1.ianpack"),
+        ("position=0.9", "a2.ianpack"),
+        ("position=0.5", "b1.ianpack"),
+        ("position=0.7", "b2.ianpack"),
+    ] {
+        pack(dir, "buy-and-hold", p, name);
+    }
     let opens = now_ms();
-    let closes = opens + 12_000;
+    let closes = opens + 20_000;
     let goal = competition_goal(
         dir,
         "race",
@@ -268,7 +278,6 @@ fn the_final_board_on_revealed_hidden_seeds_is_recomputed_bit_for_bit_elsewhere(
     let data = dir.join("data");
     let mut node = NodeProc::start(&data, &[]);
     node.publish(&goal);
-    let (alice, bob) = (keygen(dir, "alice.key"), keygen(dir, "bob.key"));
     for (key, params, name) in [
         (&alice, "position=0.2", "a1.ianpack"),
         (&alice, "position=0.9", "a2.ianpack"),
@@ -277,6 +286,24 @@ fn the_final_board_on_revealed_hidden_seeds_is_recomputed_bit_for_bit_elsewhere(
         let o = submit(&node, dir, key, params, name);
         assert!(o.status.success(), "{}", stderr(&o));
     }
+    // Bob's agent panics: an evaluated rejection, logged as an attempt that
+    // counts against his quota (max_total 2: one entry, one attempt).
+    let o = node.cli(&[
+        "submit",
+        panic_pack.to_str().unwrap(),
+        "--goal",
+        "race",
+        "--key",
+        bob.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success(), "{}", stdout(&o));
+    let o = submit(&node, dir, &bob, "position=0.7", "b2.ianpack");
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("quota_exceeded") && stderr(&o).contains("max_total"),
+        "the attempt counted: {}",
+        stderr(&o)
+    );
     // Alice selects her entry that ranks lower in public (entries 0 and 1
     // are hers, 2 is Bob's); her selection, not her best, goes to the final.
     let public = node.get_json("/api/v1/goals/race/leaderboard");
@@ -331,7 +358,9 @@ fn the_final_board_on_revealed_hidden_seeds_is_recomputed_bit_for_bit_elsewhere(
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let board = loop {
         let b = node.get_json("/api/v1/goals/race/final");
-        if b["evaluated"] == 2 || std::time::Instant::now() > deadline {
+        // Done, and durable: the signed log holds every final result.
+        let signed = node.get_json("/api/v1/goals/race")["log_size"].clone();
+        if (b["evaluated"] == 2 && signed == 8) || std::time::Instant::now() > deadline {
             break b;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -365,7 +394,7 @@ fn the_final_board_on_revealed_hidden_seeds_is_recomputed_bit_for_bit_elsewhere(
         .collect();
     assert_eq!(
         kinds,
-        vec!["selection", "reveal", "final", "final"],
+        vec!["attempt", "selection", "reveal", "final", "final"],
         "{log}"
     );
     assert!(http_get(&node.url, "/goals/race").contains("Final board (hidden seeds)"));
@@ -400,8 +429,8 @@ fn the_final_board_on_revealed_hidden_seeds_is_recomputed_bit_for_bit_elsewhere(
         .as_u64()
         .unwrap();
     assert_eq!(
-        size, 7,
-        "three entries, a selection, the reveal, two final results"
+        size, 8,
+        "three entries, an attempt, a selection, the reveal, two final results"
     );
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while metric(&m, "ian_mirror_reevaluated_total") < size {

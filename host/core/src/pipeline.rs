@@ -741,6 +741,12 @@ fn judge_evaluation(manifest: &GoalManifest, ev: Evaluation) -> Result<Judged, R
     })
 }
 
+/// Step 6 alone: why an evaluation would be rejected, or `None` when it
+/// would be accepted. What a mirror checks an attempt's reason against.
+pub fn evaluation_rejection(manifest: &GoalManifest, ev: Evaluation) -> Option<Rejection> {
+    judge_evaluation(manifest, ev).err()
+}
+
 /// A recorded field that a re-evaluation did not reproduce.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Mismatch {

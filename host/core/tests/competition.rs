@@ -413,3 +413,60 @@ mod finals {
         assert!(e.contains("signature"), "{e}");
     }
 }
+
+mod attempts {
+    use super::*;
+    use ian_core::record::{EvalEnv, LogRecord};
+
+    fn env() -> EvalEnv {
+        EvalEnv {
+            fuel_used: 77,
+            engine_version: "wasmtime 48.0.8".into(),
+            config_hash: ian_core::sha256(b"sandbox config"),
+            abi_version: "ian:eval@0.1.0".into(),
+            harness_hash: ian_core::sha256(b"harness component"),
+        }
+    }
+
+    #[test]
+    fn an_evaluated_rejection_is_logged_and_counts_against_the_daily_quota() {
+        let mut s = competition_goal();
+        let bad = contribution("reward=0.1,fail=agent_trap", 1, 1);
+        let rej = submit(&mut s, &bad, at(T0)).unwrap_err();
+        let attempt = s.commit_attempt(&bad, &rej, env(), at(T0)).expect("logged");
+        let LogRecord::Attempt(a) = &attempt else {
+            panic!("{attempt:?}")
+        };
+        assert_eq!((a.step, a.reason.as_str()), (5, "agent_trap"));
+        assert!(a.verify_contributor_signature());
+        let ok =
+            LogRecord::Entry(submit(&mut s, &contribution("reward=0.2", 2, 1), at(T0)).unwrap());
+        // max_per_day = 2: the attempt and the entry use it up.
+        let e = submit(&mut s, &contribution("reward=0.3", 3, 1), at(T0)).unwrap_err();
+        assert_eq!(e.code(), "quota_exceeded");
+        // The nonce is spent: the same contribution cannot come back.
+        assert_eq!(
+            submit(&mut s, &bad, at(T0) + 1).unwrap_err().code(),
+            "replayed_submission"
+        );
+        let replayed = GoalState::replay_records(s.manifest().clone(), [&attempt, &ok]).unwrap();
+        assert_eq!(replayed, s);
+    }
+
+    #[test]
+    fn cheap_refusals_and_goals_without_phases_log_no_attempt() {
+        let mut s = competition_goal();
+        let c = contribution("reward=0.1", 1, 1);
+        let dup = submit(&mut s, &c, at(T0))
+            .map(|_| ())
+            .and_then(|()| submit(&mut s, &c, at(T0)).map(|_| ()));
+        let rej = dup.unwrap_err();
+        assert_eq!(rej.code(), "duplicate");
+        assert!(s.commit_attempt(&c, &rej, env(), at(T0)).is_none());
+        let mut plain = GoalState::new(manifest());
+        let bad = contribution("reward=0.1,fail=agent_trap", 1, 1);
+        let rej = submit(&mut plain, &bad, 0).unwrap_err();
+        assert!(plain.commit_attempt(&bad, &rej, env(), 0).is_none());
+        assert_eq!(plain.size(), 0);
+    }
+}

@@ -11,8 +11,12 @@
 
 use std::collections::HashMap;
 
-use super::{GoalState, Judged, ReplayError, judge_evaluation, score_of};
+use super::{
+    GoalState, Hashes, Judged, Rejection, ReplayError, Step, check_fresh, judge_evaluation,
+    score_of,
+};
 use crate::competition::SeedSecret;
+use crate::contribution::Contribution;
 use crate::encoding::Finite;
 use crate::entry::ContributionMeta;
 use crate::hash::Hash32;
@@ -171,9 +175,65 @@ impl GoalState {
         Ok(s)
     }
 
+    /// Whether this goal logs attempts: one with phases, whose quotas
+    /// count evaluated submissions.
+    fn logs_attempts(&self) -> bool {
+        self.manifest
+            .competition
+            .as_ref()
+            .is_some_and(|c| !c.phases.is_empty())
+    }
+
+    /// Logs an evaluated submission that was rejected (at the invariants,
+    /// the evaluation or the thresholds) as an attempt, for a goal with
+    /// phases: it uses up the contribution's nonce and counts against the
+    /// contributor's quotas. `None` (nothing logged) for any other goal or
+    /// rejection, and for a contribution that is stale or outside its
+    /// phase or quota by now; those are refusals that cost nothing.
+    pub fn commit_attempt(
+        &mut self,
+        c: &Contribution,
+        rejection: &Rejection,
+        env: EvalEnv,
+        now_ms: u64,
+    ) -> Option<LogRecord> {
+        if !self.logs_attempts() {
+            return None;
+        }
+        let step = match rejection.step() {
+            Step::Invariants => 3,
+            Step::Evaluation => 5,
+            Step::Thresholds => 6,
+            _ => return None,
+        };
+        let hashes = Hashes::of(c);
+        check_fresh(self, c, &hashes.pack).ok()?;
+        let header = self.next_header(now_ms);
+        self.check_open(&c.contributor, header.timestamp_ms).ok()?;
+        let a = AttemptEntry {
+            header,
+            pack_hash: hashes.pack,
+            contributor: c.contributor,
+            nonce: c.nonce,
+            proofs_hash: hashes.proofs,
+            signature: c.signature,
+            step,
+            reason: rejection.reason_code().to_string(),
+            env,
+        };
+        let r = LogRecord::Attempt(a.clone());
+        self.append_record(&r, a.header.timestamp_ms);
+        self.record_nonce(a.contributor, a.nonce);
+        self.count_usage(a.contributor, a.header.timestamp_ms);
+        Some(r)
+    }
+
     fn apply_attempt(&mut self, a: &AttemptEntry) -> Result<Hash32, ReplayError> {
         self.check_header(&a.header)?;
         let index = a.header.log_index;
+        if !self.logs_attempts() {
+            return Err(not_acceptable(index, "an attempt in a goal without phases"));
+        }
         if let Some(first) = self.dedup.lookup(&a.pack_hash) {
             return Err(ReplayError::Duplicate {
                 index,

@@ -130,6 +130,37 @@ pub fn rejudge_entry(
     ian_core::pipeline::rejudge(manifest, entry, verdict)
 }
 
+/// Re-runs the steps an attempt was rejected at (code, invariants,
+/// evaluation, thresholds) and says where and why it is rejected now, as
+/// `(step, reason code)`; `Ok(None)` when it would be accepted. What a
+/// mirror compares an attempt leaf with.
+pub fn rejudge_attempt(
+    judge: &Judge,
+    loaded: &LoadedGoal,
+    manifest: &GoalManifest,
+    pack: &AgentPack,
+    code: &[u8],
+) -> Result<Option<(u8, String)>, Inconclusive> {
+    let ev = SandboxEvaluator::new(judge, loaded, CodeSource::Bytes(code));
+    let h = pack.pack_hash();
+    let guest = |step: u8, f: Failure| match f {
+        Failure::Guest(g) => Ok(Some((step, g.kind.code().to_string()))),
+        Failure::Inconclusive(i) => Err(i),
+    };
+    if let Err(f) = ev.validate_code(manifest, pack, &h) {
+        return guest(2, f);
+    }
+    if let Err(f) = ev.check(manifest, pack, &h) {
+        return guest(3, f.failure);
+    }
+    match ev.evaluate(manifest, pack, &h) {
+        Verdict::Inconclusive(i) => Err(i),
+        Verdict::Failed(g) => Ok(Some((5, g.kind.code().to_string()))),
+        Verdict::Evaluated(e) => Ok(ian_core::pipeline::evaluation_rejection(manifest, e)
+            .map(|r| (6, r.reason_code().to_string()))),
+    }
+}
+
 /// The pipeline's evaluator and invariant checker for one contribution,
 /// backed by the real sandbox. It loads the agent once (step 2), runs the
 /// invariants against it (step 3) and the harness over the goal's seeds

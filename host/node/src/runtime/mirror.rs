@@ -350,6 +350,7 @@ impl Mirror {
             .filter_map(|r| match r {
                 LogRecord::Entry(e) => Some(e.pack_hash),
                 LogRecord::Final(f) => Some(f.pack_hash),
+                LogRecord::Attempt(a) => Some(a.pack_hash),
                 _ => None,
             })
             .collect();
@@ -602,12 +603,10 @@ impl Mirror {
                     f.header.log_index,
                     Some((&f.env.engine_version, f.env.config_hash)),
                 ),
-                LogRecord::Attempt(a) => {
-                    return Err(MirrorRefusal::CannotJudge(format!(
-                        "entry {} is an attempt, which this mirror does not re-evaluate yet",
-                        a.header.log_index
-                    )));
-                }
+                LogRecord::Attempt(a) => (
+                    a.header.log_index,
+                    Some((&a.env.engine_version, a.env.config_hash)),
+                ),
                 LogRecord::Selection(_) | LogRecord::Reveal(_) => (rec.header().log_index, None),
             };
             if let Some((e_engine, e_config)) = evaluated_by
@@ -727,6 +726,7 @@ impl Mirror {
         origin: &str,
         cp: &SignedCheckpoint,
     ) -> Result<(), MirrorRefusal> {
+        self.rejudge_attempts(manifest, loaded, fetched, origin, cp)?;
         let finals: Vec<&ian_core::record::FinalEntry> = fetched
             .records
             .iter()
@@ -806,6 +806,90 @@ impl Mirror {
                 detail: format!(
                     "final result {} of {origin} (entry {} on the hidden seeds) re-evaluates differently",
                     f.header.log_index, f.of_index
+                ),
+            }));
+        }
+        Ok(())
+    }
+
+    /// Every attempt of the range run again here: it must be rejected at
+    /// the same step for the same reason; otherwise that is evidence.
+    fn rejudge_attempts(
+        &self,
+        manifest: &GoalManifest,
+        loaded: &LoadedGoal,
+        fetched: &Fetched,
+        origin: &str,
+        cp: &SignedCheckpoint,
+    ) -> Result<(), MirrorRefusal> {
+        let attempts: Vec<&ian_core::record::AttemptEntry> = fetched
+            .records
+            .iter()
+            .filter_map(|r| match r {
+                LogRecord::Attempt(a) => Some(a),
+                _ => None,
+            })
+            .collect();
+        if attempts.is_empty() {
+            return Ok(());
+        }
+        let judged = std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("ian-mirror-attempts".into())
+                .stack_size(self.worker_stack)
+                .spawn_scoped(s, || {
+                    attempts
+                        .iter()
+                        .map(|a| {
+                            let pack = &fetched.packs[&a.pack_hash];
+                            let code = &fetched.code[&pack.code_hash()];
+                            crate::runtime::judge::rejudge_attempt(
+                                &self.judge,
+                                loaded,
+                                manifest,
+                                pack,
+                                code,
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .map(|h| h.join())
+        });
+        let Ok(Ok(judged)) = judged else {
+            return Err(MirrorRefusal::Unavailable(
+                "the evaluation thread failed".into(),
+            ));
+        };
+        for (a, mine) in attempts.into_iter().zip(judged) {
+            let mine = mine.map_err(|i| {
+                MirrorRefusal::Unavailable(format!(
+                    "re-evaluating attempt {} was inconclusive: {i}",
+                    a.header.log_index
+                ))
+            })?;
+            if mine.as_ref() == Some(&(a.step, a.reason.clone())) {
+                continue;
+            }
+            let replayed = match &mine {
+                Some((step, reason)) => format!("rejected at step {step}: {reason}"),
+                None => "accepted".to_string(),
+            };
+            return Err(self.record(Evidence {
+                conflicting: None,
+                kind: "reevaluation_mismatch".into(),
+                origin: origin.to_string(),
+                index: Some(a.header.log_index),
+                receipt: None,
+                checkpoint: cp.clone(),
+                differences: vec![Mismatch {
+                    field: "attempt".into(),
+                    recorded: format!("rejected at step {}: {}", a.step, a.reason),
+                    replayed: replayed.clone(),
+                }],
+                served_by: None,
+                detail: format!(
+                    "attempt {} of {origin} re-evaluates differently: recorded rejected at step {} ({}), here {replayed}",
+                    a.header.log_index, a.step, a.reason
                 ),
             }));
         }

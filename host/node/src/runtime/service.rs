@@ -2283,7 +2283,12 @@ impl Node {
         };
         let admitted = match admitted {
             Ok(a) => a,
-            Err(r) => return self.refuse(&g, &c, r, reply),
+            Err(r) => {
+                if let Refusal::Rejected(rej) = &r {
+                    self.log_attempt(&g, &c, rej, 0, code.as_deref());
+                }
+                return self.refuse(&g, &c, r, reply);
+            }
         };
         let verdict = {
             let _s = info_span!("evaluate").entered();
@@ -2299,6 +2304,9 @@ impl Node {
             Ok(a) => a,
             Err(r) => {
                 drop(st);
+                if let Refusal::Rejected(rej) = &r {
+                    self.log_attempt(&g, &c, rej, ev.fuel().unwrap_or(0), code.as_deref());
+                }
                 return self.refuse(&g, &c, r, reply);
             }
         };

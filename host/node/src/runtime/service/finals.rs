@@ -134,6 +134,70 @@ impl Node {
         })
     }
 
+    /// For a goal with phases, logs a submission rejected at the
+    /// invariants, the evaluation or the thresholds as an attempt (with its
+    /// pack and code, so anyone can re-run it), durably under a signed
+    /// checkpoint, before the contributor hears of the rejection. Anything
+    /// else logs nothing.
+    pub(super) fn log_attempt(
+        &self,
+        g: &GoalRt,
+        c: &ian_core::Contribution,
+        r: &ian_core::Rejection,
+        fuel: u64,
+        code: Option<&[u8]>,
+    ) {
+        let env = EvalEnv {
+            fuel_used: fuel,
+            engine_version: self.judge.engine_version(),
+            config_hash: self.judge.config_hash(),
+            abi_version: self.judge.abi_version().to_string(),
+            harness_hash: g.manifest.harness.component,
+        };
+        let written = {
+            let mut st = g.state.write();
+            let Some(record) = st.commit_attempt(c, r, env, now_ms()) else {
+                return;
+            };
+            let index = record.header().log_index;
+            let pack_hash = c.pack.pack_hash();
+            (|| -> Result<_, ian_store::StoreError> {
+                let mut blobs = Vec::new();
+                if let Some(bytes) = code
+                    && !self.store.has_blob(&c.pack.code_hash().0)?
+                {
+                    blobs.push(self.store.put_blob(c.pack.code_hash().0, bytes.to_vec())?);
+                }
+                if !self.store.has_blob(&pack_hash.0)? {
+                    blobs.push(
+                        self.store
+                            .put_blob(pack_hash.0, c.pack.to_canonical_bytes())?,
+                    );
+                }
+                let t = self
+                    .store
+                    .append(&g.id, index, record.to_canonical_bytes())?;
+                Ok((index, blobs, t))
+            })()
+        };
+        let (index, blobs, ticket) = match written {
+            Ok(w) => w,
+            Err(e) => {
+                self.halt(g, &format!("store refused an attempt: {e}"));
+                return;
+            }
+        };
+        for b in blobs {
+            if let Err(e) = b.wait() {
+                self.halt(g, &format!("an attempt's pack or code is not durable: {e}"));
+                return;
+            }
+        }
+        if self.sign_durable(g, vec![ticket], index + 1).is_ok() {
+            info!(goal = %g.id, index, contributor = %c.contributor.to_hex(), reason = r.reason_code(), "attempt logged");
+        }
+    }
+
     /// Starts (or resumes, after a restart) the final evaluation of a
     /// revealed goal in its own thread, unless it is done or running.
     pub(super) fn start_finals(self: &Arc<Self>, g: &Arc<GoalRt>) {
