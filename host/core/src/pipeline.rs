@@ -1431,43 +1431,13 @@ impl GoalState {
     /// large log is fast; evaluation is not re-run.
     pub fn apply(&mut self, entry: &LogEntry) -> Result<Hash32, ReplayError> {
         let index = self.mmr.size();
-        if entry.goal_id != self.manifest.id || entry.goal_hash != self.goal_hash {
-            return Err(ReplayError::WrongGoal {
-                index,
-                goal_id: entry.goal_id.to_string(),
-                goal_hash: entry.goal_hash,
-            });
-        }
-        if entry.log_index != index {
-            return Err(ReplayError::OutOfOrder {
-                expected: index,
-                found: entry.log_index,
-            });
-        }
-        if let Some(first) = self.dedup.lookup(&entry.pack_hash) {
-            return Err(ReplayError::Duplicate {
-                index,
-                pack_hash: entry.pack_hash,
-                first,
-            });
-        }
-        if let Some(w) = self.nonces.get(&entry.contributor)
-            && !w.admits(entry.nonce)
-        {
-            let last = w.max;
-            return Err(ReplayError::NonceNotIncreasing {
-                index,
-                nonce: entry.nonce,
-                last,
-            });
-        }
-        if entry.timestamp_ms < self.last_timestamp_ms {
-            return Err(ReplayError::TimeWentBackwards {
-                index,
-                timestamp_ms: entry.timestamp_ms,
-                previous_ms: self.last_timestamp_ms,
-            });
-        }
+        self.check_position(
+            &entry.goal_id,
+            &entry.goal_hash,
+            entry.log_index,
+            entry.timestamp_ms,
+        )?;
+        self.check_unused(index, &entry.pack_hash, &entry.contributor, entry.nonce)?;
         self.check_open(&entry.contributor, entry.timestamp_ms)
             .map_err(|r| ReplayError::NotAcceptable {
                 index,

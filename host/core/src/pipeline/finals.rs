@@ -115,28 +115,66 @@ impl GoalState {
         }
     }
 
-    /// Goal, index and time of any leaf, as [`GoalState::apply`] checks
-    /// them for entries.
+    /// Goal, index and time of any leaf.
     fn check_header(&self, h: &RecordHeader) -> Result<(), ReplayError> {
+        self.check_position(&h.goal_id, &h.goal_hash, h.log_index, h.timestamp_ms)
+    }
+
+    /// That a leaf is for this goal, at the next index, not earlier than
+    /// the last leaf.
+    pub(super) fn check_position(
+        &self,
+        goal_id: &crate::goal::GoalId,
+        goal_hash: &Hash32,
+        log_index: u64,
+        timestamp_ms: u64,
+    ) -> Result<(), ReplayError> {
         let index = self.mmr.size();
-        if h.goal_id != self.manifest.id || h.goal_hash != self.goal_hash {
+        if *goal_id != self.manifest.id || *goal_hash != self.goal_hash {
             return Err(ReplayError::WrongGoal {
                 index,
-                goal_id: h.goal_id.to_string(),
-                goal_hash: h.goal_hash,
+                goal_id: goal_id.to_string(),
+                goal_hash: *goal_hash,
             });
         }
-        if h.log_index != index {
+        if log_index != index {
             return Err(ReplayError::OutOfOrder {
                 expected: index,
-                found: h.log_index,
+                found: log_index,
             });
         }
-        if h.timestamp_ms < self.last_timestamp_ms {
+        if timestamp_ms < self.last_timestamp_ms {
             return Err(ReplayError::TimeWentBackwards {
                 index,
-                timestamp_ms: h.timestamp_ms,
+                timestamp_ms,
                 previous_ms: self.last_timestamp_ms,
+            });
+        }
+        Ok(())
+    }
+
+    /// That a leaf's pack is not in the log yet and its nonce is unused.
+    pub(super) fn check_unused(
+        &self,
+        index: u64,
+        pack_hash: &Hash32,
+        contributor: &PublicKeyBytes,
+        nonce: u64,
+    ) -> Result<(), ReplayError> {
+        if let Some(first) = self.dedup.lookup(pack_hash) {
+            return Err(ReplayError::Duplicate {
+                index,
+                pack_hash: *pack_hash,
+                first,
+            });
+        }
+        if let Some(w) = self.nonces.get(contributor)
+            && !w.admits(nonce)
+        {
+            return Err(ReplayError::NonceNotIncreasing {
+                index,
+                nonce,
+                last: w.max,
             });
         }
         Ok(())
@@ -234,22 +272,7 @@ impl GoalState {
         if !self.logs_attempts() {
             return Err(not_acceptable(index, "an attempt in a goal without phases"));
         }
-        if let Some(first) = self.dedup.lookup(&a.pack_hash) {
-            return Err(ReplayError::Duplicate {
-                index,
-                pack_hash: a.pack_hash,
-                first,
-            });
-        }
-        if let Some(w) = self.nonces.get(&a.contributor)
-            && !w.admits(a.nonce)
-        {
-            return Err(ReplayError::NonceNotIncreasing {
-                index,
-                nonce: a.nonce,
-                last: w.max,
-            });
-        }
+        self.check_unused(index, &a.pack_hash, &a.contributor, a.nonce)?;
         self.check_open(&a.contributor, a.header.timestamp_ms)
             .map_err(|r| not_acceptable(index, r.to_string()))?;
         if a.env.harness_hash != self.manifest.harness.component {
