@@ -522,6 +522,19 @@ impl GoalState {
         f.queue.get(f.done).copied()
     }
 
+    /// The next `n` selected entries to evaluate on the hidden seeds, in
+    /// order: a node evaluates them side by side and commits the results
+    /// in this order.
+    pub fn final_batch(&self, n: usize) -> Vec<Finalist> {
+        let Some(f) = self.finals.as_ref() else {
+            return Vec::new();
+        };
+        if f.revealed.is_none() {
+            return Vec::new();
+        }
+        f.queue.iter().skip(f.done).take(n).copied().collect()
+    }
+
     /// How many final results are in the log, of how many due.
     pub fn final_progress(&self) -> Option<(usize, usize)> {
         let f = self.finals.as_ref()?;

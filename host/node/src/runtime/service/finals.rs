@@ -5,7 +5,8 @@
 //! Architecture Invariant: the reveal and every final result are durable
 //! before a checkpoint covering them is signed, and the final evaluation
 //! goes through the same sandbox path as a submission's (only the seeds
-//! differ), one entry at a time in the order the core fixes, so a restart
+//! differ); finalists are evaluated side by side on the worker count and
+//! committed one at a time in the order the core fixes, so a restart
 //! resumes exactly where the log stops and any replay reaches the same
 //! board.
 
@@ -239,54 +240,73 @@ impl Node {
         let mut tickets: Vec<Ticket<u64>> = Vec::new();
         let mut signed_to = 0;
         let mut retries = 0;
-        loop {
+        let width = self.cfg.worker_count().max(1);
+        'run: loop {
             if self.queue.lock().is_none() || self.failed.load(Ordering::Relaxed) {
                 break;
             }
-            let Some(next) = g.state.read().final_pending() else {
+            let batch = g.state.read().final_batch(width);
+            if batch.is_empty() {
                 break;
-            };
-            let verdict = match self.load_pack(&next.pack_hash) {
-                Ok(pack) => {
-                    let ev = SandboxEvaluator::new(
-                        &self.judge,
-                        &g.loaded,
-                        CodeSource::Store(&self.store),
-                    )
-                    .on_seeds(seeds.clone());
-                    ev.evaluate(&g.manifest, &pack, &next.pack_hash)
-                }
-                Err(e) => {
-                    error!(goal = %g.id, index = next.index, error = %e, "a finalist's pack is not in the store; final evaluation stops");
-                    break;
-                }
-            };
-            let mut st = g.state.write();
-            if st.final_pending() != Some(next) {
-                continue;
             }
-            let Some(record) = st.commit_final(verdict, env.clone(), now_ms()) else {
-                drop(st);
-                retries += 1;
-                if retries > INCONCLUSIVE_RETRIES {
-                    warn!(goal = %g.id, index = next.index, "final evaluation inconclusive; it resumes at the next start");
-                    break;
+            // Side by side on the worker count, each on a thread with the
+            // evaluation stack; committed below in the fixed order.
+            let verdicts = std::thread::scope(|s| {
+                let handles: Vec<_> = batch
+                    .iter()
+                    .map(|f| {
+                        let seeds = &seeds;
+                        std::thread::Builder::new()
+                            .name("ian-final-eval".into())
+                            .stack_size(self.cfg.limits.worker_stack_bytes as usize)
+                            .spawn_scoped(s, move || self.evaluate_finalist(g, f, seeds))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| match h {
+                        Ok(h) => h
+                            .join()
+                            .unwrap_or_else(|_| Err("the evaluation thread panicked".into())),
+                        Err(e) => Err(format!("cannot start an evaluation thread: {e}")),
+                    })
+                    .collect::<Vec<_>>()
+            });
+            for (next, verdict) in batch.into_iter().zip(verdicts) {
+                let verdict = match verdict {
+                    Ok(v) => v,
+                    Err(e) => {
+                        error!(goal = %g.id, index = next.index, error = %e, "final evaluation stops");
+                        break 'run;
+                    }
+                };
+                let mut st = g.state.write();
+                if st.final_pending() != Some(next) {
+                    continue 'run;
                 }
-                std::thread::sleep(Duration::from_secs(1));
-                continue;
-            };
-            retries = 0;
-            let index = record.header().log_index;
-            match self.store.append(&g.id, index, record.to_canonical_bytes()) {
-                Ok(t) => tickets.push(t),
-                Err(e) => {
+                let Some(record) = st.commit_final(verdict, env.clone(), now_ms()) else {
                     drop(st);
-                    self.halt(g, &format!("store refused a final result: {e}"));
-                    return;
+                    retries += 1;
+                    if retries > INCONCLUSIVE_RETRIES {
+                        warn!(goal = %g.id, index = next.index, "final evaluation inconclusive; it resumes at the next start");
+                        break 'run;
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                    continue 'run;
+                };
+                retries = 0;
+                let index = record.header().log_index;
+                match self.store.append(&g.id, index, record.to_canonical_bytes()) {
+                    Ok(t) => tickets.push(t),
+                    Err(e) => {
+                        drop(st);
+                        self.halt(g, &format!("store refused a final result: {e}"));
+                        return;
+                    }
                 }
+                drop(st);
+                signed_to = index + 1;
             }
-            drop(st);
-            signed_to = index + 1;
             if tickets.len() >= FINALS_PER_CHECKPOINT
                 && self
                     .sign_durable(g, std::mem::take(&mut tickets), signed_to)
@@ -301,6 +321,20 @@ impl Node {
         if let Some((done, total)) = g.state.read().final_progress() {
             info!(goal = %g.id, done, total, "final evaluation {}", if done == total { "complete" } else { "paused" });
         }
+    }
+
+    /// One finalist's verdict on the hidden seeds, through the sandbox
+    /// path a submission takes; `Err` when its pack is not in the store.
+    fn evaluate_finalist(
+        &self,
+        g: &GoalRt,
+        f: &ian_core::pipeline::Finalist,
+        seeds: &[u64],
+    ) -> Result<ian_core::Verdict, String> {
+        let pack = self.load_pack(&f.pack_hash)?;
+        let ev = SandboxEvaluator::new(&self.judge, &g.loaded, CodeSource::Store(&self.store))
+            .on_seeds(seeds.to_vec());
+        Ok(ev.evaluate(&g.manifest, &pack, &f.pack_hash))
     }
 
     fn load_pack(&self, pack_hash: &ian_core::Hash32) -> Result<AgentPack, String> {
