@@ -413,6 +413,15 @@ fn the_final_board_on_revealed_hidden_seeds_is_recomputed_bit_for_bit_elsewhere(
         .collect();
     assert_eq!(replayed, finalists, "the same board, in the same order");
 
+    // The CLI shows the final board beside the public one.
+    let o = cli(&["leaderboard", "race", "--final", "--node", &node.url]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("final board of race") && stdout(&o).contains("2 of 2"),
+        "{}",
+        stdout(&o)
+    );
+
     // A mirror copies the whole log, reveal and final results included, and
     // re-evaluates every leaf it can judge, finals on the hidden seeds.
     let vkey = node.get_json("/api/v1/goals/race")["log_vkey"]

@@ -91,8 +91,9 @@ pub enum Command {
     Select(SelectArgs),
     /// Node and goal status.
     Status(StatusArgs),
-    /// Leaderboard of a goal (top-K and Pareto frontier).
-    Leaderboard(GoalArgs),
+    /// Leaderboard of a goal (top-K and Pareto frontier), or with
+    /// `--final` a competition's final board on its revealed hidden seeds.
+    Leaderboard(LeaderboardArgs),
     /// A contributor's accepted and rejected submissions, with their place
     /// on each board.
     History(HistoryArgs),
@@ -448,6 +449,17 @@ pub struct GoalArgs {
     /// Node.
     #[command(flatten)]
     pub node: NodeArgs,
+}
+
+/// `leaderboard`.
+#[derive(Debug, Args)]
+pub struct LeaderboardArgs {
+    /// Goal and node.
+    #[command(flatten)]
+    pub goal: GoalArgs,
+    /// The final board (after the reveal) instead of the public one.
+    #[arg(long = "final")]
+    pub final_board: bool,
 }
 
 /// `history`.

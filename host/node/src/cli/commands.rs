@@ -482,10 +482,18 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
             });
             Ok(0)
         }
+        Command::Leaderboard(a) if a.final_board => {
+            let client = node_client(&a.goal.node)?;
+            let v: crate::runtime::views::FinalBoard = client
+                .get(&format!("/api/v1/goals/{}/final", a.goal.goal))
+                .await?;
+            out.print(&v, || render::final_board(&v));
+            Ok(0)
+        }
         Command::Leaderboard(a) => {
-            let client = node_client(&a.node)?;
+            let client = node_client(&a.goal.node)?;
             let v: Leaderboard = client
-                .get(&format!("/api/v1/goals/{}/leaderboard", a.goal))
+                .get(&format!("/api/v1/goals/{}/leaderboard", a.goal.goal))
                 .await?;
             out.print(&v, || render::leaderboard(&v));
             Ok(0)

@@ -182,6 +182,30 @@ pub fn goal_status(g: &GoalStatus) -> String {
 }
 
 /// Human text for a leaderboard.
+/// A competition's final board: the public board's table, on the hidden
+/// seeds, with how far the final evaluation is.
+pub fn final_board(f: &crate::runtime::views::FinalBoard) -> String {
+    if !f.revealed {
+        return format!(
+            "goal {}: the hidden seeds are not revealed yet; the final board comes after the reveal\n",
+            f.goal
+        );
+    }
+    let mut o = format!(
+        "final board of {} on the hidden seeds {:?}: {} of {} selected entries evaluated\n",
+        f.goal, f.hidden_seeds, f.evaluated, f.total
+    );
+    o.push_str(&leaderboard(&Leaderboard {
+        goal: f.goal.clone(),
+        ranking: "the goal's, on the hidden seeds".into(),
+        size: f.evaluated,
+        top: f.top.clone(),
+        pareto: Vec::new(),
+        rejections: Vec::new(),
+    }));
+    o
+}
+
 pub fn leaderboard(b: &Leaderboard) -> String {
     let mut o = String::new();
     let _ = writeln!(
