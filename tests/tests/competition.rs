@@ -398,6 +398,20 @@ fn the_final_board_on_revealed_hidden_seeds_is_recomputed_bit_for_bit_elsewhere(
         "{log}"
     );
     assert!(http_get(&node.url, "/goals/race").contains("Final board (hidden seeds)"));
+    // Bob's history shows the attempt, from the log.
+    let bob_key = log["records"][0]["contributor"].as_str().unwrap();
+    let history = node.get_json(&format!("/api/v1/goals/race/contributors/{bob_key}"));
+    assert!(
+        history["rejected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["detail"]
+                .as_str()
+                .unwrap()
+                .contains("logged as attempt 3")),
+        "{history}"
+    );
 
     // Anyone re-computes the final board from the signed log alone.
     let o = cli(&["replay", "--final", "race", "--node", &node.url, "--json"]);

@@ -334,6 +334,9 @@ pub struct GoalRt {
 pub struct ContributorIndex {
     indexed: u64,
     by_key: std::collections::HashMap<[u8; 32], Vec<u64>>,
+    /// Log indices of each contributor's attempts (a competition's logged
+    /// evaluated rejections).
+    attempts: std::collections::HashMap<[u8; 32], Vec<u64>>,
     best: Vec<ian_core::ContributionMeta>,
 }
 
@@ -346,6 +349,11 @@ impl ContributorIndex {
     /// Log indices of `key`'s accepted entries, oldest first.
     pub fn entries_of(&self, key: &PublicKeyBytes) -> &[u64] {
         self.by_key.get(&key.0).map_or(&[], |v| v.as_slice())
+    }
+
+    /// Log indices of `key`'s attempts, oldest first.
+    pub fn attempts_of(&self, key: &PublicKeyBytes) -> &[u64] {
+        self.attempts.get(&key.0).map_or(&[], |v| v.as_slice())
     }
 }
 
@@ -1382,10 +1390,13 @@ impl Node {
             (st.size(), ranks)
         };
         let snap = self.store.snapshot().map_err(internal)?;
-        let mine = self
-            .log_index(&g, &snap, size)?
-            .entries_of(&contributor)
-            .to_vec();
+        let (mine, attempts) = {
+            let idx = self.log_index(&g, &snap, size)?;
+            (
+                idx.entries_of(&contributor).to_vec(),
+                idx.attempts_of(&contributor).to_vec(),
+            )
+        };
         let mut accepted = Vec::new();
         for index in mine {
             let Some(bytes) = snap.entry(&g.id, index).map_err(internal)? else {
@@ -1406,10 +1417,57 @@ impl Node {
                 rank: ranks.get(&index).copied(),
             });
         }
-        let rejected = stored_rejections(&snap, &g.id, self.cfg.limits.stored_rejections)
-            .into_iter()
-            .filter(|r| r.contributor == contributor.to_hex())
-            .collect();
+        // The logged attempts are permanent; the stored ring holds their
+        // messages (while it keeps them) and the refusals that are not
+        // logged.
+        let mut ring: Vec<RecentRejection> =
+            stored_rejections(&snap, &g.id, self.cfg.limits.stored_rejections)
+                .into_iter()
+                .filter(|r| r.contributor == contributor.to_hex())
+                .collect();
+        let mut rejected = Vec::new();
+        for index in attempts {
+            let Some(bytes) = snap.entry(&g.id, index).map_err(internal)? else {
+                continue;
+            };
+            let Ok(LogRecord::Attempt(a)) = LogRecord::from_canonical_bytes(&bytes) else {
+                continue;
+            };
+            let logged = format!("logged as attempt {index}, which counts against the quotas");
+            let stored = ring
+                .iter()
+                .position(|r| r.pack_hash == a.pack_hash.to_hex() && r.code == a.reason);
+            if let Some(at) = stored {
+                let mut r = ring.remove(at);
+                r.detail = format!("{}; {logged}", r.detail);
+                rejected.push(r);
+                continue;
+            }
+            let name = snap
+                .blob(&a.pack_hash.0)
+                .ok()
+                .flatten()
+                .and_then(|b| ian_core::AgentPack::from_canonical_bytes(&b).ok())
+                .and_then(|p| p.metadata().get("name").map(str::to_string))
+                .unwrap_or_default();
+            rejected.push(RecentRejection {
+                pack_hash: a.pack_hash.to_hex(),
+                name,
+                code: a.reason.clone(),
+                step: match a.step {
+                    3 => "invariants",
+                    5 => "evaluation",
+                    _ => "thresholds",
+                }
+                .to_string(),
+                detail: format!("evaluated and rejected ({}); {logged}", a.reason),
+                contributor: contributor.to_hex(),
+                time_ms: a.header.timestamp_ms,
+                seq: 0,
+            });
+        }
+        rejected.extend(ring);
+        rejected.sort_by_key(|r| r.time_ms);
         Ok(ContributorHistory {
             goal: g.id.clone(),
             contributor: contributor.to_hex(),
@@ -1432,8 +1490,13 @@ impl Node {
             for item in snap.entries(&g.id, idx.indexed..size).map_err(internal)? {
                 let (index, bytes) = item.map_err(internal)?;
                 idx.indexed = index + 1;
-                let Ok(LogRecord::Entry(entry)) = LogRecord::from_canonical_bytes(&bytes) else {
-                    continue;
+                let entry = match LogRecord::from_canonical_bytes(&bytes) {
+                    Ok(LogRecord::Entry(e)) => e,
+                    Ok(LogRecord::Attempt(a)) => {
+                        idx.attempts.entry(a.contributor.0).or_default().push(index);
+                        continue;
+                    }
+                    _ => continue,
                 };
                 idx.by_key
                     .entry(entry.contributor.0)
