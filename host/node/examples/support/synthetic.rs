@@ -57,12 +57,11 @@ pub fn entries(m: &GoalManifest, n: u64) -> impl Iterator<Item = Vec<u8>> + '_ {
     })
 }
 
-pub fn populate(data: &Path, n: u64) {
-    let goal = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/goals/trading.toml");
-    let req = ian_node::cli::ops::publish_request(&goal).expect("example goal");
-    let (manifest, blobs) = ian_node::cli::ops::load_goal_file(&goal).expect("example goal");
-    std::fs::create_dir_all(data).unwrap();
-    let store = Store::open(data.join("ian.redb")).unwrap();
+/// Writes the goal file `goal` into `store` as `goal publish` would: its
+/// components, its text and its manifest.
+fn store_goal(store: &Store, goal: &Path) -> GoalManifest {
+    let req = ian_node::cli::ops::publish_request(goal).expect("goal file");
+    let (manifest, blobs) = ian_node::cli::ops::load_goal_file(goal).expect("goal file");
     for (h, b) in blobs {
         store.put_blob(h.0, b).unwrap().wait().unwrap();
     }
@@ -77,6 +76,15 @@ pub fn populate(data: &Path, n: u64) {
         .unwrap()
         .wait()
         .unwrap();
+    manifest
+}
+
+pub fn populate(data: &Path, n: u64) {
+    let goal = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/goals/trading.toml");
+    std::fs::create_dir_all(data).unwrap();
+    let store = Store::open(data.join("ian.redb")).unwrap();
+    let manifest = store_goal(&store, &goal);
+    let id = manifest.id.as_str().to_string();
     let mut pending = std::collections::VecDeque::new();
     for (i, e) in entries(&manifest, n).enumerate() {
         if pending.len() == 4096 {
@@ -139,23 +147,9 @@ pub fn populate_competition(data: &Path, n: u64) -> String {
     std::fs::create_dir_all(data).unwrap();
     let goal = data.join("competition.toml");
     std::fs::write(&goal, text).unwrap();
-    let req = ian_node::cli::ops::publish_request(&goal).expect("competition goal");
-    let (manifest, blobs) = ian_node::cli::ops::load_goal_file(&goal).expect("competition goal");
     let store = Store::open(data.join("ian.redb")).unwrap();
-    for (h, b) in blobs {
-        store.put_blob(h.0, b).unwrap().wait().unwrap();
-    }
+    let manifest = store_goal(&store, &goal);
     let id = manifest.id.as_str().to_string();
-    store
-        .put_meta(&format!("goal-toml/{id}"), req.goal_toml.into_bytes())
-        .unwrap()
-        .wait()
-        .unwrap();
-    store
-        .put_goal(&id, manifest.to_canonical_bytes())
-        .unwrap()
-        .wait()
-        .unwrap();
     let code = std::fs::read(root.join("target/components/buy-and-hold.wasm"))
         .expect("build the guests first: ./scripts/build-guests.sh");
     let code_hash = sha256(&code);

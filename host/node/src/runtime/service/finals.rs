@@ -56,19 +56,9 @@ impl Node {
                 "the node's store failed; it writes nothing until restarted",
             ));
         }
-        let (index, ticket) = {
-            let mut st = g.state.write();
-            let record = st.commit_reveal(secret, now_ms()).map_err(reveal_error)?;
-            let index = record.header().log_index;
-            match self.store.append(&g.id, index, record.to_canonical_bytes()) {
-                Ok(t) => (index, t),
-                Err(e) => {
-                    drop(st);
-                    self.halt(&g, &format!("store refused the reveal: {e}"));
-                    return Err(ApiError::internal());
-                }
-            }
-        };
+        let (index, ticket) = self.append_leaf(&g, "the reveal", |st| {
+            st.commit_reveal(secret, now_ms()).map_err(reveal_error)
+        })?;
         self.sign_durable(&g, vec![ticket], index + 1)?;
         let (done, total) = g.state.read().final_progress().unwrap_or((0, 0));
         info!(goal = %g.id, index, finalists = total, "hidden seeds revealed; final evaluation starts");
@@ -103,29 +93,18 @@ impl Node {
                 secs,
             ));
         }
-        let (index, ticket) = {
-            let mut st = g.state.write();
-            let record = st
-                .commit_selection(
-                    req.contributor,
-                    req.nonce,
-                    req.selected.clone(),
-                    req.signature,
-                    now_ms(),
-                )
-                .map_err(|why| {
-                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_selection", why)
-                })?;
-            let index = record.header().log_index;
-            match self.store.append(&g.id, index, record.to_canonical_bytes()) {
-                Ok(t) => (index, t),
-                Err(e) => {
-                    drop(st);
-                    self.halt(&g, &format!("store refused a selection: {e}"));
-                    return Err(ApiError::internal());
-                }
-            }
-        };
+        let (index, ticket) = self.append_leaf(&g, "a selection", |st| {
+            st.commit_selection(
+                req.contributor,
+                req.nonce,
+                req.selected.clone(),
+                req.signature,
+                now_ms(),
+            )
+            .map_err(|why| {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_selection", why)
+            })
+        })?;
         self.sign_durable(&g, vec![ticket], index + 1)?;
         info!(goal = %g.id, index, contributor = %req.contributor.to_hex(), selected = ?req.selected, "final selection logged");
         Ok(SelectView {
@@ -196,6 +175,29 @@ impl Node {
         }
         if self.sign_durable(g, vec![ticket], index + 1).is_ok() {
             info!(goal = %g.id, index, contributor = %c.contributor.to_hex(), reason = r.reason_code(), "attempt logged");
+        }
+    }
+
+    /// Commits one leaf to the goal's state with `commit` and queues it for
+    /// the store under the same lock, so leaves reach the store in log
+    /// order; a store that refuses halts the node. The caller waits on the
+    /// ticket (through `sign_durable`).
+    fn append_leaf(
+        &self,
+        g: &GoalRt,
+        what: &str,
+        commit: impl FnOnce(&mut ian_core::GoalState) -> Result<ian_core::record::LogRecord, ApiError>,
+    ) -> Result<(u64, Ticket<u64>), ApiError> {
+        let mut st = g.state.write();
+        let record = commit(&mut st)?;
+        let index = record.header().log_index;
+        match self.store.append(&g.id, index, record.to_canonical_bytes()) {
+            Ok(t) => Ok((index, t)),
+            Err(e) => {
+                drop(st);
+                self.halt(g, &format!("store refused {what}: {e}"));
+                Err(ApiError::internal())
+            }
         }
     }
 
