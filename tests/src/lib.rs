@@ -346,7 +346,24 @@ impl NodeProc {
         Self::launch(None, data, env, flags)
     }
 
+    /// As [`NodeProc::start`], running `program` (a binary with the
+    /// `ian-host` command line, e.g. this package's `ian-host-testclock`)
+    /// instead of the `ian-host` under test.
+    pub fn start_program(program: &Path, data: &Path, env: &[(&str, &str)]) -> NodeProc {
+        Self::launch_program(program, None, data, env, &[])
+    }
+
     fn launch(netns: Option<&str>, data: &Path, env: &[(&str, &str)], flags: &[&str]) -> NodeProc {
+        Self::launch_program(&bin(), netns, data, env, flags)
+    }
+
+    fn launch_program(
+        program: &Path,
+        netns: Option<&str>,
+        data: &Path,
+        env: &[(&str, &str)],
+        flags: &[&str],
+    ) -> NodeProc {
         std::fs::create_dir_all(data).unwrap();
         let _ = std::fs::remove_file(data.join("node.addr"));
         let log = data.with_extension("log");
@@ -354,10 +371,10 @@ impl NodeProc {
         let mut cmd = match netns {
             Some(ns) => {
                 let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns]).arg(bin());
+                c.args(["netns", "exec", ns]).arg(program);
                 c
             }
-            None => Command::new(bin()),
+            None => Command::new(program),
         };
         cmd.arg("serve")
             .args(flags)

@@ -148,6 +148,93 @@ fn a_phase_takes_submissions_only_while_open_and_counts_quotas_from_the_log() {
     assert!(http_get(&node.url, "/goals/race").contains("The competition closed"));
 }
 
+/// Moves the clock of an `ian-host-testclock` node to `t_ms`. The node
+/// re-reads the file at every use; the rename makes the change atomic.
+fn set_clock(file: &Path, t_ms: u64) {
+    let next = file.with_extension("next");
+    std::fs::write(&next, t_ms.to_string()).unwrap();
+    std::fs::rename(&next, file).unwrap();
+}
+
+#[test]
+fn a_daily_quota_resets_at_midnight_utc_by_the_entries_own_time() {
+    const DAY: u64 = 86_400_000;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let data = dir.join("data");
+    // A day far from today, so only the injected clock can be in it.
+    let day = 20_000 * DAY;
+    let clock = dir.join("clock");
+    set_clock(&clock, day + DAY - 60_000); // 23:59:00 UTC
+    let program = Path::new(env!("CARGO_BIN_EXE_ian-host-testclock"));
+    let env = [("IAN_TEST_CLOCK_FILE", clock.to_str().unwrap())];
+    let mut node = NodeProc::start_program(program, &data, &env);
+    let key = keygen(dir, "alice.key");
+    let goal = trading_goal(dir, "race", false);
+    let mut text = std::fs::read_to_string(&goal).unwrap();
+    text.push_str(&format!(
+        "[[phases]]\nname = \"main\"\nopens_at = \"{}\"\ncloses_at = \"{}\"\nmax_per_day = 2\n",
+        UtcTime(day - DAY),
+        UtcTime(day + 3 * DAY)
+    ));
+    std::fs::write(&goal, text).unwrap();
+    node.publish(&goal);
+
+    let accepted = |node: &NodeProc, p: &str, name: &str| {
+        let o = submit(node, dir, &key, p, name);
+        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    };
+    let refused_until = |node: &NodeProc, p: &str, name: &str, reset: u64| {
+        let o = submit(node, dir, &key, p, name);
+        let err = stderr(&o);
+        assert!(!o.status.success(), "accepted over the quota");
+        assert!(
+            err.contains("quota_exceeded") && err.contains("max_per_day"),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("it resets at {}", UtcTime(reset))),
+            "{err}"
+        );
+    };
+    accepted(&node, "position=0.1", "a.ianpack");
+    accepted(&node, "position=0.2", "b.ianpack");
+    refused_until(&node, "position=0.3", "c.ianpack", day + DAY);
+
+    // One second past midnight the day's count starts again.
+    set_clock(&clock, day + DAY + 1_000);
+    accepted(&node, "position=0.3", "c.ianpack");
+    let log = node.get_json("/api/v1/goals/race/log");
+    let times: Vec<u64> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["timestamp_ms"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        times,
+        [day + DAY - 60_000, day + DAY - 60_000, day + DAY + 1_000],
+        "{log}"
+    );
+
+    // Counted from the log: after a restart the new day has one left.
+    assert!(node.stop());
+    let mut node = NodeProc::start_program(program, &data, &env);
+    accepted(&node, "position=0.4", "d.ianpack");
+    refused_until(&node, "position=0.5", "e.ianpack", day + 2 * DAY);
+
+    // The shipped binary has no test clock: given the same variable, it
+    // keeps the real time, at which this competition closed long ago.
+    assert!(node.stop());
+    let node = NodeProc::start(&data, &env);
+    let o = submit(&node, dir, &key, "position=0.5", "e.ianpack");
+    let err = stderr(&o);
+    assert!(
+        !o.status.success() && err.contains("competition_closed"),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_hidden_seed_commitment_gives_no_seed_away_before_the_reveal() {
     let tmp = tempfile::tempdir().unwrap();

@@ -17,3 +17,27 @@ pub mod render;
 pub mod serve;
 pub mod tau;
 pub mod telemetry;
+
+/// The whole `ian-host` program: parse the process arguments, run one
+/// command, print any error as one clear line (JSON with `--json`), and
+/// return the exit code. A function rather than the binary's `main` so a
+/// program that links this library runs exactly the same command line.
+pub fn main() -> i32 {
+    use clap::Parser;
+    let cli = args::Cli::parse();
+    let json = cli.json;
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let line = common::error_line(&e);
+            if json {
+                let body =
+                    serde_json::json!({"error": {"code": "command_failed", "message": line}});
+                println!("{body}");
+            } else {
+                eprintln!("error: {line}");
+            }
+            1
+        }
+    }
+}

@@ -468,12 +468,7 @@ mod tlog;
 pub use federation::{p2p_config, start_p2p};
 pub use tlog::{TILE_WIDTH, TilePath, parse_tile_path, tile_index_path};
 
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub(crate) use crate::runtime::clock::now_ms;
 
 /// 404 for a goal id this node does not hold, listing the ones it does
 /// (up to 20) and naming the nearest when it is a likely typo.
