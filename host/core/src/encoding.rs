@@ -452,6 +452,10 @@ pub mod domain {
     /// A goal manifest with competition rules (v1's fields, then the
     /// competition's); a goal without them keeps v1 and its hash.
     pub const GOAL_V2: &str = "ian/goal/v2";
+    /// A goal manifest whose agents get deterministic WASI (v1's fields,
+    /// an optional competition, the agent runtime); a goal with pure agents
+    /// keeps v1 or v2 and its hash.
+    pub const GOAL_V3: &str = "ian/goal/v3";
     /// A hidden-seed secret -> the commitment a manifest carries.
     pub const HIDDEN_SEEDS_COMMITMENT: &str = "ian/hidden-seeds-commitment/v1";
     /// A hidden-seed secret and an index -> one hidden seed.

@@ -790,6 +790,35 @@ impl LeaderboardSpec {
     }
 }
 
+/// What a goal's agents may import, chosen by the goal author: part of the
+/// manifest, so of the goal hash every entry carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Agents {
+    /// IAN's types only (and the optional panic report): ian-guest-sdk
+    /// agents, the smallest surface.
+    #[default]
+    Pure,
+    /// Also the WASI p2 interfaces language runtimes (CPython, QuickJS,
+    /// wasi-libc) import, each served deterministically by the sandbox.
+    Wasi,
+}
+
+impl Agents {
+    /// Whether this is the default, which the encodings leave out.
+    pub fn is_pure(&self) -> bool {
+        *self == Agents::Pure
+    }
+
+    /// Its byte in `ian/goal/v3` (0 is never written: a pure goal is v1/v2).
+    fn code(self) -> u8 {
+        match self {
+            Agents::Pure => 0,
+            Agents::Wasi => 1,
+        }
+    }
+}
+
 /// A parsed goal file. Component paths are kept exactly as written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -827,6 +856,9 @@ pub struct GoalSpec {
     /// Hidden seeds, final selections, board rows (`[competition]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub competition: Option<CompetitionOptions>,
+    /// What agents may import (`agents = "wasi"`); default `pure`.
+    #[serde(default, skip_serializing_if = "Agents::is_pure")]
+    pub agents: Agents,
 }
 
 /// The hashes a caller computed for the components a goal file names.
@@ -934,6 +966,7 @@ impl GoalSpec {
             leaderboard: self.leaderboard,
             proofs: self.proofs.clone(),
             competition: Competition::from_spec(&self.phases, self.competition.as_ref())?,
+            agents: self.agents,
         };
         m.validate()?;
         Ok(m)
@@ -1028,6 +1061,10 @@ pub struct GoalManifest {
     /// goal that is always open (and then its encoding is `ian/goal/v1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub competition: Option<Competition>,
+    /// What agents may import; `pure` unless the goal says `wasi` (then its
+    /// encoding is `ian/goal/v3`).
+    #[serde(default, skip_serializing_if = "Agents::is_pure")]
+    pub agents: Agents,
 }
 
 /// The JSON shape of a manifest before validation.
@@ -1053,6 +1090,8 @@ struct UncheckedManifest {
     proofs: ProofPolicy,
     #[serde(default)]
     competition: Option<Competition>,
+    #[serde(default)]
+    agents: Agents,
 }
 
 impl TryFrom<UncheckedManifest> for GoalManifest {
@@ -1070,6 +1109,7 @@ impl TryFrom<UncheckedManifest> for GoalManifest {
             leaderboard: u.leaderboard,
             proofs: u.proofs,
             competition: u.competition,
+            agents: u.agents,
         };
         m.validate()?;
         Ok(m)
@@ -1111,12 +1151,15 @@ impl GoalManifest {
         serde_json::from_str(text).map_err(|e| GoalError::Json(e.to_string()))
     }
 
-    /// Canonical bytes: domain `ian/goal/v1`, or `ian/goal/v2` with the
-    /// competition's fields after v1's when the goal has competition rules.
+    /// Canonical bytes: domain `ian/goal/v1`; `ian/goal/v2` with the
+    /// competition's fields after v1's when the goal has competition rules;
+    /// `ian/goal/v3` (v1's fields, an optional competition, the agent
+    /// runtime) when its agents get WASI. Each goal has exactly one.
     pub fn to_canonical_bytes(&self) -> Vec<u8> {
-        let tag = match self.competition {
-            None => domain::GOAL,
-            Some(_) => domain::GOAL_V2,
+        let tag = match (self.agents, &self.competition) {
+            (Agents::Pure, None) => domain::GOAL,
+            (Agents::Pure, Some(_)) => domain::GOAL_V2,
+            (_, _) => domain::GOAL_V3,
         };
         let mut e = Encoder::new(tag);
         e.str(self.id.as_str())
@@ -1140,7 +1183,10 @@ impl GoalManifest {
         e.u32(self.leaderboard.capacity)
             .u32(self.leaderboard.frontier_capacity);
         self.proofs.encode_into(&mut e);
-        if let Some(c) = &self.competition {
+        if tag == domain::GOAL_V3 {
+            e.option(self.competition.as_ref(), |e, c| c.encode_into(e));
+            e.u8(self.agents.code());
+        } else if let Some(c) = &self.competition {
             c.encode_into(&mut e);
         }
         e.finish()
@@ -1160,9 +1206,13 @@ impl GoalManifest {
                 max: MAX_MANIFEST_BYTES as u64,
             });
         }
-        let (mut d, v2) = match Decoder::new(b, domain::GOAL) {
-            Ok(d) => (d, false),
-            Err(DecodeError::WrongDomain { .. }) => (Decoder::new(b, domain::GOAL_V2)?, true),
+        let (mut d, version) = match Decoder::new(b, domain::GOAL) {
+            Ok(d) => (d, 1),
+            Err(DecodeError::WrongDomain { .. }) => match Decoder::new(b, domain::GOAL_V2) {
+                Ok(d) => (d, 2),
+                Err(DecodeError::WrongDomain { .. }) => (Decoder::new(b, domain::GOAL_V3)?, 3),
+                Err(e) => return Err(e),
+            },
             Err(e) => return Err(e),
         };
         let id = GoalId::decode_from(&mut d, "goal.id")?;
@@ -1197,10 +1247,27 @@ impl GoalManifest {
             frontier_capacity: d.u32("goal.leaderboard.frontier_capacity")?,
         };
         let proofs = ProofPolicy::decode_from(&mut d)?;
-        let competition = if v2 {
-            Some(Competition::decode_from(&mut d)?)
-        } else {
-            None
+        let (competition, agents) = match version {
+            1 => (None, Agents::Pure),
+            2 => (Some(Competition::decode_from(&mut d)?), Agents::Pure),
+            _ => {
+                let competition = if d.option_tag("goal.competition")? {
+                    Some(Competition::decode_from(&mut d)?)
+                } else {
+                    None
+                };
+                // Pure agents are v1 or v2: a v3 saying so is not canonical.
+                let agents = match d.u8("goal.agents")? {
+                    1 => Agents::Wasi,
+                    other => {
+                        return Err(DecodeError::invalid(
+                            "goal.agents",
+                            format!("{other} is not an agent runtime of ian/goal/v3 (1: wasi)"),
+                        ));
+                    }
+                };
+                (competition, agents)
+            }
         };
         d.finish()?;
         let m = GoalManifest {
@@ -1220,6 +1287,7 @@ impl GoalManifest {
             leaderboard,
             proofs,
             competition,
+            agents,
         };
         m.validate()
             .map_err(|e| DecodeError::invalid("goal manifest", e))?;

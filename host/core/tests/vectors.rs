@@ -318,3 +318,53 @@ fn competition_goal_manifest_vector() {
     );
     assert_eq!(ian_core::GoalManifest::from_json(&json).unwrap(), man);
 }
+
+#[test]
+fn wasi_agents_goal_manifest_vector() {
+    // The minimal goal with `agents = "wasi"`: tagged ian/goal/v3, v1's
+    // fields, then option<competition> (none: 00) and the runtime (wasi: 01).
+    let spec = GoalSpec::from_toml(
+        "id = \"bandit-v1\"\ntitle = \"Bandit\"\nagents = \"wasi\"\n[harness]\ncomponent = \"h.wasm\"\nseeds = [7]\n",
+    )
+    .unwrap();
+    let man = spec
+        .resolve(&ResolvedComponents {
+            harness: sha256(b"harness"),
+            invariants: vec![],
+            dataset: None,
+        })
+        .unwrap();
+    assert_eq!(man.agents, ian_core::Agents::Wasi);
+    assert_eq!(
+        hex::encode(man.to_canonical_bytes()),
+        "0000000b69616e2f676f616c2f76330000000962616e6469742d76310000000642616e6469740000000049f756463ad9dcfb9b6ade54d7d6f15476e7214f46a65b4b0c55d46845b12f70000000000000000100000000000000070000000000000000003ff000000000000000000000000000000000000000000000000000000000000002faf08000000000004c4b40000000001dcd650000000000040000000000000000400000000000000000004000000000000027100000000000010000000000000000000a000003e80000000000000001"
+    );
+    assert_eq!(
+        man.goal_hash().to_hex(),
+        "27573386813351e201b28b4fe3c7cb7b23ead0368e9b0648fb62d949d7b7a24f"
+    );
+    let back = ian_core::GoalManifest::from_canonical_bytes(&man.to_canonical_bytes()).unwrap();
+    assert_eq!(back, man);
+    let json = serde_json::to_string(&man).unwrap();
+    assert!(json.contains("\"agents\":\"wasi\""), "{json}");
+    assert_eq!(ian_core::GoalManifest::from_json(&json).unwrap(), man);
+}
+
+#[test]
+fn a_v3_manifest_that_says_pure_agents_is_refused_as_not_canonical() {
+    let spec = GoalSpec::from_toml(
+        "id = \"bandit-v1\"\ntitle = \"Bandit\"\nagents = \"wasi\"\n[harness]\ncomponent = \"h.wasm\"\nseeds = [7]\n",
+    )
+    .unwrap();
+    let man = spec
+        .resolve(&ResolvedComponents {
+            harness: sha256(b"harness"),
+            invariants: vec![],
+            dataset: None,
+        })
+        .unwrap();
+    let mut bytes = man.to_canonical_bytes();
+    *bytes.last_mut().unwrap() = 0;
+    let err = ian_core::GoalManifest::from_canonical_bytes(&bytes).unwrap_err();
+    assert!(err.to_string().contains("goal.agents"), "{err}");
+}

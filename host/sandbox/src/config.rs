@@ -46,6 +46,24 @@ pub struct Limits {
     /// gives `inconclusive`, never a pass or a fail. Default 10,000; env
     /// `IAN_SANDBOX_WALL_BACKSTOP_MS`.
     pub wall_backstop_ms: u64,
+    /// What an agent may import besides IAN's types. Set by the goal
+    /// (`agents = "wasi"`), never by the node: no environment variable
+    /// changes it. Default [`AgentRuntime::Pure`].
+    pub agents: AgentRuntime,
+}
+
+/// The capability an agent is given, chosen by the goal author.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum AgentRuntime {
+    /// Nothing but IAN's types (and the optional panic report): what
+    /// ian-guest-sdk agents need, and the smallest surface.
+    #[default]
+    Pure,
+    /// The WASI p2 interfaces of language runtimes (CPython, QuickJS,
+    /// wasi-libc), served deterministically: no files, no environment, a
+    /// clock that advances by readings, random bytes from the pack and the
+    /// evaluation seed, sockets denied, stdout and stderr captured.
+    Wasi,
 }
 
 impl Default for Limits {
@@ -58,6 +76,7 @@ impl Default for Limits {
             max_component_bytes: 4 << 20,
             max_action_len: 64,
             wall_backstop_ms: 10_000,
+            agents: AgentRuntime::Pure,
         }
     }
 }

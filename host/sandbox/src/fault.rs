@@ -12,6 +12,10 @@ use std::fmt;
 pub enum Role {
     /// A contestant (`agent-pack` world). Imports nothing but types.
     Agent,
+    /// A contestant of a goal that opted into deterministic WASI
+    /// (`agents = "wasi"`): the same world, and it may also import the WASI
+    /// p2 interfaces language runtimes use, each served deterministically.
+    WasiAgent,
     /// A goal harness (`goal-harness` world) without WASI.
     Harness,
     /// A goal harness that was granted a read-only dataset directory and may
@@ -25,7 +29,7 @@ impl Role {
     /// The WIT world a component of this role must target.
     pub fn world(self) -> &'static str {
         match self {
-            Role::Agent => "ian:eval/agent-pack@0.1.0",
+            Role::Agent | Role::WasiAgent => "ian:eval/agent-pack@0.1.0",
             Role::Harness | Role::DatasetHarness => "ian:eval/goal-harness@0.1.0",
             Role::Invariant => "ian:eval/goal-invariant@0.1.0",
         }
@@ -37,6 +41,7 @@ impl Role {
     pub fn with_article(self) -> &'static str {
         match self {
             Role::Agent => "an agent",
+            Role::WasiAgent => "an agent with WASI",
             Role::Harness => "a harness",
             Role::DatasetHarness => "a harness with dataset",
             Role::Invariant => "an invariant",
@@ -48,6 +53,7 @@ impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Role::Agent => "agent",
+            Role::WasiAgent => "agent with WASI",
             Role::Harness => "harness",
             Role::DatasetHarness => "harness with dataset",
             Role::Invariant => "invariant",

@@ -23,7 +23,7 @@ mod validate;
 mod wasi;
 
 pub use cache::CacheStats;
-pub use config::{ConfigError, Limits, SandboxConfig};
+pub use config::{AgentRuntime, ConfigError, Limits, SandboxConfig};
 pub use fault::{AgentCall, Fault, FuelBudget, InconclusiveCause, LoadError, Role, SandboxError};
 pub use goal::GoalReport;
 pub use lift::{MAX_EXTRA_METRICS, MAX_METRIC_NAME_BYTES};

@@ -17,7 +17,7 @@ use crate::bindings::agent::ian::eval::types::{self, AgentError, Observation};
 use crate::bindings::harness::ian::eval::policy;
 use crate::fault::{AgentCall, Fault, FuelBudget, InconclusiveCause, Role};
 use crate::lift::{Action, GuestText, LiftRefusal, with_action_cap};
-use crate::wasi::WasiParts;
+use crate::wasi::{VirtualSleep, VirtualTime, WasiParts};
 
 /// Longest error text taken from a guest, so a hostile component cannot make
 /// the host keep megabytes of "reason".
@@ -280,6 +280,46 @@ pub(crate) struct AgentLimits {
     pub memory_cap: u64,
     pub max_action_len: u32,
     pub max_table_elements: u32,
+    /// The deterministic WASI an agent of a `agents = "wasi"` goal gets.
+    pub wasi: Option<AgentWasi>,
+}
+
+/// Longest tail of an agent's stderr put into its fault message (a Python
+/// traceback, a JavaScript exception): 2,048 bytes, the end kept.
+pub const MAX_AGENT_STDERR_IN_FAULT: usize = 2048;
+
+/// Domain tag of an agent's WASI seed (docs/ENCODING.md).
+pub(crate) const AGENT_WASI_SEED_TAG: &[u8] = b"ian/agent-wasi-seed/v1\0";
+
+/// What an agent store's WASI context is made from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AgentWasi {
+    /// sha256 of the agent component.
+    pub code_hash: [u8; 32],
+    /// The evaluation seed.
+    pub seed: u64,
+    pub wall_clock_secs: u64,
+    pub max_output: usize,
+}
+
+impl AgentWasi {
+    /// The RNG seed of the agent's `resets`-th instance: the first 8 bytes
+    /// (little-endian) of sha256(tag ‖ code hash ‖ u64le params length ‖
+    /// params ‖ u64le evaluation seed ‖ u32le resets). Depends on nothing
+    /// but the pack and the evaluation, so a Python agent's `random` is the
+    /// same on every host and differs between seeds and packs.
+    pub(crate) fn rng_seed(&self, params: &[u8], resets: u32) -> u64 {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(AGENT_WASI_SEED_TAG);
+        h.update(self.code_hash);
+        h.update((params.len() as u64).to_le_bytes());
+        h.update(params);
+        h.update(self.seed.to_le_bytes());
+        h.update(resets.to_le_bytes());
+        let d = h.finalize();
+        u64::from_le_bytes(d[..8].try_into().expect("8 bytes"))
+    }
 }
 
 pub(crate) struct AgentState {
@@ -287,6 +327,71 @@ pub(crate) struct AgentState {
     /// The panic message the agent reported (`ian:diagnostics/panic`)
     /// before trapping, clipped.
     panic: Option<String>,
+    /// Its WASI context, for an agent with WASI.
+    wasi: Option<WasiParts>,
+}
+
+impl AgentState {
+    /// What the agent said before failing: its reported panic and the
+    /// tail of its stderr.
+    fn last_words(&mut self) -> LastWords {
+        LastWords {
+            panic: self.panic.take(),
+            stderr: self
+                .wasi
+                .as_ref()
+                .and_then(|w| w.stderr_tail(MAX_AGENT_STDERR_IN_FAULT)),
+        }
+    }
+}
+
+/// An agent's own explanation of a failure.
+#[derive(Default)]
+struct LastWords {
+    panic: Option<String>,
+    stderr: Option<String>,
+}
+
+impl LastWords {
+    /// `message` with the stderr tail after it.
+    fn after(&self, message: String) -> String {
+        match &self.stderr {
+            Some(s) => format!("{message}; stderr: {s}"),
+            None => message,
+        }
+    }
+}
+
+impl VirtualSleep for AgentState {
+    fn virtual_time(&mut self) -> VirtualTime {
+        self.wasi
+            .get_or_insert_with(|| WasiParts::denied(0))
+            .time
+            .clone()
+    }
+}
+
+impl VirtualSleep for HostState {
+    fn virtual_time(&mut self) -> VirtualTime {
+        let wall = self.wall_clock_secs;
+        self.wasi
+            .get_or_insert_with(|| WasiParts::denied(wall))
+            .time
+            .clone()
+    }
+}
+
+impl WasiView for AgentState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        // Only agents with WASI are linked against WASI, and their stores
+        // always carry a context; should that ever not hold, the agent gets
+        // one that grants nothing rather than the host panicking.
+        let parts = self.wasi.get_or_insert_with(|| WasiParts::denied(0));
+        WasiCtxView {
+            ctx: &mut parts.ctx,
+            table: &mut parts.table,
+        }
+    }
 }
 
 /// Store data that can hold a guest's reported panic message.
@@ -451,7 +556,7 @@ impl AgentSlot {
         at: AgentCall,
         budget: FuelBudget,
         phase: Phase,
-        panic: Option<String>,
+        words: LastWords,
     ) {
         match classify(err) {
             Classified::OutOfFuel => self.set_fault(Fault::AgentOutOfFuel { at, budget }),
@@ -464,10 +569,10 @@ impl AgentSlot {
             }),
             Classified::Guest(trap) => {
                 // The agent's own words first, when its panic hook sent them.
-                let message = match panic {
+                let message = words.after(match &words.panic {
                     Some(p) => clip(format!("{p}; {trap}")),
                     None => trap,
-                };
+                });
                 match at {
                     AgentCall::Init { .. } => {
                         self.set_fault(Fault::AgentInitFailed { at, message })
@@ -477,7 +582,7 @@ impl AgentSlot {
             }
             Classified::Exit(code) => self.set_fault(Fault::AgentTrap {
                 at,
-                message: format!("agent called exit({code})"),
+                message: words.after(format!("agent called exit({code})")),
             }),
             Classified::Aborted => self.set_abort(InconclusiveCause::Host {
                 message: "nested abort".into(),
@@ -514,6 +619,13 @@ impl AgentSlot {
             AgentState {
                 mem: MemCap::new(self.limits.memory_cap, self.limits.max_table_elements),
                 panic: None,
+                wasi: self.limits.wasi.as_ref().map(|w| {
+                    WasiParts::for_agent(
+                        w.rng_seed(&self.params, self.resets),
+                        w.wall_clock_secs,
+                        w.max_output,
+                    )
+                }),
             },
         );
         store.limiter(|s| &mut s.mem);
@@ -551,8 +663,8 @@ impl AgentSlot {
         match result {
             Ok((_, act)) => self.live = Some((store, act)),
             Err(e) => {
-                let panic = store.data_mut().panic.take();
-                self.record_error(&e, at, kind, Phase::Instantiate, panic)
+                let words = store.data_mut().last_words();
+                self.record_error(&e, at, kind, Phase::Instantiate, words)
             }
         }
     }
@@ -591,11 +703,12 @@ impl AgentSlot {
         match result {
             Ok((act, Ok(()))) => self.live = Some((store, act)),
             Ok((_, Err(GuestText(message)))) => {
+                let message = store.data_mut().last_words().after(message);
                 self.set_fault(Fault::AgentInitFailed { at, message })
             }
             Err((e, phase)) => {
-                let panic = store.data_mut().panic.take();
-                self.record_error(&e, at, kind, phase, panic)
+                let words = store.data_mut().last_words();
+                self.record_error(&e, at, kind, phase, words)
             }
         }
     }
@@ -668,8 +781,8 @@ impl AgentSlot {
                 }
             }
             Err(e) => {
-                let panic = store.data_mut().panic.take();
-                self.record_error(&e, at, kind, Phase::Call, panic)
+                let words = store.data_mut().last_words();
+                self.record_error(&e, at, kind, Phase::Call, words)
             }
         }
         self.stopped()
@@ -815,5 +928,24 @@ pub(crate) fn harness_outcome_from_error(
                 cause: InconclusiveCause::Host { message },
             },
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_wasi_seed_vector() {
+        // docs/ENCODING.md "Agent WASI seed"; computed independently with
+        // Python's hashlib and struct.
+        let w = AgentWasi {
+            code_hash: [0x11; 32],
+            seed: 7,
+            wall_clock_secs: 0,
+            max_output: 0,
+        };
+        assert_eq!(w.rng_seed(b"mode=random", 0), 16_627_786_340_882_068_854);
+        assert_eq!(w.rng_seed(b"mode=random", 1), 11_066_786_222_053_635_527);
     }
 }

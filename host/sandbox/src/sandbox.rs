@@ -18,12 +18,12 @@ use crate::bindings::agent::ian::eval::types as wit;
 use crate::bindings::harness::{GoalHarness, GoalHarnessPre};
 use crate::bindings::invariant::{GoalInvariant, GoalInvariantPre};
 use crate::cache::{CacheStats, ComponentCache, Counters, Lru, compatibility_digest};
-use crate::config::{Limits, SandboxConfig};
+use crate::config::{AgentRuntime, Limits, SandboxConfig};
 use crate::fault::{Fault, InconclusiveCause, LoadError, Role, SandboxError};
 use crate::lift::{GuestText, HarnessMetrics};
 use crate::run::{
-    AgentExports, AgentLimits, AgentSlot, AgentState, Deadline, EpochClock, HostState, MemCap,
-    Phase, harness_outcome_from_error,
+    AgentExports, AgentLimits, AgentSlot, AgentState, AgentWasi, Deadline, EpochClock, HostState,
+    MemCap, Phase, harness_outcome_from_error,
 };
 use crate::validate::{Shape, check_shape, prevalidate, required_export};
 use crate::wasi::{CapturedOutput, WasiParts};
@@ -114,6 +114,9 @@ pub struct LoadedAgent {
     exports: AgentExports,
     code_hash: [u8; 32],
     size: u64,
+    /// Loaded for a goal with `agents = "wasi"`: bound to the WASI linker,
+    /// and its stores get a deterministic WASI context.
+    wasi: bool,
 }
 
 /// A validated, compiled harness, with its WASI grant (if any) bound in.
@@ -198,6 +201,7 @@ struct Inner {
     config: SandboxConfig,
     config_hash: [u8; 32],
     agent_linker: Linker<AgentState>,
+    wasi_agent_linker: Linker<AgentState>,
     harness_linker: Linker<HostState>,
     dataset_linker: Linker<HostState>,
     invariant_linker: Linker<HostState>,
@@ -295,7 +299,9 @@ fn canonical_description(c: &SandboxConfig) -> String {
          max_table_elements={}\n\
          wasi_wall_clock_secs={}\n\
          wasi_monotonic_step_ns=1000000\n\
-         wasi_rng=splitmix64\n",
+         wasi_rng=splitmix64\n\
+         agent_wasi=no-preopens,no-env,sockets-denied,wall-step-ns=1000000\n\
+         agent_wasi_seed=sha256(ian/agent-wasi-seed/v1,code,params,seed,resets)\n",
         c.max_wasm_stack, c.pool_max_memory_bytes, c.max_table_elements, c.wasi_wall_clock_secs
     )
 }
@@ -362,6 +368,10 @@ impl Sandbox {
         // Optional for every role (ian:eval's `agent-pack-reporting` world
         // imports it); components of the plain worlds import nothing more.
         crate::run::add_panic_report(&mut agent_linker).map_err(engine_err)?;
+        let mut wasi_agent_linker = Linker::<AgentState>::new(&engine);
+        crate::run::add_panic_report(&mut wasi_agent_linker).map_err(engine_err)?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut wasi_agent_linker).map_err(engine_err)?;
+        crate::wasi::add_virtual_sleep(&mut wasi_agent_linker).map_err(engine_err)?;
         let mut harness_linker = Linker::<HostState>::new(&engine);
         GoalHarness::add_to_linker::<HostState, HasSelf<HostState>>(&mut harness_linker, |s| s)
             .map_err(engine_err)?;
@@ -369,6 +379,7 @@ impl Sandbox {
         GoalHarness::add_to_linker::<HostState, HasSelf<HostState>>(&mut dataset_linker, |s| s)
             .map_err(engine_err)?;
         wasmtime_wasi::p2::add_to_linker_sync(&mut dataset_linker).map_err(engine_err)?;
+        crate::wasi::add_virtual_sleep(&mut dataset_linker).map_err(engine_err)?;
         let mut invariant_linker = Linker::<HostState>::new(&engine);
         GoalInvariant::add_to_linker::<HostState, HasSelf<HostState>>(&mut invariant_linker, |s| s)
             .map_err(engine_err)?;
@@ -435,6 +446,7 @@ impl Sandbox {
                 config,
                 config_hash,
                 agent_linker,
+                wasi_agent_linker,
                 harness_linker,
                 dataset_linker,
                 invariant_linker,
@@ -497,13 +509,18 @@ impl Sandbox {
         bytes: &[u8],
         limits: &Limits,
     ) -> Result<LoadedAgent, LoadError> {
-        let (prepared, code_hash) = self.load(Role::Agent, bytes, limits.max_component_bytes)?;
+        let role = match limits.agents {
+            AgentRuntime::Pure => Role::Agent,
+            AgentRuntime::Wasi => Role::WasiAgent,
+        };
+        let (prepared, code_hash) = self.load(role, bytes, limits.max_component_bytes)?;
         match prepared {
             Prepared::Agent(pre, exports) => Ok(LoadedAgent {
                 pre,
                 exports,
                 code_hash,
                 size: bytes.len() as u64,
+                wasi: role == Role::WasiAgent,
             }),
             _ => Err(LoadError(host_fault(
                 "cache returned the wrong kind of component",
@@ -655,12 +672,12 @@ impl Sandbox {
             reason: crate::run::clip(format!("{e:#}")),
         };
         Ok(match role {
-            Role::Agent => {
-                let pre = self
-                    .inner
-                    .agent_linker
-                    .instantiate_pre(component)
-                    .map_err(wrong)?;
+            Role::Agent | Role::WasiAgent => {
+                let linker = match role {
+                    Role::WasiAgent => &self.inner.wasi_agent_linker,
+                    _ => &self.inner.agent_linker,
+                };
+                let pre = linker.instantiate_pre(component).map_err(wrong)?;
                 let exports = AgentExports {
                     init: func_index(component, role, "init")?,
                     act: func_index(component, role, "act")?,
@@ -703,13 +720,18 @@ impl Sandbox {
         })
     }
 
+    /// The agent side of one run; `seed` is the evaluation's (0 where
+    /// there is none: structure checks and invariants), which only an agent
+    /// with WASI sees, through its RNG.
     fn agent_slot(
         &self,
         agent: &LoadedAgent,
         params: &[u8],
         limits: &Limits,
         deadline: Deadline,
+        seed: u64,
     ) -> AgentSlot {
+        let cfg = &self.inner.config;
         AgentSlot::new(
             self.inner.engine.clone(),
             agent.pre.clone(),
@@ -720,7 +742,13 @@ impl Sandbox {
                 fuel_per_evaluation: limits.fuel_per_evaluation,
                 memory_cap: self.memory_cap(limits),
                 max_action_len: limits.max_action_len,
-                max_table_elements: self.inner.config.max_table_elements,
+                max_table_elements: cfg.max_table_elements,
+                wasi: agent.wasi.then_some(AgentWasi {
+                    code_hash: agent.code_hash,
+                    seed,
+                    wall_clock_secs: cfg.wasi_wall_clock_secs,
+                    max_output: cfg.max_captured_output,
+                }),
             },
             deadline,
         )
@@ -767,6 +795,7 @@ impl Sandbox {
             params.unwrap_or_default(),
             limits,
             self.deadline(limits),
+            0,
         );
         match params {
             Some(_) => slot.start(),
@@ -833,7 +862,7 @@ impl Sandbox {
         let state = HostState {
             panic: None,
             mem: MemCap::new(self.memory_cap(limits), cfg.max_table_elements),
-            agent: self.agent_slot(agent, params, limits, deadline.clone()),
+            agent: self.agent_slot(agent, params, limits, deadline.clone(), seed),
             wasi,
             wall_clock_secs: cfg.wasi_wall_clock_secs,
         };
@@ -953,7 +982,7 @@ impl Sandbox {
         let state = HostState {
             panic: None,
             mem: MemCap::new(self.memory_cap(limits), cfg.max_table_elements),
-            agent: self.agent_slot(agent, &pack.params, limits, deadline.clone()),
+            agent: self.agent_slot(agent, &pack.params, limits, deadline.clone(), 0),
             wasi: None,
             wall_clock_secs: cfg.wasi_wall_clock_secs,
         };

@@ -51,6 +51,42 @@ const WASI_ALLOWED: &[&str] = &[
     "wasi:random/insecure-seed",
 ];
 
+/// WASI p2 interfaces an agent of a goal with `agents = "wasi"` may import:
+/// what CPython, QuickJS and wasi-libc builds use. The filesystem is linked
+/// with nothing preopened and every socket operation is denied, so a runtime
+/// that probes them gets an error it can handle instead of a missing import.
+/// `wasi:http` is not among them: a component that imports it is refused at
+/// load time.
+const WASI_AGENT_ALLOWED: &[&str] = &[
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:clocks/monotonic-clock",
+    "wasi:clocks/wall-clock",
+    "wasi:filesystem/types",
+    "wasi:filesystem/preopens",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:sockets/network",
+    "wasi:sockets/instance-network",
+    "wasi:sockets/tcp",
+    "wasi:sockets/tcp-create-socket",
+    "wasi:sockets/udp",
+    "wasi:sockets/udp-create-socket",
+    "wasi:sockets/ip-name-lookup",
+];
+
 /// Whether `name` (a full import name such as `wasi:io/streams@0.2.6`) may
 /// be imported by a component of `role`.
 pub(crate) fn import_allowed(role: Role, name: &str) -> bool {
@@ -60,16 +96,15 @@ pub(crate) fn import_allowed(role: Role, name: &str) -> bool {
     match role {
         Role::Agent => false,
         Role::Harness | Role::Invariant => name == POLICY_IMPORT,
-        Role::DatasetHarness => {
-            if name == POLICY_IMPORT {
-                return true;
-            }
-            let Some((iface, version)) = name.split_once('@') else {
-                return false;
-            };
-            WASI_ALLOWED.contains(&iface) && is_wasi_p2_version(version)
-        }
+        Role::DatasetHarness => name == POLICY_IMPORT || is_wasi_p2(name, WASI_ALLOWED),
+        Role::WasiAgent => is_wasi_p2(name, WASI_AGENT_ALLOWED),
     }
+}
+
+/// Whether `name` is one of `allowed` at a WASI 0.2.x version.
+fn is_wasi_p2(name: &str, allowed: &[&str]) -> bool {
+    name.split_once('@')
+        .is_some_and(|(iface, version)| allowed.contains(&iface) && is_wasi_p2_version(version))
 }
 
 fn is_wasi_p2_version(v: &str) -> bool {
@@ -83,7 +118,7 @@ fn is_wasi_p2_version(v: &str) -> bool {
 /// The export a component of `role` must provide.
 pub(crate) fn required_export(role: Role) -> &'static str {
     match role {
-        Role::Agent => "ian:eval/agent@0.1.0",
+        Role::Agent | Role::WasiAgent => "ian:eval/agent@0.1.0",
         Role::Harness | Role::DatasetHarness => "ian:eval/harness@0.1.0",
         Role::Invariant => "ian:eval/invariant@0.1.0",
     }
@@ -94,7 +129,7 @@ pub(crate) fn required_export(role: Role) -> &'static str {
 /// from the interface instance).
 pub(crate) fn interface_items(role: Role) -> (&'static [&'static str], &'static [&'static str]) {
     match role {
-        Role::Agent => (&["init", "act"], &["observation", "action"]),
+        Role::Agent | Role::WasiAgent => (&["init", "act"], &["observation", "action"]),
         Role::Harness | Role::DatasetHarness => (&["evaluate"], &["metrics"]),
         Role::Invariant => (&["check"], &["pack-info"]),
     }
@@ -292,6 +327,24 @@ mod tests {
         assert!(!import_allowed(Role::Agent, "ian:diagnostics/panic@0.2.0"));
         assert!(!import_allowed(Role::Agent, "wasi:io/streams@0.2.6"));
         assert!(!import_allowed(Role::Agent, "ian:eval/types@0.2.0"));
+    }
+
+    #[test]
+    fn an_agent_with_wasi_may_import_p2_interfaces_but_not_http_or_the_policy() {
+        assert!(import_allowed(Role::WasiAgent, "ian:eval/types@0.1.0"));
+        assert!(import_allowed(Role::WasiAgent, "wasi:cli/stderr@0.2.6"));
+        assert!(import_allowed(Role::WasiAgent, "wasi:sockets/tcp@0.2.0"));
+        assert!(import_allowed(
+            Role::WasiAgent,
+            "wasi:filesystem/preopens@0.2.3"
+        ));
+        assert!(!import_allowed(Role::WasiAgent, "wasi:http/types@0.2.6"));
+        assert!(!import_allowed(Role::WasiAgent, "wasi:cli/stderr@0.3.0"));
+        assert!(!import_allowed(Role::WasiAgent, "ian:eval/policy@0.1.0"));
+        assert!(!import_allowed(
+            Role::DatasetHarness,
+            "wasi:sockets/tcp@0.2.0"
+        ));
     }
 
     #[test]

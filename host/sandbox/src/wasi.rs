@@ -1,10 +1,14 @@
-//! The WASI p2 capability a dataset harness is granted, and nothing more.
+//! The WASI p2 capability a dataset harness, or an agent of a goal with
+//! `agents = "wasi"`, is granted, and nothing more.
 //!
 //! Everything a WASI context would normally take from the host is replaced
-//! by something deterministic: a read-only `/data` preopen, a fixed wall
-//! clock, a monotonic clock that advances one millisecond per reading, RNGs
-//! seeded from the evaluation seed, no network, no environment, no
-//! arguments, closed stdin, and stdout/stderr captured into bounded buffers.
+//! by something deterministic: a read-only `/data` preopen for a dataset
+//! harness (nothing at all for an agent), a fixed wall clock (for an agent
+//! one that starts at the fixed time and advances one millisecond per
+//! reading), a monotonic clock that advances one millisecond per reading,
+//! RNGs seeded from the evaluation (and for an agent its pack), no network,
+//! no environment, no arguments, closed stdin, and stdout/stderr captured
+//! into bounded buffers.
 
 use std::path::Path;
 use std::pin::Pin;
@@ -19,7 +23,7 @@ use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{
-    FsPerms, HostMonotonicClock, HostWallClock, ResourceTable, WasiCtx, WasiCtxBuilder,
+    FsPerms, HostMonotonicClock, HostWallClock, ResourceTable, WasiCtx, WasiCtxBuilder, WasiView,
 };
 
 /// What a WASI harness wrote to stdout and stderr, capped at
@@ -40,6 +44,9 @@ struct CaptureBuf {
     data: Vec<u8>,
     cap: usize,
     truncated: bool,
+    /// Keep the last `cap` bytes instead of the first: an agent's stderr,
+    /// whose end (a traceback's exception line) is what explains a failure.
+    keep_last: bool,
 }
 
 /// An output stream that keeps the first `cap` bytes and silently drops the
@@ -54,11 +61,38 @@ impl Capture {
             data: Vec::new(),
             cap,
             truncated: false,
+            keep_last: false,
         })))
+    }
+
+    /// A capture that keeps the last `cap` bytes written.
+    pub(crate) fn tail(cap: usize) -> Capture {
+        let c = Capture::new(cap);
+        c.0.lock().keep_last = true;
+        c
     }
 
     fn keep(&self, bytes: &[u8]) {
         let mut b = self.0.lock();
+        if b.keep_last {
+            let cap = b.cap;
+            let bytes = if bytes.len() > cap {
+                b.truncated = true;
+                b.data.clear();
+                &bytes[bytes.len() - cap..]
+            } else {
+                bytes
+            };
+            b.data.extend_from_slice(bytes);
+            // Trimmed only once twice the cap is held, so a stream of small
+            // writes costs amortised O(1) per byte.
+            if b.data.len() > cap.saturating_mul(2).max(1) {
+                let excess = b.data.len() - cap;
+                b.data.drain(..excess);
+                b.truncated = true;
+            }
+            return;
+        }
         let room = b.cap.saturating_sub(b.data.len());
         let take = room.min(bytes.len());
         b.data.extend_from_slice(&bytes[..take]);
@@ -69,6 +103,11 @@ impl Capture {
 
     pub(crate) fn take(&self) -> (Vec<u8>, bool) {
         let mut b = self.0.lock();
+        if b.keep_last && b.data.len() > b.cap {
+            let excess = b.data.len() - b.cap;
+            b.data.drain(..excess);
+            b.truncated = true;
+        }
         (std::mem::take(&mut b.data), b.truncated)
     }
 }
@@ -142,19 +181,126 @@ impl HostWallClock for FixedWall {
     }
 }
 
-/// Advances by exactly 1 ms per reading, so elapsed-time arithmetic in the
-/// harness is deterministic and never zero.
+/// The virtual time of one WASI context, in nanoseconds: every clock
+/// reading returns it and then moves it 1 ms on, and a sleep (a clock
+/// subscription) moves it by the time slept instead of waiting. Nothing in
+/// it depends on the host's time, so a guest sees the same times on every
+/// host, and a guest that sleeps an hour costs the host nothing.
+#[derive(Clone, Default)]
+pub(crate) struct VirtualTime(Arc<AtomicU64>);
+
+/// What one clock reading moves virtual time by.
+const READING_STEP_NS: u64 = 1_000_000;
+
+impl VirtualTime {
+    fn read(&self) -> u64 {
+        self.0.fetch_add(READING_STEP_NS, Ordering::Relaxed)
+    }
+
+    /// A sleep of `ns`: time moves on by it, at once.
+    fn sleep(&self, ns: u64) {
+        let _ = self
+            .0
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
+                Some(t.saturating_add(ns))
+            });
+    }
+
+    /// A sleep until `t`: time moves to it unless it is already later.
+    fn sleep_until(&self, t: u64) {
+        self.0.fetch_max(t, Ordering::Relaxed);
+    }
+}
+
+/// An agent's wall clock: a fixed start plus the context's virtual time, so
+/// `time.time()` moves, and moves by what the agent slept, the same way on
+/// every host.
+struct SteppingWall {
+    start: Duration,
+    time: VirtualTime,
+}
+
+impl HostWallClock for SteppingWall {
+    fn resolution(&self) -> Duration {
+        Duration::from_nanos(READING_STEP_NS)
+    }
+
+    fn now(&self) -> Duration {
+        self.start + Duration::from_nanos(self.time.read())
+    }
+}
+
+/// The monotonic clock: the context's virtual time, which advances by
+/// exactly 1 ms per reading (so elapsed-time arithmetic is deterministic
+/// and never zero) and by whatever the guest sleeps.
 #[derive(Default)]
-struct SteppingMono(AtomicU64);
+struct SteppingMono(VirtualTime);
 
 impl HostMonotonicClock for SteppingMono {
     fn resolution(&self) -> u64 {
-        1_000_000
+        READING_STEP_NS
     }
 
     fn now(&self) -> u64 {
-        self.0.fetch_add(1_000_000, Ordering::Relaxed)
+        self.0.read()
     }
+}
+
+/// A pollable that is always ready: what a sleep returns once virtual time
+/// has moved past it.
+struct Ready;
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Ready {
+    async fn ready(&mut self) {}
+}
+
+/// Store data with a WASI context whose sleeps are virtual.
+pub(crate) trait VirtualSleep: WasiView {
+    /// The context's virtual time.
+    fn virtual_time(&mut self) -> VirtualTime;
+}
+
+/// The interface whose subscriptions [`add_virtual_sleep`] replaces, at
+/// the version wasmtime-wasi links (guests importing any 0.2.x reach it).
+const MONOTONIC_CLOCK: &str = "wasi:clocks/monotonic-clock@0.2.12";
+
+/// Replaces `subscribe-duration` and `subscribe-instant` of the monotonic
+/// clock in `linker` (after `add_to_linker_sync`) with virtual sleeps:
+/// wasmtime-wasi's would wait in real time on the evaluation thread, where
+/// neither fuel nor the epoch backstop can stop them, so a guest calling
+/// `sleep(3600)` would hold a worker for an hour. Here it returns at once,
+/// an hour later in virtual time.
+pub(crate) fn add_virtual_sleep<T: VirtualSleep + 'static>(
+    linker: &mut wasmtime::component::Linker<T>,
+) -> wasmtime::Result<()> {
+    use wasmtime::component::Resource;
+    use wasmtime_wasi::p2::DynPollable;
+    fn ready<T: VirtualSleep>(s: &mut T) -> wasmtime::Result<Resource<DynPollable>> {
+        let table = s.ctx().table;
+        let r = table.push(Ready)?;
+        wasmtime_wasi::p2::subscribe(table, r)
+    }
+    linker.allow_shadowing(true);
+    let mut clock = linker.instance(MONOTONIC_CLOCK)?;
+    clock.func_wrap(
+        "subscribe-duration",
+        |mut cx: wasmtime::StoreContextMut<'_, T>, (ns,): (u64,)| {
+            let s = cx.data_mut();
+            s.virtual_time().sleep(ns);
+            Ok((ready(s)?,))
+        },
+    )?;
+    clock.func_wrap(
+        "subscribe-instant",
+        |mut cx: wasmtime::StoreContextMut<'_, T>, (t,): (u64,)| {
+            let s = cx.data_mut();
+            s.virtual_time().sleep_until(t);
+            Ok((ready(s)?,))
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
 }
 
 /// SplitMix64: a tiny, fully specified generator, so the random bytes a
@@ -202,6 +348,7 @@ pub(crate) struct WasiParts {
     pub(crate) table: ResourceTable,
     stdout: Capture,
     stderr: Capture,
+    pub(crate) time: VirtualTime,
 }
 
 const SECURE_SALT: u64 = 0x5EC0_5EED_0000_0001;
@@ -217,7 +364,7 @@ impl WasiParts {
         wall_clock_secs: u64,
         max_output: usize,
     ) -> Result<WasiParts, String> {
-        let (mut b, stdout, stderr) = Self::builder(seed, wall_clock_secs, max_output);
+        let (mut b, stdout, stderr, time) = Self::builder(seed, wall_clock_secs, max_output);
         if let Some(dir) = dataset {
             b.preopened_dir(dir, "/data", FsPerms::ReadOnly)
                 .map_err(|e| format!("cannot open dataset directory {}: {e}", dir.display()))?;
@@ -227,17 +374,67 @@ impl WasiParts {
             table: ResourceTable::new(),
             stdout,
             stderr,
+            time,
         })
     }
 
-    /// A context with no preopens and no output kept.
-    pub(crate) fn denied(wall_clock_secs: u64) -> WasiParts {
-        let (mut b, stdout, stderr) = Self::builder(0, wall_clock_secs, 0);
+    /// An agent's capability: no preopens, a wall clock that starts at
+    /// `wall_clock_secs` and steps by readings, RNGs from `seed` (derived
+    /// from the pack and the evaluation), stdout's first and stderr's last
+    /// `max_output` bytes kept.
+    pub(crate) fn for_agent(seed: u64, wall_clock_secs: u64, max_output: usize) -> WasiParts {
+        let (mut b, stdout, _, time) = Self::builder(seed, wall_clock_secs, max_output);
+        let stderr = Capture::tail(max_output);
+        b.stderr(stderr.clone()).wall_clock(SteppingWall {
+            start: Duration::from_secs(wall_clock_secs),
+            time: time.clone(),
+        });
         WasiParts {
             ctx: b.build(),
             table: ResourceTable::new(),
             stdout,
             stderr,
+            time,
+        }
+    }
+
+    /// The last bytes the guest wrote to stderr (at most `max`), as text
+    /// with control characters other than newline and tab replaced, or
+    /// `None` when it wrote nothing.
+    pub(crate) fn stderr_tail(&self, max: usize) -> Option<String> {
+        let b = self.stderr.0.lock();
+        if b.data.is_empty() {
+            return None;
+        }
+        let start = b.data.len().saturating_sub(max);
+        let cut = start > 0 || b.truncated;
+        let text: String = String::from_utf8_lossy(&b.data[start..])
+            .chars()
+            .map(|c| {
+                if c.is_control() && c != '\n' && c != '\t' {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .collect();
+        let text = text.trim_end();
+        Some(if cut {
+            format!("...{text}")
+        } else {
+            text.to_string()
+        })
+    }
+
+    /// A context with no preopens and no output kept.
+    pub(crate) fn denied(wall_clock_secs: u64) -> WasiParts {
+        let (mut b, stdout, stderr, time) = Self::builder(0, wall_clock_secs, 0);
+        WasiParts {
+            ctx: b.build(),
+            table: ResourceTable::new(),
+            stdout,
+            stderr,
+            time,
         }
     }
 
@@ -245,22 +442,23 @@ impl WasiParts {
         seed: u64,
         wall_clock_secs: u64,
         max_output: usize,
-    ) -> (WasiCtxBuilder, Capture, Capture) {
+    ) -> (WasiCtxBuilder, Capture, Capture, VirtualTime) {
         let stdout = Capture::new(max_output);
         let stderr = Capture::new(max_output);
+        let time = VirtualTime::default();
         let mut b = WasiCtxBuilder::new();
         b.stdout(stdout.clone())
             .stderr(stderr.clone())
             .allow_blocking_current_thread(true)
             .wall_clock(FixedWall(Duration::from_secs(wall_clock_secs)))
-            .monotonic_clock(SteppingMono::default())
+            .monotonic_clock(SteppingMono(time.clone()))
             .secure_random(SplitMix64::new(seed ^ SECURE_SALT))
             .insecure_random(SplitMix64::new(seed ^ INSECURE_SALT))
             .insecure_random_seed(u128::from(seed) | (u128::from(!seed) << 64))
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
-        (b, stdout, stderr)
+        (b, stdout, stderr, time)
     }
 
     pub(crate) fn take_output(&self) -> CapturedOutput {
@@ -286,6 +484,41 @@ mod tests {
         c.keep(b"abc");
         c.keep(b"defgh");
         assert_eq!(c.take(), (b"abcde".to_vec(), true));
+    }
+
+    #[test]
+    fn a_tail_capture_keeps_the_last_bytes_and_flags_truncation() {
+        let c = Capture::tail(4);
+        for chunk in [&b"ab"[..], b"cd", b"ef", b"g"] {
+            c.keep(chunk);
+        }
+        assert_eq!(c.take(), (b"defg".to_vec(), true));
+        let big = Capture::tail(3);
+        big.keep(b"0123456789");
+        assert_eq!(big.take(), (b"789".to_vec(), true));
+    }
+
+    #[test]
+    fn an_agent_wall_clock_starts_fixed_and_steps_by_readings() {
+        let w = SteppingWall {
+            start: Duration::from_secs(100),
+            time: VirtualTime::default(),
+        };
+        assert_eq!(
+            (w.now(), w.now()),
+            (Duration::from_secs(100), Duration::from_millis(100_001))
+        );
+    }
+
+    #[test]
+    fn a_sleep_moves_virtual_time_on_and_a_sleep_into_the_past_does_not_go_back() {
+        let t = VirtualTime::default();
+        let m = SteppingMono(t.clone());
+        assert_eq!(m.now(), 0);
+        t.sleep(3_600_000_000_000);
+        assert_eq!(m.now(), 3_600_001_000_000);
+        t.sleep_until(5);
+        assert_eq!(m.now(), 3_600_002_000_000);
     }
 
     #[test]

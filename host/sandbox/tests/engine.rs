@@ -37,7 +37,7 @@ fn config_hash_of_the_default_config_is_pinned() {
     // together with the golden-fuel test.
     assert_eq!(
         hex::encode(shared().config_hash()),
-        "a639ffea154fa4d0687a4c901d218ccc98c79706653c9195e8eebaca4beb2460"
+        "735d6cc8180f07f9675d64a43299376f20ec69030eb7d2702e73d6faba66d78f"
     );
 }
 

@@ -30,6 +30,15 @@ fn refused_before_compiling(role: Role, bytes: &[u8]) -> Fault {
         Role::Agent => sb.load_agent(bytes).map(drop),
         Role::Harness => sb.load_harness(bytes).map(drop),
         Role::Invariant => sb.load_invariant(bytes).map(drop),
+        Role::WasiAgent => sb
+            .load_agent_within(
+                bytes,
+                &ian_sandbox::Limits {
+                    agents: ian_sandbox::AgentRuntime::Wasi,
+                    ..ian_sandbox::Limits::default()
+                },
+            )
+            .map(drop),
         Role::DatasetHarness => unreachable!(),
     };
     let fault = result.expect_err("must be refused").0;
@@ -198,4 +207,42 @@ fn an_agent_of_the_plain_agent_pack_world_is_still_accepted_and_evaluated() {
     let h = harness(&sb, "trading-harness");
     let r = sb.evaluate(&h, &agent, b"", TRADING_CONFIG, 1, &limits());
     assert!(r.outcome.is_ok(), "{:?}", r.outcome);
+}
+
+const HTTP_WIT: &str = r#"
+package wasi:http@0.2.6;
+
+interface types {
+    ping: func() -> u32;
+}
+"#;
+
+const HTTP_AGENT_WIT: &str = r#"
+package test:http;
+
+world agent-with-http {
+    import wasi:http/types@0.2.6;
+    include ian:eval/agent-pack@0.1.0;
+}
+"#;
+
+#[test]
+fn an_agent_with_wasi_that_imports_wasi_http_is_refused_before_compiling() {
+    let wat = format!(
+        r#"(module (import "wasi:http/types@0.2.6" "ping" (func (result i32))) {})"#,
+        agent_fields()
+    );
+    let bytes = component_for(
+        &[IAN_EVAL_WIT, HTTP_WIT, HTTP_AGENT_WIT],
+        "agent-with-http",
+        &wat,
+    );
+    assert_eq!(
+        refused_before_compiling(Role::WasiAgent, &bytes),
+        Fault::ForbiddenImport {
+            role: Role::WasiAgent,
+            import: "wasi:http/types@0.2.6".into(),
+            all: vec!["wasi:http/types@0.2.6".into()],
+        }
+    );
 }

@@ -45,8 +45,10 @@ pub struct LoadedGoal {
 /// disk by the sandbox).
 const AGENT_CACHE: usize = 256;
 
-/// Code hash and the component size limit it was loaded under.
-type AgentKey = (Hash32, u64);
+/// Code hash, and the component size limit and agent runtime it was loaded
+/// under: a component refused by a pure goal may load for a goal with WASI,
+/// and one loaded with WASI must never serve a pure goal.
+type AgentKey = (Hash32, u64, ian_sandbox::AgentRuntime);
 /// A loaded agent, or why it was refused.
 type AgentLoad = Result<Arc<LoadedAgent>, Fault>;
 
@@ -291,7 +293,13 @@ impl InvariantChecker for SandboxEvaluator<'_> {
 
 /// Limits of a goal, in the sandbox's terms.
 pub fn sandbox_limits(m: &GoalManifest) -> ian_sandbox::Limits {
-    to_sandbox_limits(&m.limits)
+    ian_sandbox::Limits {
+        agents: match m.agents {
+            ian_core::Agents::Pure => ian_sandbox::AgentRuntime::Pure,
+            ian_core::Agents::Wasi => ian_sandbox::AgentRuntime::Wasi,
+        },
+        ..to_sandbox_limits(&m.limits)
+    }
 }
 
 /// The goal's limits in the sandbox's terms (the sandbox does not depend on
@@ -305,6 +313,7 @@ fn to_sandbox_limits(l: &ian_core::Limits) -> ian_sandbox::Limits {
         max_component_bytes: l.max_component_bytes,
         max_action_len: l.max_action_len.min(u32::MAX as u64) as u32,
         wall_backstop_ms: l.wall_backstop_ms,
+        agents: ian_sandbox::AgentRuntime::Pure,
     }
 }
 
@@ -388,7 +397,7 @@ impl Judge {
         src: &CodeSource<'_>,
         limits: &ian_sandbox::Limits,
     ) -> Result<Arc<LoadedAgent>, Failure> {
-        let key = (code_hash, limits.max_component_bytes);
+        let key = (code_hash, limits.max_component_bytes, limits.agents);
         if let Some(r) = self.agents.lock().get(&key) {
             return r.clone().map_err(|f| failure_of(&f));
         }

@@ -236,6 +236,13 @@ pub fn goal_page(node: &Node, goal: &str) -> Result<String, ApiError> {
             format!("{} KiB", l.max_component_bytes / 1024),
         ),
         ("Proof of work", format!("{} bits", node.pow_bits(&g))),
+        (
+            "Agents",
+            match m.agents {
+                ian_core::Agents::Pure => "IAN types only".to_string(),
+                ian_core::Agents::Wasi => "deterministic WASI (no files, no network)".to_string(),
+            },
+        ),
     ];
     let checkpoint = g.checkpoint.read().clone().map(|c| CheckpointView {
         origin: c.checkpoint.origin.clone(),
