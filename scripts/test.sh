@@ -58,6 +58,41 @@ if [ -x "$st_dir/bin/schemathesis" ]; then
     export IAN_REQUIRE_SCHEMATHESIS=1
 fi
 
+# Toolchains of the agent templates in other languages
+# (tests/tests/agent_languages.rs): componentize-py from PyPI and jco from
+# npm, pinned to what `ian-host new agent --lang` writes, kept under
+# target/tools/ between runs; clang, lld and wasi-libc from Debian.
+COMPONENTIZE_PY_VERSION=0.25.1
+JCO_VERSION=1.35.0
+lang_tools=1
+cpy_dir=target/tools/componentize-py
+if ! "$cpy_dir/bin/componentize-py" --version 2>/dev/null | grep -qx "componentize-py $COMPONENTIZE_PY_VERSION"; then
+    rm -rf "$cpy_dir"
+    python3 -m venv "$cpy_dir" >/dev/null 2>&1 \
+        && "$cpy_dir/bin/pip" install -q "componentize-py==$COMPONENTIZE_PY_VERSION" >/dev/null 2>&1 \
+        || { rm -rf "$cpy_dir"; lang_tools=0; echo "note: componentize-py could not be installed" >&2; }
+fi
+jco_dir=target/tools/jco
+if ! grep -qs "\"version\": \"$JCO_VERSION\"" "$jco_dir/node_modules/@bytecodealliance/jco/package.json"; then
+    rm -rf "$jco_dir"
+    mkdir -p "$jco_dir"
+    if ! (command -v npm >/dev/null 2>&1 \
+        && npm install --prefix "$jco_dir" --no-audit --no-fund --silent "@bytecodealliance/jco@$JCO_VERSION" >/dev/null 2>&1); then
+        rm -rf "$jco_dir"; lang_tools=0; echo "note: jco could not be installed" >&2
+    fi
+fi
+if ! command -v clang >/dev/null 2>&1 || ! [ -f /usr/include/wasm32-wasi/stdlib.h ]; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            clang lld wasi-libc libclang-rt-dev-wasm32 >/dev/null
+    else
+        lang_tools=0; echo "note: clang, lld and wasi-libc not installed" >&2
+    fi
+fi
+if [ "$lang_tools" = 1 ]; then
+    export IAN_REQUIRE_LANG_TOOLCHAINS=1
+fi
+
 # cargo-deb builds the Debian package tests/tests/deploy.rs installs.
 if ! cargo deb --version >/dev/null 2>&1; then
     cargo install cargo-deb --locked --version 3.8.0

@@ -181,6 +181,34 @@ pub fn embed_world(module: &[u8], world: World) -> Result<Vec<u8>, ComponentizeE
     Ok(out)
 }
 
+/// wit-bindgen's C bindings of `world`: `(file name, contents)` pairs, the
+/// `.c`, the `.h` and the `_component_type.o` object that carries the world
+/// for [`componentize`]. What `ian-host new agent --lang c` writes into a
+/// project, so a C agent builds with clang and wasi-libc alone.
+pub fn c_bindings(world: World) -> Result<Vec<(String, Vec<u8>)>, ComponentizeError> {
+    use wit_bindgen_core::wit_parser::Resolve as BindgenResolve;
+    let wit = |e: anyhow::Error| ComponentizeError::Wit(format!("{e:#}"));
+    let mut resolve = BindgenResolve::default();
+    resolve
+        .push_str("panic.wit", IAN_DIAGNOSTICS_WIT)
+        .map_err(wit)?;
+    let package = resolve
+        .push_str("ian-eval.wit", IAN_EVAL_WIT)
+        .map_err(wit)?;
+    let world_id = resolve
+        .select_world(&[package], Some(world.wit_name()))
+        .map_err(wit)?;
+    let mut files = wit_bindgen_core::Files::default();
+    wit_bindgen_c::Opts::default()
+        .build()
+        .generate(&mut resolve, world_id, &mut files)
+        .map_err(|e| ComponentizeError::Encode(format!("C bindings: {e:#}")))?;
+    Ok(files
+        .iter()
+        .map(|(name, bytes)| (name.to_string(), bytes.to_vec()))
+        .collect())
+}
+
 /// Lists a component's top-level imports and exports (nested components and
 /// core modules are not descended into).
 pub fn surface(component: &[u8]) -> Result<Surface, ComponentizeError> {

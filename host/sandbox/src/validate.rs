@@ -192,7 +192,7 @@ pub(crate) fn check_shape(shape: &Shape, role: Role) -> Result<(), Fault> {
         .exports
         .iter()
         .map(String::as_str)
-        .filter(|e| *e != want)
+        .filter(|e| *e != want && !toolchain_export(role, e))
         .collect();
     if !extra.is_empty() {
         return Err(Fault::WrongWorld {
@@ -222,6 +222,16 @@ pub(crate) fn check_shape(shape: &Shape, role: Role) -> Result<(), Fault> {
         }
     }
     Ok(())
+}
+
+/// Whether `name` is an export a language toolchain leaves beside the
+/// world, which an agent with WASI may carry: componentize-py keeps
+/// `exports`, the instance its build-time pre-initialisation called. The
+/// host never calls such exports. Only for agents of goals that opted into
+/// WASI, and never an `ian:` interface, so an agent still cannot pose as a
+/// harness or an invariant.
+fn toolchain_export(role: Role, name: &str) -> bool {
+    role == Role::WasiAgent && !name.starts_with("ian:")
 }
 
 fn quoted(names: &[&str]) -> String {

@@ -183,6 +183,11 @@ pub struct NewArgs {
     /// Use this ian-guest-sdk directory instead of a vendored copy.
     #[arg(long, value_name = "DIR")]
     pub sdk: Option<PathBuf>,
+    /// The agent's language (agents only): each template implements the
+    /// same policy, built with pinned tools (componentize-py, jco with
+    /// QuickJS, wit-bindgen + clang + wasi-libc).
+    #[arg(long, value_enum, default_value = "rust")]
+    pub lang: crate::cli::new::Lang,
 }
 
 /// `dev`.

@@ -201,7 +201,13 @@ pub fn run(cli: Cli) -> Result<i32, CommandError> {
             Ok(0)
         }
         Command::New(a) => {
-            let r = crate::cli::new::create(a.kind, &a.dir, a.name.as_deref(), a.sdk.as_deref())?;
+            let r = crate::cli::new::create_in(
+                a.kind,
+                a.lang,
+                &a.dir,
+                a.name.as_deref(),
+                a.sdk.as_deref(),
+            )?;
             out.print(&r, || crate::cli::new::render(&r));
             Ok(0)
         }

@@ -5,6 +5,11 @@
 //! copy of `ian-guest-sdk` in `vendor/ian-guest-sdk` that matches this
 //! `ian-host` exactly, so it builds anywhere with nothing but the crate
 //! registry (for wit-bindgen) and the `wasm32-unknown-unknown` target.
+//!
+//! Agents also come in Python, JavaScript and C (`--lang`): the same
+//! momentum policy, IAN's WIT, a build with a pinned toolchain and native
+//! tests; they need a goal with `agents = "wasi"` (the C agent, which
+//! imports nothing, runs on any goal).
 
 use std::path::{Path, PathBuf};
 
@@ -26,11 +31,34 @@ pub enum Kind {
     Goal,
 }
 
+/// An agent template's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    /// Rust with ian-guest-sdk (vendored); `cargo build --release`.
+    Rust,
+    /// Python, built by componentize-py (CPython in wasm); `./build.sh`.
+    Python,
+    /// JavaScript, built by jco with the QuickJS backend; `npm run build`.
+    Js,
+    /// C, with wit-bindgen's C bindings, clang and wasi-libc; `./build.sh`.
+    C,
+}
+
+/// componentize-py version the Python template pins.
+pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
+/// jco version the JavaScript template pins.
+pub const JCO_VERSION: &str = "1.35.0";
+/// wit-bindgen CLI version the C template pins (the SDK's wit-bindgen).
+pub const WIT_BINDGEN_CLI_VERSION: &str = "0.63.0";
+
 /// What `new` wrote.
 #[derive(Debug, Clone, Serialize)]
 pub struct NewReport {
     /// The kind of project.
     pub kind: Kind,
+    /// Its language.
+    pub lang: Lang,
     /// Its package (or goal) name.
     pub name: String,
     /// Where.
@@ -46,6 +74,30 @@ macro_rules! template {
         ($path, include_str!(concat!("../../templates/", $path)))
     };
 }
+
+const AGENT_PYTHON: [(&str, &str); 5] = [
+    template!("agent-python/app.py"),
+    template!("agent-python/test_app.py"),
+    template!("agent-python/build.sh"),
+    template!("agent-python/test.sh"),
+    template!("agent-python/README.md"),
+];
+const AGENT_JS: [(&str, &str); 5] = [
+    template!("agent-js/agent.js"),
+    template!("agent-js/momentum.js"),
+    template!("agent-js/test.mjs"),
+    template!("agent-js/package.json"),
+    template!("agent-js/README.md"),
+];
+const AGENT_C: [(&str, &str); 7] = [
+    template!("agent-c/momentum.h"),
+    template!("agent-c/momentum.c"),
+    template!("agent-c/agent.c"),
+    template!("agent-c/test.c"),
+    template!("agent-c/build.sh"),
+    template!("agent-c/test.sh"),
+    template!("agent-c/README.md"),
+];
 
 const CONFIG: &str = include_str!("../../templates/common/config.toml");
 const PROFILE: &str = include_str!("../../templates/common/profile.toml");
@@ -165,12 +217,30 @@ struct Writer {
 
 impl Writer {
     fn put(&mut self, rel: &str, text: &str) -> Result<(), CommandError> {
+        self.put_bytes(rel, text.as_bytes())
+    }
+
+    fn put_bytes(&mut self, rel: &str, bytes: &[u8]) -> Result<(), CommandError> {
         let path = self.root.join(rel);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(file_err(parent))?;
         }
-        std::fs::write(&path, text).map_err(file_err(&path))?;
+        std::fs::write(&path, bytes).map_err(file_err(&path))?;
         self.files.push(rel.to_string());
+        Ok(())
+    }
+
+    /// Marks a written script executable (the README runs `./build.sh`).
+    fn make_executable(&self, rel: &str) -> Result<(), CommandError> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let path = self.root.join(rel);
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                .map_err(file_err(&path))?;
+        }
+        #[cfg(not(unix))]
+        let _ = rel;
         Ok(())
     }
 }
@@ -194,6 +264,85 @@ fn sdk_dep(sdk: Option<&Path>, depth: usize) -> String {
             env!("CARGO_PKG_VERSION"),
             "../".repeat(depth)
         ),
+    }
+}
+
+/// Writes an agent template in another language than Rust: its files, the
+/// WIT it builds against, and a `.gitignore` for what its build leaves.
+fn create_foreign_agent(lang: Lang, w: &mut Writer, name: &str) -> Result<(), CommandError> {
+    let vars = [
+        ("name", name),
+        ("componentize_py_version", COMPONENTIZE_PY_VERSION),
+        ("jco_version", JCO_VERSION),
+        ("wit_bindgen_version", WIT_BINDGEN_CLI_VERSION),
+    ];
+    let (set, strip, ignore): (&[(&str, &str)], &str, &str) = match lang {
+        Lang::Python => (
+            &AGENT_PYTHON,
+            "agent-python/",
+            ".venv/\n.bindings/\n__pycache__/\nagent.wasm\n*.ianpack\n",
+        ),
+        Lang::Js => (
+            &AGENT_JS,
+            "agent-js/",
+            "node_modules/\nagent.wasm\n*.ianpack\n",
+        ),
+        Lang::C => (
+            &AGENT_C,
+            "agent-c/",
+            "build/\n.tools/\nagent.wasm\n*.ianpack\n",
+        ),
+        Lang::Rust => unreachable!("the Rust agent is a cargo project"),
+    };
+    for (path, text) in set {
+        let rel = path.strip_prefix(strip).unwrap_or(path);
+        w.put(rel, &fill(text, &vars))?;
+        if rel.ends_with(".sh") {
+            w.make_executable(rel)?;
+        }
+    }
+    for (rel, text) in SDK_FILES.iter().filter(|(p, _)| p.starts_with("wit/")) {
+        w.put(rel, text)?;
+    }
+    if lang == Lang::C {
+        let files = ian_componentize::c_bindings(ian_componentize::World::AgentPack)
+            .map_err(|e| CommandError::Usage(format!("generating the C bindings: {e}")))?;
+        for (file, bytes) in files {
+            w.put_bytes(&format!("bindings/{file}"), &bytes)?;
+        }
+    }
+    w.put(".gitignore", ignore)
+}
+
+/// Next commands for an agent in `lang` (its README's first commands).
+fn foreign_next_steps(lang: Lang) -> Vec<String> {
+    let pack = |meta: &str| {
+        format!("ian-host pack agent.wasm --params lookback=10 {meta} --out agent.ianpack")
+    };
+    match lang {
+        Lang::Python => vec![
+            "./test.sh".into(),
+            "./build.sh".into(),
+            pack(&format!(
+                "--meta lang=python --meta toolchain=componentize-py/{COMPONENTIZE_PY_VERSION}"
+            )),
+        ],
+        Lang::Js => vec![
+            "npm install".into(),
+            "npm test".into(),
+            "npm run build".into(),
+            pack(&format!(
+                "--meta lang=javascript --meta toolchain=jco-quickjs/{JCO_VERSION}"
+            )),
+        ],
+        Lang::C => vec![
+            "./test.sh".into(),
+            "./build.sh".into(),
+            pack(&format!(
+                "--meta lang=c --meta toolchain=wit-bindgen-c/{WIT_BINDGEN_CLI_VERSION}+clang"
+            )),
+        ],
+        Lang::Rust => Vec::new(),
     }
 }
 
@@ -230,6 +379,28 @@ pub fn create(
     name: Option<&str>,
     sdk: Option<&Path>,
 ) -> Result<NewReport, CommandError> {
+    create_in(kind, Lang::Rust, dir, name, sdk)
+}
+
+/// As [`create`], for an agent in `lang`; other kinds are Rust only.
+pub fn create_in(
+    kind: Kind,
+    lang: Lang,
+    dir: &Path,
+    name: Option<&str>,
+    sdk: Option<&Path>,
+) -> Result<NewReport, CommandError> {
+    if lang != Lang::Rust && kind != Kind::Agent {
+        return Err(CommandError::Usage(
+            "--lang applies to agents only: harnesses, invariants and goals are Rust projects"
+                .into(),
+        ));
+    }
+    if lang != Lang::Rust && sdk.is_some() {
+        return Err(CommandError::Usage(
+            "--sdk applies to Rust projects only".into(),
+        ));
+    }
     if dir.exists() {
         let mut entries = std::fs::read_dir(dir).map_err(file_err(dir))?;
         if entries.next().is_some() {
@@ -247,6 +418,21 @@ pub fn create(
             .unwrap_or_else(|| "my-project".into()),
     };
     let name = package_name(&raw)?;
+    if lang != Lang::Rust {
+        let mut w = Writer {
+            root: dir.to_path_buf(),
+            files: Vec::new(),
+        };
+        create_foreign_agent(lang, &mut w, &name)?;
+        return Ok(NewReport {
+            kind,
+            lang,
+            next: foreign_next_steps(lang),
+            name,
+            dir: dir.to_path_buf(),
+            files: w.files,
+        });
+    }
     let sdk = match sdk {
         None => None,
         Some(p) => Some(std::fs::canonicalize(p).map_err(|e| CommandError::File {
@@ -336,6 +522,7 @@ pub fn create(
     }
     Ok(NewReport {
         kind,
+        lang,
         next: next_steps(kind, &name),
         name,
         dir: dir.to_path_buf(),
@@ -345,11 +532,14 @@ pub fn create(
 
 /// Human text for `new`.
 pub fn render(r: &NewReport) -> String {
-    let kind = match r.kind {
-        Kind::Agent => "agent",
-        Kind::Harness => "harness",
-        Kind::Invariant => "invariant",
-        Kind::Goal => "goal",
+    let kind = match (r.kind, r.lang) {
+        (Kind::Agent, Lang::Rust) => "agent",
+        (Kind::Agent, Lang::Python) => "Python agent",
+        (Kind::Agent, Lang::Js) => "JavaScript agent",
+        (Kind::Agent, Lang::C) => "C agent",
+        (Kind::Harness, _) => "harness",
+        (Kind::Invariant, _) => "invariant",
+        (Kind::Goal, _) => "goal",
     };
     let mut o = format!(
         "created {kind} project `{}` in {} ({} files)\nnext, in {}:",

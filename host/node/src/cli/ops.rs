@@ -38,14 +38,23 @@ pub fn build_pack(a: &PackArgs) -> Result<PackReport, CommandError> {
         "the largest component any goal accepts",
     )?;
     if let Ok(wasi) = ian_componentize::wasi_imports(&wasm)
-        && let Some(problem) = crate::cli::dev::wasi_problem(&wasi)
+        && let Some(first) = wasi.first()
     {
-        // A warning, not a refusal: a goal may one day run WASI agents, and
+        // A note, not a refusal: goals with `agents = "wasi"` take it, and
         // the node's own check (forbidden_import) stays the authority.
-        eprintln!(
-            "warning: {}: {problem}; goals that run agents without WASI will refuse it",
-            a.wasm.display()
-        );
+        let problem = if first.starts_with("wasi:") {
+            format!(
+                "it imports WASI (`{first}`{}): only goals with `agents = \"wasi\"` take it \
+                 (a Rust agent for any goal: build with `--target wasm32-unknown-unknown`)",
+                match wasi.len() {
+                    1 => String::new(),
+                    n => format!(" and {} more", n - 1),
+                }
+            )
+        } else {
+            crate::cli::dev::wasi_problem(&wasi).unwrap_or_default()
+        };
+        eprintln!("note: {}: {problem}", a.wasm.display());
     }
     let c = ian_componentize::componentize(&wasm)
         .map_err(|e| CommandError::Usage(format!("{}: {e}", a.wasm.display())))?;

@@ -65,12 +65,13 @@ mod tests {
 
     #[test]
     fn follows_the_recent_trend() {
+        // Returns that add up exactly in binary, so the signs are certain.
         let mut a = Momentum::init(b"lookback=3,size=0.5").unwrap();
-        assert_eq!(step(&mut a, 0.01), 0.5);
-        assert_eq!(step(&mut a, -0.03), -0.5);
-        // The oldest return leaves the window: 0.01 is forgotten.
-        assert_eq!(step(&mut a, 0.02), -0.5);
-        assert_eq!(step(&mut a, 0.02), 0.5);
+        assert_eq!(step(&mut a, 0.25), 0.5);
+        assert_eq!(step(&mut a, -0.75), -0.5);
+        assert_eq!(step(&mut a, 0.25), -0.5);
+        // The oldest return leaves the window: the first 0.25 is forgotten.
+        assert_eq!(step(&mut a, 1.0), 0.5);
     }
 
     #[test]

@@ -1,0 +1,237 @@
+//! Agents in Python, JavaScript and C, as `ian-host new agent --lang` writes
+//! them: each template's native tests pass, its one build command gives a
+//! component the node's pipeline accepts on the example trading goal (with
+//! `agents = "wasi"` and room for a 32 MiB component), and every language
+//! earns exactly the Rust template's reward bits on every seed.
+//!
+//! The toolchains are what `scripts/test.sh` installs: componentize-py
+//! (PyPI) and jco (npm) under `target/tools/`, clang, lld and wasi-libc
+//! (Debian). Without them the test says so and skips, unless
+//! `IAN_REQUIRE_LANG_TOOLCHAINS=1` (which scripts/test.sh sets once they
+//! are installed) makes a missing tool a failure.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use ian_node::cli::new::{COMPONENTIZE_PY_VERSION, JCO_VERSION};
+use ian_tests::*;
+use serde_json::Value;
+
+fn tools_dir() -> PathBuf {
+    repo_path("target/tools")
+}
+
+/// PATH with the installed tools and the `ian-host` under test first.
+fn path_with_tools() -> String {
+    format!(
+        "{}:{}:{}",
+        tools_dir().join("componentize-py/bin").display(),
+        bin().parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// What is missing to build the three templates, if anything.
+fn missing_tools() -> Vec<String> {
+    let mut missing = Vec::new();
+    let ok = |cmd: &mut Command| {
+        cmd.stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !ok(Command::new(tools_dir().join("componentize-py/bin/componentize-py")).arg("--version")) {
+        missing.push(format!(
+            "componentize-py {COMPONENTIZE_PY_VERSION} in target/tools/componentize-py"
+        ));
+    }
+    if !tools_dir().join("jco/node_modules/.bin/jco").exists()
+        || !ok(Command::new("node").arg("--version"))
+    {
+        missing.push(format!("jco {JCO_VERSION} in target/tools/jco, and node"));
+    }
+    if !ok(Command::new("clang").arg("--version"))
+        || !Path::new("/usr/include/wasm32-wasi/stdlib.h").exists()
+    {
+        missing.push("clang, lld and wasi-libc".into());
+    }
+    missing
+}
+
+fn run(dir: &Path, program: &str, args: &[&str]) -> Output {
+    let mut cmd = Command::new(program);
+    without_test_env(&mut cmd)
+        .current_dir(dir)
+        .args(args)
+        .env("PATH", path_with_tools())
+        .env("IAN_HOST", bin())
+        .stdin(Stdio::null());
+    let o = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("run {program}: {e}"));
+    assert!(
+        o.status.success(),
+        "{program} {args:?} in {} failed:\n{}{}",
+        dir.display(),
+        stdout(&o),
+        stderr(&o)
+    );
+    o
+}
+
+/// The example trading goal, granting WASI and a 32 MiB component.
+fn trading_goal_for_runtimes(dir: &Path) -> PathBuf {
+    let p = example_goal(dir, "trading");
+    let mut goal: toml::Table = std::fs::read_to_string(&p).unwrap().parse().unwrap();
+    goal.insert("agents".into(), "wasi".into());
+    goal["limits"]
+        .as_table_mut()
+        .expect("the example goal has [limits]")
+        .insert("max_component_bytes".into(), (32i64 << 20).into());
+    std::fs::write(&p, toml::to_string(&goal).unwrap()).unwrap();
+    p
+}
+
+/// `ian-host new agent --lang LANG` into `<tmp>/<name>`.
+fn new_agent(tmp: &Path, lang: &str) -> PathBuf {
+    let dir = tmp.join(format!("{lang}-agent"));
+    let o = ian_in(
+        tmp,
+        None,
+        &["new", "agent", "--lang", lang, dir.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    dir
+}
+
+/// Packs `wasm` with the template's params and metadata, evaluates it on
+/// `goal`; the accepted evaluation's (seed, reward bits) pairs.
+fn rewards(dir: &Path, wasm: &Path, goal: &Path, meta: &[&str]) -> Vec<(u64, u64)> {
+    let packed = dir.join("agent.ianpack");
+    let mut args = vec![
+        "pack",
+        wasm.to_str().unwrap(),
+        "--params",
+        "lookback=60,size=0.5",
+        "--out",
+        packed.to_str().unwrap(),
+    ];
+    for m in meta {
+        args.extend(["--meta", m]);
+    }
+    let o = ian_in(dir, None, &args);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let o = ian_in(
+        dir,
+        None,
+        &[
+            "eval",
+            "--goal",
+            goal.to_str().unwrap(),
+            packed.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    let v: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("eval --json ({e}): {}{}", stdout(&o), stderr(&o)));
+    assert_eq!(v["verdict"], "accepted", "{v}");
+    v["seeds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["seed"].as_u64().unwrap(),
+                s["metrics"]["reward"].as_f64().unwrap().to_bits(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn scripts_test_sh_installs_the_tool_versions_the_templates_pin() {
+    let script = std::fs::read_to_string(repo_path("scripts/test.sh")).unwrap();
+    assert!(
+        script.contains(&format!(
+            "COMPONENTIZE_PY_VERSION={COMPONENTIZE_PY_VERSION}"
+        )),
+        "scripts/test.sh must install componentize-py {COMPONENTIZE_PY_VERSION}"
+    );
+    assert!(
+        script.contains(&format!("JCO_VERSION={JCO_VERSION}")),
+        "scripts/test.sh must install jco {JCO_VERSION}"
+    );
+}
+
+#[test]
+fn python_javascript_and_c_agents_earn_the_rust_agents_reward_bits() {
+    let missing = missing_tools();
+    if !missing.is_empty() {
+        assert!(
+            std::env::var_os("IAN_REQUIRE_LANG_TOOLCHAINS").is_none(),
+            "missing: {missing:?}"
+        );
+        eprintln!("note: skipped, missing {missing:?} (scripts/test.sh installs them)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tmp.path();
+    let goal = trading_goal_for_runtimes(tmp);
+
+    let rust = new_agent(tmp, "rust");
+    let o = cargo_in(&rust, Some(&template_target_dir()), &["test-native"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let o = cargo_in(
+        &rust,
+        Some(&template_target_dir()),
+        &["build", "--release", "--target", "wasm32-unknown-unknown"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rust_wasm = template_target_dir().join("wasm32-unknown-unknown/release/rust_agent.wasm");
+    let expected = rewards(&rust, &rust_wasm, &goal, &["lang=rust"]);
+    assert_eq!(expected.len(), 5, "one reward per seed of the goal");
+
+    let python = new_agent(tmp, "python");
+    run(&python, "./test.sh", &[]);
+    run(&python, "./build.sh", &[]);
+    let toolchain = format!("toolchain=componentize-py/{COMPONENTIZE_PY_VERSION}");
+    assert_eq!(
+        rewards(
+            &python,
+            &python.join("agent.wasm"),
+            &goal,
+            &["lang=python", &toolchain]
+        ),
+        expected,
+        "Python"
+    );
+
+    let js = new_agent(tmp, "js");
+    std::os::unix::fs::symlink(
+        tools_dir().join("jco/node_modules"),
+        js.join("node_modules"),
+    )
+    .unwrap();
+    run(&js, "npm", &["test"]);
+    run(&js, "npm", &["run", "build"]);
+    let toolchain = format!("toolchain=jco-quickjs/{JCO_VERSION}");
+    assert_eq!(
+        rewards(
+            &js,
+            &js.join("agent.wasm"),
+            &goal,
+            &["lang=javascript", &toolchain]
+        ),
+        expected,
+        "JavaScript"
+    );
+
+    let c = new_agent(tmp, "c");
+    run(&c, "./test.sh", &[]);
+    run(&c, "./build.sh", &[]);
+    assert_eq!(
+        rewards(&c, &c.join("agent.wasm"), &goal, &["lang=c"]),
+        expected,
+        "C"
+    );
+}
