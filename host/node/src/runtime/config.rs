@@ -238,6 +238,12 @@ pub const KEYS: &[KeyDoc] = &[
         doc: "Most linear memory a published goal may give its agent (`[limits] memory_bytes`); keep it at or below `sandbox.pool_max_memory_bytes`.",
     },
     KeyDoc {
+        key: "limits.max_goal_component_bytes",
+        env: "IAN_MAX_GOAL_COMPONENT_BYTES",
+        default: "33554432",
+        doc: "Largest agent component a published goal may accept (`[limits] max_component_bytes`); 32 MiB fits a Python agent (about 18 MB). The core's hard cap is 64 MiB.",
+    },
+    KeyDoc {
         key: "limits.max_goal_wall_backstop_ms",
         env: "IAN_MAX_GOAL_WALL_BACKSTOP_MS",
         default: "600000",
@@ -686,6 +692,8 @@ pub struct LimitsConfig {
     /// See [`KEYS`].
     pub max_goal_memory_bytes: u64,
     /// See [`KEYS`].
+    pub max_goal_component_bytes: u64,
+    /// See [`KEYS`].
     pub max_goal_wall_backstop_ms: u64,
 }
 
@@ -722,6 +730,12 @@ impl LimitsConfig {
                 l.memory_bytes,
                 self.max_goal_memory_bytes,
                 "limits.max_goal_memory_bytes / IAN_MAX_GOAL_MEMORY_BYTES",
+            ),
+            (
+                "max_component_bytes",
+                l.max_component_bytes,
+                self.max_goal_component_bytes,
+                "limits.max_goal_component_bytes / IAN_MAX_GOAL_COMPONENT_BYTES",
             ),
             (
                 "wall_backstop_ms",
@@ -1320,6 +1334,29 @@ mod tests {
         assert_eq!(
             err,
             "config key `tau.key_file` (env IAN_TAU_KEY_FILE): required when tau.endpoint is set"
+        );
+    }
+
+    #[test]
+    fn a_goal_asking_for_a_component_above_the_operators_maximum_is_over_its_limits() {
+        let c = Config::defaults();
+        let python_sized = ian_core::Limits {
+            max_component_bytes: 32 << 20,
+            ..ian_core::Limits::default()
+        };
+        assert_eq!(c.limits.goal_limit_over(&python_sized), None);
+        let bigger = ian_core::Limits {
+            max_component_bytes: 48 << 20,
+            ..ian_core::Limits::default()
+        };
+        let (field, value, max, setting) = c.limits.goal_limit_over(&bigger).unwrap();
+        assert_eq!(
+            (field, value, max),
+            ("max_component_bytes", 48 << 20, 32 << 20)
+        );
+        assert!(
+            setting.contains("IAN_MAX_GOAL_COMPONENT_BYTES"),
+            "{setting}"
         );
     }
 
