@@ -235,3 +235,161 @@ fn python_javascript_and_c_agents_earn_the_rust_agents_reward_bits() {
         "C"
     );
 }
+
+/// A Python agent whose `mode` param picks a misbehaviour.
+const HOSTILE_PY: &str = r#"
+import socket
+import sys
+
+from componentize_py_types import Err
+from wit_world import exports
+from wit_world.imports import types
+
+MODE = None
+
+
+class Agent(exports.Agent):
+    def init(self, params: bytes) -> None:
+        global MODE
+        MODE = params.decode().partition("=")[2]
+
+    def act(self, obs: types.Observation) -> list:
+        if MODE == "loop":
+            while True:
+                pass
+        if MODE == "memory":
+            hoard = bytearray(256 << 20)
+        if MODE == "raise":
+            raise ValueError("the hostile agent gives up")
+        if MODE == "file":
+            open("/etc/passwd").read()
+        if MODE == "socket":
+            socket.create_connection(("127.0.0.1", 80))
+        if MODE == "print" and obs.step == 0:
+            sys.stdout.write("x" * (1 << 20))
+            sys.stderr.write("y" * (1 << 20))
+        return [0.0]
+"#;
+
+/// A JavaScript agent whose `mode` param picks a misbehaviour.
+const HOSTILE_JS: &str = r#"
+let mode = null;
+export const agent = {
+  init(params) {
+    mode = String.fromCharCode(...params).split("=")[1];
+  },
+  act(obs) {
+    if (mode === "loop") { for (;;) {} }
+    if (mode === "memory") { globalThis.hoard = new ArrayBuffer(256 << 20); }
+    if (mode === "raise") { throw new Error("the hostile agent gives up"); }
+    return [0.0];
+  },
+};
+"#;
+
+/// Submits `packed` built from `wasm` with `mode=MODE` to `goal` on
+/// `node`; the CLI's output.
+fn submit_mode(node: &NodeProc, dir: &Path, wasm: &Path, key: &Path, mode: &str) -> String {
+    let packed = dir.join(format!("{mode}.ianpack"));
+    let o = ian_in(
+        dir,
+        None,
+        &[
+            "pack",
+            wasm.to_str().unwrap(),
+            "--params",
+            &format!("mode={mode}"),
+            "--out",
+            packed.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = node.cli(&[
+        "submit",
+        packed.to_str().unwrap(),
+        "--goal",
+        "runtimes",
+        "--key",
+        key.to_str().unwrap(),
+    ]);
+    format!("{}{}", stdout(&o), stderr(&o))
+}
+
+#[test]
+fn hostile_python_and_javascript_agents_get_the_rejection_they_deserve_with_their_words() {
+    let missing = missing_tools();
+    if !missing.is_empty() {
+        assert!(
+            std::env::var_os("IAN_REQUIRE_LANG_TOOLCHAINS").is_none(),
+            "missing: {missing:?}"
+        );
+        eprintln!("note: skipped, missing {missing:?} (scripts/test.sh installs them)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tmp.path();
+    let python = new_agent(tmp, "python");
+    std::fs::write(python.join("app.py"), HOSTILE_PY).unwrap();
+    run(&python, "./build.sh", &[]);
+    let js = new_agent(tmp, "js");
+    std::fs::write(js.join("agent.js"), HOSTILE_JS).unwrap();
+    std::os::unix::fs::symlink(
+        tools_dir().join("jco/node_modules"),
+        js.join("node_modules"),
+    )
+    .unwrap();
+    run(&js, "npm", &["run", "build"]);
+
+    let node = NodeProc::start(&tmp.join("data"), &[]);
+    let goal = trading_goal(tmp, "runtimes", false);
+    let mut text = std::fs::read_to_string(&goal).unwrap().replacen(
+        "[harness]",
+        "agents = \"wasi\"\n[harness]",
+        1,
+    );
+    text.push_str("[limits]\nmax_component_bytes = 33554432\n");
+    std::fs::write(&goal, text).unwrap();
+    node.publish(&goal);
+    let key = keygen(tmp, "mallory.key");
+
+    let py = python.join("agent.wasm");
+    for (mode, code, words) in [
+        ("loop", "agent_out_of_fuel", ""),
+        ("memory", "agent_memory_exceeded", ""),
+        (
+            "raise",
+            "agent_trap",
+            "ValueError: the hostile agent gives up",
+        ),
+        ("file", "agent_trap", "FileNotFoundError"),
+        ("socket", "agent_trap", "Error"),
+    ] {
+        let out = submit_mode(&node, &python, &py, &key, mode);
+        assert!(
+            out.contains(code) && out.contains(words),
+            "Python {mode}: {out}"
+        );
+    }
+    // Printing a megabyte on each stream is no fault: captured, capped.
+    let out = submit_mode(&node, &python, &py, &key, "print");
+    assert!(!out.contains("agent_"), "Python print: {out}");
+
+    let jsw = js.join("agent.wasm");
+    for (mode, code, words) in [
+        ("loop", "agent_out_of_fuel", ""),
+        ("memory", "agent_memory_exceeded", ""),
+        ("raise", "agent_trap", "the hostile agent gives up"),
+    ] {
+        let out = submit_mode(&node, &js, &jsw, &key, mode);
+        assert!(
+            out.contains(code) && out.contains(words),
+            "JavaScript {mode}: {out}"
+        );
+    }
+    // The node still judges a sound agent as before.
+    let status = node.get_json("/api/v1/goals/runtimes");
+    assert_eq!(
+        status["log_size"], 1,
+        "only the printing agent is accepted: {status}"
+    );
+}

@@ -58,6 +58,10 @@ pub enum ClientError {
     },
 }
 
+/// Request bodies above this size get a hint about the node's body limit
+/// when the connection breaks.
+const BIG_BODY: usize = 1 << 20;
+
 /// A client for one node.
 #[derive(Clone)]
 pub struct Client {
@@ -143,6 +147,7 @@ impl Client {
     ) -> Result<RawResponse, ClientError> {
         let url = format!("{}{}", self.base, path);
         let mut req = self.http.request(method, &url);
+        let sent = body.as_ref().map_or(0, Vec::len);
         if let Some(b) = body {
             req = req.header("content-type", "application/json").body(b);
         }
@@ -151,7 +156,18 @@ impl Client {
         }
         let transport = |e: reqwest::Error| ClientError::Transport {
             url: self.base.clone(),
-            message: explain(&e),
+            // A node refuses an oversized body before reading it (413) and
+            // closes the connection, which a client still writing sees as a
+            // broken pipe, never as the answer.
+            message: if sent > BIG_BODY {
+                format!(
+                    "{} (the request body was {sent} bytes: the node may refuse bodies this large; \
+                     its operator sets limits.max_body_bytes)",
+                    explain(&e)
+                )
+            } else {
+                explain(&e)
+            },
         };
         let resp = req.send().await.map_err(transport)?;
         let status = resp.status();

@@ -120,8 +120,8 @@ pub const KEYS: &[KeyDoc] = &[
     KeyDoc {
         key: "limits.max_body_bytes",
         env: "IAN_MAX_BODY_BYTES",
-        default: "8388608",
-        doc: "Largest request body accepted on the submission route (agent code is sent base64 in JSON).",
+        default: "50331648",
+        doc: "Largest request body accepted on the submission route (agent code is sent base64 in JSON, 4/3 of its size): the default 48 MiB fits a component of `limits.max_goal_component_bytes` (32 MiB, a Python agent).",
     },
     KeyDoc {
         key: "limits.max_publish_bytes",
