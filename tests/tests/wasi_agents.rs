@@ -66,6 +66,17 @@ fn a_goal_with_wasi_agents_judges_them_replays_them_and_shows_their_stderr() {
         "{err}"
     );
 
+    // Each new component was compiled once, and the time was counted.
+    let metrics = http_get(&node.url, "/metrics");
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} not in /metrics:\n{metrics}"))
+    };
+    assert!(value("ian_sandbox_compiles_total") >= 1.0);
+    assert!(value("ian_sandbox_compile_seconds_total") > 0.0);
+
     // The same component is refused by a goal that did not grant WASI.
     let o = submit(&node, &random, "pure", &key);
     assert!(!o.status.success());

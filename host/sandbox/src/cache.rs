@@ -37,6 +37,11 @@ pub struct CacheStats {
     pub disk_rejected: u64,
     /// Disk writes that failed (the compiled code is still used).
     pub disk_write_errors: u64,
+    /// Time spent compiling, over all compiles, in microseconds.
+    pub compile_micros: u64,
+    /// Loads that waited for the compile gate (another compile was running,
+    /// or the same code was being compiled by another load).
+    pub compile_waits: u64,
 }
 
 #[derive(Default)]
@@ -47,6 +52,8 @@ pub(crate) struct Counters {
     pub disk_writes: AtomicU64,
     pub disk_rejected: AtomicU64,
     pub disk_write_errors: AtomicU64,
+    pub compile_micros: AtomicU64,
+    pub compile_waits: AtomicU64,
 }
 
 impl Counters {
@@ -62,6 +69,8 @@ impl Counters {
             disk_writes: self.disk_writes.load(Ordering::Relaxed),
             disk_rejected: self.disk_rejected.load(Ordering::Relaxed),
             disk_write_errors: self.disk_write_errors.load(Ordering::Relaxed),
+            compile_micros: self.compile_micros.load(Ordering::Relaxed),
+            compile_waits: self.compile_waits.load(Ordering::Relaxed),
         }
     }
 }
@@ -140,7 +149,72 @@ const HEADER_LEN: usize = 8 + 4 + 32 + 32;
 /// Subdirectory of the configured cache dir; bump with the file format.
 pub(crate) const DISK_SUBDIR: &str = "ian-sandbox-v1";
 
+/// Bounds how many compiles run at once and compiles each code hash once:
+/// a load of code that another load is compiling waits for it and takes
+/// its result, and a load that would exceed `max` concurrent compiles waits
+/// for one to finish. Compiling is the one step whose cost a contributor
+/// chooses (an 18 MB Python agent takes seconds), so without the gate a
+/// burst of new components would occupy every worker at once.
+struct CompileGate {
+    state: Mutex<GateState>,
+    freed: parking_lot::Condvar,
+    max: usize,
+}
+
+#[derive(Default)]
+struct GateState {
+    running: usize,
+    in_flight: std::collections::HashSet<[u8; 32]>,
+}
+
+/// A compile slot; frees it (and wakes the waiters) when dropped.
+struct GateSlot<'a> {
+    gate: &'a CompileGate,
+    code_hash: [u8; 32],
+}
+
+impl CompileGate {
+    fn new(max: usize) -> CompileGate {
+        CompileGate {
+            state: Mutex::new(GateState::default()),
+            freed: parking_lot::Condvar::new(),
+            max: max.max(1),
+        }
+    }
+
+    /// Waits until `code_hash` is not being compiled and a slot is free;
+    /// whether it had to wait.
+    fn enter(&self, code_hash: [u8; 32]) -> (GateSlot<'_>, bool) {
+        let mut s = self.state.lock();
+        let mut waited = false;
+        while s.running >= self.max || s.in_flight.contains(&code_hash) {
+            waited = true;
+            self.freed.wait(&mut s);
+        }
+        s.running += 1;
+        s.in_flight.insert(code_hash);
+        (
+            GateSlot {
+                gate: self,
+                code_hash,
+            },
+            waited,
+        )
+    }
+}
+
+impl Drop for GateSlot<'_> {
+    fn drop(&mut self) {
+        let mut s = self.gate.state.lock();
+        s.running -= 1;
+        s.in_flight.remove(&self.code_hash);
+        drop(s);
+        self.gate.freed.notify_all();
+    }
+}
+
 pub(crate) struct ComponentCache {
+    gate: CompileGate,
     memory: Mutex<Lru<[u8; 32], Component>>,
     disk: Option<PathBuf>,
     /// sha256(engine version, config hash, compatibility digest): the part
@@ -153,6 +227,7 @@ pub(crate) struct ComponentCache {
 impl ComponentCache {
     pub(crate) fn new(
         entries: usize,
+        max_concurrent_compiles: usize,
         disk_root: Option<&Path>,
         engine_version: &str,
         config_hash: &[u8; 32],
@@ -173,6 +248,7 @@ impl ComponentCache {
         h.update(config_hash);
         h.update(compat);
         Ok(ComponentCache {
+            gate: CompileGate::new(max_concurrent_compiles),
             memory: Mutex::new(Lru::new(entries)),
             disk,
             engine_key: h.finalize().into(),
@@ -214,10 +290,23 @@ impl ComponentCache {
             self.memory.lock().insert(*code_hash, c.clone());
             return Ok(c);
         }
+        let (_slot, waited) = self.gate.enter(*code_hash);
+        if waited {
+            Counters::bump(&self.counters.compile_waits);
+            // The load this one waited for may have compiled the same code.
+            if let Some(c) = self.memory.lock().get(code_hash) {
+                Counters::bump(&self.counters.memory_hits);
+                return Ok(c);
+            }
+        }
         Counters::bump(&self.counters.compiles);
+        let started = std::time::Instant::now();
         let component = Component::new(engine, bytes).map_err(|e| Fault::NotWasm {
             reason: crate::run::clip(format!("rejected by the validator: {e:#}")),
         })?;
+        self.counters
+            .compile_micros
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         self.write_disk(code_hash, &component);
         self.memory.lock().insert(*code_hash, component.clone());
         Ok(component)

@@ -170,6 +170,12 @@ pub struct SandboxConfig {
     /// change the generated code. Default true; env
     /// `IAN_SANDBOX_PARALLEL_COMPILATION` (`true`/`false`/`1`/`0`).
     pub parallel_compilation: bool,
+    /// Components compiled at once; further loads of new code wait, and
+    /// loads of code being compiled wait for that compile instead of
+    /// repeating it. Bounds how many workers new components can hold (an
+    /// 18 MB Python agent compiles for seconds). Default 1; env
+    /// `IAN_SANDBOX_MAX_CONCURRENT_COMPILES`.
+    pub max_concurrent_compiles: usize,
     /// Bytes of stdout and of stderr kept from a WASI harness; the rest is
     /// dropped and the capture is marked truncated. Default 65,536; env
     /// `IAN_SANDBOX_MAX_CAPTURED_OUTPUT`.
@@ -198,6 +204,7 @@ impl Default for SandboxConfig {
             cache_dir: None,
             memory_cache_entries: 256,
             parallel_compilation: true,
+            max_concurrent_compiles: 1,
             max_captured_output: 64 << 10,
             wasi_wall_clock_secs: 1_704_067_200,
             limits: Limits::default(),
@@ -301,6 +308,10 @@ impl SandboxConfig {
         if let Some(v) = lookup("IAN_SANDBOX_PARALLEL_COMPILATION") {
             c.parallel_compilation = parse_bool("IAN_SANDBOX_PARALLEL_COMPILATION", &v)?;
         }
+        num!(
+            "IAN_SANDBOX_MAX_CONCURRENT_COMPILES",
+            c.max_concurrent_compiles
+        );
         num!("IAN_SANDBOX_MAX_CAPTURED_OUTPUT", c.max_captured_output);
         num!("IAN_SANDBOX_WASI_WALL_CLOCK_SECS", c.wasi_wall_clock_secs);
         num!(
@@ -373,6 +384,12 @@ impl SandboxConfig {
             if v < 2 {
                 return Err(invalid(field, format!("{v} is below the minimum of 2")));
             }
+        }
+        if self.max_concurrent_compiles == 0 {
+            return Err(invalid(
+                "max_concurrent_compiles",
+                "0 would never compile anything; the minimum is 1".into(),
+            ));
         }
         if self.epoch_tick_ms == 0 || self.epoch_tick_ms > 60_000 {
             return Err(invalid(

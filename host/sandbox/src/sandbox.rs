@@ -395,6 +395,7 @@ impl Sandbox {
         let compat = compatibility_digest(&engine);
         let cache = ComponentCache::new(
             config.memory_cache_entries,
+            config.max_concurrent_compiles,
             config.cache_dir.as_deref(),
             &format!("wasmtime {WASMTIME_VERSION}"),
             &config_hash,

@@ -19,10 +19,13 @@ fn second_load_is_a_memory_hit_without_compiling() {
     let sb = fresh();
     let bytes = component("buy-and-hold");
     sb.load_agent(&bytes).unwrap();
+    let first = sb.cache_stats();
+    assert!(first.compile_micros > 0, "the compile was timed");
     assert_eq!(
-        sb.cache_stats(),
+        first,
         CacheStats {
             compiles: 1,
+            compile_micros: first.compile_micros,
             ..CacheStats::default()
         }
     );
@@ -203,4 +206,21 @@ fn disk_artifact_has_the_documented_layout() {
         "artifact checksum"
     );
     assert!(data.len() > 76);
+}
+
+#[test]
+fn loads_of_the_same_new_code_at_once_compile_it_once() {
+    let sb = fresh();
+    let bytes = component("ma-crossover");
+    let start = std::sync::Barrier::new(8);
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                start.wait();
+                sb.load_agent(&bytes).unwrap();
+            });
+        }
+    });
+    let stats = sb.cache_stats();
+    assert_eq!(stats.compiles, 1, "{stats:?}");
 }

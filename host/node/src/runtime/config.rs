@@ -400,6 +400,12 @@ pub const KEYS: &[KeyDoc] = &[
         doc: "Compile a component's functions on several threads.",
     },
     KeyDoc {
+        key: "sandbox.max_concurrent_compiles",
+        env: "IAN_SANDBOX_MAX_CONCURRENT_COMPILES",
+        default: "1",
+        doc: "Components compiled at once; other loads of new code wait, and a load of code being compiled waits for that compile instead of repeating it. Keeps a burst of new big components (a Python agent compiles for seconds) from holding every worker.",
+    },
+    KeyDoc {
         key: "sandbox.max_captured_output",
         env: "IAN_SANDBOX_MAX_CAPTURED_OUTPUT",
         default: "65536",

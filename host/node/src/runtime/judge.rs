@@ -318,6 +318,12 @@ fn to_sandbox_limits(l: &ian_core::Limits) -> ian_sandbox::Limits {
 }
 
 impl Judge {
+    /// What the compiled-component cache did (compiles, their time, hits,
+    /// loads that waited for the compile gate), for `/metrics`.
+    pub fn cache_stats(&self) -> ian_sandbox::CacheStats {
+        self.sandbox.cache_stats()
+    }
+
     /// A sandbox with this configuration (the node's `[sandbox]` section).
     pub fn new(cfg: SandboxConfig, worker_stack: usize) -> Result<Self, String> {
         if worker_stack < cfg.required_native_stack() {

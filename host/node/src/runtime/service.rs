@@ -1242,6 +1242,32 @@ impl Node {
                 f64::from(u8::from(self.store_failed())),
             ),
             Sample::counter(
+                "ian_sandbox_compiles",
+                "Components compiled (new code: neither in memory nor in the disk cache).",
+                self.judge.cache_stats().compiles,
+            ),
+            Sample {
+                value: self.judge.cache_stats().compile_micros as f64 / 1e6,
+                ..Sample::counter(
+                    "ian_sandbox_compile_seconds",
+                    "Time spent compiling components.",
+                    0,
+                )
+            },
+            Sample::counter(
+                "ian_sandbox_compile_waits",
+                "Loads of new code that waited for the compile gate (sandbox.max_concurrent_compiles) or for the same code's compile.",
+                self.judge.cache_stats().compile_waits,
+            ),
+            Sample::counter(
+                "ian_sandbox_cache_hits",
+                "Component loads answered by the compiled cache (memory or disk) without compiling.",
+                {
+                    let c = self.judge.cache_stats();
+                    c.memory_hits + c.disk_hits
+                },
+            ),
+            Sample::counter(
                 "ian_evidence",
                 "Evidence records stored: forks, entries that re-evaluate differently or break the goal's rules, entries that do not rebuild a signed root, peers serving bad data.",
                 self.evidence().count(),
