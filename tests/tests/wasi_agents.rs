@@ -83,3 +83,40 @@ fn a_goal_with_wasi_agents_judges_them_replays_them_and_shows_their_stderr() {
     let err = format!("{}{}", stdout(&o), stderr(&o));
     assert!(err.contains("forbidden_import"), "{err}");
 }
+
+#[test]
+fn new_code_is_charged_to_its_contributors_compile_budget_and_compiled_code_is_free() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // Two MiB of new code at once, refilled at 1 MiB an hour.
+    let node = NodeProc::start(
+        &dir.join("data"),
+        &[
+            ("IAN_CONTRIBUTOR_COMPILE_BURST_MIB", "2"),
+            ("IAN_CONTRIBUTOR_COMPILE_MIB_PER_HOUR", "1"),
+        ],
+    );
+    node.publish(&trading_goal(dir, "budget", false));
+    let key = keygen(dir, "carol.key");
+    let first = pack(dir, "ma-crossover", "short=5,long=20", "a.ianpack");
+    let second = pack(dir, "mean-reversion", "window=20,z=1.0", "b.ianpack");
+    let third = pack(dir, "buy-and-hold", "position=0.5", "c.ianpack");
+    for p in [&first, &second] {
+        let o = submit(&node, p, "budget", &key);
+        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    }
+    let o = submit(&node, &third, "budget", &key);
+    let out = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(
+        !o.status.success() && out.contains("compile_budget_exceeded"),
+        "{out}"
+    );
+    // Compiled code costs nothing: the same agent with other params passes.
+    let again = pack(dir, "ma-crossover", "short=10,long=40", "d.ianpack");
+    let o = submit(&node, &again, "budget", &key);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    // Another contributor has a budget of their own.
+    let dave = keygen(dir, "dave.key");
+    let o = submit(&node, &third, "budget", &dave);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+}

@@ -112,6 +112,7 @@ pub struct RateLimiter<K: Hash + Eq + Clone, C: Clock = DefaultClock> {
     gcra: Gcra<K, BoundedStore<K>, C, NoOpMiddleware<C::Instant>>,
     clock: C,
     cap: usize,
+    burst: NonZeroU32,
 }
 
 impl<K: Hash + Eq + Clone, C: Clock> std::fmt::Debug for RateLimiter<K, C> {
@@ -143,10 +144,12 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
 impl<K: Hash + Eq + Clone, C: Clock + Clone> RateLimiter<K, C> {
     /// [`RateLimiter::new`] reading time from `clock` (tests use a fake one).
     pub fn with_clock(rate: f64, burst: u64, cap: usize, clock: C) -> Self {
+        let q = quota(rate, burst);
         RateLimiter {
-            gcra: Gcra::new(quota(rate, burst), BoundedStore::new(cap), clock.clone()),
+            gcra: Gcra::new(q, BoundedStore::new(cap), clock.clone()),
             clock,
             cap: cap.max(1),
+            burst: q.burst_size(),
         }
     }
 
@@ -162,6 +165,26 @@ impl<K: Hash + Eq + Clone, C: Clock + Clone> RateLimiter<K, C> {
             let wait = not_until.wait_time_from(self.clock.now());
             wait.as_secs_f64().ceil().max(1.0) as u64
         })
+    }
+
+    /// Take `n` tokens for `key` at once (at most the burst: a cost above
+    /// it is charged as the whole burst, so it waits for a full bucket
+    /// rather than never passing). `Err(secs)` = retry after (at least 1).
+    pub fn check_n(&self, key: &K, n: u32) -> Result<(), u64> {
+        if self.gcra.len() >= self.cap {
+            self.gcra.retain_recent();
+        }
+        let burst = self.burst;
+        let n = NonZeroU32::new(n.clamp(1, burst.get())).unwrap_or(NonZeroU32::MIN);
+        match self.gcra.check_key_n(key, n) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => {
+                let wait = not_until.wait_time_from(self.clock.now());
+                Err(wait.as_secs_f64().ceil().max(1.0) as u64)
+            }
+            // Unreachable with n clamped to the burst; refuse for a while.
+            Err(_) => Err(1),
+        }
     }
 
     /// Number of keys currently tracked.
@@ -202,6 +225,25 @@ mod tests {
         clock.advance(Duration::from_millis(500));
         assert_eq!(rl.check(&1), Ok(()));
         assert_eq!(rl.check(&1), Err(1));
+    }
+
+    #[test]
+    fn a_cost_of_several_tokens_is_taken_at_once_and_waits_for_all_of_them() {
+        let (rl, clock) = limiter(1.0, 10, 16);
+        assert_eq!(rl.check_n(&1, 6), Ok(()));
+        // 4 left: a cost of 6 must wait 2 s for the missing tokens.
+        assert_eq!(rl.check_n(&1, 6), Err(2));
+        clock.advance(Duration::from_secs(2));
+        assert_eq!(rl.check_n(&1, 6), Ok(()));
+    }
+
+    #[test]
+    fn a_cost_above_the_burst_waits_for_a_full_bucket_instead_of_never_passing() {
+        let (rl, clock) = limiter(1.0, 4, 16);
+        assert_eq!(rl.check_n(&1, 100), Ok(()));
+        assert_eq!(rl.check_n(&1, 100), Err(4));
+        clock.advance(Duration::from_secs(4));
+        assert_eq!(rl.check_n(&1, 100), Ok(()));
     }
 
     #[test]

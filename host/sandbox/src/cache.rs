@@ -265,6 +265,13 @@ impl ComponentCache {
         h.finalize().into()
     }
 
+    /// Whether code with this hash is compiled already (in memory, or an
+    /// artifact on disk), so a load would not compile it.
+    pub(crate) fn contains(&self, code_hash: &[u8; 32]) -> bool {
+        self.memory.lock().get(code_hash).is_some()
+            || self.disk_path(code_hash).is_some_and(|p| p.is_file())
+    }
+
     /// Where the artifact for `code_hash` lives on disk, if a disk cache is
     /// configured.
     pub(crate) fn disk_path(&self, code_hash: &[u8; 32]) -> Option<PathBuf> {

@@ -482,7 +482,14 @@ impl Sandbox {
         &self.inner.config
     }
 
-    /// What the compiled-component cache has done so far.
+    /// Whether loading code with this hash would find it compiled (in
+    /// memory or on disk): a node charges compiling, not loading, to the
+    /// contributor who sends new code.
+    pub fn is_compiled(&self, code_hash: &[u8; 32]) -> bool {
+        self.inner.cache.contains(code_hash)
+    }
+
+    /// What the compiled-component cache did so far.
     pub fn cache_stats(&self) -> CacheStats {
         self.inner.cache.counters.snapshot()
     }

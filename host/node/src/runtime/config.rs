@@ -166,6 +166,18 @@ pub const KEYS: &[KeyDoc] = &[
         doc: "Token-bucket size per contributor key.",
     },
     KeyDoc {
+        key: "limits.contributor_compile_mib_per_hour",
+        env: "IAN_CONTRIBUTOR_COMPILE_MIB_PER_HOUR",
+        default: "256.0",
+        doc: "Refill of each contributor's compile budget, in MiB of new agent code per hour. Sending code the node has not compiled costs its size in MiB (at least 1); code already compiled costs nothing. An 18 MB Python agent compiles for seconds, so this keeps one contributor's new components from holding the workers.",
+    },
+    KeyDoc {
+        key: "limits.contributor_compile_burst_mib",
+        env: "IAN_CONTRIBUTOR_COMPILE_BURST_MIB",
+        default: "64",
+        doc: "Size of each contributor's compile budget, in MiB: new code sent at once before the budget refuses (429 `compile_budget_exceeded`, with Retry-After).",
+    },
+    KeyDoc {
         key: "limits.ip_rate_per_sec",
         env: "IAN_IP_RATE",
         default: "5000.0",
@@ -674,6 +686,10 @@ pub struct LimitsConfig {
     /// See [`KEYS`].
     pub contributor_burst: u64,
     /// See [`KEYS`].
+    pub contributor_compile_mib_per_hour: f64,
+    /// See [`KEYS`].
+    pub contributor_compile_burst_mib: u64,
+    /// See [`KEYS`].
     pub ip_rate_per_sec: f64,
     /// See [`KEYS`].
     pub ip_burst: u64,
@@ -967,7 +983,11 @@ impl Config {
         if l.stored_rejections > 1_000_000 {
             return Err(bad("limits.stored_rejections", "must be at most 1000000"));
         }
-        let positive: [(&'static str, u64); 10] = [
+        let positive: [(&'static str, u64); 11] = [
+            (
+                "limits.contributor_compile_burst_mib",
+                l.contributor_compile_burst_mib,
+            ),
             ("limits.stored_rejections", l.stored_rejections),
             ("limits.max_body_bytes", l.max_body_bytes),
             ("limits.max_publish_bytes", l.max_publish_bytes),
@@ -1021,6 +1041,10 @@ impl Config {
                 l.contributor_rate_per_sec,
             ),
             ("limits.ip_rate_per_sec", l.ip_rate_per_sec),
+            (
+                "limits.contributor_compile_mib_per_hour",
+                l.contributor_compile_mib_per_hour,
+            ),
         ] {
             if !(v.is_finite() && v > 0.0) {
                 return Err(bad(key, "must be a finite number > 0"));

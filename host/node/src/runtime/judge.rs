@@ -324,6 +324,11 @@ impl Judge {
         self.sandbox.cache_stats()
     }
 
+    /// Whether an agent with this code would load without compiling.
+    pub fn is_compiled(&self, code_hash: &Hash32) -> bool {
+        self.sandbox.is_compiled(&code_hash.0)
+    }
+
     /// A sandbox with this configuration (the node's `[sandbox]` section).
     pub fn new(cfg: SandboxConfig, worker_stack: usize) -> Result<Self, String> {
         if worker_stack < cfg.required_native_stack() {

@@ -451,6 +451,8 @@ pub struct Node {
     /// Goals whose final evaluation runs now (one runner per goal).
     finals_running: Mutex<std::collections::HashSet<String>>,
     contributor_limiter: RateLimiter<[u8; 32]>,
+    /// Each contributor's budget for new code to compile, in MiB.
+    compile_budget: RateLimiter<[u8; 32]>,
     failed: AtomicBool,
     in_flight: AtomicU64,
     tau: Mutex<Option<TauHandle>>,
@@ -697,6 +699,11 @@ impl Node {
             contributor_limiter: RateLimiter::new(
                 l.contributor_rate_per_sec,
                 l.contributor_burst,
+                l.rate_table_entries as usize,
+            ),
+            compile_budget: RateLimiter::new(
+                l.contributor_compile_mib_per_hour / 3600.0,
+                l.contributor_compile_burst_mib,
                 l.rate_table_entries as usize,
             ),
             data_dir,
@@ -2351,6 +2358,31 @@ impl Node {
             )));
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
             return;
+        }
+        // New code is charged by size before anything compiles it; code the
+        // node has compiled costs nothing, however often it comes.
+        if let Some(bytes) = &code {
+            let code_hash = ian_core::hash::sha256(bytes);
+            if !self.judge.is_compiled(&code_hash) {
+                let mib = bytes.len().div_ceil(1 << 20).max(1) as u32;
+                if let Err(secs) = self.compile_budget.check_n(&c.contributor.0, mib) {
+                    self.metrics
+                        .submissions
+                        .inc(&[&g.id, "compile_budget_exceeded"]);
+                    let _ = reply.send(Err(ApiError::too_many(
+                        "compile_budget_exceeded",
+                        &format!(
+                            "this contributor's budget for new code to compile is used up \
+                             ({mib} MiB asked; limits.contributor_compile_burst_mib and \
+                             limits.contributor_compile_mib_per_hour); code the node has \
+                             compiled is free, new code fits again in {secs} s"
+                        ),
+                        secs,
+                    )));
+                    self.in_flight.fetch_sub(1, Ordering::SeqCst);
+                    return;
+                }
+            }
         }
         let pack_hash = v.pack_hash();
         let code_source = match &code {
