@@ -2371,7 +2371,7 @@ impl Node {
                         .inc(&[&g.id, "compile_budget_exceeded"]);
                     let _ = reply.send(Err(ApiError::too_many(
                         "compile_budget_exceeded",
-                        &format!(
+                        format!(
                             "this contributor's budget for new code to compile is used up \
                              ({mib} MiB asked; limits.contributor_compile_burst_mib and \
                              limits.contributor_compile_mib_per_hour); code the node has \
