@@ -58,6 +58,21 @@ fn missing_tools() -> Vec<String> {
     missing
 }
 
+/// Whether the toolchains are here; says what is missing when they are
+/// not, and fails instead when `IAN_REQUIRE_LANG_TOOLCHAINS` is set.
+fn toolchains_present() -> bool {
+    let missing = missing_tools();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("IAN_REQUIRE_LANG_TOOLCHAINS").is_none(),
+        "missing: {missing:?}"
+    );
+    eprintln!("note: skipped, missing {missing:?} (scripts/test.sh installs them)");
+    false
+}
+
 fn run(dir: &Path, program: &str, args: &[&str]) -> Output {
     let mut cmd = Command::new(program);
     without_test_env(&mut cmd)
@@ -165,13 +180,7 @@ fn scripts_test_sh_installs_the_tool_versions_the_templates_pin() {
 
 #[test]
 fn python_javascript_and_c_agents_earn_the_rust_agents_reward_bits() {
-    let missing = missing_tools();
-    if !missing.is_empty() {
-        assert!(
-            std::env::var_os("IAN_REQUIRE_LANG_TOOLCHAINS").is_none(),
-            "missing: {missing:?}"
-        );
-        eprintln!("note: skipped, missing {missing:?} (scripts/test.sh installs them)");
+    if !toolchains_present() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -317,13 +326,7 @@ fn submit_mode(node: &NodeProc, dir: &Path, wasm: &Path, key: &Path, mode: &str)
 
 #[test]
 fn hostile_python_and_javascript_agents_get_the_rejection_they_deserve_with_their_words() {
-    let missing = missing_tools();
-    if !missing.is_empty() {
-        assert!(
-            std::env::var_os("IAN_REQUIRE_LANG_TOOLCHAINS").is_none(),
-            "missing: {missing:?}"
-        );
-        eprintln!("note: skipped, missing {missing:?} (scripts/test.sh installs them)");
+    if !toolchains_present() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -51,33 +51,13 @@ const WASI_ALLOWED: &[&str] = &[
     "wasi:random/insecure-seed",
 ];
 
-/// WASI p2 interfaces an agent of a goal with `agents = "wasi"` may import:
-/// what CPython, QuickJS and wasi-libc builds use. The filesystem is linked
-/// with nothing preopened and every socket operation is denied, so a runtime
-/// that probes them gets an error it can handle instead of a missing import.
-/// `wasi:http` is not among them: a component that imports it is refused at
-/// load time.
-const WASI_AGENT_ALLOWED: &[&str] = &[
-    "wasi:io/error",
-    "wasi:io/poll",
-    "wasi:io/streams",
-    "wasi:cli/environment",
-    "wasi:cli/exit",
-    "wasi:cli/stdin",
-    "wasi:cli/stdout",
-    "wasi:cli/stderr",
-    "wasi:cli/terminal-input",
-    "wasi:cli/terminal-output",
-    "wasi:cli/terminal-stdin",
-    "wasi:cli/terminal-stdout",
-    "wasi:cli/terminal-stderr",
-    "wasi:clocks/monotonic-clock",
-    "wasi:clocks/wall-clock",
-    "wasi:filesystem/types",
-    "wasi:filesystem/preopens",
-    "wasi:random/random",
-    "wasi:random/insecure",
-    "wasi:random/insecure-seed",
+/// What an agent of a goal with `agents = "wasi"` may import beyond
+/// [`WASI_ALLOWED`]: the sockets CPython, QuickJS and wasi-libc builds link.
+/// The filesystem is linked with nothing preopened and every socket
+/// operation is denied, so a runtime that probes them gets an error it can
+/// handle instead of a missing import. `wasi:http` is in neither list: a
+/// component that imports it is refused at load time.
+const WASI_AGENT_SOCKETS: &[&str] = &[
     "wasi:sockets/network",
     "wasi:sockets/instance-network",
     "wasi:sockets/tcp",
@@ -97,7 +77,7 @@ pub(crate) fn import_allowed(role: Role, name: &str) -> bool {
         Role::Agent => false,
         Role::Harness | Role::Invariant => name == POLICY_IMPORT,
         Role::DatasetHarness => name == POLICY_IMPORT || is_wasi_p2(name, WASI_ALLOWED),
-        Role::WasiAgent => is_wasi_p2(name, WASI_AGENT_ALLOWED),
+        Role::WasiAgent => is_wasi_p2(name, WASI_ALLOWED) || is_wasi_p2(name, WASI_AGENT_SOCKETS),
     }
 }
 

@@ -75,9 +75,10 @@ macro_rules! template {
     };
 }
 
-const AGENT_PYTHON: [(&str, &str); 5] = [
+const AGENT_PYTHON: [(&str, &str); 6] = [
     template!("agent-python/app.py"),
     template!("agent-python/test_app.py"),
+    template!("agent-python/componentize-py.sh"),
     template!("agent-python/build.sh"),
     template!("agent-python/test.sh"),
     template!("agent-python/README.md"),
