@@ -104,9 +104,10 @@ fi
 # dependency) instead of building another copy.
 ./scripts/check-feature-unification.sh
 # --workspace: the host crates, the end-to-end tests, and the guests' native unit tests.
-# The output is kept to total the test results at the end.
+# The output is kept to total the test results at the end; --no-fail-fast so
+# one failing test binary does not hide the results of the others.
 mkdir -p target
-cargo test --release --workspace 2>&1 | tee target/test-output.txt
+cargo test --release --workspace --no-fail-fast 2>&1 | tee target/test-output.txt
 # 20 s per fuzz target (docs/FUZZING.md); skips with a message where it cannot build.
 ./scripts/fuzz.sh 20
 # One closing line for the whole suite (every `test result:` line added up).
