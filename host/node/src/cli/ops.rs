@@ -44,8 +44,9 @@ pub fn build_pack(a: &PackArgs) -> Result<PackReport, CommandError> {
         // the node's own check (forbidden_import) stays the authority.
         let problem = if first.starts_with("wasi:") {
             format!(
-                "it imports WASI (`{first}`{}): only goals with `agents = \"wasi\"` take it \
-                 (a Rust agent for any goal: build with `--target wasm32-unknown-unknown`)",
+                "it imports WASI (`{first}`{}), as a wasm32-wasip2 build or a language runtime \
+                 does: only goals with `agents = \"wasi\"` take it (a Rust agent for any goal: \
+                 build with `--target wasm32-unknown-unknown`)",
                 match wasi.len() {
                     1 => String::new(),
                     n => format!(" and {} more", n - 1),
@@ -54,7 +55,7 @@ pub fn build_pack(a: &PackArgs) -> Result<PackReport, CommandError> {
         } else {
             crate::cli::dev::wasi_problem(&wasi).unwrap_or_default()
         };
-        eprintln!("note: {}: {problem}", a.wasm.display());
+        eprintln!("warning: {}: {problem}", a.wasm.display());
     }
     let c = ian_componentize::componentize(&wasm)
         .map_err(|e| CommandError::Usage(format!("{}: {e}", a.wasm.display())))?;
