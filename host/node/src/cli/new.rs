@@ -620,6 +620,18 @@ mod tests {
                 assert!(!text.contains("{{"), "{f} of {kind:?} keeps a placeholder");
             }
         }
+        for lang in [Lang::Python, Lang::Js, Lang::C] {
+            let d = dir.join(format!("{lang:?}").to_lowercase());
+            let r = create_in(Kind::Agent, lang, &d, None, None).unwrap();
+            for f in &r.files {
+                // The C bindings' object file is binary: read what text it has.
+                let text = String::from_utf8_lossy(&std::fs::read(d.join(f)).unwrap()).into_owned();
+                assert!(
+                    !text.contains("{{"),
+                    "{f} of the {lang:?} agent keeps a placeholder"
+                );
+            }
+        }
         let err = create(Kind::Agent, &dir.join("agent"), None, None).unwrap_err();
         assert!(err.to_string().contains("not empty"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();

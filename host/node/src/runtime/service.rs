@@ -1232,6 +1232,7 @@ impl Node {
         use crate::runtime::metrics::Sample;
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let st = self.store.stats();
+        let cache = self.judge.cache_stats();
         let mut out = vec![
             Sample::counter(
                 "ian_store_commits",
@@ -1251,10 +1252,10 @@ impl Node {
             Sample::counter(
                 "ian_sandbox_compiles",
                 "Components compiled (new code: neither in memory nor in the disk cache).",
-                self.judge.cache_stats().compiles,
+                cache.compiles,
             ),
             Sample {
-                value: self.judge.cache_stats().compile_micros as f64 / 1e6,
+                value: cache.compile_micros as f64 / 1e6,
                 ..Sample::counter(
                     "ian_sandbox_compile_seconds",
                     "Time spent compiling components.",
@@ -1264,15 +1265,12 @@ impl Node {
             Sample::counter(
                 "ian_sandbox_compile_waits",
                 "Loads of new code that waited for the compile gate (sandbox.max_concurrent_compiles) or for the same code's compile.",
-                self.judge.cache_stats().compile_waits,
+                cache.compile_waits,
             ),
             Sample::counter(
                 "ian_sandbox_cache_hits",
                 "Component loads answered by the compiled cache (memory or disk) without compiling.",
-                {
-                    let c = self.judge.cache_stats();
-                    c.memory_hits + c.disk_hits
-                },
+                cache.memory_hits + cache.disk_hits,
             ),
             Sample::counter(
                 "ian_evidence",
