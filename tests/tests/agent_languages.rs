@@ -245,6 +245,164 @@ fn python_javascript_and_c_agents_earn_the_rust_agents_reward_bits() {
     );
 }
 
+/// `ian-host goal baseline GOAL WASM --json`.
+fn baseline(dir: &Path, goal: &Path, wasm: &Path, runtime: &str) -> Value {
+    let o = ian_in(
+        dir,
+        None,
+        &[
+            "goal",
+            "baseline",
+            goal.to_str().unwrap(),
+            wasm.to_str().unwrap(),
+            "--runtime",
+            runtime,
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// `eval --json` of a bare component; its metrics.
+fn eval_metrics(dir: &Path, goal: &Path, wasm: &Path) -> Value {
+    let o = ian_in(
+        dir,
+        None,
+        &[
+            "eval",
+            "--goal",
+            goal.to_str().unwrap(),
+            wasm.to_str().unwrap(),
+            "--params",
+            "lookback=60,size=0.5",
+            "--json",
+        ],
+    );
+    let v: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("eval --json ({e}): {}{}", stdout(&o), stderr(&o)));
+    assert_eq!(v["verdict"], "accepted", "{v}");
+    v["metrics"].clone()
+}
+
+/// The extra metric `name` of an `eval --json` metrics object.
+fn extra(metrics: &Value, name: &str) -> f64 {
+    metrics["extra"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p[0] == name)
+        .unwrap_or_else(|| panic!("no extra {name} in {metrics}"))[1]
+        .as_f64()
+        .unwrap()
+}
+
+/// Replaces the one occurrence of `old` in `file`.
+fn patch(file: &Path, old: &str, new: &str) {
+    let text = std::fs::read_to_string(file).unwrap();
+    assert_eq!(text.matches(old).count(), 1, "{old} in {}", file.display());
+    std::fs::write(file, text.replace(old, new)).unwrap();
+}
+
+#[test]
+fn complexity_above_a_runtimes_baseline_counts_the_policy_not_the_interpreter() {
+    if !toolchains_present() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tmp.path();
+    let goal = trading_goal_for_runtimes(tmp);
+
+    // Each runtime's momentum agent and its null agent (act does nothing).
+    let python = new_agent(tmp, "python");
+    run(&python, "./build.sh", &[]);
+    let py_null = tmp.join("python-null");
+    run(
+        tmp,
+        "cp",
+        &["-r", python.to_str().unwrap(), py_null.to_str().unwrap()],
+    );
+    patch(
+        &py_null.join("app.py"),
+        "        return POLICY.act(obs.features)",
+        "        return [0.0]",
+    );
+    run(&py_null, "./build.sh", &[]);
+    let js = new_agent(tmp, "js");
+    std::os::unix::fs::symlink(
+        tools_dir().join("jco/node_modules"),
+        js.join("node_modules"),
+    )
+    .unwrap();
+    run(&js, "npm", &["run", "build"]);
+    let js_null = tmp.join("js-null");
+    run(
+        tmp,
+        "cp",
+        &["-rP", js.to_str().unwrap(), js_null.to_str().unwrap()],
+    );
+    patch(
+        &js_null.join("agent.js"),
+        "    return policy.act(obs.features);",
+        "    return [0.0];",
+    );
+    run(&js_null, "npm", &["run", "build"]);
+
+    let py_base = baseline(tmp, &goal, &py_null.join("agent.wasm"), "componentize-py");
+    let js_base = baseline(tmp, &goal, &js_null.join("agent.wasm"), "jco-quickjs");
+    // The runtime is recognised from the bytes: the same for the momentum
+    // agent and the null agent of one tool, different between tools.
+    let py_agent = baseline(tmp, &goal, &python.join("agent.wasm"), "x");
+    let js_agent = baseline(tmp, &goal, &js.join("agent.wasm"), "x");
+    assert_eq!(py_agent["code"], py_base["code"]);
+    assert_eq!(js_agent["code"], js_base["code"]);
+    assert_ne!(py_base["code"], js_base["code"]);
+    let py_fuel = py_base["act_fuel"].as_u64().unwrap();
+    let js_fuel = js_base["act_fuel"].as_u64().unwrap();
+    assert!(py_fuel > 1000 && js_fuel > 1000, "{py_base} {js_base}");
+
+    // The goal counts complexity above those baselines.
+    let mut g: toml::Table = std::fs::read_to_string(&goal).unwrap().parse().unwrap();
+    let entry = |b: &Value| {
+        let mut t = toml::Table::new();
+        t.insert("runtime".into(), b["runtime"].as_str().unwrap().into());
+        t.insert("code".into(), b["code"].as_str().unwrap().into());
+        t.insert(
+            "act_fuel".into(),
+            (b["act_fuel"].as_u64().unwrap() as i64).into(),
+        );
+        toml::Value::Table(t)
+    };
+    let mut c = toml::Table::new();
+    c.insert("mode".into(), "above-baseline".into());
+    c.insert(
+        "baselines".into(),
+        toml::Value::Array(vec![entry(&py_base), entry(&js_base)]),
+    );
+    g.insert("complexity".into(), toml::Value::Table(c));
+    std::fs::write(&goal, toml::to_string(&g).unwrap()).unwrap();
+
+    for (agent, base) in [(&python, py_fuel), (&js, js_fuel)] {
+        let m = eval_metrics(tmp, &goal, &agent.join("agent.wasm"));
+        let raw = extra(&m, "raw_complexity");
+        let ranked = m["complexity"].as_f64().unwrap();
+        // Per seed, then averaged: equal up to the rounding of the mean.
+        assert!((ranked - (raw - base as f64)).abs() < 1e-6, "{m}");
+        assert!(ranked < raw, "{m}");
+        eprintln!(
+            "{}: raw {raw:.0}, baseline {base}, ranked {ranked:.0}",
+            agent.display()
+        );
+    }
+    // A null agent of the runtime ranks at about zero (its fuel moves a
+    // little with the params, which the baseline was measured without).
+    let m = eval_metrics(tmp, &goal, &py_null.join("agent.wasm"));
+    assert!(
+        m["complexity"].as_f64().unwrap() < py_fuel as f64 / 100.0,
+        "{m}"
+    );
+}
+
 /// A Python agent whose `mode` param picks a misbehaviour.
 const HOSTILE_PY: &str = r#"
 import socket

@@ -237,6 +237,118 @@ fn a_retired_goal_refuses_submissions_and_stays_readable_across_a_restart() {
 
 /// Dotted key paths of a TOML value (arrays of tables add their keys under
 /// the array's name).
+/// `eval --json` of `agent` on `goal`: the accepted evaluation's metrics.
+fn accepted_metrics(goal: &Path, agent: &Path) -> Value {
+    let r = json_out(&cli(&[
+        "eval",
+        "--json",
+        "--goal",
+        goal.to_str().unwrap(),
+        agent.to_str().unwrap(),
+    ]));
+    assert_eq!(r["verdict"], "accepted", "{r}");
+    r["metrics"].clone()
+}
+
+/// The example trading goal with `[complexity]` set to `table`.
+fn with_complexity(goal: &Path, table: toml::Table) {
+    let mut t: toml::Table = toml::from_str(&std::fs::read_to_string(goal).unwrap()).unwrap();
+    t.insert("complexity".into(), toml::Value::Table(table));
+    std::fs::write(goal, toml::to_string(&t).unwrap()).unwrap();
+}
+
+#[test]
+fn complexity_off_ranks_zero_and_keeps_the_raw_fuel_as_raw_complexity() {
+    let tmp = tempfile::tempdir().unwrap();
+    let goal = example_goal(tmp.path(), "trading");
+    let agent = pack(tmp.path(), "ma-crossover", "short=5,long=20", "ma.ianpack");
+    let raw = accepted_metrics(&goal, &agent);
+    assert!(raw["complexity"].as_f64().unwrap() > 0.0, "{raw}");
+    assert!(
+        !raw["extra"].to_string().contains("raw_complexity"),
+        "raw complexity adds nothing: {raw}"
+    );
+    let mut c = toml::Table::new();
+    c.insert("mode".into(), "off".into());
+    with_complexity(&goal, c);
+    let off = accepted_metrics(&goal, &agent);
+    assert_eq!(off["complexity"].as_f64(), Some(0.0), "{off}");
+    let kept = off["extra"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p[0] == "raw_complexity")
+        .unwrap_or_else(|| panic!("{off}"));
+    assert_eq!(
+        kept[1], raw["complexity"],
+        "the same bits as the raw figure"
+    );
+}
+
+#[test]
+fn goal_baseline_measures_a_runtime_that_complexity_above_baseline_then_subtracts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let goal = example_goal(tmp.path(), "trading");
+    let hold = pack(tmp.path(), "buy-and-hold", "position=0.25", "hold.ianpack");
+    let o = ian_in(
+        tmp.path(),
+        None,
+        &[
+            "goal",
+            "baseline",
+            goal.to_str().unwrap(),
+            hold.to_str().unwrap(),
+            "--runtime",
+            "hold",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let b = json_out(&o);
+    assert_eq!(b["code"].as_str().unwrap().len(), 64, "{b}");
+    let fuel = b["act_fuel"].as_u64().unwrap();
+    assert!(fuel > 0 && b["steps"].as_u64().unwrap() > 0, "{b}");
+    // Without --json it prints the entry to paste into the goal file.
+    let o = ian_in(
+        tmp.path(),
+        None,
+        &[
+            "goal",
+            "baseline",
+            goal.to_str().unwrap(),
+            hold.to_str().unwrap(),
+        ],
+    );
+    let text = stdout(&o);
+    assert!(
+        text.contains("[[complexity.baselines]]") && text.contains(&format!("act_fuel = {fuel}")),
+        "{text}"
+    );
+
+    let mut entry = toml::Table::new();
+    entry.insert("runtime".into(), "hold".into());
+    entry.insert("code".into(), b["code"].as_str().unwrap().into());
+    entry.insert("act_fuel".into(), (fuel as i64).into());
+    let mut c = toml::Table::new();
+    c.insert("mode".into(), "above-baseline".into());
+    c.insert("baselines".into(), toml::Value::Array(vec![entry.into()]));
+    with_complexity(&goal, c);
+    // The measured agent ranks at its mean minus its floor: under 1 fuel.
+    let m = accepted_metrics(&goal, &hold);
+    assert!(m["complexity"].as_f64().unwrap() < 1.0, "{m}");
+    // An agent with other code has no baseline: ranked = raw.
+    let ma = pack(tmp.path(), "ma-crossover", "short=5,long=20", "ma.ianpack");
+    let m = accepted_metrics(&goal, &ma);
+    let raw = m["extra"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p[0] == "raw_complexity")
+        .unwrap_or_else(|| panic!("{m}"))[1]
+        .clone();
+    assert_eq!(m["complexity"], raw, "{m}");
+}
+
 fn key_paths(prefix: &str, v: &toml::Value, out: &mut std::collections::BTreeSet<String>) {
     match v {
         toml::Value::Table(t) => {

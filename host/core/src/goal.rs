@@ -810,12 +810,147 @@ impl Agents {
         *self == Agents::Pure
     }
 
-    /// Its byte in `ian/goal/v3` (0 is never written: a pure goal is v1/v2).
+    /// Its byte in `ian/goal/v3`.
     fn code(self) -> u8 {
         match self {
             Agents::Pure => 0,
             Agents::Wasi => 1,
         }
+    }
+}
+
+/// How the ranked `complexity` metric is computed from the agent's fuel
+/// per `act` call (`[complexity]` in the goal file). Part of the manifest,
+/// so of the goal hash.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComplexityRule {
+    /// `raw` (default), `off` or `above-baseline`.
+    #[serde(default)]
+    pub mode: ComplexityMode,
+    /// Per-runtime baselines, with `above-baseline` only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub baselines: Vec<RuntimeBaseline>,
+}
+
+/// What `complexity` counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ComplexityMode {
+    /// Mean agent fuel per `act`, language runtime included.
+    #[default]
+    Raw,
+    /// Always 0: the goal does not rank on complexity.
+    Off,
+    /// Mean fuel per `act` above the agent's runtime's recorded baseline.
+    AboveBaseline,
+}
+
+/// A runtime's null-agent fuel per `act` on this goal, as `ian-host goal
+/// baseline` measured it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeBaseline {
+    /// A label for people (`componentize-py 0.25.1`); not used to match.
+    pub runtime: String,
+    /// SHA-256 of the largest code section in the runtime's agents: how an
+    /// agent's runtime is recognised, from its bytes alone.
+    pub code: Hash32,
+    /// Mean fuel per `act` of the runtime's null agent.
+    pub act_fuel: u64,
+}
+
+/// Most runtime baselines a goal may record.
+pub const MAX_RUNTIME_BASELINES: usize = 16;
+
+impl ComplexityRule {
+    /// Whether this is the default, which the encodings leave out.
+    pub fn is_raw(&self) -> bool {
+        *self == ComplexityRule::default()
+    }
+
+    fn validate(&self) -> Result<(), GoalError> {
+        let invalid = |m: String| Err(GoalError::Invalid(m));
+        match self.mode {
+            ComplexityMode::AboveBaseline if self.baselines.is_empty() => {
+                return invalid(
+                    "complexity.mode = \"above-baseline\" needs at least one [[complexity.baselines]] \
+                     (measure one with `ian-host goal baseline`)"
+                        .into(),
+                );
+            }
+            ComplexityMode::Raw | ComplexityMode::Off if !self.baselines.is_empty() => {
+                return invalid(
+                    "complexity.baselines are used only with complexity.mode = \"above-baseline\""
+                        .into(),
+                );
+            }
+            _ => {}
+        }
+        if self.baselines.len() > MAX_RUNTIME_BASELINES {
+            return invalid(format!(
+                "at most {MAX_RUNTIME_BASELINES} complexity.baselines"
+            ));
+        }
+        for (i, b) in self.baselines.iter().enumerate() {
+            check_len("complexity.baselines.runtime", &b.runtime, MAX_TITLE_BYTES)?;
+            check_display_name("complexity.baselines.runtime", &b.runtime)?;
+            if self.baselines[..i].iter().any(|o| o.code == b.code) {
+                return invalid(format!(
+                    "complexity.baselines: code {} appears twice",
+                    b.code
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn mode_code(&self) -> u8 {
+        match self.mode {
+            ComplexityMode::Raw => 0,
+            ComplexityMode::Off => 1,
+            ComplexityMode::AboveBaseline => 2,
+        }
+    }
+
+    /// `u8 mode (0 raw, 1 off, 2 above-baseline)`, then `u32 count` and per
+    /// baseline `str runtime, hash code, u64 act_fuel`.
+    fn encode_into(&self, e: &mut Encoder) {
+        e.u8(self.mode_code());
+        e.count(self.baselines.len());
+        for b in &self.baselines {
+            e.str(&b.runtime).hash(&b.code).u64(b.act_fuel);
+        }
+    }
+
+    fn decode_from(d: &mut Decoder<'_>) -> Result<Self, DecodeError> {
+        let mode = match d.u8("goal.complexity.mode")? {
+            0 => ComplexityMode::Raw,
+            1 => ComplexityMode::Off,
+            2 => ComplexityMode::AboveBaseline,
+            other => {
+                return Err(DecodeError::invalid(
+                    "goal.complexity.mode",
+                    format!("{other} is not a complexity mode (0 raw, 1 off, 2 above-baseline)"),
+                ));
+            }
+        };
+        let n = d.count(
+            "goal.complexity.baselines",
+            MAX_RUNTIME_BASELINES,
+            4 + 32 + 8,
+        )?;
+        let mut baselines = Vec::with_capacity(n);
+        for _ in 0..n {
+            baselines.push(RuntimeBaseline {
+                runtime: d
+                    .str("goal.complexity.baseline.runtime", MAX_TITLE_BYTES)?
+                    .to_string(),
+                code: d.hash("goal.complexity.baseline.code")?,
+                act_fuel: d.u64("goal.complexity.baseline.act_fuel")?,
+            });
+        }
+        Ok(ComplexityRule { mode, baselines })
     }
 }
 
@@ -859,6 +994,9 @@ pub struct GoalSpec {
     /// What agents may import (`agents = "wasi"`); default `pure`.
     #[serde(default, skip_serializing_if = "Agents::is_pure")]
     pub agents: Agents,
+    /// What `complexity` counts (`[complexity]`); default raw fuel.
+    #[serde(default, skip_serializing_if = "ComplexityRule::is_raw")]
+    pub complexity: ComplexityRule,
 }
 
 /// The hashes a caller computed for the components a goal file names.
@@ -907,6 +1045,7 @@ impl GoalSpec {
         self.leaderboard.validate()?;
         self.proofs.validate()?;
         Competition::from_spec(&self.phases, self.competition.as_ref())?;
+        self.complexity.validate()?;
         Ok(())
     }
 
@@ -967,6 +1106,7 @@ impl GoalSpec {
             proofs: self.proofs.clone(),
             competition: Competition::from_spec(&self.phases, self.competition.as_ref())?,
             agents: self.agents,
+            complexity: self.complexity.clone(),
         };
         m.validate()?;
         Ok(m)
@@ -1065,6 +1205,10 @@ pub struct GoalManifest {
     /// encoding is `ian/goal/v3`).
     #[serde(default, skip_serializing_if = "Agents::is_pure")]
     pub agents: Agents,
+    /// What `complexity` counts; raw fuel unless the goal says otherwise
+    /// (then its encoding is `ian/goal/v3`).
+    #[serde(default, skip_serializing_if = "ComplexityRule::is_raw")]
+    pub complexity: ComplexityRule,
 }
 
 /// The JSON shape of a manifest before validation.
@@ -1092,6 +1236,8 @@ struct UncheckedManifest {
     competition: Option<Competition>,
     #[serde(default)]
     agents: Agents,
+    #[serde(default)]
+    complexity: ComplexityRule,
 }
 
 impl TryFrom<UncheckedManifest> for GoalManifest {
@@ -1110,6 +1256,7 @@ impl TryFrom<UncheckedManifest> for GoalManifest {
             proofs: u.proofs,
             competition: u.competition,
             agents: u.agents,
+            complexity: u.complexity,
         };
         m.validate()?;
         Ok(m)
@@ -1143,6 +1290,7 @@ impl GoalManifest {
         if let Some(c) = &self.competition {
             c.validate()?;
         }
+        self.complexity.validate()?;
         Ok(())
     }
 
@@ -1154,9 +1302,11 @@ impl GoalManifest {
     /// Canonical bytes: domain `ian/goal/v1`; `ian/goal/v2` with the
     /// competition's fields after v1's when the goal has competition rules;
     /// `ian/goal/v3` (v1's fields, an optional competition, the agent
-    /// runtime) when its agents get WASI. Each goal has exactly one.
+    /// runtime, the complexity rule) when its agents get WASI or its
+    /// complexity is not raw fuel. Each goal has exactly one.
     pub fn to_canonical_bytes(&self) -> Vec<u8> {
         let tag = match (self.agents, &self.competition) {
+            _ if !self.complexity.is_raw() => domain::GOAL_V3,
             (Agents::Pure, None) => domain::GOAL,
             (Agents::Pure, Some(_)) => domain::GOAL_V2,
             (_, _) => domain::GOAL_V3,
@@ -1186,6 +1336,7 @@ impl GoalManifest {
         if tag == domain::GOAL_V3 {
             e.option(self.competition.as_ref(), |e, c| c.encode_into(e));
             e.u8(self.agents.code());
+            self.complexity.encode_into(&mut e);
         } else if let Some(c) = &self.competition {
             c.encode_into(&mut e);
         }
@@ -1247,26 +1398,39 @@ impl GoalManifest {
             frontier_capacity: d.u32("goal.leaderboard.frontier_capacity")?,
         };
         let proofs = ProofPolicy::decode_from(&mut d)?;
-        let (competition, agents) = match version {
-            1 => (None, Agents::Pure),
-            2 => (Some(Competition::decode_from(&mut d)?), Agents::Pure),
+        let (competition, agents, complexity) = match version {
+            1 => (None, Agents::Pure, ComplexityRule::default()),
+            2 => (
+                Some(Competition::decode_from(&mut d)?),
+                Agents::Pure,
+                ComplexityRule::default(),
+            ),
             _ => {
                 let competition = if d.option_tag("goal.competition")? {
                     Some(Competition::decode_from(&mut d)?)
                 } else {
                     None
                 };
-                // Pure agents are v1 or v2: a v3 saying so is not canonical.
                 let agents = match d.u8("goal.agents")? {
+                    0 => Agents::Pure,
                     1 => Agents::Wasi,
                     other => {
                         return Err(DecodeError::invalid(
                             "goal.agents",
-                            format!("{other} is not an agent runtime of ian/goal/v3 (1: wasi)"),
+                            format!("{other} is not an agent runtime (0 pure, 1 wasi)"),
                         ));
                     }
                 };
-                (competition, agents)
+                let complexity = ComplexityRule::decode_from(&mut d)?;
+                // Pure agents with raw complexity are v1 or v2: a v3 saying
+                // so is not canonical.
+                if agents.is_pure() && complexity.is_raw() {
+                    return Err(DecodeError::invalid(
+                        "goal.agents",
+                        "pure agents and raw complexity are encoded as ian/goal/v1 or v2, not v3",
+                    ));
+                }
+                (competition, agents, complexity)
             }
         };
         d.finish()?;
@@ -1288,6 +1452,7 @@ impl GoalManifest {
             proofs,
             competition,
             agents,
+            complexity,
         };
         m.validate()
             .map_err(|e| DecodeError::invalid("goal manifest", e))?;

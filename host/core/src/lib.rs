@@ -56,7 +56,10 @@ pub use checkpoint::{Checkpoint, Receipt, SignedCheckpoint};
 pub use contribution::Contribution;
 pub use encoding::{DecodeError, Finite};
 pub use entry::{ContributionMeta, LogEntry};
-pub use goal::{Agents, GoalError, GoalId, GoalManifest, GoalSpec, Limits, Ranking, Thresholds};
+pub use goal::{
+    Agents, ComplexityMode, ComplexityRule, GoalError, GoalId, GoalManifest, GoalSpec, Limits,
+    Ranking, RuntimeBaseline, Thresholds,
+};
 pub use hash::{Hash32, sha256};
 pub use keys::{PublicKeyBytes, SignatureBytes};
 pub use metrics::Metrics;

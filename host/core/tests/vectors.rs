@@ -322,7 +322,8 @@ fn competition_goal_manifest_vector() {
 #[test]
 fn wasi_agents_goal_manifest_vector() {
     // The minimal goal with `agents = "wasi"`: tagged ian/goal/v3, v1's
-    // fields, then option<competition> (none: 00) and the runtime (wasi: 01).
+    // fields, then option<competition> (none: 00), the runtime (wasi: 01)
+    // and the complexity rule (raw: 00, no baselines: 00000000).
     let spec = GoalSpec::from_toml(
         "id = \"bandit-v1\"\ntitle = \"Bandit\"\nagents = \"wasi\"\n[harness]\ncomponent = \"h.wasm\"\nseeds = [7]\n",
     )
@@ -337,11 +338,11 @@ fn wasi_agents_goal_manifest_vector() {
     assert_eq!(man.agents, ian_core::Agents::Wasi);
     assert_eq!(
         hex::encode(man.to_canonical_bytes()),
-        "0000000b69616e2f676f616c2f76330000000962616e6469742d76310000000642616e6469740000000049f756463ad9dcfb9b6ade54d7d6f15476e7214f46a65b4b0c55d46845b12f70000000000000000100000000000000070000000000000000003ff000000000000000000000000000000000000000000000000000000000000002faf08000000000004c4b40000000001dcd650000000000040000000000000000400000000000000000004000000000000027100000000000010000000000000000000a000003e80000000000000001"
+        "0000000b69616e2f676f616c2f76330000000962616e6469742d76310000000642616e6469740000000049f756463ad9dcfb9b6ade54d7d6f15476e7214f46a65b4b0c55d46845b12f70000000000000000100000000000000070000000000000000003ff000000000000000000000000000000000000000000000000000000000000002faf08000000000004c4b40000000001dcd650000000000040000000000000000400000000000000000004000000000000027100000000000010000000000000000000a000003e800000000000000010000000000"
     );
     assert_eq!(
         man.goal_hash().to_hex(),
-        "27573386813351e201b28b4fe3c7cb7b23ead0368e9b0648fb62d949d7b7a24f"
+        "2df0957afbbe308415100071a7b20e0b44e2c3cb75d2633e234d1503f51be62e"
     );
     let back = ian_core::GoalManifest::from_canonical_bytes(&man.to_canonical_bytes()).unwrap();
     assert_eq!(back, man);
@@ -364,7 +365,94 @@ fn a_v3_manifest_that_says_pure_agents_is_refused_as_not_canonical() {
         })
         .unwrap();
     let mut bytes = man.to_canonical_bytes();
-    *bytes.last_mut().unwrap() = 0;
+    // The agents byte comes before the complexity rule's five bytes.
+    let at = bytes.len() - 6;
+    assert_eq!(bytes[at], 1);
+    bytes[at] = 0;
     let err = ian_core::GoalManifest::from_canonical_bytes(&bytes).unwrap_err();
     assert!(err.to_string().contains("goal.agents"), "{err}");
+}
+
+#[test]
+fn complexity_above_baseline_goal_manifest_vector() {
+    // Pure agents, complexity above one runtime's baseline: tagged
+    // ian/goal/v3, v1's fields, 00 (no competition), 00 (pure agents),
+    // then 02 (above-baseline), u32 1, str runtime, hash code, u64 act_fuel.
+    let spec = GoalSpec::from_toml(
+        "id = \"bandit-v1\"\ntitle = \"Bandit\"\n[harness]\ncomponent = \"h.wasm\"\nseeds = [7]\n\
+         [complexity]\nmode = \"above-baseline\"\n[[complexity.baselines]]\n\
+         runtime = \"py\"\ncode = \"0707070707070707070707070707070707070707070707070707070707070707\"\nact_fuel = 51000\n",
+    )
+    .unwrap();
+    let man = spec
+        .resolve(&ResolvedComponents {
+            harness: sha256(b"harness"),
+            invariants: vec![],
+            dataset: None,
+        })
+        .unwrap();
+    assert_eq!(man.complexity.mode, ian_core::ComplexityMode::AboveBaseline);
+    let bytes = hex::encode(man.to_canonical_bytes());
+    assert!(
+        bytes.starts_with("0000000b69616e2f676f616c2f7633"),
+        "{bytes}"
+    );
+    assert!(
+        bytes.ends_with(
+            "000002000000010000000270790707070707070707070707070707070707070707070707070707070707070707\
+             000000000000c738"
+        ),
+        "{bytes}"
+    );
+    assert_eq!(
+        man.goal_hash().to_hex(),
+        "b9ec2e01931282b8d9f106ec2b0c7622be9e3a0eb9c2566b3a2f99c15deb648d"
+    );
+    let back = ian_core::GoalManifest::from_canonical_bytes(&man.to_canonical_bytes()).unwrap();
+    assert_eq!(back, man);
+    let json = serde_json::to_string(&man).unwrap();
+    assert!(json.contains("\"mode\":\"above-baseline\""), "{json}");
+    assert_eq!(ian_core::GoalManifest::from_json(&json).unwrap(), man);
+}
+
+#[test]
+fn a_v3_manifest_with_pure_agents_and_raw_complexity_is_refused_as_not_canonical() {
+    let spec = GoalSpec::from_toml(
+        "id = \"bandit-v1\"\ntitle = \"Bandit\"\n[harness]\ncomponent = \"h.wasm\"\nseeds = [7]\n\
+         [complexity]\nmode = \"off\"\n",
+    )
+    .unwrap();
+    let man = spec
+        .resolve(&ResolvedComponents {
+            harness: sha256(b"harness"),
+            invariants: vec![],
+            dataset: None,
+        })
+        .unwrap();
+    let mut bytes = man.to_canonical_bytes();
+    let at = bytes.len() - 5;
+    assert_eq!(bytes[at], 1, "off is mode 1");
+    bytes[at] = 0;
+    let err = ian_core::GoalManifest::from_canonical_bytes(&bytes).unwrap_err();
+    assert!(err.to_string().contains("not v3"), "{err}");
+}
+
+#[test]
+fn above_baseline_without_a_baseline_is_refused_naming_the_command_that_measures_one() {
+    let err = GoalSpec::from_toml(
+        "id = \"bandit-v1\"\ntitle = \"Bandit\"\n[harness]\ncomponent = \"h.wasm\"\nseeds = [7]\n\
+         [complexity]\nmode = \"above-baseline\"\n",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("ian-host goal baseline"), "{err}");
+}
+
+#[test]
+fn baselines_with_raw_complexity_are_refused() {
+    let err = GoalSpec::from_toml(
+        "id = \"bandit-v1\"\ntitle = \"Bandit\"\n[harness]\ncomponent = \"h.wasm\"\nseeds = [7]\n\
+         [[complexity.baselines]]\nruntime = \"py\"\ncode = \"0707070707070707070707070707070707070707070707070707070707070707\"\nact_fuel = 1\n",
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("above-baseline"), "{err}");
 }

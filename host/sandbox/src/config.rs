@@ -50,6 +50,10 @@ pub struct Limits {
     /// (`agents = "wasi"`), never by the node: no environment variable
     /// changes it. Default [`AgentRuntime::Pure`].
     pub agents: AgentRuntime,
+    /// How the ranked `complexity` is computed. Set by the goal
+    /// (`[complexity]`), never by the node. Default
+    /// [`crate::Complexity::Raw`].
+    pub complexity: crate::Complexity,
 }
 
 /// The capability an agent is given, chosen by the goal author.
@@ -77,6 +81,7 @@ impl Default for Limits {
             max_action_len: 64,
             wall_backstop_ms: 10_000,
             agents: AgentRuntime::Pure,
+            complexity: crate::Complexity::Raw,
         }
     }
 }

@@ -12,6 +12,7 @@
 
 mod bindings;
 mod cache;
+mod complexity;
 mod config;
 mod fault;
 mod goal;
@@ -23,6 +24,7 @@ mod validate;
 mod wasi;
 
 pub use cache::CacheStats;
+pub use complexity::{Complexity, RAW_COMPLEXITY_METRIC, RuntimeBaseline, runtime_code_hash};
 pub use config::{AgentRuntime, ConfigError, Limits, SandboxConfig};
 pub use fault::{AgentCall, Fault, FuelBudget, InconclusiveCause, LoadError, Role, SandboxError};
 pub use goal::GoalReport;

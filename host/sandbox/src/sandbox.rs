@@ -117,6 +117,9 @@ pub struct LoadedAgent {
     /// Loaded for a goal with `agents = "wasi"`: bound to the WASI linker,
     /// and its stores get a deterministic WASI context.
     wasi: bool,
+    /// [`crate::runtime_code_hash`] of the bytes: which runtime's baseline
+    /// a goal counting complexity above baselines subtracts.
+    runtime_code: Option<[u8; 32]>,
 }
 
 /// A validated, compiled harness, with its WASI grant (if any) bound in.
@@ -166,6 +169,14 @@ loaded_accessors!(LoadedAgent);
 loaded_accessors!(LoadedHarness);
 loaded_accessors!(LoadedInvariant);
 
+impl LoadedAgent {
+    /// Which language runtime the agent carries, by
+    /// [`crate::runtime_code_hash`]: what `ian-host goal baseline` records.
+    pub fn runtime_code(&self) -> Option<[u8; 32]> {
+        self.runtime_code
+    }
+}
+
 impl LoadedHarness {
     /// The dataset directory mounted read-only at `/data`, if granted.
     pub fn dataset(&self) -> Option<&Path> {
@@ -175,7 +186,7 @@ impl LoadedHarness {
 
 #[derive(Clone)]
 enum Prepared {
-    Agent(AgentPackPre<AgentState>, AgentExports),
+    Agent(AgentPackPre<AgentState>, AgentExports, Option<[u8; 32]>),
     Harness(GoalHarnessPre<HostState>, ComponentExportIndex),
     Invariant(GoalInvariantPre<HostState>, ComponentExportIndex),
 }
@@ -523,12 +534,13 @@ impl Sandbox {
         };
         let (prepared, code_hash) = self.load(role, bytes, limits.max_component_bytes)?;
         match prepared {
-            Prepared::Agent(pre, exports) => Ok(LoadedAgent {
+            Prepared::Agent(pre, exports, runtime_code) => Ok(LoadedAgent {
                 pre,
                 exports,
                 code_hash,
                 size: bytes.len() as u64,
                 wasi: role == Role::WasiAgent,
+                runtime_code,
             }),
             _ => Err(LoadError(host_fault(
                 "cache returned the wrong kind of component",
@@ -649,7 +661,10 @@ impl Sandbox {
             .cache
             .get_or_compile(&self.inner.engine, &code_hash, bytes)
             .map_err(LoadError)?;
-        let prepared = self.prepare(role, &component).map_err(LoadError)?;
+        let mut prepared = self.prepare(role, &component).map_err(LoadError)?;
+        if let Prepared::Agent(_, _, runtime_code) = &mut prepared {
+            *runtime_code = crate::runtime_code_hash(bytes);
+        }
         self.inner
             .prepared
             .lock()
@@ -690,7 +705,7 @@ impl Sandbox {
                     init: func_index(component, role, "init")?,
                     act: func_index(component, role, "act")?,
                 };
-                Prepared::Agent(AgentPackPre::new(pre).map_err(wrong)?, exports)
+                Prepared::Agent(AgentPackPre::new(pre).map_err(wrong)?, exports, None)
             }
             Role::Harness => {
                 let pre = self
@@ -945,6 +960,9 @@ impl Sandbox {
                         extra: m.extra.0,
                     },
                     &slot.act_fuel,
+                    &limits.complexity,
+                    agent.runtime_code.as_ref(),
+                    role,
                 ),
             }
         };
@@ -1073,9 +1091,16 @@ impl Sandbox {
     }
 }
 
-/// Checks the harness's metrics and sets `complexity` to the mean agent
-/// fuel per `act` call.
-fn finish_metrics(m: wit::Metrics, act_fuel: &[u64]) -> Result<Metrics, Fault> {
+/// Checks the harness's metrics and sets `complexity` from the agent's
+/// fuel per `act` call under the goal's rule (the raw mean, unless the goal
+/// says otherwise; then the raw mean follows the harness's extras).
+fn finish_metrics(
+    m: wit::Metrics,
+    act_fuel: &[u64],
+    rule: &crate::Complexity,
+    runtime_code: Option<&[u8; 32]>,
+    role: Role,
+) -> Result<Metrics, Fault> {
     let non_finite = |name: &str, v: f64| Fault::NonFiniteMetric {
         name: name.to_owned(),
         value: v.to_string(),
@@ -1091,22 +1116,44 @@ fn finish_metrics(m: wit::Metrics, act_fuel: &[u64]) -> Result<Metrics, Fault> {
             return Err(non_finite(&crate::run::clip(name.clone()), *v));
         }
     }
-    let complexity = if act_fuel.is_empty() {
-        0.0
-    } else {
-        act_fuel.iter().sum::<u64>() as f64 / act_fuel.len() as f64
-    };
+    rule.check_extras(&m.extra, role)?;
+    let (complexity, raw) = rule.apply(act_fuel, runtime_code);
+    let mut extra = m.extra;
+    if let Some(raw) = raw {
+        extra.push((crate::RAW_COMPLEXITY_METRIC.to_owned(), raw));
+    }
     Ok(Metrics {
         reward: m.reward,
         risk: m.risk,
         complexity,
-        extra: m.extra,
+        extra,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fin(m: wit::Metrics, act_fuel: &[u64]) -> Result<Metrics, Fault> {
+        finish_metrics(m, act_fuel, &crate::Complexity::Raw, None, Role::Harness)
+    }
+
+    #[test]
+    fn a_goal_without_raw_complexity_keeps_the_raw_figure_after_the_harness_extras() {
+        let m = finish_metrics(
+            wit_metrics(0.5, 0.1, vec![("sharpe".into(), 1.5)]),
+            &[10, 30],
+            &crate::Complexity::Off,
+            None,
+            Role::Harness,
+        )
+        .unwrap();
+        assert_eq!(m.complexity, 0.0);
+        assert_eq!(
+            m.extra,
+            vec![("sharpe".into(), 1.5), ("raw_complexity".into(), 20.0)]
+        );
+    }
 
     fn wit_metrics(reward: f64, risk: f64, extra: Vec<(String, f64)>) -> wit::Metrics {
         wit::Metrics {
@@ -1120,7 +1167,7 @@ mod tests {
     #[test]
     fn nan_reward_is_a_non_finite_metric() {
         assert_eq!(
-            finish_metrics(wit_metrics(f64::NAN, 0.0, vec![]), &[1]),
+            fin(wit_metrics(f64::NAN, 0.0, vec![]), &[1]),
             Err(Fault::NonFiniteMetric {
                 name: "reward".into(),
                 value: "NaN".into()
@@ -1131,7 +1178,7 @@ mod tests {
     #[test]
     fn infinite_extra_is_a_non_finite_metric_naming_it() {
         assert_eq!(
-            finish_metrics(
+            fin(
                 wit_metrics(0.0, 0.0, vec![("sharpe".into(), f64::NEG_INFINITY)]),
                 &[1]
             ),
@@ -1144,9 +1191,9 @@ mod tests {
 
     #[test]
     fn host_overrides_the_harness_complexity_with_mean_act_fuel() {
-        let m = finish_metrics(wit_metrics(0.5, 0.1, vec![]), &[10, 20, 40]).unwrap();
+        let m = fin(wit_metrics(0.5, 0.1, vec![]), &[10, 20, 40]).unwrap();
         assert_eq!(m.complexity, 70.0 / 3.0);
-        let none = finish_metrics(wit_metrics(0.5, 0.1, vec![]), &[]).unwrap();
+        let none = fin(wit_metrics(0.5, 0.1, vec![]), &[]).unwrap();
         assert_eq!(none.complexity, 0.0);
     }
 

@@ -287,6 +287,10 @@ pub enum GoalCommand {
     /// the harness with a baseline agent on every seed, and refuse
     /// objectives that name metrics the harness never emits.
     Check(CheckArgs),
+    /// Measure a language runtime's baseline on a goal: run a null agent
+    /// (one that does no work in `act`) on every seed and print the
+    /// `[[complexity.baselines]]` entry to paste into the goal file.
+    Baseline(BaselineArgs),
     /// Retire a goal on a node (operator key): no new submissions; its
     /// log, board and proofs stay readable and verifiable.
     Retire(RetireArgs),
@@ -338,6 +342,23 @@ pub struct CheckArgs {
     #[arg(long)]
     pub baseline: Option<PathBuf>,
     /// Params for the baseline, `key=value` (repeatable).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+}
+
+/// `goal baseline`.
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// The goal file (TOML), or a directory written by `goal fetch`.
+    pub goal: PathBuf,
+    /// The null agent (.ianpack, or a .wasm component), built with the
+    /// runtime and version contributors will use.
+    pub agent: PathBuf,
+    /// A label for the runtime (e.g. `componentize-py 0.25.1`). Default:
+    /// the pack's `toolchain` metadata, else `unknown`.
+    #[arg(long)]
+    pub runtime: Option<String>,
+    /// Params for the agent, `key=value` (repeatable).
     #[arg(long, value_name = "KEY=VALUE")]
     pub params: Vec<String>,
 }

@@ -158,6 +158,18 @@ pub fn run(cli: Cli) -> Result<i32, CommandError> {
             out.print(&r, || crate::cli::ops::render_goal_check(&r));
             Ok(if r.problems.is_empty() { 0 } else { 1 })
         }
+        Command::Goal(GoalCommand::Baseline(a)) => {
+            crate::cli::telemetry::init(format, "warn");
+            let r = crate::cli::ops::measure_baseline(
+                &a.goal,
+                &a.agent,
+                &a.params,
+                a.runtime.clone(),
+                !out.json,
+            )?;
+            out.print(&r, || crate::cli::ops::render_baseline(&r));
+            Ok(0)
+        }
         Command::Restore(a) => {
             crate::cli::telemetry::init(format, "warn");
             let key = a
@@ -615,6 +627,7 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
         | Command::Restore(_)
         | Command::Dev(_)
         | Command::Goal(GoalCommand::Check(_))
+        | Command::Goal(GoalCommand::Baseline(_))
         | Command::Goal(GoalCommand::Secret(_))
         | Command::Tau(TauCommand::Keygen(_)) => {
             unreachable!("handled without a runtime")

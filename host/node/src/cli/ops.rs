@@ -848,6 +848,82 @@ pub fn eval_local(
     run_on_eval_thread(move || eval_manifest(manifest, blobs, file, progress))?
 }
 
+/// What `ian-host goal baseline` measured: a runtime's entry for the
+/// goal's `[[complexity.baselines]]`.
+#[derive(Debug, Serialize)]
+pub struct BaselineReport {
+    /// Goal id.
+    pub goal: String,
+    /// The label written into the entry.
+    pub runtime: String,
+    /// [`ian_sandbox::runtime_code_hash`] of the null agent.
+    pub code: ian_core::Hash32,
+    /// Mean fuel per `act` over every seed's steps, rounded down.
+    pub act_fuel: u64,
+    /// How many `act` calls the mean is over.
+    pub steps: usize,
+}
+
+/// Runs a null agent on every seed of a goal, with complexity counted raw,
+/// and reports its runtime fingerprint and mean fuel per `act`.
+pub fn measure_baseline(
+    goal: &Path,
+    agent: &Path,
+    params: &[String],
+    runtime: Option<String>,
+    progress: bool,
+) -> Result<BaselineReport, CommandError> {
+    let (mut manifest, blobs) = load_goal_file(goal)?;
+    manifest.complexity = ian_core::ComplexityRule::default();
+    let file = with_params(read_pack_for(&manifest, agent)?, params)?;
+    let code = ian_sandbox::runtime_code_hash(file.component()).ok_or_else(|| {
+        CommandError::Usage(format!(
+            "{}: no core module with code in the component",
+            agent.display()
+        ))
+    })?;
+    let runtime = runtime
+        .or_else(|| file.pack().metadata().get("toolchain").map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned());
+    let r = eval_loaded(&manifest, &blobs, file, progress)?;
+    if let Some(bad) = r.seeds.iter().find(|s| s.outcome != "ok") {
+        return Err(CommandError::Usage(format!(
+            "the null agent did not run cleanly on seed {}: {} ({})",
+            bad.seed,
+            bad.outcome,
+            r.message.as_deref().unwrap_or("no message")
+        )));
+    }
+    let steps = r.fuel_per_step.as_ref().ok_or_else(|| {
+        CommandError::Usage("the harness never called act: nothing to measure".into())
+    })?;
+    Ok(BaselineReport {
+        goal: r.goal,
+        runtime,
+        code: ian_core::Hash32(code),
+        act_fuel: steps.mean.floor() as u64,
+        steps: steps.steps,
+    })
+}
+
+/// The entry to paste into the goal file.
+pub fn render_baseline(r: &BaselineReport) -> String {
+    format!(
+        "# {goal}: mean act fuel of the null agent over {steps} steps\n\
+         [complexity]\n\
+         mode = \"above-baseline\"\n\n\
+         [[complexity.baselines]]\n\
+         runtime = {runtime:?}\n\
+         code = \"{code}\"\n\
+         act_fuel = {fuel}\n",
+        goal = r.goal,
+        steps = r.steps,
+        runtime = r.runtime,
+        code = r.code,
+        fuel = r.act_fuel,
+    )
+}
+
 /// Evaluates `file` against a loaded goal on a thread with the node's
 /// worker stack size.
 pub fn eval_loaded(

@@ -298,7 +298,25 @@ pub fn sandbox_limits(m: &GoalManifest) -> ian_sandbox::Limits {
             ian_core::Agents::Pure => ian_sandbox::AgentRuntime::Pure,
             ian_core::Agents::Wasi => ian_sandbox::AgentRuntime::Wasi,
         },
+        complexity: sandbox_complexity(&m.complexity),
         ..to_sandbox_limits(&m.limits)
+    }
+}
+
+/// The goal's complexity rule in the sandbox's terms.
+fn sandbox_complexity(c: &ian_core::ComplexityRule) -> ian_sandbox::Complexity {
+    match c.mode {
+        ian_core::ComplexityMode::Raw => ian_sandbox::Complexity::Raw,
+        ian_core::ComplexityMode::Off => ian_sandbox::Complexity::Off,
+        ian_core::ComplexityMode::AboveBaseline => ian_sandbox::Complexity::AboveBaseline(
+            c.baselines
+                .iter()
+                .map(|b| ian_sandbox::RuntimeBaseline {
+                    runtime_code: b.code.0,
+                    act_fuel: b.act_fuel,
+                })
+                .collect(),
+        ),
     }
 }
 
@@ -314,6 +332,7 @@ fn to_sandbox_limits(l: &ian_core::Limits) -> ian_sandbox::Limits {
         max_action_len: l.max_action_len.min(u32::MAX as u64) as u32,
         wall_backstop_ms: l.wall_backstop_ms,
         agents: ian_sandbox::AgentRuntime::Pure,
+        complexity: ian_sandbox::Complexity::Raw,
     }
 }
 

@@ -243,6 +243,7 @@ pub fn goal_page(node: &Node, goal: &str) -> Result<String, ApiError> {
                 ian_core::Agents::Wasi => "deterministic WASI (no files, no network)".to_string(),
             },
         ),
+        ("Complexity", complexity_text(&m.complexity)),
     ];
     let checkpoint = g.checkpoint.read().clone().map(|c| CheckpointView {
         origin: c.checkpoint.origin.clone(),
@@ -367,4 +368,24 @@ pub fn entry_page(
         base_url,
         entry,
     }))
+}
+
+/// How the goal counts complexity, in words; the raw figure is the
+/// `raw_complexity` column whenever the ranked one is not raw.
+fn complexity_text(c: &ian_core::ComplexityRule) -> String {
+    match c.mode {
+        ian_core::ComplexityMode::Raw => "mean agent fuel per step".to_string(),
+        ian_core::ComplexityMode::Off => "not counted (0); raw fuel in raw_complexity".to_string(),
+        ian_core::ComplexityMode::AboveBaseline => {
+            let runtimes: Vec<String> = c
+                .baselines
+                .iter()
+                .map(|b| format!("{} {}", b.runtime, render::count(b.act_fuel)))
+                .collect();
+            format!(
+                "fuel per step above the runtime's baseline ({}); raw fuel in raw_complexity",
+                runtimes.join(", ")
+            )
+        }
+    }
 }
