@@ -89,6 +89,7 @@ fn measure(name: &str, path: &str) -> String {
     let instantiate = median(21, || {
         sb.init_agent(&agent, None, &limits()).unwrap();
     });
+    let slots = sb.agent_pool_slots(&agent, &limits()).unwrap();
     let init_fuel = sb.init_agent(&agent, Some(PARAMS), &limits()).unwrap();
     let init = median(21, || {
         sb.init_agent(&agent, Some(PARAMS), &limits()).unwrap();
@@ -110,7 +111,7 @@ fn measure(name: &str, path: &str) -> String {
     let act = (t256.saturating_sub(t1)) / 255;
     let rss = vm_hwm_kib().saturating_sub(before);
     format!(
-        "| {name} | {:.0} KB | {} | {} | {} | {} ({} fuel) | {} ({} fuel) | {} | {:.1} MiB |",
+        "| {name} | {:.0} KB | {} | {} | {} | {} ({} fuel) | {} ({} fuel) | {} | {:.1} MiB | {} / {} / {} |",
         bytes.len() as f64 / 1000.0,
         ms(compile),
         ms(cached),
@@ -120,7 +121,10 @@ fn measure(name: &str, path: &str) -> String {
         us(act),
         act_fuel,
         ms(t256),
-        rss as f64 / 1024.0
+        rss as f64 / 1024.0,
+        slots.core_instances.0,
+        slots.memories.0,
+        slots.tables.0,
     )
 }
 
@@ -136,9 +140,9 @@ fn main() {
         std::process::exit(2);
     }
     println!(
-        "| agent | component | first compile | cached load (disk) | instantiate | instantiate + `init` | one `act` | 256-step evaluation | peak RSS growth |"
+        "| agent | component | first compile | cached load (disk) | instantiate | instantiate + `init` | one `act` | 256-step evaluation | peak RSS growth | pool slots (core instances / memories / tables) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for spec in &args {
         assert!(spec.contains('='), "{spec}: expected NAME=PATH");
         let out = Command::new(std::env::current_exe().unwrap())

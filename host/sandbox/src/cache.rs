@@ -42,6 +42,11 @@ pub struct CacheStats {
     /// Loads that waited for the compile gate (another compile was running,
     /// or the same code was being compiled by another load).
     pub compile_waits: u64,
+    /// Evaluations (and invariant checks) that found the instance pool full
+    /// and waited for slots to run again.
+    pub pool_waits: u64,
+    /// Time spent in those waits, in microseconds.
+    pub pool_wait_micros: u64,
 }
 
 #[derive(Default)]
@@ -71,6 +76,8 @@ impl Counters {
             disk_write_errors: self.disk_write_errors.load(Ordering::Relaxed),
             compile_micros: self.compile_micros.load(Ordering::Relaxed),
             compile_waits: self.compile_waits.load(Ordering::Relaxed),
+            pool_waits: 0,
+            pool_wait_micros: 0,
         }
     }
 }

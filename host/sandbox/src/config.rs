@@ -181,6 +181,11 @@ pub struct SandboxConfig {
     /// 18 MB Python agent compiles for seconds). Default 1; env
     /// `IAN_SANDBOX_MAX_CONCURRENT_COMPILES`.
     pub max_concurrent_compiles: usize,
+    /// How long an evaluation waits, in total, for free instance slots when
+    /// the pool is full, before it is `inconclusive`. Waiting changes no
+    /// result: the evaluation runs again from the start once slots free
+    /// up. Default 60,000 ms; env `IAN_SANDBOX_POOL_WAIT_MS`.
+    pub pool_wait_ms: u64,
     /// Bytes of stdout and of stderr kept from a WASI harness; the rest is
     /// dropped and the capture is marked truncated. Default 65,536; env
     /// `IAN_SANDBOX_MAX_CAPTURED_OUTPUT`.
@@ -210,6 +215,7 @@ impl Default for SandboxConfig {
             memory_cache_entries: 256,
             parallel_compilation: true,
             max_concurrent_compiles: 1,
+            pool_wait_ms: 60_000,
             max_captured_output: 64 << 10,
             wasi_wall_clock_secs: 1_704_067_200,
             limits: Limits::default(),
@@ -299,6 +305,7 @@ impl SandboxConfig {
         num!("IAN_SANDBOX_POOL_MEMORIES", c.pool_memories);
         num!("IAN_SANDBOX_POOL_TABLES", c.pool_tables);
         num!("IAN_SANDBOX_POOL_KEEP_RESIDENT", c.pool_keep_resident);
+        num!("IAN_SANDBOX_POOL_WAIT_MS", c.pool_wait_ms);
         num!("IAN_SANDBOX_MAX_TABLE_ELEMENTS", c.max_table_elements);
         num!("IAN_SANDBOX_EPOCH_TICK_MS", c.epoch_tick_ms);
         if let Some(v) = lookup("IAN_SANDBOX_CACHE_DIR") {

@@ -115,10 +115,19 @@ pub enum InconclusiveCause {
         /// The backstop that was in force.
         ms: u64,
     },
-    /// The host itself failed (e.g. instance pool exhausted).
+    /// The host itself failed.
     Host {
         /// What failed.
         message: String,
+    },
+    /// The instance pool had no free slot for the whole of
+    /// [`crate::SandboxConfig::pool_wait_ms`]: the host was busy, the code
+    /// under test did nothing wrong.
+    PoolBusy {
+        /// The pool's own words (which resource ran out).
+        message: String,
+        /// How long the evaluation waited for a slot.
+        waited_ms: u64,
     },
 }
 
@@ -129,6 +138,11 @@ impl fmt::Display for InconclusiveCause {
                 write!(f, "wall-clock backstop of {ms} ms reached")
             }
             InconclusiveCause::Host { message } => write!(f, "host error: {message}"),
+            InconclusiveCause::PoolBusy { message, waited_ms } => write!(
+                f,
+                "no free instance slot after waiting {waited_ms} ms ({message}); raise the \
+                 sandbox.pool_* settings or lower limits.workers"
+            ),
         }
     }
 }

@@ -20,6 +20,7 @@ mod lift;
 mod pool;
 mod run;
 mod sandbox;
+mod slots;
 mod validate;
 mod wasi;
 
@@ -32,7 +33,7 @@ pub use lift::{MAX_EXTRA_METRICS, MAX_METRIC_NAME_BYTES};
 pub use pool::EvalPool;
 pub use sandbox::{
     ABI_VERSION, AGENT_INVALID_ACTION_TAG, EvalReport, InvariantReport, LoadedAgent, LoadedHarness,
-    LoadedInvariant, Metrics, PackInfo, Sandbox, WASMTIME_VERSION,
+    LoadedInvariant, Metrics, PackInfo, PoolUsage, Sandbox, WASMTIME_VERSION,
 };
 pub use wasi::CapturedOutput;
 

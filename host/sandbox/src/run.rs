@@ -109,6 +109,9 @@ pub(crate) enum Classified {
     /// Neither a trap nor one of the host's markers: who is to blame depends
     /// on the [`Phase`] it came out of.
     Unattributed(String),
+    /// The pooling allocator had no free slot (instantiation only): the
+    /// caller may wait for one and run again.
+    PoolBusy(String),
 }
 
 /// The step of a guest call an error came out of. It decides who is to blame
@@ -140,6 +143,9 @@ pub(crate) enum Phase {
 /// wasmtime traps, then anything that went through wasm code (a guest
 /// trap); what remains is unattributed and is blamed by [`Phase`].
 pub(crate) fn classify(err: &wasmtime::Error) -> Classified {
+    if let Some(p) = err.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
+        return Classified::PoolBusy(p.to_string());
+    }
     if let Some(m) = err.downcast_ref::<MemoryCapExceeded>() {
         return Classified::Memory {
             requested: m.requested,
@@ -591,6 +597,10 @@ impl AgentSlot {
                 at,
                 reason: refusal.to_string(),
             }),
+            Classified::PoolBusy(message) => self.set_abort(InconclusiveCause::PoolBusy {
+                message,
+                waited_ms: 0,
+            }),
             Classified::Unattributed(reason) => match phase {
                 Phase::Call => self.set_fault(Fault::AgentInvalidReturn {
                     at,
@@ -918,6 +928,12 @@ pub(crate) fn harness_outcome_from_error(
         Classified::Refused(refusal) => Fault::HarnessFault {
             role,
             message: format!("returned {refusal}"),
+        },
+        Classified::PoolBusy(message) => Fault::Inconclusive {
+            cause: InconclusiveCause::PoolBusy {
+                message,
+                waited_ms: 0,
+            },
         },
         Classified::Unattributed(message) => match phase {
             Phase::Call => Fault::HarnessFault {

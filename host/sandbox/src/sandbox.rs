@@ -107,6 +107,19 @@ pub struct InvariantReport {
     pub steps: u64,
 }
 
+/// Slots of the instance pool in use now, each as (in use, total).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Core module instances.
+    pub core_instances: (u64, u32),
+    /// Linear memories.
+    pub memories: (u64, u32),
+    /// Tables.
+    pub tables: (u64, u32),
+    /// Component instances.
+    pub component_instances: (u64, u32),
+}
+
 /// A validated, compiled agent, ready to instantiate in microseconds.
 #[derive(Clone)]
 pub struct LoadedAgent {
@@ -217,6 +230,7 @@ struct Inner {
     dataset_linker: Linker<HostState>,
     invariant_linker: Linker<HostState>,
     cache: ComponentCache,
+    slots: crate::slots::SlotWaiters,
     prepared: Mutex<Lru<(Role, [u8; 32]), Prepared>>,
     clock: Arc<EpochClock>,
     stop: Arc<AtomicBool>,
@@ -463,6 +477,7 @@ impl Sandbox {
                 dataset_linker,
                 invariant_linker,
                 cache,
+                slots: Default::default(),
                 clock,
                 stop,
                 ticker: Mutex::new(Some(ticker)),
@@ -502,7 +517,33 @@ impl Sandbox {
 
     /// What the compiled-component cache did so far.
     pub fn cache_stats(&self) -> CacheStats {
-        self.inner.cache.counters.snapshot()
+        use std::sync::atomic::Ordering::Relaxed;
+        CacheStats {
+            pool_waits: self.inner.slots.waits.load(Relaxed),
+            pool_wait_micros: self.inner.slots.wait_micros.load(Relaxed),
+            ..self.inner.cache.counters.snapshot()
+        }
+    }
+
+    /// What the instance pool holds now against its totals, for `/metrics`.
+    pub fn pool_usage(&self) -> PoolUsage {
+        let c = &self.inner.config;
+        let m = self.inner.engine.pooling_allocator_metrics();
+        PoolUsage {
+            core_instances: (
+                m.as_ref().map_or(0, |m| m.core_instances()),
+                c.pool_core_instances,
+            ),
+            memories: (
+                m.as_ref().map_or(0, |m| m.memories() as u64),
+                c.pool_memories,
+            ),
+            tables: (m.as_ref().map_or(0, |m| m.tables() as u64), c.pool_tables),
+            component_instances: (
+                m.as_ref().map_or(0, |m| m.component_instances()),
+                c.pool_component_instances,
+            ),
+        }
     }
 
     /// Compiled components currently held in memory.
@@ -833,11 +874,60 @@ impl Sandbox {
         Ok(slot.fuel_used)
     }
 
+    /// The pool slots one live instance of `agent` holds, measured by
+    /// instantiating it while nothing else runs in this sandbox (benches and
+    /// sizing; concurrent evaluations would be counted too).
+    pub fn agent_pool_slots(
+        &self,
+        agent: &LoadedAgent,
+        limits: &Limits,
+    ) -> Result<PoolUsage, Fault> {
+        let before = self.pool_usage();
+        let mut slot = self.agent_slot(agent, &[], limits, self.deadline(limits), 0);
+        slot.instantiate_only();
+        if let Some(f) = slot.fault.take() {
+            return Err(f);
+        }
+        if let Some(cause) = slot.abort.take() {
+            return Err(Fault::Inconclusive { cause });
+        }
+        let during = self.pool_usage();
+        let d = |a: (u64, u32), b: (u64, u32)| (a.0.saturating_sub(b.0), a.1);
+        Ok(PoolUsage {
+            core_instances: d(during.core_instances, before.core_instances),
+            memories: d(during.memories, before.memories),
+            tables: d(during.tables, before.tables),
+            component_instances: d(during.component_instances, before.component_instances),
+        })
+    }
+
     /// Runs one evaluation: a fresh harness instance calls `evaluate(config,
     /// seed)` and reaches a fresh agent (initialised with `params`) through
     /// `policy`. Never panics on guest behaviour; every problem is a
     /// [`Fault`] in the report.
     pub fn evaluate(
+        &self,
+        harness: &LoadedHarness,
+        agent: &LoadedAgent,
+        params: &[u8],
+        config: &[u8],
+        seed: u64,
+        limits: &Limits,
+    ) -> EvalReport {
+        self.inner.slots.run(
+            self.pool_wait(),
+            || self.evaluate_once(harness, agent, params, config, seed, limits),
+            |r| r.outcome.as_mut().err(),
+        )
+    }
+
+    fn pool_wait(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.inner.config.pool_wait_ms)
+    }
+
+    /// One run of [`Sandbox::evaluate`]; pool-busy when an instantiation
+    /// found no free slot.
+    fn evaluate_once(
         &self,
         harness: &LoadedHarness,
         agent: &LoadedAgent,
@@ -983,6 +1073,20 @@ impl Sandbox {
 
     /// As [`Sandbox::check_invariant`], with fuel figures.
     pub fn check_invariant_report(
+        &self,
+        invariant: &LoadedInvariant,
+        agent: &LoadedAgent,
+        pack: &PackInfo,
+        limits: &Limits,
+    ) -> InvariantReport {
+        self.inner.slots.run(
+            self.pool_wait(),
+            || self.check_invariant_once(invariant, agent, pack, limits),
+            |r| r.outcome.as_mut().err(),
+        )
+    }
+
+    fn check_invariant_once(
         &self,
         invariant: &LoadedInvariant,
         agent: &LoadedAgent,

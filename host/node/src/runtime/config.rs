@@ -25,6 +25,37 @@ pub struct KeyDoc {
     pub doc: &'static str,
 }
 
+/// Instance-pool slots `serve` reserves per worker unless the operator
+/// sets the pool's size: one evaluation's harness and agent, with room for
+/// a language runtime (a componentize-py agent holds 14 core instances, 1
+/// memory and 2 tables; a jco one 9, 2 and 2).
+pub struct PoolPerWorker {
+    /// Core module instances.
+    pub core_instances: u32,
+    /// Linear memories.
+    pub memories: u32,
+    /// Tables.
+    pub tables: u32,
+    /// Component instances.
+    pub component_instances: u32,
+}
+
+/// The pool sizes a node derives from its workers when they are 0.
+const POOL_VARS: [&str; 4] = [
+    "IAN_SANDBOX_POOL_CORE_INSTANCES",
+    "IAN_SANDBOX_POOL_MEMORIES",
+    "IAN_SANDBOX_POOL_TABLES",
+    "IAN_SANDBOX_POOL_COMPONENT_INSTANCES",
+];
+
+/// See [`PoolPerWorker`].
+pub const POOL_PER_WORKER: PoolPerWorker = PoolPerWorker {
+    core_instances: 32,
+    memories: 4,
+    tables: 4,
+    component_instances: 4,
+};
+
 /// Every configuration key the node understands. Order = documentation order.
 pub const KEYS: &[KeyDoc] = &[
     KeyDoc {
@@ -354,26 +385,32 @@ pub const KEYS: &[KeyDoc] = &[
     KeyDoc {
         key: "sandbox.pool_component_instances",
         env: "IAN_SANDBOX_POOL_COMPONENT_INSTANCES",
-        default: "128",
-        doc: "Component instances the pooling allocator keeps slots for; when exhausted, evaluations are inconclusive (503), never rejected.",
+        default: "0",
+        doc: "Component instances the pooling allocator keeps slots for (an evaluation holds 2: harness and agent). 0: the larger of 128 and 4 per worker. When the pool is full, evaluations wait for slots (sandbox.pool_wait_ms), then are inconclusive (503), never rejected.",
     },
     KeyDoc {
         key: "sandbox.pool_core_instances",
         env: "IAN_SANDBOX_POOL_CORE_INSTANCES",
-        default: "1024",
-        doc: "Core module instances in the pool.",
+        default: "0",
+        doc: "Core module instances in the pool (a Rust agent holds 3, a jco agent 9, a componentize-py agent 14). 0: the larger of 1024 and 32 per worker.",
     },
     KeyDoc {
         key: "sandbox.pool_memories",
         env: "IAN_SANDBOX_POOL_MEMORIES",
-        default: "256",
-        doc: "Linear memories in the pool.",
+        default: "0",
+        doc: "Linear memories in the pool. 0: the larger of 256 and 4 per worker.",
     },
     KeyDoc {
         key: "sandbox.pool_tables",
         env: "IAN_SANDBOX_POOL_TABLES",
-        default: "256",
-        doc: "Tables in the pool.",
+        default: "0",
+        doc: "Tables in the pool. 0: the larger of 256 and 4 per worker.",
+    },
+    KeyDoc {
+        key: "sandbox.pool_wait_ms",
+        env: "IAN_SANDBOX_POOL_WAIT_MS",
+        default: "60000",
+        doc: "How long an evaluation waits in total for free instance slots when the pool is full before it is inconclusive (503). The evaluation runs again from the start once slots free up, so waiting changes no result.",
     },
     KeyDoc {
         key: "sandbox.pool_keep_resident",
@@ -397,7 +434,7 @@ pub const KEYS: &[KeyDoc] = &[
         key: "sandbox.cache_dir",
         env: "IAN_SANDBOX_CACHE_DIR",
         default: "\"\"",
-        doc: "Directory for precompiled components (empty: in memory only).",
+        doc: "Directory for compiled components, so a restart or another node on the same disk loads an 18 MB Python agent in 0.1 s instead of compiling it for 9 s. Empty: <server.data_dir>/compiled; `off`: in memory only. Artefacts are bound to the engine version and config hash and verified before use.",
     },
     KeyDoc {
         key: "sandbox.memory_cache_entries",
@@ -927,16 +964,69 @@ impl Config {
         })
     }
 
+    /// A sandbox setting in the library's terms: a pool size of 0 (the
+    /// node's "size it from the workers") is the library's default, and a
+    /// `cache_dir` of `off` is no disk cache.
+    fn sandbox_value(&self, var: &str) -> Option<String> {
+        let v = self.section_value("sandbox", var)?;
+        match (var, v.as_str()) {
+            (v, "0") if POOL_VARS.contains(&v) => None,
+            ("IAN_SANDBOX_CACHE_DIR", "off") => Some(String::new()),
+            _ => Some(v),
+        }
+    }
+
     /// The sandbox's configuration, from this node's file and `IAN_*`
     /// table only: the library never reads the process environment.
     pub fn sandbox_config(&self) -> Result<ian_sandbox::SandboxConfig, ConfigError> {
-        ian_sandbox::SandboxConfig::from_lookup(|var| self.section_value("sandbox", var)).map_err(
-            |e| ConfigError::Invalid {
+        ian_sandbox::SandboxConfig::from_lookup(|var| self.sandbox_value(var)).map_err(|e| {
+            ConfigError::Invalid {
                 key: "sandbox",
                 env: "IAN_SANDBOX_*",
                 message: e.to_string(),
-            },
-        )
+            }
+        })
+    }
+
+    /// The sandbox configuration `serve` runs with: as
+    /// [`Config::sandbox_config`], plus the node's defaults where the
+    /// operator set nothing. The instance pool grows with the worker count
+    /// (per worker: [`POOL_PER_WORKER`]), so every worker can hold a
+    /// language-runtime agent and its harness at once; compiled components
+    /// are cached on disk under `<data_dir>/compiled` (`cache_dir = "off"`:
+    /// memory only).
+    pub fn node_sandbox_config(&self) -> Result<ian_sandbox::SandboxConfig, ConfigError> {
+        let mut c = self.sandbox_config()?;
+        let value = |var: &str| self.section_value("sandbox", var).unwrap_or_default();
+        let unset = |var: &str| value(var) == "0";
+        let workers = u32::try_from(self.worker_count()).unwrap_or(u32::MAX);
+        let per = POOL_PER_WORKER;
+        for (var, field, need) in [
+            (
+                "IAN_SANDBOX_POOL_CORE_INSTANCES",
+                &mut c.pool_core_instances,
+                per.core_instances,
+            ),
+            (
+                "IAN_SANDBOX_POOL_MEMORIES",
+                &mut c.pool_memories,
+                per.memories,
+            ),
+            ("IAN_SANDBOX_POOL_TABLES", &mut c.pool_tables, per.tables),
+            (
+                "IAN_SANDBOX_POOL_COMPONENT_INSTANCES",
+                &mut c.pool_component_instances,
+                per.component_instances,
+            ),
+        ] {
+            if unset(var) {
+                *field = (*field).max(workers.saturating_mul(need));
+            }
+        }
+        if value("IAN_SANDBOX_CACHE_DIR").is_empty() {
+            c.cache_dir = Some(self.server.data_dir.join("compiled"));
+        }
+        Ok(c)
     }
 
     /// The store's configuration, likewise.
@@ -1355,6 +1445,57 @@ mod tests {
             err.starts_with("config key `server.listen` (env IAN_LISTEN)"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_nodes_instance_pool_grows_with_its_workers_unless_the_operator_sizes_it() {
+        let env = |k: &str| (k == "IAN_WORKERS").then(|| "64".to_string());
+        let s = Config::build(None, &env)
+            .unwrap()
+            .node_sandbox_config()
+            .unwrap();
+        assert_eq!(s.pool_core_instances, 64 * POOL_PER_WORKER.core_instances);
+        assert_eq!(s.pool_memories, 64 * POOL_PER_WORKER.memories);
+        assert_eq!(
+            s.pool_component_instances,
+            64 * POOL_PER_WORKER.component_instances
+        );
+        // Two workers keep the library's defaults, which are larger.
+        let env = |k: &str| (k == "IAN_WORKERS").then(|| "2".to_string());
+        let s = Config::build(None, &env)
+            .unwrap()
+            .node_sandbox_config()
+            .unwrap();
+        assert_eq!(s.pool_core_instances, 1024);
+        // An operator's own size wins, even a smaller one.
+        let env = |k: &str| match k {
+            "IAN_WORKERS" => Some("64".to_string()),
+            "IAN_SANDBOX_POOL_CORE_INSTANCES" => Some("512".to_string()),
+            _ => None,
+        };
+        let s = Config::build(None, &env)
+            .unwrap()
+            .node_sandbox_config()
+            .unwrap();
+        assert_eq!(s.pool_core_instances, 512);
+    }
+
+    #[test]
+    fn compiled_components_are_cached_under_the_data_dir_unless_turned_off() {
+        let env = |k: &str| (k == "IAN_DATA_DIR").then(|| "/srv/ian".to_string());
+        let c = Config::build(None, &env).unwrap();
+        assert_eq!(
+            c.node_sandbox_config().unwrap().cache_dir,
+            Some(PathBuf::from("/srv/ian/compiled"))
+        );
+        assert_eq!(
+            c.sandbox_config().unwrap().cache_dir,
+            None,
+            "eval and replay cache nothing"
+        );
+        let env = |k: &str| (k == "IAN_SANDBOX_CACHE_DIR").then(|| "off".to_string());
+        let c = Config::build(None, &env).unwrap();
+        assert_eq!(c.node_sandbox_config().unwrap().cache_dir, None);
     }
 
     #[test]

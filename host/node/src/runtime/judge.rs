@@ -93,6 +93,7 @@ pub fn failure_of(f: &Fault) -> Failure {
                     InconclusiveCause::WallBackstop
                 }
                 ian_sandbox::InconclusiveCause::Host { .. } => InconclusiveCause::HostError,
+                ian_sandbox::InconclusiveCause::PoolBusy { .. } => InconclusiveCause::HostBusy,
             };
             return Failure::Inconclusive(Inconclusive::new(c, f.to_string()));
         }
@@ -341,6 +342,11 @@ impl Judge {
     /// loads that waited for the compile gate), for `/metrics`.
     pub fn cache_stats(&self) -> ian_sandbox::CacheStats {
         self.sandbox.cache_stats()
+    }
+
+    /// Instance-pool slots in use against their totals, for `/metrics`.
+    pub fn pool_usage(&self) -> ian_sandbox::PoolUsage {
+        self.sandbox.pool_usage()
     }
 
     /// Whether an agent with this code would load without compiling.

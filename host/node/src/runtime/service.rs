@@ -638,7 +638,7 @@ impl Node {
         };
         let judge = Arc::new(
             Judge::new(
-                cfg.sandbox_config()
+                cfg.node_sandbox_config()
                     .map_err(|e| NodeError::Sandbox(e.to_string()))?,
                 cfg.limits.worker_stack_bytes as usize,
             )
@@ -1273,11 +1273,48 @@ impl Node {
                 cache.memory_hits + cache.disk_hits,
             ),
             Sample::counter(
+                "ian_sandbox_pool_waits",
+                "Evaluations that found the instance pool full and waited for slots to run again (sandbox.pool_wait_ms).",
+                cache.pool_waits,
+            ),
+            Sample {
+                value: cache.pool_wait_micros as f64 / 1e6,
+                ..Sample::counter(
+                    "ian_sandbox_pool_wait_seconds",
+                    "Time evaluations spent waiting for instance slots.",
+                    0,
+                )
+            },
+            Sample::counter(
                 "ian_evidence",
                 "Evidence records stored: forks, entries that re-evaluate differently or break the goal's rules, entries that do not rebuild a signed root, peers serving bad data.",
                 self.evidence().count(),
             ),
         ];
+        let pool = self.judge.pool_usage();
+        for (what, (used, total)) in [
+            ("core_instances", pool.core_instances),
+            ("memories", pool.memories),
+            ("tables", pool.tables),
+            ("component_instances", pool.component_instances),
+        ] {
+            out.push(Sample {
+                labels: vec![("resource", what.into())],
+                ..Sample::gauge(
+                    "ian_sandbox_pool_in_use",
+                    "Instance-pool slots in use now, by resource.",
+                    used as f64,
+                )
+            });
+            out.push(Sample {
+                labels: vec![("resource", what.into())],
+                ..Sample::gauge(
+                    "ian_sandbox_pool_slots",
+                    "Instance-pool slots, by resource (sandbox.pool_<resource>).",
+                    f64::from(total),
+                )
+            });
+        }
         if let Some(p) = self.p2p() {
             let c = p.counters();
             out.extend([
