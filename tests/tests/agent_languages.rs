@@ -454,6 +454,19 @@ export const agent = {
 };
 "#;
 
+/// The test trading goal `id`, granting WASI and a 32 MiB component.
+fn runtimes_goal(tmp: &Path, id: &str, with_invariants: bool) -> PathBuf {
+    let goal = trading_goal(tmp, id, with_invariants);
+    let mut text = std::fs::read_to_string(&goal).unwrap().replacen(
+        "[harness]",
+        "agents = \"wasi\"\n[harness]",
+        1,
+    );
+    text.push_str("[limits]\nmax_component_bytes = 33554432\n");
+    std::fs::write(&goal, text).unwrap();
+    goal
+}
+
 /// Submits `packed` built from `wasm` with `mode=MODE` to `goal` on
 /// `node`; the CLI's output.
 fn submit_mode(node: &NodeProc, dir: &Path, wasm: &Path, key: &Path, mode: &str) -> String {
@@ -502,15 +515,7 @@ fn hostile_python_and_javascript_agents_get_the_rejection_they_deserve_with_thei
     run(&js, "npm", &["run", "build"]);
 
     let node = NodeProc::start(&tmp.join("data"), &[]);
-    let goal = trading_goal(tmp, "runtimes", false);
-    let mut text = std::fs::read_to_string(&goal).unwrap().replacen(
-        "[harness]",
-        "agents = \"wasi\"\n[harness]",
-        1,
-    );
-    text.push_str("[limits]\nmax_component_bytes = 33554432\n");
-    std::fs::write(&goal, text).unwrap();
-    node.publish(&goal);
+    node.publish(&runtimes_goal(tmp, "runtimes", false));
     let key = keygen(tmp, "mallory.key");
 
     let py = python.join("agent.wasm");
@@ -552,5 +557,106 @@ fn hostile_python_and_javascript_agents_get_the_rejection_they_deserve_with_thei
     assert_eq!(
         status["log_size"], 1,
         "only the printing agent is accepted: {status}"
+    );
+}
+
+#[test]
+fn sixty_four_concurrent_python_agents_wait_for_instance_slots_and_are_all_judged() {
+    if !toolchains_present() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tmp.path();
+    let python = new_agent(tmp, "python");
+    run(&python, "./build.sh", &[]);
+    let wasm = python.join("agent.wasm");
+    // 64 workers, and a pool of 20 core instances: a Python agent and its
+    // harness hold 17, so one evaluation fits at a time and the others
+    // must wait for slots. 500 steps per seed keep each evaluation busy long
+    // enough for the 64 to meet.
+    let node = NodeProc::start(
+        &tmp.join("data"),
+        &[
+            ("IAN_WORKERS", "64"),
+            ("IAN_SANDBOX_POOL_CORE_INSTANCES", "20"),
+        ],
+    );
+    let goal = runtimes_goal(tmp, "crowd", true);
+    patch(&goal, "steps=64,", "steps=500,");
+    node.publish(&goal);
+    let n = 64;
+    let packs: Vec<(PathBuf, PathBuf)> = (1..=n)
+        .map(|i| {
+            let packed = tmp.join(format!("p{i}.ianpack"));
+            let o = ian_in(
+                tmp,
+                None,
+                &[
+                    "pack",
+                    wasm.to_str().unwrap(),
+                    "--params",
+                    &format!("lookback={i},size=0.5"),
+                    "--out",
+                    packed.to_str().unwrap(),
+                ],
+            );
+            assert!(o.status.success(), "{}", stderr(&o));
+            (packed, keygen(tmp, &format!("c{i}.key")))
+        })
+        .collect();
+    // The first compiles the agent (seconds); the 64 then arrive at once.
+    let submit = |(packed, key): &(PathBuf, PathBuf)| {
+        let o = node.cli(&[
+            "submit",
+            packed.to_str().unwrap(),
+            "--goal",
+            "crowd",
+            "--key",
+            key.to_str().unwrap(),
+            "--json",
+        ]);
+        format!("{}{}", stdout(&o), stderr(&o))
+    };
+    let warm = tmp.join("warm.ianpack");
+    let o = ian_in(
+        tmp,
+        None,
+        &[
+            "pack",
+            wasm.to_str().unwrap(),
+            "--params",
+            "lookback=100",
+            "--out",
+            warm.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = submit(&(warm, keygen(tmp, "warm.key")));
+    assert!(out.contains("\"accepted\""), "{out}");
+    let outs: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = packs.iter().map(|p| s.spawn(move || submit(p))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (i, out) in outs.iter().enumerate() {
+        assert!(
+            out.contains("\"accepted\"") && !out.contains("inconclusive"),
+            "pack {}: {out}",
+            i + 1
+        );
+    }
+    assert_eq!(node.get_json("/api/v1/goals/crowd")["log_size"], n + 1);
+    let metrics = http_get(&node.url, "/metrics");
+    let waits = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("ian_sandbox_pool_waits_total "))
+        .unwrap_or_else(|| panic!("no pool waits counter in\n{metrics}"));
+    eprintln!("pool waits: {waits}");
+    assert!(
+        waits.parse::<f64>().unwrap() > 0.0,
+        "they had to wait: {waits}"
+    );
+    assert!(
+        metrics.contains("ian_sandbox_pool_slots{resource=\"core_instances\"} 20"),
+        "{metrics}"
     );
 }

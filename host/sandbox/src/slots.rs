@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use crate::fault::{Fault, InconclusiveCause};
 
-/// How often a waiter looks again even without a release it heard of.
+/// How often a waiter looks again even without a release it heard of: a
+/// release wakes one waiter, and the others come back on this period.
 const RECHECK: Duration = Duration::from_millis(20);
 
 /// Releases of instance slots, for evaluations waiting for one.
@@ -30,10 +31,10 @@ pub(crate) struct SlotWaiters {
 }
 
 impl SlotWaiters {
-    /// Called after every run has dropped its stores.
+    /// Called after a run that held its slots has dropped its stores.
     pub(crate) fn released(&self) {
         *self.released.lock() += 1;
-        self.cv.notify_all();
+        self.cv.notify_one();
     }
 
     /// Runs `attempt` until it does not come back pool-busy or `budget` of
@@ -47,7 +48,6 @@ impl SlotWaiters {
         let start = Instant::now();
         loop {
             let mut r = attempt();
-            self.released();
             let busy = matches!(
                 outcome(&mut r),
                 Some(Fault::Inconclusive {
@@ -56,6 +56,10 @@ impl SlotWaiters {
             );
             let waited = start.elapsed();
             if !busy {
+                // Only a run that got its slots wakes the waiters: a busy
+                // attempt that woke them would start a storm of attempts
+                // that each fail and wake the rest again.
+                self.released();
                 return r;
             }
             if waited >= budget {
