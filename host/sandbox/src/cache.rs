@@ -37,6 +37,8 @@ pub struct CacheStats {
     pub disk_rejected: u64,
     /// Disk writes that failed (the compiled code is still used).
     pub disk_write_errors: u64,
+    /// Artefacts deleted to keep the disk cache within its byte bound.
+    pub disk_evictions: u64,
     /// Time spent compiling, over all compiles, in microseconds.
     pub compile_micros: u64,
     /// Loads that waited for the compile gate (another compile was running,
@@ -59,6 +61,7 @@ pub(crate) struct Counters {
     pub disk_write_errors: AtomicU64,
     pub compile_micros: AtomicU64,
     pub compile_waits: AtomicU64,
+    pub disk_evictions: AtomicU64,
 }
 
 impl Counters {
@@ -74,6 +77,7 @@ impl Counters {
             disk_writes: self.disk_writes.load(Ordering::Relaxed),
             disk_rejected: self.disk_rejected.load(Ordering::Relaxed),
             disk_write_errors: self.disk_write_errors.load(Ordering::Relaxed),
+            disk_evictions: self.disk_evictions.load(Ordering::Relaxed),
             compile_micros: self.compile_micros.load(Ordering::Relaxed),
             compile_waits: self.compile_waits.load(Ordering::Relaxed),
             pool_waits: 0,
@@ -224,6 +228,8 @@ pub(crate) struct ComponentCache {
     gate: CompileGate,
     memory: Mutex<Lru<[u8; 32], Component>>,
     disk: Option<PathBuf>,
+    /// Most bytes of artefacts kept on disk; least recently used go first.
+    disk_max_bytes: u64,
     /// sha256(engine version, config hash, compatibility digest): the part
     /// of every key that identifies the engine.
     engine_key: [u8; 32],
@@ -236,6 +242,7 @@ impl ComponentCache {
         entries: usize,
         max_concurrent_compiles: usize,
         disk_root: Option<&Path>,
+        disk_max_bytes: u64,
         engine_version: &str,
         config_hash: &[u8; 32],
         compat: &[u8; 32],
@@ -258,6 +265,7 @@ impl ComponentCache {
             gate: CompileGate::new(max_concurrent_compiles),
             memory: Mutex::new(Lru::new(entries)),
             disk,
+            disk_max_bytes,
             engine_key: h.finalize().into(),
             counters: Counters::default(),
             temp_seq: AtomicU64::new(0),
@@ -355,10 +363,53 @@ impl ComponentCache {
         // additionally checks the artifact's own engine/version header and
         // errors on mismatch; any error discards the file.
         match unsafe { Component::deserialize(engine, &data[HEADER_LEN..]) } {
-            Ok(c) => Some(c),
+            Ok(c) => {
+                // Recently used: the last to be evicted.
+                let _ = fs::File::options()
+                    .append(true)
+                    .open(&path)
+                    .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+                Some(c)
+            }
             Err(_) => {
                 self.reject(&path);
                 None
+            }
+        }
+    }
+
+    /// Deletes the least recently used artefacts until the directory holds
+    /// at most `disk_max_bytes` (the newest artefact always stays).
+    fn evict_disk(&self) {
+        let Some(dir) = &self.disk else {
+            return;
+        };
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        let mut files: Vec<(std::time::SystemTime, u64, PathBuf)> = entries
+            .filter_map(|e| {
+                let e = e.ok()?;
+                let m = e.metadata().ok()?;
+                let name = e.file_name();
+                if !m.is_file() || name.to_string_lossy().starts_with('.') {
+                    return None;
+                }
+                Some((m.modified().ok()?, m.len(), e.path()))
+            })
+            .collect();
+        let mut total: u64 = files.iter().map(|f| f.1).sum();
+        if total <= self.disk_max_bytes {
+            return;
+        }
+        files.sort();
+        for (_, len, path) in files.iter().take(files.len().saturating_sub(1)) {
+            if total <= self.disk_max_bytes {
+                break;
+            }
+            if fs::remove_file(path).is_ok() {
+                total = total.saturating_sub(*len);
+                Counters::bump(&self.counters.disk_evictions);
             }
         }
     }
@@ -401,7 +452,10 @@ impl ComponentCache {
             Ok(())
         })();
         match ok {
-            Ok(()) => Counters::bump(&self.counters.disk_writes),
+            Ok(()) => {
+                Counters::bump(&self.counters.disk_writes);
+                self.evict_disk();
+            }
             Err(_) => Counters::bump(&self.counters.disk_write_errors),
         }
     }

@@ -168,6 +168,11 @@ pub struct SandboxConfig {
     /// Directory for precompiled components. `None` keeps the cache in
     /// memory only. Default unset; env `IAN_SANDBOX_CACHE_DIR`.
     pub cache_dir: Option<PathBuf>,
+    /// Most bytes of compiled artefacts kept in `cache_dir`; past it the
+    /// least recently used are deleted (a componentize-py agent's artefact
+    /// takes tens of MB). Default 4,294,967,296 (4 GiB); env
+    /// `IAN_SANDBOX_CACHE_MAX_BYTES`.
+    pub cache_max_bytes: u64,
     /// Compiled components kept in memory (least recently used are
     /// evicted). Default 256; env `IAN_SANDBOX_MEMORY_CACHE_ENTRIES`.
     pub memory_cache_entries: usize,
@@ -212,6 +217,7 @@ impl Default for SandboxConfig {
             max_table_elements: 65_536,
             epoch_tick_ms: 10,
             cache_dir: None,
+            cache_max_bytes: 4 << 30,
             memory_cache_entries: 256,
             parallel_compilation: true,
             max_concurrent_compiles: 1,
@@ -317,6 +323,7 @@ impl SandboxConfig {
             };
         }
         num!("IAN_SANDBOX_MEMORY_CACHE_ENTRIES", c.memory_cache_entries);
+        num!("IAN_SANDBOX_CACHE_MAX_BYTES", c.cache_max_bytes);
         if let Some(v) = lookup("IAN_SANDBOX_PARALLEL_COMPILATION") {
             c.parallel_compilation = parse_bool("IAN_SANDBOX_PARALLEL_COMPILATION", &v)?;
         }

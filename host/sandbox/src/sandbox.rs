@@ -422,6 +422,7 @@ impl Sandbox {
             config.memory_cache_entries,
             config.max_concurrent_compiles,
             config.cache_dir.as_deref(),
+            config.cache_max_bytes,
             &format!("wasmtime {WASMTIME_VERSION}"),
             &config_hash,
             &compat,

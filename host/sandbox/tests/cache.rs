@@ -224,3 +224,38 @@ fn loads_of_the_same_new_code_at_once_compile_it_once() {
     let stats = sb.cache_stats();
     assert_eq!(stats.compiles, 1, "{stats:?}");
 }
+
+#[test]
+fn the_disk_cache_keeps_within_its_byte_bound_by_dropping_the_least_recently_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, recent, new) = (
+        component("buy-and-hold"),
+        component("ma-crossover"),
+        component("mean-reversion"),
+    );
+    let probe = with_disk(dir.path());
+    probe.load_agent(&old).unwrap();
+    let one = std::fs::metadata(probe.disk_cache_path(&old).unwrap())
+        .unwrap()
+        .len();
+    drop(probe);
+    // Room for about two artefacts of this size.
+    let sb = Sandbox::new(SandboxConfig {
+        cache_dir: Some(dir.path().to_path_buf()),
+        cache_max_bytes: one * 5 / 2,
+        ..SandboxConfig::default()
+    })
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    sb.load_agent(&recent).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    sb.load_agent(&new).unwrap();
+    let stats = sb.cache_stats();
+    assert_eq!(stats.disk_evictions, 1, "{stats:?}");
+    assert!(
+        !sb.disk_cache_path(&old).unwrap().exists(),
+        "the oldest went"
+    );
+    assert!(sb.disk_cache_path(&recent).unwrap().exists());
+    assert!(sb.disk_cache_path(&new).unwrap().exists());
+}

@@ -437,6 +437,12 @@ pub const KEYS: &[KeyDoc] = &[
         doc: "Directory for compiled components, so a restart or another node on the same disk loads an 18 MB Python agent in 0.1 s instead of compiling it for 9 s. Empty: <server.data_dir>/compiled; `off`: in memory only. Artefacts are bound to the engine version and config hash and verified before use.",
     },
     KeyDoc {
+        key: "sandbox.cache_max_bytes",
+        env: "IAN_SANDBOX_CACHE_MAX_BYTES",
+        default: "4294967296",
+        doc: "Most bytes of compiled components kept in sandbox.cache_dir; past it the least recently used are deleted (a Python agent's takes tens of MB).",
+    },
+    KeyDoc {
         key: "sandbox.memory_cache_entries",
         env: "IAN_SANDBOX_MEMORY_CACHE_ENTRIES",
         default: "256",
