@@ -1292,12 +1292,14 @@ impl Node {
             ),
         ];
         let pool = self.judge.pool_usage();
-        for (what, (used, total)) in [
+        let resources = [
             ("core_instances", pool.core_instances),
             ("memories", pool.memories),
             ("tables", pool.tables),
             ("component_instances", pool.component_instances),
-        ] {
+        ];
+        // Each family's samples together: one HELP line per metric name.
+        for (what, (used, _)) in resources {
             out.push(Sample {
                 labels: vec![("resource", what.into())],
                 ..Sample::gauge(
@@ -1306,6 +1308,8 @@ impl Node {
                     used as f64,
                 )
             });
+        }
+        for (what, (_, total)) in resources {
             out.push(Sample {
                 labels: vec![("resource", what.into())],
                 ..Sample::gauge(
