@@ -10,8 +10,10 @@
 //! `IAN_REQUIRE_LANG_TOOLCHAINS=1` (which scripts/test.sh sets once they
 //! are installed) makes a missing tool a failure.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use ian_node::cli::new::{COMPONENTIZE_PY_VERSION, JCO_VERSION};
 use ian_tests::*;
@@ -119,6 +121,36 @@ fn new_agent(tmp: &Path, lang: &str) -> PathBuf {
     dir
 }
 
+/// The momentum template of `lang` (`python` or `js`), built once per
+/// test process and shared by the tests that only read it: a Python build
+/// takes about 15 s of CPU.
+fn built_template(lang: &'static str) -> PathBuf {
+    type Cells = BTreeMap<&'static str, Arc<OnceLock<PathBuf>>>;
+    static BUILT: Mutex<Cells> = Mutex::new(BTreeMap::new());
+    let cell = BUILT.lock().unwrap().entry(lang).or_default().clone();
+    cell.get_or_init(|| {
+        let root = repo_path("target/tmp").join(format!("lang-templates-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        let dir = new_agent(&root, lang);
+        match lang {
+            "python" => {
+                run(&dir, "./build.sh", &[]);
+            }
+            "js" => {
+                std::os::unix::fs::symlink(
+                    tools_dir().join("jco/node_modules"),
+                    dir.join("node_modules"),
+                )
+                .unwrap();
+                run(&dir, "npm", &["run", "build"]);
+            }
+            other => panic!("no shared build for {other}"),
+        }
+        dir
+    })
+    .clone()
+}
+
 /// Packs `wasm` with the template's params and metadata, evaluates it on
 /// `goal`; the accepted evaluation's (seed, reward bits) pairs.
 fn rewards(dir: &Path, wasm: &Path, goal: &Path, meta: &[&str]) -> Vec<(u64, u64)> {
@@ -200,9 +232,8 @@ fn python_javascript_and_c_agents_earn_the_rust_agents_reward_bits() {
     let expected = rewards(&rust, &rust_wasm, &goal, &["lang=rust"]);
     assert_eq!(expected.len(), 5, "one reward per seed of the goal");
 
-    let python = new_agent(tmp, "python");
+    let python = built_template("python");
     run(&python, "./test.sh", &[]);
-    run(&python, "./build.sh", &[]);
     let toolchain = format!("toolchain=componentize-py/{COMPONENTIZE_PY_VERSION}");
     assert_eq!(
         rewards(
@@ -215,14 +246,8 @@ fn python_javascript_and_c_agents_earn_the_rust_agents_reward_bits() {
         "Python"
     );
 
-    let js = new_agent(tmp, "js");
-    std::os::unix::fs::symlink(
-        tools_dir().join("jco/node_modules"),
-        js.join("node_modules"),
-    )
-    .unwrap();
+    let js = built_template("js");
     run(&js, "npm", &["test"]);
-    run(&js, "npm", &["run", "build"]);
     let toolchain = format!("toolchain=jco-quickjs/{JCO_VERSION}");
     assert_eq!(
         rewards(
@@ -314,8 +339,7 @@ fn complexity_above_a_runtimes_baseline_counts_the_policy_not_the_interpreter() 
     let goal = trading_goal_for_runtimes(tmp);
 
     // Each runtime's momentum agent and its null agent (act does nothing).
-    let python = new_agent(tmp, "python");
-    run(&python, "./build.sh", &[]);
+    let python = built_template("python");
     let py_null = tmp.join("python-null");
     run(
         tmp,
@@ -328,13 +352,7 @@ fn complexity_above_a_runtimes_baseline_counts_the_policy_not_the_interpreter() 
         "        return [0.0]",
     );
     run(&py_null, "./build.sh", &[]);
-    let js = new_agent(tmp, "js");
-    std::os::unix::fs::symlink(
-        tools_dir().join("jco/node_modules"),
-        js.join("node_modules"),
-    )
-    .unwrap();
-    run(&js, "npm", &["run", "build"]);
+    let js = built_template("js");
     let js_null = tmp.join("js-null");
     run(
         tmp,
@@ -567,9 +585,7 @@ fn sixty_four_concurrent_python_agents_wait_for_instance_slots_and_are_all_judge
     }
     let tmp = tempfile::tempdir().unwrap();
     let tmp = tmp.path();
-    let python = new_agent(tmp, "python");
-    run(&python, "./build.sh", &[]);
-    let wasm = python.join("agent.wasm");
+    let wasm = built_template("python").join("agent.wasm");
     // 64 workers, and a pool of 20 core instances: a Python agent and its
     // harness hold 17, so one evaluation fits at a time and the others
     // must wait for slots. 500 steps per seed keep each evaluation busy long
