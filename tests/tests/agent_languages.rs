@@ -151,15 +151,14 @@ fn built_template(lang: &'static str) -> PathBuf {
     .clone()
 }
 
-/// Packs `wasm` with the template's params and metadata, evaluates it on
-/// `goal`; the accepted evaluation's (seed, reward bits) pairs.
-fn rewards(dir: &Path, wasm: &Path, goal: &Path, meta: &[&str]) -> Vec<(u64, u64)> {
-    let packed = dir.join("agent.ianpack");
+/// `ian-host pack WASM --params PARAMS [--meta M ...] --out DIR/NAME`.
+fn pack_as(dir: &Path, wasm: &Path, params: &str, meta: &[&str], name: &str) -> PathBuf {
+    let packed = dir.join(name);
     let mut args = vec![
         "pack",
         wasm.to_str().unwrap(),
         "--params",
-        "lookback=60,size=0.5",
+        params,
         "--out",
         packed.to_str().unwrap(),
     ];
@@ -168,6 +167,13 @@ fn rewards(dir: &Path, wasm: &Path, goal: &Path, meta: &[&str]) -> Vec<(u64, u64
     }
     let o = ian_in(dir, None, &args);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    packed
+}
+
+/// Packs `wasm` with the template's params and metadata, evaluates it on
+/// `goal`; the accepted evaluation's (seed, reward bits) pairs.
+fn rewards(dir: &Path, wasm: &Path, goal: &Path, meta: &[&str]) -> Vec<(u64, u64)> {
+    let packed = pack_as(dir, wasm, "lookback=60,size=0.5", meta, "agent.ianpack");
     let o = ian_in(
         dir,
         None,
@@ -488,20 +494,13 @@ fn runtimes_goal(tmp: &Path, id: &str, with_invariants: bool) -> PathBuf {
 /// Submits `packed` built from `wasm` with `mode=MODE` to `goal` on
 /// `node`; the CLI's output.
 fn submit_mode(node: &NodeProc, dir: &Path, wasm: &Path, key: &Path, mode: &str) -> String {
-    let packed = dir.join(format!("{mode}.ianpack"));
-    let o = ian_in(
+    let packed = pack_as(
         dir,
-        None,
-        &[
-            "pack",
-            wasm.to_str().unwrap(),
-            "--params",
-            &format!("mode={mode}"),
-            "--out",
-            packed.to_str().unwrap(),
-        ],
+        wasm,
+        &format!("mode={mode}"),
+        &[],
+        &format!("{mode}.ianpack"),
     );
-    assert!(o.status.success(), "{}", stderr(&o));
     let o = node.cli(&[
         "submit",
         packed.to_str().unwrap(),
@@ -603,20 +602,13 @@ fn sixty_four_concurrent_python_agents_wait_for_instance_slots_and_are_all_judge
     let n = 64;
     let packs: Vec<(PathBuf, PathBuf)> = (1..=n)
         .map(|i| {
-            let packed = tmp.join(format!("p{i}.ianpack"));
-            let o = ian_in(
+            let packed = pack_as(
                 tmp,
-                None,
-                &[
-                    "pack",
-                    wasm.to_str().unwrap(),
-                    "--params",
-                    &format!("lookback={i},size=0.5"),
-                    "--out",
-                    packed.to_str().unwrap(),
-                ],
+                &wasm,
+                &format!("lookback={i},size=0.5"),
+                &[],
+                &format!("p{i}.ianpack"),
             );
-            assert!(o.status.success(), "{}", stderr(&o));
             (packed, keygen(tmp, &format!("c{i}.key")))
         })
         .collect();
@@ -633,20 +625,7 @@ fn sixty_four_concurrent_python_agents_wait_for_instance_slots_and_are_all_judge
         ]);
         format!("{}{}", stdout(&o), stderr(&o))
     };
-    let warm = tmp.join("warm.ianpack");
-    let o = ian_in(
-        tmp,
-        None,
-        &[
-            "pack",
-            wasm.to_str().unwrap(),
-            "--params",
-            "lookback=100",
-            "--out",
-            warm.to_str().unwrap(),
-        ],
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
+    let warm = pack_as(tmp, &wasm, "lookback=100", &[], "warm.ianpack");
     let out = submit(&(warm, keygen(tmp, "warm.key")));
     assert!(out.contains("\"accepted\""), "{out}");
     let outs: Vec<String> = std::thread::scope(|s| {
