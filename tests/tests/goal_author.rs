@@ -286,6 +286,26 @@ fn complexity_off_ranks_zero_and_keeps_the_raw_fuel_as_raw_complexity() {
 }
 
 #[test]
+fn goal_baseline_of_an_agent_the_invariants_refuse_says_why_it_measured_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let goal = example_goal(tmp.path(), "trading");
+    let bad = pack(tmp.path(), "buy-and-hold", "position=7", "bad.ianpack");
+    let o = ian_in(
+        tmp.path(),
+        None,
+        &[
+            "goal",
+            "baseline",
+            goal.to_str().unwrap(),
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("never reached the evaluation"), "{err}");
+}
+
+#[test]
 fn goal_baseline_measures_a_runtime_that_complexity_above_baseline_then_subtracts() {
     let tmp = tempfile::tempdir().unwrap();
     let goal = example_goal(tmp.path(), "trading");

@@ -886,6 +886,13 @@ pub fn measure_baseline(
         .or_else(|| file.pack().metadata().get("toolchain").map(str::to_owned))
         .unwrap_or_else(|| "unknown".to_owned());
     let r = eval_loaded(&manifest, &blobs, file, progress)?;
+    if r.seeds.is_empty() {
+        return Err(CommandError::Usage(format!(
+            "the null agent never reached the evaluation ({}): {}",
+            r.reason.as_deref().unwrap_or("refused"),
+            r.message.as_deref().unwrap_or("no message")
+        )));
+    }
     if let Some(bad) = r.seeds.iter().find(|s| s.outcome != "ok") {
         return Err(CommandError::Usage(format!(
             "the null agent did not run cleanly on seed {}: {} ({})",
