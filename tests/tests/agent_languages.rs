@@ -328,6 +328,23 @@ fn extra(metrics: &Value, name: &str) -> f64 {
         .unwrap()
 }
 
+/// A copy of the built template `dir` whose `act` returns a constant,
+/// built with `build`: the runtime's null agent.
+fn null_agent(tmp: &Path, dir: &Path, file: &str, old: &str, new: &str, build: &[&str]) -> PathBuf {
+    let null = tmp.join(format!(
+        "{}-null",
+        dir.file_name().unwrap().to_string_lossy()
+    ));
+    run(
+        tmp,
+        "cp",
+        &["-rP", dir.to_str().unwrap(), null.to_str().unwrap()],
+    );
+    patch(&null.join(file), old, new);
+    run(&null, build[0], &build[1..]);
+    null
+}
+
 /// Replaces the one occurrence of `old` in `file`.
 fn patch(file: &Path, old: &str, new: &str) {
     let text = std::fs::read_to_string(file).unwrap();
@@ -346,31 +363,23 @@ fn complexity_above_a_runtimes_baseline_counts_the_policy_not_the_interpreter() 
 
     // Each runtime's momentum agent and its null agent (act does nothing).
     let python = built_template("python");
-    let py_null = tmp.join("python-null");
-    run(
+    let py_null = null_agent(
         tmp,
-        "cp",
-        &["-r", python.to_str().unwrap(), py_null.to_str().unwrap()],
-    );
-    patch(
-        &py_null.join("app.py"),
+        &python,
+        "app.py",
         "        return POLICY.act(obs.features)",
         "        return [0.0]",
+        &["./build.sh"],
     );
-    run(&py_null, "./build.sh", &[]);
     let js = built_template("js");
-    let js_null = tmp.join("js-null");
-    run(
+    let js_null = null_agent(
         tmp,
-        "cp",
-        &["-rP", js.to_str().unwrap(), js_null.to_str().unwrap()],
-    );
-    patch(
-        &js_null.join("agent.js"),
+        &js,
+        "agent.js",
         "    return policy.act(obs.features);",
         "    return [0.0];",
+        &["npm", "run", "build"],
     );
-    run(&js_null, "npm", &["run", "build"]);
 
     let py_base = baseline(tmp, &goal, &py_null.join("agent.wasm"), "componentize-py");
     let js_base = baseline(tmp, &goal, &js_null.join("agent.wasm"), "jco-quickjs");

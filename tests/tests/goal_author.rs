@@ -235,8 +235,29 @@ fn a_retired_goal_refuses_submissions_and_stays_readable_across_a_restart() {
     assert!(stdout(&o).contains("goal_retired"));
 }
 
-/// Dotted key paths of a TOML value (arrays of tables add their keys under
-/// the array's name).
+/// `ian-host goal baseline GOAL AGENT ARGS...`.
+fn goal_baseline(dir: &Path, goal: &Path, agent: &Path, args: &[&str]) -> std::process::Output {
+    let mut all = vec![
+        "goal",
+        "baseline",
+        goal.to_str().unwrap(),
+        agent.to_str().unwrap(),
+    ];
+    all.extend(args);
+    ian_in(dir, None, &all)
+}
+
+/// The extra metric `raw_complexity` of an `eval --json` metrics object.
+fn raw_complexity(m: &Value) -> Value {
+    m["extra"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p[0] == "raw_complexity")
+        .unwrap_or_else(|| panic!("no raw_complexity in {m}"))[1]
+        .clone()
+}
+
 /// `eval --json` of `agent` on `goal`: the accepted evaluation's metrics.
 fn accepted_metrics(goal: &Path, agent: &Path) -> Value {
     let r = json_out(&cli(&[
@@ -273,14 +294,9 @@ fn complexity_off_ranks_zero_and_keeps_the_raw_fuel_as_raw_complexity() {
     with_complexity(&goal, c);
     let off = accepted_metrics(&goal, &agent);
     assert_eq!(off["complexity"].as_f64(), Some(0.0), "{off}");
-    let kept = off["extra"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p[0] == "raw_complexity")
-        .unwrap_or_else(|| panic!("{off}"));
     assert_eq!(
-        kept[1], raw["complexity"],
+        raw_complexity(&off),
+        raw["complexity"],
         "the same bits as the raw figure"
     );
 }
@@ -290,16 +306,7 @@ fn goal_baseline_of_an_agent_the_invariants_refuse_says_why_it_measured_nothing(
     let tmp = tempfile::tempdir().unwrap();
     let goal = example_goal(tmp.path(), "trading");
     let bad = pack(tmp.path(), "buy-and-hold", "position=7", "bad.ianpack");
-    let o = ian_in(
-        tmp.path(),
-        None,
-        &[
-            "goal",
-            "baseline",
-            goal.to_str().unwrap(),
-            bad.to_str().unwrap(),
-        ],
-    );
+    let o = goal_baseline(tmp.path(), &goal, &bad, &[]);
     assert!(!o.status.success());
     let err = stderr(&o);
     assert!(err.contains("never reached the evaluation"), "{err}");
@@ -310,35 +317,14 @@ fn goal_baseline_measures_a_runtime_that_complexity_above_baseline_then_subtract
     let tmp = tempfile::tempdir().unwrap();
     let goal = example_goal(tmp.path(), "trading");
     let hold = pack(tmp.path(), "buy-and-hold", "position=0.25", "hold.ianpack");
-    let o = ian_in(
-        tmp.path(),
-        None,
-        &[
-            "goal",
-            "baseline",
-            goal.to_str().unwrap(),
-            hold.to_str().unwrap(),
-            "--runtime",
-            "hold",
-            "--json",
-        ],
-    );
+    let o = goal_baseline(tmp.path(), &goal, &hold, &["--runtime", "hold", "--json"]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     let b = json_out(&o);
     assert_eq!(b["code"].as_str().unwrap().len(), 64, "{b}");
     let fuel = b["act_fuel"].as_u64().unwrap();
     assert!(fuel > 0 && b["steps"].as_u64().unwrap() > 0, "{b}");
     // Without --json it prints the entry to paste into the goal file.
-    let o = ian_in(
-        tmp.path(),
-        None,
-        &[
-            "goal",
-            "baseline",
-            goal.to_str().unwrap(),
-            hold.to_str().unwrap(),
-        ],
-    );
+    let o = goal_baseline(tmp.path(), &goal, &hold, &[]);
     let text = stdout(&o);
     assert!(
         text.contains("[[complexity.baselines]]") && text.contains(&format!("act_fuel = {fuel}")),
@@ -359,16 +345,11 @@ fn goal_baseline_measures_a_runtime_that_complexity_above_baseline_then_subtract
     // An agent with other code has no baseline: ranked = raw.
     let ma = pack(tmp.path(), "ma-crossover", "short=5,long=20", "ma.ianpack");
     let m = accepted_metrics(&goal, &ma);
-    let raw = m["extra"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p[0] == "raw_complexity")
-        .unwrap_or_else(|| panic!("{m}"))[1]
-        .clone();
-    assert_eq!(m["complexity"], raw, "{m}");
+    assert_eq!(m["complexity"], raw_complexity(&m), "{m}");
 }
 
+/// Dotted key paths of a TOML value (arrays of tables add their keys under
+/// the array's name).
 fn key_paths(prefix: &str, v: &toml::Value, out: &mut std::collections::BTreeSet<String>) {
     match v {
         toml::Value::Table(t) => {
