@@ -654,6 +654,18 @@ impl AgentSlot {
         Ok(store)
     }
 
+    /// The agent's fault, or the host's abort as `inconclusive`, if either
+    /// stopped it.
+    pub(crate) fn stopped_by(&mut self) -> Result<(), Fault> {
+        if let Some(f) = self.fault.take() {
+            return Err(f);
+        }
+        if let Some(cause) = self.abort.take() {
+            return Err(Fault::Inconclusive { cause });
+        }
+        Ok(())
+    }
+
     /// Instantiates the agent without calling `init` (structure checks and
     /// instantiation benchmarks).
     pub(crate) fn instantiate_only(&mut self) {

@@ -866,12 +866,7 @@ impl Sandbox {
             Some(_) => slot.start(),
             None => slot.instantiate_only(),
         }
-        if let Some(f) = slot.fault.take() {
-            return Err(f);
-        }
-        if let Some(cause) = slot.abort.take() {
-            return Err(Fault::Inconclusive { cause });
-        }
+        slot.stopped_by()?;
         Ok(slot.fuel_used)
     }
 
@@ -886,12 +881,7 @@ impl Sandbox {
         let before = self.pool_usage();
         let mut slot = self.agent_slot(agent, &[], limits, self.deadline(limits), 0);
         slot.instantiate_only();
-        if let Some(f) = slot.fault.take() {
-            return Err(f);
-        }
-        if let Some(cause) = slot.abort.take() {
-            return Err(Fault::Inconclusive { cause });
-        }
+        slot.stopped_by()?;
         let during = self.pool_usage();
         let d = |a: (u64, u32), b: (u64, u32)| (a.0.saturating_sub(b.0), a.1);
         Ok(PoolUsage {
