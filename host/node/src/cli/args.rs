@@ -139,6 +139,49 @@ pub enum Command {
     /// Build, componentize and evaluate the agent in DIR against a goal;
     /// `--watch` repeats on every change, `--sweep` tabulates parameters.
     Dev(DevArgs),
+    /// Evaluate jobs from a node's NATS JetStream work queue (the node's
+    /// `[workers]` section) and publish signed results, until SIGINT or
+    /// SIGTERM (running jobs finish first).
+    Worker(WorkerArgs),
+    /// List the evaluation workers on a NATS server and the queue's depth.
+    Workers(WorkersArgs),
+}
+
+/// `worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// NATS server URL with JetStream, e.g. `nats://10.0.0.5:4222`.
+    #[arg(long, env = "IAN_WORKERS_NATS")]
+    pub nats: String,
+    /// The worker's Ed25519 key file, created when missing; its public key
+    /// goes into the node's `workers.keys`.
+    #[arg(long, default_value = "worker.key")]
+    pub key: PathBuf,
+    /// Config file with the node's `[sandbox]` and `[workers]` settings
+    /// (the same sandbox settings give the same config hash; results with
+    /// another are refused). `IAN_*` variables override it.
+    #[arg(long, short, env = "IAN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Where compiled components are cached (`<dir>/compiled`).
+    #[arg(long, default_value = "ian-worker")]
+    pub data_dir: PathBuf,
+    /// Jobs evaluated at once; 0 means one per core.
+    #[arg(long, default_value_t = 0)]
+    pub jobs: u64,
+    /// Name shown by `ian-host workers` (default: the host name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Print the worker's public key (creating the key file if needed) and exit.
+    #[arg(long)]
+    pub print_key: bool,
+}
+
+/// `workers`.
+#[derive(Debug, Args)]
+pub struct WorkersArgs {
+    /// NATS server URL with JetStream.
+    #[arg(long, env = "IAN_WORKERS_NATS")]
+    pub nats: String,
 }
 
 /// `backup`.

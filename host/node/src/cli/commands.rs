@@ -22,6 +22,8 @@ pub fn run(cli: Cli) -> Result<i32, CommandError> {
     let out = Out { json: cli.json };
     match cli.command {
         Command::Serve(a) => crate::cli::serve::run(a, format),
+        Command::Worker(a) => crate::cli::worker::run(a, format),
+        Command::Workers(a) => crate::cli::worker::list(a, out.json),
         Command::Keygen(a) => {
             crate::cli::telemetry::init(format, "warn");
             let k = keyfile::create_signing_key(&a.out, a.force)?;
@@ -616,6 +618,8 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
             Ok(0)
         }
         Command::Serve(_)
+        | Command::Worker(_)
+        | Command::Workers(_)
         | Command::Keygen(_)
         | Command::Pack(_)
         | Command::Verify(_)

@@ -17,6 +17,7 @@ pub mod render;
 pub mod serve;
 pub mod tau;
 pub mod telemetry;
+pub mod worker;
 
 /// The whole `ian-host` program: parse the process arguments, run one
 /// command, print any error as one clear line (JSON with `--json`), and

@@ -604,6 +604,54 @@ pub const KEYS: &[KeyDoc] = &[
         default: "false",
         doc: "Faster recovery after a crash at some write cost (redb quick-repair).",
     },
+    KeyDoc {
+        key: "workers.nats",
+        env: "IAN_WORKERS_NATS",
+        default: "\"\"",
+        doc: "NATS server URL (e.g. `nats://10.0.0.5:4222`, JetStream enabled) to hand evaluations to `ian-host worker` processes (docs/OPERATOR.md, \"Evaluation workers\"). Empty: the node evaluates everything itself in its embedded pool.",
+    },
+    KeyDoc {
+        key: "workers.keys",
+        env: "IAN_WORKERS_KEYS",
+        default: "\"\"",
+        doc: "Public keys (hex, comma-separated) of the workers whose results the node accepts (`ian-host worker` prints its key). Required with `workers.nats`; a result signed by any other key is refused and counted.",
+    },
+    KeyDoc {
+        key: "workers.in_flight",
+        env: "IAN_WORKERS_IN_FLIGHT",
+        default: "64",
+        doc: "Submissions the node has out with workers at once (threads that wait for results; the sandbox pool is still sized from `limits.workers`).",
+    },
+    KeyDoc {
+        key: "workers.result_timeout_ms",
+        env: "IAN_WORKERS_RESULT_TIMEOUT_MS",
+        default: "60000",
+        doc: "How long a submission waits for a worker's result; then it is inconclusive (`host_busy`, retry) and nothing is recorded. A retry of the same pack finds a result stored meanwhile instead of evaluating again.",
+    },
+    KeyDoc {
+        key: "workers.ack_wait_ms",
+        env: "IAN_WORKERS_ACK_WAIT_MS",
+        default: "30000",
+        doc: "JetStream `ack_wait`: a job whose worker goes silent this long (no result, no progress ack; workers send one every third of it) is handed to another worker.",
+    },
+    KeyDoc {
+        key: "workers.max_deliver",
+        env: "IAN_WORKERS_MAX_DELIVER",
+        default: "5",
+        doc: "JetStream `max_deliver`: deliveries of one job before the queue gives up on it (its submission then ends inconclusive).",
+    },
+    KeyDoc {
+        key: "workers.duplicate_window_ms",
+        env: "IAN_WORKERS_DUPLICATE_WINDOW_MS",
+        default: "120000",
+        doc: "JetStream de-duplication window: a job published again within it (same goal and pack) is dropped and its stored result used.",
+    },
+    KeyDoc {
+        key: "workers.verify_sample",
+        env: "IAN_WORKERS_VERIFY_SAMPLE",
+        default: "0.0",
+        doc: "Fraction (0 to 1) of worker results the node re-evaluates itself before committing. A result whose bits differ is replaced by the node's own, and its worker is flagged: its later results are refused (`/metrics` `ian_workers_mismatches_total`).",
+    },
 ];
 
 /// Validated node configuration.
@@ -622,6 +670,8 @@ pub struct Config {
     pub witness: WitnessConfig,
     /// The libp2p network.
     pub p2p: P2pSection,
+    /// Evaluation workers over NATS JetStream.
+    pub workers: WorkersSection,
     /// Engine and pool settings handed to `ian-sandbox` (see
     /// [`Config::sandbox_config`]); keys as in [`KEYS`].
     pub sandbox: toml::Table,
@@ -706,6 +756,48 @@ pub struct P2pSection {
     pub request_burst: u64,
     /// See [`KEYS`].
     pub discovery_ms: u64,
+}
+
+/// `[workers]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkersSection {
+    /// See [`KEYS`].
+    pub nats: String,
+    /// See [`KEYS`].
+    pub keys: String,
+    /// See [`KEYS`].
+    pub in_flight: u64,
+    /// See [`KEYS`].
+    pub result_timeout_ms: u64,
+    /// See [`KEYS`].
+    pub ack_wait_ms: u64,
+    /// See [`KEYS`].
+    pub max_deliver: u64,
+    /// See [`KEYS`].
+    pub duplicate_window_ms: u64,
+    /// See [`KEYS`].
+    pub verify_sample: f64,
+}
+
+impl WorkersSection {
+    /// Whether evaluations go to workers.
+    pub fn enabled(&self) -> bool {
+        !self.nats.trim().is_empty()
+    }
+
+    /// The worker keys results are accepted from.
+    pub fn key_list(&self) -> Result<Vec<ian_core::PublicKeyBytes>, String> {
+        self.keys
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(|k| {
+                ian_core::PublicKeyBytes::from_hex(k)
+                    .map_err(|e| format!("`{k}` is not a worker public key: {e}"))
+            })
+            .collect()
+    }
 }
 
 /// `[limits]` section.
@@ -1230,6 +1322,31 @@ impl Config {
         if self.tau_enabled() && self.tau.network_id.trim().is_empty() {
             return Err(bad("tau.network_id", "required when tau.endpoint is set"));
         }
+        let w = &self.workers;
+        let keys = w.key_list().map_err(|m| bad("workers.keys", m))?;
+        if w.enabled() && keys.is_empty() {
+            return Err(bad(
+                "workers.keys",
+                "required when workers.nats is set: the keys `ian-host worker` prints",
+            ));
+        }
+        if !(0.0..=1.0).contains(&w.verify_sample) {
+            return Err(bad("workers.verify_sample", "must be between 0 and 1"));
+        }
+        for (key, v) in [
+            ("workers.in_flight", w.in_flight),
+            ("workers.result_timeout_ms", w.result_timeout_ms),
+            ("workers.ack_wait_ms", w.ack_wait_ms),
+            ("workers.max_deliver", w.max_deliver),
+            ("workers.duplicate_window_ms", w.duplicate_window_ms),
+        ] {
+            if v == 0 {
+                return Err(bad(key, "must be at least 1"));
+            }
+        }
+        if w.in_flight > 4096 {
+            return Err(bad("workers.in_flight", "must be at most 4096"));
+        }
         Ok(())
     }
 
@@ -1239,6 +1356,16 @@ impl Config {
             self.limits.workers as usize
         } else {
             std::thread::available_parallelism().map_or(2, |n| n.get())
+        }
+    }
+
+    /// Threads that take submissions off the queue: the evaluation
+    /// workers, or with `[workers]` the submissions out with workers.
+    pub fn processing_threads(&self) -> usize {
+        if self.workers.enabled() {
+            self.workers.in_flight as usize
+        } else {
+            self.worker_count()
         }
     }
 

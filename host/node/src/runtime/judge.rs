@@ -164,6 +164,67 @@ pub fn rejudge_attempt(
     }
 }
 
+/// Steps 2 (code), 3 (invariants) and 5 (evaluation) of one pack, as an
+/// evaluation worker runs them and as a node re-runs a sampled worker
+/// result: the same calls, in the same order, as [`pipeline::admit`] and
+/// [`pipeline::evaluate`] make on a [`SandboxEvaluator`], so a result from
+/// a worker and from the node's own pool carry the same bits.
+///
+/// [`pipeline::admit`]: ian_core::pipeline::admit
+/// [`pipeline::evaluate`]: ian_core::pipeline::evaluate
+pub fn run_stages(
+    judge: &Judge,
+    loaded: &LoadedGoal,
+    manifest: &GoalManifest,
+    pack: &AgentPack,
+    code: &[u8],
+) -> ian_workers::Ran {
+    use ian_workers::{Outcome, Ran};
+    let ev = SandboxEvaluator::new(judge, loaded, CodeSource::Bytes(code));
+    let h = pack.pack_hash();
+    let ended = |outcome| Ran {
+        outcome,
+        seeds: Vec::new(),
+        fuel: 0,
+    };
+    if let Err(f) = ev.validate_code(manifest, pack, &h) {
+        return ended(Outcome::Code(f));
+    }
+    if let Err(f) = ev.check(manifest, pack, &h) {
+        return ended(Outcome::Invariant {
+            name: f.invariant,
+            failure: f.failure,
+        });
+    }
+    let verdict = ev.evaluate(manifest, pack, &h);
+    let runs = ev.runs();
+    Ran {
+        outcome: Outcome::Evaluated(verdict),
+        seeds: seed_figures(&runs).unwrap_or_default(),
+        fuel: ev.fuel().unwrap_or(0),
+    }
+}
+
+/// Per-seed figures of an evaluation, or `None` when some seed has no
+/// metrics (the evaluation failed part-way).
+pub fn seed_figures(runs: &[SeedRun]) -> Option<Vec<ian_workers::SeedFigures>> {
+    runs.iter()
+        .map(|r| {
+            let m = r.report.outcome.as_ref().ok()?;
+            Some(ian_workers::SeedFigures {
+                seed: r.seed,
+                reward: m.reward,
+                risk: m.risk,
+                complexity: m.complexity,
+                extra: m.extra.clone(),
+                agent_fuel: r.report.agent_fuel,
+                harness_fuel: r.report.harness_fuel,
+                steps: r.report.steps,
+            })
+        })
+        .collect()
+}
+
 /// The pipeline's evaluator and invariant checker for one contribution,
 /// backed by the real sandbox. It loads the agent once (step 2), runs the
 /// invariants against it (step 3) and the harness over the goal's seeds

@@ -13,6 +13,7 @@ pub mod judge;
 pub mod keyfile;
 pub mod metrics;
 pub mod mirror;
+pub mod remote;
 pub mod rotate;
 pub mod service;
 pub mod tau;

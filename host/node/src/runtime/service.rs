@@ -54,6 +54,7 @@ use crate::runtime::evidence::EvidenceLog;
 use crate::runtime::judge::{CodeSource, Judge, LoadedGoal, SandboxEvaluator};
 use crate::runtime::metrics::Metrics;
 use crate::runtime::mirror::Mirror;
+use crate::runtime::remote::{Remote, RemoteEvaluator};
 use crate::runtime::views::{
     CompetitionView, ConsistencyView, ContributorHistory, GoalList, GoalStatus, HistoryEntry,
     InclusionView, Leaderboard, LogRange, ManifestView, NodeInfo, RankedEntry, RecentRejection,
@@ -443,6 +444,8 @@ pub struct Node {
     operator: OperatorKey,
     metrics: Arc<Metrics>,
     judge: Arc<Judge>,
+    /// Evaluation workers over NATS (`[workers]`), when configured.
+    remote: Option<Arc<Remote>>,
     goals: RwLock<BTreeMap<String, Arc<GoalRt>>>,
     queue: Mutex<Option<Sender<Job>>>,
     queue_rx: Receiver<Job>,
@@ -644,6 +647,13 @@ impl Node {
             )
             .map_err(NodeError::Sandbox)?,
         );
+        let remote = if cfg.workers.enabled() {
+            Some(Arc::new(
+                Remote::connect(&cfg.workers, &judge).map_err(NodeError::Sandbox)?,
+            ))
+        } else {
+            None
+        };
         let evidence = Arc::new(EvidenceLog::open(store.clone()));
         let witness = match witnessed_logs {
             None => None,
@@ -722,6 +732,7 @@ impl Node {
             operator: OperatorKey::new(&operator_key),
             metrics,
             judge,
+            remote,
             goals: RwLock::new(BTreeMap::new()),
             queue: Mutex::new(Some(tx)),
             queue_rx: rx,
@@ -1070,7 +1081,7 @@ impl Node {
         let (dtx, drx) = crossbeam_channel::unbounded::<Pending>();
         *self.durable_tx.lock() = Some(dtx);
         let mut handles = Vec::new();
-        let n = self.cfg.worker_count();
+        let n = self.cfg.processing_threads();
         for i in 0..n {
             let node = Arc::clone(self);
             let rx = self.queue_rx.clone();
@@ -1364,7 +1375,15 @@ impl Node {
         if let Some(t) = self.tau() {
             out.extend(t.samples());
         }
+        if let Some(r) = &self.remote {
+            out.extend(r.samples());
+        }
         out
+    }
+
+    /// The node's evaluation workers, when `[workers]` is configured.
+    pub fn remote(&self) -> Option<&Arc<Remote>> {
+        self.remote.as_ref()
     }
 
     pub fn refresh_gauges(&self) {
@@ -2428,13 +2447,31 @@ impl Node {
             Some(bytes) => CodeSource::Bytes(bytes),
             None => CodeSource::Store(&self.store),
         };
-        let ev = SandboxEvaluator::new(&self.judge, &g.loaded, code_source);
+        let blob = |h: Hash32| self.store.blob(&h.0).ok().flatten();
+        let ev = match &self.remote {
+            Some(r) if r.serves(&g.manifest) => Ev::Remote(RemoteEvaluator::new(
+                r,
+                &self.judge,
+                &g.id,
+                &g.loaded,
+                code_source,
+                &blob,
+            )),
+            _ => Ev::Local(SandboxEvaluator::new(&self.judge, &g.loaded, code_source)),
+        };
         // Steps 1-4 and 5 without holding the goal's lock: admission reads
         // the log through `GoalRt`'s `LogIndex`, one short read lock per
         // look-up.
         let admitted = {
             let _s = info_span!("admit").entered();
-            pipeline::admit(&g.manifest, &*g, v, &ev, &ev, &StandardProofVerifier)
+            pipeline::admit(
+                &g.manifest,
+                &*g,
+                v,
+                ev.evaluator(),
+                ev.checker(),
+                &StandardProofVerifier,
+            )
         };
         let admitted = match admitted {
             Ok(a) => a,
@@ -2447,13 +2484,14 @@ impl Node {
         };
         let verdict = {
             let _s = info_span!("evaluate").entered();
-            pipeline::evaluate(&g.manifest, &admitted, &ev)
+            pipeline::evaluate(&g.manifest, &admitted, ev.evaluator())
         };
         self.metrics
             .observe_evaluation(&g.id, started.elapsed().as_secs_f64(), ev.fuel());
         // Steps 6-9 under the goal's write lock; then queue the durable
         // writes in order. The agent's code is stored only with an entry
-        // that needs it.
+        // that needs it. Worker results commit in submission order.
+        ev.wait_turn();
         let mut st = g.state.write();
         let accepted = match st.commit(admitted, verdict, now_ms()) {
             Ok(a) => a,
@@ -2497,7 +2535,8 @@ impl Node {
             }
         };
         drop(st);
-        let seeds = seed_results(&ev.runs()).and_then(|r| {
+        ev.release_turn();
+        let seeds = seed_results(ev.seed_figures()).and_then(|r| {
             self.store
                 .put_meta(&seeds_key(&g.id, index), r)
                 .map_err(|e| warn!(goal = %g.id, index, error = %e, "per-seed results not stored"))
@@ -2746,23 +2785,72 @@ pub(crate) fn seeds_key(goal: &str, index: u64) -> String {
 
 /// The stored form of an evaluation's per-seed results (JSON list of
 /// [`SeedResult`]), or `None` when some seed has no metrics.
-fn seed_results(runs: &[crate::runtime::judge::SeedRun]) -> Option<Vec<u8>> {
-    let results = runs
-        .iter()
-        .map(|r| {
-            let m = r.report.outcome.as_ref().ok()?;
-            Some(SeedResult {
-                seed: r.seed,
-                reward: m.reward,
-                risk: m.risk,
-                complexity: m.complexity,
-                extra: m.extra.clone(),
-                agent_fuel: r.report.agent_fuel,
-                harness_fuel: r.report.harness_fuel,
-                steps: r.report.steps,
-            })
+/// The evaluator of one contribution: the node's own sandbox, or its
+/// evaluation workers.
+enum Ev<'a> {
+    Local(SandboxEvaluator<'a>),
+    Remote(RemoteEvaluator<'a>),
+}
+
+impl Ev<'_> {
+    fn evaluator(&self) -> &dyn ian_core::pipeline::Evaluator {
+        match self {
+            Ev::Local(e) => e,
+            Ev::Remote(e) => e,
+        }
+    }
+
+    fn checker(&self) -> &dyn ian_core::pipeline::InvariantChecker {
+        match self {
+            Ev::Local(e) => e,
+            Ev::Remote(e) => e,
+        }
+    }
+
+    fn fuel(&self) -> Option<u64> {
+        match self {
+            Ev::Local(e) => e.fuel(),
+            Ev::Remote(e) => e.fuel(),
+        }
+    }
+
+    fn seed_figures(&self) -> Option<Vec<ian_workers::SeedFigures>> {
+        match self {
+            Ev::Local(e) => crate::runtime::judge::seed_figures(&e.runs()),
+            Ev::Remote(e) => e.seed_figures(),
+        }
+    }
+
+    fn wait_turn(&self) {
+        if let Ev::Remote(e) = self {
+            e.wait_turn();
+        }
+    }
+
+    fn release_turn(&self) {
+        if let Ev::Remote(e) = self {
+            e.release_turn();
+        }
+    }
+}
+
+fn seed_results(figures: Option<Vec<ian_workers::SeedFigures>>) -> Option<Vec<u8>> {
+    let results = figures?
+        .into_iter()
+        .map(|f| SeedResult {
+            seed: f.seed,
+            reward: f.reward,
+            risk: f.risk,
+            complexity: f.complexity,
+            extra: f.extra,
+            agent_fuel: f.agent_fuel,
+            harness_fuel: f.harness_fuel,
+            steps: f.steps,
         })
-        .collect::<Option<Vec<_>>>()?;
+        .collect::<Vec<_>>();
+    if results.is_empty() {
+        return None;
+    }
     serde_json::to_vec(&results).ok()
 }
 

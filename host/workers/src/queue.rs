@@ -1,0 +1,450 @@
+//! The JetStream side: one work-queue stream of jobs, one durable pull
+//! consumer shared by every worker, a key-value bucket of signed results
+//! keyed by job id, a key-value bucket of worker statuses, and an object
+//! store of everything a job names by hash (goal manifests, harness and
+//! invariant components, agent code).
+//!
+//! Architecture Invariant: a job names its inputs only by hash and a
+//! reader checks every object it gets against the hash it asked for, so
+//! the object store is a cache that cannot change an evaluation.
+//!
+//! Why objects instead of job payloads: a NATS message is capped at 1 MiB
+//! by default and a Python agent is 18 MB; the object store chunks it, and
+//! an agent's code is uploaded once however many jobs name it.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, kv, object_store, stream};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use ian_core::Hash32;
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncReadExt;
+
+use crate::wire::{Job, SignedResult};
+
+/// The work-queue stream.
+pub const STREAM: &str = "IAN_JOBS";
+/// The subject jobs are published on.
+pub const SUBJECT: &str = "ian.jobs";
+/// The durable pull consumer every worker shares.
+pub const CONSUMER: &str = "ian-workers";
+/// Signed results, keyed by job id (hex).
+pub const RESULTS: &str = "ian-results";
+/// Worker statuses, keyed by worker key (hex).
+pub const STATUSES: &str = "ian-worker-status";
+/// Objects by SHA-256 (hex).
+pub const OBJECTS: &str = "ian-objects";
+
+/// How the queue is set up. The node creates (or updates) the stream and
+/// consumer with these; workers only attach.
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    /// NATS server URL(s), comma-separated.
+    pub url: String,
+    /// How long a delivered job may go without an ack or a progress ack
+    /// before JetStream hands it to another worker.
+    pub ack_wait: Duration,
+    /// Deliveries of one job before JetStream gives up on it.
+    pub max_deliver: i64,
+    /// Window in which a second publish of the same job id is dropped.
+    pub duplicate_window: Duration,
+    /// How long a result stays in the result bucket.
+    pub result_ttl: Duration,
+    /// How long to wait for the server on connect and for each request.
+    pub request_timeout: Duration,
+}
+
+impl QueueConfig {
+    /// Defaults (docs/OPERATOR.md) for `url`.
+    pub fn new(url: impl Into<String>) -> QueueConfig {
+        QueueConfig {
+            url: url.into(),
+            ack_wait: Duration::from_secs(30),
+            max_deliver: 5,
+            duplicate_window: Duration::from_secs(120),
+            result_ttl: Duration::from_secs(24 * 3600),
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What went wrong talking to NATS.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// Could not connect.
+    #[error("cannot connect to NATS at {url}: {reason}")]
+    Connect {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// A JetStream request failed.
+    #[error("NATS JetStream {op}: {reason}")]
+    JetStream {
+        /// What was asked.
+        op: &'static str,
+        /// Why it failed.
+        reason: String,
+    },
+    /// An object's bytes do not hash to its name.
+    #[error("object {0} in the object store does not match its hash")]
+    Corrupt(String),
+    /// An object is not in the store.
+    #[error("object {0} is not in the object store")]
+    MissingObject(String),
+}
+
+fn js_err(op: &'static str) -> impl FnOnce(String) -> QueueError {
+    move |reason| QueueError::JetStream { op, reason }
+}
+
+/// A worker's self-reported status, in the status bucket.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WorkerStatus {
+    /// Worker public key (hex).
+    pub worker: String,
+    /// Human name (`--name`, default the host name).
+    pub name: String,
+    /// Engine version it evaluates with.
+    pub engine_version: String,
+    /// Its sandbox configuration hash (hex).
+    pub config_hash: String,
+    /// Evaluation threads.
+    pub slots: u64,
+    /// Jobs it is running now.
+    pub busy: u64,
+    /// Jobs it has answered since it started.
+    pub jobs: u64,
+    /// Jobs that ended without a verdict (host error, object missing).
+    pub failures: u64,
+    /// Sum of its jobs' wall time, microseconds.
+    pub busy_us: u64,
+    /// When it started (ms since the epoch).
+    pub started_ms: u64,
+    /// When it last reported (ms since the epoch).
+    pub seen_ms: u64,
+}
+
+/// Queue depth as JetStream counts it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Depth {
+    /// Jobs waiting for a worker.
+    pub pending: u64,
+    /// Jobs delivered and not yet acknowledged (being evaluated).
+    pub in_flight: u64,
+    /// Deliveries beyond the first (a worker died or was slow).
+    pub redelivered: u64,
+}
+
+/// A connection to the queue.
+#[derive(Clone)]
+pub struct Queue {
+    client: async_nats::Client,
+    js: jetstream::Context,
+    results: kv::Store,
+    statuses: kv::Store,
+    objects: object_store::ObjectStore,
+    cfg: QueueConfig,
+}
+
+impl Queue {
+    /// Connects and creates (or attaches to) the stream, the consumer and
+    /// the buckets.
+    pub async fn connect(cfg: QueueConfig) -> Result<Queue, QueueError> {
+        let client = async_nats::ConnectOptions::new()
+            .connection_timeout(cfg.request_timeout)
+            .request_timeout(Some(cfg.request_timeout))
+            .retry_on_initial_connect()
+            .max_reconnects(None)
+            .name("ian")
+            .connect(cfg.url.as_str());
+        let client = tokio::time::timeout(cfg.request_timeout, client)
+            .await
+            .map_err(|_| QueueError::Connect {
+                url: cfg.url.clone(),
+                reason: format!("no answer within {:?}", cfg.request_timeout),
+            })?
+            .map_err(|e| QueueError::Connect {
+                url: cfg.url.clone(),
+                reason: e.to_string(),
+            })?;
+        let js = jetstream::new(client.clone());
+        let setup = async {
+            js.get_or_create_stream(stream::Config {
+                name: STREAM.into(),
+                subjects: vec![SUBJECT.into()],
+                retention: stream::RetentionPolicy::WorkQueue,
+                storage: stream::StorageType::File,
+                duplicate_window: cfg.duplicate_window,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| format!("stream {STREAM}: {e}"))?;
+            // The buckets' streams are made here rather than with
+            // `create_key_value`, which first asks for account limits in a
+            // shape NATS 2.9 does not answer with; the settings are the
+            // ones a KV bucket has.
+            let bucket = |name: &str, max_age: Duration| stream::Config {
+                name: format!("KV_{name}"),
+                subjects: vec![format!("$KV.{name}.>")],
+                max_messages_per_subject: 1,
+                max_age,
+                storage: stream::StorageType::File,
+                allow_rollup: true,
+                deny_delete: true,
+                allow_direct: true,
+                discard: stream::DiscardPolicy::New,
+                ..Default::default()
+            };
+            for (name, age) in [
+                (RESULTS, cfg.result_ttl),
+                (STATUSES, Duration::from_secs(7 * 24 * 3600)),
+            ] {
+                js.get_or_create_stream(bucket(name, age))
+                    .await
+                    .map_err(|e| format!("bucket {name}: {e}"))?;
+            }
+            let results = js
+                .get_key_value(RESULTS)
+                .await
+                .map_err(|e| format!("bucket {RESULTS}: {e}"))?;
+            let statuses = js
+                .get_key_value(STATUSES)
+                .await
+                .map_err(|e| format!("bucket {STATUSES}: {e}"))?;
+            let objects = match js.get_object_store(OBJECTS).await {
+                Ok(s) => s,
+                Err(_) => js
+                    .create_object_store(object_store::Config {
+                        bucket: OBJECTS.into(),
+                        storage: stream::StorageType::File,
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|e| format!("object store {OBJECTS}: {e}"))?,
+            };
+            Ok::<_, String>((results, statuses, objects))
+        };
+        let (results, statuses, objects) = tokio::time::timeout(cfg.request_timeout * 4, setup)
+            .await
+            .map_err(|_| QueueError::Connect {
+                url: cfg.url.clone(),
+                reason: "JetStream did not answer; is the server running with -js?".into(),
+            })?
+            .map_err(|reason| QueueError::Connect {
+                url: cfg.url.clone(),
+                reason: format!("setting up JetStream: {reason}"),
+            })?;
+        let q = Queue {
+            client,
+            js,
+            results,
+            statuses,
+            objects,
+            cfg,
+        };
+        q.consumer().await?;
+        Ok(q)
+    }
+
+    /// The shared durable pull consumer (created on first use; its
+    /// `ack_wait` and `max_deliver` follow the caller's configuration).
+    pub async fn consumer(&self) -> Result<consumer::PullConsumer, QueueError> {
+        let stream = self
+            .js
+            .get_stream(STREAM)
+            .await
+            .map_err(|e| js_err("get stream")(e.to_string()))?;
+        let config = consumer::pull::Config {
+            durable_name: Some(CONSUMER.into()),
+            ack_policy: consumer::AckPolicy::Explicit,
+            ack_wait: self.cfg.ack_wait,
+            max_deliver: self.cfg.max_deliver,
+            ..Default::default()
+        };
+        match stream.get_consumer(CONSUMER).await {
+            Ok(c) => Ok(c),
+            Err(_) => stream
+                .create_consumer(config)
+                .await
+                .map_err(|e| js_err("create consumer")(e.to_string())),
+        }
+    }
+
+    /// The configuration this queue was opened with.
+    pub fn config(&self) -> &QueueConfig {
+        &self.cfg
+    }
+
+    /// The underlying client (for subscriptions).
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+
+    /// Publishes a job with `Nats-Msg-Id` = its id. `Ok(true)` when
+    /// JetStream dropped it as a duplicate of one published within the
+    /// duplicate window (then its result may already be in the bucket).
+    pub async fn publish(&self, job: &Job) -> Result<bool, QueueError> {
+        let id = job.id().to_hex();
+        let ack = self
+            .js
+            .send_publish(
+                SUBJECT,
+                jetstream::message::PublishMessage::build()
+                    .payload(Bytes::from(job.to_bytes()))
+                    .message_id(id),
+            )
+            .await
+            .map_err(|e| js_err("publish job")(e.to_string()))?
+            .await
+            .map_err(|e| js_err("publish job")(e.to_string()))?;
+        Ok(ack.duplicate)
+    }
+
+    /// The subject a result for `job` appears on; a node subscribes to
+    /// [`Queue::results_subject`] once and dispatches by this.
+    pub fn results_subject() -> String {
+        format!("$KV.{RESULTS}.>")
+    }
+
+    /// Calls `on(job id, signed result bytes)` for every result stored from
+    /// now on, from a task on the current runtime. One core subscription
+    /// for all jobs: waiting for a result costs no JetStream consumer.
+    pub async fn listen_results(
+        &self,
+        on: impl Fn(Hash32, Bytes) + Send + 'static,
+    ) -> Result<(), QueueError> {
+        let mut sub = self
+            .client
+            .subscribe(Queue::results_subject())
+            .await
+            .map_err(|e| js_err("subscribe to results")(e.to_string()))?;
+        tokio::spawn(async move {
+            while let Some(m) = sub.next().await {
+                if let Some(job) = Queue::job_of_subject(&m.subject) {
+                    on(job, m.payload);
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// The job id a message on [`Queue::results_subject`] is for.
+    pub fn job_of_subject(subject: &str) -> Option<Hash32> {
+        let key = subject.strip_prefix(&format!("$KV.{RESULTS}."))?;
+        Hash32::from_hex(key).ok()
+    }
+
+    /// A stored result for `job`, when some worker has answered it.
+    pub async fn result(&self, job: &Hash32) -> Result<Option<Bytes>, QueueError> {
+        self.results
+            .get(job.to_hex())
+            .await
+            .map_err(|e| js_err("read result")(e.to_string()))
+    }
+
+    /// Stores a worker's signed result under its job id.
+    pub async fn put_result(&self, r: &SignedResult) -> Result<(), QueueError> {
+        self.results
+            .put(r.result.job.to_hex(), Bytes::from(r.to_bytes()))
+            .await
+            .map(|_| ())
+            .map_err(|e| js_err("store result")(e.to_string()))
+    }
+
+    /// Whether the object store holds `hash`.
+    pub async fn has_object(&self, hash: &Hash32) -> Result<bool, QueueError> {
+        match self.objects.info(hash.to_hex()).await {
+            Ok(i) => Ok(!i.deleted),
+            Err(e) if e.kind() == object_store::InfoErrorKind::NotFound => Ok(false),
+            Err(e) => Err(js_err("object info")(e.to_string())),
+        }
+    }
+
+    /// Uploads `bytes` under their SHA-256 (unless already there).
+    pub async fn put_object(&self, bytes: &[u8]) -> Result<Hash32, QueueError> {
+        let hash = ian_core::sha256(bytes);
+        if self.has_object(&hash).await? {
+            return Ok(hash);
+        }
+        let mut r = bytes;
+        self.objects
+            .put(hash.to_hex().as_str(), &mut r)
+            .await
+            .map_err(|e| js_err("put object")(e.to_string()))?;
+        Ok(hash)
+    }
+
+    /// The bytes stored under `hash`, checked against it.
+    pub async fn get_object(&self, hash: &Hash32) -> Result<Vec<u8>, QueueError> {
+        let name = hash.to_hex();
+        let mut o = match self.objects.get(&name).await {
+            Ok(o) => o,
+            Err(e) if e.kind() == object_store::GetErrorKind::NotFound => {
+                return Err(QueueError::MissingObject(name));
+            }
+            Err(e) => return Err(js_err("get object")(e.to_string())),
+        };
+        let mut b = Vec::new();
+        o.read_to_end(&mut b)
+            .await
+            .map_err(|e| js_err("read object")(e.to_string()))?;
+        if ian_core::sha256(&b) != *hash {
+            return Err(QueueError::Corrupt(name));
+        }
+        Ok(b)
+    }
+
+    /// Jobs waiting, being evaluated, and redelivered.
+    pub async fn depth(&self) -> Result<Depth, QueueError> {
+        let mut c = self.consumer().await?;
+        let i = c
+            .info()
+            .await
+            .map_err(|e| js_err("consumer info")(e.to_string()))?;
+        Ok(Depth {
+            pending: i.num_pending,
+            in_flight: i.num_ack_pending as u64,
+            redelivered: i.num_redelivered as u64,
+        })
+    }
+
+    /// Publishes a worker's status.
+    pub async fn put_status(&self, s: &WorkerStatus) -> Result<(), QueueError> {
+        let v = serde_json::to_vec(s).map_err(|e| js_err("encode status")(e.to_string()))?;
+        self.statuses
+            .put(s.worker.as_str(), Bytes::from(v))
+            .await
+            .map(|_| ())
+            .map_err(|e| js_err("store status")(e.to_string()))
+    }
+
+    /// Every worker that has reported, by key.
+    pub async fn statuses(&self) -> Result<Vec<WorkerStatus>, QueueError> {
+        let mut keys = self
+            .statuses
+            .keys()
+            .await
+            .map_err(|e| js_err("list workers")(e.to_string()))?;
+        let mut names = Vec::new();
+        while let Some(k) = keys.next().await {
+            names.push(k.map_err(|e| js_err("list workers")(e.to_string()))?);
+        }
+        let mut out = Vec::new();
+        for k in names {
+            if let Some(v) = self
+                .statuses
+                .get(k)
+                .await
+                .map_err(|e| js_err("read worker status")(e.to_string()))?
+                && let Ok(s) = serde_json::from_slice::<WorkerStatus>(&v)
+            {
+                out.push(s);
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name).then(a.worker.cmp(&b.worker)));
+        Ok(out)
+    }
+}
