@@ -93,6 +93,19 @@ if [ "$lang_tools" = 1 ]; then
     export IAN_REQUIRE_LANG_TOOLCHAINS=1
 fi
 
+# nats-server with JetStream (Debian) for the evaluation-worker tests
+# (tests/tests/workers.rs) and the scaling bench.
+if ! command -v nats-server >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nats-server >/dev/null
+    else
+        echo "note: nats-server not installed; the evaluation-worker tests will be skipped" >&2
+    fi
+fi
+if command -v nats-server >/dev/null 2>&1; then
+    export IAN_REQUIRE_NATS=1
+fi
+
 # cargo-deb builds the Debian package tests/tests/deploy.rs installs.
 if ! cargo deb --version >/dev/null 2>&1; then
     cargo install cargo-deb --locked --version 3.8.0

@@ -189,18 +189,6 @@ fn node_env<'a>(nats: &'a str, keys: &'a str) -> Vec<(&'a str, &'a str)> {
     ]
 }
 
-/// A trading goal whose evaluation takes long enough to kill a worker in
-/// the middle of it (hundreds of milliseconds per job).
-fn slow_goal(dir: &Path, id: &str) -> PathBuf {
-    let p = trading_goal(dir, id, true);
-    let t = std::fs::read_to_string(&p)
-        .unwrap()
-        .replace("steps=64", "steps=20000")
-        .replace("seeds = [1, 2]", "seeds = [1, 2, 3, 4, 5, 6, 7, 8]");
-    std::fs::write(&p, t).unwrap();
-    p
-}
-
 /// `submit --json` of a packed agent with `key`: (exit code, reply).
 fn submit(node: &NodeProc, packed: &Path, goal: &str, key: &Path) -> (i32, Value) {
     let o = node.cli(&[
@@ -282,4 +270,385 @@ fn a_node_with_a_worker_logs_the_bits_the_node_computes_itself() {
         1,
         "one worker result, accepted"
     );
+}
+
+/// Runs `f` on a thread; joined by the caller.
+fn in_background<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    std::thread::spawn(f)
+}
+
+fn queue(nats: &Nats) -> (u64, u64) {
+    let q = &workers(nats)["queue"];
+    (
+        q["pending"].as_u64().unwrap(),
+        q["in_flight"].as_u64().unwrap(),
+    )
+}
+
+#[test]
+fn a_result_signed_by_a_key_the_node_does_not_list_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let Some(nats) = Nats::start(d) else { return };
+    let listed = worker_key(d, "listed");
+    let url = nats.url();
+    let mut env = node_env(&url, &listed);
+    env.push(("IAN_WORKERS_RESULT_TIMEOUT_MS", "3000"));
+    let node = NodeProc::start(&d.join("node"), &env);
+    let _stranger = WorkerProc::start(&nats, d, "stranger", &[]);
+    node.publish(&trading_goal(d, "t", false));
+    let key = keygen(d, "c.key");
+    let p = pack(d, "buy-and-hold", "", "bh.ianpack");
+    let (code, v) = submit(&node, &p, "t", &key);
+    assert_ne!(code, 0, "{v}");
+    assert!(v.to_string().contains("host_busy"), "{v}");
+    assert_eq!(log_size(&node, "t"), 0);
+    assert_eq!(
+        labelled(&node, "ian_workers_results_total{"),
+        1,
+        "the stranger's result is counted as refused"
+    );
+    assert!(http_get(&node.url, "/metrics").contains("result=\"refused\""));
+}
+
+#[test]
+fn a_job_whose_worker_dies_mid_job_is_finished_by_another_and_logged_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let Some(nats) = Nats::start(d) else { return };
+    let keys = format!("{},{}", worker_key(d, "doomed"), worker_key(d, "w2"));
+    let url = nats.url();
+    let node = NodeProc::start(&d.join("node"), &node_env(&url, &keys));
+    node.publish(&trading_goal(d, "t", true));
+    let key = keygen(d, "c.key");
+    let p = pack(d, "ma-crossover", "short=5,long=20", "ma.ianpack");
+    let sub = submit_in_background(&node, &p, "t", &key);
+    // A worker takes the job and dies before answering: its connection
+    // goes with it, the job stays unacknowledged.
+    let doomed = HandWorker::new(&nats, &d.join("doomed.key"), &node);
+    let taken = doomed.take();
+    assert!(taken.job.is_ok());
+    assert_eq!(queue(&nats).1, 1, "the job is in flight");
+    drop(taken);
+    drop(doomed);
+    let _w2 = WorkerProc::start(&nats, d, "w2", &[]);
+    let (code, v) = sub.join().unwrap();
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(log_size(&node, "t"), 1);
+    assert!(verifies(&node, d, &v));
+    wait_for("w2's status", Duration::from_secs(10), || {
+        jobs_of(&nats, "w2") == 1
+    });
+    assert_eq!(queue(&nats), (0, 0), "nothing left in the queue");
+}
+
+#[test]
+fn a_node_restarted_with_a_job_in_flight_takes_the_stored_result_without_a_second_evaluation() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let Some(nats) = Nats::start(d) else { return };
+    let wkey = worker_key(d, "w1");
+    let url = nats.url();
+    let data = d.join("node");
+    let mut node = NodeProc::start(&data, &node_env(&url, &wkey));
+    node.publish(&trading_goal(d, "t", true));
+    let key = keygen(d, "c.key");
+    let p = pack(d, "ma-crossover", "short=5,long=20", "ma.ianpack");
+    // No worker yet: the job waits in the queue while the node dies.
+    let (node_url, pk, kk) = (node.url.clone(), p.clone(), key.clone());
+    let sub = in_background(move || {
+        Command::new(bin())
+            .args(["submit", pk.to_str().unwrap(), "--goal", "t", "--key"])
+            .arg(&kk)
+            .env("IAN_NODE", node_url)
+            .output()
+            .unwrap()
+    });
+    wait_for("the job in the queue", Duration::from_secs(20), || {
+        queue(&nats).0 == 1
+    });
+    send_signal(node.child.as_ref().unwrap().id(), "KILL");
+    let _ = node.child.take().unwrap().wait();
+    let _ = sub.join();
+    let _w = WorkerProc::start(&nats, d, "w1", &[]);
+    wait_for("the worker to answer", Duration::from_secs(20), || {
+        jobs_of(&nats, "w1") == 1
+    });
+    let node = NodeProc::start(&data, &node_env(&url, &wkey));
+    assert_eq!(
+        log_size(&node, "t"),
+        0,
+        "nothing was logged before the kill"
+    );
+    let (code, v) = submit(&node, &p, "t", &key);
+    assert_eq!(code, 0, "{v}");
+    assert!(verifies(&node, d, &v));
+    assert_eq!(log_size(&node, "t"), 1);
+    assert_eq!(metric(&node, "ian_workers_jobs_deduplicated_total"), 1);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        jobs_of(&nats, "w1"),
+        1,
+        "the stored result was used, not a second run"
+    );
+}
+
+#[test]
+fn submissions_go_on_after_nats_restarts_and_every_receipt_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let Some(mut nats) = Nats::start(d) else {
+        return;
+    };
+    let wkey = worker_key(d, "w1");
+    let url = nats.url();
+    let node = NodeProc::start(&d.join("node"), &node_env(&url, &wkey));
+    let _w = WorkerProc::start(&nats, d, "w1", &[]);
+    node.publish(&trading_goal(d, "t", false));
+    let key = keygen(d, "c.key");
+    let mut receipts = Vec::new();
+    for (i, params) in ["short=5,long=20", "short=3,long=30"].iter().enumerate() {
+        if i == 1 {
+            nats.restart();
+        }
+        let p = pack(d, "ma-crossover", params, &format!("ma{i}.ianpack"));
+        // While the clients reconnect a submission may be told to retry;
+        // it is never half-recorded.
+        let t = Instant::now();
+        let v = loop {
+            let (code, v) = submit(&node, &p, "t", &key);
+            if code == 0 {
+                break v;
+            }
+            assert!(v.to_string().contains("host_busy"), "{v}");
+            assert!(t.elapsed() < Duration::from_secs(60), "{v}");
+            std::thread::sleep(Duration::from_millis(500));
+        };
+        receipts.push(v);
+    }
+    assert_eq!(log_size(&node, "t"), 2);
+    for r in &receipts {
+        assert!(verifies(&node, d, r));
+    }
+}
+
+/// A stand-in worker driven by the test: it takes jobs off the real queue
+/// and answers with results it makes up, signed with a real worker key.
+struct HandWorker {
+    rt: tokio::runtime::Runtime,
+    queue: ian_workers::Queue,
+    key: ed25519_dalek::SigningKey,
+    env: (String, ian_core::Hash32, String),
+}
+
+impl HandWorker {
+    fn new(nats: &Nats, key_file: &Path, node: &NodeProc) -> HandWorker {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let queue = rt
+            .block_on(ian_workers::Queue::connect(ian_workers::QueueConfig::new(
+                nats.url(),
+            )))
+            .unwrap();
+        let key = ian_node::runtime::keyfile::read_signing_key(key_file).unwrap();
+        let info = node.get_json("/api/v1/node");
+        let env = (
+            info["engine_version"].as_str().unwrap().to_string(),
+            ian_core::Hash32::from_hex(info["config_hash"].as_str().unwrap()).unwrap(),
+            info["abi_version"].as_str().unwrap().to_string(),
+        );
+        HandWorker {
+            rt,
+            queue,
+            key,
+            env,
+        }
+    }
+
+    fn take(&self) -> ian_workers::Delivery {
+        loop {
+            if let Some(d) = self
+                .rt
+                .block_on(self.queue.next_job(Duration::from_millis(500)))
+                .unwrap()
+            {
+                return d;
+            }
+        }
+    }
+
+    /// Answers `d` with `reward` (risk and complexity 0), stores the result
+    /// and acknowledges the job.
+    fn answer(&self, d: &ian_workers::Delivery, reward: f64) {
+        let job = d.job.as_ref().unwrap();
+        let (engine_version, config_hash, abi_version) = self.env.clone();
+        let evaluation = ian_core::pipeline::Evaluation {
+            metrics: ian_core::pipeline::RawMetrics {
+                reward,
+                risk: 0.0,
+                complexity: 0.0,
+                extra: Vec::new(),
+            },
+            fuel_used: 1,
+            engine_version: engine_version.clone(),
+            config_hash,
+            abi_version: abi_version.clone(),
+        };
+        let signed = ian_workers::WorkResult {
+            job: job.id(),
+            worker: ian_core::PublicKeyBytes::of(&self.key),
+            engine_version,
+            config_hash,
+            abi_version,
+            outcome: ian_workers::Outcome::Evaluated(ian_core::Verdict::Evaluated(evaluation)),
+            seeds: Vec::new(),
+            fuel: 1,
+            elapsed_us: 1,
+        }
+        .sign(&self.key);
+        self.rt.block_on(self.queue.put_result(&signed)).unwrap();
+        self.rt.block_on(d.ack()).unwrap();
+    }
+}
+
+fn submit_in_background(
+    node: &NodeProc,
+    packed: &Path,
+    goal: &str,
+    key: &Path,
+) -> std::thread::JoinHandle<(Option<i32>, Value)> {
+    let (url, p, k, g) = (
+        node.url.clone(),
+        packed.to_path_buf(),
+        key.to_path_buf(),
+        goal.to_string(),
+    );
+    in_background(move || {
+        let o = Command::new(bin())
+            .args(["submit", p.to_str().unwrap(), "--goal", &g, "--key"])
+            .arg(&k)
+            .arg("--json")
+            .env("IAN_NODE", url)
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            serde_json::from_slice::<Value>(&o.stdout).unwrap_or_default(),
+        )
+    })
+}
+
+#[test]
+fn results_commit_in_submission_order_whichever_worker_answers_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let Some(nats) = Nats::start(d) else { return };
+    let hand_key = worker_key(d, "hand");
+    let url = nats.url();
+    let node = NodeProc::start(&d.join("node"), &node_env(&url, &hand_key));
+    node.publish(&trading_goal(d, "t", false));
+    let hand = HandWorker::new(&nats, &d.join("hand.key"), &node);
+    let key = keygen(d, "c.key");
+    let first = pack(d, "ma-crossover", "short=5,long=20", "a.ianpack");
+    let second = pack(d, "ma-crossover", "short=3,long=30", "b.ianpack");
+    let a = submit_in_background(&node, &first, "t", &key);
+    wait_for("the first job", Duration::from_secs(20), || {
+        queue(&nats).0 == 1
+    });
+    let b = submit_in_background(&node, &second, "t", &key);
+    wait_for("the second job", Duration::from_secs(20), || {
+        queue(&nats).0 == 2
+    });
+    let job_a = hand.take();
+    let job_b = hand.take();
+    hand.answer(&job_b, 2.0);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(log_size(&node, "t"), 0, "the second waits for the first");
+    hand.answer(&job_a, 1.0);
+    let (ca, va) = a.join().unwrap();
+    let (cb, vb) = b.join().unwrap();
+    assert_eq!((ca, cb), (Some(0), Some(0)), "{va} {vb}");
+    assert_eq!(va["entry"]["log_index"], 0);
+    assert_eq!(vb["entry"]["log_index"], 1);
+    assert_eq!(
+        va["entry"]["pack_hash"].as_str().unwrap(),
+        job_a.job.as_ref().unwrap().pack.pack_hash().to_hex()
+    );
+}
+
+#[test]
+fn a_sampled_worker_result_with_other_bits_is_replaced_and_its_worker_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let Some(nats) = Nats::start(d) else { return };
+    let liar_key = worker_key(d, "liar");
+    let url = nats.url();
+    let mut env = node_env(&url, &liar_key);
+    env.push(("IAN_WORKERS_VERIFY_SAMPLE", "1"));
+    let node = NodeProc::start(&d.join("node"), &env);
+    let local = NodeProc::start(&d.join("local"), &[]);
+    let goal = trading_goal(d, "t", true);
+    node.publish(&goal);
+    local.publish(&goal);
+    let liar = HandWorker::new(&nats, &d.join("liar.key"), &node);
+    let key = keygen(d, "c.key");
+    let p = pack(d, "ma-crossover", "short=5,long=20", "ma.ianpack");
+    let sub = submit_in_background(&node, &p, "t", &key);
+    let job = liar.take();
+    liar.answer(&job, 1e6);
+    let (code, v) = sub.join().unwrap();
+    assert_eq!(code, Some(0), "{v}");
+    let (_, truth) = submit(&local, &p, "t", &key);
+    assert_eq!(
+        v["entry"]["metrics"], truth["entry"]["metrics"],
+        "the node's own bits are logged"
+    );
+    assert!(verifies(&node, d, &v));
+    let m = http_get(&node.url, "/metrics");
+    assert!(
+        m.lines()
+            .any(|l| l.starts_with("ian_workers_results_total{")
+                && l.contains("result=\"mismatch\"")
+                && l.ends_with(" 1")),
+        "{m}"
+    );
+    assert!(
+        node.get_json("/api/v1/node")["workers"]["flagged"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|k| k == liar_key.as_str()))
+    );
+}
+
+#[test]
+fn a_job_published_twice_is_queued_once_and_its_stored_result_found_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let Some(nats) = Nats::start(d) else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let q = rt
+        .block_on(ian_workers::Queue::connect(ian_workers::QueueConfig::new(
+            nats.url(),
+        )))
+        .unwrap();
+    let pack = ian_core::AgentPack::new(
+        ian_core::sha256(b"code"),
+        b"p=1".to_vec(),
+        Default::default(),
+    )
+    .unwrap();
+    let job = ian_workers::Job {
+        goal_hash: ian_core::sha256(b"goal"),
+        pack,
+    };
+    assert!(
+        !rt.block_on(q.publish(&job)).unwrap(),
+        "first publish is new"
+    );
+    assert!(
+        rt.block_on(q.publish(&job)).unwrap(),
+        "second is a duplicate"
+    );
+    assert_eq!(rt.block_on(q.depth()).unwrap().pending, 1);
+    assert_eq!(rt.block_on(q.result(&job.id())).unwrap(), None);
 }

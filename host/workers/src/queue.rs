@@ -127,6 +127,48 @@ pub struct WorkerStatus {
     pub seen_ms: u64,
 }
 
+/// A delivered job, to be acknowledged once its result is stored.
+#[derive(Clone)]
+pub struct Delivery {
+    /// The job, or why its bytes do not decode.
+    pub job: Result<Job, ian_core::DecodeError>,
+    msg: jetstream::Message,
+}
+
+impl Delivery {
+    /// Done: the queue drops the job (confirmed by the server).
+    pub async fn ack(&self) -> Result<(), QueueError> {
+        self.msg
+            .double_ack()
+            .await
+            .map_err(|e| js_err("ack job")(e.to_string()))
+    }
+
+    /// Still working: restarts the job's `ack_wait`.
+    pub async fn progress(&self) -> Result<(), QueueError> {
+        self.msg
+            .ack_with(jetstream::AckKind::Progress)
+            .await
+            .map_err(|e| js_err("progress ack")(e.to_string()))
+    }
+
+    /// Hand the job back for redelivery after `delay`.
+    pub async fn nak(&self, delay: Duration) -> Result<(), QueueError> {
+        self.msg
+            .ack_with(jetstream::AckKind::Nak(Some(delay)))
+            .await
+            .map_err(|e| js_err("nak job")(e.to_string()))
+    }
+
+    /// Never deliver again (a malformed job).
+    pub async fn term(&self) -> Result<(), QueueError> {
+        self.msg
+            .ack_with(jetstream::AckKind::Term)
+            .await
+            .map_err(|e| js_err("terminate job")(e.to_string()))
+    }
+}
+
 /// Queue depth as JetStream counts it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Depth {
@@ -270,6 +312,28 @@ impl Queue {
                 .create_consumer(config)
                 .await
                 .map_err(|e| js_err("create consumer")(e.to_string())),
+        }
+    }
+
+    /// The next job for this worker, waiting up to `wait`; `None` when
+    /// none came. One message per pull, so no job waits in a busy worker's
+    /// buffer while another worker is idle.
+    pub async fn next_job(&self, wait: Duration) -> Result<Option<Delivery>, QueueError> {
+        let c = self.consumer().await?;
+        let mut batch = c
+            .fetch()
+            .max_messages(1)
+            .expires(wait)
+            .messages()
+            .await
+            .map_err(|e| js_err("fetch job")(e.to_string()))?;
+        match batch.next().await {
+            Some(Ok(msg)) => Ok(Some(Delivery {
+                job: Job::from_bytes(&msg.payload),
+                msg,
+            })),
+            Some(Err(e)) => Err(js_err("fetch job")(e.to_string())),
+            None => Ok(None),
         }
     }
 

@@ -401,3 +401,122 @@ impl SignedResult {
         Ok(SignedResult { result, signature })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job() -> Job {
+        Job {
+            goal_hash: Hash32([0x11; 32]),
+            pack: AgentPack::new(Hash32([0x22; 32]), b"a=1".to_vec(), Default::default()).unwrap(),
+        }
+    }
+
+    fn result(key: &SigningKey) -> WorkResult {
+        WorkResult {
+            job: job().id(),
+            worker: PublicKeyBytes::of(key),
+            engine_version: "wasmtime 48.0.8".into(),
+            config_hash: Hash32([0x33; 32]),
+            abi_version: "ian:eval@0.1.0".into(),
+            outcome: Outcome::Evaluated(Verdict::Evaluated(Evaluation {
+                metrics: RawMetrics {
+                    reward: 0.5,
+                    risk: -0.0,
+                    complexity: 3.25,
+                    extra: vec![("drawdown".into(), 0.125)],
+                },
+                fuel_used: 7,
+                engine_version: "wasmtime 48.0.8".into(),
+                config_hash: Hash32([0x33; 32]),
+                abi_version: "ian:eval@0.1.0".into(),
+            })),
+            seeds: vec![SeedFigures {
+                seed: 1,
+                reward: 0.5,
+                risk: -0.0,
+                complexity: 3.25,
+                extra: vec![("drawdown".into(), 0.125)],
+                agent_fuel: 7,
+                harness_fuel: 9,
+                steps: 2,
+            }],
+            fuel: 7,
+            elapsed_us: 1234,
+        }
+    }
+
+    #[test]
+    fn the_job_id_is_the_sha256_of_goal_hash_then_pack_hash() {
+        let j = job();
+        let mut b = vec![0x11; 32];
+        b.extend_from_slice(&j.pack.pack_hash().0);
+        assert_eq!(j.id(), ian_core::sha256(&b));
+    }
+
+    #[test]
+    fn a_job_reads_back_from_its_bytes() {
+        assert_eq!(Job::from_bytes(&job().to_bytes()).unwrap(), job());
+    }
+
+    #[test]
+    fn a_signed_result_reads_back_with_every_bit_including_negative_zero() {
+        let key = SigningKey::from_bytes(&[5; 32]);
+        let s = result(&key).sign(&key);
+        let back = SignedResult::from_bytes(&s.to_bytes()).unwrap();
+        assert_eq!(back.to_bytes(), s.to_bytes());
+        let Outcome::Evaluated(Verdict::Evaluated(e)) = &back.result.outcome else {
+            panic!("evaluated")
+        };
+        assert_eq!(e.metrics.risk.to_bits(), (-0.0f64).to_bits());
+        assert_eq!(e.fuel_used, 7);
+    }
+
+    #[test]
+    fn a_result_changed_after_signing_is_refused() {
+        let key = SigningKey::from_bytes(&[5; 32]);
+        let mut b = result(&key).sign(&key).to_bytes();
+        let at = b.len() - 64 - 9; // inside the fuel field
+        b[at] ^= 1;
+        assert!(matches!(
+            SignedResult::from_bytes(&b),
+            Err(ResultError::BadSignature(_))
+        ));
+    }
+
+    #[test]
+    fn a_result_naming_an_unknown_fault_kind_is_malformed() {
+        let key = SigningKey::from_bytes(&[5; 32]);
+        let mut r = result(&key);
+        r.outcome = Outcome::Code(Failure::Guest(GuestFault::new(FaultKind::NotWasm, "x")));
+        let b = r.to_bytes();
+        let b = String::from_utf8_lossy(&b)
+            .replace("not_wasm", "not_wasx")
+            .into_bytes();
+        let mut d = Decoder::new(&b, RESULT_DOMAIN).unwrap();
+        assert!(WorkResult::decode(&mut d).is_err());
+    }
+
+    /// docs/ENCODING.md, "Evaluation jobs and results".
+    #[test]
+    fn the_documented_vectors_hold() {
+        let key = SigningKey::from_bytes(&[5; 32]);
+        let j = job();
+        let r = result(&key).sign(&key);
+        assert_eq!(
+            (
+                j.id().to_hex(),
+                ian_core::sha256(&j.to_bytes()).to_hex(),
+                ian_core::sha256(&r.result.to_bytes()).to_hex(),
+                r.signature.to_hex(),
+            ),
+            (
+                "8025a225e0cc5d5268fff8e5dfc224431b685e28240281f7267b086dd794574d".to_string(),
+                "07a47379d1d40122734fdfef5d2edd02dd0a2b3244b76d0bd4c2862a2d22faba".to_string(),
+                "1dc918b54fee01c20cc106feb59b7794cd689ec7fc29e54b86cedb1fc63df55e".to_string(),
+                "fab7783c9d635b15f4d24df3de082d0a81787e09f43e9742c3738f9c6d3ac00098320929bff7b5664586458219c95b697044f926415f868611c3167e9e7f0b01".to_string(),
+            )
+        );
+    }
+}

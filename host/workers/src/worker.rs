@@ -13,9 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use async_nats::jetstream::AckKind;
 use ed25519_dalek::SigningKey;
-use futures_util::StreamExt;
 use ian_core::{Failure, Hash32, Inconclusive, InconclusiveCause, PublicKeyBytes, Verdict};
 use tokio::runtime::Handle;
 use tracing::{info, warn};
@@ -214,29 +212,8 @@ fn slot(
     let (engine_version, config_hash, abi_version) = eval.environment();
     let progress_every = (queue.config().ack_wait / 3).max(Duration::from_millis(100));
     while !stop.load(Ordering::Relaxed) {
-        let next = rt.block_on(async {
-            let c = queue.consumer().await?;
-            let mut batch = c
-                .fetch()
-                .max_messages(1)
-                .expires(Duration::from_millis(500))
-                .messages()
-                .await
-                .map_err(|e| QueueError::JetStream {
-                    op: "fetch job",
-                    reason: e.to_string(),
-                })?;
-            match batch.next().await {
-                Some(Ok(m)) => Ok(Some(m)),
-                Some(Err(e)) => Err(QueueError::JetStream {
-                    op: "fetch job",
-                    reason: e.to_string(),
-                }),
-                None => Ok(None),
-            }
-        });
-        let msg = match next {
-            Ok(Some(m)) => m,
+        let delivery = match rt.block_on(queue.next_job(Duration::from_millis(500))) {
+            Ok(Some(d)) => d,
             Ok(None) => continue,
             Err(e) => {
                 warn!(error = %e, "cannot fetch a job; retrying");
@@ -244,11 +221,11 @@ fn slot(
                 continue;
             }
         };
-        let job = match Job::from_bytes(&msg.payload) {
-            Ok(j) => j,
+        let job = match &delivery.job {
+            Ok(j) => j.clone(),
             Err(e) => {
                 warn!(error = %e, "malformed job; terminated");
-                let _ = rt.block_on(msg.ack_with(AckKind::Term));
+                let _ = rt.block_on(delivery.term());
                 continue;
             }
         };
@@ -259,13 +236,13 @@ fn slot(
         // worker; they stop when the job's result is stored.
         let (done_tx, mut done_rx) = tokio::sync::oneshot::channel::<()>();
         let progress = {
-            let msg = msg.clone();
+            let delivery = delivery.clone();
             rt.spawn(async move {
                 loop {
                     tokio::select! {
                         _ = &mut done_rx => break,
                         _ = tokio::time::sleep(progress_every) => {
-                            let _ = msg.ack_with(AckKind::Progress).await;
+                            let _ = delivery.progress().await;
                         }
                     }
                 }
@@ -292,7 +269,7 @@ fn slot(
         let _ = rt.block_on(progress);
         match stored {
             Ok(()) => {
-                if let Err(e) = rt.block_on(msg.double_ack()) {
+                if let Err(e) = rt.block_on(delivery.ack()) {
                     // The result is stored; a redelivery only stores it again.
                     warn!(job = %job.id(), error = %e, "job ack not confirmed");
                 }
@@ -304,7 +281,7 @@ fn slot(
             Err(e) => {
                 warn!(job = %job.id(), error = %e, "result not stored; the job will be redelivered");
                 counters.failures.fetch_add(1, Ordering::Relaxed);
-                let _ = rt.block_on(msg.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))));
+                let _ = rt.block_on(delivery.nak(Duration::from_secs(1)));
             }
         }
         counters.busy.fetch_sub(1, Ordering::Relaxed);

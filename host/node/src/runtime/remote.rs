@@ -240,11 +240,18 @@ impl Remote {
         m.harness.dataset.is_none()
     }
 
-    /// Workers flagged for a result that differed from the node's own.
-    pub fn flagged(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.flagged.lock().iter().map(|k| k.to_hex()).collect();
-        v.sort();
-        v
+    /// What `GET /api/v1/node` shows of the workers.
+    pub fn info(&self) -> crate::runtime::views::WorkersInfo {
+        let hex = |s: &HashSet<PublicKeyBytes>| {
+            let mut v: Vec<String> = s.iter().map(|k| k.to_hex()).collect();
+            v.sort();
+            v
+        };
+        crate::runtime::views::WorkersInfo {
+            keys: hex(&self.keys),
+            flagged: hex(&self.flagged.lock()),
+            verify_sample: self.verify_sample,
+        }
     }
 
     fn sequencer(&self, goal: &str) -> Arc<Sequencer> {
@@ -453,10 +460,10 @@ impl Remote {
                 "Jobs delivered to workers and not yet acknowledged.",
                 depth.in_flight as f64,
             ),
-            Sample::counter(
-                "ian_workers_redeliveries",
-                "Job deliveries beyond the first (a worker died or went silent past ack_wait).",
-                depth.redelivered,
+            Sample::gauge(
+                "ian_workers_jobs_redelivered",
+                "Unacknowledged jobs delivered more than once (a worker died or went silent past ack_wait).",
+                depth.redelivered as f64,
             ),
             Sample::gauge(
                 "ian_workers_waiting",

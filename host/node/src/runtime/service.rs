@@ -1404,6 +1404,7 @@ impl Node {
             witness_vkey: self.witness.as_ref().map(|w| w.vkey()),
             reevaluates: self.witness.as_ref().is_some_and(|w| w.mirror().is_some()),
             key_rotations: self.rotations.clone(),
+            workers: self.remote.as_ref().map(|r| r.info()),
         }
     }
 

@@ -37,6 +37,22 @@ pub struct NodeInfo {
     /// one. Checkpoints signed before a rotation verify under the old key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub key_rotations: Vec<String>,
+    /// Evaluation workers (`[workers]`), when the node hands evaluations
+    /// to them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<WorkersInfo>,
+}
+
+/// The `workers` part of [`NodeInfo`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WorkersInfo {
+    /// Worker keys (hex) whose results the node accepts.
+    pub keys: Vec<String>,
+    /// Worker keys flagged for a result that differed from the node's own
+    /// re-evaluation (`workers.verify_sample`); their results are refused.
+    pub flagged: Vec<String>,
+    /// The fraction of results the node re-evaluates.
+    pub verify_sample: f64,
 }
 
 /// A log entry as shown on a board: the fields people compare.
