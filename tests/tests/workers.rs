@@ -357,15 +357,7 @@ fn a_node_restarted_with_a_job_in_flight_takes_the_stored_result_without_a_secon
     let key = keygen(d, "c.key");
     let p = pack(d, "ma-crossover", "short=5,long=20", "ma.ianpack");
     // No worker yet: the job waits in the queue while the node dies.
-    let (node_url, pk, kk) = (node.url.clone(), p.clone(), key.clone());
-    let sub = in_background(move || {
-        Command::new(bin())
-            .args(["submit", pk.to_str().unwrap(), "--goal", "t", "--key"])
-            .arg(&kk)
-            .env("IAN_NODE", node_url)
-            .output()
-            .unwrap()
-    });
+    let sub = submit_in_background(&node, &p, "t", &key);
     wait_for("the job in the queue", Duration::from_secs(20), || {
         queue(&nats).0 == 1
     });
@@ -651,4 +643,58 @@ fn a_job_published_twice_is_queued_once_and_its_stored_result_found_again() {
     );
     assert_eq!(rt.block_on(q.depth()).unwrap().pending, 1);
     assert_eq!(rt.block_on(q.result(&job.id())).unwrap(), None);
+}
+
+#[test]
+fn a_worker_process_killed_under_load_loses_no_submission_and_logs_none_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let Some(nats) = Nats::start(d) else { return };
+    let keys = format!("{},{}", worker_key(d, "w1"), worker_key(d, "w2"));
+    let url = nats.url();
+    let node = NodeProc::start(&d.join("node"), &node_env(&url, &keys));
+    node.publish(&trading_goal(d, "t", true));
+    let mut w1 = WorkerProc::start(&nats, d, "w1", &[]);
+    let _w2 = WorkerProc::start(&nats, d, "w2", &[]);
+    // One contributor key each: one key's concurrent submissions would
+    // race for its nonce window.
+    let subs: Vec<_> = (0..8)
+        .map(|i| {
+            let key = keygen(d, &format!("c{i}.key"));
+            let p = pack(
+                d,
+                "ma-crossover",
+                &format!("short={},long=20", i + 2),
+                &format!("ma{i}.ianpack"),
+            );
+            submit_in_background(&node, &p, "t", &key)
+        })
+        .collect();
+    wait_for("a first result", Duration::from_secs(30), || {
+        labelled(&node, "ian_workers_results_total{") >= 1
+    });
+    // SIGKILL: whatever w1 holds is unacknowledged and goes to w2.
+    w1.kill();
+    let replies: Vec<Value> = subs
+        .into_iter()
+        .map(|s| {
+            let (code, v) = s.join().unwrap();
+            assert_eq!(code, Some(0), "{v}");
+            v
+        })
+        .collect();
+    assert_eq!(log_size(&node, "t"), 8);
+    let mut indices: Vec<u64> = replies
+        .iter()
+        .map(|v| v["entry"]["log_index"].as_u64().unwrap())
+        .collect();
+    indices.sort();
+    assert_eq!(
+        indices,
+        (0..8).collect::<Vec<_>>(),
+        "each submission logged once"
+    );
+    for v in &replies {
+        assert!(verifies(&node, d, v));
+    }
 }

@@ -188,6 +188,9 @@ pub struct Queue {
     results: kv::Store,
     statuses: kv::Store,
     objects: object_store::ObjectStore,
+    /// The pull consumer, looked up once: every pull would otherwise cost
+    /// two more JetStream API round trips.
+    consumer: consumer::PullConsumer,
     cfg: QueueConfig,
 }
 
@@ -279,31 +282,33 @@ impl Queue {
                 url: cfg.url.clone(),
                 reason: format!("setting up JetStream: {reason}"),
             })?;
-        let q = Queue {
+        let consumer = Self::attach_consumer(&js, &cfg).await?;
+        Ok(Queue {
             client,
             js,
             results,
             statuses,
             objects,
+            consumer,
             cfg,
-        };
-        q.consumer().await?;
-        Ok(q)
+        })
     }
 
-    /// The shared durable pull consumer (created on first use; its
-    /// `ack_wait` and `max_deliver` follow the caller's configuration).
-    pub async fn consumer(&self) -> Result<consumer::PullConsumer, QueueError> {
-        let stream = self
-            .js
+    /// The shared durable pull consumer, created by the first to connect
+    /// with the configuration's `ack_wait` and `max_deliver`.
+    async fn attach_consumer(
+        js: &jetstream::Context,
+        cfg: &QueueConfig,
+    ) -> Result<consumer::PullConsumer, QueueError> {
+        let stream = js
             .get_stream(STREAM)
             .await
             .map_err(|e| js_err("get stream")(e.to_string()))?;
         let config = consumer::pull::Config {
             durable_name: Some(CONSUMER.into()),
             ack_policy: consumer::AckPolicy::Explicit,
-            ack_wait: self.cfg.ack_wait,
-            max_deliver: self.cfg.max_deliver,
+            ack_wait: cfg.ack_wait,
+            max_deliver: cfg.max_deliver,
             ..Default::default()
         };
         match stream.get_consumer(CONSUMER).await {
@@ -319,8 +324,8 @@ impl Queue {
     /// none came. One message per pull, so no job waits in a busy worker's
     /// buffer while another worker is idle.
     pub async fn next_job(&self, wait: Duration) -> Result<Option<Delivery>, QueueError> {
-        let c = self.consumer().await?;
-        let mut batch = c
+        let mut batch = self
+            .consumer
             .fetch()
             .max_messages(1)
             .expires(wait)
@@ -463,7 +468,7 @@ impl Queue {
 
     /// Jobs waiting, being evaluated, and redelivered.
     pub async fn depth(&self) -> Result<Depth, QueueError> {
-        let mut c = self.consumer().await?;
+        let mut c = self.consumer.clone();
         let i = c
             .info()
             .await

@@ -21,6 +21,9 @@ use tracing::{info, warn};
 use crate::queue::{Queue, QueueError, WorkerStatus};
 use crate::wire::{Job, Outcome, SeedFigures, WorkResult};
 
+/// Least time between two status publications of a worker.
+const STATUS_MIN_INTERVAL: Duration = Duration::from_millis(250);
+
 /// What one run produced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ran {
@@ -150,7 +153,11 @@ impl Worker {
                     }
                     tokio::select! {
                         _ = tokio::time::sleep(opts.status_every) => {}
-                        _ = counters.changed.notified() => {}
+                        _ = counters.changed.notified() => {
+                            // At most a few statuses a second, however
+                            // many jobs end: each is a bucket write.
+                            tokio::time::sleep(STATUS_MIN_INTERVAL).await;
+                        }
                     }
                 }
             })

@@ -18,16 +18,28 @@ use crate::cli::telemetry::{self, LogFormat};
 use crate::runtime::config::Config;
 use crate::runtime::service::{Node, NodeError};
 
-/// Load the configuration for `serve`: file, then env, then flags.
-pub fn load_config(a: &ServeArgs) -> Result<Config, CommandError> {
-    let text = match &a.config {
+/// A configuration from the file `path` (when given) and `lookup` for the
+/// `IAN_*` variables (flags answer for the variables they override).
+pub fn config_from(
+    path: Option<&std::path::Path>,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, CommandError> {
+    let text = match path {
         Some(p) => Some((
-            p.clone(),
+            p.to_path_buf(),
             String::from_utf8(crate::cli::common::read(p)?)
                 .map_err(|_| CommandError::Usage(format!("{}: not UTF-8", p.display())))?,
         )),
         None => None,
     };
+    Ok(Config::build(
+        text.as_ref().map(|(p, t)| (p.as_path(), t.as_str())),
+        lookup,
+    )?)
+}
+
+/// Load the configuration for `serve`: file, then env, then flags.
+pub fn load_config(a: &ServeArgs) -> Result<Config, CommandError> {
     let listen = a.listen.clone();
     let data_dir = a.data_dir.as_ref().map(|d| d.display().to_string());
     let lookup = move |k: &str| -> Option<String> {
@@ -37,10 +49,7 @@ pub fn load_config(a: &ServeArgs) -> Result<Config, CommandError> {
             _ => std::env::var(k).ok(),
         }
     };
-    let cfg = Config::build(
-        text.as_ref().map(|(p, t)| (p.as_path(), t.as_str())),
-        &lookup,
-    )?;
+    let cfg = config_from(a.config.as_deref(), &lookup)?;
     // The connection settings are checked by the listener that owns them;
     // refuse a bad one here, before anything starts, like every other key.
     ListenerSettings::from_config(&cfg.server)?;

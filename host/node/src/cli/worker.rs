@@ -30,14 +30,6 @@ fn runtime() -> Result<tokio::runtime::Runtime, CommandError> {
 /// The worker's configuration: the node's file and `IAN_*` variables, with
 /// `--nats`, `--jobs` and `--data-dir` on top.
 fn worker_config(a: &WorkerArgs) -> Result<Config, CommandError> {
-    let text = match &a.config {
-        Some(p) => Some((
-            p.clone(),
-            String::from_utf8(crate::cli::common::read(p)?)
-                .map_err(|_| CommandError::Usage(format!("{}: not UTF-8", p.display())))?,
-        )),
-        None => None,
-    };
     let jobs = a.jobs.to_string();
     let data_dir = a.data_dir.display().to_string();
     let lookup = move |k: &str| -> Option<String> {
@@ -50,10 +42,7 @@ fn worker_config(a: &WorkerArgs) -> Result<Config, CommandError> {
             _ => std::env::var(k).ok(),
         }
     };
-    Ok(Config::build(
-        text.as_ref().map(|(p, t)| (p.as_path(), t.as_str())),
-        &lookup,
-    )?)
+    crate::cli::serve::config_from(a.config.as_deref(), &lookup)
 }
 
 /// Runs a worker until SIGINT or SIGTERM.

@@ -262,15 +262,26 @@ impl Remote {
             .clone()
     }
 
-    fn upload(&self, bytes: &[u8]) -> Result<(), String> {
-        let h = ian_core::sha256(bytes);
-        if self.uploaded.lock().contains(&h) {
+    /// Uploads the object `hash` unless this node already has; the bytes
+    /// are read only then (an agent's code is hashed and read once, not
+    /// per submission).
+    fn upload(
+        &self,
+        hash: Hash32,
+        bytes: impl FnOnce() -> Result<Vec<u8>, String>,
+    ) -> Result<(), String> {
+        if self.uploaded.lock().contains(&hash) {
             return Ok(());
         }
-        self.rt()
-            .block_on(self.queue.put_object(bytes))
+        let b = bytes()?;
+        let put = self
+            .rt()
+            .block_on(self.queue.put_object(&b))
             .map_err(|e| e.to_string())?;
-        self.uploaded.lock().insert(h);
+        if put != hash {
+            return Err(format!("object {hash} has other bytes ({put})"));
+        }
+        self.uploaded.lock().insert(hash);
         Ok(())
     }
 
@@ -279,20 +290,20 @@ impl Remote {
     fn upload_inputs(
         &self,
         m: &GoalManifest,
+        goal_hash: Hash32,
         blob: &dyn Fn(Hash32) -> Option<Vec<u8>>,
-        code: &[u8],
+        code_hash: Hash32,
+        code: &dyn Fn() -> Result<Vec<u8>, String>,
     ) -> Result<(), String> {
-        self.upload(&m.to_canonical_bytes())?;
+        self.upload(goal_hash, || Ok(m.to_canonical_bytes()))?;
         let mut components = vec![m.harness.component];
         components.extend(m.invariants.iter().map(|i| i.component));
         for h in components {
-            if self.uploaded.lock().contains(&h) {
-                continue;
-            }
-            let b = blob(h).ok_or_else(|| format!("component {h} is not in the store"))?;
-            self.upload(&b)?;
+            self.upload(h, || {
+                blob(h).ok_or_else(|| format!("component {h} is not in the store"))
+            })?;
         }
-        self.upload(code)
+        self.upload(code_hash, code)
     }
 
     /// Why a result is not taken, or `None` when it is.
@@ -329,16 +340,17 @@ impl Remote {
         goal_id: &str,
         m: &GoalManifest,
         pack: &AgentPack,
-        code: &[u8],
+        code: &dyn Fn() -> Result<Vec<u8>, String>,
         blob: &dyn Fn(Hash32) -> Option<Vec<u8>>,
     ) -> (Turn, Result<WorkResult, Inconclusive>) {
         let turn = self.sequencer(goal_id).take();
         let busy = |why: String| Inconclusive::new(InconclusiveCause::HostBusy, why);
-        if let Err(e) = self.upload_inputs(m, blob, code) {
+        let goal_hash = m.goal_hash();
+        if let Err(e) = self.upload_inputs(m, goal_hash, blob, pack.code_hash(), code) {
             return (turn, Err(busy(format!("evaluation workers: {e}"))));
         }
         let job = Job {
-            goal_hash: m.goal_hash(),
+            goal_hash,
             pack: pack.clone(),
         };
         let id = job.id();
@@ -586,12 +598,12 @@ impl<'a> RemoteEvaluator<'a> {
     fn result(&self, m: &GoalManifest, pack: &AgentPack) -> Result<&WorkResult, Inconclusive> {
         self.result
             .get_or_init(|| {
-                let code = self.code_bytes(pack)?;
+                let code = || self.code_bytes(pack).map_err(|i| i.message);
                 let (turn, r) = self.remote.run(self.goal_id, m, pack, &code, self.blob);
                 *self.turn.borrow_mut() = Some(turn);
                 let r = r?;
                 let r = if self.remote.sampled(&r.job) {
-                    let own = run_stages(self.judge, self.loaded, m, pack, &code);
+                    let own = run_stages(self.judge, self.loaded, m, pack, &self.code_bytes(pack)?);
                     self.remote.verified(r, own)
                 } else {
                     r
@@ -683,7 +695,16 @@ impl InvariantChecker for RemoteEvaluator<'_> {
 pub struct SandboxWork {
     judge: Judge,
     goals: Mutex<HashMap<Hash32, Arc<(GoalManifest, LoadedGoal)>>>,
+    /// Agent code by hash, so a code sent with many packs is fetched from
+    /// the object store once; bounded by [`WORKER_CODE_BYTES`].
+    code: Mutex<(CodeCache, usize)>,
 }
+
+/// Agent code by hash.
+type CodeCache = HashMap<Hash32, Arc<Vec<u8>>>;
+
+/// Agent code a worker keeps in memory (bytes); when full it starts over.
+const WORKER_CODE_BYTES: usize = 256 << 20;
 
 /// Goals a worker keeps compiled.
 const WORKER_GOALS: usize = 64;
@@ -695,6 +716,7 @@ impl SandboxWork {
         SandboxWork {
             judge,
             goals: Mutex::default(),
+            code: Mutex::default(),
         }
     }
 
@@ -734,9 +756,23 @@ impl ian_workers::Evaluate for SandboxWork {
             Ok(g) => g,
             Err(e) => return ian_workers::Ran::host_error(e),
         };
-        let code = match fetch(&job.pack.code_hash()) {
-            Ok(c) => c,
-            Err(e) => return ian_workers::Ran::host_error(format!("agent code: {e}")),
+        let h = job.pack.code_hash();
+        let cached = self.code.lock().0.get(&h).cloned();
+        let code = match cached {
+            Some(c) => c,
+            None => match fetch(&h) {
+                Ok(c) => {
+                    let c = Arc::new(c);
+                    let mut cache = self.code.lock();
+                    if cache.1 + c.len() > WORKER_CODE_BYTES {
+                        *cache = Default::default();
+                    }
+                    cache.1 += c.len();
+                    cache.0.insert(h, c.clone());
+                    c
+                }
+                Err(e) => return ian_workers::Ran::host_error(format!("agent code: {e}")),
+            },
         };
         run_stages(&self.judge, &g.1, &g.0, &job.pack, &code)
     }
