@@ -136,10 +136,12 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// Done: the queue drops the job (confirmed by the server).
+    /// Done: the queue drops the job. Not confirmed by the server: the
+    /// result is stored before this, so an ack lost on the way only means
+    /// one more delivery, which stores the same result again.
     pub async fn ack(&self) -> Result<(), QueueError> {
         self.msg
-            .double_ack()
+            .ack()
             .await
             .map_err(|e| js_err("ack job")(e.to_string()))
     }
