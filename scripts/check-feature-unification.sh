@@ -23,7 +23,7 @@ set -euo pipefail
 export LC_ALL=C
 cd "$(dirname "$0")/.."
 
-PACKAGES=(ian-core ian-store ian-sandbox ian-tau ian-componentize ian-ratelimit ian-p2p ian-node ian-tests)
+PACKAGES=(ian-core ian-store ian-sandbox ian-tau ian-componentize ian-ratelimit ian-p2p ian-workers ian-node ian-tests)
 # Crate names (as in Cargo.lock) that must never be built twice.
 HEAVY='^(wasmtime|wasmtime-.*|cranelift-.*|pulley-.*|wasmparser|wasm-encoder|wit-component|wit-parser|tokio|hyper|hyper-util|axum|redb)$'
 STRICT="${STRICT:-0}"

@@ -305,12 +305,15 @@ fn a_result_signed_by_a_key_the_node_does_not_list_is_refused() {
     assert_ne!(code, 0, "{v}");
     assert!(v.to_string().contains("host_busy"), "{v}");
     assert_eq!(log_size(&node, "t"), 0);
-    assert_eq!(
-        labelled(&node, "ian_workers_results_total{"),
-        1,
-        "the stranger's result is counted as refused"
+    let m = http_get(&node.url, "/metrics");
+    assert!(
+        m.lines()
+            .any(|l| l.starts_with("ian_workers_results_total{")
+                && l.contains("worker=\"unknown\"")
+                && l.contains("result=\"refused\"")),
+        "the stranger's results are counted as refused: {m}"
     );
-    assert!(http_get(&node.url, "/metrics").contains("result=\"refused\""));
+    assert!(!m.contains("result=\"accepted\""), "{m}");
 }
 
 #[test]
@@ -697,4 +700,32 @@ fn a_worker_process_killed_under_load_loses_no_submission_and_logs_none_twice() 
     for v in &replies {
         assert!(verifies(&node, d, v));
     }
+}
+
+#[test]
+fn a_job_answered_by_an_untrusted_worker_is_published_again_for_a_trusted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let Some(nats) = Nats::start(d) else { return };
+    let _stranger_key = worker_key(d, "stranger");
+    let trusted = worker_key(d, "trusted");
+    let url = nats.url();
+    let node = NodeProc::start(&d.join("node"), &node_env(&url, &trusted));
+    node.publish(&trading_goal(d, "t", false));
+    let key = keygen(d, "c.key");
+    let p = pack(d, "ma-crossover", "short=5,long=20", "ma.ianpack");
+    let sub = submit_in_background(&node, &p, "t", &key);
+    let stranger = HandWorker::new(&nats, &d.join("stranger.key"), &node);
+    let job = stranger.take();
+    stranger.answer(&job, 1e6);
+    let _w = WorkerProc::start(&nats, d, "trusted", &[]);
+    let (code, v) = sub.join().unwrap();
+    assert_eq!(code, Some(0), "{v}");
+    assert_ne!(v["entry"]["metrics"]["reward"], 1e6, "{v}");
+    assert_eq!(log_size(&node, "t"), 1);
+    wait_for(
+        "the trusted worker's status",
+        Duration::from_secs(10),
+        || jobs_of(&nats, "trusted") == 1,
+    );
 }

@@ -117,7 +117,8 @@ pub struct WorkerStatus {
     pub busy: u64,
     /// Jobs it has answered since it started.
     pub jobs: u64,
-    /// Jobs that ended without a verdict (host error, object missing).
+    /// Jobs handed back without a verdict (an input missing, the machine
+    /// busy, a panic) or whose result could not be stored.
     pub failures: u64,
     /// Sum of its jobs' wall time, microseconds.
     pub busy_us: u64,
@@ -194,6 +195,14 @@ pub struct Queue {
     /// two more JetStream API round trips.
     consumer: consumer::PullConsumer,
     cfg: QueueConfig,
+}
+
+impl Queue {
+    /// The consumer's `ack_wait` as JetStream holds it (set by whoever
+    /// created the consumer; later connections do not change it).
+    pub fn ack_wait(&self) -> Duration {
+        self.consumer.cached_info().config.ack_wait
+    }
 }
 
 impl Queue {
@@ -358,7 +367,18 @@ impl Queue {
     /// JetStream dropped it as a duplicate of one published within the
     /// duplicate window (then its result may already be in the bucket).
     pub async fn publish(&self, job: &Job) -> Result<bool, QueueError> {
-        let id = job.id().to_hex();
+        self.publish_as(job, job.id().to_hex()).await
+    }
+
+    /// Publishes `job` again after a result the node refused (a worker it
+    /// does not trust answered first), as attempt `n`: a new message id,
+    /// so de-duplication lets it through.
+    pub async fn republish(&self, job: &Job, n: u32) -> Result<bool, QueueError> {
+        self.publish_as(job, format!("{}-{n}", job.id().to_hex()))
+            .await
+    }
+
+    async fn publish_as(&self, job: &Job, id: String) -> Result<bool, QueueError> {
         let ack = self
             .js
             .send_publish(

@@ -49,13 +49,16 @@ impl Ran {
         }
     }
 
-    /// Whether it ended without a verdict.
-    pub fn is_inconclusive(&self) -> bool {
+    /// Why it ended without a verdict, when it did.
+    pub fn inconclusive_reason(&self) -> Option<&str> {
         match &self.outcome {
-            Outcome::Code(f) | Outcome::Invariant { failure: f, .. } => {
-                matches!(f, Failure::Inconclusive(_))
+            Outcome::Code(Failure::Inconclusive(i))
+            | Outcome::Invariant {
+                failure: Failure::Inconclusive(i),
+                ..
             }
-            Outcome::Evaluated(v) => matches!(v, Verdict::Inconclusive(_)),
+            | Outcome::Evaluated(Verdict::Inconclusive(i)) => Some(&i.message),
+            _ => None,
         }
     }
 }
@@ -217,7 +220,8 @@ fn slot(
 ) {
     let me = PublicKeyBytes::of(&key);
     let (engine_version, config_hash, abi_version) = eval.environment();
-    let progress_every = (queue.config().ack_wait / 3).max(Duration::from_millis(100));
+    // The consumer's own ack_wait: it was set by whoever created it.
+    let progress_every = (queue.ack_wait() / 3).max(Duration::from_millis(100));
     while !stop.load(Ordering::Relaxed) {
         let delivery = match rt.block_on(queue.next_job(Duration::from_millis(500))) {
             Ok(Some(d)) => d,
@@ -256,9 +260,25 @@ fn slot(
             })
         };
         let fetch = |h: &Hash32| rt.block_on(queue.get_object(h));
-        let ran = eval.run(&job, &fetch);
+        // A panic in an evaluation must not take this thread down, nor
+        // every thread the redelivered job reaches after it.
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| eval.run(&job, &fetch)))
+            .unwrap_or_else(|_| Ran::host_error("the evaluation panicked on this worker"));
         let elapsed_us = started.elapsed().as_micros() as u64;
-        let failed = ran.is_inconclusive();
+        if let Some(why) = ran.inconclusive_reason() {
+            // No verdict on this worker (an input missing, the machine
+            // busy, ...): nothing is stored, the job goes back to the
+            // queue for another delivery (up to max_deliver).
+            warn!(job = %job.id(), reason = %why, "no verdict on this worker; job handed back");
+            let _ = done_tx.send(());
+            let _ = rt.block_on(progress);
+            let _ = rt.block_on(delivery.nak(Duration::from_secs(1)));
+            counters.failures.fetch_add(1, Ordering::Relaxed);
+            counters.busy.fetch_sub(1, Ordering::Relaxed);
+            counters.busy_us.fetch_add(elapsed_us, Ordering::Relaxed);
+            counters.changed.notify_one();
+            continue;
+        }
         let signed = WorkResult {
             job: job.id(),
             worker: me,
@@ -281,9 +301,6 @@ fn slot(
                     warn!(job = %job.id(), error = %e, "job ack not confirmed");
                 }
                 counters.jobs.fetch_add(1, Ordering::Relaxed);
-                if failed {
-                    counters.failures.fetch_add(1, Ordering::Relaxed);
-                }
             }
             Err(e) => {
                 warn!(job = %job.id(), error = %e, "result not stored; the job will be redelivered");

@@ -155,7 +155,7 @@ pub fn list(a: WorkersArgs, json_out: bool) -> Result<i32, CommandError> {
         println!(
             "{:<16} {:<18} {:>5} {:>5} {:>8} {:>8} {:>10} {:>7}s",
             s.name,
-            format!("{}…", &s.worker[..16.min(s.worker.len())]),
+            format!("{}…", s.worker.chars().take(16).collect::<String>()),
             s.slots,
             s.busy,
             s.jobs,

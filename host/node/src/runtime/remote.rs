@@ -39,6 +39,9 @@ use tracing::{error, warn};
 use crate::runtime::config::WorkersSection;
 use crate::runtime::judge::{CodeSource, Judge, LoadedGoal, run_stages};
 
+/// How often a waiting submission also reads the result bucket.
+const RESULT_POLL: Duration = Duration::from_secs(1);
+
 /// Waiters for results, by job id.
 type Waiters = Arc<Mutex<HashMap<Hash32, Vec<crossbeam_channel::Sender<Bytes>>>>>;
 
@@ -120,11 +123,11 @@ pub struct RemoteStats {
 }
 
 impl RemoteStats {
-    fn count(&self, worker: &PublicKeyBytes, what: &'static str) {
+    fn count(&self, worker: &str, what: &'static str) {
         *self
             .results
             .lock()
-            .entry((worker.to_hex(), what))
+            .entry((worker.to_string(), what))
             .or_default() += 1;
     }
 }
@@ -139,6 +142,8 @@ pub struct Remote {
     uploaded: Mutex<HashSet<Hash32>>,
     sequencers: Mutex<HashMap<String, Arc<Sequencer>>>,
     timeout: Duration,
+    /// Times a job is published again after refused results.
+    max_republish: u32,
     verify_sample: f64,
     sampler: std::collections::hash_map::RandomState,
     engine: (String, Hash32, String),
@@ -218,6 +223,7 @@ impl Remote {
             uploaded: Mutex::default(),
             sequencers: Mutex::default(),
             timeout: Duration::from_millis(w.result_timeout_ms),
+            max_republish: w.max_deliver.min(u64::from(u32::MAX)) as u32,
             verify_sample: w.verify_sample,
             sampler: std::collections::hash_map::RandomState::new(),
             engine: (
@@ -395,29 +401,60 @@ impl Remote {
             Err(e) => return Err(busy(format!("evaluation workers: {e}"))),
         }
         let deadline = Instant::now() + self.timeout;
+        // Results already refused (by the hash of their bytes), so reading
+        // the bucket again does not refuse and republish them again.
+        let mut refused = HashSet::new();
+        let mut republished = 0u32;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let Ok(bytes) = rx.recv_timeout(left) else {
+            if left.is_zero() {
                 self.stats.timed_out.fetch_add(1, Ordering::Relaxed);
                 return Err(busy(format!(
                     "no evaluation worker answered job {id} within {} ms (workers.result_timeout_ms); retry later",
                     self.timeout.as_millis()
                 )));
+            }
+            let bytes = match rx.recv_timeout(left.min(RESULT_POLL)) {
+                Ok(b) => b,
+                // A result stored while the subscription was down (NATS
+                // reconnecting) is in the bucket all the same.
+                Err(_) => match self.rt().block_on(self.queue.result(&id)) {
+                    Ok(Some(b)) => b,
+                    _ => continue,
+                },
             };
-            let signed = match SignedResult::from_bytes(&bytes) {
-                Ok(s) => s,
-                Err(e) => {
-                    warn!(job = %id, error = %e, "worker result refused");
-                    continue;
-                }
-            };
-            let r = signed.result;
-            if let Some(why) = self.refusal(&r, &id) {
-                self.stats.count(&r.worker, "refused");
-                warn!(job = %id, reason = %why, "worker result refused");
+            if bytes.is_empty() || !refused.insert(ian_core::sha256(&bytes)) {
                 continue;
             }
-            return Ok(r);
+            let why = match SignedResult::from_bytes(&bytes) {
+                Ok(s) => match self.refusal(&s.result, &id) {
+                    None => return Ok(s.result),
+                    Some(why) => {
+                        self.stats.count(&self.label(&s.result.worker), "refused");
+                        why
+                    }
+                },
+                Err(e) => e.to_string(),
+            };
+            warn!(job = %id, reason = %why, "worker result refused");
+            // The refused result took the job off the queue: publish it
+            // again for a worker the node trusts, a bounded number of times.
+            if republished < self.max_republish {
+                republished += 1;
+                if let Err(e) = self.rt().block_on(self.queue.republish(job, republished)) {
+                    warn!(job = %id, error = %e, "job not published again");
+                }
+            }
+        }
+    }
+
+    /// The `worker` label of a key: its hex when listed, `unknown`
+    /// otherwise (anyone can make keys; the label set stays bounded).
+    fn label(&self, worker: &PublicKeyBytes) -> String {
+        if self.keys.contains(worker) {
+            worker.to_hex()
+        } else {
+            "unknown".into()
         }
     }
 
@@ -433,8 +470,13 @@ impl Remote {
     }
 
     /// Compares a worker's result with the node's own run; on a difference
-    /// the worker is flagged and the node's result is used.
+    /// the worker is flagged and the node's result is used. A run of the
+    /// node's own that reached no verdict proves nothing either way.
     fn verified(&self, r: WorkResult, own: ian_workers::Ran) -> WorkResult {
+        if own.inconclusive_reason().is_some() {
+            self.stats.count(&r.worker.to_hex(), "unverified");
+            return r;
+        }
         let mine = WorkResult {
             outcome: own.outcome,
             seeds: own.seeds,
@@ -442,7 +484,7 @@ impl Remote {
             ..r.clone()
         };
         if mine.to_bytes() == r.to_bytes() {
-            self.stats.count(&r.worker, "verified");
+            self.stats.count(&r.worker.to_hex(), "verified");
             return r;
         }
         error!(
@@ -450,7 +492,7 @@ impl Remote {
             job = %r.job,
             "worker result differs from the node's own evaluation; worker flagged, the node's result is used"
         );
-        self.stats.count(&r.worker, "mismatch");
+        self.stats.count(&r.worker.to_hex(), "mismatch");
         self.flagged.lock().insert(r.worker);
         mine
     }
@@ -503,7 +545,7 @@ impl Remote {
                 labels: vec![("worker", worker.clone()), ("result", (*what).to_string())],
                 ..Sample::counter(
                     "ian_workers_results",
-                    "Worker results by worker key and what the node did with them (accepted, refused, verified, mismatch).",
+                    "Worker results by worker key (`unknown` for keys not in workers.keys) and what the node did with them (accepted, refused, verified, unverified, mismatch).",
                     *n,
                 )
             });
@@ -517,7 +559,7 @@ impl Remote {
             ),
             (
                 "ian_worker_failures",
-                "Jobs a worker ended without a verdict (host error, missing object, result not stored).",
+                "Jobs a worker handed back without a verdict (an input missing, the machine busy, a panic) or could not store the result of.",
                 |s: &WorkerStatus| s.failures as f64,
             ),
             (
@@ -608,7 +650,7 @@ impl<'a> RemoteEvaluator<'a> {
                 } else {
                     r
                 };
-                self.remote.stats.count(&r.worker, "accepted");
+                self.remote.stats.count(&r.worker.to_hex(), "accepted");
                 Ok(r)
             })
             .as_ref()
