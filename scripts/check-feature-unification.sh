@@ -8,15 +8,21 @@
 # different artifact. The feature pins in the workspace Cargo.toml keep the
 # two equal; this script fails when they drift.
 #
-# It runs the workspace build first (incremental when the target dir is warm),
-# records the artifact file of every registry crate, then builds each default
-# member with `cargo test --release -p X --no-run` (and the ian-host binary
-# the README builds) and fails if a heavy crate
-#   * is compiled again ("Compiling wasmtime ..."), or
-#   * resolves to a different artifact than the workspace build's (catches an
-#     older, already-built copy being picked up as "Fresh").
-# Other registry crates that differ are listed as warnings; STRICT=1 makes
-# them fatal too.
+# Two passes:
+#  1. Resolution (seconds, no build): `cargo tree -e features` for the
+#     workspace and for each default member; every registry crate a member
+#     resolves must carry exactly a feature set the workspace resolves for it.
+#     A difference fails and names the crate and both feature sets. (A crate
+#     the workspace builds twice, for build scripts and for the target, has
+#     two feature sets; `cargo tree` does not say which side a member uses,
+#     so pass 2 is what settles those.)
+#  2. Artifacts: the workspace build (incremental when the target dir is
+#     warm), recording the artifact file of every registry crate, then
+#     `cargo test --release -p X --no-run` for each member (and the ian-host
+#     binary the README builds). With pass 1 clean these are all "Fresh" and
+#     take seconds; any registry crate compiled again, or resolving to an
+#     artifact the workspace build did not produce (an older copy picked up
+#     as "Fresh"), fails. STRICT=0 downgrades non-heavy crates to warnings.
 #
 # Usage: scripts/check-feature-unification.sh   (takes a while on a cold target dir)
 set -euo pipefail
@@ -26,7 +32,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(ian-core ian-store ian-sandbox ian-tau ian-componentize ian-ratelimit ian-p2p ian-workers ian-node ian-tests)
 # Crate names (as in Cargo.lock) that must never be built twice.
 HEAVY='^(wasmtime|wasmtime-.*|cranelift-.*|pulley-.*|wasmparser|wasm-encoder|wit-component|wit-parser|tokio|hyper|hyper-util|axum|redb)$'
-STRICT="${STRICT:-0}"
+STRICT="${STRICT:-1}"
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -51,10 +57,32 @@ build() {
     fi
 }
 
+# Pass 1: "name version features" of every registry crate a selection resolves.
+resolved() {
+    cargo tree "$@" -e features,normal,build,dev -f '{p} {f}' --prefix none \
+        | grep -v ' feature "' | grep -v '(/' \
+        | sed -E 's/ \(\*\)$//; s/ \(proc-macro\)//' | sort -u
+}
+fail=0
+resolved --workspace >"$tmp/workspace.tree"
+for p in "${PACKAGES[@]}"; do
+    while read -r name version features; do
+        [ -n "$name" ] || continue
+        echo "FAIL [$p] $name $version resolves features {$features}; the workspace resolves" \
+            "{$(awk -v n="$name" -v v="$version" '$1 == n && $2 == v { print $3 }' "$tmp/workspace.tree" | paste -sd '|')}" >&2
+        fail=1
+    done < <(resolved -p "$p" | comm -23 - "$tmp/workspace.tree")
+done
+if [ "$fail" = 1 ]; then
+    echo "feature unification drifted: pin the features above in the workspace Cargo.toml (see the comment above [workspace.dependencies])" >&2
+    exit 1
+fi
+echo "ok: every package resolves the workspace's feature sets" >&2
+
+# Pass 2: the builds themselves.
 build workspace test --release --workspace --no-run
 artifacts <"$tmp/workspace.json" >"$tmp/workspace.txt"
 
-fail=0
 check() {
     local label="$1"
     artifacts <"$tmp/$label.json" >"$tmp/$label.txt"
@@ -89,8 +117,8 @@ build ian-host build --release -p ian-node --bin ian-host
 check ian-host
 
 if [ "$fail" = 0 ]; then
-    echo "ok: every package reuses the workspace build's heavy dependencies" >&2
+    echo "ok: every package reuses the workspace build's dependencies" >&2
 else
-    echo "feature unification drifted: align features in the workspace Cargo.toml (see the comment above [workspace.dependencies])" >&2
+    echo "feature unification drifted: pin the features of the crates above in the workspace Cargo.toml (see the comment above [workspace.dependencies])" >&2
     exit 1
 fi
