@@ -29,9 +29,15 @@ fn nats(dir: &Path) -> (Child, String) {
     (child, format!("nats://127.0.0.1:{port}"))
 }
 
-fn worker(dir: &Path, url: &str, name: &str) -> Child {
-    Command::new(bin())
-        .args(["worker", "--nats", url, "--name", name, "--key"])
+/// An `ian-host worker` with `jobs` evaluation threads (its default, one
+/// per core, when `None`).
+fn worker(dir: &Path, url: &str, name: &str, jobs: Option<usize>) -> Child {
+    let mut cmd = Command::new(bin());
+    cmd.args(["worker", "--nats", url, "--name", name]);
+    if let Some(j) = jobs {
+        cmd.args(["--jobs", &j.to_string()]);
+    }
+    cmd.arg("--key")
         .arg(dir.join(format!("{name}.key")))
         .arg("--data-dir")
         .arg(dir.join(name))
@@ -55,7 +61,7 @@ fn key_of(dir: &Path, name: &str) -> String {
 }
 
 /// One run: (accepted/s, p50 ms, p99 ms).
-fn run(dir: &Path, workers: usize, count: u64) -> (f64, f64, f64) {
+fn run(dir: &Path, workers: usize, jobs: Option<usize>, count: u64) -> (f64, f64, f64) {
     let (mut server, url) = nats(dir);
     let names: Vec<String> = (0..workers).map(|i| format!("w{i}")).collect();
     let keys = names
@@ -72,7 +78,7 @@ fn run(dir: &Path, workers: usize, count: u64) -> (f64, f64, f64) {
         ]
     };
     let mut node = NodeProc::start(&dir.join("node"), &env);
-    let mut procs: Vec<Child> = names.iter().map(|n| worker(dir, &url, n)).collect();
+    let mut procs: Vec<Child> = names.iter().map(|n| worker(dir, &url, n, jobs)).collect();
     node.publish(&example_goal(dir, "trading"));
     let packed = pack(dir, "buy-and-hold", "", "bh.ianpack");
     let o = node.cli(&[
@@ -120,9 +126,14 @@ fn main() {
     );
     println!("|---|---|---|---|---|");
     let mut base = 0.0;
-    for (label, workers) in [("embedded pool", 0), ("1 worker", 1), ("2 workers", 2)] {
+    for (label, workers, jobs) in [
+        ("embedded pool", 0, None),
+        ("1 worker", 1, None),
+        ("1 worker, 3 threads", 1, Some(3)),
+        ("2 workers", 2, None),
+    ] {
         let dir = tempfile::tempdir().unwrap();
-        let (rate, p50, p99) = run(dir.path(), workers, count);
+        let (rate, p50, p99) = run(dir.path(), workers, jobs, count);
         if workers == 0 {
             base = rate;
         }

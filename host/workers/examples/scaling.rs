@@ -89,8 +89,11 @@ fn run(
         let mut done = HashSet::new();
         let mut next = 0;
         while done.len() < n as usize {
+            // Each publish on its own task, as a node's submissions are:
+            // one job's PubAck does not hold back the next job.
             while next < jobs.len() && next - done.len() < in_flight {
-                q.publish(&jobs[next]).await.unwrap();
+                let (q, job) = (q.clone(), jobs[next].clone());
+                tokio::spawn(async move { q.publish(&job).await.unwrap() });
                 next += 1;
             }
             if let Some(job) = rx.recv().await {

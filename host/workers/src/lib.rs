@@ -16,6 +16,6 @@ pub mod queue;
 pub mod wire;
 pub mod worker;
 
-pub use queue::{Delivery, Depth, Queue, QueueConfig, QueueError, WorkerStatus};
+pub use queue::{Delivery, Depth, Fed, JobFeed, Queue, QueueConfig, QueueError, WorkerStatus};
 pub use wire::{Job, Outcome, ResultError, SeedFigures, SignedResult, WorkResult, job_id};
 pub use worker::{Evaluate, Ran, Worker, WorkerOptions};

@@ -12,6 +12,7 @@
 //! by default and a Python agent is 18 MB; the object store chunks it, and
 //! an agent's code is uploaded once however many jobs name it.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer, kv, object_store, stream};
@@ -20,6 +21,7 @@ use futures_util::StreamExt;
 use ian_core::Hash32;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
+use tokio::time::Instant;
 
 use crate::wire::{Job, SignedResult};
 
@@ -155,10 +157,11 @@ impl Delivery {
             .map_err(|e| js_err("progress ack")(e.to_string()))
     }
 
-    /// Hand the job back for redelivery after `delay`.
+    /// Hand the job back for redelivery after `delay` (at once when zero).
     pub async fn nak(&self, delay: Duration) -> Result<(), QueueError> {
+        let delay = (!delay.is_zero()).then_some(delay);
         self.msg
-            .ack_with(jetstream::AckKind::Nak(Some(delay)))
+            .ack_with(jetstream::AckKind::Nak(delay))
             .await
             .map_err(|e| js_err("nak job")(e.to_string()))
     }
@@ -353,6 +356,25 @@ impl Queue {
         }
     }
 
+    /// A feed of jobs on one subscription, for a worker that asks for
+    /// exactly as many jobs as it has idle evaluation threads.
+    pub async fn job_feed(&self) -> Result<JobFeed, QueueError> {
+        let inbox = self.client.new_inbox();
+        let sub = self
+            .client
+            .subscribe(format!("{inbox}.*"))
+            .await
+            .map_err(|e| js_err("subscribe to job inbox")(e.to_string()))?;
+        Ok(JobFeed {
+            consumer: self.consumer.clone(),
+            js: self.js.clone(),
+            inbox,
+            sub,
+            next_id: 0,
+            open: BTreeMap::new(),
+        })
+    }
+
     /// The configuration this queue was opened with.
     pub fn config(&self) -> &QueueConfig {
         &self.cfg
@@ -514,14 +536,25 @@ impl Queue {
 
     /// Every worker that has reported, by key.
     pub async fn statuses(&self) -> Result<Vec<WorkerStatus>, QueueError> {
-        let mut keys = self
-            .statuses
-            .keys()
+        // The bucket's subjects come from one stream-info request. The
+        // bucket's `keys()` would start a consumer per call and, on NATS
+        // 2.9, may never see the end while workers keep reporting.
+        let prefix = format!("$KV.{STATUSES}.");
+        let stream = self
+            .js
+            .get_stream(format!("KV_{STATUSES}"))
+            .await
+            .map_err(|e| js_err("list workers")(e.to_string()))?;
+        let mut subjects = stream
+            .info_with_subjects(format!("{prefix}>"))
             .await
             .map_err(|e| js_err("list workers")(e.to_string()))?;
         let mut names = Vec::new();
-        while let Some(k) = keys.next().await {
-            names.push(k.map_err(|e| js_err("list workers")(e.to_string()))?);
+        while let Some(s) = subjects.next().await {
+            let (subject, _) = s.map_err(|e| js_err("list workers")(e.to_string()))?;
+            if let Some(k) = subject.strip_prefix(prefix.as_str()) {
+                names.push(k.to_string());
+            }
         }
         let mut out = Vec::new();
         for k in names {
@@ -537,5 +570,115 @@ impl Queue {
         }
         out.sort_by(|a, b| a.name.cmp(&b.name).then(a.worker.cmp(&b.worker)));
         Ok(out)
+    }
+}
+
+/// How long past its `expires` a pull request with no answer is still
+/// counted (the server's 408 for it may be lost in a reconnect).
+const PULL_GRACE: Duration = Duration::from_secs(1);
+
+/// One subscription that pull requests are answered on, each request on
+/// its own reply subject (`<inbox>.<n>`) so that the status ending a
+/// request (408 expired, 409 refused) names it. Deliveries carry the job's
+/// own subject, so each is counted against the oldest open request: the
+/// server fills one consumer's waiting requests first come, first served.
+///
+/// Why not `fetch` per job: every fetch subscribes and unsubscribes an
+/// inbox (two more protocol operations and an interest change on the
+/// server per job). Why not the client's prefetching stream: it keeps
+/// jobs buffered in a busy worker while another sits idle, with their
+/// `ack_wait` running. Here a worker asks for exactly the jobs it can
+/// start now, so the only buffered jobs are ones already on their way.
+pub struct JobFeed {
+    consumer: consumer::PullConsumer,
+    js: jetstream::Context,
+    inbox: String,
+    sub: async_nats::Subscriber,
+    next_id: u64,
+    /// Open requests, oldest first: id -> (jobs still to come, when to
+    /// stop counting it).
+    open: BTreeMap<u64, (usize, Instant)>,
+}
+
+/// What arrived on a [`JobFeed`].
+pub enum Fed {
+    /// A job.
+    Job(Delivery),
+    /// A pull request ended (expired, or the consumer refused it); asking
+    /// again may be due.
+    Ended,
+}
+
+impl JobFeed {
+    /// Jobs asked for and not yet delivered, over the requests still open.
+    pub fn outstanding(&mut self) -> usize {
+        let now = Instant::now();
+        self.open.retain(|_, (_, until)| *until > now);
+        self.open.values().map(|(n, _)| n).sum()
+    }
+
+    /// When the oldest open request stops counting.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.open.values().map(|(_, until)| *until).min()
+    }
+
+    /// Asks for `n` more jobs, waiting up to `expires` for them.
+    pub async fn request(&mut self, n: usize, expires: Duration) -> Result<(), QueueError> {
+        if n == 0 {
+            return Ok(());
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.consumer
+            .request_batch(
+                consumer::pull::BatchConfig {
+                    batch: n,
+                    expires: Some(expires),
+                    ..Default::default()
+                },
+                format!("{}.{id}", self.inbox).into(),
+            )
+            .await
+            .map_err(|e| js_err("request jobs")(e.to_string()))?;
+        self.open
+            .insert(id, (n, Instant::now() + expires + PULL_GRACE));
+        Ok(())
+    }
+
+    /// The next delivery or request end; `None` when the subscription is
+    /// closed (the client is shutting down).
+    pub async fn next(&mut self) -> Option<Fed> {
+        loop {
+            let msg = self.sub.next().await?;
+            match msg.status {
+                None | Some(async_nats::StatusCode::OK) => {
+                    if let Some(mut oldest) = self.open.first_entry() {
+                        let (left, _) = oldest.get_mut();
+                        *left = left.saturating_sub(1);
+                        if *left == 0 {
+                            oldest.remove();
+                        }
+                    }
+                    let msg = jetstream::Message {
+                        message: msg,
+                        context: self.js.clone(),
+                    };
+                    return Some(Fed::Job(Delivery {
+                        job: Job::from_bytes(&msg.payload),
+                        msg,
+                    }));
+                }
+                Some(async_nats::StatusCode::IDLE_HEARTBEAT) => continue,
+                // 408 expired, 404 none, 409 refused (max waiting, consumer
+                // deleted, ...): the request is over either way.
+                Some(_) => {
+                    let id = msg.subject.strip_prefix(self.inbox.as_str());
+                    if let Some(id) = id.and_then(|s| s.strip_prefix('.')?.parse::<u64>().ok()) {
+                        self.open.remove(&id);
+                    }
+                    return Some(Fed::Ended);
+                }
+            }
+        }
     }
 }

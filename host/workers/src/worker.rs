@@ -1,14 +1,24 @@
-//! The worker loop: pull one job at a time per evaluation thread, keep it
-//! alive with progress acks while it runs, store the signed result, then
-//! acknowledge. What evaluating means is the caller's ([`Evaluate`]): the
-//! node's binary plugs in the same sandbox path as `ian-host eval`, the
-//! scaling bench plugs in a CPU-bound stand-in.
+//! The worker loop. One dispatcher task asks the queue for exactly as many
+//! jobs as there are idle evaluation threads (one subscription, see
+//! [`JobFeed`](crate::queue::JobFeed)) and hands each delivered job to an
+//! idle thread; the thread runs it, keeping it alive with progress acks,
+//! signs the result and hands the storing and acknowledging to the runtime
+//! so that it can take the next job at once. What evaluating means is the
+//! caller's ([`Evaluate`]): the node's binary plugs in the same sandbox
+//! path as `ian-host eval`, the scaling bench plugs in a CPU-bound
+//! stand-in.
 //!
 //! Architecture Invariant: a job is acknowledged only after its result is
 //! stored. A worker killed at any point leaves either no result (the job
 //! is redelivered after `ack_wait`) or a stored result (a redelivery
 //! re-runs it and stores the same bits under the same key).
+//!
+//! Architecture Invariant: a worker holds no job it cannot start. It asks
+//! for jobs only for idle threads, so a job never waits in a busy worker
+//! while another worker is idle; the results still being stored are
+//! bounded by four times the thread count.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -18,11 +28,19 @@ use ian_core::{Failure, Hash32, Inconclusive, InconclusiveCause, PublicKeyBytes,
 use tokio::runtime::Handle;
 use tracing::{info, warn};
 
-use crate::queue::{Queue, QueueError, WorkerStatus};
+use crate::queue::{Delivery, Fed, Queue, QueueError, WorkerStatus};
 use crate::wire::{Job, Outcome, SeedFigures, WorkResult};
 
 /// Least time between two status publications of a worker.
 const STATUS_MIN_INTERVAL: Duration = Duration::from_millis(250);
+
+/// How long one pull request waits on the server for jobs. Short, so a
+/// stopping worker has few requests left open to answer; an idle worker
+/// asks about once per this interval.
+const PULL_EXPIRES: Duration = Duration::from_secs(1);
+
+/// Pause after the queue refuses a request, before asking again.
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
 
 /// What one run produced.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,6 +117,8 @@ struct Counters {
     jobs: AtomicU64,
     failures: AtomicU64,
     busy_us: AtomicU64,
+    /// Results handed to the runtime and not yet stored and acknowledged.
+    storing: AtomicU64,
 }
 
 fn now_ms() -> u64 {
@@ -111,8 +131,11 @@ fn now_ms() -> u64 {
 /// A running worker; [`Worker::stop`] lets running jobs finish and returns.
 pub struct Worker {
     stop: Arc<AtomicBool>,
+    /// Wakes the dispatcher to see `stop`.
+    wake: Arc<tokio::sync::Notify>,
     threads: Vec<std::thread::JoinHandle<()>>,
     status: tokio::task::JoinHandle<()>,
+    counters: Arc<Counters>,
 }
 
 impl Worker {
@@ -165,41 +188,77 @@ impl Worker {
                 }
             })
         };
+        let slots = opts.slots.max(1);
+        let (job_tx, job_rx) = crossbeam_channel::bounded::<Delivery>(slots);
+        let (idle_tx, idle_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let wake = Arc::new(tokio::sync::Notify::new());
         let mut threads = Vec::new();
-        for i in 0..opts.slots.max(1) {
-            let (rt, queue, key, eval, stop, counters) = (
+        for i in 0..slots {
+            let (rt, queue, key, eval, stop, counters, job_rx, idle_tx) = (
                 rt.clone(),
                 queue.clone(),
                 key.clone(),
                 eval.clone(),
                 stop.clone(),
                 counters.clone(),
+                job_rx.clone(),
+                idle_tx.clone(),
             );
             let t = std::thread::Builder::new()
                 .name(format!("ian-worker-{i}"))
                 .stack_size(opts.stack_bytes)
-                .spawn(move || slot(rt, queue, key, eval, stop, counters))
+                .spawn(move || {
+                    let slot = Slot {
+                        rt,
+                        queue,
+                        key,
+                        eval,
+                        stop,
+                        counters,
+                        slots: slots as u64,
+                    };
+                    slot.serve(job_rx, idle_tx)
+                })
                 .map_err(|e| QueueError::JetStream {
                     op: "start evaluation thread",
                     reason: e.to_string(),
                 })?;
             threads.push(t);
         }
-        info!(slots = opts.slots, worker = %me.to_hex(), "worker started");
+        rt.spawn(dispatch(
+            queue,
+            slots,
+            job_tx,
+            idle_rx,
+            stop.clone(),
+            wake.clone(),
+        ));
+        info!(slots, worker = %me.to_hex(), "worker started");
         Ok(Worker {
             stop,
+            wake,
             threads,
             status,
+            counters,
         })
     }
 
-    /// Finishes the running jobs, publishes a last status and returns.
+    /// Finishes the running jobs, hands back the ones delivered but not
+    /// started, waits (up to a minute) for the last results to be stored
+    /// and acknowledged, and returns. The reporter publishes a last
+    /// status. Call it outside the runtime's threads: it blocks.
     pub fn stop(self) {
         self.stop.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+        // Threads end when the dispatcher has closed their channel, after
+        // its open requests are answered or expired.
         for t in self.threads {
             let _ = t.join();
         }
-        // The reporter sees the flag and publishes its last status.
+        let until = Instant::now() + Duration::from_secs(60);
+        while self.counters.storing.load(Ordering::SeqCst) > 0 && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         drop(self.status);
     }
 
@@ -209,37 +268,142 @@ impl Worker {
     }
 }
 
+/// Asks for jobs for idle threads and hands them out, until stopped; then
+/// hands back every job delivered but not started.
+async fn dispatch(
+    queue: Queue,
+    slots: usize,
+    jobs: crossbeam_channel::Sender<Delivery>,
+    mut idle_rx: tokio::sync::mpsc::UnboundedReceiver<()>,
+    stop: Arc<AtomicBool>,
+    wake: Arc<tokio::sync::Notify>,
+) {
+    let mut feed = loop {
+        match queue.job_feed().await {
+            Ok(f) => break f,
+            Err(e) => {
+                warn!(error = %e, "cannot subscribe for jobs; retrying");
+                if stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+        }
+    };
+    let mut idle = slots;
+    let mut ready: VecDeque<Delivery> = VecDeque::new();
+    let mut pause_until = tokio::time::Instant::now();
+    while !stop.load(Ordering::SeqCst) {
+        while idle > 0 {
+            let Some(d) = ready.pop_front() else { break };
+            if jobs.send(d).is_err() {
+                return;
+            }
+            idle -= 1;
+        }
+        let want = idle.saturating_sub(feed.outstanding());
+        if want > 0 && tokio::time::Instant::now() >= pause_until {
+            if let Err(e) = feed.request(want, PULL_EXPIRES).await {
+                warn!(error = %e, "cannot ask for jobs; retrying");
+                pause_until = tokio::time::Instant::now() + RETRY_PAUSE;
+            }
+        }
+        let now = tokio::time::Instant::now();
+        let mut tick = feed.next_deadline().unwrap_or(now + PULL_EXPIRES);
+        if idle > feed.outstanding() && pause_until > now {
+            tick = tick.min(pause_until);
+        }
+        tokio::select! {
+            freed = idle_rx.recv() => match freed {
+                Some(()) => idle += 1,
+                None => return,
+            },
+            fed = feed.next() => match fed {
+                Some(Fed::Job(d)) => ready.push_back(d),
+                Some(Fed::Ended) => {}
+                None => {
+                    warn!("job subscription closed");
+                    break;
+                }
+            },
+            _ = tokio::time::sleep_until(tick) => {}
+            _ = wake.notified() => {}
+        }
+    }
+    // Stopping: jobs delivered but not started go straight back, and so do
+    // any that still arrive for the requests left open.
+    for d in ready {
+        let _ = d.nak(Duration::ZERO).await;
+    }
+    while feed.outstanding() > 0 {
+        let Some(until) = feed.next_deadline() else {
+            break;
+        };
+        tokio::select! {
+            fed = feed.next() => match fed {
+                Some(Fed::Job(d)) => {
+                    let _ = d.nak(Duration::ZERO).await;
+                }
+                Some(Fed::Ended) => {}
+                None => break,
+            },
+            _ = tokio::time::sleep_until(until) => {}
+        }
+    }
+    // Dropping `jobs` lets the threads end once they have handed back
+    // anything still in the channel.
+}
+
 /// One evaluation thread.
-fn slot(
+struct Slot {
     rt: Handle,
     queue: Queue,
     key: SigningKey,
     eval: Arc<dyn Evaluate>,
     stop: Arc<AtomicBool>,
     counters: Arc<Counters>,
-) {
-    let me = PublicKeyBytes::of(&key);
-    let (engine_version, config_hash, abi_version) = eval.environment();
-    // The consumer's own ack_wait: it was set by whoever created it.
-    let progress_every = (queue.ack_wait() / 3).max(Duration::from_millis(100));
-    while !stop.load(Ordering::Relaxed) {
-        let delivery = match rt.block_on(queue.next_job(Duration::from_millis(500))) {
-            Ok(Some(d)) => d,
-            Ok(None) => continue,
-            Err(e) => {
-                warn!(error = %e, "cannot fetch a job; retrying");
-                std::thread::sleep(Duration::from_millis(500));
-                continue;
+    /// Threads of this worker (results being stored are bounded by
+    /// four times this).
+    slots: u64,
+}
+
+impl Slot {
+    /// Runs the jobs the dispatcher hands over until it closes the
+    /// channel, telling it each time this thread is idle again.
+    fn serve(
+        self,
+        jobs: crossbeam_channel::Receiver<Delivery>,
+        idle: tokio::sync::mpsc::UnboundedSender<()>,
+    ) {
+        while let Ok(delivery) = jobs.recv() {
+            if self.stop.load(Ordering::SeqCst) {
+                let _ = self.rt.block_on(delivery.nak(Duration::ZERO));
+                let _ = idle.send(());
+            } else {
+                self.run(delivery, &idle);
             }
-        };
+        }
+    }
+
+    /// Runs one job; its result is stored and the job acknowledged on the
+    /// runtime, after this returns. `idle` is told as soon as the
+    /// evaluation is over, so that the next job is on its way while this
+    /// one's result is signed.
+    fn run(&self, delivery: Delivery, idle: &tokio::sync::mpsc::UnboundedSender<()>) {
+        let (rt, queue, counters) = (&self.rt, &self.queue, &self.counters);
         let job = match &delivery.job {
             Ok(j) => j.clone(),
             Err(e) => {
                 warn!(error = %e, "malformed job; terminated");
                 let _ = rt.block_on(delivery.term());
-                continue;
+                let _ = idle.send(());
+                return;
             }
         };
+        let me = PublicKeyBytes::of(&self.key);
+        let (engine_version, config_hash, abi_version) = self.eval.environment();
+        // The consumer's own ack_wait: it was set by whoever created it.
+        let progress_every = (queue.ack_wait() / 3).max(Duration::from_millis(100));
         let started = Instant::now();
         counters.busy.fetch_add(1, Ordering::Relaxed);
         counters.changed.notify_one();
@@ -262,9 +426,13 @@ fn slot(
         let fetch = |h: &Hash32| rt.block_on(queue.get_object(h));
         // A panic in an evaluation must not take this thread down, nor
         // every thread the redelivered job reaches after it.
-        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| eval.run(&job, &fetch)))
-            .unwrap_or_else(|_| Ran::host_error("the evaluation panicked on this worker"));
+        let ran =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.eval.run(&job, &fetch)))
+                .unwrap_or_else(|_| Ran::host_error("the evaluation panicked on this worker"));
         let elapsed_us = started.elapsed().as_micros() as u64;
+        let _ = idle.send(());
+        counters.busy.fetch_sub(1, Ordering::Relaxed);
+        counters.busy_us.fetch_add(elapsed_us, Ordering::Relaxed);
         if let Some(why) = ran.inconclusive_reason() {
             // No verdict on this worker (an input missing, the machine
             // busy, ...): nothing is stored, the job goes back to the
@@ -274,42 +442,49 @@ fn slot(
             let _ = rt.block_on(progress);
             let _ = rt.block_on(delivery.nak(Duration::from_secs(1)));
             counters.failures.fetch_add(1, Ordering::Relaxed);
-            counters.busy.fetch_sub(1, Ordering::Relaxed);
-            counters.busy_us.fetch_add(elapsed_us, Ordering::Relaxed);
             counters.changed.notify_one();
-            continue;
+            return;
         }
         let signed = WorkResult {
             job: job.id(),
             worker: me,
-            engine_version: engine_version.clone(),
+            engine_version,
             config_hash,
-            abi_version: abi_version.clone(),
+            abi_version,
             outcome: ran.outcome,
             seeds: ran.seeds,
             fuel: ran.fuel,
             elapsed_us,
         }
-        .sign(&key);
-        let stored = rt.block_on(queue.put_result(&signed));
-        let _ = done_tx.send(());
-        let _ = rt.block_on(progress);
-        match stored {
-            Ok(()) => {
-                if let Err(e) = rt.block_on(delivery.ack()) {
-                    // The result is stored; a redelivery only stores it again.
-                    warn!(job = %job.id(), error = %e, "job ack not confirmed");
-                }
-                counters.jobs.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(e) => {
-                warn!(job = %job.id(), error = %e, "result not stored; the job will be redelivered");
-                counters.failures.fetch_add(1, Ordering::Relaxed);
-                let _ = rt.block_on(delivery.nak(Duration::from_secs(1)));
-            }
+        .sign(&self.key);
+        // Storing and acknowledging overlap the next job. This thread
+        // waits only while four results per thread are still on their way
+        // (a slow or unreachable server).
+        while counters.storing.load(Ordering::SeqCst) >= 4 * self.slots {
+            std::thread::sleep(Duration::from_millis(1));
         }
-        counters.busy.fetch_sub(1, Ordering::Relaxed);
-        counters.busy_us.fetch_add(elapsed_us, Ordering::Relaxed);
-        counters.changed.notify_one();
+        counters.storing.fetch_add(1, Ordering::SeqCst);
+        let (queue, counters) = (queue.clone(), counters.clone());
+        rt.spawn(async move {
+            let stored = queue.put_result(&signed).await;
+            let _ = done_tx.send(());
+            let _ = progress.await;
+            match stored {
+                Ok(()) => {
+                    if let Err(e) = delivery.ack().await {
+                        // The result is stored; a redelivery only stores it again.
+                        warn!(job = %job.id(), error = %e, "job ack not confirmed");
+                    }
+                    counters.jobs.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    warn!(job = %job.id(), error = %e, "result not stored; the job will be redelivered");
+                    counters.failures.fetch_add(1, Ordering::Relaxed);
+                    let _ = delivery.nak(Duration::from_secs(1)).await;
+                }
+            }
+            counters.storing.fetch_sub(1, Ordering::SeqCst);
+            counters.changed.notify_one();
+        });
     }
 }
