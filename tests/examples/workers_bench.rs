@@ -6,7 +6,10 @@
 //!
 //! Everything runs on the same cores, so workers cannot add capacity here;
 //! the difference is what the queue costs per submission (docs/OPERATOR.md,
-//! "Evaluation workers").
+//! "Evaluation workers"). Two measures of it: the throughput difference,
+//! which on a shared machine moves by ±20 % between runs, and the CPU time
+//! the node, the workers and NATS spent per submission (from
+//! /proc/<pid>/stat), which other tenants of the machine hardly move.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -48,25 +51,30 @@ fn worker(dir: &Path, url: &str, name: &str, jobs: Option<usize>) -> Child {
         .expect("spawn ian-host worker")
 }
 
-fn key_of(dir: &Path, name: &str) -> String {
-    let o = cli(&[
-        "worker",
-        "--nats",
-        "nats://unused",
-        "--print-key",
-        "--key",
-        dir.join(format!("{name}.key")).to_str().unwrap(),
-    ]);
-    stdout(&o).trim().to_string()
+/// CPU seconds (user + system) process `pid` has used so far.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) in parentheses;
+    // utime and stime are fields 14 and 15, in clock ticks (100 a second).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    if f.len() < 13 {
+        return 0.0;
+    }
+    (f[11] + f[12]) as f64 / 100.0
 }
 
-/// One run: (accepted/s, p50 ms, p99 ms).
-fn run(dir: &Path, workers: usize, jobs: Option<usize>, count: u64) -> (f64, f64, f64) {
+/// One run: (accepted/s, p50 ms, p99 ms, CPU µs per submission of the
+/// node, its workers and NATS).
+fn run(dir: &Path, workers: usize, jobs: Option<usize>, count: u64) -> (f64, f64, f64, f64) {
     let (mut server, url) = nats(dir);
     let names: Vec<String> = (0..workers).map(|i| format!("w{i}")).collect();
     let keys = names
         .iter()
-        .map(|n| key_of(dir, n))
+        .map(|n| worker_key(dir, n))
         .collect::<Vec<_>>()
         .join(",");
     let env: Vec<(&str, &str)> = if workers == 0 {
@@ -97,6 +105,10 @@ fn run(dir: &Path, workers: usize, jobs: Option<usize>, count: u64) -> (f64, f64
     ]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     let v = json_out(&o);
+    let mut pids: Vec<u32> = procs.iter().map(|p| p.id()).collect();
+    pids.push(server.id());
+    pids.push(node.child.as_ref().unwrap().id());
+    let cpu: f64 = pids.into_iter().map(cpu_secs).sum();
     for p in &mut procs {
         let _ = p.kill();
         let _ = p.wait();
@@ -110,6 +122,7 @@ fn run(dir: &Path, workers: usize, jobs: Option<usize>, count: u64) -> (f64, f64
         v["accepted_per_sec"].as_f64().unwrap(),
         v["latency_ms"]["p50"].as_f64().unwrap(),
         v["latency_ms"]["p99"].as_f64().unwrap(),
+        cpu * 1e6 / count as f64,
     )
 }
 
@@ -122,10 +135,10 @@ fn main() {
         "examples/goals/trading.toml (5 seeds x 256 steps + 2 invariants = 7 sandbox runs), buy-and-hold, {count} submissions, 64 at a time"
     );
     println!(
-        "| evaluation | durable submissions/s | p50 ms | p99 ms | per submission vs embedded |"
+        "| evaluation | durable submissions/s | p50 ms | p99 ms | per submission vs embedded | CPU µs per submission | CPU vs embedded |"
     );
-    println!("|---|---|---|---|---|");
-    let mut base = 0.0;
+    println!("|---|---|---|---|---|---|---|");
+    let (mut base, mut base_cpu) = (0.0, 0.0);
     for (label, workers, jobs) in [
         ("embedded pool", 0, None),
         ("1 worker", 1, None),
@@ -133,11 +146,14 @@ fn main() {
         ("2 workers", 2, None),
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let (rate, p50, p99) = run(dir.path(), workers, jobs, count);
+        let (rate, p50, p99, cpu) = run(dir.path(), workers, jobs, count);
         if workers == 0 {
-            base = rate;
+            (base, base_cpu) = (rate, cpu);
         }
         let extra_us = (1.0 / rate - 1.0 / base) * 1e6;
-        println!("| {label} | {rate:.0} | {p50:.1} | {p99:.1} | {extra_us:+.0} µs |");
+        println!(
+            "| {label} | {rate:.0} | {p50:.1} | {p99:.1} | {extra_us:+.0} µs | {cpu:.0} | {:+.0} µs |",
+            cpu - base_cpu
+        );
     }
 }

@@ -500,6 +500,38 @@ pub fn cli(args: &[&str]) -> Output {
         .expect("run ian-host")
 }
 
+/// The public key of the evaluation worker named `name` in `dir`
+/// (`ian-host worker --print-key`; its key file is created when missing).
+pub fn worker_key(dir: &Path, name: &str) -> String {
+    let o = cli(&[
+        "worker",
+        "--nats",
+        "nats://unused",
+        "--print-key",
+        "--key",
+        dir.join(format!("{name}.key")).to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o).trim().to_string()
+}
+
+/// Whether `ian-host verify --json` finds `reply` (a submission's
+/// receipt, written to `dir`) valid under `node`'s current key.
+pub fn receipt_verifies(node: &NodeProc, dir: &Path, reply: &Value) -> bool {
+    let receipt = dir.join("receipt.json");
+    std::fs::write(&receipt, serde_json::to_vec(reply).unwrap()).unwrap();
+    let info = json_out(&node.cli(&["status", "--json"]));
+    let key = info["node"]["public_key"].as_str().unwrap();
+    let o = cli(&[
+        "verify",
+        receipt.to_str().unwrap(),
+        "--node-key",
+        key,
+        "--json",
+    ]);
+    o.status.success() && json_out(&o)["valid"] == true
+}
+
 /// stdout as text.
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -116,19 +116,7 @@ fn accepted_submission_returns_a_receipt_that_verifies_offline() {
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["status"], "accepted");
     assert_eq!(v["entry"]["log_index"], 0);
-    let receipt = s.dir.join("receipt.json");
-    std::fs::write(&receipt, serde_json::to_vec(&v).unwrap()).unwrap();
-    let info = json_out(&s.node.cli(&["status", "--json"]));
-    let key = info["node"]["public_key"].as_str().unwrap();
-    let o = cli(&[
-        "verify",
-        receipt.to_str().unwrap(),
-        "--node-key",
-        key,
-        "--json",
-    ]);
-    assert!(o.status.success(), "{}", stdout(&o));
-    assert_eq!(json_out(&o)["valid"], true);
+    assert!(receipt_verifies(&s.node, &s.dir, &v));
 }
 
 #[test]

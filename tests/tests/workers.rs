@@ -140,21 +140,6 @@ impl Drop for WorkerProc {
     }
 }
 
-/// The public key of the worker named `name` in `dir` (its key file is
-/// created when missing).
-fn worker_key(dir: &Path, name: &str) -> String {
-    let o = cli(&[
-        "worker",
-        "--nats",
-        "nats://unused",
-        "--print-key",
-        "--key",
-        dir.join(format!("{name}.key")).to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    stdout(&o).trim().to_string()
-}
-
 /// `ian-host workers --json`.
 fn workers(nats: &Nats) -> Value {
     let o = cli(&["workers", "--nats", &nats.url(), "--json"]);
@@ -185,6 +170,9 @@ fn node_env<'a>(nats: &'a str, keys: &'a str) -> Vec<(&'a str, &'a str)> {
         ("IAN_WORKERS_NATS", nats),
         ("IAN_WORKERS_KEYS", keys),
         ("IAN_WORKERS_ACK_WAIT_MS", "2000"),
+        // Jobs of a worker that dies go to another after 2 s: the goals'
+        // worst case (tens of seconds) does not raise it here.
+        ("IAN_WORKERS_MAX_ACK_WAIT_MS", "2000"),
         ("IAN_WORKERS_RESULT_TIMEOUT_MS", "20000"),
     ]
 }
@@ -202,21 +190,6 @@ fn submit(node: &NodeProc, packed: &Path, goal: &str, key: &Path) -> (i32, Value
     ]);
     let v = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
     (o.status.code().unwrap_or(-1), v)
-}
-
-fn verifies(node: &NodeProc, dir: &Path, reply: &Value) -> bool {
-    let receipt = dir.join("receipt.json");
-    std::fs::write(&receipt, serde_json::to_vec(reply).unwrap()).unwrap();
-    let info = json_out(&node.cli(&["status", "--json"]));
-    let key = info["node"]["public_key"].as_str().unwrap();
-    let o = cli(&[
-        "verify",
-        receipt.to_str().unwrap(),
-        "--node-key",
-        key,
-        "--json",
-    ]);
-    o.status.success() && json_out(&o)["valid"] == true
 }
 
 fn log_size(node: &NodeProc, goal: &str) -> u64 {
@@ -261,7 +234,7 @@ fn a_node_with_a_worker_logs_the_bits_the_node_computes_itself() {
     ] {
         assert_eq!(r["entry"][f], l["entry"][f], "{f}");
     }
-    assert!(verifies(&remote, d, &r));
+    assert!(receipt_verifies(&remote, d, &r));
     wait_for("the worker's status", Duration::from_secs(10), || {
         jobs_of(&nats, "w1") == 1
     });
@@ -340,7 +313,7 @@ fn a_job_whose_worker_dies_mid_job_is_finished_by_another_and_logged_once() {
     let (code, v) = sub.join().unwrap();
     assert_eq!(code, Some(0), "{v}");
     assert_eq!(log_size(&node, "t"), 1);
-    assert!(verifies(&node, d, &v));
+    assert!(receipt_verifies(&node, d, &v));
     wait_for("w2's status", Duration::from_secs(10), || {
         jobs_of(&nats, "w2") == 1
     });
@@ -379,7 +352,7 @@ fn a_node_restarted_with_a_job_in_flight_takes_the_stored_result_without_a_secon
     );
     let (code, v) = submit(&node, &p, "t", &key);
     assert_eq!(code, 0, "{v}");
-    assert!(verifies(&node, d, &v));
+    assert!(receipt_verifies(&node, d, &v));
     assert_eq!(log_size(&node, "t"), 1);
     assert_eq!(metric(&node, "ian_workers_jobs_deduplicated_total"), 1);
     std::thread::sleep(Duration::from_millis(300));
@@ -425,7 +398,7 @@ fn submissions_go_on_after_nats_restarts_and_every_receipt_verifies() {
     }
     assert_eq!(log_size(&node, "t"), 2);
     for r in &receipts {
-        assert!(verifies(&node, d, r));
+        assert!(receipt_verifies(&node, d, r));
     }
 }
 
@@ -599,7 +572,7 @@ fn a_sampled_worker_result_with_other_bits_is_replaced_and_its_worker_flagged() 
         v["entry"]["metrics"], truth["entry"]["metrics"],
         "the node's own bits are logged"
     );
-    assert!(verifies(&node, d, &v));
+    assert!(receipt_verifies(&node, d, &v));
     let m = http_get(&node.url, "/metrics");
     assert!(
         m.lines()
@@ -698,7 +671,7 @@ fn a_worker_process_killed_under_load_loses_no_submission_and_logs_none_twice() 
         "each submission logged once"
     );
     for v in &replies {
-        assert!(verifies(&node, d, v));
+        assert!(receipt_verifies(&node, d, v));
     }
 }
 
@@ -728,4 +701,32 @@ fn a_job_answered_by_an_untrusted_worker_is_published_again_for_a_trusted_one() 
         Duration::from_secs(10),
         || jobs_of(&nats, "trusted") == 1,
     );
+}
+
+#[test]
+fn a_goal_whose_worst_case_is_longer_than_ack_wait_raises_the_queues_ack_wait_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let Some(nats) = Nats::start(d) else { return };
+    let wkey = worker_key(d, "w1");
+    let url = nats.url();
+    let env = [
+        ("IAN_WORKERS_NATS", url.as_str()),
+        ("IAN_WORKERS_KEYS", wkey.as_str()),
+        ("IAN_WORKERS_ACK_WAIT_MS", "2000"),
+    ];
+    let node = NodeProc::start(&d.join("node"), &env);
+    let _w = WorkerProc::start(&nats, d, "w1", &[]);
+    assert_eq!(workers(&nats)["queue"]["ack_wait_ms"], 2000);
+    // 2 seeds + 2 invariants + the code check, each stopped by the
+    // default 10 s wall-clock backstop at the latest, plus 1 s.
+    node.publish(&trading_goal(d, "t", true));
+    let key = keygen(d, "c.key");
+    let p = pack(d, "ma-crossover", "short=5,long=20", "ma.ianpack");
+    let (code, r) = submit(&node, &p, "t", &key);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(workers(&nats)["queue"]["ack_wait_ms"], 51_000);
+    wait_for("the ack_wait gauge", Duration::from_secs(10), || {
+        labelled(&node, "ian_workers_ack_wait_seconds ") == 51
+    });
 }

@@ -184,6 +184,8 @@ pub struct Depth {
     pub in_flight: u64,
     /// Deliveries beyond the first (a worker died or was slow).
     pub redelivered: u64,
+    /// The consumer's `ack_wait` now.
+    pub ack_wait: Duration,
 }
 
 /// A connection to the queue.
@@ -356,6 +358,38 @@ impl Queue {
         }
     }
 
+    /// Raises the consumer's `ack_wait` to `at_least` when it is shorter
+    /// (never lowers it: another node's goals may need the longer one);
+    /// returns the `ack_wait` now in force. A job must not be handed to a
+    /// second worker merely because it is long: the node calls this with
+    /// each goal's worst case before it queues the goal's first job.
+    pub async fn raise_ack_wait(&self, at_least: Duration) -> Result<Duration, QueueError> {
+        let stream = self
+            .js
+            .get_stream(STREAM)
+            .await
+            .map_err(|e| js_err("get stream")(e.to_string()))?;
+        let mut c: consumer::PullConsumer = stream
+            .get_consumer(CONSUMER)
+            .await
+            .map_err(|e| js_err("get consumer")(e.to_string()))?;
+        let mut config = c
+            .info()
+            .await
+            .map_err(|e| js_err("consumer info")(e.to_string()))?
+            .config
+            .clone();
+        if config.ack_wait >= at_least {
+            return Ok(config.ack_wait);
+        }
+        config.ack_wait = at_least;
+        let updated = stream
+            .create_consumer(config)
+            .await
+            .map_err(|e| js_err("update consumer ack_wait")(e.to_string()))?;
+        Ok(updated.cached_info().config.ack_wait)
+    }
+
     /// A feed of jobs on one subscription, for a worker that asks for
     /// exactly as many jobs as it has idle evaluation threads.
     pub async fn job_feed(&self) -> Result<JobFeed, QueueError> {
@@ -521,6 +555,7 @@ impl Queue {
             pending: i.num_pending,
             in_flight: i.num_ack_pending as u64,
             redelivered: i.num_redelivered as u64,
+            ack_wait: i.config.ack_wait,
         })
     }
 
@@ -602,8 +637,8 @@ pub struct JobFeed {
 
 /// What arrived on a [`JobFeed`].
 pub enum Fed {
-    /// A job.
-    Job(Delivery),
+    /// A job (boxed: a delivery is a whole message).
+    Job(Box<Delivery>),
     /// A pull request ended (expired, or the consumer refused it); asking
     /// again may be due.
     Ended,
@@ -663,10 +698,10 @@ impl JobFeed {
                         message: msg,
                         context: self.js.clone(),
                     };
-                    return Some(Fed::Job(Delivery {
+                    return Some(Fed::Job(Box::new(Delivery {
                         job: Job::from_bytes(&msg.payload),
                         msg,
-                    }));
+                    })));
                 }
                 Some(async_nats::StatusCode::IDLE_HEARTBEAT) => continue,
                 // 408 expired, 404 none, 409 refused (max waiting, consumer

@@ -302,11 +302,12 @@ async fn dispatch(
             idle -= 1;
         }
         let want = idle.saturating_sub(feed.outstanding());
-        if want > 0 && tokio::time::Instant::now() >= pause_until {
-            if let Err(e) = feed.request(want, PULL_EXPIRES).await {
-                warn!(error = %e, "cannot ask for jobs; retrying");
-                pause_until = tokio::time::Instant::now() + RETRY_PAUSE;
-            }
+        if want > 0
+            && tokio::time::Instant::now() >= pause_until
+            && let Err(e) = feed.request(want, PULL_EXPIRES).await
+        {
+            warn!(error = %e, "cannot ask for jobs; retrying");
+            pause_until = tokio::time::Instant::now() + RETRY_PAUSE;
         }
         let now = tokio::time::Instant::now();
         let mut tick = feed.next_deadline().unwrap_or(now + PULL_EXPIRES);
@@ -319,7 +320,7 @@ async fn dispatch(
                 None => return,
             },
             fed = feed.next() => match fed {
-                Some(Fed::Job(d)) => ready.push_back(d),
+                Some(Fed::Job(d)) => ready.push_back(*d),
                 Some(Fed::Ended) => {}
                 None => {
                     warn!("job subscription closed");

@@ -123,6 +123,7 @@ pub fn list(a: WorkersArgs, json_out: bool) -> Result<i32, CommandError> {
             "pending": depth.pending,
             "in_flight": depth.in_flight,
             "redelivered": depth.redelivered,
+            "ack_wait_ms": depth.ack_wait.as_millis() as u64,
         },
         "workers": statuses.iter().map(|s| {
             let mut v = serde_json::to_value(s).unwrap_or_default();
@@ -135,8 +136,11 @@ pub fn list(a: WorkersArgs, json_out: bool) -> Result<i32, CommandError> {
         return Ok(0);
     }
     println!(
-        "queue: {} waiting, {} in flight, {} redelivered",
-        depth.pending, depth.in_flight, depth.redelivered
+        "queue: {} waiting, {} in flight, {} redelivered, ack_wait {} s",
+        depth.pending,
+        depth.in_flight,
+        depth.redelivered,
+        depth.ack_wait.as_secs()
     );
     if statuses.is_empty() {
         println!("no worker has reported");

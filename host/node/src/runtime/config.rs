@@ -626,13 +626,19 @@ pub const KEYS: &[KeyDoc] = &[
         key: "workers.result_timeout_ms",
         env: "IAN_WORKERS_RESULT_TIMEOUT_MS",
         default: "60000",
-        doc: "How long a submission waits for a worker's result; then it is inconclusive (`host_busy`, retry) and nothing is recorded. A retry of the same pack finds a result stored meanwhile instead of evaluating again.",
+        doc: "How long a submission waits for a worker's result (or the goal's worst case, up to `workers.max_ack_wait_ms`, when longer); then it is inconclusive (`host_busy`, retry) and nothing is recorded. A retry of the same pack finds a result stored meanwhile instead of evaluating again.",
     },
     KeyDoc {
         key: "workers.ack_wait_ms",
         env: "IAN_WORKERS_ACK_WAIT_MS",
         default: "30000",
-        doc: "JetStream `ack_wait`: a job whose worker goes silent this long (no result, no progress ack; workers send one every third of it) is handed to another worker.",
+        doc: "JetStream `ack_wait`: a job whose worker goes silent this long (no result, no progress ack; workers send one every third of it) is handed to another worker. The node raises it (up to `workers.max_ack_wait_ms`) to each goal's worst case: (seeds + invariants + 1) x the goal's `wall_backstop_ms`, plus 1 s.",
+    },
+    KeyDoc {
+        key: "workers.max_ack_wait_ms",
+        env: "IAN_WORKERS_MAX_ACK_WAIT_MS",
+        default: "3600000",
+        doc: "Most the node raises the queue's `ack_wait` to for a goal's worst case. A longer ack_wait also means a crashed worker's job waits that long before another worker gets it; goals longer than this rely on progress acks alone.",
     },
     KeyDoc {
         key: "workers.max_deliver",
@@ -772,6 +778,8 @@ pub struct WorkersSection {
     pub result_timeout_ms: u64,
     /// See [`KEYS`].
     pub ack_wait_ms: u64,
+    /// See [`KEYS`].
+    pub max_ack_wait_ms: u64,
     /// See [`KEYS`].
     pub max_deliver: u64,
     /// See [`KEYS`].
@@ -1343,6 +1351,12 @@ impl Config {
             if v == 0 {
                 return Err(bad(key, "must be at least 1"));
             }
+        }
+        if w.max_ack_wait_ms < w.ack_wait_ms {
+            return Err(bad(
+                "workers.max_ack_wait_ms",
+                "must be at least workers.ack_wait_ms",
+            ));
         }
         if w.in_flight > 4096 {
             return Err(bad("workers.in_flight", "must be at most 4096"));

@@ -34,7 +34,7 @@ use ian_workers::{
     Depth, Job, Outcome, Queue, QueueConfig, SignedResult, WorkResult, WorkerStatus,
 };
 use parking_lot::{Condvar, Mutex};
-use tracing::{error, warn};
+use tracing::{error, info, warn};
 
 use crate::runtime::config::WorkersSection;
 use crate::runtime::judge::{CodeSource, Judge, LoadedGoal, run_stages};
@@ -142,6 +142,10 @@ pub struct Remote {
     uploaded: Mutex<HashSet<Hash32>>,
     sequencers: Mutex<HashMap<String, Arc<Sequencer>>>,
     timeout: Duration,
+    /// The consumer's `ack_wait` as last read or raised, in ms.
+    ack_wait_ms: AtomicU64,
+    /// Most `ack_wait` is raised to.
+    max_ack_wait: Duration,
     /// Times a job is published again after refused results.
     max_republish: u32,
     verify_sample: f64,
@@ -158,6 +162,21 @@ impl Drop for Remote {
             rt.shutdown_background();
         }
     }
+}
+
+/// Allowance on top of a goal's sandbox runs for what the backstop does
+/// not time: fetching the job's inputs (compiling them is covered by the
+/// progress acks a worker sends all through a job).
+const JOB_MARGIN: Duration = Duration::from_secs(1);
+
+/// The longest a job on `m` can hold a worker: each of its sandbox runs
+/// (every seed, every invariant, and the code check) is stopped by the
+/// goal's wall-clock backstop at the latest, plus [`JOB_MARGIN`]. The
+/// queue's `ack_wait` is raised to cover it, and the node waits at least
+/// this long for the job's result.
+pub fn worst_case(m: &GoalManifest) -> Duration {
+    let runs = m.harness.seeds.len() as u64 + m.invariants.len() as u64 + 1;
+    Duration::from_millis(runs.saturating_mul(m.limits.wall_backstop_ms)) + JOB_MARGIN
 }
 
 /// The queue settings of a node's `[workers]` section.
@@ -214,6 +233,7 @@ impl Remote {
                 }
             });
         }
+        let ack_wait_ms = AtomicU64::new(queue.ack_wait().as_millis() as u64);
         Ok(Remote {
             rt: Some(rt),
             queue,
@@ -223,6 +243,8 @@ impl Remote {
             uploaded: Mutex::default(),
             sequencers: Mutex::default(),
             timeout: Duration::from_millis(w.result_timeout_ms),
+            ack_wait_ms,
+            max_ack_wait: Duration::from_millis(w.max_ack_wait_ms),
             max_republish: w.max_deliver.min(u64::from(u32::MAX)) as u32,
             verify_sample: w.verify_sample,
             sampler: std::collections::hash_map::RandomState::new(),
@@ -339,6 +361,27 @@ impl Remote {
         None
     }
 
+    /// Makes the consumer's `ack_wait` at least `worst`, up to
+    /// `workers.max_ack_wait_ms` (one request, the first time a goal needs
+    /// more than the queue has).
+    fn cover(&self, worst: Duration) -> Result<(), String> {
+        let worst = worst.min(self.max_ack_wait);
+        if worst.as_millis() as u64 <= self.ack_wait_ms.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let now = self
+            .rt()
+            .block_on(self.queue.raise_ack_wait(worst))
+            .map_err(|e| e.to_string())?;
+        info!(
+            ack_wait_ms = now.as_millis() as u64,
+            "raised the work queue's ack_wait to a goal's worst case"
+        );
+        self.ack_wait_ms
+            .fetch_max(now.as_millis() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Publishes the job and waits for an acceptable result. The ticket is
     /// taken before the publish, so tickets follow publish order.
     fn run(
@@ -355,6 +398,10 @@ impl Remote {
         if let Err(e) = self.upload_inputs(m, goal_hash, blob, pack.code_hash(), code) {
             return (turn, Err(busy(format!("evaluation workers: {e}"))));
         }
+        let worst = worst_case(m);
+        if let Err(e) = self.cover(worst) {
+            return (turn, Err(busy(format!("evaluation workers: {e}"))));
+        }
         let job = Job {
             goal_hash,
             pack: pack.clone(),
@@ -363,7 +410,12 @@ impl Remote {
         let (tx, rx) = crossbeam_channel::bounded::<Bytes>(16);
         self.waiters.lock().entry(id).or_default().push(tx.clone());
         self.stats.waiting.fetch_add(1, Ordering::Relaxed);
-        let result = self.wait(&job, &tx, &rx);
+        let result = self.wait(
+            &job,
+            &tx,
+            &rx,
+            self.timeout.max(worst.min(self.max_ack_wait)),
+        );
         self.stats.waiting.fetch_sub(1, Ordering::Relaxed);
         {
             let mut w = self.waiters.lock();
@@ -382,6 +434,7 @@ impl Remote {
         job: &Job,
         tx: &crossbeam_channel::Sender<Bytes>,
         rx: &crossbeam_channel::Receiver<Bytes>,
+        timeout: Duration,
     ) -> Result<WorkResult, Inconclusive> {
         let id = job.id();
         let busy = |why: String| Inconclusive::new(InconclusiveCause::HostBusy, why);
@@ -400,7 +453,7 @@ impl Remote {
             }
             Err(e) => return Err(busy(format!("evaluation workers: {e}"))),
         }
-        let deadline = Instant::now() + self.timeout;
+        let deadline = Instant::now() + timeout;
         // Results already refused (by the hash of their bytes), so reading
         // the bucket again does not refuse and republish them again.
         let mut refused = HashSet::new();
@@ -410,8 +463,8 @@ impl Remote {
             if left.is_zero() {
                 self.stats.timed_out.fetch_add(1, Ordering::Relaxed);
                 return Err(busy(format!(
-                    "no evaluation worker answered job {id} within {} ms (workers.result_timeout_ms); retry later",
-                    self.timeout.as_millis()
+                    "no evaluation worker answered job {id} within {} ms (workers.result_timeout_ms, or the goal's worst case when longer); retry later",
+                    timeout.as_millis()
                 )));
             }
             let bytes = match rx.recv_timeout(left.min(RESULT_POLL)) {
@@ -518,6 +571,11 @@ impl Remote {
                 "ian_workers_jobs_redelivered",
                 "Unacknowledged jobs delivered more than once (a worker died or went silent past ack_wait).",
                 depth.redelivered as f64,
+            ),
+            Sample::gauge(
+                "ian_workers_ack_wait_seconds",
+                "The work queue's ack_wait: how long a job's worker may go silent before the job goes to another (at least workers.ack_wait_ms, raised to the longest goal's worst case).",
+                depth.ack_wait.as_secs_f64(),
             ),
             Sample::gauge(
                 "ian_workers_waiting",
