@@ -369,11 +369,9 @@ impl Queue {
             .get_stream(STREAM)
             .await
             .map_err(|e| js_err("get stream")(e.to_string()))?;
-        let mut c: consumer::PullConsumer = stream
-            .get_consumer(CONSUMER)
-            .await
-            .map_err(|e| js_err("get consumer")(e.to_string()))?;
-        let mut config = c
+        let mut config = self
+            .consumer
+            .clone()
             .info()
             .await
             .map_err(|e| js_err("consumer info")(e.to_string()))?

@@ -209,6 +209,9 @@ impl Worker {
                 .stack_size(opts.stack_bytes)
                 .spawn(move || {
                     let slot = Slot {
+                        me: PublicKeyBytes::of(&key),
+                        environment: eval.environment(),
+                        progress_every: (queue.ack_wait() / 3).max(Duration::from_millis(100)),
                         rt,
                         queue,
                         key,
@@ -366,6 +369,13 @@ struct Slot {
     /// Threads of this worker (results being stored are bounded by
     /// four times this).
     slots: u64,
+    /// This worker's public key, derived once.
+    me: PublicKeyBytes,
+    /// Engine version, configuration hash and ABI signed into results.
+    environment: (String, Hash32, String),
+    /// How often a running job is progress-acked: a third of the
+    /// consumer's own `ack_wait` (set by whoever created it).
+    progress_every: Duration,
 }
 
 impl Slot {
@@ -401,10 +411,8 @@ impl Slot {
                 return;
             }
         };
-        let me = PublicKeyBytes::of(&self.key);
-        let (engine_version, config_hash, abi_version) = self.eval.environment();
-        // The consumer's own ack_wait: it was set by whoever created it.
-        let progress_every = (queue.ack_wait() / 3).max(Duration::from_millis(100));
+        let (engine_version, config_hash, abi_version) = self.environment.clone();
+        let progress_every = self.progress_every;
         let started = Instant::now();
         counters.busy.fetch_add(1, Ordering::Relaxed);
         counters.changed.notify_one();
@@ -448,7 +456,7 @@ impl Slot {
         }
         let signed = WorkResult {
             job: job.id(),
-            worker: me,
+            worker: self.me,
             engine_version,
             config_hash,
             abi_version,
