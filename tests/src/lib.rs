@@ -455,6 +455,13 @@ impl NodeProc {
             .expect("run ian-host")
     }
 
+    /// As [`NodeProc::cli`], with `input` on the command's stdin.
+    pub fn cli_with_stdin(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut cmd = Command::new(bin());
+        cmd.args(args).env("IAN_NODE", &self.url);
+        output_with_stdin(&mut cmd, input)
+    }
+
     /// Publish a goal file with the node's operator key.
     pub fn publish(&self, goal_file: &Path) {
         let o = self.cli(&[
@@ -490,6 +497,26 @@ pub fn send_signal(pid: u32, sig: &str) {
         .arg(format!("-{sig}"))
         .arg(pid.to_string())
         .status();
+}
+
+/// Runs `cmd` with `input` written to its stdin (from a thread, so a
+/// command that writes before it reads cannot deadlock); its output.
+pub fn output_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            use std::io::Write as _;
+            // A command that refuses early closes its stdin: not our error.
+            let _ = stdin.write_all(input);
+        });
+        child.wait_with_output().expect("wait")
+    })
 }
 
 /// Run the CLI without a node.

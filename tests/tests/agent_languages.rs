@@ -170,6 +170,24 @@ fn pack_as(dir: &Path, wasm: &Path, params: &str, meta: &[&str], name: &str) -> 
     packed
 }
 
+/// `ian-host pack WASM --params PARAMS --out -`: the pack's bytes.
+fn pack_bytes(dir: &Path, wasm: &Path, params: &str) -> Vec<u8> {
+    let o = ian_in(
+        dir,
+        None,
+        &[
+            "pack",
+            wasm.to_str().unwrap(),
+            "--params",
+            params,
+            "--out",
+            "-",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    o.stdout
+}
+
 /// Packs `wasm` with the template's params and metadata, evaluates it on
 /// `goal`; the accepted evaluation's (seed, reward bits) pairs.
 fn rewards(dir: &Path, wasm: &Path, goal: &Path, meta: &[&str]) -> Vec<(u64, u64)> {
@@ -609,32 +627,31 @@ fn sixty_four_concurrent_python_agents_wait_for_instance_slots_and_are_all_judge
     patch(&goal, "steps=64,", "steps=500,");
     node.publish(&goal);
     let n = 64;
-    let packs: Vec<(PathBuf, PathBuf)> = (1..=n)
+    // The packs stay in memory and reach `submit` on its stdin: 65 Python
+    // packs are over a gigabyte that need not touch the disk.
+    let packs: Vec<(Vec<u8>, PathBuf)> = (1..=n)
         .map(|i| {
-            let packed = pack_as(
-                tmp,
-                &wasm,
-                &format!("lookback={i},size=0.5"),
-                &[],
-                &format!("p{i}.ianpack"),
-            );
+            let packed = pack_bytes(tmp, &wasm, &format!("lookback={i},size=0.5"));
             (packed, keygen(tmp, &format!("c{i}.key")))
         })
         .collect();
     // The first compiles the agent (seconds); the 64 then arrive at once.
-    let submit = |(packed, key): &(PathBuf, PathBuf)| {
-        let o = node.cli(&[
-            "submit",
-            packed.to_str().unwrap(),
-            "--goal",
-            "crowd",
-            "--key",
-            key.to_str().unwrap(),
-            "--json",
-        ]);
+    let submit = |(packed, key): &(Vec<u8>, PathBuf)| {
+        let o = node.cli_with_stdin(
+            &[
+                "submit",
+                "-",
+                "--goal",
+                "crowd",
+                "--key",
+                key.to_str().unwrap(),
+                "--json",
+            ],
+            packed,
+        );
         format!("{}{}", stdout(&o), stderr(&o))
     };
-    let warm = pack_as(tmp, &wasm, "lookback=100", &[], "warm.ianpack");
+    let warm = pack_bytes(tmp, &wasm, "lookback=100");
     let out = submit(&(warm, keygen(tmp, "warm.key")));
     assert!(out.contains("\"accepted\""), "{out}");
     let outs: Vec<String> = std::thread::scope(|s| {

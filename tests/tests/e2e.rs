@@ -120,6 +120,62 @@ fn accepted_submission_returns_a_receipt_that_verifies_offline() {
 }
 
 #[test]
+fn a_pack_piped_from_pack_into_submit_is_accepted_without_a_file() {
+    let s = setup(&[], false);
+    let packed = cli(&[
+        "pack",
+        component("buy-and-hold").to_str().unwrap(),
+        "--params",
+        "position=0.5",
+        "--out",
+        "-",
+    ]);
+    assert!(packed.status.success(), "{}", stderr(&packed));
+    assert!(
+        packed.stdout.starts_with(&ian_core::pack::PACK_FILE_MAGIC),
+        "stdout carries the pack itself"
+    );
+    assert!(stderr(&packed).contains("pack hash"), "{}", stderr(&packed));
+    let o = s.node.cli_with_stdin(
+        &[
+            "submit",
+            "-",
+            "--goal",
+            &s.goal,
+            "--key",
+            s.key.to_str().unwrap(),
+            "--json",
+        ],
+        &packed.stdout,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let v = json_out(&o);
+    assert!(receipt_verifies(&s.node, &s.dir, &v), "{v}");
+}
+
+#[test]
+fn submit_refuses_a_pack_on_stdin_that_is_not_one() {
+    let s = setup(&[], false);
+    let o = s.node.cli_with_stdin(
+        &[
+            "submit",
+            "-",
+            "--goal",
+            &s.goal,
+            "--key",
+            s.key.to_str().unwrap(),
+        ],
+        b"\x89IANPACK but truncated",
+    );
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("pack file"), "{}", stderr(&o));
+    assert_eq!(
+        s.node.get_json(&format!("/api/v1/goals/{}", s.goal))["log_size"],
+        0
+    );
+}
+
+#[test]
 fn receipt_with_tampered_metrics_fails_offline_verification() {
     let s = setup(&[], false);
     let p = pack(&s.dir, "buy-and-hold", "position=1.0", "bh.ianpack");

@@ -23,7 +23,10 @@ const GOAL: &str = "tlog";
 fn tlogcheck() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let out = std::env::temp_dir().join(format!("ian-tlogcheck-{}", std::process::id()));
+        // Under target/tmp, not /tmp: one binary per checkout, rebuilt by
+        // each run (Go's cache makes that quick), never left behind per run.
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let out = tmp.join("ian-tlogcheck");
         let src = repo_path("interop/tlogcheck");
         let o = Command::new("go")
             .args(["build", "-o"])
@@ -32,7 +35,7 @@ fn tlogcheck() -> PathBuf {
             .current_dir(&src)
             .env("GO111MODULE", "off")
             .env("GOPATH", "/usr/share/gocode")
-            .env("GOCACHE", std::env::temp_dir().join("ian-gocache"))
+            .env("GOCACHE", tmp.join("ian-gocache"))
             .output()
             .unwrap_or_else(|e| {
                 panic!("cannot run `go` ({e}): install golang-go and golang-golang-x-mod-dev (scripts/test.sh does)")

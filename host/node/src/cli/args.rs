@@ -459,7 +459,8 @@ pub struct PackArgs {
     /// Metadata `key=value` (repeatable), e.g. `--meta name=ma-crossover`.
     #[arg(long = "meta", value_name = "KEY=VALUE")]
     pub meta: Vec<String>,
-    /// Output file.
+    /// Output file; `-` writes the pack to stdout (the report then goes to
+    /// stderr), e.g. to pipe it into `ian-host submit -`.
     #[arg(long, short)]
     pub out: PathBuf,
 }
@@ -484,7 +485,7 @@ pub struct SelectArgs {
 /// `submit`.
 #[derive(Debug, Args)]
 pub struct SubmitArgs {
-    /// The .ianpack file.
+    /// The .ianpack file, or `-` to read it from stdin.
     pub pack: PathBuf,
     /// Goal id.
     #[arg(long)]

@@ -1,15 +1,14 @@
 //! The `ian-host` commands. Each one is a library call plus printing: human
 //! tables by default, one JSON document with `--json`.
 
-use std::io::Write as _;
-
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::cli::args::{Cli, Command, GoalCommand, TauCommand};
 use crate::cli::client::Client;
 use crate::cli::common::{
-    CommandError, EXIT_INCONCLUSIVE, EXIT_MISMATCH, EXIT_REJECTED, file_err, read,
+    CommandError, EXIT_INCONCLUSIVE, EXIT_MISMATCH, EXIT_REJECTED, MAX_PACK_FILE_BYTES, file_err,
+    read, read_input,
 };
 use crate::cli::render;
 use crate::runtime::keyfile;
@@ -38,7 +37,12 @@ pub fn run(cli: Cli) -> Result<i32, CommandError> {
         }
         Command::Pack(a) => {
             let r = crate::cli::ops::build_pack(&a)?;
-            out.print(&r, || crate::cli::ops::render_pack(&r));
+            if a.out == std::path::Path::new("-") {
+                // The pack went to stdout: the report goes to stderr.
+                out.eprint(&r, || crate::cli::ops::render_pack(&r));
+            } else {
+                out.print(&r, || crate::cli::ops::render_pack(&r));
+            }
             Ok(0)
         }
         Command::Verify(a) => {
@@ -263,15 +267,24 @@ pub struct Out {
 impl Out {
     /// Print `v` as JSON, or the human text.
     pub fn print<T: serde::Serialize + ?Sized>(&self, v: &T, human: impl FnOnce() -> String) {
-        let mut stdout = std::io::stdout().lock();
+        self.write_to(&mut std::io::stdout().lock(), v, human);
+    }
+
+    /// As `print`, to stderr: for a command whose stdout carries data.
+    pub fn eprint<T: serde::Serialize + ?Sized>(&self, v: &T, human: impl FnOnce() -> String) {
+        self.write_to(&mut std::io::stderr().lock(), v, human);
+    }
+
+    fn write_to<T: serde::Serialize + ?Sized>(
+        &self,
+        w: &mut impl std::io::Write,
+        v: &T,
+        human: impl FnOnce() -> String,
+    ) {
         if self.json {
-            let _ = writeln!(
-                stdout,
-                "{}",
-                serde_json::to_string_pretty(v).unwrap_or_default()
-            );
+            let _ = writeln!(w, "{}", serde_json::to_string_pretty(v).unwrap_or_default());
         } else {
-            let _ = writeln!(stdout, "{}", human());
+            let _ = writeln!(w, "{}", human());
         }
     }
 }
@@ -434,7 +447,7 @@ async fn run_client(cmd: Command, out: Out) -> Result<i32, CommandError> {
         Command::Submit(a) => {
             let client = node_client(&a.node)?;
             let key = keyfile::read_signing_key(&a.key)?;
-            let pack = read(&a.pack)?;
+            let pack = read_input(&a.pack, MAX_PACK_FILE_BYTES, "the largest pack file")?;
             match crate::cli::ops::submit(&client, &a.goal, &pack, &key, true).await? {
                 crate::cli::ops::SubmitOutcome::Accepted(v) => {
                     if let Some(p) = &a.receipt_out {

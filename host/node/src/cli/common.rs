@@ -57,6 +57,34 @@ pub fn read_at_most(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, Comman
     read(path)
 }
 
+/// The largest `.ianpack` file any goal could take: the hard component
+/// and params caps plus room for the header and metadata.
+pub const MAX_PACK_FILE_BYTES: u64 =
+    ian_core::goal::HARD_MAX_COMPONENT_BYTES + ian_core::goal::HARD_MAX_PARAMS_BYTES + 64 * 1024;
+
+/// Read a whole file, or standard input when `path` is `-`, refusing more
+/// than `max` bytes (stdin has no size to check first, so at most `max + 1`
+/// bytes are read before the refusal). Lets packs flow through a pipe
+/// (`ian-host pack ... --out - | ian-host submit - ...`) without a file.
+pub fn read_input(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, CommandError> {
+    if path != Path::new("-") {
+        return read_at_most(path, max, what);
+    }
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(file_err(Path::new("<stdin>")))?;
+    if bytes.len() as u64 > max {
+        return Err(CommandError::Usage(format!(
+            "<stdin> holds more than {what} of {max} bytes; it was refused"
+        )));
+    }
+    Ok(bytes)
+}
+
 /// Read a whole file with a clear error.
 pub fn read(path: &Path) -> Result<Vec<u8>, CommandError> {
     std::fs::read(path).map_err(file_err(path))

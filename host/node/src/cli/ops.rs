@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::cli::args::PackArgs;
 use crate::cli::client::{Client, ClientError};
-use crate::cli::common::{CommandError, b64, read, read_at_most};
+use crate::cli::common::{CommandError, b64, file_err, read, read_at_most};
 use crate::runtime::error::ErrorBody;
 use crate::runtime::judge::{CodeSource, SandboxEvaluator};
 use crate::runtime::service::{PublishRequest, SubmitAccepted, SubmitRequest};
@@ -81,10 +81,16 @@ pub fn build_pack(a: &PackArgs) -> Result<PackReport, CommandError> {
     };
     let file = PackFile::new(c.bytes, params, metadata)
         .map_err(|e| CommandError::Usage(format!("pack: {e}")))?;
-    std::fs::write(&a.out, file.to_bytes()).map_err(|e| CommandError::File {
-        path: a.out.clone(),
-        message: e.to_string(),
-    })?;
+    if a.out == Path::new("-") {
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(&file.to_bytes())
+            .and_then(|()| stdout.flush())
+            .map_err(file_err(Path::new("<stdout>")))?;
+    } else {
+        std::fs::write(&a.out, file.to_bytes()).map_err(file_err(&a.out))?;
+    }
     Ok(PackReport {
         file: a.out.clone(),
         pack_hash: file.pack().pack_hash(),
@@ -730,14 +736,14 @@ pub struct PackReport {
 
 /// Human text for `pack`.
 pub fn render_pack(r: &PackReport) -> String {
+    let file = if r.file == Path::new("-") {
+        "the pack to stdout".to_string()
+    } else {
+        r.file.display().to_string()
+    };
     format!(
-        "wrote {}\npack hash {}\ncode hash {}\ncomponent {} bytes ({}), params {} bytes",
-        r.file.display(),
-        r.pack_hash,
-        r.code_hash,
-        r.component_bytes,
-        r.input,
-        r.params_bytes
+        "wrote {file}\npack hash {}\ncode hash {}\ncomponent {} bytes ({}), params {} bytes",
+        r.pack_hash, r.code_hash, r.component_bytes, r.input, r.params_bytes
     )
 }
 
