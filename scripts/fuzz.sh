@@ -5,7 +5,8 @@
 # whether anything was found; exits 1 on a finding (crash artifacts are left
 # under fuzz/artifacts/<target>/). Where fuzzing cannot run at all (no
 # cargo-fuzz and no way to install it, no toolchain that can build the
-# targets) it prints "fuzzing skipped: <why>" and exits 0.
+# targets) it prints "fuzzing skipped: <why>" and exits 0. Targets run one
+# per core at a time; IAN_FUZZ_JOBS sets how many.
 #
 # Toolchain: a `nightly` toolchain, when rustup has one, gives the usual
 # cargo-fuzz build (AddressSanitizer). Otherwise the pinned stable toolchain
@@ -83,22 +84,50 @@ echo "fuzz: built in $((SECONDS - start)) s"
 mapfile -t targets < <("${fuzz[@]}" list 2>/dev/null)
 [ "${#targets[@]}" -gt 0 ] || { echo "fuzz: no targets found" >&2; exit 1; }
 
-found=0
-summary=()
-for t in "${targets[@]}"; do
-    corpus="fuzz/corpus/$t"
-    artifacts="fuzz/artifacts/$t"
-    mkdir -p "$corpus" "$artifacts"
+# One target per core at a time (IAN_FUZZ_JOBS overrides): each fuzzer is
+# single-threaded, so the wall time is the targets' total over the cores.
+jobs="${IAN_FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}"
+case "$jobs" in
+    '' | *[!0-9]* | 0) echo "fuzz: IAN_FUZZ_JOBS must be a positive number" >&2; exit 2 ;;
+esac
+
+fuzz_one() {
+    local t="$1"
+    local corpus="fuzz/corpus/$t"
+    local artifacts="fuzz/artifacts/$t"
     # The first directory receives new inputs; seeds and regressions are
     # only read (every regression is run before fuzzing starts).
-    dirs=("$corpus" "fuzz/seeds/$t")
+    local dirs=("$corpus" "fuzz/seeds/$t")
     [ -d "fuzz/regressions/$t" ] && dirs+=("fuzz/regressions/$t")
-    before="$(ls "$artifacts")"
-    echo "fuzz: $t for ${secs} s"
     env ${env_extra[@]+"${env_extra[@]}"} "${fuzz[@]}" run ${sanitizer[@]+"${sanitizer[@]}"} "$t" "${dirs[@]}" -- \
         -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         >"$log_dir/$t" 2>&1
-    rc=$?
+    echo $? >"$log_dir/$t.rc"
+}
+
+echo "fuzz: ${#targets[@]} targets, ${secs} s each, $jobs at a time"
+for t in "${targets[@]}"; do
+    mkdir -p "fuzz/corpus/$t" "fuzz/artifacts/$t"
+    ls "fuzz/artifacts/$t" >"$log_dir/$t.before"
+done
+running=0
+for t in "${targets[@]}"; do
+    if [ "$running" -ge "$jobs" ]; then
+        wait -n
+        running=$((running - 1))
+    fi
+    echo "fuzz: $t"
+    fuzz_one "$t" &
+    running=$((running + 1))
+done
+wait
+
+found=0
+summary=()
+for t in "${targets[@]}"; do
+    artifacts="fuzz/artifacts/$t"
+    before="$(cat "$log_dir/$t.before")"
+    rc="$(cat "$log_dir/$t.rc" 2>/dev/null || echo 1)"
     runs="$(grep -oE '^stat::number_of_executed_units: [0-9]+' "$log_dir/$t" | grep -oE '[0-9]+$' | tail -n 1)"
     [ -n "$runs" ] || runs="$(grep -oE '^#[0-9]+' "$log_dir/$t" | tail -n 1 | tr -d '#')"
     new="$(comm -13 <(echo "$before") <(ls "$artifacts"))"

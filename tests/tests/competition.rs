@@ -16,14 +16,6 @@ fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
-/// Sleeps until the wall clock reaches `t_ms` (plus a little).
-fn sleep_until(t_ms: u64) {
-    let now = now_ms();
-    if t_ms + 50 > now {
-        std::thread::sleep(Duration::from_millis(t_ms + 50 - now));
-    }
-}
-
 /// A trading goal with one phase `main` from `opens` to `closes` (ms) and
 /// the extra `[competition]` lines.
 fn competition_goal(
@@ -70,7 +62,15 @@ fn a_phase_takes_submissions_only_while_open_and_counts_quotas_from_the_log() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let data = dir.join("data");
-    let mut node = NodeProc::start(&data, &[]);
+    // The node's clock is a file the test moves: the phase opens and
+    // closes when the test says, not after seconds of waiting.
+    let clock = dir.join("clock");
+    let opens = now_ms() + 5_000;
+    let closes = opens + 25_000;
+    set_clock(&clock, opens - 5_000);
+    let program = Path::new(env!("CARGO_BIN_EXE_ian-host-testclock"));
+    let env = [("IAN_TEST_CLOCK_FILE", clock.to_str().unwrap())];
+    let mut node = NodeProc::start_program(program, &data, &env);
     let key = keygen(dir, "alice.key");
     // Packs first, so the window below is spent on submissions only.
     for (p, name) in [
@@ -83,8 +83,6 @@ fn a_phase_takes_submissions_only_while_open_and_counts_quotas_from_the_log() {
     ] {
         pack(dir, "buy-and-hold", p, name);
     }
-    let opens = now_ms() + 5_000;
-    let closes = opens + 25_000;
     let goal = competition_goal(dir, "race", opens, closes, "");
     node.publish(&goal);
 
@@ -106,7 +104,7 @@ fn a_phase_takes_submissions_only_while_open_and_counts_quotas_from_the_log() {
     assert!(http_get(&node.url, "/goals/race").contains("opens in"));
 
     // While open: two fit, the third is over max_total.
-    sleep_until(opens);
+    set_clock(&clock, opens);
     for (i, p) in ["position=0.2", "position=0.3"].iter().enumerate() {
         let o = submit(&node, dir, &key, p, &format!("ok{i}.ianpack"));
         assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
@@ -131,11 +129,12 @@ fn a_phase_takes_submissions_only_while_open_and_counts_quotas_from_the_log() {
 
     // The count comes from the log: a restarted node refuses alike.
     assert!(node.stop());
-    let node = NodeProc::start(&data, &[]);
+    let node = NodeProc::start_program(program, &data, &env);
     over(&node, "over2.ianpack");
 
-    // After the close: refused as closed; the log keeps its three entries.
-    sleep_until(closes);
+    // After the close (half open: the closing millisecond is already
+    // closed): refused as closed; the log keeps its three entries.
+    set_clock(&clock, closes);
     let o = submit(&node, dir, &bob, "position=0.6", "late.ianpack");
     let err = stderr(&o);
     assert!(
@@ -352,6 +351,8 @@ fn the_final_board_on_revealed_hidden_seeds_is_recomputed_bit_for_bit_elsewhere(
     }
     let opens = now_ms();
     let closes = opens + 20_000;
+    let clock = dir.join("clock");
+    set_clock(&clock, opens);
     let goal = competition_goal(
         dir,
         "race",
@@ -363,7 +364,9 @@ fn the_final_board_on_revealed_hidden_seeds_is_recomputed_bit_for_bit_elsewhere(
         ),
     );
     let data = dir.join("data");
-    let mut node = NodeProc::start(&data, &[]);
+    let program = Path::new(env!("CARGO_BIN_EXE_ian-host-testclock"));
+    let env = [("IAN_TEST_CLOCK_FILE", clock.to_str().unwrap())];
+    let mut node = NodeProc::start_program(program, &data, &env);
     node.publish(&goal);
     for (key, params, name) in [
         (&alice, "position=0.2", "a1.ianpack"),
@@ -433,7 +436,7 @@ fn the_final_board_on_revealed_hidden_seeds_is_recomputed_bit_for_bit_elsewhere(
     let o = reveal(&node, &secret_file);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("competition_open"), "{}", stderr(&o));
-    sleep_until(closes);
+    set_clock(&clock, closes);
     let wrong = dir.join("wrong.hex");
     std::fs::write(&wrong, SeedSecret::from_bytes([3; 32]).to_hex()).unwrap();
     let o = reveal(&node, &wrong);
@@ -557,7 +560,7 @@ fn the_final_board_on_revealed_hidden_seeds_is_recomputed_bit_for_bit_elsewhere(
 
     // A restarted node rebuilds the same final board from its log.
     assert!(node.stop());
-    let node = NodeProc::start(&data, &[]);
+    let node = NodeProc::start_program(program, &data, &env);
     assert_eq!(
         node.get_json("/api/v1/goals/race/final")["top"],
         board["top"]
