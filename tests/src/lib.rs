@@ -205,11 +205,22 @@ pub fn template_target_dir() -> PathBuf {
 /// [`without_test_env`]; `target_dir` sets `CARGO_TARGET_DIR` for the cargo
 /// that `dev` runs.
 pub fn ian_in(dir: &Path, target_dir: Option<&Path>, args: &[&str]) -> Output {
+    ian_in_env(dir, target_dir, args, &[])
+}
+
+/// As [`ian_in`], with `env` set for the command.
+pub fn ian_in_env(
+    dir: &Path,
+    target_dir: Option<&Path>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
     let mut cmd = Command::new(bin());
     without_test_env(&mut cmd).current_dir(dir).args(args);
     if let Some(t) = target_dir {
         cmd.env("CARGO_TARGET_DIR", t);
     }
+    cmd.envs(env.iter().copied());
     cmd.stdin(Stdio::null()).output().expect("run ian-host")
 }
 

@@ -82,6 +82,7 @@ fn run(dir: &Path, program: &str, args: &[&str]) -> Output {
         .args(args)
         .env("PATH", path_with_tools())
         .env("IAN_HOST", bin())
+        .env(compile_cache().0, compile_cache().1)
         .stdin(Stdio::null());
     let o = cmd
         .output()
@@ -109,10 +110,30 @@ fn trading_goal_for_runtimes(dir: &Path) -> PathBuf {
     p
 }
 
+/// One compiled-component cache for every node and every `ian-host eval`
+/// here: a language runtime (CPython, SpiderMonkey) is compiled once per
+/// machine, not once per command, as a node's own cache would keep it. The
+/// cache is keyed by component and engine configuration, so a stale entry
+/// is never used.
+fn compile_cache() -> (&'static str, &'static str) {
+    static DIR: OnceLock<String> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        repo_path("target/tmp/lang-compiled")
+            .to_string_lossy()
+            .into_owned()
+    });
+    ("IAN_SANDBOX_CACHE_DIR", dir.as_str())
+}
+
+/// `ian-host ARGS` in `dir` (see [`ian_in`]), sharing [`compile_cache`].
+fn ian(dir: &Path, target_dir: Option<&Path>, args: &[&str]) -> Output {
+    ian_in_env(dir, target_dir, args, &[compile_cache()])
+}
+
 /// `ian-host new agent --lang LANG` into `<tmp>/<name>`.
 fn new_agent(tmp: &Path, lang: &str) -> PathBuf {
     let dir = tmp.join(format!("{lang}-agent"));
-    let o = ian_in(
+    let o = ian(
         tmp,
         None,
         &["new", "agent", "--lang", lang, dir.to_str().unwrap()],
@@ -165,14 +186,14 @@ fn pack_as(dir: &Path, wasm: &Path, params: &str, meta: &[&str], name: &str) -> 
     for m in meta {
         args.extend(["--meta", m]);
     }
-    let o = ian_in(dir, None, &args);
+    let o = ian(dir, None, &args);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     packed
 }
 
 /// `ian-host pack WASM --params PARAMS --out -`: the pack's bytes.
 fn pack_bytes(dir: &Path, wasm: &Path, params: &str) -> Vec<u8> {
-    let o = ian_in(
+    let o = ian(
         dir,
         None,
         &[
@@ -192,7 +213,7 @@ fn pack_bytes(dir: &Path, wasm: &Path, params: &str) -> Vec<u8> {
 /// `goal`; the accepted evaluation's (seed, reward bits) pairs.
 fn rewards(dir: &Path, wasm: &Path, goal: &Path, meta: &[&str]) -> Vec<(u64, u64)> {
     let packed = pack_as(dir, wasm, "lookback=60,size=0.5", meta, "agent.ianpack");
-    let o = ian_in(
+    let o = ian(
         dir,
         None,
         &[
@@ -296,7 +317,7 @@ fn python_javascript_and_c_agents_earn_the_rust_agents_reward_bits() {
 
 /// `ian-host goal baseline GOAL WASM --json`.
 fn baseline(dir: &Path, goal: &Path, wasm: &Path, runtime: &str) -> Value {
-    let o = ian_in(
+    let o = ian(
         dir,
         None,
         &[
@@ -315,7 +336,7 @@ fn baseline(dir: &Path, goal: &Path, wasm: &Path, runtime: &str) -> Value {
 
 /// `eval --json` of a bare component; its metrics.
 fn eval_metrics(dir: &Path, goal: &Path, wasm: &Path) -> Value {
-    let o = ian_in(
+    let o = ian(
         dir,
         None,
         &[
@@ -558,7 +579,7 @@ fn hostile_python_and_javascript_agents_get_the_rejection_they_deserve_with_thei
     .unwrap();
     run(&js, "npm", &["run", "build"]);
 
-    let node = NodeProc::start(&tmp.join("data"), &[]);
+    let node = NodeProc::start(&tmp.join("data"), &[compile_cache()]);
     node.publish(&runtimes_goal(tmp, "runtimes", false));
     let key = keygen(tmp, "mallory.key");
 
@@ -621,6 +642,7 @@ fn sixty_four_concurrent_python_agents_wait_for_instance_slots_and_are_all_judge
         &[
             ("IAN_WORKERS", "64"),
             ("IAN_SANDBOX_POOL_CORE_INSTANCES", "20"),
+            compile_cache(),
         ],
     );
     let goal = runtimes_goal(tmp, "crowd", true);
