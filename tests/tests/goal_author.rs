@@ -32,7 +32,11 @@ fn a_new_goal_builds_passes_its_tests_and_goal_check_and_takes_submissions_on_a_
     let dir = tmp.path().join("forecast");
     let o = ian_in(tmp.path(), None, &["new", "goal", dir.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
-    // Its own target dir: goal.toml names the wasm under ./target.
+    // goal.toml names the wasm under ./target, as a plain `cargo build`
+    // leaves it; ./target links to the tests' shared target dir, so the
+    // SDK and its macros are compiled once per machine, not once per run.
+    std::fs::create_dir_all(template_target_dir()).unwrap();
+    std::os::unix::fs::symlink(template_target_dir(), dir.join("target")).unwrap();
     cargo_in(&dir, None, &["build", "--release"]);
     let tests = cargo_in(&dir, None, &["test-native"]);
     let text = String::from_utf8_lossy(&tests.stdout);
