@@ -96,6 +96,20 @@ fn submit(s: &Setup, pack: &std::path::Path) -> (i32, Value) {
     (o.status.code().unwrap_or(-1), json_out(&o))
 }
 
+/// `ian-host submit - --json` with `pack` on stdin.
+fn submit_stdin(s: &Setup, pack: &[u8]) -> std::process::Output {
+    let args = [
+        "submit",
+        "-",
+        "--goal",
+        &s.goal,
+        "--key",
+        s.key.to_str().unwrap(),
+        "--json",
+    ];
+    s.node.cli_with_stdin(&args, pack)
+}
+
 fn rejection_code(s: &Setup, component_name: &str) -> String {
     let p = pack(
         &s.dir,
@@ -136,18 +150,7 @@ fn a_pack_piped_from_pack_into_submit_is_accepted_without_a_file() {
         "stdout carries the pack itself"
     );
     assert!(stderr(&packed).contains("pack hash"), "{}", stderr(&packed));
-    let o = s.node.cli_with_stdin(
-        &[
-            "submit",
-            "-",
-            "--goal",
-            &s.goal,
-            "--key",
-            s.key.to_str().unwrap(),
-            "--json",
-        ],
-        &packed.stdout,
-    );
+    let o = submit_stdin(&s, &packed.stdout);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     let v = json_out(&o);
     assert!(receipt_verifies(&s.node, &s.dir, &v), "{v}");
@@ -156,19 +159,16 @@ fn a_pack_piped_from_pack_into_submit_is_accepted_without_a_file() {
 #[test]
 fn submit_refuses_a_pack_on_stdin_that_is_not_one() {
     let s = setup(&[], false);
-    let o = s.node.cli_with_stdin(
-        &[
-            "submit",
-            "-",
-            "--goal",
-            &s.goal,
-            "--key",
-            s.key.to_str().unwrap(),
-        ],
-        b"\x89IANPACK but truncated",
-    );
+    let o = submit_stdin(&s, b"\x89IANPACK but truncated");
     assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
-    assert!(stderr(&o).contains("pack file"), "{}", stderr(&o));
+    let v = json_out(&o);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("pack file"),
+        "{v}"
+    );
     assert_eq!(
         s.node.get_json(&format!("/api/v1/goals/{}", s.goal))["log_size"],
         0
