@@ -82,7 +82,7 @@ fn run(dir: &Path, program: &str, args: &[&str]) -> Output {
         .args(args)
         .env("PATH", path_with_tools())
         .env("IAN_HOST", bin())
-        .env(compile_cache().0, compile_cache().1)
+        .envs([compile_cache()])
         .stdin(Stdio::null());
     let o = cmd
         .output()

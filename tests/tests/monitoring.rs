@@ -4,8 +4,7 @@
 //! the node's `/metrics` passes `promtool check metrics`.
 
 use std::collections::BTreeSet;
-use std::io::Write as _;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use ian_tests::*;
 
@@ -111,20 +110,10 @@ fn the_metrics_endpoint_passes_promtool_check_metrics() {
         return;
     }
     let (_, text) = exported();
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = output_with_stdin(
+        Command::new("promtool").args(["check", "metrics"]),
+        text.as_bytes(),
+    );
     // promtool prints lint findings (e.g. a counter without _total) and
     // fails on a format error.
     assert!(

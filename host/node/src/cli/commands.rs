@@ -8,7 +8,7 @@ use crate::cli::args::{Cli, Command, GoalCommand, TauCommand};
 use crate::cli::client::Client;
 use crate::cli::common::{
     CommandError, EXIT_INCONCLUSIVE, EXIT_MISMATCH, EXIT_REJECTED, MAX_PACK_FILE_BYTES, file_err,
-    read, read_input,
+    is_std_stream, read, read_input,
 };
 use crate::cli::render;
 use crate::runtime::keyfile;
@@ -37,7 +37,7 @@ pub fn run(cli: Cli) -> Result<i32, CommandError> {
         }
         Command::Pack(a) => {
             let r = crate::cli::ops::build_pack(&a)?;
-            if a.out == std::path::Path::new("-") {
+            if is_std_stream(&a.out) {
                 // The pack went to stdout: the report goes to stderr.
                 out.eprint(&r, || crate::cli::ops::render_pack(&r));
             } else {

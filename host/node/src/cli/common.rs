@@ -62,12 +62,17 @@ pub fn read_at_most(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, Comman
 pub const MAX_PACK_FILE_BYTES: u64 =
     ian_core::goal::HARD_MAX_COMPONENT_BYTES + ian_core::goal::HARD_MAX_PARAMS_BYTES + 64 * 1024;
 
+/// Whether a file argument is `-`: stdin for an input, stdout for an output.
+pub fn is_std_stream(path: &Path) -> bool {
+    path == Path::new("-")
+}
+
 /// Read a whole file, or standard input when `path` is `-`, refusing more
 /// than `max` bytes (stdin has no size to check first, so at most `max + 1`
 /// bytes are read before the refusal). Lets packs flow through a pipe
 /// (`ian-host pack ... --out - | ian-host submit - ...`) without a file.
 pub fn read_input(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, CommandError> {
-    if path != Path::new("-") {
+    if !is_std_stream(path) {
         return read_at_most(path, max, what);
     }
     use std::io::Read as _;

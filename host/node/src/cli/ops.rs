@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::cli::args::PackArgs;
 use crate::cli::client::{Client, ClientError};
-use crate::cli::common::{CommandError, b64, file_err, read, read_at_most};
+use crate::cli::common::{CommandError, b64, file_err, is_std_stream, read, read_at_most};
 use crate::runtime::error::ErrorBody;
 use crate::runtime::judge::{CodeSource, SandboxEvaluator};
 use crate::runtime::service::{PublishRequest, SubmitAccepted, SubmitRequest};
@@ -81,7 +81,7 @@ pub fn build_pack(a: &PackArgs) -> Result<PackReport, CommandError> {
     };
     let file = PackFile::new(c.bytes, params, metadata)
         .map_err(|e| CommandError::Usage(format!("pack: {e}")))?;
-    if a.out == Path::new("-") {
+    if is_std_stream(&a.out) {
         use std::io::Write as _;
         let mut stdout = std::io::stdout().lock();
         stdout
@@ -736,7 +736,7 @@ pub struct PackReport {
 
 /// Human text for `pack`.
 pub fn render_pack(r: &PackReport) -> String {
-    let file = if r.file == Path::new("-") {
+    let file = if is_std_stream(&r.file) {
         "the pack to stdout".to_string()
     } else {
         r.file.display().to_string()
